@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set everything up, then run every test: jest (TypeScript core and model), pytest (simulator,
+# proxy, security, installation) and Galata (a real JupyterLab in Debian's Chromium).
+# Every suite runs even when an earlier one fails; the exit code is non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --browser || { echo "setup failed"; exit 1; }
+# shellcheck disable=SC1091
+. .venv/bin/activate
+mkdir -p test-reports
+status=0
+
+printf '\n== jest\n'
+jlpm jest --ci --json --outputFile=test-reports/jest.json || status=1
+
+printf '\n== pytest\n'
+python -m pytest -q --junitxml=test-reports/pytest.xml || status=1
+
+printf '\n== Galata (Chromium)\n'
+(cd ui-tests && FANOUT_PYTHON="$PWD/../.venv/bin/python" CI=1 jlpm playwright test) || status=1
+
+printf '\n== summary\n'
+python scripts/summarize_tests.py test-reports/jest.json test-reports/pytest.xml \
+  ui-tests/test-results/results.json || status=1
+exit $status

@@ -1,0 +1,224 @@
+/**
+ * The model without a DOM or a server: a fake connection plays the proxy.
+ */
+import { buildRequest, FanoutModel } from '../model';
+import type { IGenerateOptions } from '../tokens';
+import type { IBatchConnection, IConnectionHandlers } from '../transport';
+
+const encoder = new TextEncoder();
+
+function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
+  return `data: ${JSON.stringify({
+    id: 'chatcmpl-1',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'sim',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }]
+  })}\n\n`;
+}
+
+/** A complete vLLM-shaped stream whose answer is `text`. */
+function stream(text: string): string {
+  return chunk({ role: 'assistant', content: '' }) + chunk({ content: text }, 'stop') + 'data: [DONE]\n\n';
+}
+
+class FakeConnection implements IBatchConnection {
+  constructor(readonly handlers: IConnectionHandlers) {}
+  started: Array<{ id: string; upstream: string; request: Record<string, unknown> }> = [];
+  stopped: string[] = [];
+  closed = false;
+  start(id: string, upstream: string, request: Record<string, unknown>): void {
+    this.started.push({ id, upstream, request });
+  }
+  stop(id: string): void {
+    this.stopped.push(id);
+  }
+  close(): void {
+    this.closed = true;
+  }
+  /** Play a whole response for `id`. */
+  respond(id: string, text: string): void {
+    this.handlers.onOpen(id, 200);
+    this.handlers.onData(id, encoder.encode(stream(text)));
+    this.handlers.onEnd(id);
+  }
+}
+
+const options: IGenerateOptions = {
+  prompt: 'Why is the sky blue?',
+  n: 3,
+  model: '',
+  upstream: 'simulator',
+  maxTokens: 256,
+  temperature: 0.5,
+  systemPrompt: 'Be brief.'
+};
+
+function makeModel() {
+  const connections: FakeConnection[] = [];
+  const scheduled: Array<() => void> = [];
+  let seed = 100;
+  const model = new FanoutModel({
+    connect: handlers => {
+      const connection = new FakeConnection(handlers);
+      connections.push(connection);
+      return connection;
+    },
+    now: () => 0,
+    schedule: callback => scheduled.push(callback),
+    nextSeed: () => seed++
+  });
+  const flush = () => scheduled.splice(0).forEach(callback => callback());
+  return { model, connections, flush };
+}
+
+describe('FanoutModel', () => {
+  it('starts one request per response over one connection, each with its own seed', () => {
+    const { model, connections } = makeModel();
+    const { batch } = model.generate(options);
+    expect(connections).toHaveLength(1);
+    expect(connections[0].started.map(s => s.id)).toEqual(['1.1', '2.1', '3.1']);
+    expect(connections[0].started.map(s => s.request.seed)).toEqual([100, 101, 102]);
+    expect(connections[0].started.every(s => s.upstream === 'simulator')).toBe(true);
+    // Case 007: every response exists from the start, pending or connecting, with zero counts.
+    expect(batch.responses.map(r => r.snapshot().status)).toEqual(['connecting', 'connecting', 'connecting']);
+    expect(batch.responses.every(r => r.snapshot().totalTokens === 0)).toBe(true);
+  });
+
+  it('builds the chat request from the options, leaving the model to the server when empty', () => {
+    expect(buildRequest(options, 7)).toEqual({
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Why is the sky blue?' }
+      ],
+      max_tokens: 256,
+      temperature: 0.5,
+      seed: 7
+    });
+    expect(buildRequest({ ...options, model: 'qwen', systemPrompt: '' }, 1)).toMatchObject({
+      model: 'qwen',
+      messages: [{ role: 'user', content: 'Why is the sky blue?' }]
+    });
+  });
+
+  it('resolves the batch with every response once all have ended, and closes the connection', async () => {
+    const { model, connections } = makeModel();
+    const { done } = model.generate(options);
+    const connection = connections[0];
+    connection.respond('1.1', 'one');
+    connection.respond('3.1', 'three');
+    expect(connection.closed).toBe(false);
+    connection.respond('2.1', 'two');
+    const summary = await done;
+    expect(summary.responses.map(r => [r.id, r.status, r.content])).toEqual([
+      ['1', 'complete', 'one'],
+      ['2', 'complete', 'two'],
+      ['3', 'complete', 'three']
+    ]);
+    expect(summary.prompt).toBe(options.prompt);
+    expect(summary.metrics.complete).toBe(3);
+    expect(connection.closed).toBe(true);
+  });
+
+  it('case 006: stopping one response stops only that one and keeps its text', async () => {
+    const { model, connections } = makeModel();
+    const { batch, done } = model.generate(options);
+    const connection = connections[0];
+    connection.handlers.onOpen('2.1', 200);
+    connection.handlers.onData('2.1', encoder.encode(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'partial' })));
+    model.stop(batch.id, '2');
+    expect(connection.stopped).toEqual(['2.1']);
+    // Bytes already in flight for the stopped attempt are ignored.
+    connection.handlers.onData('2.1', encoder.encode(chunk({ content: ' more' })));
+    connection.respond('1.1', 'one');
+    connection.respond('3.1', 'three');
+    const summary = await done;
+    expect(summary.responses.map(r => r.status)).toEqual(['complete', 'stopped', 'complete']);
+    expect(summary.responses[1].content).toBe('partial');
+  });
+
+  it('stop without a response stops every running response of the batch', async () => {
+    const { model, connections } = makeModel();
+    const { batch, done } = model.generate(options);
+    connections[0].respond('1.1', 'one');
+    model.stop(batch.id);
+    expect(connections[0].stopped).toEqual(['2.1', '3.1']);
+    expect((await done).responses.map(r => r.status)).toEqual(['complete', 'stopped', 'stopped']);
+  });
+
+  it('case 002: re-generate really sends a new request with a new seed, on a new connection if needed', async () => {
+    const { model, connections } = makeModel();
+    const { batch, done } = model.generate(options);
+    connections[0].respond('1.1', 'one');
+    connections[0].handlers.onError('2.1', { message: 'boom', status: 500 });
+    connections[0].respond('3.1', 'three');
+    await done;
+    expect(connections[0].closed).toBe(true);
+
+    const again = model.regenerate(batch.id, '2');
+    expect(connections).toHaveLength(2);
+    expect(connections[1].started).toHaveLength(1);
+    expect(connections[1].started[0].id).toBe('2.2');
+    expect(connections[1].started[0].request.seed).toBe(103);
+    expect(batch.responses[1].snapshot().status).toBe('connecting');
+    connections[1].respond('2.2', 'two, at last');
+    const summary = await again;
+    expect(summary).toMatchObject({ id: '2', attempt: 2, status: 'complete', content: 'two, at last' });
+    expect(batch.responses.map(r => r.snapshot().content)).toEqual(['one', 'two, at last', 'three']);
+  });
+
+  it('refuses to re-generate a running response', () => {
+    const { model } = makeModel();
+    const { batch } = model.generate(options);
+    expect(() => model.regenerate(batch.id, '1')).toThrow(/still running/);
+  });
+
+  it('a lost connection ends every running response as an error and keeps what had arrived', async () => {
+    const { model, connections } = makeModel();
+    const { done } = model.generate(options);
+    const connection = connections[0];
+    connection.respond('1.1', 'one');
+    connection.handlers.onOpen('2.1', 200);
+    connection.handlers.onData('2.1', encoder.encode(chunk({ content: 'half' })));
+    connection.handlers.onClose({ message: 'The connection to the Jupyter server closed (code 1006).', code: 'connection' });
+    const summary = await done;
+    expect(summary.responses.map(r => r.status)).toEqual(['complete', 'error', 'error']);
+    expect(summary.responses[1].content).toBe('half');
+    expect(summary.responses[1].error?.message).toContain('1006');
+  });
+
+  it('an error on one response touches no other', async () => {
+    const { model, connections } = makeModel();
+    const { done } = model.generate(options);
+    const connection = connections[0];
+    connection.handlers.onError('1.1', { message: "The model `x` does not exist.", status: 404 });
+    connection.respond('2.1', 'two');
+    connection.respond('3.1', 'three');
+    const summary = await done;
+    expect(summary.responses[0]).toMatchObject({ status: 'error', error: { message: 'The model `x` does not exist.', status: 404 } });
+    expect(summary.responses.slice(1).map(r => r.status)).toEqual(['complete', 'complete']);
+  });
+
+  it('tells views of changes coalesced, not once per chunk', () => {
+    const { model, connections, flush } = makeModel();
+    let emitted = 0;
+    model.changed.connect(() => emitted++);
+    model.generate(options);
+    const connection = connections[0];
+    connection.handlers.onOpen('1.1', 200);
+    for (let i = 0; i < 50; i++) {
+      connection.handlers.onData('1.1', encoder.encode(chunk({ content: `t${i} ` })));
+    }
+    expect(emitted).toBe(0);
+    flush();
+    expect(emitted).toBe(1);
+    flush();
+    expect(emitted).toBe(1);
+  });
+
+  it('rejects an empty prompt and a bad number of responses with a clear error', () => {
+    const { model } = makeModel();
+    expect(() => model.generate({ ...options, prompt: '  ' })).toThrow(/prompt is empty/);
+    expect(() => model.generate({ ...options, n: 0 })).toThrow(/at least 1/);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * The commands: the public API of the extension. Every user action is one of them.
+ */
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { CommandIDs, IFanoutModel, IGenerateOptions } from './tokens';
+
+/** Everything the commands need, wired by the plugin. */
+export interface ICommandContext {
+  app: JupyterFrontEnd;
+  model: IFanoutModel;
+  trans: TranslationBundle;
+  /** Defaults from the settings registry (read when a command runs). */
+  defaults: () => Omit<IGenerateOptions, 'prompt'>;
+  /** The prompt to use when the command gets none (the active cell). */
+  fallbackPrompt: () => string;
+  /** Show the Fanout sidebar. */
+  reveal: () => void;
+}
+
+function optionalString(args: ReadonlyPartialJSONObject, key: string): string | undefined {
+  const value = args[key];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    throw new Error(`Argument "${key}" must be a string, not ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function optionalNumber(args: ReadonlyPartialJSONObject, key: string): number | undefined {
+  const value = args[key];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new Error(`Argument "${key}" must be a number, not ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+/** Merge command arguments over the settings' defaults. */
+export function generateOptions(
+  args: ReadonlyPartialJSONObject,
+  defaults: Omit<IGenerateOptions, 'prompt'>,
+  fallbackPrompt: () => string
+): IGenerateOptions {
+  return {
+    prompt: optionalString(args, 'prompt') ?? fallbackPrompt(),
+    n: optionalNumber(args, 'n') ?? defaults.n,
+    model: optionalString(args, 'model') ?? defaults.model,
+    upstream: optionalString(args, 'upstream') ?? defaults.upstream,
+    maxTokens: optionalNumber(args, 'maxTokens') ?? defaults.maxTokens,
+    temperature: optionalNumber(args, 'temperature') ?? defaults.temperature,
+    systemPrompt: optionalString(args, 'systemPrompt') ?? defaults.systemPrompt
+  };
+}
+
+const generateSchema = {
+  type: 'object' as const,
+  properties: {
+    prompt: { type: 'string', description: 'The prompt; default: the active cell (or its selection).' },
+    n: { type: 'integer', minimum: 1, description: 'Number of responses; default: the setting.' },
+    model: { type: 'string', description: "Model; default: the setting, or the upstream's default." },
+    upstream: { type: 'string', description: "Configured upstream name; default: the setting, or the server's default." },
+    maxTokens: { type: 'integer', minimum: 1, description: 'max_tokens per response.' },
+    temperature: { type: 'number', minimum: 0 },
+    systemPrompt: { type: 'string' }
+  }
+};
+
+const responseSchema = {
+  type: 'object' as const,
+  properties: {
+    batchId: { type: 'string', description: 'The batch; default: the newest.' },
+    responseId: { type: 'string', description: 'One response of it ("1", "2", …).' }
+  }
+};
+
+function requireBatchId(context: ICommandContext, args: ReadonlyPartialJSONObject): string {
+  const batch = context.model.getBatch(optionalString(args, 'batchId'));
+  if (!batch) {
+    throw new Error('There is no batch yet: run Generate responses first.');
+  }
+  return batch.id;
+}
+
+/** Register the commands. */
+export function registerCommands(context: ICommandContext): void {
+  const { app, model, trans } = context;
+
+  app.commands.addCommand(CommandIDs.generate, {
+    label: trans.__('Generate responses'),
+    caption: trans.__('Ask the model for several responses at once and watch them stream'),
+    describedBy: { args: generateSchema },
+    execute: async args => {
+      let options: IGenerateOptions;
+      try {
+        options = generateOptions(args, context.defaults(), context.fallbackPrompt);
+        context.reveal();
+        const { done } = model.generate(options);
+        return await done;
+      } catch (error) {
+        Notification.error(trans.__('Generate responses: %1', (error as Error).message), {
+          autoClose: 8000
+        });
+        throw error;
+      }
+    }
+  });
+
+  app.commands.addCommand(CommandIDs.stop, {
+    label: args => (args.responseId ? trans.__('Stop response') : trans.__('Stop all responses')),
+    describedBy: { args: responseSchema },
+    execute: args => {
+      model.stop(requireBatchId(context, args), optionalString(args, 'responseId'));
+    }
+  });
+
+  app.commands.addCommand(CommandIDs.regenerate, {
+    label: trans.__('Re-generate response'),
+    describedBy: { args: { ...responseSchema, required: ['responseId'] } },
+    execute: args => {
+      const responseId = optionalString(args, 'responseId');
+      if (!responseId) {
+        throw new Error('Re-generate needs a responseId.');
+      }
+      return model.regenerate(requireBatchId(context, args), responseId);
+    }
+  });
+
+  app.commands.addCommand(CommandIDs.open, {
+    label: trans.__('Show Fanout'),
+    execute: () => context.reveal()
+  });
+}

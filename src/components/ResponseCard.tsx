@@ -1,0 +1,124 @@
+import React from 'react';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import type { ResponseSnapshot, ResponseStatus } from '../core';
+import { formatDuration, formatRate, percent } from './format';
+
+/** Properties of one response's progress card. */
+export interface IResponseCardProps {
+  index: number;
+  snapshot: ResponseSnapshot;
+  maxTokens: number;
+  trans: TranslationBundle;
+  onStop: () => void;
+  onRegenerate: () => void;
+}
+
+function statusLabel(status: ResponseStatus, trans: TranslationBundle): string {
+  switch (status) {
+    case 'pending':
+      return trans.__('Pending');
+    case 'connecting':
+      return trans.__('Connecting');
+    case 'thinking':
+      return trans.__('Thinking');
+    case 'generating':
+      return trans.__('Generating');
+    case 'complete':
+      return trans.__('Complete');
+    case 'stopped':
+      return trans.__('Stopped');
+    case 'error':
+      return trans.__('Error');
+    case 'incomplete':
+      return trans.__('Incomplete');
+  }
+}
+
+/** The bar: thinking, answer and unused tokens against max_tokens, readable by screen readers. */
+function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label: string }): JSX.Element {
+  const { snapshot, maxTokens } = props;
+  return (
+    <div
+      className="jp-Fanout-bar"
+      role="progressbar"
+      aria-label={props.label}
+      aria-valuemin={0}
+      aria-valuemax={maxTokens}
+      aria-valuenow={snapshot.totalTokens}
+    >
+      <div
+        className="jp-Fanout-bar-thinking"
+        style={{ width: `${percent(snapshot.thinkingTokens, maxTokens)}%` }}
+      />
+      <div
+        className="jp-Fanout-bar-answer"
+        style={{ width: `${percent(snapshot.answerTokens, maxTokens)}%` }}
+      />
+    </div>
+  );
+}
+
+/** One response: status, counts, bar, metrics, text, and Stop or Re-generate. */
+export function ResponseCard(props: IResponseCardProps): JSX.Element {
+  const { snapshot, trans, maxTokens, index } = props;
+  const running = !['complete', 'stopped', 'error', 'incomplete'].includes(snapshot.status);
+  const estimated = snapshot.tokensEstimated ? ' ≈' : '';
+  const counts = trans.__(
+    '(%1 + %2 = %3 / %4)%5',
+    snapshot.thinkingTokens,
+    snapshot.answerTokens,
+    snapshot.totalTokens,
+    maxTokens,
+    estimated
+  );
+  const title = trans.__('Response %1', index);
+  return (
+    <section
+      className={`jp-Fanout-response jp-Fanout-status-${snapshot.status}`}
+      data-response-index={index}
+      data-status={snapshot.status}
+      aria-label={title}
+    >
+      <header className="jp-Fanout-response-header">
+        <span className="jp-Fanout-response-title">{title}</span>
+        <span className="jp-Fanout-response-status" data-status={snapshot.status}>
+          <span className="jp-Fanout-status-icon" aria-hidden="true" />
+          {statusLabel(snapshot.status, trans)}
+        </span>
+        <span className="jp-Fanout-response-counts" title={trans.__('(thinking + answer = total / max tokens)')}>
+          {counts}
+        </span>
+        {running ? (
+          <button className="jp-Button jp-mod-styled jp-mod-warn jp-Fanout-stop" onClick={props.onStop}>
+            {trans.__('Stop')}
+          </button>
+        ) : (
+          <button className="jp-Button jp-mod-styled jp-Fanout-regenerate" onClick={props.onRegenerate}>
+            {trans.__('Re-generate')}
+          </button>
+        )}
+      </header>
+      <TokenBar snapshot={snapshot} maxTokens={maxTokens} label={trans.__('Tokens of %1', title)} />
+      <div className="jp-Fanout-response-metrics">
+        <span>{trans.__('TTFT %1', formatDuration(snapshot.metrics.ttftMs))}</span>
+        <span>{trans.__('%1 tok/s', formatRate(snapshot.metrics.tokensPerSecond))}</span>
+        <span>{trans.__('elapsed %1', formatDuration(snapshot.metrics.elapsedMs))}</span>
+        {snapshot.finishReason && <span>{trans.__('finish: %1', snapshot.finishReason)}</span>}
+      </div>
+      {snapshot.error && (
+        <div className="jp-Fanout-response-error" role="alert">
+          {snapshot.error.status ? `${snapshot.error.status}: ` : ''}
+          {snapshot.error.message}
+        </div>
+      )}
+      {snapshot.reasoning && (
+        <details className="jp-Fanout-response-reasoning">
+          <summary>{trans.__('Thinking')}</summary>
+          <pre>{snapshot.reasoning}</pre>
+        </details>
+      )}
+      <pre className="jp-Fanout-response-text">{snapshot.content}</pre>
+    </section>
+  );
+}

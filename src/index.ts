@@ -1,0 +1,73 @@
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ServerConnection } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { listIcon } from '@jupyterlab/ui-components';
+
+import { registerCommands } from './commands';
+import { FanoutModel } from './model';
+import { promptFromActiveCell } from './prompt';
+import { settingsToDefaults } from './settings';
+import { CommandIDs, IFanoutModel } from './tokens';
+import { serverConnectionFactory } from './transport';
+import { FanoutSidebar } from './widget';
+
+export { CommandIDs, IFanoutModel } from './tokens';
+export type * from './tokens';
+
+const PLUGIN_ID = 'jupyterlab-fanout:plugin';
+
+/** The Fanout sidebar, its commands, and the model other extensions can require. */
+const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
+  id: PLUGIN_ID,
+  description: 'Generate several streaming responses from your own model at once.',
+  autoStart: true,
+  provides: IFanoutModel,
+  requires: [INotebookTracker, ISettingRegistry],
+  optional: [ICommandPalette, ILayoutRestorer, ITranslator],
+  activate: async (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    settingRegistry: ISettingRegistry,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    translator: ITranslator | null
+  ): Promise<IFanoutModel> => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
+    const settings = await settingRegistry.load(PLUGIN_ID);
+    const model = new FanoutModel({
+      connect: serverConnectionFactory(ServerConnection.makeSettings())
+    });
+
+    const sidebar = new FanoutSidebar({
+      model,
+      trans,
+      onGenerate: prompt => app.commands.execute(CommandIDs.generate, prompt.trim() ? { prompt } : {}),
+      onStop: (batchId, responseId) => app.commands.execute(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
+      onRegenerate: (batchId, responseId) => app.commands.execute(CommandIDs.regenerate, { batchId, responseId })
+    });
+    sidebar.id = 'jupyterlab-fanout-sidebar';
+    sidebar.title.icon = listIcon;
+    sidebar.title.caption = trans.__('Fanout');
+    app.shell.add(sidebar, 'right', { rank: 600 });
+    restorer?.add(sidebar, sidebar.id);
+
+    registerCommands({
+      app,
+      model,
+      trans,
+      defaults: () => settingsToDefaults(settings.composite),
+      fallbackPrompt: () => promptFromActiveCell(tracker),
+      reveal: () => app.shell.activateById(sidebar.id)
+    });
+    const category = trans.__('Fanout');
+    palette?.addItem({ command: CommandIDs.generate, category });
+    palette?.addItem({ command: CommandIDs.stop, category });
+    palette?.addItem({ command: CommandIDs.open, category });
+    return model;
+  }
+};
+
+export default plugin;

@@ -1,0 +1,359 @@
+/**
+ * The fanout model: batches of streaming responses, with Lumino signals and no React.
+ *
+ * Each response's bytes go through the DOM-free core (`./core`); this layer owns the batches,
+ * their connections to the server, and tells views of changes at most once per animation frame.
+ */
+import { PromiseDelegate } from '@lumino/coreutils';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { batchMetrics, BatchMetrics, ResponseError, ResponseSnapshot, ResponseStream } from './core';
+import type {
+  IBatchSummary,
+  IBatchView,
+  IFanoutModel,
+  IGenerateOptions,
+  IResponseSummary,
+  IResponseView
+} from './tokens';
+import type { ConnectionFactory, IBatchConnection, IConnectionHandlers } from './transport';
+
+/** How the model is built; everything it touches outside itself is injected. */
+export interface IFanoutModelOptions {
+  /** Opens one connection per batch (a WebSocket to the Jupyter server in the extension). */
+  connect: ConnectionFactory;
+  /** Clock in milliseconds; `performance.now`-like. */
+  now?: () => number;
+  /** Runs `callback` soon, once: coalesces change notifications (default: next animation frame). */
+  schedule?: (callback: () => void) => void;
+  /** Seeds for new requests (default: random 31-bit integers). */
+  nextSeed?: () => number;
+}
+
+/** Build the chat completion request of one response. */
+export function buildRequest(options: IGenerateOptions, seed: number): Record<string, unknown> {
+  const messages: Array<{ role: string; content: string }> = [];
+  if (options.systemPrompt) {
+    messages.push({ role: 'system', content: options.systemPrompt });
+  }
+  messages.push({ role: 'user', content: options.prompt });
+  const request: Record<string, unknown> = {
+    messages,
+    max_tokens: options.maxTokens,
+    temperature: options.temperature,
+    seed
+  };
+  if (options.model) {
+    request.model = options.model;
+  }
+  return request;
+}
+
+class Response implements IResponseView {
+  constructor(
+    readonly id: string,
+    readonly index: number,
+    now: () => number
+  ) {
+    this._now = now;
+    this.stream = new ResponseStream({ now });
+  }
+
+  /** The id of the current attempt on the wire: unique within the batch's connections. */
+  get wireId(): string {
+    return `${this.id}.${this.attempt}`;
+  }
+
+  get seed(): number {
+    return this._seed;
+  }
+
+  get attempt(): number {
+    return this._attempt;
+  }
+
+  /** Start a new attempt with a fresh stream. */
+  begin(seed: number): void {
+    this._attempt += 1;
+    this._seed = seed;
+    if (this._attempt > 1) {
+      this.stream = new ResponseStream({ now: this._now });
+    }
+    this.stream.start();
+  }
+
+  snapshot(): ResponseSnapshot {
+    return this.stream.snapshot();
+  }
+
+  summary(): IResponseSummary {
+    return { id: this.id, index: this.index, seed: this._seed, attempt: this._attempt, ...this.snapshot() };
+  }
+
+  /** Resolve everyone waiting for the current attempt to end. */
+  settle(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    const summary = this.summary();
+    for (const resolve of waiters) {
+      resolve(summary);
+    }
+  }
+
+  stream: ResponseStream;
+  waiters: Array<(summary: IResponseSummary) => void> = [];
+  private _seed = 0;
+  private _attempt = 0;
+  private readonly _now: () => number;
+}
+
+class Batch implements IBatchView {
+  constructor(
+    readonly id: string,
+    readonly createdAt: number,
+    readonly options: Readonly<IGenerateOptions>,
+    private readonly _now: () => number
+  ) {
+    for (let i = 1; i <= options.n; i++) {
+      this.responses.push(new Response(String(i), i, _now));
+    }
+  }
+
+  get active(): boolean {
+    return this.responses.some(r => !r.stream.ended);
+  }
+
+  metrics(): BatchMetrics {
+    return batchMetrics(
+      this.responses.map(r => r.snapshot()),
+      this._now()
+    );
+  }
+
+  summary(): IBatchSummary {
+    return {
+      batchId: this.id,
+      prompt: this.options.prompt,
+      options: { ...this.options },
+      metrics: this.metrics(),
+      responses: this.responses.map(r => r.summary())
+    };
+  }
+
+  findByWireId(wireId: string): Response | undefined {
+    return this.responses.find(r => r.wireId === wireId);
+  }
+
+  readonly responses: Response[] = [];
+  connection: IBatchConnection | null = null;
+  readonly done = new PromiseDelegate<IBatchSummary>();
+}
+
+function defaultSchedule(callback: () => void): void {
+  if (typeof requestAnimationFrame === 'function') {
+    requestAnimationFrame(() => callback());
+  } else {
+    setTimeout(callback, 100);
+  }
+}
+
+function randomSeed(): number {
+  return Math.floor(Math.random() * 0x7fffffff);
+}
+
+/** See {@link IFanoutModel}. */
+export class FanoutModel implements IFanoutModel {
+  constructor(options: IFanoutModelOptions) {
+    this._connect = options.connect;
+    this._now = options.now ?? (() => performance.now());
+    this._schedule = options.schedule ?? defaultSchedule;
+    this._nextSeed = options.nextSeed ?? randomSeed;
+  }
+
+  get batches(): ReadonlyArray<IBatchView> {
+    return this._batches;
+  }
+
+  get changed(): ISignal<IFanoutModel, void> {
+    return this._changed;
+  }
+
+  generate(options: IGenerateOptions): { batch: IBatchView; done: Promise<IBatchSummary> } {
+    if (!options.prompt.trim()) {
+      throw new Error('The prompt is empty: write a prompt in a cell or in the Fanout sidebar.');
+    }
+    if (!Number.isInteger(options.n) || options.n < 1) {
+      throw new Error(`The number of responses must be a whole number of at least 1, not ${options.n}.`);
+    }
+    const batch = new Batch(`b${++this._batchCounter}`, Date.now(), { ...options }, this._now);
+    this._batches.unshift(batch);
+    for (const response of batch.responses) {
+      this._startAttempt(batch, response);
+    }
+    this._markChanged();
+    return { batch, done: batch.done.promise };
+  }
+
+  stop(batchId: string, responseId?: string): void {
+    const batch = this._requireBatch(batchId);
+    const targets = responseId === undefined ? batch.responses : [this._requireResponse(batch, responseId)];
+    for (const response of targets) {
+      if (response.stream.ended) {
+        continue;
+      }
+      // The text so far is kept; the server closes the upstream connection, and any bytes
+      // already in flight for this attempt are ignored once the stream has ended.
+      batch.connection?.stop(response.wireId);
+      response.stream.stop();
+      this._settle(batch, response);
+    }
+    this._markChanged();
+  }
+
+  regenerate(batchId: string, responseId: string): Promise<IResponseSummary> {
+    const batch = this._requireBatch(batchId);
+    const response = this._requireResponse(batch, responseId);
+    if (!response.stream.ended) {
+      throw new Error(`Response ${responseId} of batch ${batchId} is still running: stop it first.`);
+    }
+    const ended = new Promise<IResponseSummary>(resolve => response.waiters.push(resolve));
+    this._startAttempt(batch, response);
+    this._markChanged();
+    return ended;
+  }
+
+  getBatch(batchId?: string): IBatchView | undefined {
+    return batchId === undefined ? this._batches[0] : this._batches.find(b => b.id === batchId);
+  }
+
+  removeBatch(batchId: string): void {
+    const batch = this._requireBatch(batchId);
+    if (batch.active) {
+      throw new Error(`Batch ${batchId} is still running: stop it before removing it.`);
+    }
+    this._batches.splice(this._batches.indexOf(batch), 1);
+    this._markChanged();
+  }
+
+  /** Stop everything and close every connection. */
+  dispose(): void {
+    for (const batch of this._batches) {
+      if (batch.active) {
+        this.stop(batch.id);
+      }
+      batch.connection?.close();
+      batch.connection = null;
+    }
+  }
+
+  private _startAttempt(batch: Batch, response: Response): void {
+    response.begin(this._nextSeed());
+    const connection = batch.connection ?? this._openConnection(batch);
+    connection.start(
+      response.wireId,
+      batch.options.upstream,
+      buildRequest(batch.options, response.seed)
+    );
+  }
+
+  private _openConnection(batch: Batch): IBatchConnection {
+    const live = (wireId: string): Response | undefined => {
+      const response = batch.findByWireId(wireId);
+      return response && !response.stream.ended ? response : undefined;
+    };
+    const handlers: IConnectionHandlers = {
+      onOpen: (id, status) => {
+        live(id)?.stream.open(status);
+        this._markChanged();
+      },
+      onData: (id, bytes) => {
+        // `[DONE]` or an error event inside the bytes can end the response.
+        this._apply(batch, live(id), stream => stream.feed(bytes));
+      },
+      onEnd: id => this._apply(batch, live(id), stream => stream.end()),
+      onStopped: () => {
+        // Already marked stopped when the user asked; nothing more to record.
+      },
+      onError: (id, error) => this._apply(batch, live(id), stream => stream.fail(error)),
+      onClose: error => {
+        if (batch.connection === connection) {
+          batch.connection = null;
+        }
+        const lost: ResponseError = error ?? {
+          message: 'The connection to the Jupyter server closed before this response ended.',
+          code: 'connection'
+        };
+        for (const response of batch.responses) {
+          if (!response.stream.ended) {
+            this._apply(batch, response, stream => stream.fail(lost));
+          }
+        }
+      }
+    };
+    const connection = this._connect(handlers);
+    batch.connection = connection;
+    return connection;
+  }
+
+  /** Apply `change` to a live response's stream; settle the response if that ended it. */
+  private _apply(
+    batch: Batch,
+    response: Response | undefined,
+    change: (stream: ResponseStream) => void
+  ): void {
+    if (!response) {
+      return;
+    }
+    change(response.stream);
+    if (response.stream.ended) {
+      this._settle(batch, response);
+    }
+    this._markChanged();
+  }
+
+  /** A response's attempt ended: resolve its waiters, and the batch's once all have ended. */
+  private _settle(batch: Batch, response: Response): void {
+    response.settle();
+    if (!batch.active) {
+      batch.connection?.close();
+      batch.connection = null;
+      batch.done.resolve(batch.summary());
+    }
+  }
+
+  private _requireBatch(batchId: string): Batch {
+    const batch = this._batches.find(b => b.id === batchId);
+    if (!batch) {
+      throw new Error(`There is no batch ${batchId}.`);
+    }
+    return batch;
+  }
+
+  private _requireResponse(batch: Batch, responseId: string): Response {
+    const response = batch.responses.find(r => r.id === responseId);
+    if (!response) {
+      throw new Error(`Batch ${batch.id} has no response ${responseId} (it has 1 to ${batch.responses.length}).`);
+    }
+    return response;
+  }
+
+  private _markChanged(): void {
+    if (this._changePending) {
+      return;
+    }
+    this._changePending = true;
+    this._schedule(() => {
+      this._changePending = false;
+      this._changed.emit();
+    });
+  }
+
+  private readonly _batches: Batch[] = [];
+  private readonly _changed = new Signal<IFanoutModel, void>(this);
+  private readonly _connect: ConnectionFactory;
+  private readonly _now: () => number;
+  private readonly _schedule: (callback: () => void) => void;
+  private readonly _nextSeed: () => number;
+  private _batchCounter = 0;
+  private _changePending = false;
+}

@@ -1,0 +1,21 @@
+/** The user's settings (schema/plugin.json) as defaults for Generate responses. */
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import type { IGenerateOptions } from './tokens';
+
+function read<T>(settings: ReadonlyPartialJSONObject, key: string, fallback: T): T {
+  const value = settings[key];
+  return value === undefined || value === null ? fallback : (value as unknown as T);
+}
+
+/** Map the settings to the defaults of every generate option but the prompt. */
+export function settingsToDefaults(settings: ReadonlyPartialJSONObject): Omit<IGenerateOptions, 'prompt'> {
+  return {
+    n: read(settings, 'responses', 4),
+    maxTokens: read(settings, 'maxTokens', 1024),
+    temperature: read(settings, 'temperature', 0.7),
+    model: read(settings, 'model', ''),
+    upstream: read(settings, 'upstream', ''),
+    systemPrompt: read(settings, 'systemPrompt', '')
+  };
+}

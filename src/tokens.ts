@@ -1,0 +1,105 @@
+/**
+ * Public interfaces and command IDs of jupyterlab-fanout.
+ *
+ * Other extensions can `require` {@link IFanoutModel} to start, stop and observe batches.
+ */
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+
+import type { BatchMetrics, ResponseSnapshot } from './core';
+
+/** Command IDs: every user action is one of these, with the arguments documented in the README. */
+export namespace CommandIDs {
+  /** Generate responses: `{prompt?, n?, model?, upstream?, maxTokens?, temperature?, systemPrompt?}`. */
+  export const generate = 'fanout:generate';
+  /** Stop a batch (`{batchId?}`, default the newest) or one response of it (`{batchId?, responseId}`). */
+  export const stop = 'fanout:stop';
+  /** Re-generate one response with the same parameters and a new seed: `{batchId?, responseId}`. */
+  export const regenerate = 'fanout:regenerate';
+  /** Show the Fanout sidebar. */
+  export const open = 'fanout:open';
+}
+
+/** What one Generate responses asks for; every field has a default from the settings. */
+export interface IGenerateOptions {
+  /** The user's prompt (the active cell when run from the palette). */
+  prompt: string;
+  /** Number of responses. */
+  n: number;
+  /** Model name; empty for the upstream's default. */
+  model: string;
+  /** Configured upstream name; empty for the server's default. */
+  upstream: string;
+  maxTokens: number;
+  temperature: number;
+  /** System message; empty for none. */
+  systemPrompt: string;
+}
+
+/** One response of a batch as the views and the API see it. */
+export interface IResponseView {
+  /** Stable within its batch: "1", "2", … in the order they were asked for. */
+  readonly id: string;
+  /** 1-based position in the batch. */
+  readonly index: number;
+  /** The seed sent with the latest attempt. */
+  readonly seed: number;
+  /** How many times this response was (re-)generated. */
+  readonly attempt: number;
+  /** The latest state of the response. */
+  snapshot(): ResponseSnapshot;
+}
+
+/** One batch: N responses to one prompt. */
+export interface IBatchView {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly options: Readonly<IGenerateOptions>;
+  readonly responses: ReadonlyArray<IResponseView>;
+  /** True while any response is still running. */
+  readonly active: boolean;
+  metrics(): BatchMetrics;
+  /** JSON summary of the batch (what the generate command resolves with). */
+  summary(): IBatchSummary;
+}
+
+/** JSON summary of one response, as returned by the `generate` command. */
+export interface IResponseSummary extends ResponseSnapshot {
+  id: string;
+  index: number;
+  seed: number;
+  attempt: number;
+}
+
+/** JSON summary of a batch, as returned by the `generate` command. */
+export interface IBatchSummary {
+  batchId: string;
+  prompt: string;
+  options: IGenerateOptions;
+  metrics: BatchMetrics;
+  responses: IResponseSummary[];
+}
+
+/** The fanout model: batches of responses, their state, and the actions on them. */
+export interface IFanoutModel {
+  /** Batches, newest first. */
+  readonly batches: ReadonlyArray<IBatchView>;
+  /** Emitted, coalesced (at most once per animation frame), when anything a view shows changed. */
+  readonly changed: ISignal<IFanoutModel, void>;
+  /** Start a batch; the promise resolves with its summary once every response has ended. */
+  generate(options: IGenerateOptions): { batch: IBatchView; done: Promise<IBatchSummary> };
+  /** Stop one response, or every running response of a batch when `responseId` is omitted. */
+  stop(batchId: string, responseId?: string): void;
+  /** Re-generate one ended response (same parameters, new seed); resolves when it ends. */
+  regenerate(batchId: string, responseId: string): Promise<IResponseSummary>;
+  /** Find a batch by id, or the newest one when `batchId` is omitted. */
+  getBatch(batchId?: string): IBatchView | undefined;
+  /** Remove an ended batch from the list. */
+  removeBatch(batchId: string): void;
+}
+
+/** The token other extensions require to use the fanout model. */
+export const IFanoutModel = new Token<IFanoutModel>(
+  'jupyterlab-fanout:IFanoutModel',
+  'Start, stop and observe batches of streaming responses.'
+);

@@ -1,0 +1,174 @@
+/**
+ * The browser side of the batch protocol (docs/protocol.md): one WebSocket per batch to the
+ * Jupyter server, carrying every response of the batch. No DOM beyond the WebSocket API.
+ */
+import type { ResponseError } from './core';
+
+/** What the connection reports, per response id. */
+export interface IConnectionHandlers {
+  /** The upstream answered with headers; body bytes follow. */
+  onOpen(id: string, status: number): void;
+  /** Raw upstream body bytes, cut anywhere. */
+  onData(id: string, bytes: Uint8Array): void;
+  /** The upstream closed the stream. */
+  onEnd(id: string): void;
+  /** The stop was carried out: the upstream connection is closed. */
+  onStopped(id: string): void;
+  /** This response failed (no request could be made, or the upstream said non-2xx). */
+  onError(id: string, error: ResponseError): void;
+  /** The connection itself failed or closed; every response still running on it is lost. */
+  onClose(error: ResponseError | null): void;
+}
+
+/** One open batch connection. */
+export interface IBatchConnection {
+  /** Ask for one response. `request` holds the chat completion parameters. */
+  start(id: string, upstream: string, request: Record<string, unknown>): void;
+  /** Stop one response: the proxy closes its upstream connection. */
+  stop(id: string): void;
+  /** Close the connection: every response still running on it is stopped by the server. */
+  close(): void;
+}
+
+/** Opens batch connections; injected into the model so that tests need no server. */
+export type ConnectionFactory = (handlers: IConnectionHandlers) => IBatchConnection;
+
+const textDecoder = new TextDecoder();
+
+/**
+ * Split a binary frame into its response id and body bytes:
+ * uint16 big-endian id length, the id in UTF-8, then the bytes.
+ */
+export function decodeDataFrame(frame: ArrayBuffer): { id: string; bytes: Uint8Array } {
+  const view = new DataView(frame);
+  if (frame.byteLength < 2) {
+    throw new Error(`binary frame of ${frame.byteLength} bytes has no id header`);
+  }
+  const idLength = view.getUint16(0);
+  if (2 + idLength > frame.byteLength) {
+    throw new Error(`binary frame id length ${idLength} exceeds the frame (${frame.byteLength} bytes)`);
+  }
+  const id = textDecoder.decode(new Uint8Array(frame, 2, idLength));
+  return { id, bytes: new Uint8Array(frame, 2 + idLength) };
+}
+
+/** A batch connection over a WebSocket at `url` (already carrying any auth query). */
+export class WebSocketBatchConnection implements IBatchConnection {
+  constructor(
+    url: string,
+    private readonly _handlers: IConnectionHandlers,
+    makeSocket: (url: string) => WebSocket = u => new WebSocket(u)
+  ) {
+    this._socket = makeSocket(url);
+    this._socket.binaryType = 'arraybuffer';
+    this._socket.onopen = () => {
+      for (const message of this._queue) {
+        this._socket.send(message);
+      }
+      this._queue = [];
+    };
+    this._socket.onmessage = event => this._onMessage(event.data);
+    this._socket.onerror = () => {
+      this._failure = { message: 'The connection to the Jupyter server failed.', code: 'connection' };
+    };
+    this._socket.onclose = event => {
+      if (this._closedByUs) {
+        this._handlers.onClose(null);
+        return;
+      }
+      const reason = event.reason ? `: ${event.reason}` : '';
+      this._handlers.onClose(
+        this._failure ?? {
+          message: `The connection to the Jupyter server closed (code ${event.code}${reason}).`,
+          code: 'connection'
+        }
+      );
+    };
+  }
+
+  start(id: string, upstream: string, request: Record<string, unknown>): void {
+    this._send({ type: 'start', id, upstream, request });
+  }
+
+  stop(id: string): void {
+    this._send({ type: 'stop', id });
+  }
+
+  close(): void {
+    this._closedByUs = true;
+    this._socket.close(1000, 'batch closed');
+  }
+
+  private _send(message: Record<string, unknown>): void {
+    const text = JSON.stringify(message);
+    if (this._socket.readyState === WebSocket.CONNECTING) {
+      this._queue.push(text);
+    } else if (this._socket.readyState === WebSocket.OPEN) {
+      this._socket.send(text);
+    }
+  }
+
+  private _onMessage(data: unknown): void {
+    if (data instanceof ArrayBuffer) {
+      const { id, bytes } = decodeDataFrame(data);
+      this._handlers.onData(id, bytes);
+      return;
+    }
+    const message = JSON.parse(String(data)) as {
+      type: string;
+      id: string | null;
+      status?: number;
+      message?: string;
+      code?: string;
+    };
+    switch (message.type) {
+      case 'open':
+        this._handlers.onOpen(message.id!, message.status ?? 200);
+        break;
+      case 'end':
+        this._handlers.onEnd(message.id!);
+        break;
+      case 'stopped':
+        this._handlers.onStopped(message.id!);
+        break;
+      case 'error': {
+        const error: ResponseError = {
+          message: message.message ?? 'Unknown error from the Jupyter server.',
+          status: message.status,
+          code: message.code
+        };
+        if (message.id === null || message.id === undefined) {
+          // Not tied to a response: kept as the reason if the server then closes the socket.
+          console.error(`jupyterlab-fanout: the server refused a message: ${error.message}`);
+          this._failure = error;
+        } else {
+          this._handlers.onError(message.id, error);
+        }
+        break;
+      }
+      default:
+        console.warn(`jupyterlab-fanout: ignoring unknown message type ${message.type}`);
+    }
+  }
+
+  private _socket: WebSocket;
+  private _queue: string[] = [];
+  private _closedByUs = false;
+  private _failure: ResponseError | null = null;
+}
+
+/**
+ * Connections to the Jupyter server's `fanout/batch` WebSocket, authenticated the way
+ * JupyterLab's own sockets are (the session cookie, plus the token when the settings ask for it).
+ */
+export function serverConnectionFactory(settings: {
+  wsUrl: string;
+  token: string;
+  appendToken: boolean;
+}): ConnectionFactory {
+  let url = settings.wsUrl.replace(/\/?$/, '/') + 'fanout/batch';
+  if (settings.appendToken && settings.token) {
+    url += `?token=${encodeURIComponent(settings.token)}`;
+  }
+  return handlers => new WebSocketBatchConnection(url, handlers);
+}

@@ -1,0 +1,20 @@
+"""Jupyter server configuration for the Galata end-to-end tests.
+
+A real JupyterLab with jupyterlab-fanout, whose proxy talks over real sockets to a vLLM
+simulator that Playwright starts as its own process (see playwright.config.js).
+"""
+import os
+
+from jupyterlab.galata import configure_jupyter_server
+
+configure_jupyter_server(c)  # noqa: F821
+
+c.ServerApp.port = int(os.environ.get("FANOUT_TEST_LAB_PORT", "8890"))  # noqa: F821
+SIMULATOR_PORT = os.environ.get("FANOUT_TEST_SIMULATOR_PORT", "8891")
+c.Fanout.upstreams = {  # noqa: F821
+    "simulator": {"base_urls": [f"http://127.0.0.1:{SIMULATOR_PORT}/v1"]}
+}
+c.Fanout.default_upstream = "simulator"  # noqa: F821
+
+# Uncomment to set server log level to debug level
+# c.ServerApp.log_level = "DEBUG"

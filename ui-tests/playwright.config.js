@@ -1,0 +1,49 @@
+/**
+ * Galata in Debian's Chromium (no downloaded browser), against a real JupyterLab whose
+ * fanout proxy talks to a real vLLM simulator process.
+ */
+const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+
+const labPort = process.env.FANOUT_TEST_LAB_PORT || '8890';
+const simulatorPort = process.env.FANOUT_TEST_SIMULATOR_PORT || '8891';
+const python = process.env.FANOUT_PYTHON || 'python';
+
+module.exports = {
+  ...baseConfig,
+  reporter: [['list'], ['json', { outputFile: 'test-results/results.json' }]],
+  workers: 1,
+  retries: 0,
+  timeout: 90000,
+  expect: { timeout: 30000 },
+  use: {
+    ...baseConfig.use,
+    baseURL: `http://localhost:${labPort}`,
+    video: 'off',
+    trace: 'off',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run'
+      ]
+    }
+  },
+  webServer: [
+    {
+      command: `${python} -m jupyterlab_fanout.simulator --host 127.0.0.1 --port ${simulatorPort}`,
+      url: `http://127.0.0.1:${simulatorPort}/v1/models`,
+      timeout: 60000,
+      reuseExistingServer: false
+    },
+    {
+      command: `${python} -m jupyter lab --allow-root --config jupyter_server_test_config.py`,
+      url: `http://localhost:${labPort}/lab`,
+      timeout: 120000,
+      reuseExistingServer: false
+    }
+  ]
+};
