@@ -113,9 +113,15 @@ export function registerCommands(context: ICommandContext): void {
     }
   });
 
+  app.commands.addCommand(CommandIDs.generateFromCell, {
+    label: trans.__('Generate responses from this cell'),
+    execute: () => app.commands.execute(CommandIDs.generate, { prompt: context.fallbackPrompt() })
+  });
+
   app.commands.addCommand(CommandIDs.stop, {
     label: args => (args.responseId ? trans.__('Stop response') : trans.__('Stop all responses')),
     describedBy: { args: responseSchema },
+    isEnabled: args => model.getBatch(optionalString(args, 'batchId'))?.active ?? false,
     execute: args => {
       model.stop(requireBatchId(context, args), optionalString(args, 'responseId'));
     }
@@ -131,6 +137,13 @@ export function registerCommands(context: ICommandContext): void {
       }
       return model.regenerate(requireBatchId(context, args), responseId);
     }
+  });
+
+  app.commands.addCommand(CommandIDs.fillGaps, {
+    label: trans.__('Fill the gaps'),
+    caption: trans.__('Re-generate every stopped, failed or incomplete response'),
+    describedBy: { args: responseSchema },
+    execute: args => model.fillGaps(requireBatchId(context, args))
   });
 
   app.commands.addCommand(CommandIDs.open, {

@@ -3,11 +3,13 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { listIcon } from '@jupyterlab/ui-components';
 
 import { registerCommands } from './commands';
 import { FanoutModel } from './model';
+import { persistBatches } from './persistence';
 import { promptFromActiveCell } from './prompt';
 import { settingsToDefaults } from './settings';
 import { CommandIDs, IFanoutModel } from './tokens';
@@ -26,14 +28,15 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
   autoStart: true,
   provides: IFanoutModel,
   requires: [INotebookTracker, ISettingRegistry],
-  optional: [ICommandPalette, ILayoutRestorer, ITranslator],
+  optional: [ICommandPalette, ILayoutRestorer, ITranslator, IStateDB],
   activate: async (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     settingRegistry: ISettingRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    state: IStateDB | null
   ): Promise<IFanoutModel> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
     const settings = await settingRegistry.load(PLUGIN_ID);
@@ -46,7 +49,8 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       trans,
       onGenerate: prompt => app.commands.execute(CommandIDs.generate, prompt.trim() ? { prompt } : {}),
       onStop: (batchId, responseId) => app.commands.execute(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
-      onRegenerate: (batchId, responseId) => app.commands.execute(CommandIDs.regenerate, { batchId, responseId })
+      onRegenerate: (batchId, responseId) => app.commands.execute(CommandIDs.regenerate, { batchId, responseId }),
+      onFillGaps: batchId => app.commands.execute(CommandIDs.fillGaps, { batchId })
     });
     sidebar.id = 'jupyterlab-fanout-sidebar';
     sidebar.title.icon = listIcon;
@@ -65,7 +69,13 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
     const category = trans.__('Fanout');
     palette?.addItem({ command: CommandIDs.generate, category });
     palette?.addItem({ command: CommandIDs.stop, category });
+    palette?.addItem({ command: CommandIDs.fillGaps, category });
     palette?.addItem({ command: CommandIDs.open, category });
+    app.contextMenu.addItem({ command: CommandIDs.generateFromCell, selector: '.jp-Notebook .jp-Cell', rank: 20 });
+    if (state) {
+      // Restored once the app has restored its layout (the state database is ready then).
+      void app.restored.then(() => persistBatches(model, state));
+    }
     return model;
   }
 };

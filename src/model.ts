@@ -72,18 +72,41 @@ class Response implements IResponseView {
     return this._attempt;
   }
 
+  /** True once the current attempt has ended (a restored response has always ended). */
+  get ended(): boolean {
+    return this._restored !== null || this.stream.ended;
+  }
+
   /** Start a new attempt with a fresh stream. */
   begin(seed: number): void {
     this._attempt += 1;
     this._seed = seed;
-    if (this._attempt > 1) {
+    if (this._attempt > 1 || this._restored) {
       this.stream = new ResponseStream({ now: this._now });
     }
+    this._restored = null;
     this.stream.start();
   }
 
+  /** Take the state saved before a reload; a response that was still running is marked incomplete. */
+  restore(saved: IResponseSummary): void {
+    const { id: _id, index: _index, seed, attempt, ...snapshot } = saved;
+    this._seed = seed;
+    this._attempt = attempt;
+    this._restored = RUNNING.has(snapshot.status)
+      ? {
+          ...snapshot,
+          status: 'incomplete',
+          error: snapshot.error ?? {
+            message: 'The page was closed or reloaded while this response was streaming; the text that had arrived is kept.',
+            code: 'interrupted'
+          }
+        }
+      : snapshot;
+  }
+
   snapshot(): ResponseSnapshot {
-    return this.stream.snapshot();
+    return this._restored ?? this.stream.snapshot();
   }
 
   summary(): IResponseSummary {
@@ -104,8 +127,13 @@ class Response implements IResponseView {
   waiters: Array<(summary: IResponseSummary) => void> = [];
   private _seed = 0;
   private _attempt = 0;
+  private _restored: ResponseSnapshot | null = null;
   private readonly _now: () => number;
 }
+
+const RUNNING = new Set(['pending', 'connecting', 'thinking', 'generating']);
+/** Statuses "fill the gaps" re-generates. */
+const GAPS = new Set(['stopped', 'error', 'incomplete']);
 
 class Batch implements IBatchView {
   constructor(
@@ -120,7 +148,7 @@ class Batch implements IBatchView {
   }
 
   get active(): boolean {
-    return this.responses.some(r => !r.stream.ended);
+    return this.responses.some(r => !r.ended);
   }
 
   metrics(): BatchMetrics {
@@ -133,6 +161,7 @@ class Batch implements IBatchView {
   summary(): IBatchSummary {
     return {
       batchId: this.id,
+      createdAt: this.createdAt,
       prompt: this.options.prompt,
       options: { ...this.options },
       metrics: this.metrics(),
@@ -185,7 +214,8 @@ export class FanoutModel implements IFanoutModel {
     if (!Number.isInteger(options.n) || options.n < 1) {
       throw new Error(`The number of responses must be a whole number of at least 1, not ${options.n}.`);
     }
-    const batch = new Batch(`b${++this._batchCounter}`, Date.now(), { ...options }, this._now);
+    const createdAt = Date.now();
+    const batch = new Batch(`${createdAt.toString(36)}-${++this._batchCounter}`, createdAt, { ...options }, this._now);
     this._batches.unshift(batch);
     for (const response of batch.responses) {
       this._startAttempt(batch, response);
@@ -198,7 +228,7 @@ export class FanoutModel implements IFanoutModel {
     const batch = this._requireBatch(batchId);
     const targets = responseId === undefined ? batch.responses : [this._requireResponse(batch, responseId)];
     for (const response of targets) {
-      if (response.stream.ended) {
+      if (response.ended) {
         continue;
       }
       // The text so far is kept; the server closes the upstream connection, and any bytes
@@ -213,13 +243,19 @@ export class FanoutModel implements IFanoutModel {
   regenerate(batchId: string, responseId: string): Promise<IResponseSummary> {
     const batch = this._requireBatch(batchId);
     const response = this._requireResponse(batch, responseId);
-    if (!response.stream.ended) {
+    if (!response.ended) {
       throw new Error(`Response ${responseId} of batch ${batchId} is still running: stop it first.`);
     }
     const ended = new Promise<IResponseSummary>(resolve => response.waiters.push(resolve));
     this._startAttempt(batch, response);
     this._markChanged();
     return ended;
+  }
+
+  fillGaps(batchId: string): Promise<IResponseSummary[]> {
+    const batch = this._requireBatch(batchId);
+    const gaps = batch.responses.filter(r => r.ended && GAPS.has(r.snapshot().status));
+    return Promise.all(gaps.map(r => this.regenerate(batchId, r.id)));
   }
 
   getBatch(batchId?: string): IBatchView | undefined {
@@ -232,6 +268,32 @@ export class FanoutModel implements IFanoutModel {
       throw new Error(`Batch ${batchId} is still running: stop it before removing it.`);
     }
     this._batches.splice(this._batches.indexOf(batch), 1);
+    this._markChanged();
+  }
+
+  /**
+   * What to save so that nothing is lost on a reload: the summaries of the newest batches.
+   */
+  save(limit = 10): IBatchSummary[] {
+    return this._batches.slice(0, limit).map(batch => batch.summary());
+  }
+
+  /** Bring back batches saved by {@link save} (after the ones already here). */
+  restore(saved: ReadonlyArray<IBatchSummary>): void {
+    for (const summary of saved) {
+      if (this._batches.some(b => b.id === summary.batchId)) {
+        continue;
+      }
+      const batch = new Batch(
+        summary.batchId,
+        summary.createdAt ?? Date.now(),
+        { ...summary.options, n: summary.responses.length },
+        this._now
+      );
+      summary.responses.forEach((response, i) => batch.responses[i].restore(response));
+      batch.done.resolve(batch.summary());
+      this._batches.push(batch);
+    }
     this._markChanged();
   }
 
@@ -259,7 +321,7 @@ export class FanoutModel implements IFanoutModel {
   private _openConnection(batch: Batch): IBatchConnection {
     const live = (wireId: string): Response | undefined => {
       const response = batch.findByWireId(wireId);
-      return response && !response.stream.ended ? response : undefined;
+      return response && !response.ended ? response : undefined;
     };
     const handlers: IConnectionHandlers = {
       onOpen: (id, status) => {
@@ -284,7 +346,7 @@ export class FanoutModel implements IFanoutModel {
           code: 'connection'
         };
         for (const response of batch.responses) {
-          if (!response.stream.ended) {
+          if (!response.ended) {
             this._apply(batch, response, stream => stream.fail(lost));
           }
         }
@@ -305,7 +367,7 @@ export class FanoutModel implements IFanoutModel {
       return;
     }
     change(response.stream);
-    if (response.stream.ended) {
+    if (response.ended) {
       this._settle(batch, response);
     }
     this._markChanged();

@@ -12,10 +12,14 @@ import type { BatchMetrics, ResponseSnapshot } from './core';
 export namespace CommandIDs {
   /** Generate responses: `{prompt?, n?, model?, upstream?, maxTokens?, temperature?, systemPrompt?}`. */
   export const generate = 'fanout:generate';
+  /** Generate responses from the active cell (the cell context menu's item). */
+  export const generateFromCell = 'fanout:generate-from-cell';
   /** Stop a batch (`{batchId?}`, default the newest) or one response of it (`{batchId?, responseId}`). */
   export const stop = 'fanout:stop';
   /** Re-generate one response with the same parameters and a new seed: `{batchId?, responseId}`. */
   export const regenerate = 'fanout:regenerate';
+  /** Re-generate every stopped, failed or incomplete response of a batch: `{batchId?}`. */
+  export const fillGaps = 'fanout:fill-gaps';
   /** Show the Fanout sidebar. */
   export const open = 'fanout:open';
 }
@@ -74,6 +78,8 @@ export interface IResponseSummary extends ResponseSnapshot {
 /** JSON summary of a batch, as returned by the `generate` command. */
 export interface IBatchSummary {
   batchId: string;
+  /** When the batch was started (epoch milliseconds). */
+  createdAt?: number;
   prompt: string;
   options: IGenerateOptions;
   metrics: BatchMetrics;
@@ -92,8 +98,14 @@ export interface IFanoutModel {
   stop(batchId: string, responseId?: string): void;
   /** Re-generate one ended response (same parameters, new seed); resolves when it ends. */
   regenerate(batchId: string, responseId: string): Promise<IResponseSummary>;
+  /** Re-generate every stopped, failed or incomplete response of a batch, leaving the others. */
+  fillGaps(batchId: string): Promise<IResponseSummary[]>;
   /** Find a batch by id, or the newest one when `batchId` is omitted. */
   getBatch(batchId?: string): IBatchView | undefined;
+  /** The newest batches' summaries, to be saved so that nothing is lost on a reload. */
+  save(limit?: number): IBatchSummary[];
+  /** Bring back saved batches (ended; a response that was running shows as incomplete). */
+  restore(saved: ReadonlyArray<IBatchSummary>): void;
   /** Remove an ended batch from the list. */
   removeBatch(batchId: string): void;
 }

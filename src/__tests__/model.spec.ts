@@ -222,3 +222,53 @@ describe('FanoutModel', () => {
     expect(() => model.generate({ ...options, n: 0 })).toThrow(/at least 1/);
   });
 });
+
+describe('FanoutModel across a reload', () => {
+  it('saves batches and restores them; a response that was running comes back incomplete with its text', async () => {
+    const first = makeModel();
+    const { batch } = first.model.generate(options);
+    first.connections[0].respond('1.1', 'one');
+    first.connections[0].handlers.onOpen('2.1', 200);
+    first.connections[0].handlers.onData('2.1', encoder.encode(chunk({ content: 'half way' })));
+    const saved = JSON.parse(JSON.stringify(first.model.save()));
+
+    const second = makeModel();
+    second.model.restore(saved);
+    const restored = second.model.getBatch(batch.id)!;
+    expect(restored.options.prompt).toBe(options.prompt);
+    expect(restored.active).toBe(false);
+    const statuses = restored.responses.map(r => r.snapshot().status);
+    expect(statuses).toEqual(['complete', 'incomplete', 'incomplete']);
+    expect(restored.responses[0].snapshot().content).toBe('one');
+    expect(restored.responses[1].snapshot().content).toBe('half way');
+    expect(restored.responses[1].snapshot().error?.message).toMatch(/reloaded/);
+    // Restoring twice adds nothing.
+    second.model.restore(saved);
+    expect(second.model.batches).toHaveLength(1);
+
+    // A restored response can be re-generated.
+    const again = second.model.regenerate(batch.id, '2');
+    second.connections[0].respond('2.2', 'whole');
+    expect((await again).content).toBe('whole');
+  });
+
+  it('fill the gaps re-generates only stopped, failed and incomplete responses', async () => {
+    const { model, connections } = makeModel();
+    const { batch, done } = model.generate({ ...options, n: 4 });
+    const c = connections[0];
+    c.respond('1.1', 'one');
+    c.handlers.onError('2.1', { message: 'boom' });
+    c.handlers.onOpen('3.1', 200);
+    c.handlers.onEnd('3.1');
+    model.stop(batch.id, '4');
+    expect((await done).responses.map(r => r.status)).toEqual(['complete', 'error', 'incomplete', 'stopped']);
+
+    const filled = model.fillGaps(batch.id);
+    expect(connections[1].started.map(s => s.id)).toEqual(['2.2', '3.2', '4.2']);
+    connections[1].respond('2.2', 'two');
+    connections[1].respond('3.2', 'three');
+    connections[1].respond('4.2', 'four');
+    expect((await filled).map(r => r.content)).toEqual(['two', 'three', 'four']);
+    expect(batch.responses[0].attempt).toBe(1);
+  });
+});

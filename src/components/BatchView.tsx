@@ -1,4 +1,4 @@
-import React from 'react';
+import React, { useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IBatchView } from '../tokens';
@@ -11,12 +11,26 @@ export interface IBatchViewProps {
   trans: TranslationBundle;
   onStop: (responseId?: string) => void;
   onRegenerate: (responseId: string) => void;
+  onFillGaps: () => void;
 }
+
+/** How the responses are ordered. */
+export type ResponseOrder = 'generated' | 'total' | 'answer';
+
+const GAPS = ['stopped', 'error', 'incomplete'];
 
 /** A batch: its header (batch tokens per second, X/N complete, Stop all) and its responses. */
 export function BatchView(props: IBatchViewProps): JSX.Element {
   const { batch, trans } = props;
+  const [order, setOrder] = useState<ResponseOrder>('generated');
   const metrics = batch.metrics();
+  const rows = batch.responses.map(response => ({ response, snapshot: response.snapshot() }));
+  if (order === 'total') {
+    rows.sort((a, b) => b.snapshot.totalTokens - a.snapshot.totalTokens);
+  } else if (order === 'answer') {
+    rows.sort((a, b) => b.snapshot.answerTokens - a.snapshot.answerTokens);
+  }
+  const hasGaps = rows.some(row => GAPS.includes(row.snapshot.status));
   return (
     <div className="jp-Fanout-batch" data-batch-id={batch.id}>
       <div className="jp-Fanout-batch-header">
@@ -29,17 +43,34 @@ export function BatchView(props: IBatchViewProps): JSX.Element {
         <span className="jp-Fanout-batch-rate">
           {trans.__('%1 tok/s', formatRate(metrics.tokensPerSecond))}
         </span>
+        <label className="jp-Fanout-batch-order">
+          {trans.__('Sort')}{' '}
+          <select value={order} onChange={event => setOrder(event.target.value as ResponseOrder)}>
+            <option value="generated">{trans.__('as generated')}</option>
+            <option value="total">{trans.__('by total tokens')}</option>
+            <option value="answer">{trans.__('by answer tokens')}</option>
+          </select>
+        </label>
+        {hasGaps && (
+          <button
+            className="jp-Button jp-mod-styled jp-Fanout-fill-gaps"
+            title={trans.__('Re-generate every stopped, failed or incomplete response')}
+            onClick={props.onFillGaps}
+          >
+            {trans.__('Fill the gaps')}
+          </button>
+        )}
         {batch.active && (
           <button className="jp-Button jp-mod-styled jp-mod-warn jp-Fanout-stop-all" onClick={() => props.onStop()}>
             {trans.__('Stop all')}
           </button>
         )}
       </div>
-      {batch.responses.map(response => (
+      {rows.map(({ response, snapshot }) => (
         <ResponseCard
           key={response.id}
           index={response.index}
-          snapshot={response.snapshot()}
+          snapshot={snapshot}
           maxTokens={batch.options.maxTokens}
           trans={trans}
           onStop={() => props.onStop(response.id)}

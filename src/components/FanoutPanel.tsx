@@ -12,6 +12,7 @@ export interface IFanoutPanelProps {
   onGenerate: (prompt: string) => void;
   onStop: (batchId: string, responseId?: string) => void;
   onRegenerate: (batchId: string, responseId: string) => void;
+  onFillGaps: (batchId: string) => void;
 }
 
 /** The sidebar: a prompt box with Generate responses, then the newest batch. */
@@ -46,6 +47,7 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           trans={trans}
           onStop={responseId => props.onStop(batch.id, responseId)}
           onRegenerate={responseId => props.onRegenerate(batch.id, responseId)}
+          onFillGaps={() => props.onFillGaps(batch.id)}
         />
       ) : (
         <p className="jp-Fanout-empty">
