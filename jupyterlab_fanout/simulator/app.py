@@ -1,0 +1,413 @@
+"""The simulator's Tornado application: vLLM's `/v1` routes plus the `/simulator` control API."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import tornado.httpserver
+import tornado.httputil
+import tornado.netutil
+import tornado.web
+from tornado.iostream import StreamClosedError
+
+from . import protocol
+from .chat_request import ChatRequest, count_prompt_tokens, parse_body, validate
+from .protocol import ApiError
+from .settings import FaultRule, SimulatorSettings
+from .state import (COMPLETED, DISCONNECTED, DROPPED, ERROR, REJECTED, RequestRecord,
+                    SimulatorState)
+from .text import Token, completion_tokens
+
+# Where each reasoning format puts the reasoning text (`think` and `none`: nowhere).
+_REASONING_FIELDS = {
+    "reasoning": ("reasoning",),
+    "reasoning_content": ("reasoning_content",),
+    "both": ("reasoning", "reasoning_content"),
+    "think": (),
+    "none": (),
+}
+
+
+class _BaseHandler(tornado.web.RequestHandler):
+    """JSON helpers; errors Tornado raises itself are answered like FastAPI does."""
+
+    state: SimulatorState
+
+    def initialize(self, state: SimulatorState) -> None:
+        self.state = state
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", protocol.JSON_CONTENT_TYPE)
+        self.finish(protocol.dumps(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", protocol.JSON_CONTENT_TYPE)
+        reason = tornado.httputil.responses.get(status_code, "Error")
+        self.finish(protocol.dumps({"detail": reason}))
+
+
+class _NotFoundHandler(_BaseHandler):
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, reason="Not Found")
+
+
+class _V1Handler(_BaseHandler):
+    """Base of the `/v1` routes, protected by the API key when one is set."""
+
+    def authorized(self) -> bool:
+        key = self.state.settings.api_key
+        return key is None or self.request.headers.get("Authorization") == f"Bearer {key}"
+
+    def write_unauthorized(self) -> None:
+        self.write_json({"error": "Unauthorized"}, 401)
+
+
+class ModelsHandler(_V1Handler):
+    """`GET /v1/models`."""
+
+    def get(self) -> None:
+        if not self.authorized():
+            return self.write_unauthorized()
+        settings = self.state.settings
+        created = int(time.time())
+        cards = [
+            {"id": name, "object": "model", "created": created, "owned_by": "vllm",
+             "root": name, "parent": None, "max_model_len": settings.max_model_len}
+            for name in settings.served_models
+        ]
+        self.write_json({"object": "list", "data": cards})
+
+
+@dataclass
+class _Run:
+    """One accepted completion being generated."""
+
+    record: RequestRecord
+    request: ChatRequest
+    settings: SimulatorSettings
+    tokens: List[Token]
+    finish_reason: str
+    fault: Optional[FaultRule]
+    created: int
+    reasoning_fields: Tuple[str, ...]
+    counts_reasoning: bool
+    reasoning_sent: int = 0
+    role_sent: bool = False
+
+    def usage(self, completion_tokens: int, reasoning_tokens: int) -> Dict[str, Any]:
+        return protocol.usage(self.request.prompt_tokens, completion_tokens,
+                              reasoning_tokens if self.counts_reasoning else None)
+
+    def chunk(self, delta: Optional[Dict[str, Any]], finish_reason: Optional[str] = None,
+              usage: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        return protocol.chunk(self.record.id, self.created, self.request.model, delta,
+                              finish_reason, usage)
+
+
+class ChatCompletionsHandler(_V1Handler):
+    """`POST /v1/chat/completions`, streamed or not, with fault injection.
+
+    The client going away (detected by Tornado's close callback, even while idle)
+    stops the generation at once, like vLLM aborting the request.
+    """
+
+    def initialize(self, state: SimulatorState) -> None:
+        super().initialize(state)
+        self._client_gone = False
+        self._waiter: Optional[asyncio.Future[None]] = None
+        self._record: Optional[RequestRecord] = None
+
+    def on_connection_close(self) -> None:
+        self._client_gone = True
+        if self._record is not None:
+            self._record.mark_disconnected()
+        _wake(self._waiter)
+
+    async def post(self) -> None:
+        settings = self.state.settings
+        record = self._record = self.state.open_record(self._recorded_headers())
+        if not self.authorized():
+            return self._reject(record, 401, self.write_unauthorized)
+        try:
+            body = parse_body(self.request.body)
+            record.describe(body, count_prompt_tokens(body.get("messages")))
+            request = validate(body, settings)
+        except ApiError as error:
+            return self._reject(record, error.status,
+                                lambda: self._write_api_error(error, settings))
+        fault = self.state.take_fault()
+        record.fault = fault.kind if fault else None
+        if fault is not None and fault.kind == "http_error":
+            return self._answer_http_fault(record, fault, settings)
+        await self._generate(self._new_run(record, request, settings, fault))
+
+    # -- accepted requests -------------------------------------------------------------
+
+    def _new_run(self, record: RequestRecord, request: ChatRequest,
+                 settings: SimulatorSettings, fault: Optional[FaultRule]) -> _Run:
+        # Without a request seed, the arrival index makes every request's text differ.
+        key = [settings.seed, request.seed if request.seed is not None else
+               f"arrival-{record.index}", request.messages]
+        tokens = completion_tokens(key, settings.reasoning_tokens, settings.answer_tokens,
+                                   settings.reasoning_format)
+        fields = _REASONING_FIELDS[settings.reasoning_format]
+        return _Run(
+            record=record, request=request, settings=settings,
+            tokens=tokens[: request.max_tokens],
+            finish_reason="length" if len(tokens) > request.max_tokens else "stop",
+            fault=fault if fault is not None and fault.kind != "http_error" else None,
+            created=int(time.time()), reasoning_fields=fields,
+            counts_reasoning=bool(fields) and any(t.channel == "reasoning" for t in tokens),
+        )
+
+    async def _generate(self, run: _Run) -> None:
+        """Send the run's tokens on schedule, then its ending (or its fault)."""
+        record = run.record
+        record.status = 200
+        if run.request.stream:
+            self.set_header("Content-Type", protocol.SSE_CONTENT_TYPE)
+            self.set_header("Cache-Control", "no-cache")
+            if not await self._flush():
+                return
+        outcome = await self._send_tokens(run)
+        if outcome == COMPLETED:
+            await self._complete(run)
+        elif outcome == ERROR:
+            await self._fail(run)
+        elif outcome == DROPPED:
+            record.end(DROPPED)
+            self.request.connection.stream.close()
+
+    async def _send_tokens(self, run: _Run) -> str:
+        """Emit tokens paced per stream; returns COMPLETED, ERROR, DROPPED or DISCONNECTED."""
+        settings, fault, total = run.settings, run.fault, len(run.tokens)
+        if await self._client_gone_within(settings.ttft_ms / 1000):
+            return DISCONNECTED
+        loop = asyncio.get_running_loop()
+        start, sent = loop.time(), 0
+        while True:
+            if fault is not None and sent >= fault.after_tokens:
+                if fault.kind != "stall":
+                    return ERROR if fault.kind == "error" else DROPPED
+                stall = None if fault.stall_ms is None else fault.stall_ms / 1000
+                if await self._client_gone_within(stall):
+                    return DISCONNECTED
+                fault, start = None, loop.time() - sent / settings.tokens_per_second
+            if sent == total:
+                return COMPLETED
+            size = min(settings.tokens_per_event, total - sent)
+            if fault is not None:
+                size = min(size, fault.after_tokens - sent)
+            delay = start + sent / settings.tokens_per_second - loop.time()
+            if await self._client_gone_within(max(delay, 0.0)):
+                return DISCONNECTED
+            if not await self._emit(run, run.tokens[sent:sent + size], sent + size == total):
+                return DISCONNECTED
+            sent += size
+
+    async def _emit(self, run: _Run, tokens: List[Token], last: bool) -> bool:
+        """Send one event of tokens (streaming) and account for it; False if the client left."""
+        reasoning = "".join(t.text for t in tokens if t.channel == "reasoning")
+        content = "".join(t.text for t in tokens if t.channel == "content")
+        reasoning_count = sum(t.channel == "reasoning" for t in tokens)
+        if run.request.stream:
+            if not run.role_sent:
+                self._write_role_chunk(run)
+            delta = {name: reasoning for name in run.reasoning_fields if reasoning}
+            if content:
+                delta["content"] = content
+            usage = None
+            if run.request.continuous_usage:
+                usage = run.usage(run.record.completion_tokens_sent + len(tokens),
+                                  run.reasoning_sent + reasoning_count)
+            finish_reason = run.finish_reason if last else None
+            self.write(protocol.sse_event(run.chunk(delta, finish_reason, usage)))
+            if not await self._flush():
+                return False
+        run.reasoning_sent += reasoning_count
+        run.record.add_sent(reasoning, content, len(tokens))
+        if last:
+            run.record.finish_reason = run.finish_reason
+        return True
+
+    def _write_role_chunk(self, run: _Run) -> None:
+        usage = run.usage(0, 0) if run.request.continuous_usage else None
+        self.write(protocol.sse_event(run.chunk({"role": "assistant", "content": ""},
+                                                usage=usage)))
+        run.role_sent = True
+
+    async def _complete(self, run: _Run) -> None:
+        """The normal ending: final usage and [DONE], or the whole non-streamed answer."""
+        record = run.record
+        usage = run.usage(record.completion_tokens_sent, run.reasoning_sent)
+        if run.request.stream:
+            if run.request.include_usage:
+                self.write(protocol.sse_event(run.chunk(None, usage=usage)))
+            self.write(protocol.DONE_EVENT)
+        else:
+            self.set_header("Content-Type", protocol.JSON_CONTENT_TYPE)
+            self.write(protocol.dumps(self._completion_body(run, usage)))
+        if await self._flush():
+            record.end(COMPLETED)
+            self.finish()
+
+    def _completion_body(self, run: _Run, usage: Dict[str, Any]) -> Dict[str, Any]:
+        message: Dict[str, Any] = {"role": "assistant", "content": run.record.content}
+        for name in run.reasoning_fields:
+            message[name] = run.record.reasoning or None
+        message["tool_calls"] = []
+        choice = {"index": 0, "message": message, "logprobs": None,
+                  "finish_reason": run.finish_reason, "stop_reason": None}
+        return {"id": run.record.id, "object": "chat.completion", "created": run.created,
+                "model": run.request.model, "choices": [choice], "usage": usage,
+                "prompt_logprobs": None}
+
+    async def _fail(self, run: _Run) -> None:
+        """An `error` fault: vLLM's mid-stream error event and [DONE], or a plain 500."""
+        assert run.fault is not None
+        message = run.fault.message or protocol.DEFAULT_ENGINE_ERROR
+        error_format = run.settings.error_format
+        if run.request.stream:
+            self.write(protocol.sse_event(protocol.stream_error(message, error_format)))
+            self.write(protocol.DONE_EVENT)
+        else:
+            run.record.status = 500
+            self.set_status(500)
+            self.set_header("Content-Type", protocol.JSON_CONTENT_TYPE)
+            self.write(protocol.dumps(protocol.error_body(500, message, None, error_format)))
+        if await self._flush():
+            run.record.end(ERROR)
+            self.finish()
+
+    # -- refused requests --------------------------------------------------------------
+
+    def _reject(self, record: RequestRecord, status: int, write: Any) -> None:
+        record.status = status
+        record.end(REJECTED)
+        write()
+
+    def _write_api_error(self, error: ApiError, settings: SimulatorSettings) -> None:
+        body = protocol.error_body(error.status, error.message, error.param,
+                                   settings.error_format)
+        self.write_json(body, error.status)
+
+    def _answer_http_fault(self, record: RequestRecord, fault: FaultRule,
+                           settings: SimulatorSettings) -> None:
+        record.status = fault.status
+        record.end(ERROR)
+        if fault.body == "html":
+            self.set_status(fault.status)
+            self.set_header("Content-Type", "text/html")
+            self.finish(protocol.nginx_error_page(fault.status))
+            return
+        message = fault.message or protocol.error_type(fault.status)
+        self.write_json(protocol.error_body(fault.status, message, None, settings.error_format),
+                        fault.status)
+
+    # -- connection helpers ------------------------------------------------------------
+
+    def _recorded_headers(self) -> Dict[str, Optional[str]]:
+        headers: Dict[str, Optional[str]] = {"authorization": None, "cookie": None}
+        for name in self.request.headers:
+            headers[name.lower()] = ", ".join(self.request.headers.get_list(name))
+        return headers
+
+    async def _flush(self) -> bool:
+        """Flush written bytes; False (and the record marked) if the client is gone."""
+        try:
+            await self.flush()
+        except StreamClosedError:
+            self.on_connection_close()
+            return False
+        return True
+
+    async def _client_gone_within(self, timeout: Optional[float]) -> bool:
+        """Wait up to `timeout` seconds (forever if None); True as soon as the client leaves.
+
+        A bare future and a timer, not `asyncio.wait_for`: this runs for every event of
+        every stream, so it must stay cheap.
+        """
+        if not self._client_gone:
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _wake, self._waiter)
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        return self._client_gone
+
+
+def _wake(waiter: Optional[asyncio.Future[None]]) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class ConfigHandler(_BaseHandler):
+    """`GET /simulator/config` (current settings), `POST` (merge a JSON object into them)."""
+
+    def get(self) -> None:
+        self.write_json(self.state.settings.to_dict())
+
+    def post(self) -> None:
+        try:
+            changes = json.loads(self.request.body or b"{}")
+            settings = self.state.configure(changes)
+        except ValueError as error:  # invalid JSON or a SettingsError
+            return self.write_json({"error": str(error)}, 400)
+        self.write_json(settings.to_dict())
+
+
+class ResetHandler(_BaseHandler):
+    """`POST /simulator/reset`: start-up settings, empty record, fresh fault counters."""
+
+    def post(self) -> None:
+        self.state.reset()
+        self.write_json(self.state.settings.to_dict())
+
+
+class RequestsHandler(_BaseHandler):
+    """`GET /simulator/requests`: the record, in arrival order."""
+
+    def get(self) -> None:
+        self.write_json([record.to_dict() for record in self.state.records])
+
+
+def make_app(settings: Optional[SimulatorSettings] = None) -> tornado.web.Application:
+    """The simulator as a Tornado application, starting from `settings` (defaults if None)."""
+    state = SimulatorState(settings or SimulatorSettings())
+    routes = [
+        (r"/v1/models", ModelsHandler),
+        (r"/v1/chat/completions", ChatCompletionsHandler),
+        (r"/simulator/config", ConfigHandler),
+        (r"/simulator/reset", ResetHandler),
+        (r"/simulator/requests", RequestsHandler),
+    ]
+    return tornado.web.Application(
+        [(path, handler, {"state": state}) for path, handler in routes],
+        default_handler_class=_NotFoundHandler, default_handler_args={"state": state},
+    )
+
+
+def serve(
+    settings: Union[Dict[str, Any], SimulatorSettings, None] = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> Tuple[tornado.httpserver.HTTPServer, int]:
+    """Start the simulator on the running asyncio loop; returns the server and its port.
+
+    `settings` may be a JSON-like dict (validated, SettingsError if invalid);
+    port 0 picks a free port.
+    """
+    if not isinstance(settings, SimulatorSettings):
+        settings = SimulatorSettings.from_dict(settings or {})
+    server = tornado.httpserver.HTTPServer(make_app(settings))
+    sockets = tornado.netutil.bind_sockets(port, host)
+    server.add_sockets(sockets)
+    return server, sockets[0].getsockname()[1]
