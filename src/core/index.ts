@@ -1,0 +1,11 @@
+/**
+ * The DOM-free core of jupyterlab-fanout: one response's bytes to its state
+ * ({@link ResponseStream}), a batch of snapshots to batch metrics ({@link batchMetrics}).
+ */
+export * from './types';
+export { ResponseStream } from './response';
+export type { ResponseStreamOptions } from './response';
+export { batchMetrics, isActive, isFinal } from './metrics';
+export { errorFromHttpBody, errorFromPayload } from './errors';
+export { estimateTokens } from './tokens';
+export { splitJsonValues } from './json-scan';

@@ -1,0 +1,390 @@
+/**
+ * One response's bytes to its state.
+ *
+ * Decisions (see also sse.ts, think.ts, tokens.ts):
+ * - `[DONE]` ends the response at once (`complete`); bytes after it are ignored.
+ * - An error event (`{"error": …}` or `{"object":"error", …}`, or an `event: error` event)
+ *   ends the response as `error` at once, keeping the upstream's message and status.
+ * - An event whose data is not JSON (and not several JSON values back to back) does not
+ *   stop the stream: the rest is still read and shown, the first such event is recorded
+ *   as the error (with an excerpt), and the response ends as `error` rather than
+ *   `complete`, because its text has a gap. Empty or whitespace-only data is a keep-alive.
+ * - At EOF a last event without its blank line is still read; if it does not parse, it is
+ *   the cut itself (part of `incomplete`), not an invalid event.
+ * - `stop()` and `fail()` keep every event already read, including text held back by the
+ *   `<think>` splitter; bytes of an unfinished event are dropped; later input is ignored.
+ * - Nothing throws out of `feed`/`end`: an unexpected failure becomes the response's error.
+ */
+import { errorFromPayload, excerpt } from './errors';
+import { splitJsonValues } from './json-scan';
+import { rate } from './metrics';
+import { SseDecoder } from './sse';
+import { ThinkSplitter } from './think';
+import { readUsage, TokenTally } from './tokens';
+import { ResponseError, ResponseMetrics, ResponseSnapshot, ResponseStatus } from './types';
+
+/** Options of a {@link ResponseStream}. */
+export interface ResponseStreamOptions {
+  /** Clock in milliseconds; defaults to `performance.now()` (or `Date.now()`). */
+  now?: () => number;
+}
+
+const DONE = '[DONE]';
+
+function defaultNow(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
+}
+
+/** The state machine of one streamed chat completion. */
+export class ResponseStream {
+  constructor(options: ResponseStreamOptions = {}) {
+    this.now = options.now ?? defaultNow;
+    this.sse = new SseDecoder((data, eventType, unterminated) => this.onEvent(data, eventType, unterminated));
+    this.splitter = new ThinkSplitter({
+      reasoning: text => this.addReasoning(text),
+      content: text => this.addContent(text)
+    });
+  }
+
+  /** Increments on every observable change. */
+  get version(): number {
+    return this._version;
+  }
+
+  /** True once the status is final (`complete`, `stopped`, `error`, `incomplete`). */
+  get ended(): boolean {
+    return this.endedAt !== null;
+  }
+
+  /** The request was sent: status `connecting`, `startedAt` set. */
+  start(): void {
+    if (this.status !== 'pending') {
+      return;
+    }
+    this.startedAt = this.now();
+    this.status = 'connecting';
+    this._version++;
+  }
+
+  /** The upstream answered with headers. */
+  open(httpStatus?: number): void {
+    if (this.ended) {
+      return;
+    }
+    this.start();
+    this.httpStatus = httpStatus ?? null;
+    this._version++;
+  }
+
+  /** Body bytes (or already decoded text), cut anywhere. */
+  feed(chunk: Uint8Array | string): void {
+    if (this.ended || chunk.length === 0) {
+      return;
+    }
+    this.start();
+    this.clock = this.now();
+    if (this.firstByteAt === null) {
+      this.firstByteAt = this.clock;
+    }
+    this.guard(() => this.sse.push(chunk));
+    this._version++;
+  }
+
+  /** Upstream EOF: flush, then `complete` if `[DONE]` was seen, else `incomplete` (or `error`). */
+  end(): void {
+    if (this.ended) {
+      return;
+    }
+    this.clock = this.now();
+    this.guard(() => this.sse.finish());
+    if (!this.ended) {
+      this.finish(this.streamError === null ? 'incomplete' : 'error', this.streamError ?? this.incompleteError());
+    }
+  }
+
+  /** The user stopped it: status `stopped`, everything read so far is kept. */
+  stop(): void {
+    if (this.ended) {
+      return;
+    }
+    this.clock = this.now();
+    this.finish('stopped', this.streamError);
+  }
+
+  /** A transport or HTTP error: status `error`, everything read so far is kept. */
+  fail(error: ResponseError): void {
+    if (this.ended) {
+      return;
+    }
+    this.clock = this.now();
+    this.finish('error', { ...error });
+  }
+
+  /** The current state as plain data; strings are joined once per version. */
+  snapshot(): ResponseSnapshot {
+    const live = this.startedAt !== null && !this.ended;
+    if (this.cached !== null && this.cachedVersion === this._version && !live) {
+      return this.cached;
+    }
+    const now = this.now();
+    const counts = this.tally.counts();
+    const snapshot: ResponseSnapshot = {
+      status: this.status,
+      content: this.joinedContent(),
+      reasoning: this.joinedReasoning(),
+      thinkingTokens: counts.thinking,
+      answerTokens: counts.answer,
+      totalTokens: counts.total,
+      promptTokens: counts.prompt,
+      tokensEstimated: counts.estimated,
+      splitEstimated: counts.splitEstimated,
+      finishReason: this.finishReason,
+      error: this.error === null ? null : { ...this.error },
+      model: this.model,
+      httpStatus: this.httpStatus,
+      metrics: this.metrics(counts.total, now)
+    };
+    this.cached = snapshot;
+    this.cachedVersion = this._version;
+    return snapshot;
+  }
+
+  private metrics(totalTokens: number, now: number): ResponseMetrics {
+    const { startedAt, firstByteAt, firstTokenAt, endedAt } = this;
+    const until = endedAt ?? now;
+    return {
+      startedAt,
+      firstByteAt,
+      firstTokenAt,
+      endedAt,
+      ttfbMs: startedAt !== null && firstByteAt !== null ? firstByteAt - startedAt : null,
+      ttftMs: startedAt !== null && firstTokenAt !== null ? firstTokenAt - startedAt : null,
+      tokensPerSecond: firstTokenAt !== null ? rate(totalTokens - this.tokensAtFirstToken, until - firstTokenAt) : null,
+      elapsedMs: startedAt !== null ? until - startedAt : null
+    };
+  }
+
+  private onEvent(data: string, eventType: string | undefined, unterminated: boolean): void {
+    if (this.ended) {
+      return;
+    }
+    this.eventCount++;
+    if (data === DONE) {
+      this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(data);
+    } catch (error) {
+      this.onUnparsable(data, eventType, error, unterminated);
+      return;
+    }
+    if (eventType === 'error' && errorFromPayload(payload, this.httpStatus) === null) {
+      this.finish('error', { message: excerpt(data, 200), ...this.statusField() });
+      return;
+    }
+    this.applyPayload(payload);
+  }
+
+  /** Data that is not one JSON value: several back to back, `[DONE]` with spaces, or garbage. */
+  private onUnparsable(data: string, eventType: string | undefined, error: unknown, unterminated: boolean): void {
+    const values = splitJsonValues(data);
+    if (values.length === 0) {
+      return;
+    }
+    if (eventType === 'error') {
+      this.finish('error', { message: excerpt(data, 200), ...this.statusField() });
+      return;
+    }
+    if (values.length === 1) {
+      this.onInvalid(values[0], error, unterminated);
+      return;
+    }
+    for (let i = 0; i < values.length && !this.ended; i++) {
+      this.applyValue(values[i], unterminated && i === values.length - 1);
+    }
+  }
+
+  private applyValue(text: string, unterminated: boolean): void {
+    if (text === DONE) {
+      this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch (error) {
+      this.onInvalid(text, error, unterminated);
+      return;
+    }
+    this.applyPayload(payload);
+  }
+
+  private onInvalid(text: string, error: unknown, unterminated: boolean): void {
+    if (text.trim() === DONE) {
+      this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
+      return;
+    }
+    if (unterminated) {
+      this.truncatedTail = text;
+      return;
+    }
+    this.invalidEvents++;
+    if (this.firstInvalidMessage === null) {
+      const reason = error instanceof Error ? excerpt(error.message, 60) : 'invalid JSON';
+      this.firstInvalidMessage = `Event ${this.eventCount} from the server is not valid JSON (${reason}); it starts: ${excerpt(text)}`;
+    }
+    const more = this.invalidEvents > 1 ? ` (${this.invalidEvents} unreadable events in all)` : '';
+    this.streamError = { message: this.firstInvalidMessage + more, code: 'invalid_json' };
+    this.error = this.streamError;
+  }
+
+  private applyPayload(payload: unknown): void {
+    if (!isRecord(payload)) {
+      return;
+    }
+    const error = errorFromPayload(payload, this.httpStatus);
+    if (error !== null) {
+      this.finish('error', error);
+      return;
+    }
+    if (this.model === null && typeof payload.model === 'string') {
+      this.model = payload.model;
+    }
+    const choices = payload.choices;
+    if (Array.isArray(choices) && choices.length > 0 && isRecord(choices[0])) {
+      this.applyChoice(choices[0]);
+    }
+    if (payload.usage !== undefined && payload.usage !== null) {
+      const usage = readUsage(payload.usage);
+      if (usage !== null) {
+        this.tally.applyUsage(usage);
+      }
+    }
+    if (this.firstTokenPending) {
+      this.firstTokenPending = false;
+      this.tokensAtFirstToken = this.tally.counts().total;
+    }
+  }
+
+  private applyChoice(choice: Record<string, unknown>): void {
+    const delta = choice.delta;
+    if (isRecord(delta)) {
+      const reasoning = delta.reasoning ?? delta.reasoning_content;
+      if (typeof reasoning === 'string' && reasoning !== '') {
+        this.markFirstToken();
+        this.addReasoning(reasoning);
+      }
+      const content = delta.content;
+      if (typeof content === 'string' && content !== '') {
+        this.markFirstToken();
+        this.splitter.push(content);
+      }
+    }
+    const finishReason = choice.finish_reason;
+    if (typeof finishReason === 'string' && finishReason !== '') {
+      this.finishReason = finishReason;
+    }
+  }
+
+  private markFirstToken(): void {
+    if (this.firstTokenAt === null) {
+      this.firstTokenAt = this.clock;
+      this.firstTokenPending = true;
+    }
+  }
+
+  private addReasoning(text: string): void {
+    this.reasoningPieces.push(text);
+    this.tally.addThinking(text);
+    this.status = 'thinking';
+  }
+
+  private addContent(text: string): void {
+    this.contentPieces.push(text);
+    this.tally.addAnswer(text);
+    this.status = 'generating';
+  }
+
+  /** Enter a final status, keeping everything read (and releasing held-back text). */
+  private finish(status: ResponseStatus, error: ResponseError | null): void {
+    this.splitter.flush();
+    this.status = status;
+    this.error = error;
+    this.endedAt = this.clock;
+    this._version++;
+  }
+
+  private incompleteError(): ResponseError {
+    const tail = this.truncatedTail === null ? '' : `; its last event was cut off: ${excerpt(this.truncatedTail)}`;
+    return { message: `The connection ended before the server sent [DONE]${tail}`, code: 'incomplete' };
+  }
+
+  private statusField(): { status?: number } {
+    return this.httpStatus === null ? {} : { status: this.httpStatus };
+  }
+
+  /** Run `action`; an unexpected exception becomes the response's error instead of escaping. */
+  private guard(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      if (!this.ended) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.finish('error', { message: `Internal error while reading the stream: ${message}`, code: 'internal' });
+      }
+    }
+  }
+
+  private joinedContent(): string {
+    if (this.contentPieces.length > 0) {
+      this.content += this.contentPieces.join('');
+      this.contentPieces.length = 0;
+    }
+    return this.content;
+  }
+
+  private joinedReasoning(): string {
+    if (this.reasoningPieces.length > 0) {
+      this.reasoning += this.reasoningPieces.join('');
+      this.reasoningPieces.length = 0;
+    }
+    return this.reasoning;
+  }
+
+  private readonly now: () => number;
+  private readonly sse: SseDecoder;
+  private readonly splitter: ThinkSplitter;
+  private readonly tally = new TokenTally();
+  private _version = 0;
+  private status: ResponseStatus = 'pending';
+  private content = '';
+  private reasoning = '';
+  private readonly contentPieces: string[] = [];
+  private readonly reasoningPieces: string[] = [];
+  private finishReason: string | null = null;
+  private model: string | null = null;
+  private httpStatus: number | null = null;
+  private error: ResponseError | null = null;
+  /** Error found in the stream that does not end it (unreadable events). */
+  private streamError: ResponseError | null = null;
+  private firstInvalidMessage: string | null = null;
+  private invalidEvents = 0;
+  private truncatedTail: string | null = null;
+  private eventCount = 0;
+  /** Time of the feed/end/stop/fail call being handled. */
+  private clock = 0;
+  private startedAt: number | null = null;
+  private firstByteAt: number | null = null;
+  private firstTokenAt: number | null = null;
+  private firstTokenPending = false;
+  private tokensAtFirstToken = 0;
+  private endedAt: number | null = null;
+  private cached: ResponseSnapshot | null = null;
+  private cachedVersion = -1;
+}
