@@ -1,0 +1,288 @@
+"""Server-side configuration of the fan-out proxy (`c.Fanout.*`).
+
+Upstream addresses and API keys come from here only: the browser names an upstream
+by its configured name and never sends a URL, host, port or header.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from traitlets import Bool, Dict, Float, Int, Unicode
+from traitlets.config import Configurable
+
+#: Upstream names: what the browser may send to pick one.
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+#: Keys one entry of `c.Fanout.upstreams` may have.
+UPSTREAM_KEYS = frozenset(
+    {"base_urls", "api_key_env", "api_key", "models", "default_model", "verify_tls"}
+)
+
+#: Name of the upstream built from the FANOUT_* environment variables.
+ENV_UPSTREAM_NAME = "default"
+#: Name of the upstream played by the embedded simulator.
+SIMULATOR_UPSTREAM_NAME = "simulator"
+
+
+class ConfigError(ValueError):
+    """The fan-out configuration is invalid; the message says what to fix."""
+
+
+class Fanout(Configurable):
+    """Configuration of the jupyterlab-fanout proxy (set in jupyter_server_config.py)."""
+
+    upstreams = Dict(
+        {},
+        help="""OpenAI-compatible upstreams (vLLM, SGLang, llama.cpp ...) the proxy may call,
+        by name. The browser only ever sends one of these names. Example:
+
+            c.Fanout.upstreams = {
+                "gpu": {
+                    "base_urls": ["http://h1:8000/v1", "http://h2:8000/v1"],  # replicas
+                    "api_key_env": "VLLM_API_KEY",   # env var holding the key (server side)
+                    "models": ["Qwen/Qwen3-8B"],     # allow-list; empty = any the upstream lists
+                    "default_model": "Qwen/Qwen3-8B",
+                    "verify_tls": True,
+                },
+            }
+
+        Names may contain only letters, digits, '.', '_' and '-'. `base_urls` must be
+        http(s) URLs including the API prefix (usually /v1), without user info, query
+        or fragment. Each new response goes to the replica with the fewest streams in
+        flight. `api_key` (the key itself) is accepted too but `api_key_env` is preferred.""",
+    ).tag(config=True)
+
+    default_upstream = Unicode(
+        "",
+        help="""Name of the upstream the UI selects by default. Empty: the only one, the
+        'default' upstream from FANOUT_UPSTREAM_URL, the simulator, or the first configured.""",
+    ).tag(config=True)
+
+    simulator = Bool(
+        True,
+        help="""When no upstream is configured (neither `c.Fanout.upstreams` nor the
+        FANOUT_UPSTREAM_URL environment variable), start the bundled vLLM simulator
+        in-process on a random loopback port as upstream 'simulator'.""",
+    ).tag(config=True)
+
+    simulator_settings = Dict(
+        {},
+        help="Settings passed to the embedded simulator (tokens_per_second, ttft_ms, ...).",
+    ).tag(config=True)
+
+    max_responses_per_batch = Int(
+        64, help="Most responses one batch (one WebSocket) may start over its lifetime."
+    ).tag(config=True)
+
+    max_streams_per_user = Int(
+        256,
+        help="""Most upstream streams one user may have in flight, across all of their
+        sockets. A Jupyter server serves one user, so this bounds the whole server.""",
+    ).tag(config=True)
+
+    max_tokens_limit = Int(
+        32768, help="Largest `max_tokens` a request may ask for."
+    ).tag(config=True)
+
+    max_message_bytes = Int(
+        1024 * 1024,
+        help="""Largest WebSocket message (bytes) the proxy accepts from the browser.
+        Larger messages get an `error` with code 'limit'; messages over twice this size
+        close the socket (code 1009) without being read.""",
+    ).tag(config=True)
+
+    idle_timeout = Float(
+        120.0,
+        help="""Seconds without any byte from the upstream (before the headers or
+        mid-stream) after which a response fails with code 'upstream_timeout'.""",
+    ).tag(config=True)
+
+    connect_timeout = Float(
+        10.0, help="Seconds to open a TCP/TLS connection to an upstream."
+    ).tag(config=True)
+
+    models_timeout = Float(
+        5.0, help="Seconds to wait for an upstream's /models listing."
+    ).tag(config=True)
+
+    def limits(self) -> dict[str, int]:
+        """The limits the browser may know about (GET fanout/upstreams)."""
+        return {
+            "max_responses_per_batch": self.max_responses_per_batch,
+            "max_streams_per_user": self.max_streams_per_user,
+            "max_tokens_limit": self.max_tokens_limit,
+            "max_message_bytes": self.max_message_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class UpstreamSpec:
+    """One validated upstream: what the proxy needs to call it."""
+
+    name: str
+    base_urls: tuple[str, ...]
+    api_key: str | None = field(default=None, repr=False)
+    models: tuple[str, ...] = ()
+    default_model: str | None = None
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class ResolvedUpstreams:
+    """The upstreams to serve, the default one, and whether the simulator must play one."""
+
+    specs: dict[str, UpstreamSpec]
+    default: str
+    use_simulator: bool
+
+
+def validate_base_url(name: str, url: Any) -> str:
+    """Check one replica URL; returns it without a trailing slash."""
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"Fanout upstream {name!r}: base URL must be a non-empty string")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(
+            f"Fanout upstream {name!r}: base URL {url!r} must start with http:// or https://"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"Fanout upstream {name!r}: base URL {url!r} has no host")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ConfigError(
+            f"Fanout upstream {name!r}: base URL must not contain user info; use api_key_env"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"Fanout upstream {name!r}: base URL {url!r} must not have a query or fragment"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as e:
+        raise ConfigError(f"Fanout upstream {name!r}: base URL {url!r} has a bad port ({e})") from None
+    return url.rstrip("/")
+
+
+def _str_list(name: str, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"Fanout upstream {name!r}: {key!r} must be a list of strings")
+    if not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"Fanout upstream {name!r}: {key!r} must be a list of strings")
+    return tuple(value)
+
+
+def validate_name(name: Any) -> str:
+    """Check an upstream name against NAME_RE."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(
+            f"Fanout upstream name {name!r} is invalid: use 1-64 of [A-Za-z0-9._-]"
+        )
+    return name
+
+
+def parse_upstream(
+    name: Any, entry: Any, environ: Mapping[str, str], log: Any = None
+) -> UpstreamSpec:
+    """Validate one entry of `c.Fanout.upstreams`."""
+    name = validate_name(name)
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"Fanout upstream {name!r} must be a dict")
+    unknown = set(entry) - UPSTREAM_KEYS
+    if unknown:
+        raise ConfigError(
+            f"Fanout upstream {name!r}: unknown keys {sorted(unknown)}; "
+            f"allowed: {sorted(UPSTREAM_KEYS)}"
+        )
+    urls = entry.get("base_urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not urls:
+        raise ConfigError(f"Fanout upstream {name!r}: 'base_urls' must list at least one URL")
+    base_urls = tuple(validate_base_url(name, u) for u in _str_list(name, "base_urls", urls))
+    api_key = entry.get("api_key")
+    if api_key is not None and not isinstance(api_key, str):
+        raise ConfigError(f"Fanout upstream {name!r}: 'api_key' must be a string")
+    env_name = entry.get("api_key_env")
+    if env_name:
+        if not isinstance(env_name, str):
+            raise ConfigError(f"Fanout upstream {name!r}: 'api_key_env' must be a string")
+        api_key = environ.get(env_name) or None
+        if api_key is None and log is not None:
+            log.warning(
+                "Fanout upstream %r: environment variable %s is not set; "
+                "requests go without an API key",
+                name,
+                env_name,
+            )
+    if api_key is not None and any(c in api_key for c in "\r\n"):
+        raise ConfigError(f"Fanout upstream {name!r}: the API key contains a line break")
+    models = _str_list(name, "models", entry.get("models") or [])
+    default_model = entry.get("default_model")
+    if default_model is not None and not isinstance(default_model, str):
+        raise ConfigError(f"Fanout upstream {name!r}: 'default_model' must be a string")
+    if default_model and models and default_model not in models:
+        raise ConfigError(
+            f"Fanout upstream {name!r}: default_model {default_model!r} is not in 'models'"
+        )
+    if not default_model and models:
+        default_model = models[0]
+    verify_tls = entry.get("verify_tls", True)
+    if not isinstance(verify_tls, bool):
+        raise ConfigError(f"Fanout upstream {name!r}: 'verify_tls' must be true or false")
+    return UpstreamSpec(
+        name=name,
+        base_urls=base_urls,
+        api_key=api_key or None,
+        models=models,
+        default_model=default_model or None,
+        verify_tls=verify_tls,
+    )
+
+
+def env_upstream(environ: Mapping[str, str]) -> UpstreamSpec | None:
+    """The quick-start upstream from FANOUT_UPSTREAM_URL / FANOUT_API_KEY / FANOUT_MODEL."""
+    url = environ.get("FANOUT_UPSTREAM_URL", "").strip()
+    if not url:
+        return None
+    entry: dict[str, Any] = {"base_urls": [url]}
+    if environ.get("FANOUT_API_KEY"):
+        entry["api_key"] = environ["FANOUT_API_KEY"]
+    if environ.get("FANOUT_MODEL", "").strip():
+        entry["default_model"] = environ["FANOUT_MODEL"].strip()
+    return parse_upstream(ENV_UPSTREAM_NAME, entry, environ)
+
+
+def resolve_upstreams(
+    fanout: Fanout, environ: Mapping[str, str] | None = None, log: Any = None
+) -> ResolvedUpstreams:
+    """Validate the configuration and decide which upstreams to serve.
+
+    Precedence: `c.Fanout.upstreams` if not empty; else FANOUT_UPSTREAM_URL as upstream
+    'default'; else the embedded simulator as upstream 'simulator' (when enabled; its
+    spec is added once it listens). Raises ConfigError with a clear message.
+    """
+    environ = os.environ if environ is None else environ
+    specs: dict[str, UpstreamSpec] = {}
+    for name, entry in fanout.upstreams.items():
+        specs[name] = parse_upstream(name, entry, environ, log)
+    use_simulator = False
+    if not specs:
+        spec = env_upstream(environ)
+        if spec is not None:
+            specs[spec.name] = spec
+        elif fanout.simulator:
+            use_simulator = True
+    names = list(specs) + ([SIMULATOR_UPSTREAM_NAME] if use_simulator else [])
+    default = fanout.default_upstream
+    if default:
+        if default not in names:
+            raise ConfigError(
+                f"Fanout.default_upstream {default!r} is not a configured upstream "
+                f"(configured: {names})"
+            )
+    else:
+        default = names[0] if names else ""
+    return ResolvedUpstreams(specs=specs, default=default, use_simulator=use_simulator)

@@ -1,0 +1,104 @@
+"""Thin Tornado handlers: authentication, Origin check and size limits; the work is elsewhere.
+
+- `GET {base_url}fanout/upstreams`: configured upstreams, their models, the limits.
+- `WS  {base_url}fanout/batch`: one batch of streamed responses (docs/protocol.md).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from .batch import Batch, SocketClosed, limit_error
+from .state import FanoutState
+
+
+def _state(handler: web.RequestHandler) -> FanoutState:
+    return handler.settings["fanout_state"]
+
+
+def _budget_key(user: Any) -> str:
+    """Whose stream budget (`max_streams_per_user`) a socket draws from.
+
+    A Jupyter server belongs to one user (JupyterHub starts one per user), and token
+    authentication gives every request a fresh anonymous identity, so per-identity
+    counting could be bypassed by opening more sockets: all sockets of this server
+    share the one budget of its user.
+    """
+    return "server-user"
+
+
+class UpstreamsHandler(APIHandler):
+    """List the configured upstreams (names and models only) and the limits."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(await _state(self).describe()))
+
+
+class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """One WebSocket = one batch. Authenticated upgrade, Origin checked by WebSocketMixin."""
+
+    batch: Batch | None = None
+
+    def set_default_headers(self) -> None:
+        """No JupyterHandler default headers on a WebSocket upgrade."""
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return self.settings.get("websocket_compression_options", None)
+
+    @property
+    def max_message_size(self) -> int:  # type: ignore[override]
+        """Tornado closes the socket (1009) above twice the limit without reading the message;
+        between one and two times the limit the message is refused with a `limit` error."""
+        return 2 * _state(self).fanout.max_message_bytes
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await _state(self).ensure_started()
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)
+        self.batch = _state(self).new_batch(_budget_key(self.current_user), self._send)
+
+    async def _send(self, message: str | bytes) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            raise SocketClosed()
+        try:
+            await self.write_message(message, binary=isinstance(message, bytes))
+        except WebSocketClosedError:
+            raise SocketClosed() from None
+
+    async def on_message(self, message: str | bytes) -> None:
+        batch = self.batch
+        if batch is None:
+            return
+        size = len(message.encode("utf-8") if isinstance(message, str) else message)
+        limit = _state(self).fanout.max_message_bytes
+        if size > limit:
+            error = limit_error("max_message_bytes", limit, f"message of {size} bytes", 413)
+            await batch.send_error(None, error)
+            return
+        await batch.handle_message(message)
+
+    def on_close(self) -> None:
+        batch, self.batch = self.batch, None
+        if batch is None:
+            return
+        task = asyncio.ensure_future(_state(self).close_batch(batch))
+        task.add_done_callback(self._closed)
+
+    def _closed(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("fanout: closing a batch failed", exc_info=task.exception())
+
+
+__all__ = ["BatchHandler", "UpstreamsHandler"]

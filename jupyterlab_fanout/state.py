@@ -1,0 +1,157 @@
+"""The proxy's server-wide state: upstream clients, per-user counters, live batches.
+
+One `FanoutState` lives in `web_app.settings["fanout_state"]`; handlers only talk to it.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any, Union
+
+from .batch import Batch, UserStreams
+from .config import (
+    SIMULATOR_UPSTREAM_NAME,
+    Fanout,
+    ResolvedUpstreams,
+    UpstreamSpec,
+)
+from .upstream import Upstream, UpstreamError
+
+Log = Union[logging.Logger, logging.LoggerAdapter]
+
+
+class FanoutState:
+    """Everything the handlers share; closed once on server shutdown."""
+
+    def __init__(self, fanout: Fanout, resolved: ResolvedUpstreams, log: Log):
+        self.fanout = fanout
+        self.log = log
+        self.default = resolved.default
+        self.upstreams: dict[str, Upstream] = {
+            name: self._client(spec) for name, spec in resolved.specs.items()
+        }
+        self.user_streams = UserStreams()
+        self.batches: set[Batch] = set()
+        self._use_simulator = resolved.use_simulator
+        self._simulator: Any = None
+        self._simulator_error: str | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._closed = False
+
+    def _client(self, spec: UpstreamSpec) -> Upstream:
+        return Upstream(
+            spec,
+            idle_timeout=self.fanout.idle_timeout,
+            connect_timeout=self.fanout.connect_timeout,
+            models_timeout=self.fanout.models_timeout,
+            log=self.log,
+        )
+
+    async def ensure_started(self) -> None:
+        """Start the embedded simulator on first use (needs the running event loop)."""
+        if not self._use_simulator or self._simulator is not None or self._simulator_error:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._simulator is not None or self._simulator_error:
+                return
+            try:
+                from .simulator import serve
+
+                result = serve(self.fanout.simulator_settings or None, host="127.0.0.1", port=0)
+                if inspect.isawaitable(result):
+                    result = await result
+                server, port = result
+            except Exception as e:  # noqa: BLE001 - report it in the listing, keep serving
+                self.log.exception("fanout: the embedded simulator failed to start")
+                self._simulator_error = f"the simulator failed to start ({type(e).__name__})"
+                return
+            self._simulator = server
+            spec = UpstreamSpec(
+                name=SIMULATOR_UPSTREAM_NAME, base_urls=(f"http://127.0.0.1:{port}/v1",)
+            )
+            self.upstreams[SIMULATOR_UPSTREAM_NAME] = self._client(spec)
+            self.log.info("fanout: no upstream configured; simulator listening on 127.0.0.1:%s", port)
+
+    def lookup(self, name: str) -> Upstream | None:
+        """The upstream of that configured name (a plain dict lookup, nothing else);
+        the empty name means the default upstream."""
+        return self.upstreams.get(name or self.default)
+
+    def new_batch(self, user: str, send: Any) -> Batch:
+        batch = Batch(
+            fanout=self.fanout,
+            lookup=self.lookup,
+            user=user,
+            user_streams=self.user_streams,
+            send=send,
+            log=self.log,
+        )
+        self.batches.add(batch)
+        return batch
+
+    async def close_batch(self, batch: Batch) -> None:
+        """The batch's socket is gone: close all its upstream streams."""
+        try:
+            await batch.close()
+        finally:
+            self.batches.discard(batch)
+
+    async def _describe_one(self, upstream: Upstream) -> dict[str, Any]:
+        error: str | None = None
+        models: list[str] = []
+        try:
+            listed = await upstream.list_models()
+            allowed = upstream.spec.models
+            models = [m for m in listed if m in allowed] if allowed else listed
+        except UpstreamError as e:
+            error = e.message
+        return {
+            "name": upstream.name,
+            "models": models,
+            "default_model": upstream.spec.default_model or (models[0] if models else None),
+            "error": error,
+        }
+
+    async def describe(self) -> dict[str, Any]:
+        """The GET fanout/upstreams answer: names, models, errors, limits; no address or key."""
+        await self.ensure_started()
+        upstreams = list(self.upstreams.values())
+        described = list(await asyncio.gather(*(self._describe_one(u) for u in upstreams)))
+        if self._simulator_error:
+            described.append(
+                {"name": SIMULATOR_UPSTREAM_NAME, "models": [], "default_model": None,
+                 "error": self._simulator_error}
+            )
+        return {"default": self.default, "upstreams": described, "limits": self.fanout.limits()}
+
+    async def close(self) -> None:
+        """Server shutdown: close every stream, every session, the simulator."""
+        if self._closed:
+            return
+        self._closed = True
+        batches = list(self.batches)
+        await asyncio.gather(*(self.close_batch(b) for b in batches), return_exceptions=True)
+        await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
+        if self._simulator is not None:
+            await _stop_server(self._simulator)
+            self._simulator = None
+
+
+async def _stop_server(server: Any) -> None:
+    """Stop the simulator's server, whatever kind of server object `serve` returned."""
+    for name in ("stop", "close"):
+        method = getattr(server, name, None)
+        if method is not None:
+            result = method()
+            if inspect.isawaitable(result):
+                await result
+            break
+    closer = getattr(server, "close_all_connections", None) or getattr(server, "wait_closed", None)
+    if closer is not None:
+        try:
+            await asyncio.wait_for(closer(), 2)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - best effort at shutdown
+            pass

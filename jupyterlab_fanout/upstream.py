@@ -1,0 +1,310 @@
+"""The client side of the proxy: one aiohttp session per configured upstream.
+
+Each response is its own streaming POST to `{base_url}/chat/completions`. Closing an
+`UpstreamStream` closes its TCP connection for real, which is what makes vLLM abort
+the request and free the GPU (see docs/protocol.md and shared/notes/vllm-streaming.md).
+Nothing here ever puts a client-supplied value into a URL or a header.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+
+from .config import UpstreamSpec
+
+#: Most bytes of a non-2xx body read to find the upstream's error message.
+ERROR_BODY_LIMIT = 64 * 1024
+#: Longest error message passed on to the browser.
+MESSAGE_LIMIT = 4000
+
+
+class UpstreamError(Exception):
+    """A response could not be made or the upstream failed it.
+
+    `code` is one of the protocol's error codes, `status` an HTTP status (the
+    upstream's own, or 502/504 when there was no HTTP answer), `message` safe to
+    show in the browser (no addresses, no keys, no HTML).
+    """
+
+    def __init__(self, code: str, status: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Replica:
+    """One base URL of an upstream and the number of its streams in flight."""
+
+    url: str
+    in_flight: int = 0
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_message(status: int, body: bytes, upstream: str) -> str:
+    """The upstream's own message from an error body, else a short generic text.
+
+    Understands `{"error": {"message": ...}}` (vLLM >= 0.10.1, OpenAI),
+    `{"object": "error", "message": ...}` (older vLLM), `{"error": "..."}` and
+    FastAPI's `{"detail": "..."}`. Never returns the body itself when it is not JSON.
+    """
+    message: Any = None
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        obj = None
+    if isinstance(obj, dict):
+        err = obj.get("error")
+        if isinstance(err, dict):
+            message = err.get("message")
+        elif isinstance(err, str):
+            message = err
+        if not isinstance(message, str) or not message:
+            message = obj.get("message")
+        if not isinstance(message, str) or not message:
+            message = obj.get("detail")
+    if isinstance(message, str) and message:
+        return message[:MESSAGE_LIMIT]
+    return f"HTTP {status} {_phrase(status)} from upstream {upstream!r}"
+
+
+def _connect_failure(e: BaseException, name: str) -> UpstreamError:
+    """Translate an aiohttp failure before the response headers into an UpstreamError.
+
+    The messages never include the upstream's address (the browser must not learn it).
+    """
+    if isinstance(e, aiohttp.ConnectionTimeoutError):
+        return UpstreamError("upstream_timeout", 504, f"connecting to upstream {name!r} timed out")
+    if isinstance(e, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return UpstreamError(
+            "upstream_timeout", 504, f"upstream {name!r} did not answer in time"
+        )
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns_error is not None and isinstance(e, dns_error):
+        return UpstreamError(
+            "upstream_unreachable", 502, f"upstream {name!r}: host name could not be resolved"
+        )
+    if isinstance(e, (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError)):
+        return UpstreamError("upstream_unreachable", 502, f"upstream {name!r}: TLS error")
+    if isinstance(e, aiohttp.ClientConnectorError):
+        if isinstance(e.os_error, ConnectionRefusedError):
+            reason = "connection refused"
+        elif e.os_error is not None and "resolv" in str(e.os_error).lower():
+            reason = "host name could not be resolved"
+        else:
+            reason = "connection failed"
+        return UpstreamError("upstream_unreachable", 502, f"upstream {name!r}: {reason}")
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return UpstreamError(
+            "upstream_unreachable", 502, f"upstream {name!r} closed the connection"
+        )
+    return UpstreamError(
+        "upstream_unreachable", 502, f"upstream {name!r}: request failed ({type(e).__name__})"
+    )
+
+
+class UpstreamStream:
+    """One open streaming response from an upstream (status 2xx, body not yet read)."""
+
+    def __init__(self, upstream: Upstream, replica: Replica, response: aiohttp.ClientResponse):
+        self._upstream = upstream
+        self._replica = replica
+        self._response = response
+        self._closed = False
+        self.status = response.status
+
+    async def read(self) -> bytes:
+        """The next bytes of the body as soon as they arrive; b"" at the end.
+
+        A connection the upstream cut mid-body counts as the end (the browser sees
+        that [DONE] never came). No byte for `idle_timeout` seconds raises
+        UpstreamError('upstream_timeout').
+        """
+        try:
+            return await self._response.content.readany()
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+            raise UpstreamError(
+                "upstream_timeout",
+                504,
+                f"upstream {self._upstream.name!r} sent nothing for "
+                f"{self._upstream.idle_timeout:g} s (idle_timeout)",
+            ) from None
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
+            return b""
+
+    def close(self, *, reuse: bool = False) -> None:
+        """Close the upstream connection now (idempotent).
+
+        `reuse=True` after a clean end returns the connection to the pool; otherwise
+        the TCP connection is closed so the upstream sees the disconnect at once.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._replica.in_flight -= 1
+        if reuse:
+            self._response.release()
+        else:
+            self._response.close()
+
+
+class Upstream:
+    """A configured upstream: its replicas and its own aiohttp session."""
+
+    def __init__(
+        self,
+        spec: UpstreamSpec,
+        *,
+        idle_timeout: float,
+        connect_timeout: float,
+        models_timeout: float,
+        log: logging.Logger | logging.LoggerAdapter,
+    ):
+        self.spec = spec
+        self.name = spec.name
+        self.idle_timeout = idle_timeout
+        self.connect_timeout = connect_timeout
+        self.models_timeout = models_timeout
+        self.replicas = [Replica(url) for url in spec.base_urls]
+        self.log = log
+        self._session: aiohttp.ClientSession | None = None
+        self._next = 0
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The upstream's session, created on first use (inside the running loop)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0,  # streams are bounded by Fanout.max_streams_per_user instead
+                ssl=None if self.spec.verify_tls else False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                trust_env=False,
+            )
+        return self._session
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept, "Accept-Encoding": "identity"}
+        if self.spec.api_key:
+            headers["Authorization"] = f"Bearer {self.spec.api_key}"
+        return headers
+
+    def scrub(self, message: str) -> str:
+        """Remove the API key from a message meant for the browser."""
+        if self.spec.api_key and self.spec.api_key in message:
+            message = message.replace(self.spec.api_key, "***")
+        return message
+
+    def pick_replica(self) -> Replica:
+        """The replica with the fewest streams in flight (ties rotate)."""
+        n = len(self.replicas)
+        order = [self.replicas[(self._next + i) % n] for i in range(n)]
+        best = min(order, key=lambda r: r.in_flight)
+        self._next = (self.replicas.index(best) + 1) % n
+        return best
+
+    async def open_stream(self, body: dict[str, Any]) -> UpstreamStream:
+        """POST one streaming chat completion; returns once the upstream answered 2xx.
+
+        Raises UpstreamError for non-2xx answers (with the upstream's message) and for
+        connection failures and timeouts. Cancelling this coroutine closes the connection.
+        """
+        replica = self.pick_replica()
+        replica.in_flight += 1
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.connect_timeout, sock_read=self.idle_timeout
+        )
+        headers = self._headers("text/event-stream")
+        headers["Content-Type"] = "application/json"
+        try:
+            response = await self.session.post(
+                replica.url + "/chat/completions",
+                data=json.dumps(body).encode("utf-8"),
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except BaseException as e:
+            replica.in_flight -= 1
+            if isinstance(e, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+                self.log.warning("fanout: upstream %r (%s): %r", self.name, replica.url, e)
+                raise _connect_failure(e, self.name) from None
+            raise
+        stream = UpstreamStream(self, replica, response)
+        if 200 <= response.status < 300:
+            return stream
+        try:
+            raw = await response.content.read(ERROR_BODY_LIMIT)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            raw = b""
+        finally:
+            stream.close()
+        self.log.info("fanout: upstream %r answered HTTP %s", self.name, response.status)
+        raise UpstreamError(
+            "upstream_http", response.status, self.scrub(error_message(response.status, raw, self.name))
+        )
+
+    async def list_models(self) -> list[str]:
+        """Model ids the upstream serves (`GET {base_url}/models`), first replica that answers.
+
+        Raises UpstreamError when none answers usefully.
+        """
+        timeout = aiohttp.ClientTimeout(total=self.models_timeout)
+        error: UpstreamError | None = None
+        for replica in self.replicas:
+            try:
+                async with self.session.get(
+                    replica.url + "/models",
+                    headers=self._headers("application/json"),
+                    timeout=timeout,
+                    allow_redirects=False,
+                ) as response:
+                    raw = await response.content.read(ERROR_BODY_LIMIT * 16)
+                    if not 200 <= response.status < 300:
+                        error = UpstreamError(
+                            "upstream_http",
+                            response.status,
+                            self.scrub(error_message(response.status, raw, self.name)),
+                        )
+                        continue
+                return _model_ids(raw, self.name)
+            except UpstreamError as e:
+                error = e
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+                self.log.warning("fanout: listing models of %r (%s): %r", self.name, replica.url, e)
+                error = _connect_failure(e, self.name)
+        assert error is not None
+        raise error
+
+    async def close(self) -> None:
+        """Close the session and every connection it holds."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
+def _model_ids(raw: bytes, name: str) -> list[str]:
+    """Ids of an OpenAI `/models` answer."""
+    try:
+        data = json.loads(raw.decode("utf-8")).get("data")
+        ids = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError):
+        raise UpstreamError(
+            "upstream_http", 502, f"upstream {name!r} sent an invalid /models answer"
+        ) from None
+    return ids
