@@ -66,7 +66,10 @@ const generateSchema = {
     prompt: { type: 'string', description: 'The prompt; default: the active cell (or its selection).' },
     n: { type: 'integer', minimum: 1, description: 'Number of responses; default: the setting.' },
     model: { type: 'string', description: "Model; default: the setting, or the upstream's default." },
-    upstream: { type: 'string', description: "Configured upstream name; default: the setting, or the server's default." },
+    upstream: {
+      type: 'string',
+      description: "Configured upstream name; default: the setting, or the server's default."
+    },
     maxTokens: { type: 'integer', minimum: 1, description: 'max_tokens per response.' },
     temperature: { type: 'number', minimum: 0 },
     systemPrompt: { type: 'string' }
@@ -144,6 +147,18 @@ export function registerCommands(context: ICommandContext): void {
     caption: trans.__('Re-generate every stopped, failed or incomplete response'),
     describedBy: { args: responseSchema },
     execute: args => model.fillGaps(requireBatchId(context, args))
+  });
+
+  app.commands.addCommand(CommandIDs.removeBatch, {
+    label: trans.__('Remove batch'),
+    describedBy: { args: { type: 'object', properties: { batchId: responseSchema.properties.batchId } } },
+    isEnabled: args => {
+      const batch = model.getBatch(optionalString(args, 'batchId'));
+      return batch !== undefined && !batch.active;
+    },
+    execute: args => {
+      model.removeBatch(requireBatchId(context, args));
+    }
   });
 
   app.commands.addCommand(CommandIDs.open, {

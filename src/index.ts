@@ -1,6 +1,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Sanitizer } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
@@ -8,10 +9,12 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { listIcon } from '@jupyterlab/ui-components';
 
 import { registerCommands } from './commands';
+import { directConnectionFactory, directModeWarning } from './direct';
 import { FanoutModel } from './model';
+import { registerNotebookCommands } from './notebook-commands';
 import { persistBatches } from './persistence';
 import { promptFromActiveCell } from './prompt';
-import { settingsToDefaults } from './settings';
+import { connectionSettings, settingsToDefaults } from './settings';
 import { CommandIDs, IFanoutModel } from './tokens';
 import { serverConnectionFactory } from './transport';
 import { FanoutSidebar } from './widget';
@@ -27,12 +30,13 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
   description: 'Generate several streaming responses from your own model at once.',
   autoStart: true,
   provides: IFanoutModel,
-  requires: [INotebookTracker, ISettingRegistry],
+  requires: [INotebookTracker, ISettingRegistry, IRenderMimeRegistry],
   optional: [ICommandPalette, ILayoutRestorer, ITranslator, IStateDB],
   activate: async (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     settingRegistry: ISettingRegistry,
+    rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     translator: ITranslator | null,
@@ -40,17 +44,33 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
   ): Promise<IFanoutModel> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
     const settings = await settingRegistry.load(PLUGIN_ID);
+    const viaProxy = serverConnectionFactory(ServerConnection.makeSettings());
     const model = new FanoutModel({
-      connect: serverConnectionFactory(ServerConnection.makeSettings())
+      // Read the settings for every batch, so a change applies to the next Generate responses.
+      connect: handlers => {
+        const connection = connectionSettings(settings.composite);
+        return connection.transport === 'direct'
+          ? directConnectionFactory({ baseUrl: connection.directUrl, apiKey: connection.directApiKey })(handlers)
+          : viaProxy(handlers);
+      }
     });
 
     const sidebar = new FanoutSidebar({
       model,
       trans,
+      notice: () => {
+        const connection = connectionSettings(settings.composite);
+        const n = settingsToDefaults(settings.composite).n;
+        return connection.transport === 'direct' ? directModeWarning(connection.directUrl, n) : null;
+      },
       onGenerate: prompt => app.commands.execute(CommandIDs.generate, prompt.trim() ? { prompt } : {}),
-      onStop: (batchId, responseId) => app.commands.execute(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
+      onStop: (batchId, responseId) =>
+        app.commands.execute(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
       onRegenerate: (batchId, responseId) => app.commands.execute(CommandIDs.regenerate, { batchId, responseId }),
-      onFillGaps: batchId => app.commands.execute(CommandIDs.fillGaps, { batchId })
+      onFillGaps: batchId => app.commands.execute(CommandIDs.fillGaps, { batchId }),
+      onCompare: batchId => app.commands.execute(CommandIDs.compare, { batchId }),
+      onInsert: (batchId, responseId) => app.commands.execute(CommandIDs.insert, { batchId, responseId }),
+      onRemove: batchId => app.commands.execute(CommandIDs.removeBatch, { batchId })
     });
     sidebar.id = 'jupyterlab-fanout-sidebar';
     sidebar.title.icon = listIcon;
@@ -66,10 +86,17 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       fallbackPrompt: () => promptFromActiveCell(tracker),
       reveal: () => app.shell.activateById(sidebar.id)
     });
+    // Model output is untrusted: sanitized, and never allowed to run commands when clicked.
+    const sanitizer = new Sanitizer();
+    sanitizer.setAllowCommandLinker(false);
+    registerNotebookCommands({ app, model, tracker, trans, rendermime: rendermime.clone({ sanitizer }) });
+
     const category = trans.__('Fanout');
     palette?.addItem({ command: CommandIDs.generate, category });
     palette?.addItem({ command: CommandIDs.stop, category });
     palette?.addItem({ command: CommandIDs.fillGaps, category });
+    palette?.addItem({ command: CommandIDs.compare, category });
+    palette?.addItem({ command: CommandIDs.parse, category });
     palette?.addItem({ command: CommandIDs.open, category });
     app.contextMenu.addItem({ command: CommandIDs.generateFromCell, selector: '.jp-Notebook .jp-Cell', rank: 20 });
     if (state) {

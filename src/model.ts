@@ -98,7 +98,8 @@ class Response implements IResponseView {
           ...snapshot,
           status: 'incomplete',
           error: snapshot.error ?? {
-            message: 'The page was closed or reloaded while this response was streaming; the text that had arrived is kept.',
+            message:
+              'The page was closed or reloaded while this response was streaming; the text that had arrived is kept.',
             code: 'interrupted'
           }
         }
@@ -311,11 +312,7 @@ export class FanoutModel implements IFanoutModel {
   private _startAttempt(batch: Batch, response: Response): void {
     response.begin(this._nextSeed());
     const connection = batch.connection ?? this._openConnection(batch);
-    connection.start(
-      response.wireId,
-      batch.options.upstream,
-      buildRequest(batch.options, response.seed)
-    );
+    connection.start(response.wireId, batch.options.upstream, buildRequest(batch.options, response.seed));
   }
 
   private _openConnection(batch: Batch): IBatchConnection {
@@ -358,11 +355,7 @@ export class FanoutModel implements IFanoutModel {
   }
 
   /** Apply `change` to a live response's stream; settle the response if that ended it. */
-  private _apply(
-    batch: Batch,
-    response: Response | undefined,
-    change: (stream: ResponseStream) => void
-  ): void {
+  private _apply(batch: Batch, response: Response | undefined, change: (stream: ResponseStream) => void): void {
     if (!response) {
       return;
     }

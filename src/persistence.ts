@@ -10,11 +10,7 @@ import type { IBatchSummary, IFanoutModel } from './tokens';
 const KEY = 'jupyterlab-fanout:batches';
 
 /** Restore saved batches into `model`, then keep saving at most every `intervalMs`. */
-export async function persistBatches(
-  model: IFanoutModel,
-  state: IStateDB,
-  intervalMs = 1000
-): Promise<void> {
+export async function persistBatches(model: IFanoutModel, state: IStateDB, intervalMs = 1000): Promise<void> {
   const saved = (await state.fetch(KEY)) as unknown as IBatchSummary[] | undefined;
   if (Array.isArray(saved)) {
     model.restore(saved);

@@ -19,3 +19,20 @@ export function settingsToDefaults(settings: ReadonlyPartialJSONObject): Omit<IG
     systemPrompt: read(settings, 'systemPrompt', '')
   };
 }
+
+/** How the browser reaches the model server. */
+export interface IConnectionSettings {
+  transport: 'proxy' | 'direct';
+  directUrl: string;
+  directApiKey: string;
+}
+
+/** The connection settings, with `proxy` unless direct mode has a URL. */
+export function connectionSettings(settings: ReadonlyPartialJSONObject): IConnectionSettings {
+  const directUrl = read(settings, 'directUrl', '');
+  return {
+    transport: read<string>(settings, 'transport', 'proxy') === 'direct' && directUrl ? 'direct' : 'proxy',
+    directUrl,
+    directApiKey: read(settings, 'directApiKey', '')
+  };
+}

@@ -20,8 +20,16 @@ export namespace CommandIDs {
   export const regenerate = 'fanout:regenerate';
   /** Re-generate every stopped, failed or incomplete response of a batch: `{batchId?}`. */
   export const fillGaps = 'fanout:fill-gaps';
+  /** Remove an ended batch from the list (and from what is kept across reloads): `{batchId?}`. */
+  export const removeBatch = 'fanout:remove-batch';
   /** Show the Fanout sidebar. */
   export const open = 'fanout:open';
+  /** Compare a batch's responses in the main area: `{batchId?, view?, layout?}`. */
+  export const compare = 'fanout:compare';
+  /** Parse one response into cells, or all of a batch (and show them): `{batchId?, responseId?}`. */
+  export const parse = 'fanout:parse';
+  /** Insert a response: `{batchId?, responseId, mode?: below|replace|new-notebook, format?: cells|text, cell?}`. */
+  export const insert = 'fanout:insert';
 }
 
 /** What one Generate responses asks for; every field has a default from the settings. */

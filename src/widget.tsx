@@ -14,8 +14,6 @@ export class FanoutSidebar extends ReactWidget {
 
   protected render(): JSX.Element {
     const model: IFanoutModel = this._props.model;
-    return (
-      <UseSignal signal={model.changed}>{() => <FanoutPanel {...this._props} />}</UseSignal>
-    );
+    return <UseSignal signal={model.changed}>{() => <FanoutPanel {...this._props} />}</UseSignal>;
   }
 }

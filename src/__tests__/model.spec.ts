@@ -125,7 +125,10 @@ describe('FanoutModel', () => {
     const { batch, done } = model.generate(options);
     const connection = connections[0];
     connection.handlers.onOpen('2.1', 200);
-    connection.handlers.onData('2.1', encoder.encode(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'partial' })));
+    connection.handlers.onData(
+      '2.1',
+      encoder.encode(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'partial' }))
+    );
     model.stop(batch.id, '2');
     expect(connection.stopped).toEqual(['2.1']);
     // Bytes already in flight for the stopped attempt are ignored.
@@ -180,7 +183,10 @@ describe('FanoutModel', () => {
     connection.respond('1.1', 'one');
     connection.handlers.onOpen('2.1', 200);
     connection.handlers.onData('2.1', encoder.encode(chunk({ content: 'half' })));
-    connection.handlers.onClose({ message: 'The connection to the Jupyter server closed (code 1006).', code: 'connection' });
+    connection.handlers.onClose({
+      message: 'The connection to the Jupyter server closed (code 1006).',
+      code: 'connection'
+    });
     const summary = await done;
     expect(summary.responses.map(r => r.status)).toEqual(['complete', 'error', 'error']);
     expect(summary.responses[1].content).toBe('half');
@@ -191,11 +197,14 @@ describe('FanoutModel', () => {
     const { model, connections } = makeModel();
     const { done } = model.generate(options);
     const connection = connections[0];
-    connection.handlers.onError('1.1', { message: "The model `x` does not exist.", status: 404 });
+    connection.handlers.onError('1.1', { message: 'The model `x` does not exist.', status: 404 });
     connection.respond('2.1', 'two');
     connection.respond('3.1', 'three');
     const summary = await done;
-    expect(summary.responses[0]).toMatchObject({ status: 'error', error: { message: 'The model `x` does not exist.', status: 404 } });
+    expect(summary.responses[0]).toMatchObject({
+      status: 'error',
+      error: { message: 'The model `x` does not exist.', status: 404 }
+    });
     expect(summary.responses.slice(1).map(r => r.status)).toEqual(['complete', 'complete']);
   });
 

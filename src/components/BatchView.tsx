@@ -12,6 +12,8 @@ export interface IBatchViewProps {
   onStop: (responseId?: string) => void;
   onRegenerate: (responseId: string) => void;
   onFillGaps: () => void;
+  onCompare: () => void;
+  onInsert: (responseId: string) => void;
 }
 
 /** How the responses are ordered. */
@@ -37,12 +39,8 @@ export function BatchView(props: IBatchViewProps): JSX.Element {
         <span className="jp-Fanout-batch-prompt" title={batch.options.prompt}>
           {batch.options.prompt}
         </span>
-        <span className="jp-Fanout-batch-progress">
-          {trans.__('%1/%2 complete', metrics.complete, metrics.total)}
-        </span>
-        <span className="jp-Fanout-batch-rate">
-          {trans.__('%1 tok/s', formatRate(metrics.tokensPerSecond))}
-        </span>
+        <span className="jp-Fanout-batch-progress">{trans.__('%1/%2 complete', metrics.complete, metrics.total)}</span>
+        <span className="jp-Fanout-batch-rate">{trans.__('%1 tok/s', formatRate(metrics.tokensPerSecond))}</span>
         <label className="jp-Fanout-batch-order">
           {trans.__('Sort')}{' '}
           <select value={order} onChange={event => setOrder(event.target.value as ResponseOrder)}>
@@ -60,6 +58,9 @@ export function BatchView(props: IBatchViewProps): JSX.Element {
             {trans.__('Fill the gaps')}
           </button>
         )}
+        <button className="jp-Button jp-mod-styled jp-Fanout-compare-open" onClick={props.onCompare}>
+          {trans.__('Compare')}
+        </button>
         {batch.active && (
           <button className="jp-Button jp-mod-styled jp-mod-warn jp-Fanout-stop-all" onClick={() => props.onStop()}>
             {trans.__('Stop all')}
@@ -75,6 +76,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element {
           trans={trans}
           onStop={() => props.onStop(response.id)}
           onRegenerate={() => props.onRegenerate(response.id)}
+          onInsert={() => props.onInsert(response.id)}
         />
       ))}
     </div>

@@ -13,15 +13,28 @@ export interface IFanoutPanelProps {
   onStop: (batchId: string, responseId?: string) => void;
   onRegenerate: (batchId: string, responseId: string) => void;
   onFillGaps: (batchId: string) => void;
+  onCompare: (batchId: string) => void;
+  onInsert: (batchId: string, responseId: string) => void;
+  onRemove: (batchId: string) => void;
+  /** A warning about the current settings to show above the prompt, if any. */
+  notice?: () => string | null;
 }
 
 /** The sidebar: a prompt box with Generate responses, then the newest batch. */
 export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
   const { model, trans } = props;
   const [prompt, setPrompt] = useState('');
-  const batch = model.batches[0];
+  const notice = props.notice?.() ?? null;
+  const [chosen, setChosen] = useState<string | null>(null);
+  // The newest batch unless the user picked an older one that still exists.
+  const batch = model.batches.find(b => b.id === chosen) ?? model.batches[0];
   return (
     <div className="jp-Fanout-panel">
+      {notice && (
+        <div className="jp-Fanout-notice" role="status">
+          {notice}
+        </div>
+      )}
       <form
         className="jp-Fanout-prompt"
         onSubmit={event => {
@@ -41,6 +54,29 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           {trans.__('Generate responses')}
         </button>
       </form>
+      {model.batches.length > 1 && batch && (
+        <div className="jp-Fanout-history">
+          <select
+            className="jp-Fanout-history-select"
+            aria-label={trans.__('Batch')}
+            value={batch.id}
+            onChange={event => setChosen(event.target.value)}
+          >
+            {model.batches.map(b => (
+              <option key={b.id} value={b.id}>
+                {new Date(b.createdAt).toLocaleTimeString()} · {b.options.prompt.slice(0, 40)}
+              </option>
+            ))}
+          </select>
+          <button
+            className="jp-Button jp-mod-styled jp-Fanout-remove-batch"
+            disabled={batch.active}
+            onClick={() => props.onRemove(batch.id)}
+          >
+            {trans.__('Remove')}
+          </button>
+        </div>
+      )}
       {batch ? (
         <BatchView
           batch={batch}
@@ -48,6 +84,8 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           onStop={responseId => props.onStop(batch.id, responseId)}
           onRegenerate={responseId => props.onRegenerate(batch.id, responseId)}
           onFillGaps={() => props.onFillGaps(batch.id)}
+          onCompare={() => props.onCompare(batch.id)}
+          onInsert={responseId => props.onInsert(batch.id, responseId)}
         />
       ) : (
         <p className="jp-Fanout-empty">

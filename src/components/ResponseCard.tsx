@@ -12,6 +12,7 @@ export interface IResponseCardProps {
   trans: TranslationBundle;
   onStop: () => void;
   onRegenerate: () => void;
+  onInsert: () => void;
 }
 
 function statusLabel(status: ResponseStatus, trans: TranslationBundle): string {
@@ -47,14 +48,8 @@ function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label:
       aria-valuemax={maxTokens}
       aria-valuenow={snapshot.totalTokens}
     >
-      <div
-        className="jp-Fanout-bar-thinking"
-        style={{ width: `${percent(snapshot.thinkingTokens, maxTokens)}%` }}
-      />
-      <div
-        className="jp-Fanout-bar-answer"
-        style={{ width: `${percent(snapshot.answerTokens, maxTokens)}%` }}
-      />
+      <div className="jp-Fanout-bar-thinking" style={{ width: `${percent(snapshot.thinkingTokens, maxTokens)}%` }} />
+      <div className="jp-Fanout-bar-answer" style={{ width: `${percent(snapshot.answerTokens, maxTokens)}%` }} />
     </div>
   );
 }
@@ -94,9 +89,18 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
             {trans.__('Stop')}
           </button>
         ) : (
-          <button className="jp-Button jp-mod-styled jp-Fanout-regenerate" onClick={props.onRegenerate}>
-            {trans.__('Re-generate')}
-          </button>
+          <>
+            <button
+              className="jp-Button jp-mod-styled jp-Fanout-insert"
+              title={trans.__('Insert this response below the active cell, parsed into cells')}
+              onClick={props.onInsert}
+            >
+              {trans.__('Insert')}
+            </button>
+            <button className="jp-Button jp-mod-styled jp-Fanout-regenerate" onClick={props.onRegenerate}>
+              {trans.__('Re-generate')}
+            </button>
+          </>
         )}
       </header>
       <TokenBar snapshot={snapshot} maxTokens={maxTokens} label={trans.__('Tokens of %1', title)} />

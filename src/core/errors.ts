@@ -44,7 +44,11 @@ export function errorFromPayload(payload: unknown, httpStatus: number | null): R
     typeof body.message === 'string' && body.message !== '' ? body.message : 'The server reported an error';
   const rawCode = body.code;
   const numericCode =
-    typeof rawCode === 'number' ? rawCode : typeof rawCode === 'string' && /^\d{3}$/.test(rawCode) ? Number(rawCode) : null;
+    typeof rawCode === 'number'
+      ? rawCode
+      : typeof rawCode === 'string' && /^\d{3}$/.test(rawCode)
+        ? Number(rawCode)
+        : null;
   const error: ResponseError = { message };
   const status = numericCode ?? httpStatus;
   if (status !== null) {

@@ -17,14 +17,7 @@
  * `complete`, `stopped`, `error` and `incomplete` are final.
  */
 export type ResponseStatus =
-  | 'pending'
-  | 'connecting'
-  | 'thinking'
-  | 'generating'
-  | 'complete'
-  | 'stopped'
-  | 'error'
-  | 'incomplete';
+  'pending' | 'connecting' | 'thinking' | 'generating' | 'complete' | 'stopped' | 'error' | 'incomplete';
 
 /** An error as shown to the user: the upstream's own message and HTTP status when known. */
 export interface ResponseError {

@@ -117,7 +117,9 @@ function sourceText(source: unknown): string | null {
     return source;
   }
   if (Array.isArray(source) && source.every(line => typeof line === 'string')) {
-    return source.map((line: string, k) => (k < source.length - 1 && !line.endsWith('\n') ? `${line}\n` : line)).join('');
+    return source
+      .map((line: string, k) => (k < source.length - 1 && !line.endsWith('\n') ? `${line}\n` : line))
+      .join('');
   }
   return null;
 }

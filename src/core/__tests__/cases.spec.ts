@@ -48,8 +48,14 @@ describe('seed cases', () => {
       error: null
     });
     expect(snapshot.metrics).toEqual({
-      startedAt: null, firstByteAt: null, firstTokenAt: null, endedAt: null,
-      ttfbMs: null, ttftMs: null, tokensPerSecond: null, elapsedMs: null
+      startedAt: null,
+      firstByteAt: null,
+      firstTokenAt: null,
+      endedAt: null,
+      ttfbMs: null,
+      ttftMs: null,
+      tokensPerSecond: null,
+      elapsedMs: null
     });
     expect(JSON.parse(JSON.stringify(snapshot))).toEqual(snapshot);
   });
@@ -127,7 +133,10 @@ describe('seed cases', () => {
     clock.advance(1000); // 3000
     a.end();
     b.feed(sse(['[DONE]']));
-    const done = batchMetrics([early, a, b, pending].map(r => r.snapshot()), clock.time);
+    const done = batchMetrics(
+      [early, a, b, pending].map(r => r.snapshot()),
+      clock.time
+    );
     // None active: all 140 tokens over the span 0 .. 3000.
     expect(done.tokensPerSecond).toBeCloseTo(140 / 3);
     expect(done).toMatchObject({ complete: 2, ended: 3, active: 0, total: 4 });
@@ -160,6 +169,10 @@ describe('seed cases', () => {
     response.feed(body.slice(0, cut));
     expect(response.snapshot()).toMatchObject({ content: '', error: null, status: 'connecting' });
     response.feed(body.slice(cut));
-    expect(response.snapshot()).toMatchObject({ content: '{"starts": "with a brace"}', error: null, status: 'complete' });
+    expect(response.snapshot()).toMatchObject({
+      content: '{"starts": "with a brace"}',
+      error: null,
+      status: 'complete'
+    });
   });
 });

@@ -34,7 +34,10 @@ describe('ThinkSplitter', () => {
     const text = '<think>why</think>answer';
     for (let i = 0; i <= text.length; i++) {
       for (let j = i; j <= text.length; j++) {
-        expect(split([text.slice(0, i), text.slice(i, j), text.slice(j)])).toEqual({ reasoning: 'why', content: 'answer' });
+        expect(split([text.slice(0, i), text.slice(i, j), text.slice(j)])).toEqual({
+          reasoning: 'why',
+          content: 'answer'
+        });
       }
     }
   });
@@ -66,7 +69,12 @@ describe('token counts', () => {
     response.feed(sse([chunk({ content: 'x'.repeat(40) })]));
     expect(response.snapshot()).toMatchObject({ answerTokens: 10, tokensEstimated: true });
     response.feed(sse([{ choices: [], usage: usage(3, 7) }]));
-    expect(response.snapshot()).toMatchObject({ answerTokens: 7, totalTokens: 7, promptTokens: 3, tokensEstimated: false });
+    expect(response.snapshot()).toMatchObject({
+      answerTokens: 7,
+      totalTokens: 7,
+      promptTokens: 3,
+      tokensEstimated: false
+    });
     response.feed(sse([chunk({ content: 'abcd' })]));
     expect(response.snapshot()).toMatchObject({ answerTokens: 8, tokensEstimated: true });
   });
@@ -74,8 +82,15 @@ describe('token counts', () => {
   it('splits completion_tokens in proportion to the estimates when reasoning_tokens is missing', () => {
     const response = new ResponseStream({ now: () => 0 });
     response.start();
-    response.feed(sse([chunk({ reasoning: 'r'.repeat(12) }), chunk({ content: 'c'.repeat(4) }, { usage: usage(1, 40) })]));
-    expect(response.snapshot()).toMatchObject({ thinkingTokens: 30, answerTokens: 10, splitEstimated: true, tokensEstimated: false });
+    response.feed(
+      sse([chunk({ reasoning: 'r'.repeat(12) }), chunk({ content: 'c'.repeat(4) }, { usage: usage(1, 40) })])
+    );
+    expect(response.snapshot()).toMatchObject({
+      thinkingTokens: 30,
+      answerTokens: 10,
+      splitEstimated: true,
+      tokensEstimated: false
+    });
   });
 });
 
@@ -96,7 +111,14 @@ describe('response metrics with an injected clock', () => {
     clock.time = 1300;
     response.feed(sse([chunk({ content: 'c' }, { usage: usage(5, 22) })]));
     const live = response.snapshot().metrics;
-    expect(live).toMatchObject({ startedAt: 100, firstByteAt: 180, firstTokenAt: 300, endedAt: null, ttfbMs: 80, ttftMs: 200 });
+    expect(live).toMatchObject({
+      startedAt: 100,
+      firstByteAt: 180,
+      firstTokenAt: 300,
+      endedAt: null,
+      ttfbMs: 80,
+      ttftMs: 200
+    });
     expect(live.tokensPerSecond).toBeCloseTo(20); // 20 tokens after the first event over 1 s
     expect(live.elapsedMs).toBe(1200);
     clock.time = 2300;
@@ -113,20 +135,28 @@ describe('response metrics with an injected clock', () => {
 describe('errors and isolation', () => {
   it('reads both error shapes and keeps the upstream message and status', () => {
     expect(errorFromPayload({ error: { message: 'm', type: 'BadRequestError', code: 400 } }, 200)).toEqual({
-      message: 'm', status: 400, code: 'BadRequestError'
+      message: 'm',
+      status: 400,
+      code: 'BadRequestError'
     });
     expect(errorFromPayload({ object: 'error', message: 'old', type: 'NotFoundError', code: 404 }, null)).toEqual({
-      message: 'old', status: 404, code: 'NotFoundError'
+      message: 'old',
+      status: 404,
+      code: 'NotFoundError'
     });
     expect(errorFromPayload({ error: { message: 'slow down', code: 'rate_limit_exceeded' } }, 429)).toEqual({
-      message: 'slow down', status: 429, code: 'rate_limit_exceeded'
+      message: 'slow down',
+      status: 429,
+      code: 'rate_limit_exceeded'
     });
     expect(errorFromPayload({ choices: [] }, 200)).toBeNull();
   });
 
   it('shows the status, not the HTML, of a proxy error page', () => {
     expect(errorFromHttpBody(502, '<html><body>Bad Gateway</body></html>')).toEqual({
-      message: 'The server answered HTTP 502', status: 502, code: 'upstream_http'
+      message: 'The server answered HTTP 502',
+      status: 502,
+      code: 'upstream_http'
     });
   });
 
@@ -157,7 +187,9 @@ describe('errors and isolation', () => {
     failed.feed(sse([chunk({ content: '<thi' })]));
     failed.fail({ message: 'socket closed', code: 'upstream_unreachable' });
     expect(failed.snapshot()).toMatchObject({
-      status: 'error', content: '<thi', error: { message: 'socket closed', code: 'upstream_unreachable' }
+      status: 'error',
+      content: '<thi',
+      error: { message: 'socket closed', code: 'upstream_unreachable' }
     });
   });
 

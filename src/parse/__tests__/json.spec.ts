@@ -47,7 +47,11 @@ describe('findJsonSyntaxError', () => {
       message: "Expected ',' or '}' after property value",
       truncated: false
     });
-    expect(findJsonSyntaxError('[1, 2,]')).toEqual({ offset: 6, message: "Trailing comma before ']'", truncated: false });
+    expect(findJsonSyntaxError('[1, 2,]')).toEqual({
+      offset: 6,
+      message: "Trailing comma before ']'",
+      truncated: false
+    });
     expect(findJsonSyntaxError('{"a": "x\ny"}')).toEqual({
       offset: 8,
       message: 'Unescaped a line break inside a string',
@@ -58,7 +62,11 @@ describe('findJsonSyntaxError', () => {
       message: "Invalid escape '\\d' inside a string",
       truncated: false
     });
-    expect(findJsonSyntaxError('{"a": [1, 2')).toEqual({ offset: 6, message: 'Unclosed array starting', truncated: true });
+    expect(findJsonSyntaxError('{"a": [1, 2')).toEqual({
+      offset: 6,
+      message: 'Unclosed array starting',
+      truncated: true
+    });
     expect(findJsonSyntaxError('{"a": 1} x')).toEqual({
       offset: 9,
       message: 'Unexpected text after the end of the JSON value',
@@ -93,7 +101,8 @@ describe('repairJson', () => {
 });
 
 describe('jsonSpans', () => {
-  const spans = (text: string) => [...jsonSpans(text)].map(span => ({ ...span, text: text.slice(span.start, span.end) }));
+  const spans = (text: string) =>
+    [...jsonSpans(text)].map(span => ({ ...span, text: text.slice(span.start, span.end) }));
 
   it('cuts out outermost spans, string-aware', () => {
     expect(spans('a [1] b {"x": "}]{", "y": [2]} c')).toEqual([

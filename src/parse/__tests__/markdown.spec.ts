@@ -101,9 +101,9 @@ describe('parseResponse', () => {
   });
 
   it('accepts the caller’s aliases and other kernel languages', () => {
-    expect(parseResponse('```sage\nx = var("x")\n```', { language: 'python', languageAliases: ['Sage'] }).cells).toEqual([
-      { type: 'code', source: 'x = var("x")', language: 'sage' }
-    ]);
+    expect(
+      parseResponse('```sage\nx = var("x")\n```', { language: 'python', languageAliases: ['Sage'] }).cells
+    ).toEqual([{ type: 'code', source: 'x = var("x")', language: 'sage' }]);
     expect(parseResponse('```r\nsummary(df)\n```\n```python\nx = 1\n```', { language: 'R' }).cells).toEqual([
       { type: 'code', source: 'summary(df)', language: 'r' },
       { type: 'markdown', source: '```python\nx = 1\n```' }
@@ -238,9 +238,7 @@ describe('parseResponse', () => {
         { type: 'markdown', source: 'Here is the loop:' },
         { type: 'code', source: 'for i in range(10):\n    print(i', language: 'python' }
       ],
-      warnings: [
-        'The code block opened at line 3 (```python) is never closed; the response may have been cut off.'
-      ]
+      warnings: ['The code block opened at line 3 (```python) is never closed; the response may have been cut off.']
     });
   });
 
@@ -284,7 +282,8 @@ describe('parseResponse', () => {
   });
 
   it('reads a response that is only prose, headings and lists kept', () => {
-    const text = '# Summary\n\nThe model fits well:\n\n1. R² = 0.93\n2. residuals look normal\n\n> Note: check outliers.';
+    const text =
+      '# Summary\n\nThe model fits well:\n\n1. R² = 0.93\n2. residuals look normal\n\n> Note: check outliers.';
     expect(parseResponse(text, python)).toEqual({ cells: [{ type: 'markdown', source: text }], warnings: [] });
   });
 

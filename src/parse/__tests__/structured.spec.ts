@@ -21,7 +21,9 @@ const sampleCells = [
 describe('structuredOutputInstruction', () => {
   it('asks for the cells object, naming the kernel language', () => {
     const instruction = structuredOutputInstruction('python');
-    expect(instruction).toContain('{"cells": [{"cell_type": "markdown", "source": "..."}, {"cell_type": "code", "source": "..."}]}');
+    expect(instruction).toContain(
+      '{"cells": [{"cell_type": "markdown", "source": "..."}, {"cell_type": "code", "source": "..."}]}'
+    );
     expect(instruction).toContain('"code" cells for python code');
   });
 });
@@ -205,7 +207,8 @@ describe('parseStructuredResponse: failures say what and where, and keep the raw
   });
 
   it('a response cut off inside a string', () => {
-    const text = '```json\n{"cells": [{"cell_type": "markdown", "source": "Intro"}, {"cell_type": "code", "source": "for i in';
+    const text =
+      '```json\n{"cells": [{"cell_type": "markdown", "source": "Intro"}, {"cell_type": "code", "source": "for i in';
     expect(parseStructuredResponse(text)).toEqual({
       error:
         'The JSON is invalid: Unterminated string starting at line 2, column 90 ' +
@@ -226,7 +229,8 @@ describe('parseStructuredResponse: failures say what and where, and keep the raw
 
   it('unquoted keys and Python literals', () => {
     expect(parseStructuredResponse("{cells: [{'cell_type': 'code'}]}")).toEqual({
-      error: "The JSON is invalid: Expected a property name in double quotes at line 1, column 2 ({▶cells: [{'cell_type': 'c…).",
+      error:
+        "The JSON is invalid: Expected a property name in double quotes at line 1, column 2 ({▶cells: [{'cell_type': 'c…).",
       raw: "{cells: [{'cell_type': 'code'}]}"
     });
     expect(parseStructuredResponse('{"cells": [{"cell_type": "code", "source": None}]}')).toEqual({
@@ -263,7 +267,8 @@ describe('parseStructuredResponse: failures say what and where, and keep the raw
   it('no JSON at all (the model answered in markdown), or an empty response', () => {
     const text = "I can't produce JSON, but here is the code:\n```python\nprint(1)\n```";
     expect(parseStructuredResponse(text)).toEqual({
-      error: "No JSON object with cells was found in the response (it begins: I can't produce JSON, but here is the code:⏎```p…).",
+      error:
+        "No JSON object with cells was found in the response (it begins: I can't produce JSON, but here is the code:⏎```p…).",
       raw: text
     });
     expect(parseStructuredResponse('')).toEqual({

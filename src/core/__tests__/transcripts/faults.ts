@@ -8,7 +8,14 @@ export const errorEventThenDone: Transcript = {
   body: sse([
     chunk({ role: 'assistant', content: '' }, { usage: usage(4, 0) }),
     chunk({ content: 'Partial answ' }, { usage: usage(4, 3) }),
-    { error: { message: 'CUDA out of memory. Tried to allocate 2.00 GiB', type: 'InternalServerError', param: null, code: 500 } },
+    {
+      error: {
+        message: 'CUDA out of memory. Tried to allocate 2.00 GiB',
+        type: 'InternalServerError',
+        param: null,
+        code: 500
+      }
+    },
     '[DONE]'
   ]),
   expect: {

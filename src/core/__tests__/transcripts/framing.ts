@@ -13,9 +13,11 @@ const framingExpect = {
   finishReason: 'stop',
   error: null
 };
-const payloads = [chunk({ content: PIECES[0] }), chunk({ content: PIECES[1] }), chunk({ content: PIECES[2] }, { finish: 'stop' })].map(
-  p => JSON.stringify(p)
-);
+const payloads = [
+  chunk({ content: PIECES[0] }),
+  chunk({ content: PIECES[1] }),
+  chunk({ content: PIECES[2] }, { finish: 'stop' })
+].map(p => JSON.stringify(p));
 
 export const crlfBomComments: Transcript = {
   name: 'CRLF, a BOM, comments, data: without space, event/id/retry lines',
@@ -52,7 +54,9 @@ export function largeTranscript(events = 300): Transcript {
   const words = ['alpha', ' béta', ' γάμμα', ' 日本', ' 🎉', ' {"k":"}"}', '\n\n', ' \\n', ' wordn\n', ' "q"'];
   const reasoning: string[] = [];
   const content: string[] = [];
-  const payloads: object[] = [chunk({ role: 'assistant', content: '' }, { usage: { prompt_tokens: 50, completion_tokens: 0, total_tokens: 50 } })];
+  const payloads: object[] = [
+    chunk({ role: 'assistant', content: '' }, { usage: { prompt_tokens: 50, completion_tokens: 0, total_tokens: 50 } })
+  ];
   let completion = 0;
   let thinkingTokens = 0;
   for (let i = 0; i < events; i++) {

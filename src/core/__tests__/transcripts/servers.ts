@@ -23,7 +23,14 @@ export const vllmCurrent: Transcript = {
       { content: TRICKY_PIECES[TRICKY_PIECES.length - 1] },
       { finish: 'stop', usage: usage(12, 29, 9), choiceExtra: { stop_reason: null } }
     ),
-    { id: 'chatcmpl-7f3a', object: 'chat.completion.chunk', created: 1760000000, model: 'Qwen/Qwen3-8B', choices: [], usage: usage(12, 29, 9) },
+    {
+      id: 'chatcmpl-7f3a',
+      object: 'chat.completion.chunk',
+      created: 1760000000,
+      model: 'Qwen/Qwen3-8B',
+      choices: [],
+      usage: usage(12, 29, 9)
+    },
     '[DONE]'
   ]),
   expect: {
@@ -123,7 +130,14 @@ export const sglang: Transcript = {
     chunk({ reasoning_content: 'Hmm.' }, { model: 'default', choiceExtra: { matched_stop: null } }),
     chunk({ content: 'Forty-two.' }, { model: 'default', choiceExtra: { matched_stop: null } }),
     chunk({ content: '' }, { model: 'default', finish: 'stop', choiceExtra: { matched_stop: 151645 } }),
-    { id: 'x', object: 'chat.completion.chunk', created: 1, model: 'default', choices: [], usage: { prompt_tokens: 9, total_tokens: 20, completion_tokens: 11, prompt_tokens_details: null } },
+    {
+      id: 'x',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'default',
+      choices: [],
+      usage: { prompt_tokens: 9, total_tokens: 20, completion_tokens: 11, prompt_tokens_details: null }
+    },
     '[DONE]'
   ]),
   expect: {
@@ -168,9 +182,18 @@ export const ollama: Transcript = {
   name: 'Ollama /v1: reasoning field, fp_ollama, no usage',
   httpStatus: 200,
   body: sse([
-    chunk({ role: 'assistant', content: '', reasoning: 'Quick check.' }, { model: 'qwen3:8b', extra: { system_fingerprint: 'fp_ollama' } }),
-    chunk({ role: 'assistant', content: 'Bonjour à toi' }, { model: 'qwen3:8b', extra: { system_fingerprint: 'fp_ollama' } }),
-    chunk({ role: 'assistant', content: '' }, { model: 'qwen3:8b', finish: 'stop', extra: { system_fingerprint: 'fp_ollama' } }),
+    chunk(
+      { role: 'assistant', content: '', reasoning: 'Quick check.' },
+      { model: 'qwen3:8b', extra: { system_fingerprint: 'fp_ollama' } }
+    ),
+    chunk(
+      { role: 'assistant', content: 'Bonjour à toi' },
+      { model: 'qwen3:8b', extra: { system_fingerprint: 'fp_ollama' } }
+    ),
+    chunk(
+      { role: 'assistant', content: '' },
+      { model: 'qwen3:8b', finish: 'stop', extra: { system_fingerprint: 'fp_ollama' } }
+    ),
     '[DONE]'
   ]),
   expect: {
@@ -193,12 +216,26 @@ export const litellm: Transcript = {
   httpStatus: 200,
   body: sse([
     chunk({ ...liteDelta, role: 'assistant', content: null }, { model: 'hosted_vllm/qwen', extra: liteExtra }),
-    chunk({ ...liteDelta, content: null, reasoning_content: 'Consider x.' }, { model: 'hosted_vllm/qwen', extra: liteExtra }),
+    chunk(
+      { ...liteDelta, content: null, reasoning_content: 'Consider x.' },
+      { model: 'hosted_vllm/qwen', extra: liteExtra }
+    ),
     chunk({ ...liteDelta, content: 'x = 2' }, { model: 'hosted_vllm/qwen', extra: liteExtra }),
     chunk({ ...liteDelta, content: null }, { model: 'hosted_vllm/qwen', finish: 'stop', extra: liteExtra }),
     {
-      id: 'c', created: 1, model: 'hosted_vllm/qwen', object: 'chat.completion.chunk', choices: [], ...liteExtra,
-      usage: { completion_tokens: 6, prompt_tokens: 14, total_tokens: 20, completion_tokens_details: { reasoning_tokens: 0, accepted_prediction_tokens: null }, prompt_tokens_details: { cached_tokens: 0 } }
+      id: 'c',
+      created: 1,
+      model: 'hosted_vllm/qwen',
+      object: 'chat.completion.chunk',
+      choices: [],
+      ...liteExtra,
+      usage: {
+        completion_tokens: 6,
+        prompt_tokens: 14,
+        total_tokens: 20,
+        completion_tokens_details: { reasoning_tokens: 0, accepted_prediction_tokens: null },
+        prompt_tokens_details: { cached_tokens: 0 }
+      }
     },
     '[DONE]'
   ]),
@@ -220,13 +257,26 @@ export const openai: Transcript = {
   name: 'OpenAI: system_fingerprint, usage null on every chunk, usage only at the end',
   httpStatus: 200,
   body: sse([
-    chunk({ role: 'assistant', content: '', refusal: null }, { model: 'gpt-4o-mini', extra: { ...oaExtra, obfuscation: 'Xy' } }),
+    chunk(
+      { role: 'assistant', content: '', refusal: null },
+      { model: 'gpt-4o-mini', extra: { ...oaExtra, obfuscation: 'Xy' } }
+    ),
     chunk({ content: 'Hi' }, { model: 'gpt-4o-mini', extra: { ...oaExtra, obfuscation: 'abc' } }),
     chunk({ content: ' there!' }, { model: 'gpt-4o-mini', extra: oaExtra }),
     chunk({}, { model: 'gpt-4o-mini', finish: 'stop', extra: oaExtra }),
     {
-      id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', system_fingerprint: 'fp_1a2b3c', choices: [],
-      usage: { prompt_tokens: 8, completion_tokens: 3, total_tokens: 11, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 } }
+      id: 'c',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'gpt-4o-mini',
+      system_fingerprint: 'fp_1a2b3c',
+      choices: [],
+      usage: {
+        prompt_tokens: 8,
+        completion_tokens: 3,
+        total_tokens: 11,
+        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 }
+      }
     },
     '[DONE]'
   ]),

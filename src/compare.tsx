@@ -1,0 +1,60 @@
+import React from 'react';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget, UseSignal, listIcon } from '@jupyterlab/ui-components';
+
+import { CompareLayout, ComparePanel, CompareView, ICompareActions } from './components/ComparePanel';
+import type { IFanoutModel } from './tokens';
+
+/** The compare view of one batch, in the main area. */
+export class CompareWidget extends ReactWidget {
+  constructor(
+    private readonly _options: {
+      model: IFanoutModel;
+      batchId: string;
+      rendermime: IRenderMimeRegistry;
+      trans: TranslationBundle;
+      actions: ICompareActions;
+      view?: CompareView;
+      layout?: CompareLayout;
+    }
+  ) {
+    super();
+    this.addClass('jp-Fanout-compare-widget');
+  }
+
+  protected render(): JSX.Element {
+    const { model, batchId, rendermime, trans, actions, view, layout } = this._options;
+    return (
+      <UseSignal signal={model.changed}>
+        {() => (
+          <ComparePanel
+            batch={model.getBatch(batchId)}
+            rendermime={rendermime}
+            trans={trans}
+            actions={actions}
+            initialView={view}
+            initialLayout={layout}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+}
+
+/** Wrap a compare view in a main-area widget titled after its batch. */
+export function compareMainAreaWidget(
+  content: CompareWidget,
+  batchId: string,
+  prompt: string,
+  trans: TranslationBundle
+) {
+  const widget = new MainAreaWidget({ content });
+  widget.id = `jupyterlab-fanout-compare-${batchId}`;
+  widget.title.label = trans.__('Compare: %1', prompt.length > 30 ? `${prompt.slice(0, 30)}…` : prompt);
+  widget.title.caption = prompt;
+  widget.title.icon = listIcon;
+  widget.title.closable = true;
+  return widget;
+}

@@ -1,0 +1,274 @@
+import React, { useState } from 'react';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import { parseResponse } from '../parse';
+import type { IBatchView, IResponseView } from '../tokens';
+import type { InsertMode } from '../notebook';
+import { LineDiff } from './LineDiff';
+import { RenderedMarkdown } from './RenderedMarkdown';
+
+/** How each response is shown. */
+export type CompareView = 'rendered' | 'parsed' | 'raw';
+/** One response at a time (tabs) or two to four next to each other. */
+export type CompareLayout = 'tabs' | 'side-by-side';
+
+/** What the compare panel asks the outside world to do (each is a command). */
+export interface ICompareActions {
+  insert(responseId: string, mode: InsertMode, format: 'cells' | 'text', cell?: number): void;
+  copy(text: string): void;
+  /** The active cell's source, for the diff against it; null without one. */
+  activeCellSource(): string | null;
+  /** The kernel language of the current notebook. */
+  language(): string;
+}
+
+export interface IComparePanelProps {
+  batch: IBatchView | undefined;
+  rendermime: IRenderMimeRegistry;
+  trans: TranslationBundle;
+  actions: ICompareActions;
+  initialView?: CompareView;
+  initialLayout?: CompareLayout;
+}
+
+const CELL = 'cell';
+
+function label(response: IResponseView, trans: TranslationBundle): string {
+  const model = response.snapshot().model;
+  return model ? trans.__('Response %1 · %2', response.index, model) : trans.__('Response %1', response.index);
+}
+
+function ParsedView(props: {
+  response: IResponseView;
+  rendermime: IRenderMimeRegistry;
+  trans: TranslationBundle;
+  actions: ICompareActions;
+}): JSX.Element {
+  const { response, trans, actions } = props;
+  const result = parseResponse(response.snapshot().content, { language: actions.language() });
+  return (
+    <div className="jp-Fanout-parsed">
+      {result.warnings.map((warning, i) => (
+        <div key={`w${i}`} className="jp-Fanout-parse-warning" role="note">
+          {warning}
+        </div>
+      ))}
+      {result.cells.map((cell, i) => (
+        <div key={i} className={`jp-Fanout-parsed-cell jp-Fanout-parsed-${cell.type}`} data-cell-type={cell.type}>
+          {cell.type === 'code' ? (
+            <>
+              <div className="jp-Fanout-code-actions">
+                <button
+                  className="jp-Button jp-mod-styled jp-Fanout-copy-code"
+                  onClick={() => actions.copy(cell.source)}
+                >
+                  {trans.__('Copy')}
+                </button>
+                <button
+                  className="jp-Button jp-mod-styled jp-Fanout-insert-code"
+                  onClick={() => actions.insert(response.id, 'below', 'cells', i)}
+                >
+                  {trans.__('Insert')}
+                </button>
+              </div>
+              <pre className="jp-Fanout-code">{cell.source}</pre>
+            </>
+          ) : (
+            <RenderedMarkdown rendermime={props.rendermime} source={cell.source} />
+          )}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function ResponseColumn(props: {
+  response: IResponseView;
+  view: CompareView;
+  rendermime: IRenderMimeRegistry;
+  trans: TranslationBundle;
+  actions: ICompareActions;
+}): JSX.Element {
+  const { response, view, trans, actions } = props;
+  const snapshot = response.snapshot();
+  const insert = (mode: InsertMode, format: 'cells' | 'text') => actions.insert(response.id, mode, format);
+  return (
+    <section className="jp-Fanout-compare-column" data-response-id={response.id} aria-label={label(response, trans)}>
+      <header className="jp-Fanout-compare-column-header">
+        <span className="jp-Fanout-response-title">{label(response, trans)}</span>
+        <span className="jp-Fanout-response-status" data-status={snapshot.status}>
+          {snapshot.status}
+        </span>
+        <span className="jp-Fanout-response-counts">{trans.__('%1 tokens', snapshot.totalTokens)}</span>
+      </header>
+      <div className="jp-Fanout-compare-actions">
+        <button className="jp-Button jp-mod-styled jp-Fanout-insert-cells" onClick={() => insert('below', 'cells')}>
+          {trans.__('Insert as cells')}
+        </button>
+        <button className="jp-Button jp-mod-styled jp-Fanout-insert-text" onClick={() => insert('below', 'text')}>
+          {trans.__('Insert as text')}
+        </button>
+        <button className="jp-Button jp-mod-styled jp-Fanout-replace-cell" onClick={() => insert('replace', 'cells')}>
+          {trans.__('Replace active cell')}
+        </button>
+        <button
+          className="jp-Button jp-mod-styled jp-Fanout-new-notebook"
+          onClick={() => insert('new-notebook', 'cells')}
+        >
+          {trans.__('New notebook')}
+        </button>
+      </div>
+      {snapshot.error && (
+        <div className="jp-Fanout-response-error" role="alert">
+          {snapshot.error.message}
+        </div>
+      )}
+      {snapshot.reasoning && (
+        <details className="jp-Fanout-response-reasoning">
+          <summary>{trans.__('Thinking')}</summary>
+          <pre>{snapshot.reasoning}</pre>
+        </details>
+      )}
+      {view === 'rendered' && <RenderedMarkdown rendermime={props.rendermime} source={snapshot.content} />}
+      {view === 'parsed' && <ParsedView {...props} />}
+      {view === 'raw' && <pre className="jp-Fanout-response-text">{snapshot.content}</pre>}
+    </section>
+  );
+}
+
+/** Compare the responses of a batch: tabs or side by side, rendered, parsed or raw, and a diff. */
+export function ComparePanel(props: IComparePanelProps): JSX.Element {
+  const { batch, trans, actions } = props;
+  const [view, setView] = useState<CompareView>(props.initialView ?? 'rendered');
+  const [layout, setLayout] = useState<CompareLayout>(props.initialLayout ?? 'tabs');
+  const [active, setActive] = useState('1');
+  const [shown, setShown] = useState<string[]>(['1', '2']);
+  const [diffA, setDiffA] = useState('1');
+  const [diffB, setDiffB] = useState('');
+  if (!batch) {
+    return <p className="jp-Fanout-empty">{trans.__('There is no batch to compare yet.')}</p>;
+  }
+  const byId = (id: string) => batch.responses.find(r => r.id === id);
+  const columns =
+    layout === 'tabs'
+      ? [byId(active) ?? batch.responses[0]]
+      : shown.map(byId).filter((r): r is IResponseView => r !== undefined);
+  const diffSource = (id: string): string | null =>
+    id === CELL ? actions.activeCellSource() : (byId(id)?.snapshot().content ?? null);
+  const diffLabel = (id: string) => (id === CELL ? trans.__('active cell') : trans.__('Response %1', id));
+  const before = diffSource(diffA);
+  const after = diffB ? diffSource(diffB) : null;
+  return (
+    <div className="jp-Fanout-compare" data-layout={layout} data-view={view}>
+      <div className="jp-Fanout-compare-toolbar">
+        <label>
+          {trans.__('Layout')}{' '}
+          <select
+            className="jp-Fanout-compare-layout"
+            value={layout}
+            onChange={e => setLayout(e.target.value as CompareLayout)}
+          >
+            <option value="tabs">{trans.__('tabs')}</option>
+            <option value="side-by-side">{trans.__('side by side')}</option>
+          </select>
+        </label>
+        <label>
+          {trans.__('Show')}{' '}
+          <select
+            className="jp-Fanout-compare-view"
+            value={view}
+            onChange={e => setView(e.target.value as CompareView)}
+          >
+            <option value="rendered">{trans.__('rendered')}</option>
+            <option value="parsed">{trans.__('parsed into cells')}</option>
+            <option value="raw">{trans.__('raw text')}</option>
+          </select>
+        </label>
+        <button className="jp-Button jp-mod-styled jp-Fanout-parse-all" onClick={() => setView('parsed')}>
+          {trans.__('Parse all')}
+        </button>
+      </div>
+      {layout === 'tabs' ? (
+        <div className="jp-Fanout-compare-tabs" role="tablist">
+          {batch.responses.map(response => (
+            <button
+              key={response.id}
+              role="tab"
+              aria-selected={columns[0]?.id === response.id}
+              className="jp-Fanout-compare-tab"
+              onClick={() => setActive(response.id)}
+            >
+              {label(response, trans)}
+            </button>
+          ))}
+        </div>
+      ) : (
+        <fieldset className="jp-Fanout-compare-pick">
+          <legend>{trans.__('Side by side (two to four)')}</legend>
+          {batch.responses.map(response => (
+            <label key={response.id}>
+              <input
+                type="checkbox"
+                checked={shown.includes(response.id)}
+                disabled={!shown.includes(response.id) && shown.length >= 4}
+                onChange={e =>
+                  setShown(
+                    e.target.checked
+                      ? [...shown, response.id].sort((a, b) => +a - +b)
+                      : shown.filter(id => id !== response.id)
+                  )
+                }
+              />
+              {label(response, trans)}
+            </label>
+          ))}
+        </fieldset>
+      )}
+      <div className="jp-Fanout-compare-columns">
+        {columns.map(response => (
+          <ResponseColumn
+            key={response.id}
+            response={response}
+            view={view}
+            rendermime={props.rendermime}
+            trans={trans}
+            actions={actions}
+          />
+        ))}
+      </div>
+      <details className="jp-Fanout-compare-diff" open={diffB !== ''}>
+        <summary>{trans.__('Diff')}</summary>
+        <label>
+          {trans.__('From')}{' '}
+          <select className="jp-Fanout-diff-a" value={diffA} onChange={e => setDiffA(e.target.value)}>
+            {batch.responses.map(r => (
+              <option key={r.id} value={r.id}>
+                {diffLabel(r.id)}
+              </option>
+            ))}
+            <option value={CELL}>{diffLabel(CELL)}</option>
+          </select>
+        </label>{' '}
+        <label>
+          {trans.__('to')}{' '}
+          <select className="jp-Fanout-diff-b" value={diffB} onChange={e => setDiffB(e.target.value)}>
+            <option value="">{trans.__('(choose)')}</option>
+            {batch.responses.map(r => (
+              <option key={r.id} value={r.id}>
+                {diffLabel(r.id)}
+              </option>
+            ))}
+            <option value={CELL}>{diffLabel(CELL)}</option>
+          </select>
+        </label>
+        {diffB !== '' &&
+          (before === null || after === null ? (
+            <p className="jp-Fanout-empty">{trans.__('There is no active cell to compare with.')}</p>
+          ) : (
+            <LineDiff before={before} after={after} beforeLabel={diffLabel(diffA)} afterLabel={diffLabel(diffB)} />
+          ))}
+      </details>
+    </div>
+  );
+}
