@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # Set up everything jupyterlab-fanout needs on a fresh machine; safe to run again.
 #   scripts/setup.sh            Python venv, JavaScript packages, built and enabled extension
-#   scripts/setup.sh --browser  the same, plus Debian's Chromium and the UI-test packages
+#   scripts/setup.sh --tests    the same, plus what the tests use: Debian's Chromium (Galata)
+#                               and nginx (the reverse-proxy tests), and the UI-test packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_browser=no
-[ "${1:-}" = "--browser" ] && with_browser=yes
+for_tests=no
+[ "${1:-}" = "--tests" ] && for_tests=yes
 
 step() { printf '\n== %s\n' "$*"; }
 
-if [ "$with_browser" = yes ] && [ ! -x /usr/bin/chromium ]; then
-  step "Installing Debian's Chromium for the UI tests"
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+if [ "$for_tests" = yes ]; then
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "Installing Debian's ${missing[*]} for the tests"
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -40,7 +46,7 @@ python -m pip install -q --no-build-isolation -e ".[test]"
 jupyter labextension develop --overwrite . >/dev/null
 jupyter server extension enable --sys-prefix jupyterlab_fanout >/dev/null
 
-if [ "$with_browser" = yes ]; then
+if [ "$for_tests" = yes ]; then
   step "Installing the UI-test packages (Galata, Playwright; no browser download)"
   (cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install)
 fi

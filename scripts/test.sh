@@ -4,7 +4,7 @@
 # Every suite runs even when an earlier one fails; the exit code is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --browser || { echo "setup failed"; exit 1; }
+bash scripts/setup.sh --tests || { echo "setup failed"; exit 1; }
 # shellcheck disable=SC1091
 . .venv/bin/activate
 mkdir -p test-reports

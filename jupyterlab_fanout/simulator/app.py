@@ -153,7 +153,7 @@ class ChatCompletionsHandler(_V1Handler):
         key = [settings.seed, request.seed if request.seed is not None else
                f"arrival-{record.index}", request.messages]
         tokens = completion_tokens(key, settings.reasoning_tokens, settings.answer_tokens,
-                                   settings.reasoning_format)
+                                   settings.reasoning_format, settings.answer_text)
         fields = _REASONING_FIELDS[settings.reasoning_format]
         return _Run(
             record=record, request=request, settings=settings,

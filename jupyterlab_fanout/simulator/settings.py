@@ -132,6 +132,7 @@ _SETTINGS_CHECKS: Dict[str, Check] = {
     "tokens_per_event": _integer(1),
     "reasoning_tokens": _integer(0),
     "answer_tokens": _integer(0),
+    "answer_text": _optional(_text),
     "reasoning_format": _choice(REASONING_FORMATS),
     "seed": _integer(0),
     "max_model_len": _integer(1),
@@ -149,6 +150,8 @@ class SimulatorSettings:
     tokens_per_second: pace of EACH stream; ttft_ms: delay before its first token.
     tokens_per_event: tokens carried by one SSE event.
     reasoning_tokens / answer_tokens: natural lengths of the two parts of an answer.
+    answer_text: when set, every answer is exactly this text (answer_tokens is ignored);
+    for tests that need a known answer, such as one carrying HTML or given code blocks.
     reasoning_format: where reasoning goes (`reasoning`, `reasoning_content`, `both`,
     `think` for inline <think> tags in content, `none` for no reasoning).
     seed: mixed into every generated text. max_model_len: context length for validation.
@@ -164,6 +167,7 @@ class SimulatorSettings:
     tokens_per_event: int = 1
     reasoning_tokens: int = 40
     answer_tokens: int = 120
+    answer_text: Optional[str] = None
     reasoning_format: str = "reasoning"
     seed: int = 0
     max_model_len: int = 8192

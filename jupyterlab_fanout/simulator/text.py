@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import random
 import re
-from typing import Callable, List, NamedTuple, Sequence
+from typing import Callable, List, NamedTuple, Optional, Sequence
 
 _TOKEN = re.compile(
-    r"```|\n+| {2,}| ?[A-Za-z0-9_]+| ?[^\x00-\x7f]| ?[^\sA-Za-z0-9_]| "
+    r"```|\n+| {2,}| ?[A-Za-z0-9_]+| ?[^\x00-\x7f]| ?[^\sA-Za-z0-9_]| |[\s\S]"
 )
 
 _NOUNS = (
@@ -74,22 +74,26 @@ class Token(NamedTuple):
 
 
 def tokenize(text: str) -> List[str]:
-    """Split text into tokens; "".join(tokenize(t)) == t for every generated text."""
+    """Split text into tokens; "".join(tokenize(t)) == t for every text."""
     return _TOKEN.findall(text)
 
 
 def completion_tokens(
-    key: object, reasoning_tokens: int, answer_tokens: int, reasoning_format: str
+    key: object, reasoning_tokens: int, answer_tokens: int, reasoning_format: str,
+    answer_text: Optional[str] = None,
 ) -> List[Token]:
     """The full token sequence of one completion, reasoning first, for a JSON-able key.
 
     `think` wraps the reasoning in `<think>`/`</think>` tokens inside the content
-    (three extra tokens); `none` drops the reasoning.
+    (three extra tokens); `none` drops the reasoning. A given `answer_text` is the
+    answer, tokenized, instead of a generated one.
     """
     seed = json.dumps(key, sort_keys=True, ensure_ascii=False)
     thinking = _exact_prose(random.Random(seed + "|reasoning"), reasoning_tokens,
                             _REASONING_SENTENCES)
-    answer = [Token("content", t) for t in _answer(random.Random(seed + "|answer"), answer_tokens)]
+    pieces = (tokenize(answer_text) if answer_text is not None
+              else _answer(random.Random(seed + "|answer"), answer_tokens))
+    answer = [Token("content", t) for t in pieces]
     if reasoning_format == "none" or not thinking:
         return answer
     if reasoning_format == "think":

@@ -482,3 +482,21 @@ async def test_concurrent_streams_each_get_their_rate(simulator):
         assert 0.45 <= elapsed < 2.0
     record = simulator.requests()
     assert len(record) == 16 and all(r["outcome"] == "completed" for r in record)
+
+
+async def test_answer_text_setting_streams_exactly_that_text(simulator):
+    text = 'Intro with <b>html</b>.\n\n```python\nprint("a\\nb")\n```\n\ttab, CRLF\r\nend 🙂'
+    simulator.configure(answer_text=text, reasoning_tokens=3, tokens_per_second=1000, ttft_ms=0)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            simulator.base_url + "/chat/completions",
+            json={"messages": [{"role": "user", "content": "x"}], "stream": True, "max_tokens": 500},
+        ) as resp:
+            body = (await resp.read()).decode()
+    content = ""
+    for line in body.splitlines():
+        if line.startswith("data: {"):
+            for choice in json.loads(line[6:]).get("choices", []):
+                content += choice["delta"].get("content", "")
+    assert content == text
+    assert simulator.requests()[0]["content"] == text

@@ -23,9 +23,9 @@ async function runFromPalette(page: IJupyterLabPageFixture, label: string): Prom
 }
 
 async function responseTexts(page: IJupyterLabPageFixture): Promise<string[]> {
-  return page.locator(`${RESPONSE} .jp-Fanout-response-text`).evaluateAll(nodes =>
-    nodes.map(node => node.textContent ?? '')
-  );
+  return page
+    .locator(`${RESPONSE} .jp-Fanout-response-text`)
+    .evaluateAll(nodes => nodes.map(node => node.textContent ?? ''));
 }
 
 test.describe('Generate responses', () => {

@@ -19,7 +19,10 @@ export interface ISimulatorRequest {
   headers: Record<string, string | null>;
 }
 
-export async function resetSimulator(request: APIRequestContext, settings: Record<string, unknown> = {}): Promise<void> {
+export async function resetSimulator(
+  request: APIRequestContext,
+  settings: Record<string, unknown> = {}
+): Promise<void> {
   const reset = await request.post(`${SIMULATOR_URL}/simulator/reset`, { data: {} });
   if (!reset.ok()) {
     throw new Error(`simulator reset failed: ${reset.status()} ${await reset.text()}`);

@@ -1,0 +1,47 @@
+/** Shared steps of the end-to-end tests. */
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+
+export const RESPONSE = '.jp-Fanout-sidebar .jp-Fanout-response';
+
+/** A new notebook whose first cell holds `prompt` (markdown), selected. */
+export async function notebookWithPrompt(page: IJupyterLabPageFixture, prompt: string): Promise<void> {
+  await page.notebook.createNew();
+  await page.notebook.setCell(0, 'markdown', prompt);
+  await page.notebook.selectCells(0);
+}
+
+/** Run a command by its label through the command palette, as a user would. */
+export async function runFromPalette(page: IJupyterLabPageFixture, label: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+C');
+  const palette = page.locator('#command-palette');
+  await palette.locator('.lm-CommandPalette-input').fill(label);
+  await palette.locator('.lm-CommandPalette-item', { hasText: label }).first().click();
+}
+
+/** Run a command through the app's command registry (the public API) and return its result. */
+export async function execute(
+  page: IJupyterLabPageFixture,
+  id: string,
+  args: Record<string, unknown> = {}
+): Promise<any> {
+  return page.evaluate(
+    async ({ id, args }) => {
+      const app = (window as any).jupyterapp;
+      return app.commands.execute(id, args);
+    },
+    { id, args }
+  );
+}
+
+/** The cells of the (only) open notebook: type and source. */
+export async function notebookCells(page: IJupyterLabPageFixture): Promise<Array<{ type: string; source: string }>> {
+  return page.evaluate(() => {
+    const app = (window as any).jupyterapp;
+    const panels = Array.from(app.shell.widgets('main')).filter((w: any) => w.hasClass('jp-NotebookPanel'));
+    if (panels.length !== 1) {
+      throw new Error(`expected one open notebook, found ${panels.length}`);
+    }
+    const cells = (panels[0] as any).content.model.sharedModel.cells;
+    return cells.map((cell: any) => ({ type: cell.cell_type, source: cell.getSource() }));
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * From responses to the notebook: compare, parse, insert, undo, and untrusted output rendered inert.
+ */
+import { expect, test } from '@jupyterlab/galata';
+
+import { execute, notebookCells, notebookWithPrompt, RESPONSE } from './helpers';
+import { resetSimulator } from './simulator';
+
+const ANSWER = [
+  'Load the numbers first.',
+  '',
+  '```python',
+  'import json',
+  "data = json.loads('[1, 2, 3]')",
+  '```',
+  '',
+  '```python',
+  'print(sum(data))',
+  '```',
+  ''
+].join('\n');
+
+const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0 };
+
+test.describe('Into the notebook', () => {
+  test('a response with prose and two code blocks is inserted as three cells, and one undo removes them', async ({
+    page,
+    request
+  }) => {
+    await resetSimulator(request, { ...FAST, answer_text: ANSWER });
+    await notebookWithPrompt(page, 'Sum some numbers.');
+    await execute(page, 'fanout:generate', { n: 2 });
+    await page.locator(`${RESPONSE}[data-response-index="1"] .jp-Fanout-insert`).click();
+
+    await expect.poll(async () => (await notebookCells(page)).length).toBe(4);
+    expect(await notebookCells(page)).toEqual([
+      { type: 'markdown', source: 'Sum some numbers.' },
+      { type: 'markdown', source: 'Load the numbers first.' },
+      { type: 'code', source: "import json\ndata = json.loads('[1, 2, 3]')" },
+      { type: 'code', source: 'print(sum(data))' }
+    ]);
+
+    await execute(page, 'notebook:undo-cell-action');
+    expect(await notebookCells(page)).toEqual([{ type: 'markdown', source: 'Sum some numbers.' }]);
+  });
+
+  test('the raw text can replace the active cell', async ({ page, request }) => {
+    await resetSimulator(request, { ...FAST, answer_text: ANSWER });
+    await notebookWithPrompt(page, 'Replace me.');
+    await execute(page, 'fanout:generate', { n: 1 });
+    const result = await execute(page, 'fanout:insert', { responseId: '1', mode: 'replace', format: 'text' });
+    expect(result.count).toBe(1);
+    expect(await notebookCells(page)).toEqual([{ type: 'markdown', source: ANSWER }]);
+  });
+
+  test('compare side by side, parse all, and diff a response against the active cell', async ({ page, request }) => {
+    // Long enough for the simulator's answers to include a code block.
+    await resetSimulator(request, { ...FAST, answer_tokens: 160 });
+    await notebookWithPrompt(page, 'Compare me.');
+    const summary = await execute(page, 'fanout:generate', { n: 3 });
+    await page.locator('.jp-Fanout-compare-open').click();
+    const compare = page.locator('.jp-Fanout-compare');
+    await expect(compare).toBeVisible();
+
+    await compare.locator('.jp-Fanout-compare-layout').selectOption('side-by-side');
+    await expect(compare.locator('.jp-Fanout-compare-column')).toHaveCount(2);
+    await compare.locator('.jp-Fanout-compare-pick input').nth(2).check();
+    await expect(compare.locator('.jp-Fanout-compare-column')).toHaveCount(3);
+
+    // Parse all shows the parsed view of every column at once (case 015).
+    await compare.locator('.jp-Fanout-parse-all').click();
+    await expect(compare.locator('.jp-Fanout-compare-column .jp-Fanout-parsed')).toHaveCount(3);
+    await expect(
+      compare.locator('.jp-Fanout-compare-column').first().locator('.jp-Fanout-parsed-code').first()
+    ).toBeVisible();
+
+    // Raw view shows exactly the response text.
+    await compare.locator('.jp-Fanout-compare-view').selectOption('raw');
+    await expect(compare.locator('.jp-Fanout-compare-column').first().locator('.jp-Fanout-response-text')).toHaveText(
+      summary.responses[0].content
+    );
+
+    await compare.locator('.jp-Fanout-compare-diff summary').click();
+    await compare.locator('.jp-Fanout-diff-a').selectOption('1');
+    await compare.locator('.jp-Fanout-diff-b').selectOption('cell');
+    const diff = compare.locator('.jp-Fanout-diff');
+    await expect(diff).toBeVisible();
+    await expect(diff.locator('[data-diff="added"]')).toContainText('Compare me.');
+    await expect(diff.locator('[data-diff="removed"]').first()).toBeVisible();
+  });
+
+  test('a response carrying a script, an onerror image and a command-linker button renders inert', async ({
+    page,
+    request
+  }) => {
+    const hostile = [
+      'Hello <script>window.__fanoutXss = "script"</script>',
+      '',
+      '<img src="missing.png" onerror="window.__fanoutXss = \'img\'">',
+      '',
+      '<button data-commandlinker-command="notebook:create-new" class="fanout-evil">Click me</button>',
+      ''
+    ].join('\n');
+    await resetSimulator(request, { ...FAST, answer_text: hostile });
+    await page.notebook.createNew();
+    await execute(page, 'fanout:generate', { prompt: 'x', n: 1 });
+    await execute(page, 'fanout:compare', { view: 'rendered' });
+    const rendered = page.locator('.jp-Fanout-compare .jp-Fanout-markdown');
+    await expect(rendered).toContainText('Hello');
+    await expect(rendered.locator('script')).toHaveCount(0);
+    const img = rendered.locator('img');
+    if ((await img.count()) > 0) {
+      expect(await img.first().getAttribute('onerror')).toBeNull();
+    }
+    const button = rendered.locator('button', { hasText: 'Click me' });
+    if ((await button.count()) > 0) {
+      expect(await button.first().getAttribute('data-commandlinker-command')).toBeNull();
+      const before = await page.locator('.jp-NotebookPanel').count();
+      await button.first().click();
+      await page.waitForTimeout(500);
+      expect(await page.locator('.jp-NotebookPanel').count()).toBe(before);
+    }
+    expect(await page.evaluate(() => (window as any).__fanoutXss)).toBeUndefined();
+  });
+
+  test('a parsed code block can be inserted on its own', async ({ page, request }) => {
+    await resetSimulator(request, { ...FAST, answer_text: ANSWER });
+    await notebookWithPrompt(page, 'Just the last block.');
+    await execute(page, 'fanout:generate', { n: 1 });
+    await execute(page, 'fanout:compare', { view: 'parsed' });
+    await page.locator('.jp-Fanout-compare .jp-Fanout-insert-code').nth(1).click();
+    await expect.poll(async () => (await notebookCells(page)).length).toBe(2);
+    expect((await notebookCells(page))[1]).toEqual({ type: 'code', source: 'print(sum(data))' });
+  });
+});
