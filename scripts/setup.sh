@@ -43,7 +43,7 @@ jlpm build
 
 step "Installing jupyterlab_fanout (editable) and enabling it"
 python -m pip install -q --no-build-isolation -e ".[test]"
-jupyter labextension develop --overwrite . >/dev/null
+jupyter-builder develop --overwrite . >/dev/null
 jupyter server extension enable --sys-prefix jupyterlab_fanout >/dev/null
 
 if [ "$for_tests" = yes ]; then

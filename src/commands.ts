@@ -6,7 +6,7 @@ import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { CommandIDs, IFanoutModel, IGenerateOptions } from './tokens';
+import { CommandIDs, IFanoutModel, IGenerateOptions, ITarget } from './tokens';
 
 /** Everything the commands need, wired by the plugin. */
 export interface ICommandContext {
@@ -17,6 +17,8 @@ export interface ICommandContext {
   defaults: () => Omit<IGenerateOptions, 'prompt'>;
   /** The prompt to use when the command gets none (the active cell). */
   fallbackPrompt: () => string;
+  /** The context to send before the prompt: `include` is the argument, undefined for the setting. */
+  context: (include: boolean | undefined) => string;
   /** Show the Fanout sidebar. */
   reveal: () => void;
 }
@@ -43,6 +45,25 @@ function optionalNumber(args: ReadonlyPartialJSONObject, key: string): number | 
   return value;
 }
 
+function optionalTargets(args: ReadonlyPartialJSONObject, key: string): ITarget[] | undefined {
+  const value = args[key];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (!Array.isArray(value)) {
+    throw new Error(`Argument "${key}" must be a list of {upstream, model, n}, not ${JSON.stringify(value)}.`);
+  }
+  // The numbers are checked by the model, with the rest of the options.
+  return value.map(item => {
+    const target = (item ?? {}) as ReadonlyPartialJSONObject;
+    return {
+      upstream: optionalString(target, 'upstream') ?? '',
+      model: optionalString(target, 'model') ?? '',
+      n: optionalNumber(target, 'n') ?? 1
+    };
+  });
+}
+
 /** Merge command arguments over the settings' defaults. */
 export function generateOptions(
   args: ReadonlyPartialJSONObject,
@@ -56,7 +77,8 @@ export function generateOptions(
     upstream: optionalString(args, 'upstream') ?? defaults.upstream,
     maxTokens: optionalNumber(args, 'maxTokens') ?? defaults.maxTokens,
     temperature: optionalNumber(args, 'temperature') ?? defaults.temperature,
-    systemPrompt: optionalString(args, 'systemPrompt') ?? defaults.systemPrompt
+    systemPrompt: optionalString(args, 'systemPrompt') ?? defaults.systemPrompt,
+    targets: optionalTargets(args, 'targets') ?? defaults.targets
   };
 }
 
@@ -72,7 +94,19 @@ const generateSchema = {
     },
     maxTokens: { type: 'integer', minimum: 1, description: 'max_tokens per response.' },
     temperature: { type: 'number', minimum: 0 },
-    systemPrompt: { type: 'string' }
+    systemPrompt: { type: 'string' },
+    includeContext: {
+      type: 'boolean',
+      description: 'Send the cells above the active cell as context (default: the setting).'
+    },
+    targets: {
+      type: 'array',
+      description: 'Several models in one batch: [{upstream, model, n}, …]; overrides n, model and upstream.',
+      items: {
+        type: 'object',
+        properties: { upstream: { type: 'string' }, model: { type: 'string' }, n: { type: 'integer', minimum: 1 } }
+      }
+    }
   }
 };
 
@@ -104,6 +138,11 @@ export function registerCommands(context: ICommandContext): void {
       let options: IGenerateOptions;
       try {
         options = generateOptions(args, context.defaults(), context.fallbackPrompt);
+        const include = args.includeContext;
+        if (include !== undefined && include !== null && typeof include !== 'boolean') {
+          throw new Error(`Argument "includeContext" must be true or false, not ${JSON.stringify(include)}.`);
+        }
+        options.context = context.context(include ?? undefined);
         context.reveal();
         const { done } = model.generate(options);
         return await done;

@@ -11,10 +11,11 @@ import { listIcon } from '@jupyterlab/ui-components';
 import { registerCommands } from './commands';
 import { directConnectionFactory, directModeWarning } from './direct';
 import { FanoutModel } from './model';
+import { notebookLanguage } from './notebook';
 import { registerNotebookCommands } from './notebook-commands';
 import { persistBatches } from './persistence';
-import { promptFromActiveCell } from './prompt';
-import { connectionSettings, settingsToDefaults } from './settings';
+import { activeNotebookContext, contextMessage, promptFromActiveCell } from './prompt';
+import { connectionSettings, contextSettings, settingsToDefaults } from './settings';
 import { CommandIDs, IFanoutModel } from './tokens';
 import { serverConnectionFactory } from './transport';
 import { FanoutSidebar } from './widget';
@@ -55,9 +56,19 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       }
     });
 
+    const notebookContext = () => {
+      const { budget } = contextSettings(settings.composite);
+      return activeNotebookContext(tracker, budget, notebookLanguage(tracker.currentWidget));
+    };
     const sidebar = new FanoutSidebar({
       model,
       trans,
+      context: () => {
+        const found = notebookContext();
+        const { enabled, budget } = contextSettings(settings.composite);
+        return found && { enabled, budget, cells: found.cells, tokens: found.tokens };
+      },
+      onToggleContext: enabled => void settings.set('contextCells', enabled),
       notice: () => {
         const connection = connectionSettings(settings.composite);
         const n = settingsToDefaults(settings.composite).n;
@@ -73,6 +84,9 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       onRemove: batchId => app.commands.execute(CommandIDs.removeBatch, { batchId })
     });
     sidebar.id = 'jupyterlab-fanout-sidebar';
+    // What the context line shows depends on the active cell and the settings.
+    tracker.activeCellChanged.connect(() => sidebar.update());
+    settings.changed.connect(() => sidebar.update());
     sidebar.title.icon = listIcon;
     sidebar.title.caption = trans.__('Fanout');
     app.shell.add(sidebar, 'right', { rank: 600 });
@@ -84,6 +98,8 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       trans,
       defaults: () => settingsToDefaults(settings.composite),
       fallbackPrompt: () => promptFromActiveCell(tracker),
+      context: include =>
+        (include ?? contextSettings(settings.composite).enabled) ? contextMessage(notebookContext()) : '',
       reveal: () => app.shell.activateById(sidebar.id)
     });
     // Model output is untrusted: sanitized, and never allowed to run commands when clicked.

@@ -14,7 +14,8 @@ import type {
   IFanoutModel,
   IGenerateOptions,
   IResponseSummary,
-  IResponseView
+  IResponseView,
+  ITarget
 } from './tokens';
 import type { ConnectionFactory, IBatchConnection, IConnectionHandlers } from './transport';
 
@@ -30,21 +31,41 @@ export interface IFanoutModelOptions {
   nextSeed?: () => number;
 }
 
+/** The responses a batch asks for, in order: its targets, or `n` from the default model. */
+export function expandTargets(options: IGenerateOptions): ITarget[] {
+  const targets = options.targets?.length
+    ? options.targets
+    : [{ upstream: options.upstream, model: options.model, n: options.n }];
+  const expanded: ITarget[] = [];
+  for (const target of targets) {
+    if (!Number.isInteger(target.n) || target.n < 1) {
+      throw new Error(`The number of responses must be a whole number of at least 1, not ${target.n}.`);
+    }
+    for (let i = 0; i < target.n; i++) {
+      expanded.push({ upstream: target.upstream ?? '', model: target.model ?? '', n: 1 });
+    }
+  }
+  return expanded;
+}
+
 /** Build the chat completion request of one response. */
-export function buildRequest(options: IGenerateOptions, seed: number): Record<string, unknown> {
+export function buildRequest(options: IGenerateOptions, seed: number, model = options.model): Record<string, unknown> {
   const messages: Array<{ role: string; content: string }> = [];
   if (options.systemPrompt) {
     messages.push({ role: 'system', content: options.systemPrompt });
   }
-  messages.push({ role: 'user', content: options.prompt });
+  messages.push({
+    role: 'user',
+    content: options.context ? `${options.context}\n\n---\n\n${options.prompt}` : options.prompt
+  });
   const request: Record<string, unknown> = {
     messages,
     max_tokens: options.maxTokens,
     temperature: options.temperature,
     seed
   };
-  if (options.model) {
-    request.model = options.model;
+  if (model) {
+    request.model = model;
   }
   return request;
 }
@@ -53,6 +74,8 @@ class Response implements IResponseView {
   constructor(
     readonly id: string,
     readonly index: number,
+    readonly upstream: string,
+    readonly model: string,
     now: () => number
   ) {
     this._now = now;
@@ -90,7 +113,7 @@ class Response implements IResponseView {
 
   /** Take the state saved before a reload; a response that was still running is marked incomplete. */
   restore(saved: IResponseSummary): void {
-    const { id: _id, index: _index, seed, attempt, ...snapshot } = saved;
+    const { id: _id, index: _index, seed, attempt, upstream: _upstream, requestedModel: _model, ...snapshot } = saved;
     this._seed = seed;
     this._attempt = attempt;
     this._restored = RUNNING.has(snapshot.status)
@@ -111,7 +134,15 @@ class Response implements IResponseView {
   }
 
   summary(): IResponseSummary {
-    return { id: this.id, index: this.index, seed: this._seed, attempt: this._attempt, ...this.snapshot() };
+    return {
+      id: this.id,
+      index: this.index,
+      seed: this._seed,
+      attempt: this._attempt,
+      upstream: this.upstream,
+      requestedModel: this.model,
+      ...this.snapshot()
+    };
   }
 
   /** Resolve everyone waiting for the current attempt to end. */
@@ -143,9 +174,9 @@ class Batch implements IBatchView {
     readonly options: Readonly<IGenerateOptions>,
     private readonly _now: () => number
   ) {
-    for (let i = 1; i <= options.n; i++) {
-      this.responses.push(new Response(String(i), i, _now));
-    }
+    expandTargets(options).forEach((target, i) => {
+      this.responses.push(new Response(String(i + 1), i + 1, target.upstream, target.model, _now));
+    });
   }
 
   get active(): boolean {
@@ -212,9 +243,8 @@ export class FanoutModel implements IFanoutModel {
     if (!options.prompt.trim()) {
       throw new Error('The prompt is empty: write a prompt in a cell or in the Fanout sidebar.');
     }
-    if (!Number.isInteger(options.n) || options.n < 1) {
-      throw new Error(`The number of responses must be a whole number of at least 1, not ${options.n}.`);
-    }
+    expandTargets(options); // Validates the numbers before anything is sent.
+
     const createdAt = Date.now();
     const batch = new Batch(`${createdAt.toString(36)}-${++this._batchCounter}`, createdAt, { ...options }, this._now);
     this._batches.unshift(batch);
@@ -285,12 +315,11 @@ export class FanoutModel implements IFanoutModel {
       if (this._batches.some(b => b.id === summary.batchId)) {
         continue;
       }
-      const batch = new Batch(
-        summary.batchId,
-        summary.createdAt ?? Date.now(),
-        { ...summary.options, n: summary.responses.length },
-        this._now
-      );
+      const batch = new Batch(summary.batchId, summary.createdAt ?? Date.now(), summary.options, this._now);
+      if (batch.responses.length !== summary.responses.length) {
+        console.warn(`jupyterlab-fanout: not restoring batch ${summary.batchId}: its saved state is inconsistent`);
+        continue;
+      }
       summary.responses.forEach((response, i) => batch.responses[i].restore(response));
       batch.done.resolve(batch.summary());
       this._batches.push(batch);
@@ -312,7 +341,7 @@ export class FanoutModel implements IFanoutModel {
   private _startAttempt(batch: Batch, response: Response): void {
     response.begin(this._nextSeed());
     const connection = batch.connection ?? this._openConnection(batch);
-    connection.start(response.wireId, batch.options.upstream, buildRequest(batch.options, response.seed));
+    connection.start(response.wireId, response.upstream, buildRequest(batch.options, response.seed, response.model));
   }
 
   private _openConnection(batch: Batch): IBatchConnection {

@@ -19,3 +19,66 @@ export function promptFromActiveCell(tracker: INotebookTracker): string {
   }
   return source;
 }
+
+/** The cells above the active one that fit a token budget, as context for the prompt. */
+export interface INotebookContext {
+  /** The context as markdown: prose as it is, code fenced in the notebook's language. */
+  text: string;
+  /** How many cells it holds (the nearest ones above the active cell). */
+  cells: number;
+  /** Its estimated size in tokens (about four characters a token). */
+  tokens: number;
+}
+
+/** About four characters per token: the estimate shown before sending. */
+export function estimateTokenCount(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/**
+ * Take cells above the active one, nearest first, while they fit `budget` tokens, and give
+ * them back in notebook order.
+ */
+export function contextFromCellsAbove(
+  sources: ReadonlyArray<{ type: string; source: string }>,
+  activeIndex: number,
+  budget: number,
+  language: string
+): INotebookContext {
+  const parts: string[] = [];
+  let tokens = 0;
+  for (let i = activeIndex - 1; i >= 0; i--) {
+    const { type, source } = sources[i];
+    if (!source.trim()) {
+      continue;
+    }
+    const part = type === 'code' ? '```' + language + '\n' + source + '\n```' : source;
+    const cost = estimateTokenCount(part);
+    if (tokens + cost > budget) {
+      break;
+    }
+    parts.unshift(part);
+    tokens += cost;
+  }
+  return { text: parts.join('\n\n'), cells: parts.length, tokens };
+}
+
+/** The context as it is sent before the prompt; empty when there is none. */
+export function contextMessage(context: INotebookContext | null): string {
+  return context && context.cells > 0 ? `Context: the notebook cells above my question.\n\n${context.text}` : '';
+}
+
+/** The context of the current notebook's active cell, or null without a notebook. */
+export function activeNotebookContext(
+  tracker: INotebookTracker,
+  budget: number,
+  language: string
+): INotebookContext | null {
+  const panel = tracker.currentWidget;
+  const notebook = panel?.content;
+  if (!notebook?.model) {
+    return null;
+  }
+  const cells = notebook.model.sharedModel.cells.map(cell => ({ type: cell.cell_type, source: cell.getSource() }));
+  return contextFromCellsAbove(cells, notebook.activeCellIndex, budget, language);
+}

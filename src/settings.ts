@@ -1,7 +1,7 @@
 /** The user's settings (schema/plugin.json) as defaults for Generate responses. */
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import type { IGenerateOptions } from './tokens';
+import type { IGenerateOptions, ITarget } from './tokens';
 
 function read<T>(settings: ReadonlyPartialJSONObject, key: string, fallback: T): T {
   const value = settings[key];
@@ -16,7 +16,8 @@ export function settingsToDefaults(settings: ReadonlyPartialJSONObject): Omit<IG
     temperature: read(settings, 'temperature', 0.7),
     model: read(settings, 'model', ''),
     upstream: read(settings, 'upstream', ''),
-    systemPrompt: read(settings, 'systemPrompt', '')
+    systemPrompt: read(settings, 'systemPrompt', ''),
+    targets: read<ITarget[]>(settings, 'targets', [])
   };
 }
 
@@ -35,4 +36,9 @@ export function connectionSettings(settings: ReadonlyPartialJSONObject): IConnec
     directUrl,
     directApiKey: read(settings, 'directApiKey', '')
   };
+}
+
+/** Whether to send the cells above as context, and within how many tokens. */
+export function contextSettings(settings: ReadonlyPartialJSONObject): { enabled: boolean; budget: number } {
+  return { enabled: read(settings, 'contextCells', false), budget: read(settings, 'contextTokenBudget', 2000) };
 }

@@ -32,6 +32,16 @@ export namespace CommandIDs {
   export const insert = 'fanout:insert';
 }
 
+/** Some responses of a batch from one model of one upstream. */
+export interface ITarget {
+  /** Configured upstream name; empty for the server's default. */
+  upstream: string;
+  /** Model name; empty for the upstream's default. */
+  model: string;
+  /** How many responses from this model. */
+  n: number;
+}
+
 /** What one Generate responses asks for; every field has a default from the settings. */
 export interface IGenerateOptions {
   /** The user's prompt (the active cell when run from the palette). */
@@ -46,6 +56,13 @@ export interface IGenerateOptions {
   temperature: number;
   /** System message; empty for none. */
   systemPrompt: string;
+  /** Notebook context sent before the prompt (the cells above); empty for none. */
+  context?: string;
+  /**
+   * Several models in one batch: when given and not empty, the batch is these responses, in
+   * this order, and `n`, `model` and `upstream` are ignored.
+   */
+  targets?: ITarget[];
 }
 
 /** One response of a batch as the views and the API see it. */
@@ -58,6 +75,10 @@ export interface IResponseView {
   readonly seed: number;
   /** How many times this response was (re-)generated. */
   readonly attempt: number;
+  /** The upstream it is asked from (empty: the server's default). */
+  readonly upstream: string;
+  /** The model it is asked from (empty: the upstream's default). */
+  readonly model: string;
   /** The latest state of the response. */
   snapshot(): ResponseSnapshot;
 }
@@ -81,6 +102,9 @@ export interface IResponseSummary extends ResponseSnapshot {
   index: number;
   seed: number;
   attempt: number;
+  upstream: string;
+  /** The model asked for; `model` (from the snapshot) is the one that answered. */
+  requestedModel: string;
 }
 
 /** JSON summary of a batch, as returned by the `generate` command. */

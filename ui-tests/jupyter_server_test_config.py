@@ -11,10 +11,12 @@ configure_jupyter_server(c)  # noqa: F821
 
 c.ServerApp.port = int(os.environ.get("FANOUT_TEST_LAB_PORT", "8890"))  # noqa: F821
 SIMULATOR_PORT = os.environ.get("FANOUT_TEST_SIMULATOR_PORT", "8891")
+# A second upstream name for the same simulator, for batches that mix models and upstreams.
 c.Fanout.upstreams = {  # noqa: F821
-    "simulator": {"base_urls": [f"http://127.0.0.1:{SIMULATOR_PORT}/v1"]}
+    "simulator": {"base_urls": [f"http://127.0.0.1:{SIMULATOR_PORT}/v1"]},
+    "simulator-b": {"base_urls": [f"http://127.0.0.1:{SIMULATOR_PORT}/v1"]},
 }
 c.Fanout.default_upstream = "simulator"  # noqa: F821
 
-# Uncomment to set server log level to debug level
-# c.ServerApp.log_level = "DEBUG"
+# Warnings and errors only: the test log stays readable (DEBUG when investigating).
+c.ServerApp.log_level = os.environ.get("FANOUT_TEST_LOG_LEVEL", "WARN")  # noqa: F821

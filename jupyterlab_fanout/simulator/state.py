@@ -40,6 +40,7 @@ class RequestRecord:
     n: Optional[int] = None
     stream_options: Optional[Dict[str, Any]] = None
     messages_count: int = 0
+    messages: Any = None
     prompt_tokens: int = 0
     first_token_at: Optional[float] = None
     ended_at: Optional[float] = None
@@ -67,6 +68,7 @@ class RequestRecord:
         self.n = body.get("n")
         self.stream_options = body.get("stream_options")
         self.messages_count = len(messages) if isinstance(messages, list) else 0
+        self.messages = messages
         self.prompt_tokens = prompt_tokens
 
     def add_sent(self, reasoning: str, content: str, tokens: int) -> None:

@@ -85,6 +85,12 @@ describe('FanoutModel', () => {
     expect(batch.responses.every(r => r.snapshot().totalTokens === 0)).toBe(true);
   });
 
+  it('sends the notebook context before the prompt, in the user message', () => {
+    expect(buildRequest({ ...options, systemPrompt: '', context: 'Context: a = 1' }, 3).messages).toEqual([
+      { role: 'user', content: 'Context: a = 1\n\n---\n\nWhy is the sky blue?' }
+    ]);
+  });
+
   it('builds the chat request from the options, leaving the model to the server when empty', () => {
     expect(buildRequest(options, 7)).toEqual({
       messages: [
@@ -279,5 +285,49 @@ describe('FanoutModel across a reload', () => {
     connections[1].respond('4.2', 'four');
     expect((await filled).map(r => r.content)).toEqual(['two', 'three', 'four']);
     expect(batch.responses[0].attempt).toBe(1);
+  });
+});
+
+describe('several models in one batch', () => {
+  it('asks each response from its own upstream and model, in order, and keeps that across a reload', async () => {
+    const { model, connections } = makeModel();
+    const { batch, done } = model.generate({
+      ...options,
+      targets: [
+        { upstream: 'gpu', model: 'qwen', n: 2 },
+        { upstream: 'cloud', model: 'llama', n: 1 }
+      ]
+    });
+    const started = connections[0].started;
+    expect(started.map(s => [s.id, s.upstream, s.request.model])).toEqual([
+      ['1.1', 'gpu', 'qwen'],
+      ['2.1', 'gpu', 'qwen'],
+      ['3.1', 'cloud', 'llama']
+    ]);
+    expect(batch.responses.map(r => [r.upstream, r.model])).toEqual([
+      ['gpu', 'qwen'],
+      ['gpu', 'qwen'],
+      ['cloud', 'llama']
+    ]);
+    ['1.1', '2.1', '3.1'].forEach(id => connections[0].respond(id, id));
+    const summary = await done;
+    expect(summary.responses.map(r => r.requestedModel)).toEqual(['qwen', 'qwen', 'llama']);
+
+    const again = makeModel();
+    again.model.restore(JSON.parse(JSON.stringify(model.save())));
+    const restored = again.model.getBatch(batch.id)!;
+    expect(restored.responses.map(r => [r.upstream, r.model, r.snapshot().content])).toEqual([
+      ['gpu', 'qwen', '1.1'],
+      ['gpu', 'qwen', '2.1'],
+      ['cloud', 'llama', '3.1']
+    ]);
+    // Re-generating asks the same upstream and model again.
+    void again.model.regenerate(batch.id, '3');
+    expect(again.connections[0].started[0]).toMatchObject({ upstream: 'cloud', request: { model: 'llama' } });
+  });
+
+  it('refuses a target with no responses', () => {
+    const { model } = makeModel();
+    expect(() => model.generate({ ...options, targets: [{ upstream: '', model: 'x', n: 0 }] })).toThrow(/at least 1/);
   });
 });

@@ -71,6 +71,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element {
         <ResponseCard
           key={response.id}
           index={response.index}
+          model={response.model || snapshot.model || ''}
           snapshot={snapshot}
           maxTokens={batch.options.maxTokens}
           trans={trans}

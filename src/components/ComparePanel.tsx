@@ -35,7 +35,7 @@ export interface IComparePanelProps {
 const CELL = 'cell';
 
 function label(response: IResponseView, trans: TranslationBundle): string {
-  const model = response.snapshot().model;
+  const model = response.model || response.snapshot().model;
   return model ? trans.__('Response %1 · %2', response.index, model) : trans.__('Response %1', response.index);
 }
 

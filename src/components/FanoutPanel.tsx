@@ -16,6 +16,9 @@ export interface IFanoutPanelProps {
   onCompare: (batchId: string) => void;
   onInsert: (batchId: string, responseId: string) => void;
   onRemove: (batchId: string) => void;
+  /** What would be sent as context now; null without a notebook. */
+  context?: () => { enabled: boolean; budget: number; cells: number; tokens: number } | null;
+  onToggleContext?: (enabled: boolean) => void;
   /** A warning about the current settings to show above the prompt, if any. */
   notice?: () => string | null;
 }
@@ -25,6 +28,7 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
   const { model, trans } = props;
   const [prompt, setPrompt] = useState('');
   const notice = props.notice?.() ?? null;
+  const context = props.context?.() ?? null;
   const [chosen, setChosen] = useState<string | null>(null);
   // The newest batch unless the user picked an older one that still exists.
   const batch = model.batches.find(b => b.id === chosen) ?? model.batches[0];
@@ -50,6 +54,18 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           onChange={event => setPrompt(event.target.value)}
           rows={3}
         />
+        {context && (
+          <label className="jp-Fanout-context">
+            <input
+              type="checkbox"
+              checked={context.enabled}
+              onChange={event => props.onToggleContext?.(event.target.checked)}
+            />
+            {context.enabled
+              ? trans.__('Context: %1 cells above, ≈ %2 / %3 tokens', context.cells, context.tokens, context.budget)
+              : trans.__('Include the cells above as context')}
+          </label>
+        )}
         <button type="submit" className="jp-Button jp-mod-styled jp-mod-accept jp-Fanout-generate">
           {trans.__('Generate responses')}
         </button>

@@ -7,6 +7,8 @@ import { formatDuration, formatRate, percent } from './format';
 /** Properties of one response's progress card. */
 export interface IResponseCardProps {
   index: number;
+  /** The model asked for, or the one that answered; empty when unknown. */
+  model: string;
   snapshot: ResponseSnapshot;
   maxTokens: number;
   trans: TranslationBundle;
@@ -67,7 +69,7 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
     maxTokens,
     estimated
   );
-  const title = trans.__('Response %1', index);
+  const title = props.model ? trans.__('Response %1 · %2', index, props.model) : trans.__('Response %1', index);
   return (
     <section
       className={`jp-Fanout-response jp-Fanout-status-${snapshot.status}`}
@@ -76,39 +78,47 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
       aria-label={title}
     >
       <header className="jp-Fanout-response-header">
-        <span className="jp-Fanout-response-title">{title}</span>
+        <span className="jp-Fanout-response-title" title={title}>
+          {title}
+        </span>
         <span className="jp-Fanout-response-status" data-status={snapshot.status}>
           <span className="jp-Fanout-status-icon" aria-hidden="true" />
           {statusLabel(snapshot.status, trans)}
         </span>
-        <span className="jp-Fanout-response-counts" title={trans.__('(thinking + answer = total / max tokens)')}>
-          {counts}
-        </span>
-        {running ? (
-          <button className="jp-Button jp-mod-styled jp-mod-warn jp-Fanout-stop" onClick={props.onStop}>
-            {trans.__('Stop')}
-          </button>
-        ) : (
-          <>
-            <button
-              className="jp-Button jp-mod-styled jp-Fanout-insert"
-              title={trans.__('Insert this response below the active cell, parsed into cells')}
-              onClick={props.onInsert}
-            >
-              {trans.__('Insert')}
-            </button>
-            <button className="jp-Button jp-mod-styled jp-Fanout-regenerate" onClick={props.onRegenerate}>
-              {trans.__('Re-generate')}
-            </button>
-          </>
-        )}
       </header>
       <TokenBar snapshot={snapshot} maxTokens={maxTokens} label={trans.__('Tokens of %1', title)} />
-      <div className="jp-Fanout-response-metrics">
-        <span>{trans.__('TTFT %1', formatDuration(snapshot.metrics.ttftMs))}</span>
-        <span>{trans.__('%1 tok/s', formatRate(snapshot.metrics.tokensPerSecond))}</span>
-        <span>{trans.__('elapsed %1', formatDuration(snapshot.metrics.elapsedMs))}</span>
-        {snapshot.finishReason && <span>{trans.__('finish: %1', snapshot.finishReason)}</span>}
+      <div className="jp-Fanout-response-footer">
+        <div className="jp-Fanout-response-figures">
+          <span className="jp-Fanout-response-counts" title={trans.__('(thinking + answer = total / max tokens)')}>
+            {counts}
+          </span>
+          <span className="jp-Fanout-response-metrics">
+            <span>{trans.__('TTFT %1', formatDuration(snapshot.metrics.ttftMs))}</span>
+            <span>{trans.__('%1 tok/s', formatRate(snapshot.metrics.tokensPerSecond))}</span>
+            <span>{trans.__('elapsed %1', formatDuration(snapshot.metrics.elapsedMs))}</span>
+            {snapshot.finishReason && <span>{trans.__('finish: %1', snapshot.finishReason)}</span>}
+          </span>
+        </div>
+        <div className="jp-Fanout-response-actions">
+          {running ? (
+            <button className="jp-Button jp-mod-styled jp-mod-warn jp-Fanout-stop" onClick={props.onStop}>
+              {trans.__('Stop')}
+            </button>
+          ) : (
+            <>
+              <button
+                className="jp-Button jp-mod-styled jp-Fanout-insert"
+                title={trans.__('Insert this response below the active cell, parsed into cells')}
+                onClick={props.onInsert}
+              >
+                {trans.__('Insert')}
+              </button>
+              <button className="jp-Button jp-mod-styled jp-Fanout-regenerate" onClick={props.onRegenerate}>
+                {trans.__('Re-generate')}
+              </button>
+            </>
+          )}
+        </div>
       </div>
       {snapshot.error && (
         <div className="jp-Fanout-response-error" role="alert">
@@ -122,7 +132,10 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
           <pre>{snapshot.reasoning}</pre>
         </details>
       )}
-      <pre className="jp-Fanout-response-text">{snapshot.content}</pre>
+      {/* The newest lines stay in view while the text grows (column-reverse keeps the scroll at the end). */}
+      <div className="jp-Fanout-response-preview">
+        <pre className="jp-Fanout-response-text">{snapshot.content}</pre>
+      </div>
     </section>
   );
 }

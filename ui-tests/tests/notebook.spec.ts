@@ -4,7 +4,7 @@
 import { expect, test } from '@jupyterlab/galata';
 
 import { execute, notebookCells, notebookWithPrompt, RESPONSE } from './helpers';
-import { resetSimulator } from './simulator';
+import { resetSimulator, simulatorRequests } from './simulator';
 
 const ANSWER = [
   'Load the numbers first.',
@@ -108,18 +108,17 @@ test.describe('Into the notebook', () => {
     const rendered = page.locator('.jp-Fanout-compare .jp-Fanout-markdown');
     await expect(rendered).toContainText('Hello');
     await expect(rendered.locator('script')).toHaveCount(0);
+    // The sanitizer keeps the image and the button, without what made them dangerous.
     const img = rendered.locator('img');
-    if ((await img.count()) > 0) {
-      expect(await img.first().getAttribute('onerror')).toBeNull();
-    }
+    await expect(img).toHaveCount(1);
+    expect(await img.getAttribute('onerror')).toBeNull();
     const button = rendered.locator('button', { hasText: 'Click me' });
-    if ((await button.count()) > 0) {
-      expect(await button.first().getAttribute('data-commandlinker-command')).toBeNull();
-      const before = await page.locator('.jp-NotebookPanel').count();
-      await button.first().click();
-      await page.waitForTimeout(500);
-      expect(await page.locator('.jp-NotebookPanel').count()).toBe(before);
-    }
+    await expect(button).toHaveCount(1);
+    expect(await button.getAttribute('data-commandlinker-command')).toBeNull();
+    const notebooks = await page.locator('.jp-NotebookPanel').count();
+    await button.click();
+    await page.waitForTimeout(500);
+    expect(await page.locator('.jp-NotebookPanel').count()).toBe(notebooks);
     expect(await page.evaluate(() => (window as any).__fanoutXss)).toBeUndefined();
   });
 
@@ -132,4 +131,43 @@ test.describe('Into the notebook', () => {
     await expect.poll(async () => (await notebookCells(page)).length).toBe(2);
     expect((await notebookCells(page))[1]).toEqual({ type: 'code', source: 'print(sum(data))' });
   });
+});
+
+test('a batch mixing two models on two upstreams labels each response by its model', async ({ page, request }) => {
+  await resetSimulator(request, { ...FAST, answer_tokens: 30, models: ['fanout-sim-large'] });
+  await page.notebook.createNew();
+  const summary = await execute(page, 'fanout:generate', {
+    prompt: 'Two and two',
+    targets: [
+      { upstream: 'simulator', model: 'fanout-sim', n: 2 },
+      { upstream: 'simulator-b', model: 'fanout-sim-large', n: 2 }
+    ]
+  });
+  expect(summary.responses.map((r: any) => [r.status, r.model])).toEqual([
+    ['complete', 'fanout-sim'],
+    ['complete', 'fanout-sim'],
+    ['complete', 'fanout-sim-large'],
+    ['complete', 'fanout-sim-large']
+  ]);
+  const record = await simulatorRequests(request);
+  expect(record.map(entry => (entry as any).model).sort()).toEqual([
+    'fanout-sim',
+    'fanout-sim',
+    'fanout-sim-large',
+    'fanout-sim-large'
+  ]);
+  const titles = await page.locator(`${RESPONSE} .jp-Fanout-response-title`).allTextContents();
+  expect(titles).toEqual([
+    'Response 1 · fanout-sim',
+    'Response 2 · fanout-sim',
+    'Response 3 · fanout-sim-large',
+    'Response 4 · fanout-sim-large'
+  ]);
+  await execute(page, 'fanout:compare', { layout: 'side-by-side' });
+  await page.locator('.jp-Fanout-compare-pick input').nth(2).check();
+  await expect(page.locator('.jp-Fanout-compare-column-header .jp-Fanout-response-title')).toHaveText([
+    'Response 1 · fanout-sim',
+    'Response 2 · fanout-sim',
+    'Response 3 · fanout-sim-large'
+  ]);
 });

@@ -101,3 +101,29 @@ test.describe('Live progress', () => {
     expect(texts).toEqual(summary.responses.map((r: any) => r.content));
   });
 });
+
+test('the cells above can be sent as context, with the budget shown before sending', async ({ page, request }) => {
+  await resetSimulator(request, { tokens_per_second: 300, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 20 });
+  await page.notebook.createNew();
+  await page.notebook.setCell(0, 'code', 'x = 41');
+  await page.notebook.addCell('markdown', 'What is x + 1?');
+  await page.notebook.selectCells(1);
+  await execute(page, 'fanout:open');
+  const context = page.locator('.jp-Fanout-context');
+  await expect(context).toHaveText('Include the cells above as context');
+  // The box reflects the setting, which changes a moment after the click.
+  await context.locator('input').click();
+  // "```python\nx = 41\n```" is 20 characters: 5 tokens at four characters a token.
+  await expect(context).toHaveText('Context: 1 cells above, ≈ 5 / 2000 tokens');
+  await page.notebook.selectCells(1);
+  await execute(page, 'fanout:generate', { n: 1 });
+  const record = await simulatorRequests(request);
+  expect((record[0] as any).messages).toEqual([
+    {
+      role: 'user',
+      content: 'Context: the notebook cells above my question.\n\n```python\nx = 41\n```\n\n---\n\nWhat is x + 1?'
+    }
+  ]);
+  await context.locator('input').click();
+  await expect(context).toHaveText('Include the cells above as context');
+});

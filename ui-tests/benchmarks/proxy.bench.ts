@@ -1,0 +1,333 @@
+/**
+ * Benchmark 1 (issue 4): the batch proxy (one WebSocket per batch) against the rejected
+ * design (one fetch per response through the Jupyter server), side by side in one run, in
+ * Debian's Chromium against JupyterLab and the vLLM simulator. Prints markdown tables and
+ * writes them to benchmarks/results/proxy.md. Asserts only that the runs worked.
+ */
+import { expect, test } from '@jupyterlab/galata';
+
+import {
+  fmt,
+  ISimRecord,
+  machineLine,
+  median,
+  passMiss,
+  quantile,
+  report,
+  resetSimulator,
+  simulatorRecords,
+  sleep,
+  streamStraight,
+  table,
+  withNodeProbes
+} from './helpers';
+import { IBrowserRun, installPageHelpers, runInPage } from './page-helpers';
+
+const NS = (process.env.FANOUT_BENCH_NS || '1,4,8,16,32,64').split(',').map(Number);
+const TPS = 50;
+const TTFT_MS = 100;
+const ANSWER_TOKENS = 200;
+const SIM = { tokens_per_second: TPS, ttft_ms: TTFT_MS, answer_tokens: ANSWER_TOKENS, reasoning_tokens: 0, tokens_per_event: 1 };
+/** Ideal batch duration: every request reaches the simulator at once and it keeps its schedule. */
+const IDEAL_MS = TTFT_MS + ((ANSWER_TOKENS - 1) / TPS) * 1000;
+
+interface IFigures {
+  path: string;
+  n: number;
+  complete: number;
+  spreadBrowserMs: number;
+  spreadSimMs: number;
+  deliveredOverOffered: number;
+  decodeRatio: number;
+  simOnSchedule: number;
+  restMedianMs: number;
+  duringMedianMs: number;
+  restRatio: number;
+  nodeRestMedianMs: number;
+  nodeDuringMedianMs: number;
+  probes: number;
+  wsOpenMs: number;
+  wallMs: number;
+}
+
+function figures(run: IBrowserRun, records: ISimRecord[], node: { restMs: number[]; duringMs: number[] }): IFigures {
+  const firsts = run.streams.map(s => s.firstTokenAt ?? NaN);
+  const simFirsts = records.map(r => (r.first_token_at ?? NaN) * 1000);
+  const delivered = run.streams.reduce((sum, s) => sum + s.tokens, 0);
+  const offered = records.reduce((sum, r) => sum + r.completion_tokens_sent, 0);
+  const lastEnd = Math.max(...run.streams.map(s => s.endedAt ?? NaN));
+  const wallMs = lastEnd - run.t0;
+  // Batch level: (tokens received by the browser ÷ wall time from the click to the last
+  // response's end) ÷ (tokens the simulator sent ÷ the ideal duration of its schedule).
+  const deliveredOverOffered = delivered / wallMs / (offered / IDEAL_MS);
+  // Decode phase per stream: scheduled time from first to last token ÷ browser-observed time.
+  const decodeRatio = median(
+    run.streams.map(s => (((s.tokens - 1) / TPS) * 1000) / ((s.endedAt ?? NaN) - (s.firstTokenAt ?? NaN)))
+  );
+  const simOnSchedule = median(records.map(r => IDEAL_MS / (((r.ended_at ?? NaN) - r.started_at) * 1000)));
+  const restMedianMs = median(run.restMs);
+  const duringMedianMs = median(run.duringMs);
+  return {
+    path: run.path,
+    n: run.n,
+    complete: run.streams.filter(s => s.status === 'complete').length,
+    spreadBrowserMs: Math.max(...firsts) - Math.min(...firsts),
+    spreadSimMs: Math.max(...simFirsts) - Math.min(...simFirsts),
+    deliveredOverOffered,
+    decodeRatio,
+    simOnSchedule,
+    restMedianMs,
+    duringMedianMs,
+    restRatio: duringMedianMs / restMedianMs,
+    nodeRestMedianMs: median(node.restMs),
+    nodeDuringMedianMs: median(node.duringMs),
+    wsOpenMs: run.wsOpenMs ?? NaN,
+    probes: run.duringMs.length,
+    wallMs
+  };
+}
+
+test.describe('Benchmark 1: the batch proxy', () => {
+  test('proxy vs one fetch per response; TTFT overhead; stop-to-disconnect', async ({ page, request }) => {
+    await installPageHelpers(page);
+    // Workspace saves (jupyterlab-fanout persists its batches in the state database).
+    const saves = { count: 0, bytes: 0 };
+    page.on('request', req => {
+      if (req.method() === 'PUT' && req.url().includes('/api/workspaces')) {
+        saves.count++;
+        saves.bytes += Buffer.byteLength(req.postData() ?? '');
+      }
+    });
+    // Warm-up: loads the sidebar and the code paths of both clients.
+    await resetSimulator(request, { ...SIM, answer_tokens: 5 });
+    await runInPage(page, 'proxy', 2, 400, false);
+    await runInPage(page, 'baseline', 2, 400, false);
+    await runInPage(page, 'rawws', 2, 400, false);
+
+    // -- spread, delivered/offered, REST latency, per N, both designs ----------------------
+    const rows: IFigures[] = [];
+    for (const n of NS) {
+      for (const path of ['proxy', 'rawws', 'baseline'] as const) {
+        await resetSimulator(request, SIM);
+        const savesBefore = { ...saves };
+        const node = await withNodeProbes(() => runInPage(page, path, n, 400));
+        const run = node.result;
+        const records = await simulatorRecords(request);
+        expect(records).toHaveLength(n);
+        const f = figures(run, records, node);
+        f.workspaceSaves = `${saves.count - savesBefore.count} / ${fmt((saves.bytes - savesBefore.bytes) / 1048576, 2)}`;
+        expect(f.complete, `${path} N=${n}: every response completes`).toBe(n);
+        expect(records.every(r => r.outcome === 'completed')).toBe(true);
+        console.log(
+          `${path} N=${n}: spread ${fmt(f.spreadBrowserMs)} ms, delivered/offered ${fmt(f.deliveredOverOffered, 3)}, REST ${fmt(f.duringMedianMs)}/${fmt(f.restMedianMs)} ms, wall ${fmt(f.wallMs, 0)} ms`
+        );
+        rows.push(f);
+      }
+    }
+
+    // -- TTFT through the proxy vs straight to the simulator (from Node) ------------------
+    // Same simulator settings; max_tokens 10 so that each run is short. Alternated, repeated.
+    const ttft: Record<string, { proxy: number[]; straight: number[]; up: number[]; sim: number[]; down: number[] }> = {};
+    for (const n of [1, 64]) {
+      const t = (ttft[n] = { proxy: [] as number[], straight: [] as number[], up: [] as number[], sim: [] as number[], down: [] as number[] });
+      const repeats = n === 1 ? 15 : 4;
+      for (let i = 0; i < repeats; i++) {
+        await resetSimulator(request, SIM);
+        const run = await runInPage(page, 'proxy', n, 10, false);
+        const records = await simulatorRecords(request);
+        expect(run.streams.every(s => s.status === 'complete')).toBe(true);
+        for (const s of run.streams) {
+          t.proxy.push((s.firstTokenAt ?? NaN) - s.startedAt);
+          const rec = records.find(r => r.seed === s.seed);
+          if (rec && rec.first_token_at !== null) {
+            // Decomposition (same machine clock): browser start → request at the simulator,
+            // simulator's own TTFT, simulator's first token → browser.
+            t.up.push(rec.started_at * 1000 - (run.timeOrigin + s.startedAt));
+            t.sim.push((rec.first_token_at - rec.started_at) * 1000);
+            t.down.push(run.timeOrigin + (s.firstTokenAt ?? NaN) - rec.first_token_at * 1000);
+          }
+        }
+        await resetSimulator(request, SIM);
+        const straight = await Promise.all(
+          Array.from({ length: n }, () =>
+            streamStraight({ messages: [{ role: 'user', content: 'Explain attention in one paragraph, with a code example.' }], max_tokens: 10, temperature: 0.7, seed: Math.floor(Math.random() * 1e9) })
+          )
+        );
+        expect(straight.every(s => s.done)).toBe(true);
+        for (const s of straight) {
+          t.straight.push((s.firstTokenAt ?? NaN) - s.startedAt);
+        }
+      }
+    }
+
+    // -- Stop → the simulator sees the disconnect ------------------------------------------
+    const stopLatency: number[] = [];
+    for (let repeat = 0; repeat < 2; repeat++) {
+      await resetSimulator(request, { ...SIM, answer_tokens: 2000 });
+      await page.evaluate(() => {
+        const w = window as any;
+        w.__stopBatch = w.jupyterapp.commands.execute('fanout:generate', {
+          prompt: 'Write a long story about a GPU.',
+          n: 20,
+          maxTokens: 4000,
+          temperature: 0.7
+        });
+      });
+      // Every stream is sending tokens.
+      for (let i = 0; i < 200; i++) {
+        const records = await simulatorRecords(request);
+        if (records.length === 20 && records.every(r => r.first_token_at !== null)) {
+          break;
+        }
+        await sleep(100);
+      }
+      await sleep(300);
+      const stoppedAt: Record<string, number> = {};
+      for (let i = 1; i <= 20; i++) {
+        stoppedAt[String(i)] = await page.evaluate(responseId => {
+          const w = window as any;
+          const t = performance.timeOrigin + performance.now();
+          void w.jupyterapp.commands.execute('fanout:stop', { responseId });
+          return t;
+        }, String(i));
+        await sleep(120);
+      }
+      const summary = await page.evaluate(async () => {
+        const s = await (window as any).__stopBatch;
+        return s.responses.map((r: any) => ({ id: r.id, seed: r.seed, status: r.status }));
+      });
+      await sleep(300);
+      const records = await simulatorRecords(request);
+      for (const r of summary) {
+        expect(r.status).toBe('stopped');
+        const rec = records.find(x => x.seed === r.seed);
+        expect(rec?.disconnected, `response ${r.id}: the simulator saw the disconnect`).toBe(true);
+        stopLatency.push(rec!.disconnected_at! * 1000 - stoppedAt[r.id]);
+      }
+    }
+
+    // -- tables ------------------------------------------------------------------------------
+    const byN = (path: string, n: number) => rows.find(r => r.path === path && r.n === n)!;
+    const perN = table(
+      [
+        'N',
+        'design',
+        'complete',
+        'first-token spread, browser (ms)',
+        'first-token spread, simulator (ms)',
+        'delivered/offered',
+        'decode-phase ratio (median)',
+        'simulator kept schedule',
+        'REST during / at rest (ms, median)',
+        'REST ratio',
+        'REST from Node during / at rest (ms, median)',
+        'workspace PUTs during the run (count / MB)',
+        'batch wall (ms)'
+      ],
+      rows.map(r => [
+        r.n,
+        r.path === 'proxy' ? 'WebSocket proxy' : r.path === 'rawws' ? 'bare WebSocket client, no UI (diagnostic)' : 'fetch per response',
+        `${r.complete}/${r.n}`,
+        fmt(r.spreadBrowserMs),
+        fmt(r.spreadSimMs),
+        fmt(r.deliveredOverOffered, 3),
+        fmt(r.decodeRatio, 3),
+        fmt(r.simOnSchedule, 3),
+        `${fmt(r.duringMedianMs)} / ${fmt(r.restMedianMs)} (${r.probes} probes)`,
+        fmt(r.restRatio, 2),
+        `${fmt(r.nodeDuringMedianMs)} / ${fmt(r.nodeRestMedianMs)}`,
+        r.workspaceSaves ?? '',
+        fmt(r.wallMs, 0)
+      ])
+    );
+
+    const ttftRows = [1, 64].map(n => {
+      const t = ttft[n];
+      const p = median(t.proxy);
+      const s = median(t.straight);
+      return [
+        n,
+        `${fmt(p)} (p95 ${fmt(quantile(t.proxy, 0.95))})`,
+        `${fmt(s)} (p95 ${fmt(quantile(t.straight, 0.95))})`,
+        fmt(p - s),
+        fmt(p / s, 3),
+        `${fmt(median(t.up))} / ${fmt(median(t.sim))} / ${fmt(median(t.down))}`,
+        t.proxy.length
+      ];
+    });
+    const ttftTable = table(
+      [
+        'N',
+        'TTFT via proxy, browser (ms, p50)',
+        'TTFT straight to simulator, Node (ms, p50)',
+        'overhead p50 (ms)',
+        'proxy / straight',
+        'proxy TTFT split: browser→simulator / simulator TTFT / simulator→browser (ms, p50)',
+        'samples'
+      ],
+      ttftRows
+    );
+
+    const nMax = Math.max(...NS);
+    const p64 = byN('proxy', nMax);
+    const b64 = byN('baseline', nMax);
+    const overhead1 = median(ttft[1].proxy) - median(ttft[1].straight);
+    const overhead64 = median(ttft[64].proxy) - median(ttft[64].straight);
+    const stop50 = median(stopLatency);
+    const stop95 = quantile(stopLatency, 0.95);
+    const targets = table(
+      ['figure', 'target', 'WebSocket proxy', 'result', 'fetch per response (baseline)'],
+      [
+        [`first-token spread at N=${nMax} (browser)`, '< 150 ms', `${fmt(p64.spreadBrowserMs)} ms`, passMiss(p64.spreadBrowserMs < 150), `${fmt(b64.spreadBrowserMs)} ms`],
+        [`delivered/offered at N=${nMax}`, '≥ 0.98', fmt(p64.deliveredOverOffered, 3), passMiss(p64.deliveredOverOffered >= 0.98), fmt(b64.deliveredOverOffered, 3)],
+        [`REST latency during batch / at rest, N=${nMax}`, '< 2×', `${fmt(p64.restRatio, 2)}×`, passMiss(p64.restRatio < 2), `${fmt(b64.restRatio, 2)}×`],
+        ['proxy TTFT overhead p50, N=1', '< 2 ms', `${fmt(overhead1)} ms`, passMiss(overhead1 < 2), '—'],
+        ['proxy TTFT overhead p50, N=64', '< 2 ms', `${fmt(overhead64)} ms`, passMiss(overhead64 < 2), '—'],
+        ['Stop → simulator sees disconnect, p95', '< 50 ms', `${fmt(stop95)} ms (p50 ${fmt(stop50)} ms, ${stopLatency.length} stops)`, passMiss(stop95 < 50), '—']
+      ]
+    );
+
+    const text = [
+      '# Benchmark 1 — the batch proxy (issue 4)',
+      '',
+      machineLine(),
+      '',
+      `Simulator: ${TPS} tokens/s per stream, ${ANSWER_TOKENS} answer tokens, no reasoning, ttft ${TTFT_MS} ms, 1 token per event. ` +
+        `Debian Chromium (headless) → JupyterLab (Tornado, port ${process.env.FANOUT_TEST_LAB_PORT}) → simulator (port ${process.env.FANOUT_TEST_SIMULATOR_PORT}), one run of each cell, same server, same run.`,
+      '',
+      '## Targets',
+      '',
+      targets,
+      '',
+      '## Per N',
+      '',
+      perN,
+      '',
+      '## Time to first token',
+      '',
+      ttftTable,
+      '',
+      `Opening the batch WebSocket (bare client, \`new WebSocket\` → \`open\`), median over the per-N runs: ${fmt(median(rows.filter(r => r.path === 'rawws').map(r => r.wsOpenMs)))} ms.`,
+      '',
+      `Stop → disconnect (ms): p50 ${fmt(stopLatency.length ? stop50 : NaN)}, p95 ${fmt(stop95)}, max ${fmt(Math.max(...stopLatency))}, n=${stopLatency.length}.`,
+      '',
+      '## Definitions',
+      '',
+      '- **WebSocket proxy**: `fanout:generate` (the extension: one WebSocket per batch to `fanout/batch`, the sidebar rendering every response). ' +
+        '**fetch per response**: the design the project rejected, as a baseline: N parallel `fetch` POSTs from the page to the bench-only server extension ' +
+        '`benchmarks/fanout_bench_baseline.py` (`POST /fanout-bench/stream`, loaded into the same JupyterLab server), which relays one upstream SSE stream per request with aiohttp ' +
+        'exactly like the proxy’s upstream client. The baseline client only parses SSE (no rendering), so it does less browser work than the proxy path.',
+      '- **first-token spread**: max − min over the batch’s responses of the first-token time; browser: `metrics.firstTokenAt` (proxy) or the first SSE event with non-empty text (baseline); simulator: `first_token_at` of its record.',
+      `- **delivered/offered**: (Σ tokens received by the browser ÷ time from the click to the last response’s end, browser clock) ÷ (Σ \`completion_tokens_sent\` of the simulator ÷ the ideal duration of its schedule, ttft + (${ANSWER_TOKENS}−1)/${TPS} s = ${fmt(IDEAL_MS, 0)} ms). ` +
+        '1.0 = the batch finished as early as the simulator’s schedule allows had every request reached it at the click; connecting, proxying, queueing (and simulator lag) lower it.',
+      '- **bare WebSocket client (diagnostic)**: the proxy’s own protocol (`fanout/batch`, start messages, binary frames) spoken by a minimal client in the page that only parses SSE: same server path as the extension, without the model and the sidebar. Tells the server’s share from the browser UI’s share.',
+      '- **REST from Node**: the same `GET /api/contents` from the Playwright process (no browser, no connection limit), at rest and during the batch: the Jupyter server’s own latency.',
+      '- **decode-phase ratio**: per response, (tokens − 1)/rate ÷ (browser end − browser first token); median. Separates streaming throughput from start-up delay.',
+      '- **simulator kept schedule**: per record, ideal duration ÷ (ended_at − started_at); median. Below 1 means the simulator itself (on this 2-core machine) fell behind.',
+      '- **REST**: `fetch(GET /api/contents)` from the page, duration to the full body. At rest: 7 sequential calls just before the batch. During: one call started every 400 ms from 300 ms after the click until the batch ended (each may finish later); medians.',
+      '- **TTFT**: proxy: browser `metrics.ttftMs` = first token − the moment `fanout:generate` started the response (includes opening the batch WebSocket). Straight: from Node (the Playwright process) with `http.request`, no keep-alive, N parallel, same simulator settings, from request start to the first SSE event with text (the simulator sends no CORS headers, so not from the page). max_tokens 10, runs alternated (N=1: 15 repeats, N=64: 4 repeats).',
+      '- **Stop → disconnect**: 20 responses streaming (50 tokens/s, 2,000 tokens), stopped one by one 120 ms apart with `fanout:stop {responseId}`; `performance.timeOrigin + performance.now()` in the page just before the command, against the simulator record’s `disconnected_at` (same machine clock). Two repeats.'
+    ].join('\n');
+    report('proxy', text);
+  });
+});

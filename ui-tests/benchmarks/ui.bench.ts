@@ -1,0 +1,407 @@
+/**
+ * Benchmark 2 (issue 5): the UI while a batch streams, in Debian's Chromium against
+ * JupyterLab and the vLLM simulator: long tasks, frame intervals, renderer script time per
+ * 1,000 tokens, typing latency in a notebook cell, and the JS heap after a large batch and
+ * after closing it. Prints markdown tables and writes them to benchmarks/results/ui.md.
+ * Asserts only that the runs worked.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { CDPSession, Page } from '@playwright/test';
+
+import { fmt, machineLine, median, passMiss, quantile, report, resetSimulator, sleep, table } from './helpers';
+
+const N = 32;
+const TPS = 200;
+const STREAM = { tokens_per_second: TPS, ttft_ms: 100, answer_tokens: 2000, reasoning_tokens: 0, tokens_per_event: 1 };
+const HEAP_TOKENS = 16000;
+const HEAP = {
+  tokens_per_second: 2000,
+  tokens_per_event: 20,
+  ttft_ms: 100,
+  answer_tokens: HEAP_TOKENS,
+  reasoning_tokens: 0,
+  max_model_len: 32768
+};
+const KEYSTROKES = 20;
+const PROMPT = 'Explain attention in one paragraph, with a code example.';
+
+async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
+}
+
+async function heapUsed(cdp: CDPSession): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    await cdp.send('HeapProfiler.collectGarbage');
+    await sleep(200);
+  }
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  return usedSize;
+}
+
+/** Long tasks and rAF frame intervals, recorded in the page from now until `stopRecording`. */
+async function startRecording(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as any;
+    const rec = (w.__rec = { longTasks: [] as number[], frames: [] as number[], running: true, observer: null as any });
+    rec.observer = new PerformanceObserver(list => {
+      for (const entry of list.getEntries()) {
+        rec.longTasks.push(entry.duration);
+      }
+    });
+    rec.observer.observe({ type: 'longtask' });
+    let last = -1;
+    const loop = (t: number) => {
+      if (!rec.running) {
+        return;
+      }
+      if (last >= 0) {
+        rec.frames.push(t - last);
+      }
+      last = t;
+      requestAnimationFrame(loop);
+    };
+    requestAnimationFrame(loop);
+  });
+}
+
+async function stopRecording(page: Page): Promise<{ longTasks: number[]; frames: number[] }> {
+  return page.evaluate(async () => {
+    const rec = (window as any).__rec;
+    await new Promise(resolve => setTimeout(resolve, 100));
+    rec.observer.takeRecords().forEach((e: PerformanceEntry) => rec.longTasks.push(e.duration));
+    rec.observer.disconnect();
+    rec.running = false;
+    return { longTasks: rec.longTasks, frames: rec.frames };
+  });
+}
+
+/** Typing latency probe on the first cell's editor: keydown timeStamp → first frame after the DOM shows the character. */
+async function installTypingProbe(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as any;
+    const editor = document.querySelector('.jp-NotebookPanel .jp-Cell .cm-content') as HTMLElement;
+    const probe = (w.__typing = { latencies: [] as number[], pending: [] as number[] });
+    document.addEventListener(
+      'keydown',
+      event => {
+        if (event.key === 'a') {
+          probe.pending.push(event.timeStamp);
+        }
+      },
+      true
+    );
+    let shown = (editor.textContent ?? '').split('a').length - 1;
+    new MutationObserver(() => {
+      const count = (editor.textContent ?? '').split('a').length - 1;
+      while (count > shown && probe.pending.length) {
+        shown++;
+        const pressed = probe.pending.shift()!;
+        requestAnimationFrame(() => probe.latencies.push(performance.now() - pressed));
+      }
+      shown = Math.max(shown, count);
+    }).observe(editor, { childList: true, subtree: true, characterData: true });
+  });
+}
+
+async function typeKeys(page: Page, count: number): Promise<number[]> {
+  await page.evaluate(() => ((window as any).__typing.latencies = []));
+  await page.locator('.jp-NotebookPanel .jp-Cell .cm-content').first().click();
+  await page.keyboard.press('End');
+  for (let i = 0; i < count; i++) {
+    await page.keyboard.type('a');
+    await sleep(150 + Math.random() * 100);
+  }
+  await sleep(300);
+  return page.evaluate(() => (window as any).__typing.latencies as number[]);
+}
+
+function startBatch(page: Page, n: number, maxTokens: number): Promise<void> {
+  return page.evaluate(
+    ({ n, maxTokens, prompt }) => {
+      const w = window as any;
+      w.__batch = w.jupyterapp.commands
+        .execute('fanout:generate', { prompt, n, maxTokens, temperature: 0.7 })
+        .then((summary: any) => ({
+          batchId: summary.batchId,
+          statuses: summary.responses.map((r: any) => r.status),
+          tokens: summary.responses.reduce((sum: number, r: any) => sum + r.totalTokens, 0),
+          chars: summary.responses.reduce((sum: number, r: any) => sum + r.content.length, 0)
+        }));
+    },
+    { n, maxTokens, prompt: PROMPT }
+  );
+}
+
+function batchDone(page: Page): Promise<{ batchId: string; statuses: string[]; tokens: number; chars: number }> {
+  return page.evaluate(() => (window as any).__batch);
+}
+
+interface IProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+
+/** Self time per function and per script from a CDP CPU profile. */
+function hotFunctions(profile: { nodes: IProfileNode[]; samples?: number[]; timeDeltas?: number[] }) {
+  const byId = new Map(profile.nodes.map(n => [n.id, n]));
+  const selfTime = new Map<number, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  let total = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const dt = deltas[i + 1] ?? 0;
+    selfTime.set(samples[i], (selfTime.get(samples[i]) ?? 0) + dt);
+    total += dt;
+  }
+  const fns = new Map<string, { name: string; where: string; time: number }>();
+  const scripts = new Map<string, { name: string; time: number }>();
+  for (const [id, time] of selfTime) {
+    const frame = byId.get(id)!.callFrame;
+    const file = frame.url ? frame.url.split('/').pop()!.split('?')[0] : frame.functionName.startsWith('(') ? frame.functionName : '(native)';
+    const name = frame.functionName || '(anonymous)';
+    const where = frame.url ? `${file}:${frame.lineNumber + 1}:${frame.columnNumber + 1}` : '';
+    const key = `${name}@${where}`;
+    const f = fns.get(key) ?? { name, where, time: 0 };
+    f.time += time;
+    fns.set(key, f);
+    const s = scripts.get(file) ?? { name: file, time: 0 };
+    s.time += time;
+    scripts.set(file, s);
+  }
+  const sorted = <T extends { time: number }>(m: Map<string, T>) =>
+    [...m.values()].sort((a, b) => b.time - a.time).map(v => ({ ...v, share: v.time / total }));
+  return { functions: sorted(fns), scripts: sorted(scripts) };
+}
+
+test.describe('Benchmark 2: the UI', () => {
+  test('long tasks, frames, script time, typing latency, heap', async ({ page, request }) => {
+    const cdp = await page.context().newCDPSession((page as any).page ?? page);
+    // Workspace saves (the state database: jupyterlab-fanout persists its batches there).
+    const saves = { count: 0, bytes: 0, on: false };
+    page.on('request', req => {
+      if (saves.on && req.method() === 'PUT' && req.url().includes('/api/workspaces')) {
+        saves.count++;
+        saves.bytes += Buffer.byteLength(req.postData() ?? '');
+      }
+    });
+    await cdp.send('Performance.enable');
+
+    await page.notebook.createNew();
+    await page.notebook.setCell(0, 'code', 'x = 1');
+    await page.notebook.enterCellEditingMode(0);
+    await installTypingProbe(page);
+
+    // Warm-up: opens the sidebar, loads and JITs the code paths.
+    await resetSimulator(request, { ...STREAM, answer_tokens: 50 });
+    await startBatch(page, 4, 200);
+    await batchDone(page);
+
+    // -- at rest: frames and long tasks for 4 s ------------------------------------------
+    await startRecording(page);
+    await sleep(4000);
+    const rest = await stopRecording(page);
+
+    // -- phase A: 32 responses at 200 tokens/s, nothing else happening --------------------
+    await resetSimulator(request, STREAM);
+    const before = await metrics(cdp);
+    saves.on = true;
+    await startRecording(page);
+    await startBatch(page, N, 4000);
+    const a = await batchDone(page);
+    const busy = await stopRecording(page);
+    const after = await metrics(cdp);
+    saves.on = false;
+    const savesA = { ...saves };
+    expect(a.statuses.filter(s => s === 'complete')).toHaveLength(N);
+    const kTokens = a.tokens / 1000;
+    const perK = (name: string) => ((after[name] - before[name]) * 1000) / kTokens;
+
+    // -- phase A2 (diagnostic): the same batch with the right sidebar collapsed -------------
+    // React still renders the panel (it is only hidden), so layout and paint drop out.
+    await resetSimulator(request, STREAM);
+    const beforeHidden = await metrics(cdp);
+    await startRecording(page);
+    await startBatch(page, N, 4000);
+    await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
+    const hiddenRun = await batchDone(page);
+    const hidden = await stopRecording(page);
+    const afterHidden = await metrics(cdp);
+    await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
+    expect(hiddenRun.statuses.filter(s => s === 'complete')).toHaveLength(N);
+    const perKHidden = (name: string) => ((afterHidden[name] - beforeHidden[name]) * 1000) / (hiddenRun.tokens / 1000);
+
+    // -- phase B: typing at rest, then during a second identical batch --------------------
+    const typingRest = await typeKeys(page, KEYSTROKES);
+    await resetSimulator(request, STREAM);
+    await startBatch(page, N, 4000);
+    await sleep(1200); // streaming is under way (the sidebar was revealed by the command)
+    const typingBusy = await typeKeys(page, KEYSTROKES);
+    const b = await batchDone(page);
+    expect(b.statuses.filter(s => s === 'complete')).toHaveLength(N);
+    const typedWhileStreaming = typingBusy.length;
+
+    // -- phase C: where the main thread's time goes (CDP sampling profiler, same load) ------
+    await resetSimulator(request, { ...STREAM, answer_tokens: 1000 });
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+    await cdp.send('Profiler.start');
+    await startBatch(page, N, 4000);
+    await batchDone(page);
+    const { profile } = await cdp.send('Profiler.stop');
+    const hot = hotFunctions(profile);
+
+    // -- heap: 32 responses of 16,000 tokens, then close that batch ------------------------
+    await sleep(4000); // let the debounced saves of the state database settle
+    const heapStart = await heapUsed(cdp);
+    await resetSimulator(request, HEAP);
+    const heavyStart = Date.now();
+    await startBatch(page, N, HEAP_TOKENS);
+    const heavy = await batchDone(page);
+    const heavyMs = Date.now() - heavyStart;
+    expect(heavy.statuses.filter(s => s === 'complete')).toHaveLength(N);
+    expect(heavy.tokens).toBe(N * HEAP_TOKENS);
+    await sleep(1000);
+    const heapAfter = await heapUsed(cdp);
+
+    const close = await page.evaluate(async batchId => {
+      const w = window as any;
+      const app = w.jupyterapp;
+      const frames = () => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      if (app.commands.hasCommand('fanout:remove-batch')) {
+        await app.commands.execute('fanout:remove-batch', { batchId });
+        await frames();
+        return { how: 'fanout:remove-batch' };
+      }
+      return { how: 'none' };
+    }, heavy.batchId);
+    await sleep(1000);
+    const heapClosedSoon = await heapUsed(cdp);
+    await sleep(4000); // the persistence's 1 s timer and the workspace's debounced save
+    let heapClosed = await heapUsed(cdp);
+    let heapNewBatch = NaN;
+    let heapPrivate = NaN;
+    if (close.how === 'none') {
+      // No command closes a batch in this build: generate a new small batch instead.
+      await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
+      await startBatch(page, 1, 100);
+      await batchDone(page);
+      await sleep(1000);
+      heapNewBatch = await heapUsed(cdp);
+      // For information only: the model's removeBatch reached through Lumino's private
+      // plugin registry (not an API; what a close command would do).
+      const removed = await page.evaluate(async batchId => {
+        const app = (window as any).jupyterapp;
+        const registry = app.pluginRegistry ?? app._pluginRegistry ?? app;
+        const plugins = registry._plugins ?? registry.plugins;
+        const data = plugins?.get?.('jupyterlab-fanout:plugin');
+        const model = data?.service;
+        if (!model || typeof model.removeBatch !== 'function') {
+          return false;
+        }
+        model.removeBatch(batchId);
+        await new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+        return true;
+      }, heavy.batchId);
+      if (removed) {
+        await sleep(1000);
+        heapPrivate = await heapUsed(cdp);
+      }
+      heapClosed = NaN;
+    }
+
+    // -- tables ------------------------------------------------------------------------------
+    const MB = (bytes: number) => fmt(bytes / 1048576, 1);
+    const longest = Math.max(0, ...busy.longTasks);
+    const frameP50 = median(busy.frames);
+    const frameP95 = quantile(busy.frames, 0.95);
+    const typeRest = median(typingRest);
+    const typeBusy = median(typingBusy);
+    const typingRatio = typeBusy / typeRest;
+    const closedHeap = Number.isFinite(heapClosed) ? heapClosed : heapPrivate;
+    const heapRatio = closedHeap / heapStart;
+    const closedLabel = Number.isFinite(heapClosed)
+      ? `${MB(heapClosed)} MB after \`fanout:remove-batch\``
+      : Number.isFinite(heapPrivate)
+        ? `${MB(heapPrivate)} MB after model.removeBatch via Lumino's private plugin registry (no command in this build); ${MB(heapNewBatch)} MB after a new small batch instead`
+        : `not measurable (no command); ${MB(heapNewBatch)} MB after a new small batch instead`;
+
+    const targets = table(
+      ['figure', 'target', 'measured', 'result', 'at rest (reference)'],
+      [
+        ['long tasks during the batch (count, longest)', 'none over 50 ms', `${busy.longTasks.length}, longest ${fmt(longest, 0)} ms`, passMiss(longest <= 50), `${rest.longTasks.length}, longest ${fmt(Math.max(0, ...rest.longTasks), 0)} ms`],
+        ['frame interval p50 / p95', 'p95 < 20 ms', `${fmt(frameP50)} / ${fmt(frameP95)} ms`, passMiss(frameP95 < 20), `${fmt(median(rest.frames))} / ${fmt(quantile(rest.frames, 0.95))} ms`],
+        ['typing latency (median) during / at rest', '< 1.5×', `${fmt(typeBusy)} / ${fmt(typeRest)} ms = ${fmt(typingRatio, 2)}×`, passMiss(typingRatio < 1.5), `p95 ${fmt(quantile(typingBusy, 0.95))} / ${fmt(quantile(typingRest, 0.95))} ms`],
+        ['JS heap after closing the 32×16,000-token batch / before it', 'within 10%', `${fmt(heapRatio, 3)}× (${closedLabel})`, Number.isFinite(heapRatio) ? passMiss(Math.abs(heapRatio - 1) <= 0.1) : 'n/a', `start ${MB(heapStart)} MB, with the batch ${MB(heapAfter)} MB`]
+      ]
+    );
+    const detail = table(
+      ['figure', 'value'],
+      [
+        ['tokens received in phase A (32 × 2,000 at 200 tok/s)', `${a.tokens}`],
+        ['renderer ScriptDuration per 1,000 tokens', `${fmt(perK('ScriptDuration'), 1)} ms`],
+        ['renderer TaskDuration per 1,000 tokens', `${fmt(perK('TaskDuration'), 1)} ms`],
+        ['LayoutDuration per 1,000 tokens', `${fmt(perK('LayoutDuration'), 1)} ms`],
+        ['RecalcStyleDuration per 1,000 tokens', `${fmt(perK('RecalcStyleDuration'), 1)} ms`],
+        ['phase A wall time (ideal 0.1 + 1,999/200 s = 10.1 s)', `${fmt((after.Timestamp - before.Timestamp) * 1000, 0)} ms`],
+        ['main-thread busy share in phase A (TaskDuration / wall)', fmt((after.TaskDuration - before.TaskDuration) / (after.Timestamp - before.Timestamp), 2)],
+        ['long tasks in phase A: count / total ms / longest', `${busy.longTasks.length} / ${fmt(busy.longTasks.reduce((s, x) => s + x, 0), 0)} / ${fmt(longest, 0)}`],
+        ['frames in phase A: count / p50 / p95 / max (ms)', `${busy.frames.length} / ${fmt(frameP50)} / ${fmt(frameP95)} / ${fmt(Math.max(...busy.frames))}`],
+        [
+          'phase A2, sidebar collapsed (diagnostic): long tasks count / longest; frame p50 / p95; Script / Layout / Task per 1,000 tokens; wall',
+          `${hidden.longTasks.length} / ${fmt(Math.max(0, ...hidden.longTasks), 0)} ms; ${fmt(median(hidden.frames))} / ${fmt(quantile(hidden.frames, 0.95))} ms; ` +
+            `${fmt(perKHidden('ScriptDuration'))} / ${fmt(perKHidden('LayoutDuration'))} / ${fmt(perKHidden('TaskDuration'))} ms; ${fmt((afterHidden.Timestamp - beforeHidden.Timestamp) * 1000, 0)} ms`
+        ],
+        ['workspace saves (PUT /lab/api/workspaces) during phase A: count / MB sent', `${savesA.count} / ${fmt(savesA.bytes / 1048576, 2)}`],
+        ['keystrokes measured at rest / while streaming', `${typingRest.length} / ${typedWhileStreaming}`],
+        ['typing latency p50 / p95 / max while streaming', `${fmt(typeBusy)} / ${fmt(quantile(typingBusy, 0.95))} / ${fmt(Math.max(...typingBusy))} ms`],
+        ['heavy batch: tokens / characters / wall time', `${heavy.tokens} / ${heavy.chars} / ${fmt(heavyMs, 0)} ms`],
+        ['JS heap (after GC): before / with the heavy batch / 1 s after closing / 5 s after closing', `${MB(heapStart)} / ${MB(heapAfter)} / ${MB(heapClosedSoon)} / ${Number.isFinite(heapClosed) ? MB(heapClosed) : 'n/a'} MB`],
+        ['… after a new small batch instead (fallback)', Number.isFinite(heapNewBatch) ? `${MB(heapNewBatch)} MB` : 'not needed'],
+        ['… after model.removeBatch via private registry (fallback)', Number.isFinite(heapPrivate) ? `${MB(heapPrivate)} MB` : 'not needed'],
+        ['how the batch was closed', close.how === 'none' ? 'no `fanout:remove-batch` command in the built labextension (gap)' : close.how]
+      ]
+    );
+    const hotTable = table(
+      ['function', 'script', 'self time share'],
+      hot.functions.slice(0, 18).map(f => [f.name, f.where, `${fmt(f.share * 100, 1)}%`])
+    );
+    const byScript = table(
+      ['script (bundle)', 'self time share'],
+      hot.scripts.slice(0, 8).map(f => [f.name, `${fmt(f.share * 100, 1)}%`])
+    );
+    const text = [
+      '# Benchmark 2 — the UI (issue 5)',
+      '',
+      machineLine(),
+      '',
+      `Debian Chromium (headless) with JupyterLab, one notebook open, the Fanout sidebar shown. ${N} responses, simulator ${TPS} tokens/s per stream, 1 token per event, ttft 100 ms, 2,000 answer tokens (phase A: measured alone; phase B: the same batch again while typing). Heap: ${N} × ${HEAP_TOKENS.toLocaleString('en')} tokens (simulator 2,000 tokens/s, 20 tokens per event).`,
+      '',
+      '## Targets',
+      '',
+      targets,
+      '',
+      '## Details',
+      '',
+      detail,
+      '',
+      '## Where the main thread’s time goes (phase C)',
+      '',
+      `CDP sampling profiler (0.5 ms) over a third batch: ${N} responses × 1,000 tokens at ${TPS} tokens/s. Self time by script, then by function (minified names are JupyterLab’s bundles; the extension’s code is in \`lib_index_js.*.js\`).`,
+      '',
+      byScript,
+      '',
+      hotTable,
+      '',
+      '## Definitions',
+      '',
+      '- **long tasks**: `PerformanceObserver({type: "longtask"})` entries (main-thread tasks over 50 ms) from the click to the batch’s end (phase A).',
+      '- **frame interval**: differences between successive `requestAnimationFrame` timestamps over the same span. At rest is a 4 s window before phase A.',
+      '- **script time per 1,000 tokens**: CDP `Performance.getMetrics` `ScriptDuration` after − before phase A, ÷ tokens received (sum of `totalTokens` of the summary) × 1,000. TaskDuration etc. the same way.',
+      `- **typing latency**: ${KEYSTROKES} keystrokes ("a", 150–250 ms apart, Playwright keyboard = CDP Input.dispatchKeyEvent) into the notebook’s first code cell (CodeMirror). Per keystroke: \`keydown.timeStamp\` → \`performance.now()\` in the first \`requestAnimationFrame\` callback after a MutationObserver sees the character in the editor’s DOM (i.e. the frame that paints it). Medians; at rest measured just before phase B’s batch, during from 1.2 s into it.`,
+      '- **heap**: CDP `HeapProfiler.collectGarbage` (three times) then `Runtime.getHeapUsage().usedSize`. Before = just before the heavy batch (earlier batches of this run still listed in the sidebar).'
+    ].join('\n');
+    report('ui', text);
+  });
+});
