@@ -19,6 +19,8 @@ export interface ICommandContext {
   fallbackPrompt: () => string;
   /** The context to send before the prompt: `include` is the argument, undefined for the setting. */
   context: (include: boolean | undefined) => string;
+  /** The system-prompt instruction of structured output, for the current notebook's language. */
+  structuredInstruction: () => string;
   /** Show the Fanout sidebar. */
   reveal: () => void;
 }
@@ -41,6 +43,17 @@ function optionalNumber(args: ReadonlyPartialJSONObject, key: string): number | 
   }
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new Error(`Argument "${key}" must be a number, not ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function optionalBoolean(args: ReadonlyPartialJSONObject, key: string): boolean | undefined {
+  const value = args[key];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'boolean') {
+    throw new Error(`Argument "${key}" must be true or false, not ${JSON.stringify(value)}.`);
   }
   return value;
 }
@@ -78,7 +91,8 @@ export function generateOptions(
     maxTokens: optionalNumber(args, 'maxTokens') ?? defaults.maxTokens,
     temperature: optionalNumber(args, 'temperature') ?? defaults.temperature,
     systemPrompt: optionalString(args, 'systemPrompt') ?? defaults.systemPrompt,
-    targets: optionalTargets(args, 'targets') ?? defaults.targets
+    targets: optionalTargets(args, 'targets') ?? defaults.targets,
+    structured: optionalBoolean(args, 'structured') ?? defaults.structured
   };
 }
 
@@ -95,6 +109,10 @@ const generateSchema = {
     maxTokens: { type: 'integer', minimum: 1, description: 'max_tokens per response.' },
     temperature: { type: 'number', minimum: 0 },
     systemPrompt: { type: 'string' },
+    structured: {
+      type: 'boolean',
+      description: 'Ask for JSON cells (structured output) and parse them as such (default: the setting).'
+    },
     includeContext: {
       type: 'boolean',
       description: 'Send the cells above the active cell as context (default: the setting).'
@@ -138,11 +156,10 @@ export function registerCommands(context: ICommandContext): void {
       let options: IGenerateOptions;
       try {
         options = generateOptions(args, context.defaults(), context.fallbackPrompt);
-        const include = args.includeContext;
-        if (include !== undefined && include !== null && typeof include !== 'boolean') {
-          throw new Error(`Argument "includeContext" must be true or false, not ${JSON.stringify(include)}.`);
+        options.context = context.context(optionalBoolean(args, 'includeContext'));
+        if (options.structured) {
+          options.systemPrompt = [options.systemPrompt, context.structuredInstruction()].filter(Boolean).join('\n\n');
         }
-        options.context = context.context(include ?? undefined);
         context.reveal();
         const { done } = model.generate(options);
         return await done;

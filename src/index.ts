@@ -12,6 +12,7 @@ import { registerCommands } from './commands';
 import { directConnectionFactory, directModeWarning } from './direct';
 import { FanoutModel } from './model';
 import { notebookLanguage } from './notebook';
+import { structuredOutputInstruction } from './parse';
 import { registerNotebookCommands } from './notebook-commands';
 import { persistBatches } from './persistence';
 import { activeNotebookContext, contextMessage, promptFromActiveCell } from './prompt';
@@ -98,6 +99,7 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       trans,
       defaults: () => settingsToDefaults(settings.composite),
       fallbackPrompt: () => promptFromActiveCell(tracker),
+      structuredInstruction: () => structuredOutputInstruction(notebookLanguage(tracker.currentWidget)),
       context: include =>
         (include ?? contextSettings(settings.composite).enabled) ? contextMessage(notebookContext()) : '',
       reveal: () => app.shell.activateById(sidebar.id)

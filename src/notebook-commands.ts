@@ -19,7 +19,7 @@ import {
   insertIntoNotebook,
   notebookLanguage
 } from './notebook';
-import { parseResponse } from './parse';
+import { isParseFailure, parseOne } from './parse';
 import { CommandIDs, IBatchView, IFanoutModel, IResponseView } from './tokens';
 
 /** What these commands need, wired by the plugin. */
@@ -77,11 +77,20 @@ function findResponse(batch: IBatchView, responseId: string | undefined): IRespo
 }
 
 /** The cells a response becomes: parsed (prose → markdown, code → code) or as one markdown cell. */
-export function cellsOf(content: string, format: 'cells' | 'text', language: string, cell?: number): ICellSpec[] {
+export function cellsOf(
+  content: string,
+  format: 'cells' | 'text',
+  options: { language: string; structured?: boolean },
+  cell?: number
+): ICellSpec[] {
   if (format === 'text') {
     return [{ type: 'markdown', source: content }];
   }
-  const cells: ICellSpec[] = parseResponse(content, { language }).cells.map(c => ({ type: c.type, source: c.source }));
+  const outcome = parseOne(content, options);
+  if (isParseFailure(outcome)) {
+    throw new Error(`${outcome.error} Insert it as text instead, or edit it after inserting.`);
+  }
+  const cells: ICellSpec[] = outcome.cells.map(c => ({ type: c.type, source: c.source }));
   if (cell === undefined) {
     return cells;
   }
@@ -110,7 +119,7 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
     const cells = cellsOf(
       response.snapshot().content,
       format,
-      language(),
+      { language: language(), structured: batch.options.structured },
       typeof cellArg === 'number' ? cellArg : undefined
     );
     if (mode === 'new-notebook') {
@@ -183,7 +192,7 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
       const responseId = stringArg(args, 'responseId');
       const parse = (response: IResponseView) => ({
         responseId: response.id,
-        ...parseResponse(response.snapshot().content, { language: language() })
+        ...parseOne(response.snapshot().content, { language: language(), structured: batch.options.structured })
       });
       if (responseId) {
         return parse(findResponse(batch, responseId));

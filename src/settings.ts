@@ -17,7 +17,8 @@ export function settingsToDefaults(settings: ReadonlyPartialJSONObject): Omit<IG
     model: read(settings, 'model', ''),
     upstream: read(settings, 'upstream', ''),
     systemPrompt: read(settings, 'systemPrompt', ''),
-    targets: read<ITarget[]>(settings, 'targets', [])
+    targets: read<ITarget[]>(settings, 'targets', []),
+    structured: read(settings, 'structuredOutput', false)
   };
 }
 

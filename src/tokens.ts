@@ -58,6 +58,8 @@ export interface IGenerateOptions {
   systemPrompt: string;
   /** Notebook context sent before the prompt (the cells above); empty for none. */
   context?: string;
+  /** Ask for JSON cells (structured output) and parse the responses as such. */
+  structured?: boolean;
   /**
    * Several models in one batch: when given and not empty, the batch is these responses, in
    * this order, and `n`, `model` and `upstream` are ignored.

@@ -15,6 +15,8 @@ export class FanoutSidebar extends ReactWidget {
   constructor(private readonly _props: IFanoutPanelProps) {
     super();
     this.addClass('jp-Fanout-sidebar');
+    // Focusable, so that a click anywhere in it gives it the keyboard (Escape stops all).
+    this.node.tabIndex = -1;
     _props.model.changed.connect(this._onModelChanged, this);
   }
 

@@ -10,6 +10,7 @@ const python = process.env.FANOUT_PYTHON || 'python';
 
 module.exports = {
   ...baseConfig,
+  testDir: 'tests',
   reporter: [['list'], ['json', { outputFile: 'test-results/results.json' }]],
   workers: 1,
   retries: 0,

@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { parseResponse } from '../parse';
+import { isParseFailure, parseOne } from '../parse';
 import type { IBatchView, IResponseView } from '../tokens';
 import type { InsertMode } from '../notebook';
 import { LineDiff } from './LineDiff';
@@ -41,12 +41,25 @@ function label(response: IResponseView, trans: TranslationBundle): string {
 
 function ParsedView(props: {
   response: IResponseView;
+  /** The batch asked for JSON cells (structured output). */
+  structured?: boolean;
   rendermime: IRenderMimeRegistry;
   trans: TranslationBundle;
   actions: ICompareActions;
 }): JSX.Element {
   const { response, trans, actions } = props;
-  const result = parseResponse(response.snapshot().content, { language: actions.language() });
+  const content = response.snapshot().content;
+  const result = parseOne(content, { language: actions.language(), structured: props.structured });
+  if (isParseFailure(result)) {
+    return (
+      <div className="jp-Fanout-parsed">
+        <div className="jp-Fanout-parse-error" role="alert">
+          {trans.__('This response could not be parsed into cells: %1', result.error)}
+        </div>
+        <pre className="jp-Fanout-response-text">{result.raw}</pre>
+      </div>
+    );
+  }
   return (
     <div className="jp-Fanout-parsed">
       {result.warnings.map((warning, i) => (
@@ -85,6 +98,7 @@ function ParsedView(props: {
 
 function ResponseColumn(props: {
   response: IResponseView;
+  structured?: boolean;
   view: CompareView;
   rendermime: IRenderMimeRegistry;
   trans: TranslationBundle;
@@ -230,6 +244,7 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
           <ResponseColumn
             key={response.id}
             response={response}
+            structured={batch.options.structured}
             view={view}
             rendermime={props.rendermime}
             trans={trans}

@@ -23,5 +23,10 @@ export interface ParseAllOptions extends ParseOptions {
  * parsing may, per response, with the error and the raw text.
  */
 export function parseAll(texts: string[], options: ParseAllOptions): ParseOutcome[] {
-  return texts.map(text => (options.structured ? parseStructuredResponse(text) : parseResponse(text, options)));
+  return texts.map(text => parseOne(text, options));
+}
+
+/** Parse one response as markdown, or as structured output when `options.structured`. */
+export function parseOne(text: string, options: ParseAllOptions): ParseOutcome {
+  return options.structured ? parseStructuredResponse(text) : parseResponse(text, options);
 }

@@ -171,3 +171,36 @@ test('a batch mixing two models on two upstreams labels each response by its mod
     'Response 3 · fanout-sim-large'
   ]);
 });
+
+test.describe('Structured output', () => {
+  test('asks for JSON cells and inserts them, repairing a trailing comma', async ({ page, request }) => {
+    const json =
+      '{"cells": [{"cell_type": "markdown", "source": "Sum them."}, {"cell_type": "code", "source": "print(1 + 2)"},]}';
+    await resetSimulator(request, { ...FAST, answer_text: json });
+    await notebookWithPrompt(page, 'Add one and two.');
+    const summary = await execute(page, 'fanout:generate', { n: 1, structured: true });
+    expect(summary.options.systemPrompt).toContain('"cells"');
+    const record = await simulatorRequests(request);
+    expect((record[0] as any).messages[0].role).toBe('system');
+    expect((record[0] as any).messages[0].content).toBe(summary.options.systemPrompt);
+
+    await execute(page, 'fanout:insert', { responseId: '1' });
+    expect(await notebookCells(page)).toEqual([
+      { type: 'markdown', source: 'Add one and two.' },
+      { type: 'markdown', source: 'Sum them.' },
+      { type: 'code', source: 'print(1 + 2)' }
+    ]);
+  });
+
+  test('when the JSON cannot be parsed the user sees why and keeps the raw text', async ({ page, request }) => {
+    const broken = '{"cells": [{"cell_type": "code", "source": "x = 1"} {"cell_type": "code"}]}';
+    await resetSimulator(request, { ...FAST, answer_text: broken });
+    await page.notebook.createNew();
+    await execute(page, 'fanout:generate', { prompt: 'x', n: 1, structured: true });
+    await execute(page, 'fanout:compare', { view: 'parsed' });
+    const column = page.locator('.jp-Fanout-compare-column');
+    await expect(column.locator('.jp-Fanout-parse-error')).toContainText('could not be parsed into cells');
+    await expect(column.locator('.jp-Fanout-parse-error')).toContainText('line 1');
+    await expect(column.locator('.jp-Fanout-response-text')).toHaveText(broken);
+  });
+});
