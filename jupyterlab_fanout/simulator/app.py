@@ -65,6 +65,19 @@ class _V1Handler(_BaseHandler):
     def write_unauthorized(self) -> None:
         self.write_json({"error": "Unauthorized"}, 401)
 
+    def set_default_headers(self) -> None:
+        # Like vLLM's default `--allowed-origins '["*"]'`: a browser page may call /v1 itself.
+        self.set_header("Access-Control-Allow-Origin", "*")
+
+    def options(self, *args: Any) -> None:
+        """CORS preflight (not recorded: it is not a request for a completion)."""
+        requested = self.request.headers.get("Access-Control-Request-Headers", "")
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", requested or "Authorization, Content-Type")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+        self.finish()
+
 
 class ModelsHandler(_V1Handler):
     """`GET /v1/models`."""

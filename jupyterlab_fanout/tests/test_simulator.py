@@ -500,3 +500,19 @@ async def test_answer_text_setting_streams_exactly_that_text(simulator):
                 content += choice["delta"].get("content", "")
     assert content == text
     assert simulator.requests()[0]["content"] == text
+
+
+async def test_cors_lets_a_browser_page_call_v1_like_vllm_default(simulator):
+    async with aiohttp.ClientSession() as session:
+        async with session.options(
+            simulator.base_url + "/chat/completions",
+            headers={"Origin": "http://localhost:8888", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,content-type"},
+        ) as resp:
+            assert resp.status == 204
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+            assert resp.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
+            assert "POST" in resp.headers["Access-Control-Allow-Methods"]
+        async with session.get(simulator.base_url + "/models", headers={"Origin": "http://x"}) as resp:
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert simulator.requests() == []  # a preflight is not a completion request
