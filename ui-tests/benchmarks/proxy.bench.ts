@@ -48,6 +48,7 @@ interface IFigures {
   probes: number;
   wsOpenMs: number;
   wallMs: number;
+  workspaceSaves?: string;
 }
 
 function figures(run: IBrowserRun, records: ISimRecord[], node: { restMs: number[]; duringMs: number[] }): IFigures {
@@ -322,7 +323,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
         '1.0 = the batch finished as early as the simulator’s schedule allows had every request reached it at the click; connecting, proxying, queueing (and simulator lag) lower it.',
       '- **bare WebSocket client (diagnostic)**: the proxy’s own protocol (`fanout/batch`, start messages, binary frames) spoken by a minimal client in the page that only parses SSE: same server path as the extension, without the model and the sidebar. Tells the server’s share from the browser UI’s share.',
       '- **REST from Node**: the same `GET /api/contents` from the Playwright process (no browser, no connection limit), at rest and during the batch: the Jupyter server’s own latency.',
-      '- **decode-phase ratio**: per response, (tokens − 1)/rate ÷ (browser end − browser first token); median. Separates streaming throughput from start-up delay.',
+      '- **decode-phase ratio**: per response, (tokens − 1)/rate ÷ (browser end − browser first token); median. Separates streaming throughput from start-up delay. It can exceed 1 when the browser shows the first token late (main thread busy) and then catches up.',
       '- **simulator kept schedule**: per record, ideal duration ÷ (ended_at − started_at); median. Below 1 means the simulator itself (on this 2-core machine) fell behind.',
       '- **REST**: `fetch(GET /api/contents)` from the page, duration to the full body. At rest: 7 sequential calls just before the batch. During: one call started every 400 ms from 300 ms after the click until the batch ended (each may finish later); medians.',
       '- **TTFT**: proxy: browser `metrics.ttftMs` = first token − the moment `fanout:generate` started the response (includes opening the batch WebSocket). Straight: from Node (the Playwright process) with `http.request`, no keep-alive, N parallel, same simulator settings, from request start to the first SSE event with text (the simulator sends no CORS headers, so not from the page). max_tokens 10, runs alternated (N=1: 15 repeats, N=64: 4 repeats).',

@@ -282,6 +282,16 @@ test.describe('Benchmark 2: the UI', () => {
     let heapClosed = await heapUsed(cdp);
     let heapNewBatch = NaN;
     let heapPrivate = NaN;
+    // Diagnostic: one more (tiny) batch, so that the sidebar renders again after the removal
+    // (anything the previous render still held, e.g. React's alternate fibers, is let go).
+    let heapNextRender = NaN;
+    if (close.how !== 'none') {
+      await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
+      await startBatch(page, 1, 100);
+      await batchDone(page);
+      await sleep(5000);
+      heapNextRender = await heapUsed(cdp);
+    }
     if (close.how === 'none') {
       // No command closes a batch in this build: generate a new small batch instead.
       await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
@@ -358,6 +368,7 @@ test.describe('Benchmark 2: the UI', () => {
         ['typing latency p50 / p95 / max while streaming', `${fmt(typeBusy)} / ${fmt(quantile(typingBusy, 0.95))} / ${fmt(Math.max(...typingBusy))} ms`],
         ['heavy batch: tokens / characters / wall time', `${heavy.tokens} / ${heavy.chars} / ${fmt(heavyMs, 0)} ms`],
         ['JS heap (after GC): before / with the heavy batch / 1 s after closing / 5 s after closing', `${MB(heapStart)} / ${MB(heapAfter)} / ${MB(heapClosedSoon)} / ${Number.isFinite(heapClosed) ? MB(heapClosed) : 'n/a'} MB`],
+        ['… after closing, then one more 1-response batch (the sidebar renders again; diagnostic)', Number.isFinite(heapNextRender) ? `${MB(heapNextRender)} MB (${fmt(heapNextRender / heapStart, 3)}× the start)` : 'n/a'],
         ['… after a new small batch instead (fallback)', Number.isFinite(heapNewBatch) ? `${MB(heapNewBatch)} MB` : 'not needed'],
         ['… after model.removeBatch via private registry (fallback)', Number.isFinite(heapPrivate) ? `${MB(heapPrivate)} MB` : 'not needed'],
         ['how the batch was closed', close.how === 'none' ? 'no `fanout:remove-batch` command in the built labextension (gap)' : close.how]
