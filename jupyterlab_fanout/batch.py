@@ -125,14 +125,73 @@ def build_body(request: Any, upstream: Upstream, max_tokens_limit: int) -> dict[
     return body
 
 
-def frame(prefix: bytes, chunk: bytes) -> bytes:
-    """A binary frame: uint16 BE id length, id, raw upstream bytes."""
-    return prefix + chunk
+def record(prefix: bytes, chunk: bytes) -> bytes:
+    """One record of a binary frame: uint16 BE id length, id, uint32 BE byte count, bytes."""
+    return prefix + struct.pack(">I", len(chunk)) + chunk
 
 
-def frame_prefix(response_id: str) -> bytes:
+def record_prefix(response_id: str) -> bytes:
     raw = response_id.encode("utf-8")
     return struct.pack(">H", len(raw)) + raw
+
+
+class Outbox:
+    """Everything a batch sends, in order; the records queued in one turn of the event loop
+    leave as one binary frame.
+
+    With many streams the upstream chunks of several responses arrive together, and one frame
+    for all of them spares the browser a task per chunk. When a single chunk is waiting it
+    leaves at the next turn of the loop, so nothing waits for company. A text message (open,
+    end, stopped, error) first sends every record queued before it, so a response's `end`
+    never overtakes its bytes.
+    """
+
+    def __init__(self, send: Callable[[str | bytes], Awaitable[None]]):
+        self._send = send
+        self._queue: list[tuple[str | bytes, asyncio.Future[None]]] = []
+        self._draining = False
+
+    def put(self, message: str | bytes) -> asyncio.Future[None]:
+        """Queue a text message or a record; the future settles once it has been sent."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((message, done))
+        if not self._draining:
+            self._draining = True
+            asyncio.ensure_future(self._drain())
+        return done
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # let the other responses woken in this turn queue theirs
+        try:
+            while self._queue:
+                queued, self._queue = self._queue, []
+                records: list[tuple[bytes, asyncio.Future[None]]] = []
+                for message, done in queued:
+                    if isinstance(message, bytes):
+                        records.append((message, done))
+                        continue
+                    await self._flush(records)
+                    records = []
+                    await self._deliver(message, [done])
+                await self._flush(records)
+        finally:
+            self._draining = False
+
+    async def _flush(self, records: list[tuple[bytes, asyncio.Future[None]]]) -> None:
+        if records:
+            await self._deliver(b"".join(r for r, _ in records), [done for _, done in records])
+
+    async def _deliver(self, message: str | bytes, waiting: list[asyncio.Future[None]]) -> None:
+        try:
+            await self._send(message)
+        except Exception as error:  # noqa: BLE001 - handed to every sender that waits on it
+            for done in waiting:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        for done in waiting:
+            if not done.done():
+                done.set_result(None)
 
 
 class Response:
@@ -145,7 +204,7 @@ class Response:
         self.body = body
         self.done = False  # a terminal message was sent (or is being sent)
         self.stop_requested = False
-        self._prefix = frame_prefix(response_id)
+        self._prefix = record_prefix(response_id)
         self.task: asyncio.Task[None] = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -159,7 +218,7 @@ class Response:
                 chunk = await stream.read()
                 if not chunk:
                     break
-                await self.batch.send(frame(self._prefix, chunk))
+                await self.batch.send(record(self._prefix, chunk))
             clean_end = True
         except UpstreamError as e:
             await self.finish(
@@ -225,7 +284,7 @@ class Batch:
         self.lookup = lookup
         self.user = user
         self.user_streams = user_streams
-        self._send = send
+        self._outbox = Outbox(send)
         self.log = log
         self.responses: dict[str, Response] = {}
         self.used_ids: set[str] = set()  # every id a start named, refused ones too
@@ -238,9 +297,10 @@ class Batch:
         return [r for r in self.responses.values() if not r.task.done()]
 
     async def send(self, message: str | bytes) -> None:
+        """Send a text message, or a record (bytes) that may share a frame with others."""
         if self.closed:
             raise SocketClosed()
-        await self._send(message)
+        await self._outbox.put(message)
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(json.dumps(message))

@@ -6,6 +6,7 @@ import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { optionalBoolean, optionalNumber, optionalString } from './args';
 import { CommandIDs, IFanoutModel, IGenerateOptions, ITarget } from './tokens';
 
 /** Everything the commands need, wired by the plugin. */
@@ -23,39 +24,6 @@ export interface ICommandContext {
   structuredInstruction: () => string;
   /** Show the Fanout sidebar. */
   reveal: () => void;
-}
-
-function optionalString(args: ReadonlyPartialJSONObject, key: string): string | undefined {
-  const value = args[key];
-  if (value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== 'string') {
-    throw new Error(`Argument "${key}" must be a string, not ${JSON.stringify(value)}.`);
-  }
-  return value;
-}
-
-function optionalNumber(args: ReadonlyPartialJSONObject, key: string): number | undefined {
-  const value = args[key];
-  if (value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new Error(`Argument "${key}" must be a number, not ${JSON.stringify(value)}.`);
-  }
-  return value;
-}
-
-function optionalBoolean(args: ReadonlyPartialJSONObject, key: string): boolean | undefined {
-  const value = args[key];
-  if (value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== 'boolean') {
-    throw new Error(`Argument "${key}" must be true or false, not ${JSON.stringify(value)}.`);
-  }
-  return value;
 }
 
 function optionalTargets(args: ReadonlyPartialJSONObject, key: string): ITarget[] | undefined {

@@ -8,6 +8,7 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { oneOf, optionalString } from './args';
 import { CompareWidget, compareMainAreaWidget } from './compare';
 import type { CompareLayout, CompareView, ICompareActions } from './components/ComparePanel';
 import {
@@ -32,32 +33,8 @@ export interface INotebookCommandContext {
   trans: TranslationBundle;
 }
 
-function stringArg(args: ReadonlyPartialJSONObject, key: string): string | undefined {
-  const value = args[key];
-  if (value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== 'string') {
-    throw new Error(`Argument "${key}" must be a string, not ${JSON.stringify(value)}.`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(
-  args: ReadonlyPartialJSONObject,
-  key: string,
-  allowed: ReadonlyArray<T>,
-  fallback: T
-): T {
-  const value = stringArg(args, key) ?? fallback;
-  if (!allowed.includes(value as T)) {
-    throw new Error(`Argument "${key}" must be one of ${allowed.join(', ')}, not "${value}".`);
-  }
-  return value as T;
-}
-
 function findBatch(model: IFanoutModel, args: ReadonlyPartialJSONObject): IBatchView {
-  const batchId = stringArg(args, 'batchId');
+  const batchId = optionalString(args, 'batchId');
   const batch = model.getBatch(batchId);
   if (!batch) {
     throw new Error(batchId ? `There is no batch ${batchId}.` : 'There is no batch yet: run Generate responses first.');
@@ -112,7 +89,7 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
 
   const insert = async (args: ReadonlyPartialJSONObject) => {
     const batch = findBatch(model, args);
-    const response = findResponse(batch, stringArg(args, 'responseId'));
+    const response = findResponse(batch, optionalString(args, 'responseId'));
     const mode = oneOf<InsertMode>(args, 'mode', INSERT_MODES, 'below');
     const format = oneOf(args, 'format', ['cells', 'text'] as const, 'cells');
     const cellArg = args.cell;
@@ -173,7 +150,7 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
         }
       }
     },
-    isEnabled: args => model.getBatch(stringArg(args, 'batchId')) !== undefined,
+    isEnabled: args => model.getBatch(optionalString(args, 'batchId')) !== undefined,
     execute: args => {
       const batch = findBatch(model, args);
       const view = oneOf<CompareView>(args, 'view', ['rendered', 'parsed', 'raw'], 'rendered');
@@ -189,7 +166,7 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
     describedBy: { args: { type: 'object', properties: responseArgs } },
     execute: args => {
       const batch = findBatch(model, args);
-      const responseId = stringArg(args, 'responseId');
+      const responseId = optionalString(args, 'responseId');
       const parse = (response: IResponseView) => ({
         responseId: response.id,
         ...parseOne(response.snapshot().content, { language: language(), structured: batch.options.structured })

@@ -9,13 +9,24 @@ import type { IBatchSummary, IFanoutModel } from './tokens';
 
 const KEY = 'jupyterlab-fanout:batches';
 
-/** Restore saved batches into `model`, then keep saving at most every `intervalMs`. */
-export async function persistBatches(model: IFanoutModel, state: IStateDB, intervalMs = 1000): Promise<void> {
+/**
+ * Restore saved batches into `model`, then keep them saved: at once when no batch is running,
+ * and at most every `streamingIntervalMs` while one is, so that a reload loses at most that much
+ * of a streaming response without saving (and sending the workspace to the server) every frame.
+ */
+export async function persistBatches(
+  model: IFanoutModel,
+  state: IStateDB,
+  options: { idleDelayMs?: number; streamingIntervalMs?: number } = {}
+): Promise<void> {
+  const idleDelay = options.idleDelayMs ?? 500;
+  const streamingInterval = options.streamingIntervalMs ?? 5000;
   const saved = (await state.fetch(KEY)) as unknown as IBatchSummary[] | undefined;
   if (Array.isArray(saved)) {
     model.restore(saved);
   }
   let timer: ReturnType<typeof setTimeout> | null = null;
+  let timerIsIdle = false;
   const save = () => {
     timer = null;
     state.save(KEY, model.save() as unknown as ReadonlyPartialJSONValue).catch(reason => {
@@ -23,8 +34,15 @@ export async function persistBatches(model: IFanoutModel, state: IStateDB, inter
     });
   };
   model.changed.connect(() => {
+    const streaming = model.batches.some(batch => batch.active);
+    if (!streaming && timer !== null && !timerIsIdle) {
+      // Everything has just ended: save soon rather than at the end of the streaming interval.
+      clearTimeout(timer);
+      timer = null;
+    }
     if (timer === null) {
-      timer = setTimeout(save, intervalMs);
+      timerIsIdle = !streaming;
+      timer = setTimeout(save, streaming ? streamingInterval : idleDelay);
     }
   });
 }

@@ -36,20 +36,32 @@ export type ConnectionFactory = (handlers: IConnectionHandlers) => IBatchConnect
 const textDecoder = new TextDecoder();
 
 /**
- * Split a binary frame into its response id and body bytes:
- * uint16 big-endian id length, the id in UTF-8, then the bytes.
+ * Split a binary frame into its records, in order. Each record is a uint16 big-endian id
+ * length, the id in UTF-8, a uint32 big-endian byte count, then that many body bytes.
  */
-export function decodeDataFrame(frame: ArrayBuffer): { id: string; bytes: Uint8Array } {
+export function decodeDataFrame(frame: ArrayBuffer): Array<{ id: string; bytes: Uint8Array }> {
   const view = new DataView(frame);
-  if (frame.byteLength < 2) {
-    throw new Error(`binary frame of ${frame.byteLength} bytes has no id header`);
+  const records: Array<{ id: string; bytes: Uint8Array }> = [];
+  let at = 0;
+  while (at < frame.byteLength) {
+    if (at + 2 > frame.byteLength) {
+      throw new Error(`binary frame of ${frame.byteLength} bytes ends inside a record header at ${at}`);
+    }
+    const idLength = view.getUint16(at);
+    const idEnd = at + 2 + idLength;
+    if (idEnd + 4 > frame.byteLength) {
+      throw new Error(`binary frame of ${frame.byteLength} bytes ends inside a record header at ${at}`);
+    }
+    const byteCount = view.getUint32(idEnd);
+    const end = idEnd + 4 + byteCount;
+    if (end > frame.byteLength) {
+      throw new Error(`a record of ${byteCount} bytes at ${at} exceeds the frame (${frame.byteLength} bytes)`);
+    }
+    const id = textDecoder.decode(new Uint8Array(frame, at + 2, idLength));
+    records.push({ id, bytes: new Uint8Array(frame, idEnd + 4, byteCount) });
+    at = end;
   }
-  const idLength = view.getUint16(0);
-  if (2 + idLength > frame.byteLength) {
-    throw new Error(`binary frame id length ${idLength} exceeds the frame (${frame.byteLength} bytes)`);
-  }
-  const id = textDecoder.decode(new Uint8Array(frame, 2, idLength));
-  return { id, bytes: new Uint8Array(frame, 2 + idLength) };
+  return records;
 }
 
 /** A batch connection over a WebSocket at `url` (already carrying any auth query). */
@@ -110,8 +122,9 @@ export class WebSocketBatchConnection implements IBatchConnection {
 
   private _onMessage(data: unknown): void {
     if (data instanceof ArrayBuffer) {
-      const { id, bytes } = decodeDataFrame(data);
-      this._handlers.onData(id, bytes);
+      for (const { id, bytes } of decodeDataFrame(data)) {
+        this._handlers.onData(id, bytes);
+      }
       return;
     }
     const message = JSON.parse(String(data)) as {

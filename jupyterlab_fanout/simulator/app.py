@@ -151,7 +151,7 @@ class ChatCompletionsHandler(_V1Handler):
             request = validate(body, settings)
         except ApiError as error:
             return self._reject(record, error.status,
-                                lambda: self._write_api_error(error, settings))
+                                lambda error=error: self._write_api_error(error, settings))
         fault = self.state.take_fault()
         record.fault = fault.kind if fault else None
         if fault is not None and fault.kind == "http_error":

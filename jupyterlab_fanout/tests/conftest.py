@@ -49,6 +49,17 @@ class SimulatorProcess:
         """The simulator's record of chat completion requests, in arrival order."""
         return self._call("GET", "/simulator/requests")
 
+    def stop(self) -> None:
+        """End the process (and close its stderr pipe)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
     def wait_for(self, predicate, timeout: float = 10.0, interval: float = 0.02) -> list[dict]:
         """Poll the record until predicate(record) is true; returns the record."""
         deadline = time.monotonic() + timeout
@@ -89,11 +100,7 @@ def start_simulator(*args: str) -> SimulatorProcess:
 def simulator_process() -> Iterator[SimulatorProcess]:
     sim = start_simulator()
     yield sim
-    sim.proc.terminate()
-    try:
-        sim.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        sim.proc.kill()
+    sim.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import itertools
 import json
 import logging
 import struct
-import subprocess
 import time
 from typing import Any, Iterator
 
@@ -34,6 +33,7 @@ __all__ = [
     "API_KEY",
     "FAST",
     "BatchClient",
+    "split_records",
     "CaptureUpstream",
     "capture",
     "wait_record",
@@ -75,14 +75,7 @@ def faulty_process() -> Iterator[SimulatorProcess]:
     """A second simulator, configured per test to fail every request."""
     sim = start_simulator()
     yield sim
-    sim.proc.terminate()
-    try:
-        sim.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        sim.proc.kill()
-        sim.proc.wait(5)
-    if sim.proc.stderr is not None:
-        sim.proc.stderr.close()
+    sim.stop()
 
 
 @pytest.fixture
@@ -90,6 +83,21 @@ def faulty(faulty_process: SimulatorProcess) -> SimulatorProcess:
     faulty_process.reset()
     faulty_process.configure(**FAST)
     return faulty_process
+
+
+def split_records(frame: bytes) -> list[tuple[str, bytes]]:
+    """The (response id, bytes) records of one binary frame (docs/protocol.md)."""
+    records = []
+    at = 0
+    while at < len(frame):
+        (id_length,) = struct.unpack_from(">H", frame, at)
+        rid = frame[at + 2 : at + 2 + id_length].decode("utf-8")
+        (count,) = struct.unpack_from(">I", frame, at + 2 + id_length)
+        start = at + 6 + id_length
+        assert start + count <= len(frame), f"record overruns its frame at {at}"
+        records.append((rid, frame[start : start + count]))
+        at = start + count
+    return records
 
 
 class CaptureUpstream:
@@ -265,6 +273,7 @@ class BatchClient:
     def __init__(self, ws: tornado.websocket.WebSocketClientConnection):
         self.ws = ws
         self.messages: list[tuple[float, Any]] = []  # (time.time(), dict | (id, bytes))
+        self.frames_with_several_records = 0
         self.body: dict[str, bytearray] = {}
         self.closed = asyncio.Event()
         self._changed = asyncio.Event()
@@ -277,10 +286,11 @@ class BatchClient:
                 break
             now = time.time()
             if isinstance(msg, bytes):
-                (n,) = struct.unpack(">H", msg[:2])
-                rid = msg[2 : 2 + n].decode("utf-8")
-                self.body.setdefault(rid, bytearray()).extend(msg[2 + n :])
-                self.messages.append((now, (rid, msg[2 + n :])))
+                records = split_records(msg)
+                self.frames_with_several_records += len(records) > 1
+                for rid, chunk in records:
+                    self.body.setdefault(rid, bytearray()).extend(chunk)
+                    self.messages.append((now, (rid, chunk)))
             else:
                 self.messages.append((now, json.loads(msg)))
             self._changed.set()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -381,14 +380,7 @@ async def test_refused_and_too_large_only_affect_their_response(
 def replica_process() -> Iterator[SimulatorProcess]:
     sim = start_simulator()
     yield sim
-    sim.proc.terminate()
-    try:
-        sim.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        sim.proc.kill()
-        sim.proc.wait(5)
-    if sim.proc.stderr is not None:
-        sim.proc.stderr.close()
+    sim.stop()
 
 
 @pytest.fixture
@@ -498,4 +490,28 @@ async def test_limit_message_size(jp_ws_fetch, simulator, fanout_overrides):
     await asyncio.wait_for(client.closed.wait(), 5)  # over twice the limit: closed unread
     assert client.ws.close_code == 1009
     assert await wait_record(simulator, lambda r: len(r) == 1)
+    await client.close()
+
+
+async def test_records_ready_together_share_a_frame_and_end_follows_its_bytes(jp_ws_fetch, simulator):
+    simulator.configure(tokens_per_second=400, ttft_ms=0, reasoning_tokens=0, answer_tokens=40)
+    client = await open_batch(jp_ws_fetch)
+    ids = [f"c{i}" for i in range(16)]
+    for rid in ids:
+        await client.start(rid, max_tokens=64)
+    terminal = await client.wait_terminal(*ids)
+    assert all(terminal[rid]["type"] == "end" for rid in ids)
+    # Every response's bytes are whole and in order (the simulator's own record says what it sent).
+    record = await wait_record(simulator, lambda r: len(r) == 16 and all(e["outcome"] != "running" for e in r))
+    assert sorted(sse_text(bytes(client.body[rid]))[1] for rid in ids) == sorted(e["content"] for e in record)
+    # No response's end came before one of its own records.
+    for rid in ids:
+        positions = [i for i, (_, m) in enumerate(client.messages) if (isinstance(m, tuple) and m[0] == rid)]
+        end_at = next(
+            i for i, (_, m) in enumerate(client.messages)
+            if isinstance(m, dict) and m.get("id") == rid and m["type"] == "end"
+        )
+        assert max(positions) < end_at
+    # 16 streams at 400 tokens/s: chunks of several responses were sent together.
+    assert client.frames_with_several_records > 0
     await client.close()

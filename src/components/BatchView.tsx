@@ -69,7 +69,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element {
       </div>
       {rows.map(({ response, snapshot }) => (
         <ResponseCard
-          key={response.id}
+          key={`${batch.id}:${response.id}`}
           index={response.index}
           model={response.model || snapshot.model || ''}
           snapshot={snapshot}

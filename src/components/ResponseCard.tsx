@@ -56,8 +56,45 @@ function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label:
   );
 }
 
+/** How much of a running response the card shows: its last lines, not the whole text. */
+const PREVIEW_LINES = 8;
+const PREVIEW_CHARS = 800;
+
+/**
+ * The end of `text`: at most its last {@link PREVIEW_LINES} lines and {@link PREVIEW_CHARS}
+ * characters. Laying out only this while tokens stream keeps every frame cheap, however long
+ * the responses grow; the whole text is shown once the response has ended.
+ */
+export function previewOf(text: string): string {
+  let start = Math.max(0, text.length - PREVIEW_CHARS);
+  let newlines = 0;
+  for (let i = text.length - 1; i >= start; i--) {
+    if (text.charCodeAt(i) === 10 && ++newlines === PREVIEW_LINES) {
+      start = i + 1;
+      break;
+    }
+  }
+  return start > 0 ? '…' + text.slice(start) : text;
+}
+
+/**
+ * Cards re-render only when what they show changed: an ended response's snapshot is the same
+ * object from one render to the next, so ended cards cost nothing while others stream.
+ */
+function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolean {
+  return (
+    before.snapshot === after.snapshot &&
+    before.index === after.index &&
+    before.model === after.model &&
+    before.maxTokens === after.maxTokens &&
+    before.trans === after.trans
+  );
+}
+
 /** One response: status, counts, bar, metrics, text, and Stop or Re-generate. */
-export function ResponseCard(props: IResponseCardProps): JSX.Element {
+export const ResponseCard = React.memo(ResponseCardView, sameCard);
+
+function ResponseCardView(props: IResponseCardProps): JSX.Element {
   const { snapshot, trans, maxTokens, index } = props;
   const running = !['complete', 'stopped', 'error', 'incomplete'].includes(snapshot.status);
   const estimated = snapshot.tokensEstimated ? ' ≈' : '';
@@ -132,9 +169,9 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
           <pre>{snapshot.reasoning}</pre>
         </details>
       )}
-      {/* The newest lines stay in view while the text grows (column-reverse keeps the scroll at the end). */}
+      {/* The newest lines stay in view (column-reverse keeps the scroll at the end). */}
       <div className="jp-Fanout-response-preview">
-        <pre className="jp-Fanout-response-text">{snapshot.content}</pre>
+        <pre className="jp-Fanout-response-text">{running ? previewOf(snapshot.content) : snapshot.content}</pre>
       </div>
     </section>
   );

@@ -63,11 +63,23 @@ export async function installPageHelpers(page: Page): Promise<void> {
 
     /** One response through the baseline route: a fetch whose body is the upstream SSE. */
     async function baselineStream(seed: number, maxTokens: number, prompt: string) {
-      const r = { startedAt: performance.now(), firstTokenAt: null as number | null, endedAt: null as number | null, tokens: 0, status: 'pending', seed };
+      const r = {
+        startedAt: performance.now(),
+        firstTokenAt: null as number | null,
+        endedAt: null as number | null,
+        tokens: 0,
+        status: 'pending',
+        seed
+      };
       const response = await fetch(`${apiBase}fanout-bench/stream`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, temperature: 0.7, seed })
+        body: JSON.stringify({
+          messages: [{ role: 'user', content: prompt }],
+          max_tokens: maxTokens,
+          temperature: 0.7,
+          seed
+        })
       });
       if (!response.ok || !response.body) {
         r.status = `http ${response.status}`;
@@ -116,7 +128,8 @@ export async function installPageHelpers(page: Page): Promise<void> {
     /** The proxy's protocol (docs/protocol.md) from a bare client: no model, no rendering. */
     function rawWs(n: number, maxTokens: number, prompt: string, info: { wsOpenMs?: number }) {
       return new Promise<any[]>((resolve, reject) => {
-        const wsUrl = (w.jupyterapp.serviceManager.serverSettings.wsUrl as string).replace(/\/?$/, '/') + 'fanout/batch';
+        const wsUrl =
+          (w.jupyterapp.serviceManager.serverSettings.wsUrl as string).replace(/\/?$/, '/') + 'fanout/batch';
         const created = performance.now();
         const ws = new WebSocket(wsUrl);
         ws.binaryType = 'arraybuffer';
@@ -139,37 +152,68 @@ export async function installPageHelpers(page: Page): Promise<void> {
           for (let i = 1; i <= n; i++) {
             const seed = Math.floor(Math.random() * 0x7fffffff);
             const id = `r${i}`;
-            streams.set(id, { startedAt: performance.now(), firstTokenAt: null, endedAt: null, tokens: 0, status: 'pending', seed, decoder: new TextDecoder(), buffer: '', done: false });
-            ws.send(JSON.stringify({ type: 'start', id, upstream: '', request: { messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, temperature: 0.7, seed } }));
+            streams.set(id, {
+              startedAt: performance.now(),
+              firstTokenAt: null,
+              endedAt: null,
+              tokens: 0,
+              status: 'pending',
+              seed,
+              decoder: new TextDecoder(),
+              buffer: '',
+              done: false
+            });
+            ws.send(
+              JSON.stringify({
+                type: 'start',
+                id,
+                upstream: '',
+                request: {
+                  messages: [{ role: 'user', content: prompt }],
+                  max_tokens: maxTokens,
+                  temperature: 0.7,
+                  seed
+                }
+              })
+            );
           }
         };
         ws.onmessage = event => {
           if (event.data instanceof ArrayBuffer) {
+            // One frame holds one or more records: uint16 id length, id, uint32 byte count, bytes.
             const view = new DataView(event.data);
-            const len = view.getUint16(0);
-            const id = new TextDecoder().decode(new Uint8Array(event.data, 2, len));
-            const r = streams.get(id);
-            r.buffer += r.decoder.decode(new Uint8Array(event.data, 2 + len), { stream: true });
-            let cut: number;
-            while ((cut = r.buffer.indexOf('\n\n')) >= 0) {
-              const ev = r.buffer.slice(0, cut);
-              r.buffer = r.buffer.slice(cut + 2);
-              for (const line of ev.split('\n')) {
-                if (!line.startsWith('data:')) {
-                  continue;
-                }
-                const data = line.slice(5).trim();
-                if (data === '[DONE]') {
-                  r.done = true;
-                  continue;
-                }
-                const chunk = JSON.parse(data);
-                const delta = chunk.choices?.[0]?.delta;
-                if (r.firstTokenAt === null && delta && (delta.content || delta.reasoning || delta.reasoning_content)) {
-                  r.firstTokenAt = performance.now();
-                }
-                if (chunk.usage) {
-                  r.tokens = chunk.usage.completion_tokens;
+            for (let at = 0; at < event.data.byteLength;) {
+              const len = view.getUint16(at);
+              const id = new TextDecoder().decode(new Uint8Array(event.data, at + 2, len));
+              const count = view.getUint32(at + 2 + len);
+              const r = streams.get(id);
+              r.buffer += r.decoder.decode(new Uint8Array(event.data, at + 6 + len, count), { stream: true });
+              at += 6 + len + count;
+              let cut: number;
+              while ((cut = r.buffer.indexOf('\n\n')) >= 0) {
+                const ev = r.buffer.slice(0, cut);
+                r.buffer = r.buffer.slice(cut + 2);
+                for (const line of ev.split('\n')) {
+                  if (!line.startsWith('data:')) {
+                    continue;
+                  }
+                  const data = line.slice(5).trim();
+                  if (data === '[DONE]') {
+                    r.done = true;
+                    continue;
+                  }
+                  const chunk = JSON.parse(data);
+                  const delta = chunk.choices?.[0]?.delta;
+                  if (
+                    r.firstTokenAt === null &&
+                    delta &&
+                    (delta.content || delta.reasoning || delta.reasoning_content)
+                  ) {
+                    r.firstTokenAt = performance.now();
+                  }
+                  if (chunk.usage) {
+                    r.tokens = chunk.usage.completion_tokens;
+                  }
                 }
               }
             }
@@ -189,7 +233,12 @@ export async function installPageHelpers(page: Page): Promise<void> {
       });
     }
 
-    async function run(path: 'proxy' | 'baseline' | 'rawws', n: number, maxTokens: number, options: { probes?: boolean } = {}) {
+    async function run(
+      path: 'proxy' | 'baseline' | 'rawws',
+      n: number,
+      maxTokens: number,
+      options: { probes?: boolean } = {}
+    ) {
       const prompt = 'Explain attention in one paragraph, with a code example.';
       const restMs = options.probes === false ? [] : await restProbes(7);
       const duringMs: number[] = [];
