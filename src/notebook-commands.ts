@@ -133,7 +133,7 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
       layout
     });
     const widget = compareMainAreaWidget(content, batch.id, batch.options.prompt, trans);
-    app.shell.add(widget, 'main', { mode: 'split-right' });
+    app.shell.add(widget, 'main');
     app.shell.activateById(widget.id);
     return widget;
   };

@@ -204,3 +204,40 @@ test.describe('Structured output', () => {
     await expect(column.locator('.jp-Fanout-response-text')).toHaveText(broken);
   });
 });
+
+test('a response goes into a new notebook, and two responses can be diffed', async ({ page, request }, testInfo) => {
+  await resetSimulator(request, { ...FAST, answer_tokens: 120 });
+  await notebookWithPrompt(page, 'Two answers to compare.');
+  const summary = await execute(page, 'fanout:generate', { n: 2 });
+  await execute(page, 'fanout:compare', { layout: 'side-by-side' });
+  const compare = page.locator('.jp-Fanout-compare');
+  await compare.locator('.jp-Fanout-compare-diff summary').click();
+  await compare.locator('.jp-Fanout-diff-a').selectOption('1');
+  await compare.locator('.jp-Fanout-diff-b').selectOption('2');
+  const diff = compare.locator('.jp-Fanout-diff');
+  await expect(diff).toBeVisible();
+  // Every line of either response is in the diff, marked as removed, added or the same.
+  const marked = await diff.locator('[data-diff]').allTextContents();
+  const joined = marked.join('');
+  for (const line of summary.responses[1].content.split('\n').filter((l: string) => l.trim())) {
+    expect(joined).toContain(line);
+  }
+  await page.evaluate(() => (window as any).jupyterapp.shell.collapseLeft());
+  await page.screenshot({ path: testInfo.outputPath('compare.png') });
+
+  await compare.locator('.jp-Fanout-compare-column').first().locator('.jp-Fanout-new-notebook').click();
+  await expect(page.locator('.jp-NotebookPanel')).toHaveCount(2);
+  // The new notebook is the current widget; its cells arrive once it is ready.
+  const newCells = () =>
+    page.evaluate(() => {
+      const app = (window as any).jupyterapp;
+      const panel = app.shell.currentWidget;
+      return panel.content.model.sharedModel.cells.map((cell: any) => [cell.cell_type, cell.getSource()]);
+    });
+  await expect.poll(async () => (await newCells()).length).toBeGreaterThan(1);
+  const cells = await newCells();
+  expect(cells.map((c: string[]) => c[0])).toContain('code');
+  // Nothing but the response: the new notebook's own empty cell is gone.
+  expect(cells.every((c: string[]) => c[1].trim().length > 0)).toBe(true);
+  expect(summary.responses[0].content).toContain(cells[0][1].split('\n')[0]);
+});
