@@ -9,14 +9,14 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { listIcon } from '@jupyterlab/ui-components';
 
 import { registerCommands } from './commands';
-import { directConnectionFactory, directModeWarning } from './direct';
+import { directConnectionFactory } from './direct';
 import { FanoutModel } from './model';
 import { notebookLanguage } from './notebook';
 import { structuredOutputInstruction } from './parse';
 import { registerNotebookCommands } from './notebook-commands';
 import { persistBatches } from './persistence';
 import { activeNotebookContext, contextMessage, promptFromActiveCell } from './prompt';
-import { connectionSettings, contextSettings, settingsToDefaults } from './settings';
+import { FanoutSettings } from './settings';
 import { CommandIDs, IFanoutModel } from './tokens';
 import { serverConnectionFactory } from './transport';
 import { FanoutSidebar } from './widget';
@@ -45,36 +45,29 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
     state: IStateDB | null
   ): Promise<IFanoutModel> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
-    const settings = await settingRegistry.load(PLUGIN_ID);
+    const settings = new FanoutSettings(await settingRegistry.load(PLUGIN_ID));
     const viaProxy = serverConnectionFactory(ServerConnection.makeSettings());
     const model = new FanoutModel({
-      // Read the settings for every batch, so a change applies to the next Generate responses.
+      // The settings are read for every batch, so a change applies to the next one.
       connect: handlers => {
-        const connection = connectionSettings(settings.composite);
+        const connection = settings.connection();
         return connection.transport === 'direct'
           ? directConnectionFactory({ baseUrl: connection.directUrl, apiKey: connection.directApiKey })(handlers)
           : viaProxy(handlers);
       }
     });
+    const notebookContext = () =>
+      activeNotebookContext(tracker, settings.context().budget, notebookLanguage(tracker.currentWidget));
 
-    const notebookContext = () => {
-      const { budget } = contextSettings(settings.composite);
-      return activeNotebookContext(tracker, budget, notebookLanguage(tracker.currentWidget));
-    };
     const sidebar = new FanoutSidebar({
       model,
       trans,
       context: () => {
         const found = notebookContext();
-        const { enabled, budget } = contextSettings(settings.composite);
-        return found && { enabled, budget, cells: found.cells, tokens: found.tokens };
+        return found && { ...settings.context(), cells: found.cells, tokens: found.tokens };
       },
-      onToggleContext: enabled => void settings.set('contextCells', enabled),
-      notice: () => {
-        const connection = connectionSettings(settings.composite);
-        const n = settingsToDefaults(settings.composite).n;
-        return connection.transport === 'direct' ? directModeWarning(connection.directUrl, n) : null;
-      },
+      onToggleContext: enabled => void settings.setContextEnabled(enabled),
+      notice: () => settings.connectionWarning(),
       onGenerate: prompt => app.commands.execute(CommandIDs.generate, prompt.trim() ? { prompt } : {}),
       onStop: (batchId, responseId) =>
         app.commands.execute(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
@@ -97,11 +90,10 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       app,
       model,
       trans,
-      defaults: () => settingsToDefaults(settings.composite),
+      defaults: () => settings.generateDefaults(),
       fallbackPrompt: () => promptFromActiveCell(tracker),
       structuredInstruction: () => structuredOutputInstruction(notebookLanguage(tracker.currentWidget)),
-      context: include =>
-        (include ?? contextSettings(settings.composite).enabled) ? contextMessage(notebookContext()) : '',
+      context: include => ((include ?? settings.context().enabled) ? contextMessage(notebookContext()) : ''),
       reveal: () => app.shell.activateById(sidebar.id)
     });
     // Model output is untrusted: sanitized, and never allowed to run commands when clicked.

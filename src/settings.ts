@@ -1,5 +1,8 @@
 /** The user's settings (schema/plugin.json) as defaults for Generate responses. */
+import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { directModeWarning } from './direct';
 
 import type { IGenerateOptions, ITarget } from './tokens';
 
@@ -42,4 +45,39 @@ export function connectionSettings(settings: ReadonlyPartialJSONObject): IConnec
 /** Whether to send the cells above as context, and within how many tokens. */
 export function contextSettings(settings: ReadonlyPartialJSONObject): { enabled: boolean; budget: number } {
   return { enabled: read(settings, 'contextCells', false), budget: read(settings, 'contextTokenBudget', 2000) };
+}
+
+/** The extension's settings, read when they are needed so that a change applies at once. */
+export class FanoutSettings {
+  constructor(private readonly _settings: ISettingRegistry.ISettings) {}
+
+  /** Emitted when the user changes a setting. */
+  get changed(): ISettingRegistry.ISettings['changed'] {
+    return this._settings.changed;
+  }
+
+  /** Defaults of every generate option but the prompt. */
+  generateDefaults(): Omit<IGenerateOptions, 'prompt'> {
+    return settingsToDefaults(this._settings.composite);
+  }
+
+  connection(): IConnectionSettings {
+    return connectionSettings(this._settings.composite);
+  }
+
+  context(): { enabled: boolean; budget: number } {
+    return contextSettings(this._settings.composite);
+  }
+
+  async setContextEnabled(enabled: boolean): Promise<void> {
+    await this._settings.set('contextCells', enabled);
+  }
+
+  /** The warning direct mode deserves with the current settings, if any. */
+  connectionWarning(): string | null {
+    const connection = this.connection();
+    return connection.transport === 'direct'
+      ? directModeWarning(connection.directUrl, this.generateDefaults().n)
+      : null;
+  }
 }
