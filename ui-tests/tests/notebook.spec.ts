@@ -241,3 +241,15 @@ test('a response goes into a new notebook, and two responses can be diffed', asy
   expect(cells.every((c: string[]) => c[1].trim().length > 0)).toBe(true);
   expect(summary.responses[0].content).toContain(cells[0][1].split('\n')[0]);
 });
+
+test('Copy puts a parsed code block on the clipboard', async ({ page, context, request }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await resetSimulator(request, { ...FAST, answer_text: ANSWER });
+  await page.notebook.createNew();
+  await execute(page, 'fanout:generate', { prompt: 'x', n: 1 });
+  await execute(page, 'fanout:compare', { view: 'parsed' });
+  await page.locator('.jp-Fanout-compare .jp-Fanout-copy-code').first().click();
+  await expect
+    .poll(() => page.evaluate(() => navigator.clipboard.readText()))
+    .toBe("import json\ndata = json.loads('[1, 2, 3]')");
+});
