@@ -92,8 +92,11 @@ test.describe('Live progress', () => {
     const summary = await execute(page, 'fanout:generate', { prompt: 'Remember me', n: 2 });
     // The state is saved at most a second after the last change.
     await page.waitForTimeout(1500);
-    // The restored layout shows the notebook, not the launcher Galata waits for by default.
-    await page.reload({ waitForIsReady: false });
+    // A plain browser reload (Galata's own would wait for a launcher the restored layout does not show).
+    const loaded = page.waitForEvent('load');
+    await page.evaluate(() => window.location.reload());
+    await loaded;
+    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
     await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
     await execute(page, 'fanout:open');
     await expect(page.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(2);
