@@ -10,10 +10,11 @@ bash scripts/setup.sh --tests || { echo "setup failed"; exit 1; }
 mkdir -p test-reports
 status=0
 
-printf '\n== formatting and types (prettier, tsc of the extension and of the UI tests)\n'
+printf '\n== formatting, types and lint (prettier, tsc, ruff)\n'
 jlpm prettier:check || status=1
 jlpm tsc --noEmit -p tsconfig.json || status=1
 (cd ui-tests && ../node_modules/.bin/tsc --noEmit -p tsconfig.json) || status=1
+python -m ruff check jupyterlab_fanout ui-tests || status=1
 
 printf '\n== jest\n'
 jlpm jest --ci --json --outputFile=test-reports/jest.json || status=1
