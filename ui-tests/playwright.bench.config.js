@@ -18,60 +18,38 @@ const path = require('path');
 process.env.FANOUT_TEST_LAB_PORT = process.env.FANOUT_BENCH_LAB_PORT || '8892';
 process.env.FANOUT_TEST_SIMULATOR_PORT = process.env.FANOUT_BENCH_SIMULATOR_PORT || '8893';
 
-const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+// The end-to-end tests' configuration (Debian Chromium, the simulator and JupyterLab as web
+// servers), with the ports above, a longer leash and the baseline extension loaded.
+const testConfig = require('./playwright.config.js');
 
-const labPort = process.env.FANOUT_TEST_LAB_PORT;
-const simulatorPort = process.env.FANOUT_TEST_SIMULATOR_PORT;
 const python = process.env.FANOUT_PYTHON || 'python';
 const benchDir = path.join(__dirname, 'benchmarks');
 const pythonPath = [benchDir, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+const [simulatorServer, labServer] = testConfig.webServer;
 
 module.exports = {
-  ...baseConfig,
+  ...testConfig,
   testDir: 'benchmarks',
   testMatch: '**/*.bench.ts',
   outputDir: 'test-results/bench',
   reporter: [['list']],
-  workers: 1,
-  retries: 0,
   fullyParallel: false,
   // A benchmark is a few minutes of streaming; a whole test may take up to 10 minutes.
   timeout: 10 * 60 * 1000,
   expect: { timeout: 120000 },
   use: {
-    ...baseConfig.use,
-    baseURL: `http://localhost:${labPort}`,
-    video: 'off',
-    trace: 'off',
+    ...testConfig.use,
     screenshot: 'off',
     actionTimeout: 60000,
-    navigationTimeout: 120000,
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run'
-      ]
-    }
+    navigationTimeout: 120000
   },
   webServer: [
+    simulatorServer,
     {
-      command: `${python} -m jupyterlab_fanout.simulator --host 127.0.0.1 --port ${simulatorPort}`,
-      url: `http://127.0.0.1:${simulatorPort}/v1/models`,
-      timeout: 60000,
-      reuseExistingServer: false
-    },
-    {
+      ...labServer,
       command:
         `env PYTHONPATH=${pythonPath} ${python} -m jupyter lab --allow-root --config jupyter_server_test_config.py ` +
-        `--ServerApp.jpserver_extensions="{'jupyterlab_fanout': True, 'fanout_bench_baseline': True}"`,
-      url: `http://localhost:${labPort}/lab`,
-      timeout: 120000,
-      reuseExistingServer: false
+        `--ServerApp.jpserver_extensions="{'jupyterlab_fanout': True, 'fanout_bench_baseline': True}"`
     }
   ]
 };

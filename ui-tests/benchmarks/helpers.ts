@@ -7,48 +7,10 @@ import * as http from 'http';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 
-import type { APIRequestContext } from '@playwright/test';
+import { SIMULATOR_URL } from '../tests/simulator';
 
-export const SIMULATOR_PORT = process.env.FANOUT_TEST_SIMULATOR_PORT || '8893';
-export const SIMULATOR_URL = `http://127.0.0.1:${SIMULATOR_PORT}`;
-
-/** One entry of the simulator's request record (times: epoch seconds). */
-export interface ISimRecord {
-  index: number;
-  seed: number | null;
-  max_tokens: number | null;
-  started_at: number;
-  first_token_at: number | null;
-  ended_at: number | null;
-  disconnected: boolean;
-  disconnected_at: number | null;
-  outcome: string;
-  completion_tokens_sent: number;
-  status: number | null;
-}
-
-export async function resetSimulator(request: APIRequestContext, settings: Record<string, unknown>): Promise<void> {
-  const reset = await request.post(`${SIMULATOR_URL}/simulator/reset`, { data: {} });
-  if (!reset.ok()) {
-    throw new Error(`simulator reset failed: ${reset.status()} ${await reset.text()}`);
-  }
-  const configured = await request.post(`${SIMULATOR_URL}/simulator/config`, { data: settings });
-  if (!configured.ok()) {
-    throw new Error(`simulator config failed: ${configured.status()} ${await configured.text()}`);
-  }
-}
-
-export async function simulatorRecords(request: APIRequestContext): Promise<ISimRecord[]> {
-  const response = await request.get(`${SIMULATOR_URL}/simulator/requests`);
-  if (!response.ok()) {
-    throw new Error(`simulator record failed: ${response.status()}`);
-  }
-  const records = (await response.json()) as Array<ISimRecord & { content?: string; reasoning?: string }>;
-  // The texts are not needed here and can be large.
-  return records.map(({ content: _c, reasoning: _r, ...rest }) => rest as ISimRecord);
-}
-
-// -- statistics ---------------------------------------------------------------------------
+export { resetSimulator, SIMULATOR_URL, simulatorRequests as simulatorRecords } from '../tests/simulator';
+export type { ISimulatorRequest as ISimRecord } from '../tests/simulator';
 
 export function quantile(values: number[], q: number): number {
   const sorted = values.filter(v => Number.isFinite(v)).sort((a, b) => a - b);
@@ -133,7 +95,11 @@ export function streamStraight(body: Record<string, unknown>): Promise<IStreamTi
       {
         method: 'POST',
         agent: straightAgent,
-        headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', 'Content-Length': Buffer.byteLength(payload) }
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'text/event-stream',
+          'Content-Length': Buffer.byteLength(payload)
+        }
       },
       res => {
         timing.status = res.statusCode ?? 0;
@@ -156,7 +122,11 @@ export function streamStraight(body: Record<string, unknown>): Promise<IStreamTi
               }
               const chunk = JSON.parse(data);
               const delta = chunk.choices?.[0]?.delta;
-              if (timing.firstTokenAt === null && delta && (delta.content || delta.reasoning || delta.reasoning_content)) {
+              if (
+                timing.firstTokenAt === null &&
+                delta &&
+                (delta.content || delta.reasoning || delta.reasoning_content)
+              ) {
                 timing.firstTokenAt = performance.now();
               }
               if (chunk.usage) {
@@ -188,14 +158,20 @@ export function restProbeNode(): Promise<number> {
     http
       .get(`${LAB_URL}/api/contents?content=1&_=${Math.random()}`, { agent: straightAgent }, res => {
         res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - start) : reject(new Error(`GET /api/contents ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(performance.now() - start)
+            : reject(new Error(`GET /api/contents ${res.statusCode}`))
+        );
       })
       .on('error', reject);
   });
 }
 
 /** Run `work` with Node-side REST probes: 7 sequential before it, then one every 400 ms during it. */
-export async function withNodeProbes<T>(work: () => Promise<T>): Promise<{ result: T; restMs: number[]; duringMs: number[] }> {
+export async function withNodeProbes<T>(
+  work: () => Promise<T>
+): Promise<{ result: T; restMs: number[]; duringMs: number[] }> {
   const restMs: number[] = [];
   for (let i = 0; i < 7; i++) {
     restMs.push(await restProbeNode());

@@ -17,6 +17,15 @@ export interface ISimulatorRequest {
   disconnected_at: number | null;
   finish_reason: string | null;
   headers: Record<string, string | null>;
+  model: string | null;
+  messages: Array<{ role: string; content: string }>;
+  /** Epoch seconds. */
+  started_at: number;
+  first_token_at: number | null;
+  ended_at: number | null;
+  completion_tokens_sent: number;
+  /** The HTTP status the simulator answered with. */
+  status: number | null;
 }
 
 export async function resetSimulator(
