@@ -9,7 +9,7 @@ import asyncio
 import json
 from typing import Any
 
-from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
@@ -34,10 +34,18 @@ def _budget_key(user: Any) -> str:
     return "server-user"
 
 
+#: The resource a Jupyter server authorizer is asked about: "read" to list the upstreams,
+#: "execute" to open a batch (it spends the upstreams' GPUs).
+AUTH_RESOURCE = "fanout"
+
+
 class UpstreamsHandler(APIHandler):
     """List the configured upstreams (names and models only) and the limits."""
 
+    auth_resource = AUTH_RESOURCE
+
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(await _state(self).describe()))
@@ -60,7 +68,10 @@ class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         between one and two times the limit the message is refused with a `limit` error."""
         return 2 * _state(self).fanout.max_message_bytes
 
+    auth_resource = AUTH_RESOURCE
+
     @ws_authenticated
+    @authorized("execute")
     async def get(self, *args: Any, **kwargs: Any) -> None:
         await _state(self).ensure_started()
         await super().get(*args, **kwargs)

@@ -42,6 +42,7 @@ __all__ = [
     "faulty",
     "faulty_process",
     "fanout_overrides",
+    "server_app_overrides",
     "jp_server_config",
     "no_unhandled_errors",
     "refused_port",
@@ -150,12 +151,19 @@ def fanout_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
+def server_app_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Extra `c.ServerApp` settings, parametrized indirectly like `fanout_overrides`."""
+    return getattr(request, "param", {})
+
+
+@pytest.fixture
 def jp_server_config(
     simulator: SimulatorProcess,
     faulty: SimulatorProcess,
     capture: CaptureUpstream,
     refused_port: int,
     fanout_overrides: dict[str, Any],
+    server_app_overrides: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, Any]:
     """Server with the extension, authentication required, upstreams on the simulators."""
@@ -185,6 +193,7 @@ def jp_server_config(
         "ServerApp": {
             "jpserver_extensions": {"jupyterlab_fanout": True},
             "allow_unauthenticated_access": False,
+            **server_app_overrides,
         },
         "Fanout": fanout,
     }

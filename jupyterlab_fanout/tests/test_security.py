@@ -6,6 +6,7 @@ import json
 import pytest
 import tornado.httpclient
 import tornado.websocket
+from jupyter_server.auth import Authorizer
 
 from .proxy_fixtures import *  # noqa: F403 - fixtures
 from .proxy_fixtures import API_KEY, open_batch, wait_record
@@ -204,3 +205,23 @@ async def test_garbage_messages_get_errors_not_crashes(jp_ws_fetch, simulator, n
     assert client.terminal("g4")["type"] == "end"
     assert len(simulator.requests()) == 1
     await client.close()
+
+
+class _NoFanout(Authorizer):
+    """An authorizer that lets a user do everything but use the fanout proxy."""
+
+    def is_authorized(self, handler, user, action, resource):
+        return resource != "fanout"
+
+
+@pytest.mark.parametrize("server_app_overrides", [{"authorizer_class": _NoFanout}], indirect=True)
+async def test_the_server_authorizer_is_asked_for_the_fanout_resource(jp_fetch, jp_ws_fetch, simulator):
+    with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
+        await jp_fetch("fanout", "upstreams")
+    assert refused.value.code == 403
+    with pytest.raises(tornado.httpclient.HTTPClientError) as refused_ws:
+        await jp_ws_fetch("fanout", "batch")
+    assert refused_ws.value.code == 403
+    # Everything else still works for this user.
+    assert (await jp_fetch("api", "status")).code == 200
+    assert simulator.requests() == []
