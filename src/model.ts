@@ -156,6 +156,8 @@ class Response implements IResponseView {
   }
 
   stream: ResponseStream;
+  /** The connection the current attempt runs on (a batch may have used several over time). */
+  connection: IBatchConnection | null = null;
   waiters: Array<(summary: IResponseSummary) => void> = [];
   private _seed = 0;
   private _attempt = 0;
@@ -341,6 +343,7 @@ export class FanoutModel implements IFanoutModel {
   private _startAttempt(batch: Batch, response: Response): void {
     response.begin(this._nextSeed());
     const connection = batch.connection ?? this._openConnection(batch);
+    response.connection = connection;
     connection.start(response.wireId, response.upstream, buildRequest(batch.options, response.seed, response.model));
   }
 
@@ -371,8 +374,10 @@ export class FanoutModel implements IFanoutModel {
           message: 'The connection to the Jupyter server closed before this response ended.',
           code: 'connection'
         };
+        // Only what ran on this connection is lost: a connection closed after its batch ended
+        // may report its close while a re-generated response already runs on a newer one.
         for (const response of batch.responses) {
-          if (!response.ended) {
+          if (!response.ended && response.connection === connection) {
             this._apply(batch, response, stream => stream.fail(lost));
           }
         }

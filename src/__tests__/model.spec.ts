@@ -331,3 +331,23 @@ describe('several models in one batch', () => {
     expect(() => model.generate({ ...options, targets: [{ upstream: '', model: 'x', n: 0 }] })).toThrow(/at least 1/);
   });
 });
+
+describe('connections over a batch’s life', () => {
+  it('the late close of an earlier connection does not touch a response re-generated on a newer one', async () => {
+    const { model, connections } = makeModel();
+    const { batch, done } = model.generate({ ...options, n: 2 });
+    connections[0].respond('1.1', 'one');
+    connections[0].respond('2.1', 'two');
+    await done;
+    expect(connections[0].closed).toBe(true);
+
+    const again = model.regenerate(batch.id, '2');
+    expect(connections).toHaveLength(2);
+    // The first socket's close arrives only now (the close handshake is asynchronous).
+    connections[0].handlers.onClose(null);
+    expect(batch.responses[1].snapshot().status).toBe('connecting');
+    connections[1].respond('2.2', 'two again');
+    expect((await again).status).toBe('complete');
+    expect((await again).content).toBe('two again');
+  });
+});
