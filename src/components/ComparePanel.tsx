@@ -7,6 +7,7 @@ import type { IBatchView, IResponseView } from '../tokens';
 import type { InsertMode } from '../notebook';
 import { LineDiff } from './LineDiff';
 import { RenderedMarkdown } from './RenderedMarkdown';
+import { ResponseDetails, statusLabel } from './ResponseCard';
 
 /** How each response is shown. */
 export type CompareView = 'rendered' | 'parsed' | 'raw';
@@ -112,7 +113,7 @@ function ResponseColumn(props: {
       <header className="jp-Fanout-compare-column-header">
         <span className="jp-Fanout-response-title">{label(response, trans)}</span>
         <span className="jp-Fanout-response-status" data-status={snapshot.status}>
-          {snapshot.status}
+          {statusLabel(snapshot.status, trans)}
         </span>
         <span className="jp-Fanout-response-counts">{trans.__('%1 tokens', snapshot.totalTokens)}</span>
       </header>
@@ -133,17 +134,7 @@ function ResponseColumn(props: {
           {trans.__('New notebook')}
         </button>
       </div>
-      {snapshot.error && (
-        <div className="jp-Fanout-response-error" role="alert">
-          {snapshot.error.message}
-        </div>
-      )}
-      {snapshot.reasoning && (
-        <details className="jp-Fanout-response-reasoning">
-          <summary>{trans.__('Thinking')}</summary>
-          <pre>{snapshot.reasoning}</pre>
-        </details>
-      )}
+      <ResponseDetails snapshot={snapshot} trans={trans} />
       {view === 'rendered' && <RenderedMarkdown rendermime={props.rendermime} source={snapshot.content} />}
       {view === 'parsed' && <ParsedView {...props} />}
       {view === 'raw' && <pre className="jp-Fanout-response-text">{snapshot.content}</pre>}

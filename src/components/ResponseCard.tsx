@@ -17,7 +17,8 @@ export interface IResponseCardProps {
   onInsert: () => void;
 }
 
-function statusLabel(status: ResponseStatus, trans: TranslationBundle): string {
+/** A status as the user reads it. */
+export function statusLabel(status: ResponseStatus, trans: TranslationBundle): string {
   switch (status) {
     case 'pending':
       return trans.__('Pending');
@@ -53,6 +54,27 @@ function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label:
       <div className="jp-Fanout-bar-thinking" style={{ width: `${percent(snapshot.thinkingTokens, maxTokens)}%` }} />
       <div className="jp-Fanout-bar-answer" style={{ width: `${percent(snapshot.answerTokens, maxTokens)}%` }} />
     </div>
+  );
+}
+
+/** A response's error (with the upstream's status), and its thinking folded away. */
+export function ResponseDetails(props: { snapshot: ResponseSnapshot; trans: TranslationBundle }): JSX.Element {
+  const { snapshot, trans } = props;
+  return (
+    <>
+      {snapshot.error && (
+        <div className="jp-Fanout-response-error" role="alert">
+          {snapshot.error.status ? `${snapshot.error.status}: ` : ''}
+          {snapshot.error.message}
+        </div>
+      )}
+      {snapshot.reasoning && (
+        <details className="jp-Fanout-response-reasoning">
+          <summary>{trans.__('Thinking')}</summary>
+          <pre>{snapshot.reasoning}</pre>
+        </details>
+      )}
+    </>
   );
 }
 
@@ -157,18 +179,7 @@ function ResponseCardView(props: IResponseCardProps): JSX.Element {
           )}
         </div>
       </div>
-      {snapshot.error && (
-        <div className="jp-Fanout-response-error" role="alert">
-          {snapshot.error.status ? `${snapshot.error.status}: ` : ''}
-          {snapshot.error.message}
-        </div>
-      )}
-      {snapshot.reasoning && (
-        <details className="jp-Fanout-response-reasoning">
-          <summary>{trans.__('Thinking')}</summary>
-          <pre>{snapshot.reasoning}</pre>
-        </details>
-      )}
+      <ResponseDetails snapshot={snapshot} trans={trans} />
       {/* The newest lines stay in view (column-reverse keeps the scroll at the end). */}
       <div className="jp-Fanout-response-preview">
         <pre className="jp-Fanout-response-text">{running ? previewOf(snapshot.content) : snapshot.content}</pre>
