@@ -63,8 +63,13 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       model,
       trans,
       context: () => {
-        const found = notebookContext();
-        return found && { ...settings.context(), cells: found.cells, tokens: found.tokens };
+        // Counted only while it would be sent: this runs on every render of the sidebar.
+        const { enabled, budget } = settings.context();
+        if (!tracker.currentWidget) {
+          return null;
+        }
+        const found = enabled ? notebookContext() : null;
+        return { enabled, budget, cells: found?.cells ?? 0, tokens: found?.tokens ?? 0 };
       },
       onToggleContext: enabled => void settings.setContextEnabled(enabled),
       notice: () => settings.connectionWarning(),

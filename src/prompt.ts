@@ -37,10 +37,11 @@ export function estimateTokenCount(text: string): number {
 
 /**
  * Take cells above the active one, nearest first, while they fit `budget` tokens, and give
- * them back in notebook order.
+ * them back in notebook order. Cells are read through `cellAt` one at a time, so only those
+ * walked are read: the sidebar shows this figure on every render.
  */
 export function contextFromCellsAbove(
-  sources: ReadonlyArray<{ type: string; source: string }>,
+  cellAt: (index: number) => { type: string; source: string },
   activeIndex: number,
   budget: number,
   language: string
@@ -48,7 +49,7 @@ export function contextFromCellsAbove(
   const parts: string[] = [];
   let tokens = 0;
   for (let i = activeIndex - 1; i >= 0; i--) {
-    const { type, source } = sources[i];
+    const { type, source } = cellAt(i);
     if (!source.trim()) {
       continue;
     }
@@ -79,6 +80,7 @@ export function activeNotebookContext(
   if (!notebook?.model) {
     return null;
   }
-  const cells = notebook.model.sharedModel.cells.map(cell => ({ type: cell.cell_type, source: cell.getSource() }));
-  return contextFromCellsAbove(cells, notebook.activeCellIndex, budget, language);
+  const cells = notebook.model.sharedModel.cells;
+  const cellAt = (i: number) => ({ type: cells[i].cell_type, source: cells[i].getSource() });
+  return contextFromCellsAbove(cellAt, notebook.activeCellIndex, budget, language);
 }

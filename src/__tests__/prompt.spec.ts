@@ -11,7 +11,7 @@ const cells = [
 
 describe('context from the cells above', () => {
   it('takes the nearest cells above that fit the budget, in notebook order, code fenced', () => {
-    const context = contextFromCellsAbove(cells, 5, 1000, 'python');
+    const context = contextFromCellsAbove(i => cells[i], 5, 1000, 'python');
     expect(context.cells).toBe(4);
     expect(context.text).toBe(
       [
@@ -30,14 +30,20 @@ describe('context from the cells above', () => {
   });
 
   it('stops at the first cell that does not fit, so the context stays contiguous', () => {
-    const context = contextFromCellsAbove(cells, 5, 50, 'python');
+    const context = contextFromCellsAbove(i => cells[i], 5, 50, 'python');
     expect(context.cells).toBe(1);
     expect(context.text).toBe('```python\ndf = pd.read_csv("a.csv")\n```');
     expect(context.tokens).toBeLessThanOrEqual(50);
   });
 
+  it('reads only the cells it walks', () => {
+    const read: number[] = [];
+    contextFromCellsAbove(i => (read.push(i), cells[i]), 5, 50, 'python');
+    expect(read).toEqual([4, 3]);
+  });
+
   it('has nothing for the first cell', () => {
-    expect(contextFromCellsAbove(cells, 0, 1000, 'python')).toEqual({ text: '', cells: 0, tokens: 0 });
+    expect(contextFromCellsAbove(i => cells[i], 0, 1000, 'python')).toEqual({ text: '', cells: 0, tokens: 0 });
   });
 
   it('says what the context is, and is empty without one', () => {
