@@ -9,7 +9,8 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { listIcon } from '@jupyterlab/ui-components';
 
 import { registerCommands } from './commands';
-import { directConnectionFactory } from './direct';
+import { connectTransport, localEngine, workerEngine } from './engine';
+import { createStreamingWorker } from './engine/spawn';
 import { FanoutModel } from './model';
 import { notebookLanguage } from './notebook';
 import { structuredOutputInstruction } from './parse';
@@ -18,7 +19,7 @@ import { persistBatches } from './persistence';
 import { activeNotebookContext, contextMessage, promptFromActiveCell } from './prompt';
 import { FanoutSettings } from './settings';
 import { CommandIDs, IFanoutModel } from './tokens';
-import { serverConnectionFactory } from './transport';
+import { batchSocketUrl } from './transport';
 import { FanoutSidebar } from './widget';
 
 export { CommandIDs, IFanoutModel } from './tokens';
@@ -46,15 +47,16 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
   ): Promise<IFanoutModel> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
     const settings = new FanoutSettings(await settingRegistry.load(PLUGIN_ID));
-    const viaProxy = serverConnectionFactory(ServerConnection.makeSettings());
+    const proxyUrl = batchSocketUrl(ServerConnection.makeSettings());
     const model = new FanoutModel({
+      // Responses stream and are parsed in a Web Worker; the main thread gets their state.
+      engine: workerEngine({
+        createWorker: createStreamingWorker,
+        timeOrigin: performance.timeOrigin,
+        fallback: localEngine(connectTransport, () => performance.now())
+      }),
       // The settings are read for every batch, so a change applies to the next one.
-      connect: handlers => {
-        const connection = settings.connection();
-        return connection.transport === 'direct'
-          ? directConnectionFactory({ baseUrl: connection.directUrl, apiKey: connection.directApiKey })(handlers)
-          : viaProxy(handlers);
-      }
+      transport: () => settings.transport(proxyUrl)
     });
     const notebookContext = () =>
       activeNotebookContext(tracker, settings.context().budget, notebookLanguage(tracker.currentWidget));

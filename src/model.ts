@@ -7,7 +7,8 @@
 import { PromiseDelegate } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { batchMetrics, BatchMetrics, ResponseError, ResponseSnapshot, ResponseStream } from './core';
+import { batchMetrics, BatchMetrics, ResponseMirror, ResponseSnapshot } from './core';
+import { EngineUpdate, IStreamEngine, localEngine, StreamEngineFactory, TransportSpec } from './engine';
 import type {
   IBatchSummary,
   IBatchView,
@@ -17,12 +18,19 @@ import type {
   IResponseView,
   ITarget
 } from './tokens';
-import type { ConnectionFactory, IBatchConnection, IConnectionHandlers } from './transport';
+import type { ConnectionFactory } from './transport';
 
 /** How the model is built; everything it touches outside itself is injected. */
 export interface IFanoutModelOptions {
-  /** Opens one connection per batch (a WebSocket to the Jupyter server in the extension). */
-  connect: ConnectionFactory;
+  /**
+   * Where responses stream and are parsed: a Web Worker in the extension
+   * ({@link workerEngine}). Default: in place, over the connections of `connect`.
+   */
+  engine?: StreamEngineFactory;
+  /** Opens one connection per batch, in place (tests); used when `engine` is not given. */
+  connect?: ConnectionFactory;
+  /** The transport of a batch's next connection (read when a batch opens one). */
+  transport?: () => TransportSpec;
   /** Clock in milliseconds; `performance.now`-like. */
   now?: () => number;
   /** Runs `callback` soon, once: coalesces change notifications (default: next animation frame). */
@@ -76,10 +84,9 @@ class Response implements IResponseView {
     readonly index: number,
     readonly upstream: string,
     readonly model: string,
-    now: () => number
+    private readonly _now: () => number
   ) {
-    this._now = now;
-    this.stream = new ResponseStream({ now });
+    this.mirror = new ResponseMirror(_now);
   }
 
   /** The id of the current attempt on the wire: unique within the batch's connections. */
@@ -97,18 +104,21 @@ class Response implements IResponseView {
 
   /** True once the current attempt has ended (a restored response has always ended). */
   get ended(): boolean {
-    return this._restored !== null || this.stream.ended;
+    return this._restored !== null || this.mirror.ended;
   }
 
-  /** Start a new attempt with a fresh stream. */
-  begin(seed: number): void {
+  /** True once the current attempt's last update has arrived: its summary is final. */
+  get settled(): boolean {
+    return this._restored !== null || this.mirror.settled;
+  }
+
+  /** Start a new attempt, sent at `at`, with a fresh state. */
+  begin(seed: number, at: number): void {
     this._attempt += 1;
     this._seed = seed;
-    if (this._attempt > 1 || this._restored) {
-      this.stream = new ResponseStream({ now: this._now });
-    }
+    this.mirror = new ResponseMirror(this._now);
     this._restored = null;
-    this.stream.start();
+    this.mirror.begin(at);
   }
 
   /** Take the state saved before a reload; a response that was still running is marked incomplete. */
@@ -130,7 +140,7 @@ class Response implements IResponseView {
   }
 
   snapshot(): ResponseSnapshot {
-    return this._restored ?? this.stream.snapshot();
+    return this._restored ?? this.mirror.snapshot();
   }
 
   summary(): IResponseSummary {
@@ -155,14 +165,12 @@ class Response implements IResponseView {
     }
   }
 
-  stream: ResponseStream;
-  /** The connection the current attempt runs on (a batch may have used several over time). */
-  connection: IBatchConnection | null = null;
+  /** The current attempt's state, rebuilt from the engine's updates. */
+  mirror: ResponseMirror;
   waiters: Array<(summary: IResponseSummary) => void> = [];
   private _seed = 0;
   private _attempt = 0;
   private _restored: ResponseSnapshot | null = null;
-  private readonly _now: () => number;
 }
 
 const RUNNING = new Set(['pending', 'connecting', 'thinking', 'generating']);
@@ -203,12 +211,16 @@ class Batch implements IBatchView {
     };
   }
 
+  /** True once every response's current attempt has settled. */
+  get settled(): boolean {
+    return this.responses.every(r => r.settled);
+  }
+
   findByWireId(wireId: string): Response | undefined {
     return this.responses.find(r => r.wireId === wireId);
   }
 
   readonly responses: Response[] = [];
-  connection: IBatchConnection | null = null;
   readonly done = new PromiseDelegate<IBatchSummary>();
 }
 
@@ -227,10 +239,22 @@ function randomSeed(): number {
 /** See {@link IFanoutModel}. */
 export class FanoutModel implements IFanoutModel {
   constructor(options: IFanoutModelOptions) {
-    this._connect = options.connect;
     this._now = options.now ?? (() => performance.now());
     this._schedule = options.schedule ?? defaultSchedule;
     this._nextSeed = options.nextSeed ?? randomSeed;
+    this._transport = options.transport ?? (() => ({ kind: 'proxy', url: '' }));
+    let engine = options.engine;
+    if (!engine) {
+      const connect = options.connect;
+      if (!connect) {
+        throw new Error('FanoutModel needs an engine or a connect function.');
+      }
+      engine = localEngine((_transport, handlers) => connect(handlers), this._now);
+    }
+    this._engine = engine(
+      updates => this._onUpdates(updates),
+      message => this._onEngineFailure(message)
+    );
   }
 
   get batches(): ReadonlyArray<IBatchView> {
@@ -264,11 +288,10 @@ export class FanoutModel implements IFanoutModel {
       if (response.ended) {
         continue;
       }
-      // The text so far is kept; the server closes the upstream connection, and any bytes
-      // already in flight for this attempt are ignored once the stream has ended.
-      batch.connection?.stop(response.wireId);
-      response.stream.stop();
-      this._settle(batch, response);
+      // Shown as stopped at once, with the text so far; the engine closes the upstream
+      // connection and sends the attempt's last update (with what arrived meanwhile).
+      this._engine.send({ type: 'stop', batch: batch.id, wire: response.wireId });
+      response.mirror.endHere('stopped', null, false);
     }
     this._markChanged();
   }
@@ -278,6 +301,10 @@ export class FanoutModel implements IFanoutModel {
     const response = this._requireResponse(batch, responseId);
     if (!response.ended) {
       throw new Error(`Response ${responseId} of batch ${batchId} is still running: stop it first.`);
+    }
+    if (!response.settled) {
+      // Stopped a moment ago and its last update has not come yet: the old attempt is done.
+      response.settle();
     }
     const ended = new Promise<IResponseSummary>(resolve => response.waiters.push(resolve));
     this._startAttempt(batch, response);
@@ -335,67 +362,49 @@ export class FanoutModel implements IFanoutModel {
       if (batch.active) {
         this.stop(batch.id);
       }
-      batch.connection?.close();
-      batch.connection = null;
     }
+    this._engine.dispose();
   }
 
   private _startAttempt(batch: Batch, response: Response): void {
-    response.begin(this._nextSeed());
-    const connection = batch.connection ?? this._openConnection(batch);
-    response.connection = connection;
-    connection.start(response.wireId, response.upstream, buildRequest(batch.options, response.seed, response.model));
+    const startedAt = this._now();
+    response.begin(this._nextSeed(), startedAt);
+    this._engine.send({
+      type: 'start',
+      batch: batch.id,
+      wire: response.wireId,
+      upstream: response.upstream,
+      request: buildRequest(batch.options, response.seed, response.model),
+      transport: this._transport(),
+      startedAt
+    });
   }
 
-  private _openConnection(batch: Batch): IBatchConnection {
-    const live = (wireId: string): Response | undefined => {
-      const response = batch.findByWireId(wireId);
-      return response && !response.ended ? response : undefined;
-    };
-    const handlers: IConnectionHandlers = {
-      onOpen: (id, status) => {
-        live(id)?.stream.open(status);
-        this._markChanged();
-      },
-      onData: (id, bytes) => {
-        // `[DONE]` or an error event inside the bytes can end the response.
-        this._apply(batch, live(id), stream => stream.feed(bytes));
-      },
-      onEnd: id => this._apply(batch, live(id), stream => stream.end()),
-      onStopped: () => {
-        // Already marked stopped when the user asked; nothing more to record.
-      },
-      onError: (id, error) => this._apply(batch, live(id), stream => stream.fail(error)),
-      onClose: error => {
-        if (batch.connection === connection) {
-          batch.connection = null;
-        }
-        const lost: ResponseError = error ?? {
-          message: 'The connection to the Jupyter server closed before this response ended.',
-          code: 'connection'
-        };
-        // Only what ran on this connection is lost: a connection closed after its batch ended
-        // may report its close while a re-generated response already runs on a newer one.
-        for (const response of batch.responses) {
-          if (!response.ended && response.connection === connection) {
-            this._apply(batch, response, stream => stream.fail(lost));
-          }
+  /** The engine's updates: applied to the current attempts (late ones of older attempts are dropped). */
+  private _onUpdates(updates: EngineUpdate[]): void {
+    for (const [batchId, wire, update] of updates) {
+      const batch = this._batches.find(b => b.id === batchId);
+      const response = batch?.findByWireId(wire);
+      if (!batch || !response || response.settled) {
+        continue;
+      }
+      response.mirror.apply(update);
+      if (response.settled) {
+        this._settle(batch, response);
+      }
+    }
+    this._markChanged();
+  }
+
+  /** The engine itself failed: every response still running is lost, with what had arrived. */
+  private _onEngineFailure(message: string): void {
+    for (const batch of this._batches) {
+      for (const response of batch.responses) {
+        if (!response.settled) {
+          response.mirror.endHere('error', { message, code: 'engine' }, true);
+          this._settle(batch, response);
         }
       }
-    };
-    const connection = this._connect(handlers);
-    batch.connection = connection;
-    return connection;
-  }
-
-  /** Apply `change` to a live response's stream; settle the response if that ended it. */
-  private _apply(batch: Batch, response: Response | undefined, change: (stream: ResponseStream) => void): void {
-    if (!response) {
-      return;
-    }
-    change(response.stream);
-    if (response.ended) {
-      this._settle(batch, response);
     }
     this._markChanged();
   }
@@ -403,9 +412,8 @@ export class FanoutModel implements IFanoutModel {
   /** A response's attempt ended: resolve its waiters, and the batch's once all have ended. */
   private _settle(batch: Batch, response: Response): void {
     response.settle();
-    if (!batch.active) {
-      batch.connection?.close();
-      batch.connection = null;
+    if (batch.settled) {
+      this._engine.send({ type: 'close', batch: batch.id });
       batch.done.resolve(batch.summary());
     }
   }
@@ -439,7 +447,8 @@ export class FanoutModel implements IFanoutModel {
 
   private readonly _batches: Batch[] = [];
   private readonly _changed = new Signal<IFanoutModel, void>(this);
-  private readonly _connect: ConnectionFactory;
+  private readonly _engine: IStreamEngine;
+  private readonly _transport: () => TransportSpec;
   private readonly _now: () => number;
   private readonly _schedule: (callback: () => void) => void;
   private readonly _nextSeed: () => number;

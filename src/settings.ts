@@ -3,6 +3,7 @@ import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { directModeWarning } from './direct';
+import type { TransportSpec } from './engine/protocol';
 
 import type { IGenerateOptions, ITarget } from './tokens';
 
@@ -63,6 +64,14 @@ export class FanoutSettings {
 
   connection(): IConnectionSettings {
     return connectionSettings(this._settings.composite);
+  }
+
+  /** How the next batch connects: direct mode's server, or the proxy at `proxyUrl`. */
+  transport(proxyUrl: string): TransportSpec {
+    const connection = this.connection();
+    return connection.transport === 'direct'
+      ? { kind: 'direct', baseUrl: connection.directUrl, apiKey: connection.directApiKey || undefined }
+      : { kind: 'proxy', url: proxyUrl };
   }
 
   context(): { enabled: boolean; budget: number } {

@@ -171,17 +171,13 @@ export class WebSocketBatchConnection implements IBatchConnection {
 }
 
 /**
- * Connections to the Jupyter server's `fanout/batch` WebSocket, authenticated the way
- * JupyterLab's own sockets are (the session cookie, plus the token when the settings ask for it).
+ * The URL of the Jupyter server's `fanout/batch` WebSocket, authenticated the way JupyterLab's
+ * own sockets are (the session cookie, plus the token when the settings ask for it).
  */
-export function serverConnectionFactory(settings: {
-  wsUrl: string;
-  token: string;
-  appendToken: boolean;
-}): ConnectionFactory {
+export function batchSocketUrl(settings: { wsUrl: string; token: string; appendToken: boolean }): string {
   let url = settings.wsUrl.replace(/\/?$/, '/') + 'fanout/batch';
   if (settings.appendToken && settings.token) {
     url += `?token=${encodeURIComponent(settings.token)}`;
   }
-  return handlers => new WebSocketBatchConnection(url, handlers);
+  return url;
 }

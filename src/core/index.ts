@@ -5,7 +5,9 @@
 export * from './types';
 export { ResponseStream } from './response';
 export type { ResponseStreamOptions } from './response';
-export { batchMetrics, isActive, isFinal } from './metrics';
+export { batchMetrics, isActive, isFinal, responseMetrics } from './metrics';
+export { ResponseMirror, takeUpdate } from './update';
+export type { ResponseUpdate } from './update';
 export { errorFromHttpBody, errorFromPayload } from './errors';
 export { estimateTokens } from './tokens';
 export { splitJsonValues } from './json-scan';

@@ -1,11 +1,30 @@
 /**
  * Batch metrics over response snapshots.
  */
-import { BatchMetrics, ResponseSnapshot, ResponseStatus } from './types';
+import { BatchMetrics, ResponseMetrics, ResponseSnapshot, ResponseStatus, ResponseTiming } from './types';
 
 /** Tokens per second from a count over a span in milliseconds; null when either is not positive. */
 export function rate(tokens: number, spanMs: number): number | null {
   return tokens > 0 && spanMs > 0 ? (tokens * 1000) / spanMs : null;
+}
+
+/**
+ * A response's timing figures at `now` (same clock as `timing`): elapsed time and decoding
+ * speed run on while it is live and stop at `endedAt`.
+ */
+export function responseMetrics(timing: ResponseTiming, totalTokens: number, now: number): ResponseMetrics {
+  const { startedAt, firstByteAt, firstTokenAt, endedAt, tokensAtFirstToken } = timing;
+  const until = endedAt ?? now;
+  return {
+    startedAt,
+    firstByteAt,
+    firstTokenAt,
+    endedAt,
+    ttfbMs: startedAt !== null && firstByteAt !== null ? firstByteAt - startedAt : null,
+    ttftMs: startedAt !== null && firstTokenAt !== null ? firstTokenAt - startedAt : null,
+    tokensPerSecond: firstTokenAt !== null ? rate(totalTokens - tokensAtFirstToken, until - firstTokenAt) : null,
+    elapsedMs: startedAt !== null ? until - startedAt : null
+  };
 }
 
 /** Statuses of a response that was started and has not ended. */

@@ -17,16 +17,21 @@
  */
 import { errorFromPayload, excerpt } from './errors';
 import { splitJsonValues } from './json-scan';
-import { rate } from './metrics';
+import { responseMetrics } from './metrics';
 import { SseDecoder } from './sse';
 import { ThinkSplitter } from './think';
 import { readUsage, TokenTally } from './tokens';
-import { ResponseError, ResponseMetrics, ResponseSnapshot, ResponseStatus } from './types';
+import { ResponseError, ResponseSnapshot, ResponseStatus, ResponseTiming } from './types';
 
 /** Options of a {@link ResponseStream}. */
 export interface ResponseStreamOptions {
   /** Clock in milliseconds; defaults to `performance.now()` (or `Date.now()`). */
   now?: () => number;
+  /**
+   * Keep the text that arrived since the last {@link ResponseStream.takeNewText} call, for a
+   * copy of the state kept elsewhere (the main thread, when this stream runs in a Web Worker).
+   */
+  trackNewText?: boolean;
 }
 
 const DONE = '[DONE]';
@@ -43,6 +48,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export class ResponseStream {
   constructor(options: ResponseStreamOptions = {}) {
     this.now = options.now ?? defaultNow;
+    this.newText = options.trackNewText ? { content: [], reasoning: [] } : null;
     this.sse = new SseDecoder((data, eventType, unterminated) => this.onEvent(data, eventType, unterminated));
     this.splitter = new ThinkSplitter({
       reasoning: text => this.addReasoning(text),
@@ -60,12 +66,12 @@ export class ResponseStream {
     return this.endedAt !== null;
   }
 
-  /** The request was sent: status `connecting`, `startedAt` set. */
-  start(): void {
+  /** The request was sent (at `at`, default now): status `connecting`, `startedAt` set. */
+  start(at?: number): void {
     if (this.status !== 'pending') {
       return;
     }
-    this.startedAt = this.now();
+    this.startedAt = at ?? this.now();
     this.status = 'connecting';
     this._version++;
   }
@@ -153,19 +159,28 @@ export class ResponseStream {
     return snapshot;
   }
 
-  private metrics(totalTokens: number, now: number): ResponseMetrics {
-    const { startedAt, firstByteAt, firstTokenAt, endedAt } = this;
-    const until = endedAt ?? now;
-    return {
-      startedAt,
-      firstByteAt,
-      firstTokenAt,
-      endedAt,
-      ttfbMs: startedAt !== null && firstByteAt !== null ? firstByteAt - startedAt : null,
-      ttftMs: startedAt !== null && firstTokenAt !== null ? firstTokenAt - startedAt : null,
-      tokensPerSecond: firstTokenAt !== null ? rate(totalTokens - this.tokensAtFirstToken, until - firstTokenAt) : null,
-      elapsedMs: startedAt !== null ? until - startedAt : null
-    };
+  /** The moments the metrics are computed from. */
+  timing(): ResponseTiming {
+    const { startedAt, firstByteAt, firstTokenAt, endedAt, tokensAtFirstToken } = this;
+    return { startedAt, firstByteAt, firstTokenAt, endedAt, tokensAtFirstToken };
+  }
+
+  /**
+   * The answer and reasoning text that arrived since the previous call (needs the
+   * `trackNewText` option). Text held back by the `<think>` splitter comes once released.
+   */
+  takeNewText(): { content: string; reasoning: string } {
+    if (this.newText === null) {
+      throw new Error('takeNewText() needs a ResponseStream created with trackNewText: true');
+    }
+    const taken = { content: this.newText.content.join(''), reasoning: this.newText.reasoning.join('') };
+    this.newText.content.length = 0;
+    this.newText.reasoning.length = 0;
+    return taken;
+  }
+
+  private metrics(totalTokens: number, now: number) {
+    return responseMetrics(this.timing(), totalTokens, now);
   }
 
   private onEvent(data: string, eventType: string | undefined, unterminated: boolean): void {
@@ -301,12 +316,14 @@ export class ResponseStream {
 
   private addReasoning(text: string): void {
     this.reasoningPieces.push(text);
+    this.newText?.reasoning.push(text);
     this.tally.addThinking(text);
     this.status = 'thinking';
   }
 
   private addContent(text: string): void {
     this.contentPieces.push(text);
+    this.newText?.content.push(text);
     this.tally.addAnswer(text);
     this.status = 'generating';
   }
@@ -358,6 +375,7 @@ export class ResponseStream {
   }
 
   private readonly now: () => number;
+  private readonly newText: { content: string[]; reasoning: string[] } | null;
   private readonly sse: SseDecoder;
   private readonly splitter: ThinkSplitter;
   private readonly tally = new TokenTally();

@@ -48,6 +48,16 @@ export interface ResponseMetrics {
   elapsedMs: number | null;
 }
 
+/** The moments {@link ResponseMetrics} are computed from (in the clock of the response's owner). */
+export interface ResponseTiming {
+  startedAt: number | null;
+  firstByteAt: number | null;
+  firstTokenAt: number | null;
+  endedAt: number | null;
+  /** The token count once the first token's event was read (the speed counts what came after). */
+  tokensAtFirstToken: number;
+}
+
 /** The observable state of one response at one moment. */
 export interface ResponseSnapshot {
   status: ResponseStatus;

@@ -5,6 +5,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
+import { execute } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
 
 const RESPONSE = '.jp-Fanout-sidebar .jp-Fanout-response';
@@ -129,4 +130,42 @@ test.describe('Generate responses', () => {
       'simulated engine failure'
     );
   });
+});
+
+test('responses stream and are parsed in a Web Worker, not on the page’s main thread', async ({ page, request }) => {
+  await resetSimulator(request, { tokens_per_second: 200, ttft_ms: 50, answer_tokens: 40 });
+  const warnings: string[] = [];
+  page.on('console', message => {
+    if (message.type() === 'warning' || message.type() === 'error') {
+      warnings.push(message.text());
+    }
+  });
+  // Record every WebSocket the page's own scripts open (Playwright's `websocket` event also
+  // reports the worker's).
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    const opened: string[] = ((window as any).__socketsOpenedByPage = []);
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(String(url));
+      }
+    } as typeof WebSocket;
+  });
+  await page.reload();
+
+  const summary = await execute(page, 'fanout:generate', { prompt: 'Say something.', n: 3 });
+
+  expect(summary.responses.map((r: { status: string }) => r.status)).toEqual(['complete', 'complete', 'complete']);
+  const record = await simulatorRequests(request);
+  expect(summary.responses.map((r: { content: string }) => r.content).sort()).toEqual(
+    record.map(entry => entry.content).sort()
+  );
+  const worker = page.workers().find(w => w.url().includes('jupyterlab-fanout-streams'));
+  expect(worker).toBeDefined();
+  expect(warnings.filter(text => text.includes('jupyterlab-fanout'))).toEqual([]);
+  // The worker opened the batch WebSocket; the page opened JupyterLab's own sockets, not that one.
+  const pageSockets: string[] = await page.evaluate(() => (window as any).__socketsOpenedByPage);
+  expect(pageSockets.some(url => url.includes('/api/events/subscribe') || url.includes('/api/kernels'))).toBe(true);
+  expect(pageSockets.filter(url => url.includes('fanout/batch'))).toEqual([]);
 });

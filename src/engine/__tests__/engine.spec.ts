@@ -1,0 +1,423 @@
+/**
+ * The streaming engine without a browser: the host's throttled updates, the main thread's
+ * mirror rebuilding the same state, the model over an engine that answers later (as the worker
+ * does), and the worker engine's fallback when the worker cannot start.
+ */
+import { ResponseMirror, ResponseStream, takeUpdate } from '../../core';
+import { FanoutModel } from '../../model';
+import type { IBatchConnection, IConnectionHandlers } from '../../transport';
+import { EngineRequest, EngineUpdate, localEngine, StreamEngineFactory, StreamHost, workerEngine } from '..';
+import type { IWorkerLike } from '../remote';
+
+const encoder = new TextEncoder();
+
+function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
+  return `data: ${JSON.stringify({ model: 'sim', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+}
+
+class FakeConnection implements IBatchConnection {
+  constructor(readonly handlers: IConnectionHandlers) {}
+  started: string[] = [];
+  stopped: string[] = [];
+  closed = false;
+  start(id: string): void {
+    this.started.push(id);
+  }
+  stop(id: string): void {
+    this.stopped.push(id);
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+function start(batch: string, wire: string, startedAt = 0): EngineRequest {
+  return {
+    type: 'start',
+    batch,
+    wire,
+    upstream: '',
+    request: { messages: [] },
+    transport: { kind: 'proxy', url: 'ws://x' },
+    startedAt
+  };
+}
+
+describe('ResponseMirror', () => {
+  it('rebuilds the stream’s snapshot from updates taken at any points', () => {
+    const body =
+      chunk({ reasoning: 'Rayleigh ' }) +
+      chunk({ reasoning: 'scattering.' }) +
+      chunk({ content: 'Blue light ' }) +
+      chunk({ content: 'scatters ' }) +
+      chunk({ content: 'more.' }, 'stop') +
+      'data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":9}}\n\ndata: [DONE]\n\n';
+    const bytes = encoder.encode(body);
+    for (const step of [1, 7, 50, bytes.length]) {
+      let now = 10;
+      const stream = new ResponseStream({ now: () => now, trackNewText: true });
+      const mirror = new ResponseMirror(() => now);
+      stream.start(10);
+      mirror.begin(10);
+      for (let at = 0; at < bytes.length; at += step) {
+        now += 5;
+        stream.feed(bytes.subarray(at, at + step));
+        mirror.apply(takeUpdate(stream));
+      }
+      stream.end();
+      mirror.apply(takeUpdate(stream));
+      expect(mirror.settled).toBe(true);
+      expect(mirror.snapshot()).toEqual(stream.snapshot());
+      expect(mirror.snapshot().reasoning).toBe('Rayleigh scattering.');
+      expect(mirror.snapshot().content).toBe('Blue light scatters more.');
+    }
+  });
+
+  it('computes live figures with its own clock between updates', () => {
+    let now = 0;
+    const stream = new ResponseStream({ now: () => now, trackNewText: true });
+    const mirror = new ResponseMirror(() => now);
+    stream.start(0);
+    mirror.begin(0);
+    now = 100;
+    stream.feed(encoder.encode(chunk({ content: 'a' })));
+    mirror.apply(takeUpdate(stream));
+    now = 1100; // no update for a second: a stalled stream still shows its time running
+    expect(mirror.snapshot().metrics.elapsedMs).toBe(1100);
+  });
+
+  it('shows a stop at once and lets the last update, with what arrived meanwhile, replace it', () => {
+    let now = 0;
+    const stream = new ResponseStream({ now: () => now, trackNewText: true });
+    const mirror = new ResponseMirror(() => now);
+    stream.start(0);
+    mirror.begin(0);
+    stream.feed(encoder.encode(chunk({ content: 'one ' })));
+    mirror.apply(takeUpdate(stream));
+    now = 50;
+    mirror.endHere('stopped', null, false);
+    expect(mirror.ended).toBe(true);
+    expect(mirror.settled).toBe(false);
+    expect(mirror.snapshot().status).toBe('stopped');
+    expect(mirror.snapshot().metrics.endedAt).toBe(50);
+    // Bytes that were already on their way when the stop was asked for:
+    stream.feed(encoder.encode(chunk({ content: 'two' })));
+    mirror.apply(takeUpdate(stream));
+    expect(mirror.snapshot().status).toBe('stopped');
+    now = 60;
+    stream.stop();
+    mirror.apply(takeUpdate(stream));
+    expect(mirror.settled).toBe(true);
+    expect(mirror.snapshot().content).toBe('one two');
+    expect(mirror.snapshot().metrics.endedAt).toBe(60);
+  });
+
+  it('shows complete when the response completed before the stop reached it', () => {
+    const stream = new ResponseStream({ now: () => 0, trackNewText: true });
+    const mirror = new ResponseMirror(() => 0);
+    stream.start(0);
+    mirror.begin(0);
+    mirror.endHere('stopped', null, false);
+    stream.feed(encoder.encode(chunk({ content: 'all' }, 'stop') + 'data: [DONE]\n\n'));
+    mirror.apply(takeUpdate(stream));
+    expect(mirror.snapshot().status).toBe('complete');
+    expect(mirror.snapshot().content).toBe('all');
+  });
+
+  it('takes nothing after ending here for good', () => {
+    const stream = new ResponseStream({ now: () => 0, trackNewText: true });
+    const mirror = new ResponseMirror(() => 0);
+    stream.start(0);
+    mirror.begin(0);
+    stream.feed(encoder.encode(chunk({ content: 'kept' })));
+    mirror.apply(takeUpdate(stream));
+    mirror.endHere('error', { message: 'worker gone', code: 'engine' }, true);
+    stream.feed(encoder.encode(chunk({ content: ' lost' })));
+    mirror.apply(takeUpdate(stream));
+    expect(mirror.snapshot()).toMatchObject({ status: 'error', content: 'kept', error: { message: 'worker gone' } });
+  });
+
+  it('refuses takeNewText on a stream that does not track it', () => {
+    expect(() => new ResponseStream().takeNewText()).toThrow(/trackNewText/);
+  });
+});
+
+describe('StreamHost', () => {
+  function makeHost(interval: number) {
+    let now = 0;
+    const timers: Array<{ callback: () => void; ms: number }> = [];
+    const sent: EngineUpdate[][] = [];
+    const connections: FakeConnection[] = [];
+    const host = new StreamHost({
+      connect: (_transport, handlers) => {
+        const connection = new FakeConnection(handlers);
+        connections.push(connection);
+        return connection;
+      },
+      send: updates => sent.push(updates),
+      now: () => now,
+      interval,
+      setTimer: (callback, ms) => timers.push({ callback, ms })
+    });
+    const tick = (ms: number) => {
+      now += ms;
+    };
+    const runTimers = () => timers.splice(0).forEach(t => t.callback());
+    return { host, sent, connections, timers, tick, runTimers };
+  }
+
+  it('sends the first change at once and then at most one update per response per interval', () => {
+    const { host, sent, connections, timers, tick, runTimers } = makeHost(16);
+    host.handle(start('b', '1.1'));
+    host.handle(start('b', '2.1'));
+    expect(connections).toHaveLength(1);
+    expect(connections[0].started).toEqual(['1.1', '2.1']);
+    const { handlers } = connections[0];
+    handlers.onData('1.1', encoder.encode(chunk({ content: 'a' })));
+    expect(timers[0].ms).toBe(0);
+    runTimers();
+    expect(sent).toHaveLength(1);
+    tick(4);
+    for (const letter of 'bcdef') {
+      handlers.onData('1.1', encoder.encode(chunk({ content: letter })));
+      handlers.onData('2.1', encoder.encode(chunk({ content: letter.toUpperCase() })));
+    }
+    expect(timers).toHaveLength(1);
+    expect(timers[0].ms).toBe(12);
+    tick(12);
+    runTimers();
+    expect(sent).toHaveLength(2);
+    expect(sent[1].map(([batch, wire, update]) => [batch, wire, update.contentAppend])).toEqual([
+      ['b', '1.1', 'bcdef'],
+      ['b', '2.1', 'BCDEF']
+    ]);
+  });
+
+  it('stops a response on its connection and frees its stream after the last update', () => {
+    const { host, sent, connections } = makeHost(0);
+    host.handle(start('b', '1.1'));
+    connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: 'so far' })));
+    host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
+    expect(connections[0].stopped).toEqual(['1.1']);
+    const last = sent[sent.length - 1][0][2];
+    expect(last).toMatchObject({ status: 'stopped', final: true });
+    // Late bytes of the stopped attempt are dropped, and a second stop does nothing.
+    connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: 'late' })));
+    host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
+    expect(sent).toHaveLength(2);
+    expect(connections[0].stopped).toEqual(['1.1']);
+  });
+
+  it('fails only the responses that ran on a connection that closed', () => {
+    const { host, sent, connections } = makeHost(0);
+    host.handle(start('b', '1.1'));
+    host.handle({ type: 'close', batch: 'b' });
+    expect(connections[0].closed).toBe(true);
+    host.handle(start('b', '1.2'));
+    expect(connections).toHaveLength(2);
+    sent.length = 0;
+    connections[0].handlers.onClose({ message: 'gone', code: 'connection' });
+    expect(sent).toHaveLength(0);
+    connections[1].handlers.onClose({ message: 'server went away', code: 'connection' });
+    expect(sent[0][0][1]).toBe('1.2');
+    expect(sent[0][0][2]).toMatchObject({ status: 'error', error: { message: 'server went away' }, final: true });
+  });
+});
+
+describe('FanoutModel over an engine that answers later', () => {
+  /** An engine like the worker: requests and updates pass through queues. */
+  function deferredEngine() {
+    const toEngine: EngineRequest[] = [];
+    const toModel: EngineUpdate[][] = [];
+    let fail: (message: string) => void = () => undefined;
+    const connections: FakeConnection[] = [];
+    const host = new StreamHost({
+      connect: (_transport, handlers) => {
+        const connection = new FakeConnection(handlers);
+        connections.push(connection);
+        return connection;
+      },
+      send: updates => toModel.push(updates),
+      now: () => 0,
+      interval: 0
+    });
+    let deliver: (updates: EngineUpdate[]) => void = () => undefined;
+    const factory: StreamEngineFactory = (onUpdates, onFailure) => {
+      deliver = onUpdates;
+      fail = onFailure;
+      return { send: request => toEngine.push(request), dispose: () => undefined };
+    };
+    const pump = () => {
+      while (toEngine.length || toModel.length) {
+        toEngine.splice(0).forEach(request => host.handle(request));
+        toModel.splice(0).forEach(updates => deliver(updates));
+      }
+    };
+    return { factory, pump, connections, fail: (message: string) => fail(message) };
+  }
+
+  const options = { prompt: 'p', n: 2, model: '', upstream: '', maxTokens: 10, temperature: 0, systemPrompt: '' };
+
+  it('shows a stop at once and resolves the batch with the text that arrived before the stop reached the engine', async () => {
+    const engine = deferredEngine();
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const { batch, done } = model.generate(options);
+    engine.pump();
+    const handlers = engine.connections[0].handlers;
+    handlers.onData('1.1', encoder.encode(chunk({ content: 'first ' })));
+    engine.pump();
+    model.stop(batch.id);
+    expect(batch.responses.map(r => r.snapshot().status)).toEqual(['stopped', 'stopped']);
+    expect(batch.active).toBe(false);
+    // Still in flight when the user clicked:
+    handlers.onData('1.1', encoder.encode(chunk({ content: 'second' })));
+    let resolved = false;
+    void done.then(() => (resolved = true));
+    await Promise.resolve();
+    expect(resolved).toBe(false);
+    engine.pump();
+    const summary = await done;
+    expect(summary.responses[0]).toMatchObject({ status: 'stopped', content: 'first second' });
+    expect(engine.connections[0].stopped).toEqual(['1.1', '2.1']);
+    expect(engine.connections[0].closed).toBe(true);
+  });
+
+  it('re-generates a response stopped a moment ago without waiting for its last update', async () => {
+    const engine = deferredEngine();
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const { batch } = model.generate(options);
+    engine.pump();
+    model.stop(batch.id, '1');
+    const again = model.regenerate(batch.id, '1');
+    engine.pump();
+    expect(engine.connections[0].started).toEqual(['1.1', '2.1', '1.2']);
+    // The old attempt's last update came after the new attempt began: it is not applied to it.
+    expect(batch.responses[0].snapshot().status).toBe('connecting');
+    engine.connections[0].handlers.onData('1.2', encoder.encode(chunk({ content: 'new' }, 'stop') + 'data: [DONE]\n\n'));
+    engine.pump();
+    await expect(again).resolves.toMatchObject({ attempt: 2, status: 'complete', content: 'new' });
+  });
+
+  it('ends every running response with an error, keeping its text, when the engine fails', async () => {
+    const engine = deferredEngine();
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const { done } = model.generate(options);
+    engine.pump();
+    engine.connections[0].handlers.onData('2.1', encoder.encode(chunk({ content: 'partial' })));
+    engine.pump();
+    engine.fail('The browser’s streaming worker failed (boom).');
+    const summary = await done;
+    expect(summary.responses.map(r => r.status)).toEqual(['error', 'error']);
+    expect(summary.responses[1]).toMatchObject({ content: 'partial', error: { code: 'engine' } });
+  });
+});
+
+describe('workerEngine', () => {
+  class FakeWorker implements IWorkerLike {
+    onmessage: ((event: MessageEvent) => void) | null = null;
+    onerror: ((event: ErrorEvent) => void) | null = null;
+    posted: unknown[] = [];
+    terminated = false;
+    postMessage(message: unknown): void {
+      this.posted.push(message);
+    }
+    terminate(): void {
+      this.terminated = true;
+    }
+    emit(data: unknown): void {
+      this.onmessage?.({ data } as MessageEvent);
+    }
+  }
+
+  function fallbackRecorder() {
+    const handled: EngineRequest[] = [];
+    const factory: StreamEngineFactory = () => ({ send: r => handled.push(r), dispose: () => undefined });
+    return { handled, factory };
+  }
+
+  it('sends init first, then requests, and passes updates on', () => {
+    const worker = new FakeWorker();
+    const { factory } = fallbackRecorder();
+    const received: EngineUpdate[][] = [];
+    const engine = workerEngine({ createWorker: () => worker, timeOrigin: 123, fallback: factory })(
+      u => received.push(u),
+      () => undefined
+    );
+    engine.send(start('b', '1.1'));
+    expect(worker.posted[0]).toEqual({ type: 'init', timeOrigin: 123 });
+    expect(worker.posted[1]).toMatchObject({ type: 'start', wire: '1.1' });
+    worker.emit({ type: 'ready' });
+    worker.emit({ type: 'updates', updates: [['b', '1.1', { status: 'generating' }]] });
+    expect(received).toHaveLength(1);
+    engine.dispose();
+    expect(worker.terminated).toBe(true);
+  });
+
+  it('streams in place, replaying what was asked, when the worker cannot be created or fails to start', () => {
+    for (const failure of ['throws', 'error-before-ready'] as const) {
+      const worker = new FakeWorker();
+      const { handled, factory } = fallbackRecorder();
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+      const engine = workerEngine({
+        createWorker: () => {
+          if (failure === 'throws') {
+            throw new Error('blocked by the content security policy');
+          }
+          return worker;
+        },
+        timeOrigin: 0,
+        fallback: factory
+      })(
+        () => undefined,
+        () => undefined
+      );
+      engine.send(start('b', '1.1'));
+      if (failure === 'error-before-ready') {
+        worker.onerror?.({ message: 'script failed to load' } as ErrorEvent);
+        expect(worker.terminated).toBe(true);
+      }
+      engine.send(start('b', '2.1'));
+      expect(handled.map(r => (r as { wire: string }).wire)).toEqual(['1.1', '2.1']);
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/streaming on the main thread instead/));
+      warn.mockRestore();
+    }
+  });
+
+  it('reports a worker that fails after it started as the engine failing', () => {
+    const worker = new FakeWorker();
+    const failures: string[] = [];
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    workerEngine({ createWorker: () => worker, timeOrigin: 0, fallback: fallbackRecorder().factory })(
+      () => undefined,
+      message => failures.push(message)
+    );
+    worker.emit({ type: 'ready' });
+    worker.onerror?.({ message: 'out of memory' } as ErrorEvent);
+    expect(failures).toEqual([expect.stringMatching(/out of memory/)]);
+    error.mockRestore();
+  });
+});
+
+describe('localEngine', () => {
+  it('runs the host in place and sends each change at once', () => {
+    const connections: FakeConnection[] = [];
+    const received: EngineUpdate[][] = [];
+    const engine = localEngine(
+      (_t, handlers) => {
+        const c = new FakeConnection(handlers);
+        connections.push(c);
+        return c;
+      },
+      () => 0
+    )(
+      u => received.push(u),
+      () => undefined
+    );
+    engine.send(start('b', '1.1'));
+    connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: 'x' })));
+    expect(received).toHaveLength(1);
+    engine.dispose();
+    expect(connections[0].closed).toBe(true);
+    expect(received[1][0][2]).toMatchObject({ status: 'stopped', final: true });
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * The engine itself: each batch's connection and each response's {@link ResponseStream}. It
+ * runs in a Web Worker in the extension ({@link ./worker}) and in place in tests
+ * ({@link localEngine}); it has no DOM and sends only {@link ResponseUpdate}s out, at most one per
+ * response every `interval` milliseconds (the first at once).
+ */
+import { ResponseError, ResponseStream, takeUpdate } from '../core';
+import type { IBatchConnection, IConnectionHandlers } from '../transport';
+import type {
+  EngineRequest,
+  EngineUpdate,
+  IStreamEngine,
+  StreamEngineFactory,
+  TransportSpec
+} from './protocol';
+
+/** Opens one batch connection over `transport`. */
+export type TransportConnector = (transport: TransportSpec, handlers: IConnectionHandlers) => IBatchConnection;
+
+export interface IStreamHostOptions {
+  connect: TransportConnector;
+  /** Receives updates; with `interval` 0 it is called synchronously from the change. */
+  send: (updates: EngineUpdate[]) => void;
+  /** Clock of the main thread, in milliseconds. */
+  now: () => number;
+  /** Least milliseconds between two sends; 0 sends every change at once. */
+  interval: number;
+  /** Timer (injected in tests). */
+  setTimer?: (callback: () => void, ms: number) => void;
+}
+
+interface IRunning {
+  stream: ResponseStream;
+  /** The connection this attempt runs on: a close fails only what ran on it. */
+  connection: IBatchConnection;
+}
+
+interface IHostBatch {
+  connection: IBatchConnection | null;
+  running: Map<string, IRunning>;
+}
+
+/** Connections and streams of every batch; see the module comment. */
+export class StreamHost {
+  constructor(private readonly _options: IStreamHostOptions) {}
+
+  handle(request: EngineRequest): void {
+    switch (request.type) {
+      case 'start':
+        this._start(request);
+        break;
+      case 'stop': {
+        const running = this._batches.get(request.batch)?.running.get(request.wire);
+        if (running && !running.stream.ended) {
+          running.connection.stop(request.wire);
+          running.stream.stop();
+          this._changed(request.batch, request.wire);
+        }
+        break;
+      }
+      case 'close':
+        this._close(request.batch);
+        break;
+    }
+  }
+
+  /** Stop every response and close every connection. */
+  dispose(): void {
+    for (const batch of [...this._batches.keys()]) {
+      this._close(batch);
+    }
+  }
+
+  private _start(request: Extract<EngineRequest, { type: 'start' }>): void {
+    let batch = this._batches.get(request.batch);
+    if (!batch) {
+      batch = { connection: null, running: new Map() };
+      this._batches.set(request.batch, batch);
+    }
+    const connection = batch.connection ?? this._open(request.batch, batch, request.transport);
+    const stream = new ResponseStream({ now: this._options.now, trackNewText: true });
+    stream.start(request.startedAt);
+    batch.running.set(request.wire, { stream, connection });
+    connection.start(request.wire, request.upstream, request.request);
+  }
+
+  private _open(batchId: string, batch: IHostBatch, transport: TransportSpec): IBatchConnection {
+    const live = (wire: string): ResponseStream | undefined => {
+      const stream = batch.running.get(wire)?.stream;
+      return stream && !stream.ended ? stream : undefined;
+    };
+    const apply = (wire: string, change: (stream: ResponseStream) => void): void => {
+      const stream = live(wire);
+      if (stream) {
+        change(stream);
+        this._changed(batchId, wire);
+      }
+    };
+    const handlers: IConnectionHandlers = {
+      onOpen: (wire, status) => apply(wire, stream => stream.open(status)),
+      // `[DONE]` or an error event inside the bytes can end the response.
+      onData: (wire, bytes) => apply(wire, stream => stream.feed(bytes)),
+      onEnd: wire => apply(wire, stream => stream.end()),
+      onStopped: () => {
+        // Already stopped when asked; nothing more to record.
+      },
+      onError: (wire, error) => apply(wire, stream => stream.fail(error)),
+      onClose: error => {
+        if (batch.connection === connection) {
+          batch.connection = null;
+        }
+        const lost: ResponseError = error ?? {
+          message: 'The connection to the Jupyter server closed before this response ended.',
+          code: 'connection'
+        };
+        // Only what ran on this connection is lost: a connection closed after its batch ended
+        // may report its close while a re-generated response already runs on a newer one.
+        for (const [wire, running] of batch.running) {
+          if (running.connection === connection) {
+            apply(wire, stream => stream.fail(lost));
+          }
+        }
+      }
+    };
+    const connection = this._options.connect(transport, handlers);
+    batch.connection = connection;
+    return connection;
+  }
+
+  private _close(batchId: string): void {
+    const batch = this._batches.get(batchId);
+    if (!batch) {
+      return;
+    }
+    for (const [wire, running] of batch.running) {
+      if (!running.stream.ended) {
+        running.stream.stop();
+        this._changed(batchId, wire);
+      }
+    }
+    const connection = batch.connection;
+    batch.connection = null;
+    connection?.close();
+    if (batch.running.size === 0) {
+      this._batches.delete(batchId);
+    }
+  }
+
+  /** A response changed: send its update at once, or at the next send. */
+  private _changed(batch: string, wire: string): void {
+    let wires = this._dirty.get(batch);
+    if (!wires) {
+      wires = new Set();
+      this._dirty.set(batch, wires);
+    }
+    wires.add(wire);
+    if (this._options.interval <= 0) {
+      this._flush();
+      return;
+    }
+    if (this._timerPending) {
+      return;
+    }
+    this._timerPending = true;
+    const wait = Math.max(0, this._lastSend + this._options.interval - this._options.now());
+    (this._options.setTimer ?? setTimeout)(() => {
+      this._timerPending = false;
+      this._flush();
+    }, wait);
+  }
+
+  /** Send the updates of every changed response; a response's last update frees its stream. */
+  private _flush(): void {
+    if (this._flushing) {
+      return; // The loop below picks up what a reentrant change added.
+    }
+    this._flushing = true;
+    try {
+      while (this._dirty.size > 0) {
+        const updates: EngineUpdate[] = [];
+        for (const [batchId, wires] of this._dirty) {
+          const batch = this._batches.get(batchId);
+          for (const wire of wires) {
+            const running = batch?.running.get(wire);
+            if (!running) {
+              continue;
+            }
+            const update = takeUpdate(running.stream);
+            updates.push([batchId, wire, update]);
+            if (update.final) {
+              batch!.running.delete(wire);
+            }
+          }
+          if (batch && batch.running.size === 0 && batch.connection === null) {
+            this._batches.delete(batchId);
+          }
+        }
+        this._dirty.clear();
+        this._lastSend = this._options.now();
+        if (updates.length > 0) {
+          this._options.send(updates);
+        }
+      }
+    } finally {
+      this._flushing = false;
+    }
+  }
+
+  private readonly _batches = new Map<string, IHostBatch>();
+  private readonly _dirty = new Map<string, Set<string>>();
+  private _timerPending = false;
+  private _flushing = false;
+  private _lastSend = -Infinity;
+}
+
+/**
+ * An engine that runs in place, on the calling thread, sending every change at once: for tests,
+ * and for browsers where the worker cannot be created.
+ */
+export function localEngine(connect: TransportConnector, now: () => number): StreamEngineFactory {
+  return (onUpdates): IStreamEngine => {
+    const host = new StreamHost({ connect, send: onUpdates, now, interval: 0 });
+    return {
+      send: request => host.handle(request),
+      dispose: () => host.dispose()
+    };
+  };
+}
