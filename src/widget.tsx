@@ -1,15 +1,22 @@
 import React from 'react';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Signal } from '@lumino/signaling';
 
-import type { IFanoutModel } from './tokens';
 import { FanoutPanel, IFanoutPanelProps } from './components/FanoutPanel';
 
 /** How often the elapsed timers move while a batch runs and nothing else changes. */
 const TICK_MS = 500;
 
 /**
- * The Fanout sidebar: re-renders when the model says something changed (coalesced), and
- * ticks while a batch runs so that elapsed times move even while a server is slow to answer.
+ * Least time between two renders while responses stream: ten updates a second read as live,
+ * and dozens of responses at hundreds of tokens a second then cost a few renders, not hundreds.
+ */
+export const STREAMING_RENDER_MS = 100;
+
+/**
+ * The Fanout sidebar: re-renders when the model says something changed (at most every
+ * {@link STREAMING_RENDER_MS} while a batch streams, at once otherwise), and ticks while a batch
+ * runs so that elapsed times move even while a server is slow to answer.
  */
 export class FanoutSidebar extends ReactWidget {
   constructor(private readonly _props: IFanoutPanelProps) {
@@ -22,17 +29,20 @@ export class FanoutSidebar extends ReactWidget {
 
   dispose(): void {
     this._stopTicking();
+    if (this._renderTimer !== null) {
+      clearTimeout(this._renderTimer);
+    }
     this._props.model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
   }
 
   protected render(): JSX.Element {
-    const model: IFanoutModel = this._props.model;
-    return <UseSignal signal={model.changed}>{() => <FanoutPanel {...this._props} />}</UseSignal>;
+    return <UseSignal signal={this._rendered}>{() => <FanoutPanel {...this._props} />}</UseSignal>;
   }
 
   private _onModelChanged(): void {
     const running = this._props.model.batches.some(batch => batch.active);
+    this._requestRender(running);
     if (running && this._timer === null) {
       this._timer = setInterval(() => {
         if (this.isVisible) {
@@ -47,6 +57,28 @@ export class FanoutSidebar extends ReactWidget {
     }
   }
 
+  /** Render now, or at the end of the current streaming interval. */
+  private _requestRender(streaming: boolean): void {
+    if (this._renderTimer !== null) {
+      return;
+    }
+    const wait = streaming ? this._lastRender + STREAMING_RENDER_MS - performance.now() : 0;
+    if (wait <= 0) {
+      this._renderNow();
+    } else {
+      this._renderTimer = setTimeout(() => this._renderNow(), wait);
+    }
+  }
+
+  private _renderNow(): void {
+    if (this._renderTimer !== null) {
+      clearTimeout(this._renderTimer);
+      this._renderTimer = null;
+    }
+    this._lastRender = performance.now();
+    this._rendered.emit();
+  }
+
   private _stopTicking(): void {
     if (this._timer !== null) {
       clearInterval(this._timer);
@@ -55,4 +87,8 @@ export class FanoutSidebar extends ReactWidget {
   }
 
   private _timer: ReturnType<typeof setInterval> | null = null;
+  private _renderTimer: ReturnType<typeof setTimeout> | null = null;
+  private _lastRender = -Infinity;
+  /** Emitted when the panel should render: the model's changes, paced. */
+  private readonly _rendered = new Signal<this, void>(this);
 }

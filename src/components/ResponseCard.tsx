@@ -1,6 +1,7 @@
 import React from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
+import { isFinal } from '../core';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatDuration, formatRate, percent } from './format';
 
@@ -60,6 +61,8 @@ function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label:
 /** A response's error (with the upstream's status), and its thinking folded away. */
 export function ResponseDetails(props: { snapshot: ResponseSnapshot; trans: TranslationBundle }): JSX.Element {
   const { snapshot, trans } = props;
+  // Like the answer's preview: while it streams, only the newest lines of the reasoning.
+  const reasoning = isFinal(snapshot.status) ? snapshot.reasoning : previewOf(snapshot.reasoning);
   return (
     <>
       {snapshot.error && (
@@ -71,7 +74,7 @@ export function ResponseDetails(props: { snapshot: ResponseSnapshot; trans: Tran
       {snapshot.reasoning && (
         <details className="jp-Fanout-response-reasoning">
           <summary>{trans.__('Thinking')}</summary>
-          <pre>{snapshot.reasoning}</pre>
+          <pre>{reasoning}</pre>
         </details>
       )}
     </>
@@ -118,7 +121,7 @@ export const ResponseCard = React.memo(ResponseCardView, sameCard);
 
 function ResponseCardView(props: IResponseCardProps): JSX.Element {
   const { snapshot, trans, maxTokens, index } = props;
-  const running = !['complete', 'stopped', 'error', 'incomplete'].includes(snapshot.status);
+  const running = !isFinal(snapshot.status);
   const estimated = snapshot.tokensEstimated ? ' ≈' : '';
   const counts = trans.__(
     '(%1 + %2 = %3 / %4)%5',
@@ -134,6 +137,7 @@ function ResponseCardView(props: IResponseCardProps): JSX.Element {
       className={`jp-Fanout-response jp-Fanout-status-${snapshot.status}`}
       data-response-index={index}
       data-status={snapshot.status}
+      data-running={running ? '' : undefined}
       aria-label={title}
     >
       <header className="jp-Fanout-response-header">

@@ -242,6 +242,17 @@ test.describe('Benchmark 2: the UI', () => {
     expect(b.statuses.filter(s => s === 'complete')).toHaveLength(N);
     const typedWhileStreaming = typingBusy.length;
 
+    // -- phase B2 (diagnostic): typing during the same batch with the sidebar collapsed ------
+    // What is left is the cost of streaming itself (worker, proxy and simulator on this machine).
+    await resetSimulator(request, STREAM);
+    await startBatch(page, N, 4000);
+    await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
+    await sleep(1200);
+    const typingHidden = await typeKeys(page, KEYSTROKES);
+    const b2 = await batchDone(page);
+    await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
+    expect(b2.statuses.filter(s => s === 'complete')).toHaveLength(N);
+
     // -- phase C: where the main thread's time goes (CDP sampling profiler, same load) ------
     await resetSimulator(request, { ...STREAM, answer_tokens: 1000 });
     await cdp.send('Profiler.enable');
@@ -366,6 +377,10 @@ test.describe('Benchmark 2: the UI', () => {
         ['workspace saves (PUT /lab/api/workspaces) during phase A: count / MB sent', `${savesA.count} / ${fmt(savesA.bytes / 1048576, 2)}`],
         ['keystrokes measured at rest / while streaming', `${typingRest.length} / ${typedWhileStreaming}`],
         ['typing latency p50 / p95 / max while streaming', `${fmt(typeBusy)} / ${fmt(quantile(typingBusy, 0.95))} / ${fmt(Math.max(...typingBusy))} ms`],
+        [
+          'phase B2, sidebar collapsed (diagnostic): typing latency p50 / p95 while streaming, and p50 over at rest',
+          `${fmt(median(typingHidden))} / ${fmt(quantile(typingHidden, 0.95))} ms; ${fmt(median(typingHidden) / typeRest, 2)}×`
+        ],
         ['heavy batch: tokens / characters / wall time', `${heavy.tokens} / ${heavy.chars} / ${fmt(heavyMs, 0)} ms`],
         ['JS heap (after GC): before / with the heavy batch / 1 s after closing / 5 s after closing', `${MB(heapStart)} / ${MB(heapAfter)} / ${MB(heapClosedSoon)} / ${Number.isFinite(heapClosed) ? MB(heapClosed) : 'n/a'} MB`],
         ['… after closing, then one more 1-response batch (the sidebar renders again; diagnostic)', Number.isFinite(heapNextRender) ? `${MB(heapNextRender)} MB (${fmt(heapNextRender / heapStart, 3)}× the start)` : 'n/a'],
