@@ -9,7 +9,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { listIcon } from '@jupyterlab/ui-components';
 
 import { registerCommands } from './commands';
-import { connectTransport, localEngine, workerEngine } from './engine';
+import { localEngine, realTransports, workerEngine } from './engine';
 import { createStreamingWorker } from './engine/spawn';
 import { FanoutModel } from './model';
 import { notebookLanguage } from './notebook';
@@ -53,7 +53,7 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
       engine: workerEngine({
         createWorker: createStreamingWorker,
         timeOrigin: performance.timeOrigin,
-        fallback: localEngine(connectTransport, () => performance.now())
+        fallback: localEngine(realTransports(null).connect, () => performance.now())
       }),
       // The settings are read for every batch, so a change applies to the next one.
       transport: () => settings.transport(proxyUrl)

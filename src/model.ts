@@ -255,6 +255,8 @@ export class FanoutModel implements IFanoutModel {
       updates => this._onUpdates(updates),
       message => this._onEngineFailure(message)
     );
+    // So that the first Generate responses finds its connection ready.
+    this._engine.send({ type: 'prepare', transport: this._transport() });
   }
 
   get batches(): ReadonlyArray<IBatchView> {

@@ -19,6 +19,8 @@ export type TransportConnector = (transport: TransportSpec, handlers: IConnectio
 
 export interface IStreamHostOptions {
   connect: TransportConnector;
+  /** Gets a transport ready ahead of a batch (a spare socket); optional. */
+  prepare?: (transport: TransportSpec) => void;
   /** Receives updates; with `interval` 0 it is called synchronously from the change. */
   send: (updates: EngineUpdate[]) => void;
   /** Clock of the main thread, in milliseconds. */
@@ -60,6 +62,9 @@ export class StreamHost {
       }
       case 'close':
         this._close(request.batch);
+        break;
+      case 'prepare':
+        this._options.prepare?.(request.transport);
         break;
     }
   }

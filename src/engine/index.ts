@@ -3,4 +3,4 @@ export { localEngine, StreamHost } from './host';
 export type { IStreamHostOptions, TransportConnector } from './host';
 export { workerEngine } from './remote';
 export type { IWorkerEngineOptions, IWorkerLike } from './remote';
-export { connectTransport } from './connect';
+export { realTransports, SpareSockets } from './connect';

@@ -29,6 +29,8 @@ export type EngineRequest =
       startedAt: number;
     }
   | { type: 'stop'; batch: string; wire: string }
+  /** Get ready for a batch over `transport` (open a socket ahead of time). */
+  | { type: 'prepare'; transport: TransportSpec }
   /** Stop whatever still runs in the batch and close its connection. */
   | { type: 'close'; batch: string };
 

@@ -3,7 +3,7 @@
  * main thread sends `init` (its clock's origin) and then {@link EngineRequest}s; the worker
  * answers with batched {@link EngineMessage}s, at most one every {@link UPDATE_INTERVAL_MS}.
  */
-import { connectTransport } from './connect';
+import { realTransports, SpareSockets } from './connect';
 import { StreamHost } from './host';
 import type { EngineMessage, EngineRequest, IEngineInit } from './protocol';
 
@@ -24,7 +24,7 @@ scope.onmessage = (event: MessageEvent) => {
     // The worker's clock starts when the worker does: convert to the main thread's.
     const offset = performance.timeOrigin - message.timeOrigin;
     host = new StreamHost({
-      connect: connectTransport,
+      ...realTransports(new SpareSockets()),
       send: updates => scope.postMessage({ type: 'updates', updates }),
       now: () => performance.now() + offset,
       interval: UPDATE_INTERVAL_MS

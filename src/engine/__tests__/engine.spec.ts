@@ -6,7 +6,16 @@
 import { ResponseMirror, ResponseStream, takeUpdate } from '../../core';
 import { FanoutModel } from '../../model';
 import type { IBatchConnection, IConnectionHandlers } from '../../transport';
-import { EngineRequest, EngineUpdate, localEngine, StreamEngineFactory, StreamHost, workerEngine } from '..';
+import {
+  EngineRequest,
+  EngineUpdate,
+  localEngine,
+  realTransports,
+  SpareSockets,
+  StreamEngineFactory,
+  StreamHost,
+  workerEngine
+} from '..';
 import type { IWorkerLike } from '../remote';
 
 const encoder = new TextEncoder();
@@ -419,5 +428,59 @@ describe('localEngine', () => {
     engine.dispose();
     expect(connections[0].closed).toBe(true);
     expect(received[1][0][2]).toMatchObject({ status: 'stopped', final: true });
+  });
+});
+
+describe('SpareSockets', () => {
+  class FakeSocket {
+    static opened: FakeSocket[] = [];
+    constructor(readonly url: string) {
+      FakeSocket.opened.push(this);
+    }
+    readyState = 0; // CONNECTING
+    onclose: (() => void) | null = null;
+    closed = false;
+    close(): void {
+      this.closed = true;
+      this.readyState = 3;
+    }
+  }
+  const open = (url: string) => new FakeSocket(url) as unknown as WebSocket;
+  (globalThis as any).WebSocket ??= { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
+
+  beforeEach(() => (FakeSocket.opened = []));
+
+  it('hands a new batch the socket opened ahead of time, and opens the next spare', () => {
+    const spares = new SpareSockets(open);
+    spares.prepare('ws://lab/fanout/batch');
+    spares.prepare('ws://lab/fanout/batch'); // one spare per URL
+    expect(FakeSocket.opened).toHaveLength(1);
+    FakeSocket.opened[0].readyState = 1;
+    const taken = spares.take('ws://lab/fanout/batch');
+    expect(taken).toBe(FakeSocket.opened[0]);
+    expect(FakeSocket.opened).toHaveLength(2);
+    expect(spares.take('ws://lab/fanout/batch')).toBe(FakeSocket.opened[1]); // still connecting: usable
+  });
+
+  it('drops a spare that closed while idle, and opens a fresh socket for the next batch without looping', () => {
+    const spares = new SpareSockets(open);
+    spares.prepare('ws://lab/fanout/batch');
+    const spare = FakeSocket.opened[0];
+    spare.readyState = 3;
+    spare.onclose?.();
+    expect(FakeSocket.opened).toHaveLength(1); // not reopened on its own
+    const taken = spares.take('ws://lab/fanout/batch');
+    expect(taken).not.toBe(spare);
+    expect(FakeSocket.opened).toHaveLength(3); // the batch's socket and the next spare
+    spares.dispose();
+    expect(FakeSocket.opened[2].closed).toBe(true);
+  });
+
+  it('opens no spare for direct mode', () => {
+    const transports = realTransports(new SpareSockets(open));
+    transports.prepare({ kind: 'direct', baseUrl: 'https://gpu.example/v1' });
+    expect(FakeSocket.opened).toHaveLength(0);
+    transports.prepare({ kind: 'proxy', url: 'ws://lab/fanout/batch' });
+    expect(FakeSocket.opened).toHaveLength(1);
   });
 });
