@@ -6,13 +6,7 @@
  */
 import { ResponseError, ResponseStream, takeUpdate } from '../core';
 import type { IBatchConnection, IConnectionHandlers } from '../transport';
-import type {
-  EngineRequest,
-  EngineUpdate,
-  IStreamEngine,
-  StreamEngineFactory,
-  TransportSpec
-} from './protocol';
+import type { EngineRequest, EngineUpdate, IStreamEngine, StreamEngineFactory, TransportSpec } from './protocol';
 
 /** Opens one batch connection over `transport`. */
 export type TransportConnector = (transport: TransportSpec, handlers: IConnectionHandlers) => IBatchConnection;

@@ -3,7 +3,14 @@
  * Until the worker says it is ready, requests are also kept: if it cannot start (its script did
  * not load, or workers are not allowed), the engine runs in place instead and they are replayed.
  */
-import type { EngineMessage, EngineRequest, EngineUpdate, IEngineInit, IStreamEngine, StreamEngineFactory } from './protocol';
+import type {
+  EngineMessage,
+  EngineRequest,
+  EngineUpdate,
+  IEngineInit,
+  IStreamEngine,
+  StreamEngineFactory
+} from './protocol';
 
 /** What the engine needs of a `Worker`. */
 export interface IWorkerLike {

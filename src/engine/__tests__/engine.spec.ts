@@ -302,7 +302,10 @@ describe('FanoutModel over an engine that answers later', () => {
     expect(engine.connections[0].started).toEqual(['1.1', '2.1', '1.2']);
     // The old attempt's last update came after the new attempt began: it is not applied to it.
     expect(batch.responses[0].snapshot().status).toBe('connecting');
-    engine.connections[0].handlers.onData('1.2', encoder.encode(chunk({ content: 'new' }, 'stop') + 'data: [DONE]\n\n'));
+    engine.connections[0].handlers.onData(
+      '1.2',
+      encoder.encode(chunk({ content: 'new' }, 'stop') + 'data: [DONE]\n\n')
+    );
     engine.pump();
     await expect(again).resolves.toMatchObject({ attempt: 2, status: 'complete', content: 'new' });
   });
