@@ -279,8 +279,10 @@ class Batch:
         user_streams: UserStreams,
         send: Send,
         log: Log,
+        close_socket: Callable[[int, str], None] | None = None,
     ):
         self.fanout = fanout
+        self._close_socket = close_socket
         self.lookup = lookup
         self.user = user
         self.user_streams = user_streams
@@ -290,6 +292,11 @@ class Batch:
         self.used_ids: set[str] = set()  # every id a start named, refused ones too
         self.started = 0
         self.closed = False
+
+    def close_socket(self, code: int, reason: str) -> None:
+        """Close the browser's socket (server shutdown); its streams are closed first."""
+        if self._close_socket is not None:
+            self._close_socket(code, reason)
 
     @property
     def active(self) -> list[Response]:

@@ -78,7 +78,9 @@ class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
-        self.batch = _state(self).new_batch(_budget_key(self.current_user), self._send)
+        self.batch = _state(self).new_batch(
+            _budget_key(self.current_user), self._send, close_socket=self.close
+        )
 
     async def _send(self, message: str | bytes) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():

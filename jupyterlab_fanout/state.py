@@ -80,8 +80,9 @@ class FanoutState:
         the empty name means the default upstream."""
         return self.upstreams.get(name or self.default)
 
-    def new_batch(self, user: str, send: Any) -> Batch:
+    def new_batch(self, user: str, send: Any, close_socket: Any = None) -> Batch:
         batch = Batch(
+            close_socket=close_socket,
             fanout=self.fanout,
             lookup=self.lookup,
             user=user,
@@ -128,12 +129,15 @@ class FanoutState:
         return {"default": self.default, "upstreams": described, "limits": self.fanout.limits()}
 
     async def close(self) -> None:
-        """Server shutdown: close every stream, every session, the simulator."""
+        """Server shutdown: close every stream, every batch socket, every session, the simulator."""
         if self._closed:
             return
         self._closed = True
         batches = list(self.batches)
         await asyncio.gather(*(self.close_batch(b) for b in batches), return_exceptions=True)
+        for batch in batches:
+            # The browser learns why at once (1001 "going away") instead of from a dead socket.
+            batch.close_socket(1001, "the Jupyter server is shutting down")
         await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
         if self._simulator is not None:
             await _stop_server(self._simulator)

@@ -286,6 +286,10 @@ async def test_server_shutdown_closes_streams(jp_serverapp, jp_ws_fetch, simulat
     await client.wait(lambda: client.body.get("sd1") and client.body.get("sd2"))
     await jp_serverapp.cleanup_extensions()
     await wait_record(simulator, lambda r: len(r) == 2 and all(e.get("disconnected") for e in r), timeout=3)
+    # The browser's socket is closed too, saying why, rather than left open to a dead proxy.
+    await client.wait(lambda: client.ws.close_code is not None, timeout=3)
+    assert client.ws.close_code == 1001
+    assert client.ws.close_reason == "the Jupyter server is shutting down"
     await client.close()
 
 
@@ -514,4 +518,73 @@ async def test_records_ready_together_share_a_frame_and_end_follows_its_bytes(jp
         assert max(positions) < end_at
     # 16 streams at 400 tokens/s: chunks of several responses were sent together.
     assert client.frames_with_several_records > 0
+    await client.close()
+
+
+# ---------------------------------------------------------------- unreachable upstreams
+
+
+@pytest.fixture
+def blackhole_port() -> Iterator[int]:
+    """A loopback port that never completes a connection: it listens with a full backlog and
+    never accepts, so the kernel drops further SYNs and a client's connect times out."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield port
+    for s in (*fillers, server):
+        s.close()
+
+
+def _unreachable(request: pytest.FixtureRequest) -> dict[str, Any]:
+    port = request.getfixturevalue("blackhole_port")
+    sim = request.getfixturevalue("simulator")
+    return {
+        "upstreams": {
+            "sim": {"base_urls": [sim.base_url], "api_key_env": "FANOUT_TEST_API_KEY"},
+            # RFC 6761: names under .invalid never resolve.
+            "unresolvable": {"base_urls": ["http://fanout-test.invalid/v1"]},
+            "blackhole": {"base_urls": [f"http://127.0.0.1:{port}/v1"]},
+        },
+        "connect_timeout": 0.5,
+    }
+
+
+@pytest.mark.parametrize("fanout_overrides", [_unreachable], indirect=True)
+async def test_dns_failure_and_connect_timeout_only_affect_their_response(
+    jp_ws_fetch, simulator, fanout_overrides, no_unhandled_errors
+):
+    client = await open_batch(jp_ws_fetch)
+    await client.start("ok")
+    await client.start("dns", upstream="unresolvable")
+    await client.start("timeout", upstream="blackhole")
+    started = time.monotonic()
+    t = await client.wait_terminal("ok", "dns", "timeout", timeout=10)
+    assert t["ok"]["type"] == "end"
+    assert sse_events(bytes(client.body["ok"]))[-1] == "[DONE]"
+    assert t["dns"] == {
+        "type": "error", "id": "dns", "status": 502, "code": "upstream_unreachable",
+        "message": "upstream 'unresolvable': host name could not be resolved",
+    }
+    assert t["timeout"] == {
+        "type": "error", "id": "timeout", "status": 504, "code": "upstream_timeout",
+        "message": "connecting to upstream 'blackhole' timed out",
+    }
+    # The connect timeout applied (0.5 s), not some default of minutes.
+    assert time.monotonic() - started < 5
+    for rid in ("dns", "timeout"):
+        assert_lifecycle(client, rid, "error")
     await client.close()
