@@ -1,13 +1,18 @@
 import React, { useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IBatchView } from '../tokens';
+import type { IFanoutModel } from '../tokens';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 
 /** Properties of one batch's view. */
 export interface IBatchViewProps {
-  batch: IBatchView;
+  model: IFanoutModel;
+  /**
+   * The batch, by id: React keeps a render's props until the next render, and a batch held in
+   * them would keep a removed batch's text in memory until then.
+   */
+  batchId: string;
   trans: TranslationBundle;
   onStop: (responseId?: string) => void;
   onRegenerate: (responseId: string) => void;
@@ -22,9 +27,13 @@ export type ResponseOrder = 'generated' | 'total' | 'answer';
 const GAPS = ['stopped', 'error', 'incomplete'];
 
 /** A batch: its header (batch tokens per second, X/N complete, Stop all) and its responses. */
-export function BatchView(props: IBatchViewProps): JSX.Element {
-  const { batch, trans } = props;
+export function BatchView(props: IBatchViewProps): JSX.Element | null {
+  const { trans } = props;
   const [order, setOrder] = useState<ResponseOrder>('generated');
+  const batch = props.model.getBatch(props.batchId);
+  if (!batch) {
+    return null;
+  }
   const metrics = batch.metrics();
   const rows = batch.responses.map(response => ({ response, snapshot: response.snapshot() }));
   if (order === 'total') {

@@ -32,6 +32,9 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
   const [chosen, setChosen] = useState<string | null>(null);
   // The newest batch unless the user picked an older one that still exists.
   const batch = model.batches.find(b => b.id === chosen) ?? model.batches[0];
+  // Callbacks name the batch by id: React keeps the previous render's callbacks until the next
+  // render, and a callback holding the batch would keep a removed batch's text in memory.
+  const batchId = batch?.id ?? '';
   return (
     <div className="jp-Fanout-panel">
       {notice && (
@@ -87,7 +90,7 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           <button
             className="jp-Button jp-mod-styled jp-Fanout-remove-batch"
             disabled={batch.active}
-            onClick={() => props.onRemove(batch.id)}
+            onClick={() => props.onRemove(batchId)}
           >
             {trans.__('Remove')}
           </button>
@@ -95,13 +98,15 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
       )}
       {batch ? (
         <BatchView
-          batch={batch}
+          key={batchId}
+          model={model}
+          batchId={batchId}
           trans={trans}
-          onStop={responseId => props.onStop(batch.id, responseId)}
-          onRegenerate={responseId => props.onRegenerate(batch.id, responseId)}
-          onFillGaps={() => props.onFillGaps(batch.id)}
-          onCompare={() => props.onCompare(batch.id)}
-          onInsert={responseId => props.onInsert(batch.id, responseId)}
+          onStop={responseId => props.onStop(batchId, responseId)}
+          onRegenerate={responseId => props.onRegenerate(batchId, responseId)}
+          onFillGaps={() => props.onFillGaps(batchId)}
+          onCompare={() => props.onCompare(batchId)}
+          onInsert={responseId => props.onInsert(batchId, responseId)}
         />
       ) : (
         <p className="jp-Fanout-empty">
