@@ -1,5 +1,6 @@
 import React from 'react';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
 import { FanoutPanel, IFanoutPanelProps } from './components/FanoutPanel';
@@ -57,8 +58,21 @@ export class FanoutSidebar extends ReactWidget {
     }
   }
 
-  /** Render now, or at the end of the current streaming interval. */
+  /** A hidden sidebar catches up when it is shown again. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._renderWhenShown) {
+      this._renderWhenShown = false;
+      this._renderNow();
+    }
+  }
+
+  /** Render now, or at the end of the current streaming interval; nothing while hidden. */
   private _requestRender(streaming: boolean): void {
+    if (!this.isVisible) {
+      this._renderWhenShown = true;
+      return;
+    }
     if (this._renderTimer !== null) {
       return;
     }
@@ -76,7 +90,9 @@ export class FanoutSidebar extends ReactWidget {
       this._renderTimer = null;
     }
     this._lastRender = performance.now();
-    this._rendered.emit();
+    // A transition: React renders in slices of a few milliseconds and lets typing and clicks
+    // in between, instead of holding the main thread for the whole sidebar.
+    React.startTransition(() => this._rendered.emit());
   }
 
   private _stopTicking(): void {
@@ -89,6 +105,7 @@ export class FanoutSidebar extends ReactWidget {
   private _timer: ReturnType<typeof setInterval> | null = null;
   private _renderTimer: ReturnType<typeof setTimeout> | null = null;
   private _lastRender = -Infinity;
+  private _renderWhenShown = false;
   /** Emitted when the panel should render: the model's changes, paced. */
   private readonly _rendered = new Signal<this, void>(this);
 }

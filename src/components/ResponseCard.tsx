@@ -1,4 +1,4 @@
-import React from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { isFinal } from '../core';
@@ -116,10 +116,35 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
   );
 }
 
-/** One response: status, counts, bar, metrics, text, and Stop or Re-generate. */
-export const ResponseCard = React.memo(ResponseCardView, sameCard);
+const CardView = React.memo(ResponseCardView, sameCard);
 
-function ResponseCardView(props: IResponseCardProps): JSX.Element {
+/**
+ * One response: status, counts, bar, metrics, text, and Stop or Re-generate.
+ *
+ * A card scrolled out of view keeps showing what it last showed, except for its status, until
+ * it comes back into view: with dozens of responses streaming only the visible few re-render.
+ */
+export function ResponseCard(props: IResponseCardProps): JSX.Element {
+  const node = useRef<HTMLElement>(null);
+  const [inView, setInView] = useState(true);
+  const shown = useRef(props.snapshot);
+  useEffect(() => {
+    if (!node.current || typeof IntersectionObserver === 'undefined') {
+      return;
+    }
+    const observer = new IntersectionObserver(entries => setInView(entries[entries.length - 1].isIntersecting), {
+      rootMargin: '200px'
+    });
+    observer.observe(node.current);
+    return () => observer.disconnect();
+  }, []);
+  if (inView || props.snapshot.status !== shown.current.status) {
+    shown.current = props.snapshot;
+  }
+  return <CardView {...props} snapshot={shown.current} sectionRef={node} />;
+}
+
+function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObject<HTMLElement> }): JSX.Element {
   const { snapshot, trans, maxTokens, index } = props;
   const running = !isFinal(snapshot.status);
   const estimated = snapshot.tokensEstimated ? ' ≈' : '';
@@ -134,6 +159,7 @@ function ResponseCardView(props: IResponseCardProps): JSX.Element {
   const title = props.model ? trans.__('Response %1 · %2', index, props.model) : trans.__('Response %1', index);
   return (
     <section
+      ref={props.sectionRef}
       className={`jp-Fanout-response jp-Fanout-status-${snapshot.status}`}
       data-response-index={index}
       data-status={snapshot.status}

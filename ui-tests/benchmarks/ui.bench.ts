@@ -43,13 +43,36 @@ async function heapUsed(cdp: CDPSession): Promise<number> {
 async function startRecording(page: Page): Promise<void> {
   await page.evaluate(() => {
     const w = window as any;
-    const rec = (w.__rec = { longTasks: [] as number[], frames: [] as number[], running: true, observer: null as any });
+    const rec = (w.__rec = {
+      longTasks: [] as number[],
+      frames: [] as number[],
+      scripts: {} as Record<string, number>,
+      running: true,
+      observer: null as any,
+      frameObserver: null as any
+    });
     rec.observer = new PerformanceObserver(list => {
       for (const entry of list.getEntries()) {
         rec.longTasks.push(entry.duration);
       }
     });
     rec.observer.observe({ type: 'longtask' });
+    // Long animation frames (over 50 ms) name the scripts that ran in them.
+    rec.frameObserver = new PerformanceObserver(list => {
+      for (const frame of list.getEntries() as any[]) {
+        for (const script of frame.scripts ?? []) {
+          const file = String(script.sourceURL || '').split('/').pop() || '?';
+          const where = script.sourceCharPosition >= 0 ? `${file}@${script.sourceCharPosition}` : file;
+          const key = `${script.invoker || script.invokerType} → ${script.sourceFunctionName || '(anonymous)'} (${where})`;
+          rec.scripts[key] = (rec.scripts[key] ?? 0) + script.duration;
+        }
+      }
+    });
+    try {
+      rec.frameObserver.observe({ type: 'long-animation-frame' });
+    } catch {
+      rec.frameObserver = null; // not supported by this browser
+    }
     let last = -1;
     const loop = (t: number) => {
       if (!rec.running) {
@@ -65,14 +88,18 @@ async function startRecording(page: Page): Promise<void> {
   });
 }
 
-async function stopRecording(page: Page): Promise<{ longTasks: number[]; frames: number[] }> {
+async function stopRecording(
+  page: Page
+): Promise<{ longTasks: number[]; frames: number[]; scripts: Array<[string, number]> }> {
   return page.evaluate(async () => {
     const rec = (window as any).__rec;
     await new Promise(resolve => setTimeout(resolve, 100));
     rec.observer.takeRecords().forEach((e: PerformanceEntry) => rec.longTasks.push(e.duration));
     rec.observer.disconnect();
+    rec.frameObserver?.disconnect();
     rec.running = false;
-    return { longTasks: rec.longTasks, frames: rec.frames };
+    const scripts = (Object.entries(rec.scripts) as Array<[string, number]>).sort((a, b) => b[1] - a[1]).slice(0, 5);
+    return { longTasks: rec.longTasks, frames: rec.frames, scripts };
   });
 }
 
@@ -368,6 +395,14 @@ test.describe('Benchmark 2: the UI', () => {
         ['phase A wall time (ideal 0.1 + 1,999/200 s = 10.1 s)', `${fmt((after.Timestamp - before.Timestamp) * 1000, 0)} ms`],
         ['main-thread busy share in phase A (TaskDuration / wall)', fmt((after.TaskDuration - before.TaskDuration) / (after.Timestamp - before.Timestamp), 2)],
         ['long tasks in phase A: count / total ms / longest', `${busy.longTasks.length} / ${fmt(busy.longTasks.reduce((s, x) => s + x, 0), 0)} / ${fmt(longest, 0)}`],
+        [
+          'scripts in long animation frames (over 50 ms) in phase A, by total time (top 5)',
+          busy.scripts.map(([name, ms]) => `${name}: ${fmt(ms, 0)} ms`).join('; ') || 'none'
+        ],
+        [
+          '… the same in phase A2 (sidebar collapsed)',
+          hidden.scripts.map(([name, ms]) => `${name}: ${fmt(ms, 0)} ms`).join('; ') || 'none'
+        ],
         ['frames in phase A: count / p50 / p95 / max (ms)', `${busy.frames.length} / ${fmt(frameP50)} / ${fmt(frameP95)} / ${fmt(Math.max(...busy.frames))}`],
         [
           'phase A2, sidebar collapsed (diagnostic): long tasks count / longest; frame p50 / p95; Script / Layout / Task per 1,000 tokens; wall',
