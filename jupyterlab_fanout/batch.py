@@ -135,56 +135,106 @@ def record_prefix(response_id: str) -> bytes:
     return struct.pack(">H", len(raw)) + raw
 
 
-class Outbox:
-    """Everything a batch sends, in order; the records queued in one turn of the event loop
-    leave as one binary frame.
+#: Least seconds between two frames of one batch once it is busy (see Outbox).
+FRAME_INTERVAL = 0.005
+#: Bytes of records waiting for the browser beyond which the responses wait too (backpressure).
+HIGH_WATER = 1 << 20
 
-    With many streams the upstream chunks of several responses arrive together, and one frame
-    for all of them spares the browser a task per chunk. When a single chunk is waiting it
-    leaves at the next turn of the loop, so nothing waits for company. A text message (open,
-    end, stopped, error) first sends every record queued before it, so a response's `end`
-    never overtakes its bytes.
+
+class Outbox:
+    """Everything a batch sends, in order; records queued together leave as one binary frame.
+
+    With many streams the upstream chunks of several responses arrive close together, and one
+    frame for all of them spares the server a write and the browser a task per chunk. A record
+    that finds the batch quiet (nothing sent for `interval` seconds) leaves at the next turn of
+    the loop, so a first token never waits for company; while the batch is busy, frames leave at
+    most every `interval` seconds with everything that came meanwhile. A text message (open,
+    end, stopped, error) first sends every record queued before it, so a response's `end` never
+    overtakes its bytes.
+
+    Records are queued without waiting for their frame to be written, unless more than
+    `high_water` bytes are waiting for a slow browser: then the sender waits (backpressure up to
+    the upstream). Once a write has failed, queuing raises SocketClosed.
     """
 
-    def __init__(self, send: Callable[[str | bytes], Awaitable[None]]):
+    def __init__(
+        self,
+        send: Callable[[str | bytes], Awaitable[None]],
+        *,
+        interval: float = FRAME_INTERVAL,
+        high_water: int = HIGH_WATER,
+    ):
         self._send = send
-        self._queue: list[tuple[str | bytes, asyncio.Future[None]]] = []
+        self._interval = interval
+        self._high_water = high_water
+        self._queue: list[tuple[str | bytes, Optional[asyncio.Future[None]]]] = []
+        self._queued_bytes = 0
         self._draining = False
+        self._last_frame = -float("inf")
+        self._failure: BaseException | None = None
+
+    @property
+    def congested(self) -> bool:
+        """True while more than `high_water` bytes of records wait to be written."""
+        return self._queued_bytes > self._high_water
+
+    def put_record(self, record: bytes) -> None:
+        """Queue a record; it leaves with the next frame."""
+        if self._failure is not None:
+            raise SocketClosed() from self._failure
+        self._queue.append((record, None))
+        self._queued_bytes += len(record)
+        self._start()
 
     def put(self, message: str | bytes) -> asyncio.Future[None]:
         """Queue a text message or a record; the future settles once it has been sent."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._failure is not None:
+            done.set_exception(SocketClosed())
+            return done
         self._queue.append((message, done))
+        if isinstance(message, bytes):
+            self._queued_bytes += len(message)
+        self._start()
+        return done
+
+    def _start(self) -> None:
         if not self._draining:
             self._draining = True
             asyncio.ensure_future(self._drain())
-        return done
 
     async def _drain(self) -> None:
-        await asyncio.sleep(0)  # let the other responses woken in this turn queue theirs
+        loop = asyncio.get_running_loop()
+        wait = self._last_frame + self._interval - loop.time()
+        # Let the other responses woken in this turn queue theirs; while busy, pace the frames.
+        await asyncio.sleep(max(wait, 0))
         try:
             while self._queue:
                 queued, self._queue = self._queue, []
-                records: list[tuple[bytes, asyncio.Future[None]]] = []
+                records: list[tuple[bytes, Optional[asyncio.Future[None]]]] = []
                 for message, done in queued:
                     if isinstance(message, bytes):
                         records.append((message, done))
                         continue
                     await self._flush(records)
                     records = []
-                    await self._deliver(message, [done])
+                    await self._deliver(message, [done] if done else [])
                 await self._flush(records)
+                self._last_frame = loop.time()
         finally:
             self._draining = False
 
-    async def _flush(self, records: list[tuple[bytes, asyncio.Future[None]]]) -> None:
+    async def _flush(self, records: list[tuple[bytes, Optional[asyncio.Future[None]]]]) -> None:
         if records:
-            await self._deliver(b"".join(r for r, _ in records), [done for _, done in records])
+            frame = b"".join(r for r, _ in records)
+            await self._deliver(frame, [done for _, done in records if done is not None])
+            self._queued_bytes -= len(frame)
 
     async def _deliver(self, message: str | bytes, waiting: list[asyncio.Future[None]]) -> None:
         try:
             await self._send(message)
         except Exception as error:  # noqa: BLE001 - handed to every sender that waits on it
+            self._failure = error
             for done in waiting:
                 if not done.done():
                     done.set_exception(error)
@@ -304,9 +354,13 @@ class Batch:
         return [r for r in self.responses.values() if not r.task.done()]
 
     async def send(self, message: str | bytes) -> None:
-        """Send a text message, or a record (bytes) that may share a frame with others."""
+        """Send a text message (returns once written), or a record (bytes, which may share a
+        frame with others; returns at once unless the browser is behind)."""
         if self.closed:
             raise SocketClosed()
+        if isinstance(message, bytes) and not self._outbox.congested:
+            self._outbox.put_record(message)
+            return
         await self._outbox.put(message)
 
     async def send_json(self, message: dict[str, Any]) -> None:

@@ -1,0 +1,88 @@
+"""The batch's outbox alone: how records become frames, pacing, backpressure, failure."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from jupyterlab_fanout.batch import Outbox, SocketClosed
+
+
+class Socket:
+    """Records what is sent and when; `gate` (when set) holds every write until opened."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str | bytes]] = []
+        self.gate: asyncio.Event | None = None
+        self.fail = False
+
+    async def send(self, message: str | bytes) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail:
+            raise SocketClosed()
+        self.sent.append((asyncio.get_running_loop().time(), message))
+
+
+async def settle(seconds: float = 0.0) -> None:
+    await asyncio.sleep(seconds)
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_records_of_one_turn_share_a_frame_and_text_keeps_its_place():
+    socket = Socket()
+    outbox = Outbox(socket.send, interval=0.05)
+    outbox.put_record(b"a")
+    outbox.put_record(b"b")
+    end = outbox.put('{"type": "end"}')
+    outbox.put_record(b"c")
+    await end
+    await settle()
+    assert [m for _, m in socket.sent] == [b"ab", '{"type": "end"}', b"c"]
+
+
+async def test_a_quiet_batch_sends_at_once_and_a_busy_one_at_most_every_interval():
+    socket = Socket()
+    outbox = Outbox(socket.send, interval=0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outbox.put_record(b"first")
+    await settle()
+    assert socket.sent and socket.sent[0][0] - started < 0.02  # no pacing for the first
+    for i in range(10):  # 10 records over ~30 ms: busy
+        outbox.put_record(b"x%d" % i)
+        await asyncio.sleep(0.003)
+    await settle(0.12)
+    times = [t for t, _ in socket.sent]
+    assert all(later - earlier >= 0.045 for earlier, later in zip(times, times[1:])), times
+    assert b"".join(m for _, m in socket.sent[1:]) == b"".join(b"x%d" % i for i in range(10))
+
+
+async def test_a_slow_browser_makes_senders_wait_beyond_high_water():
+    socket = Socket()
+    socket.gate = asyncio.Event()
+    outbox = Outbox(socket.send, interval=0, high_water=10)
+    outbox.put_record(b"0123456789")
+    await settle()  # the frame is being written (held by the gate)
+    outbox.put_record(b"abcdefghijk")
+    assert outbox.congested
+    waiter = asyncio.ensure_future(outbox.put(b"more"))
+    await settle()
+    assert not waiter.done()
+    socket.gate.set()
+    await asyncio.wait_for(waiter, 1)
+    assert not outbox.congested
+    assert b"".join(m for _, m in socket.sent) == b"0123456789abcdefghijkmore"
+
+
+async def test_after_a_failed_write_queuing_raises_socket_closed():
+    socket = Socket()
+    socket.fail = True
+    outbox = Outbox(socket.send, interval=0)
+    outbox.put_record(b"lost")
+    await settle()
+    with pytest.raises(SocketClosed):
+        outbox.put_record(b"next")
+    with pytest.raises(SocketClosed):
+        await outbox.put('{"type": "end"}')
