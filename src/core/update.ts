@@ -7,23 +7,15 @@ import { responseMetrics } from './metrics';
 import type { ResponseStream } from './response';
 import type { ResponseError, ResponseSnapshot, ResponseStatus, ResponseTiming } from './types';
 
-/** What changed in one response: plain data, cheap to post to another thread. */
-export interface ResponseUpdate {
-  status: ResponseStatus;
+/**
+ * What changed in one response: plain data, cheap to post to another thread. The snapshot's
+ * fields but its text (only what is new) and its metrics (the moments they are computed from).
+ */
+export interface ResponseUpdate extends Omit<ResponseSnapshot, 'content' | 'reasoning' | 'metrics'> {
   /** Answer text that arrived since the previous update. */
   contentAppend: string;
   /** Reasoning text that arrived since the previous update. */
   reasoningAppend: string;
-  thinkingTokens: number;
-  answerTokens: number;
-  totalTokens: number;
-  promptTokens: number | null;
-  tokensEstimated: boolean;
-  splitEstimated: boolean;
-  finishReason: string | null;
-  error: ResponseError | null;
-  model: string | null;
-  httpStatus: number | null;
   timing: ResponseTiming;
   /** True when the response has ended: this is its last update. */
   final: boolean;

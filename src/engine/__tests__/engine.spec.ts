@@ -40,6 +40,17 @@ class FakeConnection implements IBatchConnection {
   }
 }
 
+/** A connector that opens {@link FakeConnection}s and keeps them, in order. */
+function fakeConnector() {
+  const connections: FakeConnection[] = [];
+  const connect = (_transport: unknown, handlers: IConnectionHandlers) => {
+    const connection = new FakeConnection(handlers);
+    connections.push(connection);
+    return connection;
+  };
+  return { connections, connect };
+}
+
 function start(batch: string, wire: string, startedAt = 0): EngineRequest {
   return {
     type: 'start',
@@ -156,13 +167,9 @@ describe('StreamHost', () => {
     let now = 0;
     const timers: Array<{ callback: () => void; ms: number }> = [];
     const sent: EngineUpdate[][] = [];
-    const connections: FakeConnection[] = [];
+    const { connections, connect } = fakeConnector();
     const host = new StreamHost({
-      connect: (_transport, handlers) => {
-        const connection = new FakeConnection(handlers);
-        connections.push(connection);
-        return connection;
-      },
+      connect,
       send: updates => sent.push(updates),
       now: () => now,
       interval,
@@ -239,13 +246,9 @@ describe('FanoutModel over an engine that answers later', () => {
     const toEngine: EngineRequest[] = [];
     const toModel: EngineUpdate[][] = [];
     let fail: (message: string) => void = () => undefined;
-    const connections: FakeConnection[] = [];
+    const { connections, connect } = fakeConnector();
     const host = new StreamHost({
-      connect: (_transport, handlers) => {
-        const connection = new FakeConnection(handlers);
-        connections.push(connection);
-        return connection;
-      },
+      connect,
       send: updates => toModel.push(updates),
       now: () => 0,
       interval: 0
@@ -412,16 +415,9 @@ describe('workerEngine', () => {
 
 describe('localEngine', () => {
   it('runs the host in place and sends each change at once', () => {
-    const connections: FakeConnection[] = [];
+    const { connections, connect } = fakeConnector();
     const received: EngineUpdate[][] = [];
-    const engine = localEngine(
-      (_t, handlers) => {
-        const c = new FakeConnection(handlers);
-        connections.push(c);
-        return c;
-      },
-      () => 0
-    )(
+    const engine = localEngine(connect, () => 0)(
       u => received.push(u),
       () => undefined
     );
