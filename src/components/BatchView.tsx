@@ -26,6 +26,9 @@ export type ResponseOrder = 'generated' | 'total' | 'answer';
 
 const GAPS = ['stopped', 'error', 'incomplete'];
 
+/** Cards laid out as soon as a batch opens; the others when first scrolled near. */
+const EAGER_CARDS = 8;
+
 /** A batch: its header (batch tokens per second, X/N complete, Stop all) and its responses. */
 export function BatchView(props: IBatchViewProps): JSX.Element | null {
   const { trans } = props;
@@ -76,9 +79,10 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           </button>
         )}
       </div>
-      {rows.map(({ response, snapshot }) => (
+      {rows.map(({ response, snapshot }, position) => (
         <ResponseCard
           key={`${batch.id}:${response.id}`}
+          eager={position < EAGER_CARDS}
           index={response.index}
           model={response.model || snapshot.model || ''}
           snapshot={snapshot}
