@@ -123,11 +123,15 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
 
 const CardView = React.memo(ResponseCardView, sameCard);
 
+/** How often a card out of view catches up while its response streams. */
+const OUT_OF_VIEW_REFRESH_MS = 1000;
+
 /**
  * One response: status, counts, bar, metrics, text, and Stop or Re-generate.
  *
- * A card scrolled out of view keeps showing what it last showed, except for its status, until
- * it comes back into view: with dozens of responses streaming only the visible few re-render.
+ * A card scrolled out of view re-renders at most once a second (and at once when its status
+ * changes): with dozens of responses streaming, only the visible few re-render every time, and
+ * what the page holds for the others (for screen readers, find, scripts) is at most a second old.
  */
 export function ResponseCard(props: IResponseCardProps): JSX.Element {
   const node = useRef<HTMLElement>(null);
@@ -135,6 +139,7 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
   const everInView = useRef(inView);
   everInView.current ||= inView;
   const shown = useRef(props.snapshot);
+  const shownAt = useRef(0);
   useEffect(() => {
     if (!node.current || typeof IntersectionObserver === 'undefined') {
       return;
@@ -145,8 +150,10 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
     observer.observe(node.current);
     return () => observer.disconnect();
   }, []);
-  if (inView || props.snapshot.status !== shown.current.status) {
+  const now = performance.now();
+  if (inView || props.snapshot.status !== shown.current.status || now - shownAt.current >= OUT_OF_VIEW_REFRESH_MS) {
     shown.current = props.snapshot;
+    shownAt.current = now;
   }
   if (!everInView.current) {
     const status = props.snapshot.status;
