@@ -173,6 +173,14 @@ class Outbox:
         self._last_frame = -float("inf")
         self._failure: BaseException | None = None
 
+    async def send(self, message: str | bytes) -> None:
+        """Send a text message (returns once written), or a record (returns at once, to leave
+        with the next frame, unless the browser is behind: then once written)."""
+        if isinstance(message, bytes) and not self.congested:
+            self.put_record(message)
+            return
+        await self.put(message)
+
     @property
     def congested(self) -> bool:
         """True while more than `high_water` bytes of records wait to be written."""
@@ -358,10 +366,7 @@ class Batch:
         frame with others; returns at once unless the browser is behind)."""
         if self.closed:
             raise SocketClosed()
-        if isinstance(message, bytes) and not self._outbox.congested:
-            self._outbox.put_record(message)
-            return
-        await self._outbox.put(message)
+        await self._outbox.send(message)
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(json.dumps(message))

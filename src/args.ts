@@ -4,37 +4,33 @@
  */
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-export function optionalString(args: ReadonlyPartialJSONObject, key: string): string | undefined {
+/** `args[key]`, or undefined when absent or null; a value that fails `check` is refused as not `expected`. */
+function optional<T>(
+  args: ReadonlyPartialJSONObject,
+  key: string,
+  check: (value: unknown) => value is T,
+  expected: string
+): T | undefined {
   const value = args[key];
   if (value === undefined || value === null) {
     return undefined;
   }
-  if (typeof value !== 'string') {
-    throw new Error(`Argument "${key}" must be a string, not ${JSON.stringify(value)}.`);
+  if (!check(value)) {
+    throw new Error(`Argument "${key}" must be ${expected}, not ${JSON.stringify(value)}.`);
   }
   return value;
+}
+
+export function optionalString(args: ReadonlyPartialJSONObject, key: string): string | undefined {
+  return optional(args, key, (v): v is string => typeof v === 'string', 'a string');
 }
 
 export function optionalNumber(args: ReadonlyPartialJSONObject, key: string): number | undefined {
-  const value = args[key];
-  if (value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new Error(`Argument "${key}" must be a number, not ${JSON.stringify(value)}.`);
-  }
-  return value;
+  return optional(args, key, (v): v is number => typeof v === 'number' && Number.isFinite(v), 'a number');
 }
 
 export function optionalBoolean(args: ReadonlyPartialJSONObject, key: string): boolean | undefined {
-  const value = args[key];
-  if (value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== 'boolean') {
-    throw new Error(`Argument "${key}" must be true or false, not ${JSON.stringify(value)}.`);
-  }
-  return value;
+  return optional(args, key, (v): v is boolean => typeof v === 'boolean', 'true or false');
 }
 
 export function oneOf<T extends string>(

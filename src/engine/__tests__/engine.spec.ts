@@ -63,6 +63,21 @@ function start(batch: string, wire: string, startedAt = 0): EngineRequest {
   };
 }
 
+/** A stream and its mirror, both started at 0, sharing a clock set through `clock.now`. */
+function streamAndMirror() {
+  const clock = { now: 0 };
+  const stream = new ResponseStream({ now: () => clock.now, trackNewText: true });
+  const mirror = new ResponseMirror(() => clock.now);
+  stream.start(0);
+  mirror.begin(0);
+  /** Feed `body` to the stream and carry the update across. */
+  const feed = (body: string) => {
+    stream.feed(encoder.encode(body));
+    mirror.apply(takeUpdate(stream));
+  };
+  return { clock, stream, mirror, feed };
+}
+
 describe('ResponseMirror', () => {
   it('rebuilds the stream’s snapshot from updates taken at any points', () => {
     const body =
@@ -94,37 +109,26 @@ describe('ResponseMirror', () => {
   });
 
   it('computes live figures with its own clock between updates', () => {
-    let now = 0;
-    const stream = new ResponseStream({ now: () => now, trackNewText: true });
-    const mirror = new ResponseMirror(() => now);
-    stream.start(0);
-    mirror.begin(0);
-    now = 100;
-    stream.feed(encoder.encode(chunk({ content: 'a' })));
-    mirror.apply(takeUpdate(stream));
-    now = 1100; // no update for a second: a stalled stream still shows its time running
+    const { clock, mirror, feed } = streamAndMirror();
+    clock.now = 100;
+    feed(chunk({ content: 'a' }));
+    clock.now = 1100; // no update for a second: a stalled stream still shows its time running
     expect(mirror.snapshot().metrics.elapsedMs).toBe(1100);
   });
 
   it('shows a stop at once and lets the last update, with what arrived meanwhile, replace it', () => {
-    let now = 0;
-    const stream = new ResponseStream({ now: () => now, trackNewText: true });
-    const mirror = new ResponseMirror(() => now);
-    stream.start(0);
-    mirror.begin(0);
-    stream.feed(encoder.encode(chunk({ content: 'one ' })));
-    mirror.apply(takeUpdate(stream));
-    now = 50;
+    const { clock, stream, mirror, feed } = streamAndMirror();
+    feed(chunk({ content: 'one ' }));
+    clock.now = 50;
     mirror.endHere('stopped', null, false);
     expect(mirror.ended).toBe(true);
     expect(mirror.settled).toBe(false);
     expect(mirror.snapshot().status).toBe('stopped');
     expect(mirror.snapshot().metrics.endedAt).toBe(50);
     // Bytes that were already on their way when the stop was asked for:
-    stream.feed(encoder.encode(chunk({ content: 'two' })));
-    mirror.apply(takeUpdate(stream));
+    feed(chunk({ content: 'two' }));
     expect(mirror.snapshot().status).toBe('stopped');
-    now = 60;
+    clock.now = 60;
     stream.stop();
     mirror.apply(takeUpdate(stream));
     expect(mirror.settled).toBe(true);
@@ -133,27 +137,18 @@ describe('ResponseMirror', () => {
   });
 
   it('shows complete when the response completed before the stop reached it', () => {
-    const stream = new ResponseStream({ now: () => 0, trackNewText: true });
-    const mirror = new ResponseMirror(() => 0);
-    stream.start(0);
-    mirror.begin(0);
+    const { mirror, feed } = streamAndMirror();
     mirror.endHere('stopped', null, false);
-    stream.feed(encoder.encode(chunk({ content: 'all' }, 'stop') + 'data: [DONE]\n\n'));
-    mirror.apply(takeUpdate(stream));
+    feed(chunk({ content: 'all' }, 'stop') + 'data: [DONE]\n\n');
     expect(mirror.snapshot().status).toBe('complete');
     expect(mirror.snapshot().content).toBe('all');
   });
 
   it('takes nothing after ending here for good', () => {
-    const stream = new ResponseStream({ now: () => 0, trackNewText: true });
-    const mirror = new ResponseMirror(() => 0);
-    stream.start(0);
-    mirror.begin(0);
-    stream.feed(encoder.encode(chunk({ content: 'kept' })));
-    mirror.apply(takeUpdate(stream));
+    const { mirror, feed } = streamAndMirror();
+    feed(chunk({ content: 'kept' }));
     mirror.endHere('error', { message: 'worker gone', code: 'engine' }, true);
-    stream.feed(encoder.encode(chunk({ content: ' lost' })));
-    mirror.apply(takeUpdate(stream));
+    feed(chunk({ content: ' lost' }));
     expect(mirror.snapshot()).toMatchObject({ status: 'error', content: 'kept', error: { message: 'worker gone' } });
   });
 
