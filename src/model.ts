@@ -416,6 +416,8 @@ export class FanoutModel implements IFanoutModel {
     response.settle();
     if (batch.settled) {
       this._engine.send({ type: 'close', batch: batch.id });
+      // The next batch's socket is opened now, not while this one was starting.
+      this._engine.send({ type: 'prepare', transport: this._transport() });
       batch.done.resolve(batch.summary());
     }
   }

@@ -9,20 +9,21 @@ import type { TransportSpec } from './protocol';
 
 /**
  * One batch WebSocket opened ahead of time per URL, so that Generate responses does not wait
- * for a handshake (several milliseconds, more behind a proxy). A spare that closes while idle
- * (the server restarted, a proxy timed it out) is dropped, not reopened: the next batch opens
- * its own socket and a new spare with it, so a server that is down is not called in a loop.
+ * for a handshake (several milliseconds, more behind a proxy). Taking the spare does not open
+ * the next one: that handshake would reach the server together with the batch's `start`
+ * messages and delay them (measured: 1–10 ms on the first token). The model asks for the next
+ * spare (`prepare`) once its batch has ended. A spare that closes while idle (the server
+ * restarted, a proxy timed it out) is dropped, not reopened, so a server that is down is not
+ * called in a loop.
  */
 export class SpareSockets {
   constructor(private readonly _open: (url: string) => WebSocket = url => new WebSocket(url)) {}
 
-  /** A socket for a new batch (the spare if it is open or opening), and a spare for the next. */
+  /** A socket for a new batch: the spare if it is open or opening, else a new one. */
   take(url: string): WebSocket {
     const spare = this._spares.get(url);
     this._spares.delete(url);
-    const socket = spare && spare.readyState <= WebSocket.OPEN ? spare : this._open(url);
-    this.prepare(url);
-    return socket;
+    return spare && spare.readyState <= WebSocket.OPEN ? spare : this._open(url);
   }
 
   /** Open a spare for `url` unless one is there. */

@@ -239,6 +239,7 @@ describe('FanoutModel over an engine that answers later', () => {
   /** An engine like the worker: requests and updates pass through queues. */
   function deferredEngine() {
     const toEngine: EngineRequest[] = [];
+    const requests: EngineRequest[] = [];
     const toModel: EngineUpdate[][] = [];
     let fail: (message: string) => void = () => undefined;
     const { connections, connect } = fakeConnector();
@@ -252,7 +253,13 @@ describe('FanoutModel over an engine that answers later', () => {
     const factory: StreamEngineFactory = (onUpdates, onFailure) => {
       deliver = onUpdates;
       fail = onFailure;
-      return { send: request => toEngine.push(request), dispose: () => undefined };
+      return {
+        send: request => {
+          requests.push(request);
+          toEngine.push(request);
+        },
+        dispose: () => undefined
+      };
     };
     const pump = () => {
       while (toEngine.length || toModel.length) {
@@ -260,7 +267,7 @@ describe('FanoutModel over an engine that answers later', () => {
         toModel.splice(0).forEach(updates => deliver(updates));
       }
     };
-    return { factory, pump, connections, fail: (message: string) => fail(message) };
+    return { factory, pump, connections, requests, fail: (message: string) => fail(message) };
   }
 
   const options = { prompt: 'p', n: 2, model: '', upstream: '', maxTokens: 10, temperature: 0, systemPrompt: '' };
@@ -287,6 +294,22 @@ describe('FanoutModel over an engine that answers later', () => {
     expect(summary.responses[0]).toMatchObject({ status: 'stopped', content: 'first second' });
     expect(engine.connections[0].stopped).toEqual(['1.1', '2.1']);
     expect(engine.connections[0].closed).toBe(true);
+  });
+
+  it('asks for a spare socket when created and once a batch has ended, never while a batch starts', async () => {
+    const engine = deferredEngine();
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const { done } = model.generate(options);
+    engine.pump();
+    expect(engine.requests.map(r => r.type)).toEqual(['prepare', 'start', 'start']);
+    const end = encoder.encode(chunk({ content: 'x' }, 'stop') + 'data: [DONE]\n\n');
+    engine.connections[0].handlers.onData('1.1', end);
+    engine.pump();
+    expect(engine.requests.map(r => r.type)).toEqual(['prepare', 'start', 'start']); // one still runs
+    engine.connections[0].handlers.onData('2.1', end);
+    engine.pump();
+    await done;
+    expect(engine.requests.map(r => r.type)).toEqual(['prepare', 'start', 'start', 'close', 'prepare']);
   });
 
   it('re-generates a response stopped a moment ago without waiting for its last update', async () => {
@@ -444,7 +467,7 @@ describe('SpareSockets', () => {
 
   beforeEach(() => (FakeSocket.opened = []));
 
-  it('hands a new batch the socket opened ahead of time, and opens the next spare', () => {
+  it('hands a new batch the socket opened ahead of time, and opens no other while the batch starts', () => {
     const spares = new SpareSockets(open);
     spares.prepare('ws://lab/fanout/batch');
     spares.prepare('ws://lab/fanout/batch'); // one spare per URL
@@ -452,8 +475,11 @@ describe('SpareSockets', () => {
     FakeSocket.opened[0].readyState = 1;
     const taken = spares.take('ws://lab/fanout/batch');
     expect(taken).toBe(FakeSocket.opened[0]);
-    expect(FakeSocket.opened).toHaveLength(2);
-    expect(spares.take('ws://lab/fanout/batch')).toBe(FakeSocket.opened[1]); // still connecting: usable
+    expect(FakeSocket.opened).toHaveLength(1); // the next spare waits for `prepare`
+    const second = spares.take('ws://lab/fanout/batch'); // no spare: a socket of its own
+    expect(second).toBe(FakeSocket.opened[1]);
+    spares.prepare('ws://lab/fanout/batch');
+    expect(spares.take('ws://lab/fanout/batch')).toBe(FakeSocket.opened[2]); // still connecting: usable
   });
 
   it('drops a spare that closed while idle, and opens a fresh socket for the next batch without looping', () => {
@@ -465,7 +491,8 @@ describe('SpareSockets', () => {
     expect(FakeSocket.opened).toHaveLength(1); // not reopened on its own
     const taken = spares.take('ws://lab/fanout/batch');
     expect(taken).not.toBe(spare);
-    expect(FakeSocket.opened).toHaveLength(3); // the batch's socket and the next spare
+    expect(FakeSocket.opened).toHaveLength(2); // the batch's own socket
+    spares.prepare('ws://lab/fanout/batch');
     spares.dispose();
     expect(FakeSocket.opened[2].closed).toBe(true);
   });
