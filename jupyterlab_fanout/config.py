@@ -98,7 +98,9 @@ class Fanout(Configurable):
     idle_timeout = Float(
         120.0,
         help="""Seconds without any byte from the upstream (before the headers or
-        mid-stream) after which a response fails with code 'upstream_timeout'.""",
+        mid-stream) after which a response fails with code 'upstream_timeout'. Mid-stream
+        it is checked a few times per period: a response fails between 1 and 1.25 times
+        this after its last byte.""",
     ).tag(config=True)
 
     connect_timeout = Float(

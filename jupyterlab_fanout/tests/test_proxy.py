@@ -588,3 +588,70 @@ async def test_dns_failure_and_connect_timeout_only_affect_their_response(
     for rid in ("dns", "timeout"):
         assert_lifecycle(client, rid, "error")
     await client.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback server that accepts connections and reads requests but never answers."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for s in (*accepted, server):
+        s.close()
+
+
+def _silent(request: pytest.FixtureRequest) -> dict[str, Any]:
+    port = request.getfixturevalue("silent_port")
+    sim = request.getfixturevalue("simulator")
+    return {
+        "upstreams": {
+            "sim": {"base_urls": [sim.base_url], "api_key_env": "FANOUT_TEST_API_KEY"},
+            "silent": {"base_urls": [f"http://127.0.0.1:{port}/v1"]},
+        },
+        "idle_timeout": 0.6,
+    }
+
+
+@pytest.mark.parametrize("fanout_overrides", [_silent], indirect=True)
+async def test_an_upstream_that_never_answers_times_out_alone(
+    jp_ws_fetch, simulator, fanout_overrides, no_unhandled_errors
+):
+    """No headers within idle_timeout: that response fails with upstream_timeout; the other
+    response, on another upstream, streams to its end."""
+    # About 1.5 s of streaming: it outlives the silent upstream's timeout.
+    simulator.configure(tokens_per_second=20, ttft_ms=0, reasoning_tokens=0, answer_tokens=30)
+    client = await open_batch(jp_ws_fetch)
+    await client.start("ok")
+    await client.start("silent", upstream="silent")
+    started = time.monotonic()
+    t = await client.wait_terminal("silent", timeout=5)
+    assert t["silent"] == {
+        "type": "error", "id": "silent", "status": 504, "code": "upstream_timeout",
+        "message": "upstream 'silent' did not answer in time",
+    }
+    assert 0.5 < time.monotonic() - started < 3
+    assert client.terminal("ok") is None  # still streaming
+    t = await client.wait_terminal("ok", timeout=10)
+    assert t["ok"]["type"] == "end"
+    assert_lifecycle(client, "silent", "error")
+    await client.close()

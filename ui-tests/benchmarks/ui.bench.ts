@@ -50,6 +50,7 @@ async function startRecording(page: Page): Promise<void> {
       startedAt: performance.now(),
       frames: [] as number[],
       scripts: {} as Record<string, number>,
+      loafs: [] as string[],
       running: true,
       observer: null as any,
       frameObserver: null as any
@@ -64,6 +65,17 @@ async function startRecording(page: Page): Promise<void> {
     // Long animation frames (over 50 ms) name the scripts that ran in them.
     rec.frameObserver = new PerformanceObserver(list => {
       for (const frame of list.getEntries() as any[]) {
+        // Where the frame's time went: scripts, then rendering (rAF callbacks, observers), then
+        // style, layout and paint (from styleAndLayoutStart to the frame's end).
+        const end = frame.startTime + frame.duration;
+        const render = frame.renderStart > 0 ? frame.renderStart : end;
+        const layout = frame.styleAndLayoutStart > 0 ? frame.styleAndLayoutStart : end;
+        const scriptMs = (frame.scripts ?? []).reduce((sum: number, x: any) => sum + x.duration, 0);
+        rec.loafs.push(
+          `${Math.round(frame.duration)} @ ${Math.round(frame.startTime - rec.startedAt)}: ` +
+            `script ${Math.round(scriptMs)}, before render ${Math.round(render - frame.startTime)}, ` +
+            `rendering ${Math.round(layout - render)}, style+layout+paint ${Math.round(end - layout)}`
+        );
         for (const script of frame.scripts ?? []) {
           const file = String(script.sourceURL || '').split('/').pop() || '?';
           const where = script.sourceCharPosition >= 0 ? `${file}@${script.sourceCharPosition}` : file;
@@ -94,7 +106,13 @@ async function startRecording(page: Page): Promise<void> {
 
 async function stopRecording(
   page: Page
-): Promise<{ longTasks: number[]; longTaskStarts: number[]; frames: number[]; scripts: Array<[string, number]> }> {
+): Promise<{
+  longTasks: number[];
+  longTaskStarts: number[];
+  frames: number[];
+  scripts: Array<[string, number]>;
+  loafs: string[];
+}> {
   return page.evaluate(async () => {
     const rec = (window as any).__rec;
     await new Promise(resolve => setTimeout(resolve, 100));
@@ -106,7 +124,7 @@ async function stopRecording(
     rec.frameObserver?.disconnect();
     rec.running = false;
     const scripts = (Object.entries(rec.scripts) as Array<[string, number]>).sort((a, b) => b[1] - a[1]).slice(0, 5);
-    return { longTasks: rec.longTasks, longTaskStarts: rec.longTaskStarts, frames: rec.frames, scripts };
+    return { longTasks: rec.longTasks, longTaskStarts: rec.longTaskStarts, frames: rec.frames, scripts, loafs: rec.loafs };
   });
 }
 
@@ -409,6 +427,10 @@ test.describe('Benchmark 2: the UI', () => {
         [
           'scripts in long animation frames (over 50 ms) in phase A, by total time (top 5)',
           busy.scripts.map(([name, ms]) => `${name}: ${fmt(ms, 0)} ms`).join('; ') || 'none'
+        ],
+        [
+          'long animation frames (over 50 ms) in phase A: ms @ ms after the click, and where the time went (ms)',
+          busy.loafs.join('; ') || 'none'
         ],
         [
           '… the same in phase A2 (sidebar collapsed)',

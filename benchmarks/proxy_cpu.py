@@ -1,0 +1,99 @@
+"""The proxy's own CPU per forwarded token, without a browser or Tornado's WebSocket.
+
+One `Batch` (jupyterlab_fanout/batch.py) with its real upstream client streams N responses
+from the simulator, run as its own process as a real upstream would be; the browser's socket
+is a function that only counts frames. Prints the proxy process's CPU time per token
+(`time.process_time`), median over repeats. The simulator's CPU is not counted.
+
+    python benchmarks/proxy_cpu.py [N] [repeats]      # defaults: 64 responses, 5 repeats
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+from jupyterlab_fanout.batch import Batch, UserStreams
+from jupyterlab_fanout.config import Fanout, UpstreamSpec
+from jupyterlab_fanout.upstream import Upstream
+
+TOKENS = 200
+RATE = 50
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:
+    ended: set[str] = set()
+    frames = 0
+
+    async def send(message: str | bytes) -> None:
+        nonlocal frames
+        if isinstance(message, bytes):
+            frames += 1
+        elif json.loads(message)["type"] in ("end", "error", "stopped"):
+            ended.add(json.loads(message)["id"])
+
+    log = logging.getLogger("proxy_cpu")
+    batch = Batch(fanout=Fanout(), lookup=lambda _: upstream, user="u",
+                  user_streams=UserStreams(), send=send, log=log)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(n):
+        await batch.handle_message(json.dumps({
+            "type": "start", "id": str(i),
+            "request": {"messages": [{"role": "user", "content": f"question {i}"}],
+                        "max_tokens": TOKENS * 2},
+        }))
+    while len(ended) < n:
+        await asyncio.sleep(0.01)
+    return time.process_time() - cpu, time.perf_counter() - wall, frames
+
+
+async def main(n: int, repeats: int, base_url: str) -> None:
+    upstream = Upstream(UpstreamSpec(name="sim", base_urls=(base_url,)), idle_timeout=60,
+                        connect_timeout=5, models_timeout=5, log=logging.getLogger("proxy_cpu"))
+    await one_batch(upstream, n)  # warm-up
+    per_token = []
+    for _ in range(repeats):
+        cpu, wall, frames = await one_batch(upstream, n)
+        per_token.append(cpu / (n * TOKENS) * 1e6)
+        print(f"  {cpu:.3f} s CPU over {wall:.2f} s, {frames} frames: "
+              f"{per_token[-1]:.0f} µs per token")
+        await asyncio.sleep(0.3)
+    await upstream.close()
+    print(f"proxy CPU per token, {n} streams × {TOKENS} tokens at {RATE} tokens/s: "
+          f"median {statistics.median(per_token):.0f} µs over {repeats} repeats")
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 64
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    port = free_port()
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab_fanout.simulator", "--port", str(port),
+         "--ttft-ms", "100", "--reasoning-tokens", "0", "--answer-tokens", str(TOKENS),
+         "--tokens-per-second", str(RATE)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}/v1"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base_url + "/models", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        asyncio.run(main(n, repeats, base_url))
+    finally:
+        simulator.terminate()
+        simulator.wait()
