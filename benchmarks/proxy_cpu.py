@@ -3,7 +3,8 @@
 One `Batch` (jupyterlab_fanout/batch.py) with its real upstream client streams N responses
 from the simulator, run as its own process as a real upstream would be; the browser's socket
 is a function that only counts frames. Prints the proxy process's CPU time per token
-(`time.process_time`), median over repeats. The simulator's CPU is not counted.
+(`time.process_time`), median over repeats, and the simulator's own CPU per token beside it
+(not counted in the proxy's).
 
     python benchmarks/proxy_cpu.py [N] [repeats]      # defaults: 64 responses, 5 repeats
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import statistics
 import subprocess
@@ -25,6 +27,13 @@ from jupyterlab_fanout.upstream import Upstream
 
 TOKENS = 200
 RATE = 50
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -93,7 +102,10 @@ if __name__ == "__main__":
                 break
             except OSError:
                 time.sleep(0.1)
+        before = cpu_seconds(simulator.pid)
         asyncio.run(main(n, repeats, base_url))
+        print(f"simulator CPU per token (the warm-up and every repeat; reference): "
+              f"{(cpu_seconds(simulator.pid) - before) / ((repeats + 1) * n * TOKENS) * 1e6:.0f} µs")
     finally:
         simulator.terminate()
         simulator.wait()
