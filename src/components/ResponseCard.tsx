@@ -107,6 +107,48 @@ export function previewOf(text: string): string {
   return start > 0 ? '…' + text.slice(start) : text;
 }
 
+/** Lines per block of an ended response's text (see {@link WholeText}). */
+const LINES_PER_BLOCK = 20;
+
+/**
+ * `text` cut after every {@link LINES_PER_BLOCK}th line break; the blocks join back to `text`.
+ */
+export function textBlocks(text: string): string[] {
+  const blocks: string[] = [];
+  let start = 0;
+  let lines = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    if (++lines === LINES_PER_BLOCK) {
+      blocks.push(text.slice(start, i + 1));
+      start = i + 1;
+      lines = 0;
+    }
+  }
+  if (start < text.length || blocks.length === 0) {
+    blocks.push(text.slice(start));
+  }
+  return blocks;
+}
+
+/**
+ * An ended response's whole text, in blocks of lines that the browser lays out only when they
+ * are scrolled into the preview box (`content-visibility: auto`): when dozens of responses end
+ * together, each card lays out the few lines it shows, not thousands. The text content is the
+ * whole text, unchanged (for find, copy and screen readers).
+ */
+function WholeText(props: { text: string }): JSX.Element {
+  const blocks = React.useMemo(() => textBlocks(props.text), [props.text]);
+  return (
+    <pre className="jp-Fanout-response-text">
+      {blocks.map((block, i) => (
+        <span key={i} className="jp-Fanout-response-text-block">
+          {block}
+        </span>
+      ))}
+    </pre>
+  );
+}
+
 /**
  * Cards re-render only when what they show changed: an ended response's snapshot is the same
  * object from one render to the next, so ended cards cost nothing while others stream.
@@ -238,7 +280,11 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
       <ResponseDetails snapshot={snapshot} trans={trans} />
       {/* The newest lines stay in view (column-reverse keeps the scroll at the end). */}
       <div className="jp-Fanout-response-preview">
-        <pre className="jp-Fanout-response-text">{running ? previewOf(snapshot.content) : snapshot.content}</pre>
+        {running ? (
+          <pre className="jp-Fanout-response-text">{previewOf(snapshot.content)}</pre>
+        ) : (
+          <WholeText text={snapshot.content} />
+        )}
       </div>
     </section>
   );
