@@ -549,18 +549,27 @@ def blackhole_port() -> Iterator[int]:
         s.close()
 
 
+def _beside_the_simulator(
+    request: pytest.FixtureRequest, others: dict[str, str], **settings: Any
+) -> dict[str, Any]:
+    """`c.Fanout` overrides: the simulator as upstream "sim" and `others` (name -> base URL)."""
+    sim = request.getfixturevalue("simulator")
+    upstreams: dict[str, Any] = {
+        "sim": {"base_urls": [sim.base_url], "api_key_env": "FANOUT_TEST_API_KEY"}
+    }
+    upstreams.update({name: {"base_urls": [url]} for name, url in others.items()})
+    return {"upstreams": upstreams, **settings}
+
+
 def _unreachable(request: pytest.FixtureRequest) -> dict[str, Any]:
     port = request.getfixturevalue("blackhole_port")
-    sim = request.getfixturevalue("simulator")
-    return {
-        "upstreams": {
-            "sim": {"base_urls": [sim.base_url], "api_key_env": "FANOUT_TEST_API_KEY"},
-            # RFC 6761: names under .invalid never resolve.
-            "unresolvable": {"base_urls": ["http://fanout-test.invalid/v1"]},
-            "blackhole": {"base_urls": [f"http://127.0.0.1:{port}/v1"]},
-        },
-        "connect_timeout": 0.5,
-    }
+    return _beside_the_simulator(
+        request,
+        # RFC 6761: names under .invalid never resolve.
+        {"unresolvable": "http://fanout-test.invalid/v1",
+         "blackhole": f"http://127.0.0.1:{port}/v1"},
+        connect_timeout=0.5,
+    )
 
 
 @pytest.mark.parametrize("fanout_overrides", [_unreachable], indirect=True)
@@ -622,14 +631,9 @@ def silent_port() -> Iterator[int]:
 
 def _silent(request: pytest.FixtureRequest) -> dict[str, Any]:
     port = request.getfixturevalue("silent_port")
-    sim = request.getfixturevalue("simulator")
-    return {
-        "upstreams": {
-            "sim": {"base_urls": [sim.base_url], "api_key_env": "FANOUT_TEST_API_KEY"},
-            "silent": {"base_urls": [f"http://127.0.0.1:{port}/v1"]},
-        },
-        "idle_timeout": 0.6,
-    }
+    return _beside_the_simulator(
+        request, {"silent": f"http://127.0.0.1:{port}/v1"}, idle_timeout=0.6
+    )
 
 
 @pytest.mark.parametrize("fanout_overrides", [_silent], indirect=True)
