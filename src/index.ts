@@ -4,6 +4,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { listIcon } from '@jupyterlab/ui-components';
@@ -118,7 +119,9 @@ const plugin: JupyterFrontEndPlugin<IFanoutModel> = {
     app.contextMenu.addItem({ command: CommandIDs.generateFromCell, selector: '.jp-Notebook .jp-Cell', rank: 20 });
     if (state) {
       // Restored once the app has restored its layout (the state database is ready then).
-      void app.restored.then(() => persistBatches(model, state));
+      // A snapshot left in local storage by another workspace is not restored here.
+      const workspace = PageConfig.getOption('workspace');
+      void app.restored.then(() => persistBatches(model, state, { workspace }));
     }
     return model;
   }

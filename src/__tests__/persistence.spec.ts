@@ -1,0 +1,205 @@
+/**
+ * Saving batches across reloads: the workspace (a fake state database) and, for what changed
+ * after the last save when the page went away, local storage (a fake).
+ */
+import type { IStateDB } from '@jupyterlab/statedb';
+
+import { FanoutModel } from '../model';
+import { persistBatches, UNSAVED_KEY } from '../persistence';
+import type { IGenerateOptions } from '../tokens';
+import type { IBatchConnection, IConnectionHandlers } from '../transport';
+
+const encoder = new TextEncoder();
+const chunk = (content: string, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'sim', choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: finish }] })}\n\n`;
+
+const options: IGenerateOptions = {
+  prompt: 'p',
+  n: 1,
+  model: '',
+  upstream: '',
+  maxTokens: 50,
+  temperature: 0,
+  systemPrompt: ''
+};
+
+class MemoryStorage {
+  items = new Map<string, string>();
+  getItem(key: string): string | null {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.items.set(key, value);
+  }
+  removeItem(key: string): void {
+    this.items.delete(key);
+  }
+}
+
+class Page {
+  listeners: Array<() => void> = [];
+  addEventListener(type: string, listener: () => void): void {
+    expect(type).toBe('pagehide');
+    this.listeners.push(listener);
+  }
+  hide(): void {
+    this.listeners.forEach(listener => listener());
+  }
+}
+
+/** A state database that keeps JSON copies, like the real one. */
+function memoryState(initial?: unknown) {
+  const values = new Map<string, string>();
+  if (initial !== undefined) {
+    values.set('jupyterlab-fanout:batches', JSON.stringify(initial));
+  }
+  const state = {
+    fetch: async (key: string) => (values.has(key) ? JSON.parse(values.get(key)!) : undefined),
+    save: async (key: string, value: unknown) => {
+      values.set(key, JSON.stringify(value));
+    }
+  } as unknown as IStateDB;
+  return { state, values };
+}
+
+/** A model whose engine runs in place over a connection the test feeds. */
+function makeModel() {
+  let handlers: IConnectionHandlers | null = null;
+  const model = new FanoutModel({
+    connect: h => {
+      handlers = h;
+      return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
+    },
+    now: () => 0,
+    schedule: callback => callback()
+  });
+  const feed = (text: string) => handlers!.onData('1.1', encoder.encode(text));
+  return { model, feed };
+}
+
+const settle = () => new Promise(resolve => setTimeout(resolve, 0));
+
+describe('persistBatches', () => {
+  it('keeps what arrived after the last save when the page goes away, and restores it after a reload', async () => {
+    const { state, values } = memoryState();
+    const storage = new MemoryStorage();
+    const page = new Page();
+    const first = makeModel();
+    let clock = 1000;
+    const firstPage = await persistBatches(first.model, state, {
+      storage: storage as unknown as Storage,
+      page,
+      workspace: 'default',
+      streamingIntervalMs: 60_000, // no save while streaming in this test
+      now: () => clock
+    });
+    first.model.generate(options);
+    first.feed(chunk('Hello, '));
+    first.feed(chunk('world'));
+    expect(values.has('jupyterlab-fanout:batches')).toBe(false); // nothing saved yet
+    clock = 2000;
+    page.hide();
+    expect(JSON.parse(storage.getItem(UNSAVED_KEY)!)).toMatchObject({ workspace: 'default', savedAt: 2000 });
+    firstPage.dispose();
+
+    // The reload: a new model, the same workspace and storage.
+    const second = makeModel();
+    const secondPage = await persistBatches(second.model, state, {
+      storage: storage as unknown as Storage,
+      page: new Page(),
+      workspace: 'default',
+      idleDelayMs: 0,
+      now: () => 3000
+    });
+    const [restored] = second.model.batches;
+    expect(restored.responses[0].snapshot()).toMatchObject({ status: 'incomplete', content: 'Hello, world' });
+    // Saved into the workspace, after which the snapshot is no longer needed.
+    await new Promise(resolve => setTimeout(resolve, 5));
+    await settle();
+    expect(JSON.parse(values.get('jupyterlab-fanout:batches')!)).toMatchObject({ savedAt: 3000 });
+    expect(storage.getItem(UNSAVED_KEY)).toBeNull();
+    secondPage.dispose();
+  });
+
+  it('prefers the workspace when it is newer, and ignores another workspace’s snapshot', async () => {
+    const summary = (content: string) => {
+      const { model, feed } = makeModel();
+      model.generate(options);
+      feed(chunk(content, 'stop') + 'data: [DONE]\n\n');
+      return model.save();
+    };
+    for (const [snapshot, stateValue, expected] of [
+      [
+        { workspace: 'default', savedAt: 10, batches: summary('from the snapshot') },
+        { savedAt: 20, batches: summary('from the workspace') },
+        'from the workspace'
+      ],
+      [
+        { workspace: 'other', savedAt: 30, batches: summary('from the snapshot') },
+        { savedAt: 20, batches: summary('from the workspace') },
+        'from the workspace'
+      ],
+      [
+        { workspace: 'default', savedAt: 30, batches: summary('from the snapshot') },
+        summary('from an older version'),
+        'from the snapshot'
+      ]
+    ] as const) {
+      const storage = new MemoryStorage();
+      storage.setItem(UNSAVED_KEY, JSON.stringify(snapshot));
+      const { model } = makeModel();
+      const persisted = await persistBatches(model, memoryState(stateValue).state, {
+        storage: storage as unknown as Storage,
+        page: new Page(),
+        workspace: 'default'
+      });
+      expect(model.batches.map(b => b.responses[0].snapshot().content)).toEqual([expected]);
+      persisted.dispose();
+    }
+  });
+
+  it('writes nothing when the page goes away with everything saved, and survives a full storage', async () => {
+    const { state } = memoryState();
+    const page = new Page();
+    const storage = new MemoryStorage();
+    const { model, feed } = makeModel();
+    const persisted = await persistBatches(model, state, {
+      storage: storage as unknown as Storage,
+      page,
+      workspace: 'w',
+      idleDelayMs: 0
+    });
+    model.generate(options);
+    feed(chunk('done', 'stop') + 'data: [DONE]\n\n');
+    await new Promise(resolve => setTimeout(resolve, 5));
+    await settle();
+    page.hide();
+    expect(storage.getItem(UNSAVED_KEY)).toBeNull();
+    persisted.dispose();
+
+    const full = {
+      getItem: () => null,
+      removeItem: () => undefined,
+      setItem: () => {
+        throw new Error('QuotaExceededError');
+      }
+    };
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const page2 = new Page();
+    const { model: other } = makeModel();
+    const second = await persistBatches(other, state, {
+      storage: full as unknown as Storage,
+      page: page2,
+      workspace: 'w',
+      streamingIntervalMs: 60_000
+    });
+    other.generate(options);
+    page2.hide();
+    expect(errors).toHaveBeenCalledWith(
+      'jupyterlab-fanout: could not keep the unsaved batches in local storage',
+      expect.any(Error)
+    );
+    errors.mockRestore();
+    second.dispose();
+  });
+});
