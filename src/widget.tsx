@@ -4,7 +4,6 @@ import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
 import { FanoutPanel, IFanoutPanelProps } from './components/FanoutPanel';
-import { isFinal } from './core';
 
 /** How often the elapsed timers move while a batch runs and nothing else changes. */
 const TICK_MS = 500;
@@ -13,20 +12,16 @@ const TICK_MS = 500;
  * Least time between two renders while responses stream: ten updates a second read as live,
  * and dozens of responses at hundreds of tokens a second then cost a few renders, not hundreds.
  */
-export const STREAMING_RENDER_MS = 100;
+const STREAMING_RENDER_MS = 100;
 
 /**
- * The same while more than {@link MANY_RUNNING} responses stream at once: nobody reads that many
- * previews ten times a second, and each render of the sidebar takes the main thread from typing
- * (measured at 64 responses: about a fifth less main-thread time at 250 ms than at 100 ms).
+ * The same while the running batches hold more than {@link MANY_RESPONSES} responses: nobody
+ * reads that many previews ten times a second, and each render of the sidebar takes the main
+ * thread from typing (measured at 64 responses: about a fifth less main-thread time at 250 ms
+ * than at 100 ms).
  */
-export const MANY_STREAMING_RENDER_MS = 200;
-export const MANY_RUNNING = 16;
-
-/** The render interval while `running` responses stream. */
-export function streamingRenderInterval(running: number): number {
-  return running > MANY_RUNNING ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
-}
+const MANY_STREAMING_RENDER_MS = 200;
+const MANY_RESPONSES = 16;
 
 /**
  * The Fanout sidebar: re-renders when the model says something changed (at most every
@@ -105,13 +100,11 @@ export class FanoutSidebar extends ReactWidget {
       this._renderTimer = null;
     }
     this._lastRender = performance.now();
-    let running = 0;
+    let responses = 0;
     for (const batch of this._props.model.batches) {
-      if (batch.active) {
-        running += batch.responses.filter(r => !isFinal(r.snapshot().status)).length;
-      }
+      responses += batch.active ? batch.responses.length : 0;
     }
-    this._interval = streamingRenderInterval(running);
+    this._interval = responses > MANY_RESPONSES ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
     // A transition: React renders in slices of a few milliseconds and lets typing and clicks
     // in between, instead of holding the main thread for the whole sidebar.
     React.startTransition(() => this._rendered.emit());
@@ -127,7 +120,7 @@ export class FanoutSidebar extends ReactWidget {
   private _timer: ReturnType<typeof setInterval> | null = null;
   private _renderTimer: ReturnType<typeof setTimeout> | null = null;
   private _lastRender = -Infinity;
-  /** The streaming render interval, from the number of responses running at the last render. */
+  /** The streaming render interval, from the size of the running batches at the last render. */
   private _interval = STREAMING_RENDER_MS;
   private _renderWhenShown = false;
   /** Emitted when the panel should render: the model's changes, paced. */

@@ -1,10 +1,23 @@
 /**
  * Live progress, stop, re-generate and fill the gaps, against the simulator over real sockets.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import { execute, notebookWithPrompt, RESPONSE, runFromPalette } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
+
+/**
+ * A plain browser reload (Galata's own would wait for a launcher the restored layout does not
+ * show), then the Fanout sidebar.
+ */
+async function reloadAndOpenSidebar(page: IJupyterLabPageFixture): Promise<void> {
+  const loaded = page.waitForEvent('load');
+  await page.evaluate(() => window.location.reload());
+  await loaded;
+  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await execute(page, 'fanout:open');
+}
 
 test.describe('Live progress', () => {
   test('four responses with reasoning complete with the exact thinking and answer counts', async ({
@@ -92,13 +105,7 @@ test.describe('Live progress', () => {
     const summary = await execute(page, 'fanout:generate', { prompt: 'Remember me', n: 2 });
     // The state is saved at most a second after the last change.
     await page.waitForTimeout(1500);
-    // A plain browser reload (Galata's own would wait for a launcher the restored layout does not show).
-    const loaded = page.waitForEvent('load');
-    await page.evaluate(() => window.location.reload());
-    await loaded;
-    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-    await execute(page, 'fanout:open');
+    await reloadAndOpenSidebar(page);
     await expect(page.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(2);
     const texts = await page.locator(`${RESPONSE} .jp-Fanout-response-text`).allTextContents();
     expect(texts).toEqual(summary.responses.map((r: any) => r.content));
@@ -114,12 +121,7 @@ test.describe('Live progress', () => {
     // Reloaded long before the first save of a streaming batch (after 5 s): only what the page
     // kept when it went away can bring this batch back.
     await page.waitForTimeout(800);
-    const loaded = page.waitForEvent('load');
-    await page.evaluate(() => window.location.reload());
-    await loaded;
-    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-    await execute(page, 'fanout:open');
+    await reloadAndOpenSidebar(page);
     await expect(page.locator(`${RESPONSE}[data-status="incomplete"]`)).toHaveCount(2);
     const texts = await page
       .locator(`${RESPONSE}[data-status="incomplete"] .jp-Fanout-response-text`)
