@@ -19,7 +19,7 @@ from .protocol import ApiError
 from .settings import FaultRule, SimulatorSettings
 from .state import (COMPLETED, DISCONNECTED, DROPPED, ERROR, REJECTED, RequestRecord,
                     SimulatorState)
-from .text import Token, completion_tokens
+from .text import completion_tokens
 
 # Where each reasoning format puts the reasoning text (`think` and `none`: nowhere).
 _REASONING_FIELDS = {
@@ -102,7 +102,9 @@ class _Run:
     record: RequestRecord
     request: ChatRequest
     settings: SimulatorSettings
-    tokens: List[Token]
+    tokens: List[str]
+    #: The first `reasoning_count` tokens are reasoning, the others content.
+    reasoning_count: int
     finish_reason: str
     fault: Optional[FaultRule]
     created: int
@@ -165,16 +167,18 @@ class ChatCompletionsHandler(_V1Handler):
         # Without a request seed, the arrival index makes every request's text differ.
         key = [settings.seed, request.seed if request.seed is not None else
                f"arrival-{record.index}", request.messages]
-        tokens = completion_tokens(key, settings.reasoning_tokens, settings.answer_tokens,
-                                   settings.reasoning_format, settings.answer_text)
+        tokens, reasoning = completion_tokens(key, settings.reasoning_tokens,
+                                              settings.answer_tokens, settings.reasoning_format,
+                                              settings.answer_text)
         fields = _REASONING_FIELDS[settings.reasoning_format]
         return _Run(
             record=record, request=request, settings=settings,
             tokens=tokens[: request.max_tokens],
+            reasoning_count=min(reasoning, request.max_tokens),
             finish_reason="length" if len(tokens) > request.max_tokens else "stop",
             fault=fault if fault is not None and fault.kind != "http_error" else None,
             created=int(time.time()), reasoning_fields=fields,
-            counts_reasoning=bool(fields) and any(t.channel == "reasoning" for t in tokens),
+            counts_reasoning=bool(fields) and reasoning > 0,
         )
 
     async def _generate(self, run: _Run) -> None:
@@ -218,15 +222,17 @@ class ChatCompletionsHandler(_V1Handler):
             delay = start + sent / settings.tokens_per_second - loop.time()
             if await self._client_gone_within(max(delay, 0.0)):
                 return DISCONNECTED
-            if not await self._emit(run, run.tokens[sent:sent + size], sent + size == total):
+            if not await self._emit(run, sent, sent + size, sent + size == total):
                 return DISCONNECTED
             sent += size
 
-    async def _emit(self, run: _Run, tokens: List[Token], last: bool) -> bool:
-        """Send one event of tokens (streaming) and account for it; False if the client left."""
-        reasoning = "".join(t.text for t in tokens if t.channel == "reasoning")
-        content = "".join(t.text for t in tokens if t.channel == "content")
-        reasoning_count = sum(t.channel == "reasoning" for t in tokens)
+    async def _emit(self, run: _Run, start: int, end: int, last: bool) -> bool:
+        """Send tokens `start:end` as one event (streaming) and account for them; False if
+        the client left."""
+        split = min(max(run.reasoning_count, start), end)
+        reasoning = "".join(run.tokens[start:split])
+        content = "".join(run.tokens[split:end])
+        reasoning_count = split - start
         if run.request.stream:
             if not run.role_sent:
                 self._write_role_chunk(run)
@@ -235,14 +241,14 @@ class ChatCompletionsHandler(_V1Handler):
                 delta["content"] = content
             usage = None
             if run.request.continuous_usage:
-                usage = run.usage(run.record.completion_tokens_sent + len(tokens),
+                usage = run.usage(run.record.completion_tokens_sent + end - start,
                                   run.reasoning_sent + reasoning_count)
             finish_reason = run.finish_reason if last else None
             self.write(protocol.sse_event(run.chunk(delta, finish_reason, usage)))
             if not await self._flush():
                 return False
         run.reasoning_sent += reasoning_count
-        run.record.add_sent(reasoning, content, len(tokens))
+        run.record.add_sent(reasoning, content, end - start)
         if last:
             run.record.finish_reason = run.finish_reason
         return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from typing import Callable, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 _TOKEN = re.compile(
     r"```|\n+| {2,}| ?[A-Za-z0-9_]+| ?[^\x00-\x7f]| ?[^\sA-Za-z0-9_]| |[\s\S]"
@@ -66,11 +66,11 @@ _CODE_SNIPPETS = (
 _PARAGRAPH_BREAK = "\n\n"
 
 
-class Token(NamedTuple):
-    """One generated token and the channel it belongs to."""
+class Completion(NamedTuple):
+    """The tokens of one completion; the first `reasoning` of them are reasoning, the rest content."""
 
-    channel: str  # "reasoning" or "content"
-    text: str
+    tokens: List[str]
+    reasoning: int
 
 
 def tokenize(text: str) -> List[str]:
@@ -81,7 +81,7 @@ def tokenize(text: str) -> List[str]:
 def completion_tokens(
     key: object, reasoning_tokens: int, answer_tokens: int, reasoning_format: str,
     answer_text: Optional[str] = None,
-) -> List[Token]:
+) -> Completion:
     """The full token sequence of one completion, reasoning first, for a JSON-able key.
 
     `think` wraps the reasoning in `<think>`/`</think>` tokens inside the content
@@ -91,15 +91,13 @@ def completion_tokens(
     seed = json.dumps(key, sort_keys=True, ensure_ascii=False)
     thinking = _exact_prose(random.Random(seed + "|reasoning"), reasoning_tokens,
                             _REASONING_SENTENCES)
-    pieces = (tokenize(answer_text) if answer_text is not None
+    answer = (tokenize(answer_text) if answer_text is not None
               else _answer(random.Random(seed + "|answer"), answer_tokens))
-    answer = [Token("content", t) for t in pieces]
     if reasoning_format == "none" or not thinking:
-        return answer
+        return Completion(answer, 0)
     if reasoning_format == "think":
-        inline = ["<think>", *thinking, "</think>", _PARAGRAPH_BREAK]
-        return [Token("content", t) for t in inline] + answer
-    return [Token("reasoning", t) for t in thinking] + answer
+        return Completion(["<think>", *thinking, "</think>", _PARAGRAPH_BREAK, *answer], 0)
+    return Completion(thinking + answer, len(thinking))
 
 
 def _answer(rng: random.Random, size: int) -> List[str]:
@@ -134,17 +132,46 @@ def _answer_blocks(rng: random.Random):
         yield rng.choice(makers)(rng)
 
 
-def _fill(rng: random.Random, template: str) -> str:
-    text = template
-    for slot, words in (("<noun>", _NOUNS), ("<adj>", _ADJECTIVES), ("<verb>", _VERBS)):
-        while slot in text:
-            text = text.replace(slot, rng.choice(words), 1)
-    return text
+# Each sentence template, tokenized once: its tokens with a placeholder for every slot, and
+# the slots in the order they are filled (nouns, then adjectives, then verbs, each left to
+# right; the order of the random draws is part of the seeded output). A slot is always a
+# whole token: a word after a space.
+_SLOTS = (("<noun>", _NOUNS), ("<adj>", _ADJECTIVES), ("<verb>", _VERBS))
+
+
+class _Template(NamedTuple):
+    tokens: Tuple[str, ...]
+    slots: Tuple[Tuple[int, Sequence[str]], ...]
+
+
+def _template(text: str) -> _Template:
+    placeholders = {f"slot{i}x": (i, slot, words) for i, (slot, words) in enumerate(_SLOTS)}
+    for name, (_, slot, _) in placeholders.items():
+        text = text.replace(slot, name)
+    tokens = tokenize(text)
+    slots = []
+    for position, token in enumerate(tokens):
+        if token.lstrip(" ") in placeholders:
+            order, _, words = placeholders[token.lstrip(" ")]
+            slots.append((order, position, words))
+    assert len(slots) == sum(text.count(name) for name in placeholders), text
+    return _Template(tuple(tokens), tuple((p, w) for _, p, w in sorted(slots, key=lambda s: s[:2])))
+
+
+_TEMPLATES: Dict[Tuple[str, bool], _Template] = {
+    (text, first): _template(text if first else " " + text)
+    for text in _ANSWER_SENTENCES + _REASONING_SENTENCES
+    for first in (True, False)
+}
 
 
 def _sentence(rng: random.Random, template: str, first: bool) -> List[str]:
-    text = _fill(rng, template)
-    return tokenize(text if first else " " + text)
+    """The template's tokens with each slot filled by a random word of its kind."""
+    tokens, slots = _TEMPLATES[template, first]
+    filled = list(tokens)
+    for position, words in slots:
+        filled[position] = (" " if filled[position][0] == " " else "") + rng.choice(words)
+    return filled
 
 
 def _paragraph(rng: random.Random, sentences: int) -> List[str]:
