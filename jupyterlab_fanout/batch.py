@@ -295,7 +295,7 @@ class Response:
             # Runs on cancellation too (stop, socket closed, shutdown): the upstream
             # connection is closed before anyone is told the response stopped.
             if stream is not None:
-                stream.close(reuse=clean_end)
+                stream.close()
         if clean_end:
             await self.finish({"type": "end", "id": self.id})
 

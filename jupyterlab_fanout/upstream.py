@@ -1,4 +1,4 @@
-"""The client side of the proxy: one aiohttp session per configured upstream.
+"""The client side of the proxy: one connection pool per configured upstream.
 
 Each response is its own streaming POST to `{base_url}/chat/completions`. Closing an
 `UpstreamStream` closes its TCP connection for real, which is what makes vLLM abort
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-import aiohttp
-
+from . import http_client
 from .config import UpstreamSpec
 
 #: Most bytes of a non-2xx body read to find the upstream's error message.
@@ -82,34 +81,25 @@ def error_message(status: int, body: bytes, upstream: str) -> str:
 
 
 def _connect_failure(e: BaseException, name: str) -> UpstreamError:
-    """Translate an aiohttp failure before the response headers into an UpstreamError.
+    """Translate a failure before the response head into an UpstreamError.
 
     The messages never include the upstream's address (the browser must not learn it).
     """
-    if isinstance(e, aiohttp.ConnectionTimeoutError):
+    if isinstance(e, http_client.ConnectTimeout):
         return UpstreamError("upstream_timeout", 504, f"connecting to upstream {name!r} timed out")
-    if isinstance(e, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+    if isinstance(e, asyncio.TimeoutError):
         return UpstreamError(
             "upstream_timeout", 504, f"upstream {name!r} did not answer in time"
         )
-    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
-    if dns_error is not None and isinstance(e, dns_error):
-        return UpstreamError(
-            "upstream_unreachable", 502, f"upstream {name!r}: host name could not be resolved"
-        )
-    if isinstance(e, (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError)):
-        return UpstreamError("upstream_unreachable", 502, f"upstream {name!r}: TLS error")
-    if isinstance(e, aiohttp.ClientConnectorError):
-        if isinstance(e.os_error, ConnectionRefusedError):
-            reason = "connection refused"
-        elif e.os_error is not None and "resolv" in str(e.os_error).lower():
-            reason = "host name could not be resolved"
-        else:
-            reason = "connection failed"
-        return UpstreamError("upstream_unreachable", 502, f"upstream {name!r}: {reason}")
-    if isinstance(e, aiohttp.ServerDisconnectedError):
+    if isinstance(e, http_client.ConnectFailed):
+        return UpstreamError("upstream_unreachable", 502, f"upstream {name!r}: {e.reason}")
+    if isinstance(e, http_client.ServerDisconnected):
         return UpstreamError(
             "upstream_unreachable", 502, f"upstream {name!r} closed the connection"
+        )
+    if isinstance(e, http_client.BadResponse):
+        return UpstreamError(
+            "upstream_unreachable", 502, f"upstream {name!r} sent an invalid HTTP response"
         )
     return UpstreamError(
         "upstream_unreachable", 502, f"upstream {name!r}: request failed ({type(e).__name__})"
@@ -127,7 +117,7 @@ class UpstreamStream:
         self,
         upstream: Upstream,
         replica: Replica,
-        response: aiohttp.ClientResponse,
+        response: http_client.ClientResponse,
         idle: IdleWatch,
     ):
         self._upstream = upstream
@@ -152,7 +142,7 @@ class UpstreamStream:
         self.reading = True
         self.reading_since = self._loop.time()
         try:
-            return await self._response.content.readany()
+            return await self._response.read_any()
         except IdleTimeout:
             raise UpstreamError(
                 "upstream_timeout",
@@ -160,39 +150,34 @@ class UpstreamStream:
                 f"upstream {self._upstream.name!r} sent nothing for "
                 f"{self._upstream.idle_timeout:g} s (idle_timeout)",
             ) from None
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
+        except http_client.BadResponse:
             return b""
         finally:
             self.reading = False
 
     def time_out(self) -> None:
         """End a pending or the next `read` with the idle timeout (called by the idle watch)."""
-        self._response.content.set_exception(IdleTimeout())
+        self._response.set_exception(IdleTimeout())
 
-    def close(self, *, reuse: bool = False) -> None:
-        """Close the upstream connection now (idempotent).
-
-        `reuse=True` after a clean end returns the connection to the pool; otherwise
-        the TCP connection is closed so the upstream sees the disconnect at once.
+    def close(self) -> None:
+        """Done with the stream (idempotent): a body read to its end returns the connection
+        to the pool; otherwise the TCP connection is closed now, so the upstream sees the
+        disconnect at once.
         """
         if self._closed:
             return
         self._closed = True
         self._replica.in_flight -= 1
         self._idle.unwatch(self)
-        if reuse:
-            self._response.release()
-        else:
-            self._response.close()
+        self._response.close()
 
 
 class IdleWatch:
     """Fails the streams of one upstream that received nothing for `idle_timeout` seconds.
 
     One timer per upstream checks every open stream four times per `idle_timeout`, instead
-    of a read timeout re-armed on every chunk (aiohttp's `sock_read`: a timer cancelled and
-    created per chunk; without it the proxy spends about 8% less CPU per token with 64
-    streams, `benchmarks/proxy_cpu.py`). A stream times out between `idle_timeout` and
+    of a read timeout re-armed on every chunk (a timer cancelled and created per chunk:
+    about 8% more CPU per token with 64 streams, `benchmarks/proxy_cpu.py`). A stream times out between `idle_timeout` and
     1.25 × `idle_timeout` after it began waiting for its next bytes; a stream waiting for a
     slow browser, not for the upstream, is not idle.
     """
@@ -227,7 +212,7 @@ class IdleWatch:
 
 
 class Upstream:
-    """A configured upstream: its replicas and its own aiohttp session."""
+    """A configured upstream: its replicas and its own connection pool."""
 
     def __init__(
         self,
@@ -245,25 +230,16 @@ class Upstream:
         self.models_timeout = models_timeout
         self.replicas = [Replica(url) for url in spec.base_urls]
         self.log = log
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: http_client.ConnectionPool | None = None
         self._next = 0
         self._idle = IdleWatch(idle_timeout)
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        """The upstream's session, created on first use (inside the running loop)."""
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=0,  # streams are bounded by Fanout.max_streams_per_user instead
-                ssl=None if self.spec.verify_tls else False,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-                trust_env=False,
-            )
-        return self._session
+    def pool(self) -> http_client.ConnectionPool:
+        """The upstream's connections, created on first use (inside the running loop)."""
+        if self._pool is None or self._pool.closed:
+            self._pool = http_client.ConnectionPool(verify_tls=self.spec.verify_tls)
+        return self._pool
 
     def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept, "Accept-Encoding": "identity"}
@@ -294,23 +270,23 @@ class Upstream:
         """
         replica = self.pick_replica()
         replica.in_flight += 1
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout)
         headers = self._headers("text/event-stream")
         headers["Content-Type"] = "application/json"
+        response: http_client.ClientResponse | None = None
         try:
-            response = await asyncio.wait_for(
-                self.session.post(
-                    replica.url + "/chat/completions",
-                    data=json.dumps(body).encode("utf-8"),
-                    headers=headers,
-                    timeout=timeout,
-                    allow_redirects=False,
-                ),
-                self.idle_timeout,
+            response = await self.pool.request(
+                "POST",
+                replica.url + "/chat/completions",
+                headers,
+                json.dumps(body).encode("utf-8"),
+                connect_timeout=self.connect_timeout,
             )
+            await asyncio.wait_for(response.wait_head(), self.idle_timeout)
         except BaseException as e:
             replica.in_flight -= 1
-            if isinstance(e, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+            if response is not None:
+                response.close()
+            if isinstance(e, (http_client.HTTPClientError, asyncio.TimeoutError, OSError)):
                 self.log.warning("fanout: upstream %r (%s): %r", self.name, replica.url, e)
                 raise _connect_failure(e, self.name) from None
             raise
@@ -319,8 +295,8 @@ class Upstream:
             self._idle.watch(stream)
             return stream
         try:
-            raw = await response.content.read(ERROR_BODY_LIMIT)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            raw = await asyncio.wait_for(response.read(ERROR_BODY_LIMIT), self.idle_timeout)
+        except (http_client.HTTPClientError, asyncio.TimeoutError, OSError):
             raw = b""
         finally:
             stream.close()
@@ -334,37 +310,42 @@ class Upstream:
 
         Raises UpstreamError when none answers usefully.
         """
-        timeout = aiohttp.ClientTimeout(total=self.models_timeout)
         error: UpstreamError | None = None
         for replica in self.replicas:
             try:
-                async with self.session.get(
-                    replica.url + "/models",
-                    headers=self._headers("application/json"),
-                    timeout=timeout,
-                    allow_redirects=False,
-                ) as response:
-                    raw = await response.content.read(ERROR_BODY_LIMIT * 16)
-                    if not 200 <= response.status < 300:
-                        error = UpstreamError(
-                            "upstream_http",
-                            response.status,
-                            self.scrub(error_message(response.status, raw, self.name)),
-                        )
-                        continue
+                raw, status = await asyncio.wait_for(
+                    self._get(replica.url + "/models"), self.models_timeout
+                )
+                if not 200 <= status < 300:
+                    error = UpstreamError(
+                        "upstream_http",
+                        status,
+                        self.scrub(error_message(status, raw, self.name)),
+                    )
+                    continue
                 return _model_ids(raw, self.name)
             except UpstreamError as e:
                 error = e
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            except (http_client.HTTPClientError, asyncio.TimeoutError, OSError) as e:
                 self.log.warning("fanout: listing models of %r (%s): %r", self.name, replica.url, e)
                 error = _connect_failure(e, self.name)
         assert error is not None
         raise error
 
+    async def _get(self, url: str) -> tuple[bytes, int]:
+        response = await self.pool.request(
+            "GET", url, self._headers("application/json"), connect_timeout=self.connect_timeout
+        )
+        try:
+            await response.wait_head()
+            return await response.read(ERROR_BODY_LIMIT * 16), response.status
+        finally:
+            response.close()
+
     async def close(self) -> None:
-        """Close the session and every connection it holds."""
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        """Close every connection of the upstream."""
+        if self._pool is not None:
+            self._pool.close()
 
 
 def _model_ids(raw: bytes, name: str) -> list[str]:

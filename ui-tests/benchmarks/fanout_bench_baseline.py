@@ -3,10 +3,9 @@
 `POST {base_url}fanout-bench/stream` takes a chat completion request body (JSON) and relays
 ONE upstream streaming response per HTTP request, bytes unchanged, the way "one fetch per
 response through the Jupyter server" would work. The upstream is the benchmark's simulator
-(`http://127.0.0.1:$FANOUT_TEST_SIMULATOR_PORT/v1`); the upstream client is aiohttp with the
-same settings as the real proxy (jupyterlab_fanout/upstream.py: one session, no connection
-limit, `readany()` per chunk), so the only difference measured is the browser-side transport:
-one HTTP/1.1 response per stream instead of one WebSocket per batch.
+(`http://127.0.0.1:$FANOUT_TEST_SIMULATOR_PORT/v1`); the upstream client is the real proxy's
+(jupyterlab_fanout/http_client.py: one connection pool, `read_any()` per chunk), so the only
+difference measured is the browser-side transport: one HTTP/1.1 response per stream instead of one WebSocket per batch.
 
 Loaded only by ui-tests/playwright.bench.config.js (PYTHONPATH + jpserver_extensions).
 Never ship this: it has no limits and no allow-list.
@@ -17,13 +16,14 @@ import json
 import os
 from typing import Any, Optional
 
-import aiohttp
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-_session: Optional[aiohttp.ClientSession] = None
+from jupyterlab_fanout.http_client import BadResponse, ClientResponse, ConnectionPool
+
+_pool: Optional[ConnectionPool] = None
 
 
 def _upstream_url() -> str:
@@ -31,22 +31,17 @@ def _upstream_url() -> str:
     return f"http://127.0.0.1:{port}/v1/chat/completions"
 
 
-def _get_session() -> aiohttp.ClientSession:
-    global _session
-    if _session is None or _session.closed:
-        _session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            trust_env=False,
-        )
-    return _session
+def _get_pool() -> ConnectionPool:
+    global _pool
+    if _pool is None:
+        _pool = ConnectionPool()
+    return _pool
 
 
 class StreamHandler(JupyterHandler):
     """One upstream stream per request; the browser aborting closes the upstream connection."""
 
-    _upstream: Optional[aiohttp.ClientResponse] = None
+    _upstream: Optional[ClientResponse] = None
     _gone = False
 
     def on_connection_close(self) -> None:
@@ -60,30 +55,33 @@ class StreamHandler(JupyterHandler):
         body["stream"] = True
         body["n"] = 1
         body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120)
-        response = await _get_session().post(
+        response = await _get_pool().request(
+            "POST",
             _upstream_url(),
-            data=json.dumps(body).encode("utf-8"),
-            headers={"Accept": "text/event-stream", "Accept-Encoding": "identity",
-                     "Content-Type": "application/json"},
-            timeout=timeout,
-            allow_redirects=False,
+            {"Accept": "text/event-stream", "Accept-Encoding": "identity",
+             "Content-Type": "application/json"},
+            json.dumps(body).encode("utf-8"),
+            connect_timeout=10,
         )
         self._upstream = response
+        try:
+            await response.wait_head()
+        except BaseException:
+            response.close()
+            raise
         if self._gone:
             response.close()
             return
         self.set_status(response.status)
-        self.set_header("Content-Type", response.headers.get("Content-Type", "text/event-stream"))
+        self.set_header("Content-Type", response.headers.get("content-type", "text/event-stream"))
         self.set_header("Cache-Control", "no-cache")
         clean = False
         try:
             await self.flush()
             while True:
                 try:
-                    chunk = await response.content.readany()
-                except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
-                        ConnectionError):
+                    chunk = await response.read_any()
+                except BadResponse:
                     chunk = b""
                 if not chunk:
                     break
@@ -93,10 +91,7 @@ class StreamHandler(JupyterHandler):
         except StreamClosedError:
             pass
         finally:
-            if clean:
-                response.release()
-            else:
-                response.close()
+            response.close()
         if clean and not self._gone:
             self.finish()
 

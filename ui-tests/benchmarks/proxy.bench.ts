@@ -345,8 +345,8 @@ test.describe('Benchmark 1: the batch proxy', () => {
       '',
       '- **WebSocket proxy**: `fanout:generate` (the extension: one WebSocket per batch to `fanout/batch`, the sidebar rendering every response). ' +
         '**fetch per response**: the design the project rejected, as a baseline: N parallel `fetch` POSTs from the page to the bench-only server extension ' +
-        '`benchmarks/fanout_bench_baseline.py` (`POST /fanout-bench/stream`, loaded into the same JupyterLab server), which relays one upstream SSE stream per request with aiohttp ' +
-        'exactly like the proxy’s upstream client. The baseline client only parses SSE (no rendering), so it does less browser work than the proxy path.',
+        '`benchmarks/fanout_bench_baseline.py` (`POST /fanout-bench/stream`, loaded into the same JupyterLab server), which relays one upstream SSE stream per request with ' +
+        'the proxy’s own upstream client (`jupyterlab_fanout/http_client.py`). The baseline client only parses SSE (no rendering), so it does less browser work than the proxy path.',
       '- **first-token spread**: max − min over the batch’s responses of the first-token time; browser: `metrics.firstTokenAt` (proxy) or the first SSE event with non-empty text (baseline); simulator: `first_token_at` of its record.',
       `- **delivered/offered**: (Σ tokens received by the browser ÷ time from the click to the last response’s end, browser clock) ÷ (Σ \`completion_tokens_sent\` of the simulator ÷ the ideal duration of its schedule, ttft + (${ANSWER_TOKENS}−1)/${TPS} s = ${fmt(IDEAL_MS, 0)} ms). ` +
         '1.0 = the batch finished as early as the simulator’s schedule allows had every request reached it at the click; connecting, proxying, queueing (and simulator lag) lower it.',
