@@ -290,6 +290,16 @@ export async function installPageHelpers(page: Page): Promise<void> {
   });
 }
 
+/** Change settings of jupyterlab-fanout in the page (the settings registry, as a user would). */
+export async function setFanoutSettings(page: Page, values: Record<string, unknown>): Promise<void> {
+  await page.evaluate(async (values: Record<string, unknown>) => {
+    const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
+    for (const [key, value] of Object.entries(values)) {
+      await registry.set('jupyterlab-fanout:plugin', key, value);
+    }
+  }, values);
+}
+
 export function runInPage(page: Page, path: Path, n: number, maxTokens: number, probes = true): Promise<IBrowserRun> {
   return page.evaluate(
     ({ path, n, maxTokens, probes }) => (window as any).__bench.run(path, n, maxTokens, { probes }),

@@ -16,12 +16,13 @@ import {
   report,
   resetSimulator,
   simulatorRecords,
+  SIMULATOR_URL,
   sleep,
   streamStraight,
   table,
   withNodeProbes
 } from './helpers';
-import { IBrowserRun, installPageHelpers, runInPage } from './page-helpers';
+import { IBrowserRun, installPageHelpers, runInPage, setFanoutSettings } from './page-helpers';
 
 const NS = (process.env.FANOUT_BENCH_NS || '1,4,8,16,32,64').split(',').map(Number);
 const TPS = 50;
@@ -150,9 +151,11 @@ test.describe('Benchmark 1: the batch proxy', () => {
 
     // -- TTFT through the proxy vs straight to the simulator (from Node) ------------------
     // Same simulator settings; max_tokens 10 so that each run is short. Alternated, repeated.
-    const ttft: Record<string, { proxy: number[]; straight: number[]; up: number[]; sim: number[]; down: number[] }> = {};
+    // At N = 1 also the extension in direct mode (the page fetches from the simulator itself,
+    // CORS): the same measurement point as the proxy path, without the Jupyter server.
+    const ttft: Record<string, { proxy: number[]; straight: number[]; direct: number[]; up: number[]; sim: number[]; down: number[] }> = {};
     for (const n of [1, 64]) {
-      const t = (ttft[n] = { proxy: [] as number[], straight: [] as number[], up: [] as number[], sim: [] as number[], down: [] as number[] });
+      const t = (ttft[n] = { proxy: [] as number[], straight: [] as number[], direct: [] as number[], up: [] as number[], sim: [] as number[], down: [] as number[] });
       const repeats = n === 1 ? 15 : 4;
       for (let i = 0; i < repeats; i++) {
         await resetSimulator(request, SIM);
@@ -179,6 +182,14 @@ test.describe('Benchmark 1: the batch proxy', () => {
         expect(straight.every(s => s.done)).toBe(true);
         for (const s of straight) {
           t.straight.push((s.firstTokenAt ?? NaN) - s.startedAt);
+        }
+        if (n === 1) {
+          await resetSimulator(request, SIM);
+          await setFanoutSettings(page, { directUrl: `${SIMULATOR_URL}/v1`, transport: 'direct' });
+          const direct = await runInPage(page, 'proxy', n, 10, false);
+          await setFanoutSettings(page, { transport: 'proxy' });
+          expect(direct.streams.every(s => s.status === 'complete')).toBe(true);
+          t.direct.push(...direct.streams.map(s => (s.firstTokenAt ?? NaN) - s.startedAt));
         }
       }
     }
@@ -296,6 +307,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
     const b64 = byN('baseline', nMax);
     const overhead1 = median(ttft[1].proxy) - median(ttft[1].straight);
     const overhead64 = median(ttft[64].proxy) - median(ttft[64].straight);
+    const overDirect1 = median(ttft[1].proxy) - median(ttft[1].direct);
     const stop50 = median(stopLatency);
     const stop95 = quantile(stopLatency, 0.95);
     const targets = table(
@@ -313,6 +325,13 @@ test.describe('Benchmark 1: the batch proxy', () => {
         [`REST latency during batch / at rest, N=${nMax}`, '< 2×', `${fmt(p64.restRatio, 2)}×`, passMiss(p64.restRatio < 2), `${fmt(b64.restRatio, 2)}×`],
         ['proxy TTFT overhead p50, N=1', '< 2 ms', `${fmt(overhead1)} ms`, passMiss(overhead1 < 2), '—'],
         ['proxy TTFT overhead p50, N=64', '< 2 ms', `${fmt(overhead64)} ms`, passMiss(overhead64 < 2), '—'],
+        [
+          '… the same at N=1 over the extension in direct mode (page → simulator, same measurement point; reference)',
+          '—',
+          `${fmt(overDirect1)} ms (direct mode TTFT p50 ${fmt(median(ttft[1].direct))} ms, ${ttft[1].direct.length} runs)`,
+          '—',
+          '—'
+        ],
         ['Stop → simulator sees disconnect, p95', '< 50 ms', `${fmt(stop95)} ms (p50 ${fmt(stop50)} ms, ${stopLatency.length} stops)`, passMiss(stop95 < 50), '—']
       ]
     );
@@ -356,7 +375,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
       '- **decode-phase ratio**: per response, (tokens − 1)/rate ÷ (browser end − browser first token); median. Separates streaming throughput from start-up delay. It can exceed 1 when the browser shows the first token late (main thread busy) and then catches up.',
       '- **simulator kept schedule**: per record, ideal duration ÷ (ended_at − started_at); median. Below 1 means the simulator itself (on this 2-core machine) fell behind.',
       '- **REST**: `fetch(GET /api/contents)` from the page, duration to the full body. At rest: 7 sequential calls just before the batch. During: one call started every 400 ms from 300 ms after the click until the batch ended (each may finish later); medians.',
-      '- **TTFT**: proxy: browser `metrics.ttftMs` = first token − the moment `fanout:generate` started the response (includes opening the batch WebSocket). Straight: from Node (the Playwright process) with `http.request`, no keep-alive, N parallel, same simulator settings, from request start to the first SSE event with text (the simulator sends no CORS headers, so not from the page). max_tokens 10, runs alternated (N=1: 15 repeats, N=64: 4 repeats).',
+      '- **TTFT**: proxy: browser `metrics.ttftMs` = first token − the moment `fanout:generate` started the response (includes opening the batch WebSocket). Straight: from Node (the Playwright process) with `http.request`, no keep-alive, N parallel, same simulator settings, from request start to the first SSE event with text. Direct mode (N = 1 only): the same `metrics.ttftMs` with the extension set to direct mode (`transport: direct`, `directUrl` the simulator), so the page’s worker fetches from the simulator itself: what the browser’s own networking costs, without the Jupyter server. max_tokens 10, runs alternated (N=1: 15 repeats of proxy, straight and direct; N=64: 4 repeats of proxy and straight).',
       '- **Stop → disconnect**: 20 responses streaming (50 tokens/s, 2,000 tokens), stopped one by one 120 ms apart with `fanout:stop {responseId}`; `performance.timeOrigin + performance.now()` in the page just before the command, against the simulator record’s `disconnected_at` (same machine clock). Two repeats.'
     ].join('\n');
     report('proxy', text);
