@@ -58,7 +58,7 @@ async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:
                   user_streams=UserStreams(), send=send, log=log)
     cpu, wall = time.process_time(), time.perf_counter()
     for i in range(n):
-        await batch.handle_message(json.dumps({
+        batch.handle_message(json.dumps({
             "type": "start", "id": str(i),
             "request": {"messages": [{"role": "user", "content": f"question {i}"}],
                         "max_tokens": TOKENS * 2},

@@ -350,6 +350,7 @@ class Batch:
         self.used_ids: set[str] = set()  # every id a start named, refused ones too
         self.started = 0
         self.closed = False
+        self._stopping: set[asyncio.Future[None]] = set()  # tasks of `stop`s (kept referenced)
 
     def close_socket(self, code: int, reason: str) -> None:
         """Close the browser's socket (server shutdown); its streams are closed first."""
@@ -371,17 +372,21 @@ class Batch:
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(json.dumps(message))
 
-    async def send_error(self, response_id: str | None, error: RequestError) -> None:
-        try:
-            await self.send_json(
-                {"type": "error", "id": response_id, "status": error.status,
-                 "message": error.message, "code": error.code}
-            )
-        except SocketClosed:
-            pass
+    def send_error(self, response_id: str | None, error: RequestError) -> None:
+        """Queue an `error` message (in order with everything else this batch sends)."""
+        if self.closed:
+            return  # nobody left to read it
+        done = self._outbox.put(json.dumps(
+            {"type": "error", "id": response_id, "status": error.status,
+             "message": error.message, "code": error.code}
+        ))
+        # A socket that closes before the error is written has nobody to tell.
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())
 
-    async def handle_message(self, text: str | bytes) -> None:
-        """Dispatch one message from the browser."""
+    def handle_message(self, text: str | bytes) -> None:
+        """Dispatch one message from the browser, synchronously: a `start` has created its
+        response (or queued its error) before the next message is read, without a task and
+        a loop turn per message; a `stop` closes its upstream connection in a task."""
         try:
             if isinstance(text, bytes):
                 raise RequestError("bad_request", 400, "binary messages are not accepted")
@@ -393,13 +398,13 @@ class Batch:
                 raise RequestError("bad_request", 400, "message must be a JSON object")
             kind = message.get("type")
             if kind == "start":
-                await self.start(message)
+                self.start(message)
             elif kind == "stop":
-                await self.stop(message.get("id"))
+                self.stop(message.get("id"))
             else:
                 raise RequestError("bad_request", 400, "'type' must be 'start' or 'stop'")
         except RequestError as e:
-            await self.send_error(None, e)
+            self.send_error(None, e)
 
     def _check_id(self, response_id: Any) -> str:
         if not isinstance(response_id, str) or not 0 < len(response_id) <= MAX_ID_LENGTH:
@@ -411,7 +416,7 @@ class Batch:
         self.used_ids.add(response_id)
         return response_id
 
-    async def start(self, message: dict[str, Any]) -> None:
+    def start(self, message: dict[str, Any]) -> None:
         """Start one response, or answer its `error` at once."""
         response_id = self._check_id(message.get("id"))
         try:
@@ -429,7 +434,7 @@ class Batch:
                 )
         except RequestError as e:
             # The id stays used: it belongs to a finished (refused) response.
-            await self.send_error(response_id, e)
+            self.send_error(response_id, e)
             return
         self.started += 1
         response = Response(self, response_id, upstream, body)
@@ -459,13 +464,16 @@ class Batch:
         if exc is not None and not isinstance(exc, SocketClosed):
             self.log.error("fanout: response %r task failed", response.id, exc_info=exc)
 
-    async def stop(self, response_id: Any) -> None:
-        """Handle `stop`: a finished or refused response is left alone."""
+    def stop(self, response_id: Any) -> None:
+        """Handle `stop`: a finished or refused response is left alone; a running one closes
+        its upstream connection, then sends `stopped` (in a task)."""
         if not isinstance(response_id, str) or response_id not in self.used_ids:
             raise RequestError("bad_request", 400, "'stop' names no response of this socket")
         response = self.responses.get(response_id)
-        if response is not None:
-            await response.stop()
+        if response is not None and not (response.done or response.stop_requested):
+            task = asyncio.ensure_future(response.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     async def close(self) -> None:
         """The browser went away (or the server stops): close every upstream stream.

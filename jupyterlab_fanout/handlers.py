@@ -90,7 +90,9 @@ class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         except WebSocketClosedError:
             raise SocketClosed() from None
 
-    async def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> None:
+        # Synchronous: Tornado would run an `async` on_message as a task and wait for it
+        # before reading the next frame, one loop turn per message (a batch sends N starts).
         batch = self.batch
         if batch is None:
             return
@@ -98,9 +100,9 @@ class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         limit = _state(self).fanout.max_message_bytes
         if size > limit:
             error = limit_error("max_message_bytes", limit, f"message of {size} bytes", 413)
-            await batch.send_error(None, error)
+            batch.send_error(None, error)
             return
-        await batch.handle_message(message)
+        batch.handle_message(message)
 
     def on_close(self) -> None:
         batch, self.batch = self.batch, None

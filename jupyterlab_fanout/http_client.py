@@ -16,6 +16,7 @@ no cookies, no proxies from the environment, no content decoding (requests ask f
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
@@ -60,6 +61,7 @@ class BadResponse(HTTPClientError):
 Origin = Tuple[str, str, int]  # scheme, host, port
 
 
+@functools.lru_cache(maxsize=256)
 def split_url(url: str) -> Tuple[Origin, str]:
     """The origin of an http(s) URL and its request target (path, percent-encoded)."""
     parts = urlsplit(url)
@@ -188,6 +190,8 @@ class ClientResponse(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
         if self._head_done is None:
             # Bytes on an idle keep-alive connection: it cannot be reused.
             self._discard()
@@ -370,9 +374,25 @@ class ClientResponse(asyncio.Protocol):
         self._no_body = head_only
         self.transport.write(request)
 
-    async def wait_head(self) -> None:
-        assert self._head_done is not None
-        await self._head_done
+    async def wait_head(self, timeout: Optional[float] = None) -> None:
+        """Wait for the response head; asyncio.TimeoutError after `timeout` seconds (a timer
+        on the head itself: no task per request, as `asyncio.wait_for` would make)."""
+        head = self._head_done
+        assert head is not None
+        if timeout is None or head.done():
+            await head
+            return
+        timer = self._loop.call_later(timeout, self._head_timed_out, head)
+        try:
+            await head
+        finally:
+            timer.cancel()
+
+    def _head_timed_out(self, head: asyncio.Future[None]) -> None:
+        if not head.done():
+            self._head_failed = True
+            self._keep_alive = False
+            head.set_exception(asyncio.TimeoutError())
 
     @property
     def complete(self) -> bool:

@@ -281,7 +281,7 @@ class Upstream:
                 json.dumps(body).encode("utf-8"),
                 connect_timeout=self.connect_timeout,
             )
-            await asyncio.wait_for(response.wait_head(), self.idle_timeout)
+            await response.wait_head(self.idle_timeout)
         except BaseException as e:
             replica.in_flight -= 1
             if response is not None:
