@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,21 +23,10 @@ from jupyterlab_fanout.batch import Batch, UserStreams
 from jupyterlab_fanout.config import Fanout, UpstreamSpec
 from jupyterlab_fanout.upstream import Upstream
 
+from bench_util import cpu_seconds, free_port
+
 TOKENS = 200
 RATE = 50
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,18 +24,7 @@ import urllib.request
 
 from tornado.websocket import websocket_connect
 
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench_util import cpu_seconds, free_port
 
 
 def wait_for(url: str) -> None:
@@ -84,15 +71,16 @@ async def one_batch(ws_url: str, n: int) -> tuple[float, float]:
 async def main(n: int, repeats: int, server_pid: int, ws_url: str) -> None:
     await one_batch(ws_url, n)  # warm-up (and the upstream connections)
     opens, ends = [], []
-    # CPU over all repeats (the clock ticks every 10 ms): the server is idle between them.
-    cpu = cpu_seconds(server_pid)
+    cpu = 0.0  # summed over the batches only, not the pauses between them
     for _ in range(repeats):
         await asyncio.sleep(0.3)
+        before = cpu_seconds(server_pid)
         all_open, all_ended = await one_batch(ws_url, n)
+        await asyncio.sleep(0.05)  # the server's own clean-up after the last `end`
+        cpu += cpu_seconds(server_pid) - before
         opens.append(all_open)
         ends.append(all_ended)
-    await asyncio.sleep(0.3)  # the server's own clean-up after the last `end`
-    per_response = (cpu_seconds(server_pid) - cpu) / (repeats * n) * 1e6
+    per_response = cpu / (repeats * n) * 1e6
     print(f"{n} responses of 1 token on one batch socket, {repeats} repeats: "
           f"Jupyter server CPU {per_response:.0f} µs per response; all open after "
           f"{statistics.median(opens):.1f} ms, all ended after {statistics.median(ends):.1f} ms "

@@ -190,11 +190,11 @@ class ClientResponse(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        if self._closed:
-            return
         if self._head_done is None:
             # Bytes on an idle keep-alive connection: it cannot be reused.
             self._discard()
+            return
+        if self._closed:
             return
         try:
             if not self._head_done.done():

@@ -313,3 +313,22 @@ async def test_bytes_after_a_body_make_its_connection_unusable():
         assert await asyncio.wait_for(fetch(pool, server.url), 2) == (200, b"ab", True)
         pool.close()
     assert server.connections == 2
+
+
+async def test_bytes_on_an_idle_connection_make_it_unusable():
+    async def handler(reader, writer):
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 200 OK\r\n")  # nobody asked: not to be trusted
+        await writer.drain()
+        await reader.read()
+
+    async with Server(handler) as server:
+        pool = ConnectionPool()
+        assert await fetch(pool, server.url) == (200, b"ok", True)
+        await asyncio.sleep(0.2)
+        assert await asyncio.wait_for(fetch(pool, server.url), 2) == (200, b"ok", True)
+        pool.close()
+    assert server.connections == 2
