@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ssl
 import sys
 from typing import Any, Dict, List, Optional
 
@@ -31,18 +32,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-model-len", type=int, default=defaults.max_model_len)
     parser.add_argument("--api-key", default=defaults.api_key)
     parser.add_argument("--error-format", choices=ERROR_FORMATS, default=defaults.error_format)
+    # vLLM's names for serving HTTPS.
+    parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Dict[str, Any]:
     values = vars(args).copy()
-    del values["host"], values["port"]
+    del values["host"], values["port"], values["ssl_certfile"], values["ssl_keyfile"]
     return values
 
 
-async def _run(settings: SimulatorSettings, host: str, port: int) -> None:
-    _server, actual_port = serve(settings, host, port)
-    print(f"vLLM simulator listening on http://{host}:{actual_port}/v1", flush=True)
+async def _run(settings: SimulatorSettings, host: str, port: int,
+               tls: Optional[ssl.SSLContext]) -> None:
+    _server, actual_port = serve(settings, host, port, tls)
+    scheme = "https" if tls is not None else "http"
+    print(f"vLLM simulator listening on {scheme}://{host}:{actual_port}/v1", flush=True)
     await asyncio.Event().wait()
 
 
@@ -53,11 +59,20 @@ def main(argv: Optional[List[str]] = None) -> None:
         settings = SimulatorSettings.from_dict(_settings(args))
     except SettingsError as error:
         parser.error(str(error))
+    tls = None
+    if args.ssl_certfile or args.ssl_keyfile:
+        if not (args.ssl_certfile and args.ssl_keyfile):
+            parser.error("--ssl-certfile and --ssl-keyfile go together")
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            tls.load_cert_chain(args.ssl_certfile, args.ssl_keyfile)
+        except (OSError, ssl.SSLError) as error:
+            parser.error(f"cannot load the certificate: {error}")
     # Access logs go to stdout so that a parent reading only stderr never fills its pipe.
     logging.basicConfig(stream=sys.stdout, level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        asyncio.run(_run(settings, args.host, args.port))
+        asyncio.run(_run(settings, args.host, args.port, tls))
     except KeyboardInterrupt:
         pass
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -418,15 +419,16 @@ def serve(
     settings: Union[Dict[str, Any], SimulatorSettings, None] = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    ssl_context: Optional[ssl.SSLContext] = None,
 ) -> Tuple[tornado.httpserver.HTTPServer, int]:
     """Start the simulator on the running asyncio loop; returns the server and its port.
 
     `settings` may be a JSON-like dict (validated, SettingsError if invalid);
-    port 0 picks a free port.
+    port 0 picks a free port; with `ssl_context` it serves HTTPS.
     """
     if not isinstance(settings, SimulatorSettings):
         settings = SimulatorSettings.from_dict(settings or {})
-    server = tornado.httpserver.HTTPServer(make_app(settings))
+    server = tornado.httpserver.HTTPServer(make_app(settings), ssl_options=ssl_context)
     sockets = tornado.netutil.bind_sockets(port, host)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]

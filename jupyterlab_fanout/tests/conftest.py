@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -23,11 +24,13 @@ def _free_port() -> int:
 class SimulatorProcess:
     """Handle on a running `python -m jupyterlab_fanout.simulator` process."""
 
-    def __init__(self, port: int, proc: subprocess.Popen):
+    def __init__(self, port: int, proc: subprocess.Popen, scheme: str = "http"):
         self.port = port
         self.proc = proc
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         self.base_url = f"{self.url}/v1"
+        # The tests' own calls trust any certificate (a TLS simulator's is self-signed).
+        self._tls = ssl._create_unverified_context() if scheme == "https" else None
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -35,7 +38,7 @@ class SimulatorProcess:
             self.url + path, data=data, method=method,
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=self._tls) as resp:
             return json.loads(resp.read())
 
     def configure(self, **settings: Any) -> dict:
@@ -72,7 +75,7 @@ class SimulatorProcess:
         return record
 
 
-def start_simulator(*args: str) -> SimulatorProcess:
+def start_simulator(*args: str, scheme: str = "http") -> SimulatorProcess:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab_fanout.simulator", "--host", "127.0.0.1",
@@ -93,7 +96,7 @@ def start_simulator(*args: str) -> SimulatorProcess:
                 proc.kill()
                 raise RuntimeError("simulator did not start listening within 20 s")
             time.sleep(0.05)
-    return SimulatorProcess(port, proc)
+    return SimulatorProcess(port, proc, scheme)
 
 
 @pytest.fixture(scope="session")

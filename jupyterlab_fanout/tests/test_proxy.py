@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from .conftest import SimulatorProcess, start_simulator
 from .proxy_fixtures import *  # noqa: F403 - fixtures
 from .proxy_fixtures import (
-    API_KEY, BatchClient, entry_for, open_batch, sse_events, sse_text, wait_record,
+    API_KEY, SEED_OF, BatchClient, entry_for, open_batch, sse_events, sse_text, wait_record,
 )
 
 ALLOWED = {
@@ -658,4 +659,43 @@ async def test_an_upstream_that_never_answers_times_out_alone(
     t = await client.wait_terminal("ok", timeout=10)
     assert t["ok"]["type"] == "end"
     assert_lifecycle(client, "silent", "error")
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+def tls_simulator() -> Iterator[SimulatorProcess]:
+    """A simulator serving HTTPS with a self-signed certificate (vLLM's --ssl-* flags)."""
+    data = Path(__file__).parent / "data"
+    sim = start_simulator("--ssl-certfile", str(data / "selfsigned.crt"),
+                          "--ssl-keyfile", str(data / "selfsigned.key"), scheme="https")
+    yield sim
+    sim.stop()
+
+
+def _tls(request: pytest.FixtureRequest) -> dict[str, Any]:
+    url = request.getfixturevalue("tls_simulator").base_url
+    overrides = _beside_the_simulator(request, {"checked": url})
+    overrides["upstreams"]["unchecked"] = {"base_urls": [url], "verify_tls": False}
+    return overrides
+
+
+@pytest.mark.parametrize("fanout_overrides", [_tls], indirect=True)
+async def test_tls_upstreams_are_verified_unless_configured_not_to(
+    jp_ws_fetch, tls_simulator, fanout_overrides, no_unhandled_errors
+):
+    """An https upstream whose certificate no CA vouches for is refused (verify_tls on by
+    default); with verify_tls false the same upstream streams to its end."""
+    tls_simulator.reset()
+    tls_simulator.configure(**FAST)
+    client = await open_batch(jp_ws_fetch)
+    await client.start("checked", upstream="checked")
+    await client.start("unchecked", upstream="unchecked")
+    t = await client.wait_terminal("checked", "unchecked", timeout=10)
+    assert t["checked"] == {
+        "type": "error", "id": "checked", "status": 502, "code": "upstream_unreachable",
+        "message": "upstream 'checked': TLS error",
+    }
+    assert t["unchecked"]["type"] == "end"
+    assert sse_events(bytes(client.body["unchecked"]))[-1] == "[DONE]"
+    assert [r["seed"] for r in tls_simulator.requests()] == [SEED_OF["unchecked"]]
     await client.close()
