@@ -156,7 +156,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
     const ttft: Record<string, { proxy: number[]; straight: number[]; direct: number[]; up: number[]; sim: number[]; down: number[] }> = {};
     for (const n of [1, 64]) {
       const t = (ttft[n] = { proxy: [] as number[], straight: [] as number[], direct: [] as number[], up: [] as number[], sim: [] as number[], down: [] as number[] });
-      const repeats = n === 1 ? 15 : 4;
+      const repeats = n === 1 ? 15 : 8;
       for (let i = 0; i < repeats; i++) {
         await resetSimulator(request, SIM);
         const run = await runInPage(page, 'proxy', n, 10, false);
@@ -375,7 +375,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
       '- **decode-phase ratio**: per response, (tokens − 1)/rate ÷ (browser end − browser first token); median. Separates streaming throughput from start-up delay. It can exceed 1 when the browser shows the first token late (main thread busy) and then catches up.',
       '- **simulator kept schedule**: per record, ideal duration ÷ (ended_at − started_at); median. Below 1 means the simulator itself (on this 2-core machine) fell behind.',
       '- **REST**: `fetch(GET /api/contents)` from the page, duration to the full body. At rest: 7 sequential calls just before the batch. During: one call started every 400 ms from 300 ms after the click until the batch ended (each may finish later); medians.',
-      '- **TTFT**: proxy: browser `metrics.ttftMs` = first token − the moment `fanout:generate` started the response (includes opening the batch WebSocket). Straight: from Node (the Playwright process) with `http.request`, no keep-alive, N parallel, same simulator settings, from request start to the first SSE event with text. Direct mode (N = 1 only): the same `metrics.ttftMs` with the extension set to direct mode (`transport: direct`, `directUrl` the simulator), so the page’s worker fetches from the simulator itself: what the browser’s own networking costs, without the Jupyter server. max_tokens 10, runs alternated (N=1: 15 repeats of proxy, straight and direct; N=64: 4 repeats of proxy and straight).',
+      '- **TTFT**: proxy: browser `metrics.ttftMs` = first token − the moment `fanout:generate` started the response (includes opening the batch WebSocket). Straight: from Node (the Playwright process) with `http.request`, no keep-alive, N parallel, same simulator settings, from request start to the first SSE event with text. Direct mode (N = 1 only): the same `metrics.ttftMs` with the extension set to direct mode (`transport: direct`, `directUrl` the simulator), so the page’s worker fetches from the simulator itself: what the browser’s own networking costs, without the Jupyter server. max_tokens 10, runs alternated (N=1: 15 repeats of proxy, straight and direct; N=64: 8 repeats of proxy and straight).',
       '- **Stop → disconnect**: 20 responses streaming (50 tokens/s, 2,000 tokens), stopped one by one 120 ms apart with `fanout:stop {responseId}`; `performance.timeOrigin + performance.now()` in the page just before the command, against the simulator record’s `disconnected_at` (same machine clock). Two repeats.'
     ].join('\n');
     report('proxy', text);
