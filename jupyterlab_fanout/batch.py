@@ -470,7 +470,7 @@ class Batch:
         if not isinstance(response_id, str) or response_id not in self.used_ids:
             raise RequestError("bad_request", 400, "'stop' names no response of this socket")
         response = self.responses.get(response_id)
-        if response is not None and not (response.done or response.stop_requested):
+        if response is not None:  # Response.stop leaves a finished or stopping one alone
             task = asyncio.ensure_future(response.stop())
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import ssl
 from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
@@ -157,7 +158,6 @@ class ClientResponse(asyncio.Protocol):
         self._pool = pool
         self.origin = origin
         self.transport: Optional[asyncio.Transport] = None
-        self.connection_lost_exc: Optional[BaseException] = None
         self.lost = False
         self.idle_since = 0.0
         self._loop = asyncio.get_running_loop()
@@ -212,7 +212,6 @@ class ClientResponse(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.lost = True
-        self.connection_lost_exc = exc
         self._connection_ended(exc)
 
     # -- head ---------------------------------------------------------------------------
@@ -584,13 +583,10 @@ class ConnectionPool:
 
 
 def _os_reason(e: OSError) -> str:
-    """A short reason for a failed connection, without the address."""
-    import socket
-
+    """A short reason for a failed connection, without the address (TLS errors are
+    told apart before this)."""
     if isinstance(e, socket.gaierror):
         return "host name could not be resolved"
     if isinstance(e, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(e, ssl.SSLError) or isinstance(e.__cause__, ssl.SSLError):
-        return "TLS error"
     return "connection failed"

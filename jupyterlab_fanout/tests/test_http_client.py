@@ -62,6 +62,14 @@ class Server:
         return request
 
 
+@pytest.fixture
+async def pool():
+    """A connection pool, closed after the test."""
+    pool = ConnectionPool()
+    yield pool
+    pool.close()
+
+
 def chunked(*pieces: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
@@ -99,7 +107,7 @@ def test_chunked_decoder_rejects_malformed_encodings(wire):
         _ChunkedDecoder().feed(wire, [])
 
 
-async def test_keep_alive_reuses_one_connection_and_sends_our_request():
+async def test_keep_alive_reuses_one_connection_and_sends_our_request(pool):
     async def handler(reader, writer):
         while True:
             await server.read_request(reader)
@@ -107,17 +115,15 @@ async def test_keep_alive_reuses_one_connection_and_sends_our_request():
             await writer.drain()
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         for _ in range(3):
             assert await fetch(pool, server.url, b'{"a": 1}') == (200, b"hello", True)
-        pool.close()
     assert server.connections == 1
     request = server.requests[0]
     assert request.startswith(b"POST /v1/things HTTP/1.1\r\nHost: 127.0.0.1:")
     assert b"\r\nAccept: */*\r\nContent-Length: 8\r\n\r\n{\"a\": 1}" in request
 
 
-async def test_connection_close_expired_and_server_closed_connections_are_not_reused(monkeypatch):
+async def test_connection_close_expired_and_server_closed_connections_are_not_reused(monkeypatch, pool):
     replies = iter([
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na",
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb",  # kept, then the server closes it
@@ -135,18 +141,16 @@ async def test_connection_close_expired_and_server_closed_connections_are_not_re
         await server.read_request(reader)  # would hang the client if reused after expiry
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         assert (await fetch(pool, server.url))[1] == b"a"
         assert (await fetch(pool, server.url))[1] == b"b"
         await asyncio.sleep(0.05)  # the close reaches the client while the connection is idle
         assert (await fetch(pool, server.url))[1] == b"c"
         monkeypatch.setattr(http_client, "KEEPALIVE_SECONDS", 0.0)
         assert (await fetch(pool, server.url))[1] == b"d"
-        pool.close()
     assert server.connections == 4
 
 
-async def test_body_until_close_interim_responses_and_a_head_in_pieces():
+async def test_body_until_close_interim_responses_and_a_head_in_pieces(pool):
     async def handler(reader, writer):
         await server.read_request(reader)
         for piece in (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 20", b"0 OK\r\nX-A: 1\r\nx-a: 2",
@@ -156,7 +160,6 @@ async def test_body_until_close_interim_responses_and_a_head_in_pieces():
             await asyncio.sleep(0.01)
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         response = await pool.request("GET", server.url, {})
         await response.wait_head()
         assert response.status == 200
@@ -164,10 +167,9 @@ async def test_body_until_close_interim_responses_and_a_head_in_pieces():
         assert await response.read(100) == b"some text"
         assert response.complete  # ended by the close, as its framing says
         response.close()
-        pool.close()
 
 
-async def test_a_cut_body_ends_incomplete_and_a_chunked_body_streams_as_it_arrives():
+async def test_a_cut_body_ends_incomplete_and_a_chunked_body_streams_as_it_arrives(pool):
     step = asyncio.Event()
 
     async def handler(reader, writer):
@@ -178,7 +180,6 @@ async def test_a_cut_body_ends_incomplete_and_a_chunked_body_streams_as_it_arriv
         writer.write(b"6\r\nsec")  # then the connection is cut mid-chunk
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         response = await pool.request("POST", server.url, {}, b"{}")
         await response.wait_head()
         assert await response.read_any() == b"first"
@@ -187,10 +188,9 @@ async def test_a_cut_body_ends_incomplete_and_a_chunked_body_streams_as_it_arriv
         assert await response.read_any() == b""
         assert not response.complete
         response.close()
-        pool.close()
 
 
-async def test_closing_a_response_mid_body_closes_its_connection_at_once():
+async def test_closing_a_response_mid_body_closes_its_connection_at_once(pool):
     seen_close = asyncio.Event()
 
     async def handler(reader, writer):
@@ -201,13 +201,11 @@ async def test_closing_a_response_mid_body_closes_its_connection_at_once():
         seen_close.set()
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         response = await pool.request("POST", server.url, {}, b"{}")
         await response.wait_head()
         assert await response.read_any() == b"hi"
         response.close()
         await asyncio.wait_for(seen_close.wait(), 2)
-        pool.close()
 
 
 @pytest.mark.parametrize(
@@ -221,22 +219,20 @@ async def test_closing_a_response_mid_body_closes_its_connection_at_once():
         (b"HTTP/1.1 200 OK\r\nX: " + b"a" * (http_client.MAX_HEAD + 10), BadResponse),
     ],
 )
-async def test_a_broken_head_is_a_clear_error(reply, error):
+async def test_a_broken_head_is_a_clear_error(reply, error, pool):
     async def handler(reader, writer):
         await server.read_request(reader)
         writer.write(reply)
         await writer.drain()
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         response = await pool.request("POST", server.url, {}, b"{}")
         with pytest.raises(error):
             await response.wait_head()
         response.close()
-        pool.close()
 
 
-async def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing():
+async def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing(pool):
     total = 8 * http_client.HIGH_WATER
 
     async def handler(reader, writer):
@@ -247,7 +243,6 @@ async def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing():
             await writer.drain()
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         response = await pool.request("GET", server.url, {})
         await response.wait_head()
         await asyncio.sleep(0.3)  # nobody reads
@@ -258,7 +253,6 @@ async def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing():
             received += len(chunk)
         assert received == total and response.complete
         response.close()
-        pool.close()
 
 
 def _tls_server_context() -> ssl.SSLContext:
@@ -284,8 +278,7 @@ async def test_tls_is_verified_unless_turned_off():
         pool.close()
 
 
-async def test_refused_connections_and_header_injection():
-    pool = ConnectionPool()
+async def test_refused_connections_and_header_injection(pool):
     sock = __import__("socket").socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -295,10 +288,9 @@ async def test_refused_connections_and_header_injection():
     assert failure.value.reason == "connection refused"
     with pytest.raises(ValueError):
         await pool.request("GET", f"http://127.0.0.1:{port}/v1", {"X": "a\r\nHost: evil"})
-    pool.close()
 
 
-async def test_bytes_after_a_body_make_its_connection_unusable():
+async def test_bytes_after_a_body_make_its_connection_unusable(pool):
     async def handler(reader, writer):
         await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(b"ab")
@@ -307,15 +299,13 @@ async def test_bytes_after_a_body_make_its_connection_unusable():
         await reader.read()
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         assert await fetch(pool, server.url) == (200, b"ab", True)
         # Reusing the connection would wait for an answer that never comes.
         assert await asyncio.wait_for(fetch(pool, server.url), 2) == (200, b"ab", True)
-        pool.close()
     assert server.connections == 2
 
 
-async def test_bytes_on_an_idle_connection_make_it_unusable():
+async def test_bytes_on_an_idle_connection_make_it_unusable(pool):
     async def handler(reader, writer):
         await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -326,9 +316,7 @@ async def test_bytes_on_an_idle_connection_make_it_unusable():
         await reader.read()
 
     async with Server(handler) as server:
-        pool = ConnectionPool()
         assert await fetch(pool, server.url) == (200, b"ok", True)
         await asyncio.sleep(0.2)
         assert await asyncio.wait_for(fetch(pool, server.url), 2) == (200, b"ok", True)
-        pool.close()
     assert server.connections == 2
