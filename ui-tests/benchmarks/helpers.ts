@@ -5,6 +5,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as net from 'net';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 
@@ -157,135 +158,185 @@ export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, 
 
 export const LAB_URL = `http://127.0.0.1:${process.env.FANOUT_TEST_LAB_PORT || '8892'}`;
 
-// -- through the proxy, from Node --------------------------------------------------------------
+// -- a bare WebSocket client (Node 20 has none built in) ----------------------------------------
 
-/** One WebSocket frame from the client: text, masked (RFC 6455 §5.3). */
-function clientFrame(text: string, opcode = 0x1): Buffer {
-  const payload = Buffer.from(text, 'utf8');
+/** One WebSocket frame from the client: masked (RFC 6455 §5.3). */
+function clientFrame(payload: Buffer, opcode: number): Buffer {
   const mask = crypto.randomBytes(4);
   const length = payload.length;
-  const head =
-    length < 126
-      ? Buffer.from([0x80 | opcode, 0x80 | length])
-      : length < 65536
-        ? Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff])
-        : (() => {
-            const b = Buffer.alloc(10);
-            b[0] = 0x80 | opcode;
-            b[1] = 0x80 | 127;
-            b.writeBigUInt64BE(BigInt(length), 2);
-            return b;
-          })();
-  for (let i = 0; i < length; i++) {
-    payload[i] ^= mask[i % 4];
+  let head: Buffer;
+  if (length < 126) {
+    head = Buffer.from([0x80 | opcode, 0x80 | length]);
+  } else if (length < 65536) {
+    head = Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff]);
+  } else {
+    head = Buffer.alloc(10);
+    head[0] = 0x80 | opcode;
+    head[1] = 0x80 | 127;
+    head.writeBigUInt64BE(BigInt(length), 2);
   }
-  return Buffer.concat([head, mask, payload]);
+  const masked = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) {
+    masked[i] = payload[i] ^ mask[i % 4];
+  }
+  return Buffer.concat([head, mask, masked]);
 }
 
 /**
- * A batch through the proxy from Node: the proxy's own protocol (docs/protocol.md) over a bare
- * WebSocket client written here, the same process and clock as {@link streamStraight}, so that
- * the two differ only by the proxy. The socket is opened first, like the extension's spare
- * socket; each response's clock starts just before its `start` is written.
+ * A minimal WebSocket client over `http`: text and binary messages of single frames (what the
+ * proxy and Chromium's DevTools endpoint send), no extensions, no Origin header.
  */
-export function proxyBatchFromNode(bodies: Array<Record<string, unknown>>): Promise<IStreamTiming[]> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${LAB_URL}/fanout/batch`, {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64')
-      }
-    });
-    req.on('error', reject);
-    req.on('response', res => reject(new Error(`fanout/batch: HTTP ${res.statusCode} instead of an upgrade`)));
-    req.on('upgrade', (_res, socket, head) => {
-      socket.setNoDelay(true);
-      const timings = bodies.map(() => ({
-        startedAt: NaN,
-        firstTokenAt: null as number | null,
-        endedAt: null as number | null,
-        tokens: 0,
-        done: false,
-        status: 0,
-        timeOrigin: performance.timeOrigin
-      }));
-      const buffers = bodies.map(() => '');
-      let ended = 0;
-      let pending: Buffer = head;
-      const fail = (error: Error) => {
-        socket.destroy();
-        reject(error);
-      };
-      const onText = (text: string) => {
-        const message = JSON.parse(text);
-        const i = Number(message.id);
-        if (message.type === 'open') {
-          timings[i].status = message.status;
-        } else if (['end', 'error', 'stopped'].includes(message.type)) {
-          if (message.type !== 'end') {
-            fail(new Error(`response ${i} through the proxy: ${text}`));
-            return;
-          }
-          timings[i].endedAt = performance.now();
-          if (++ended === bodies.length) {
-            socket.end(clientFrame('', 0x8));
-            resolve(timings);
-          }
+export class BareWebSocket {
+  /** Called with each text (string) or binary (Buffer) message. */
+  onmessage: (message: string | Buffer) => void = () => undefined;
+  /** Called once if the socket fails or the server closes it. */
+  onclose: (error: Error) => void = () => undefined;
+
+  static connect(url: string): Promise<BareWebSocket> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(url.replace(/^ws/, 'http'), {
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Version': '13',
+          'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64')
         }
-      };
-      const onRecords = (frame: Buffer) => {
-        for (let at = 0; at < frame.length;) {
-          const idLength = frame.readUInt16BE(at);
-          const i = Number(frame.toString('utf8', at + 2, at + 2 + idLength));
-          const count = frame.readUInt32BE(at + 2 + idLength);
+      });
+      req.on('error', reject);
+      req.on('response', res => reject(new Error(`${url}: HTTP ${res.statusCode} instead of an upgrade`)));
+      req.on('upgrade', (_res, socket, head) => resolve(new BareWebSocket(socket, head)));
+      req.end();
+    });
+  }
+
+  private constructor(
+    private readonly _socket: net.Socket,
+    head: Buffer
+  ) {
+    _socket.setNoDelay(true);
+    _socket.on('data', (data: Buffer) => this._receive(data));
+    _socket.on('error', error => this._closed(error));
+    _socket.on('close', () => this._closed(new Error('the WebSocket closed')));
+    if (head.length) {
+      this._receive(head);
+    }
+  }
+
+  send(text: string): void {
+    this._socket.write(clientFrame(Buffer.from(text, 'utf8'), 0x1));
+  }
+
+  close(): void {
+    this._done = true;
+    this._socket.end(clientFrame(Buffer.alloc(0), 0x8));
+  }
+
+  private _closed(error: Error): void {
+    if (!this._done) {
+      this._done = true;
+      this.onclose(error);
+    }
+  }
+
+  /** Server frames are unmasked; a message is one frame here (FIN set, no continuation). */
+  private _receive(data: Buffer): void {
+    this._pending = this._pending.length ? Buffer.concat([this._pending, data]) : data;
+    while (this._pending.length >= 2) {
+      const opcode = this._pending[0] & 0x0f;
+      let length = this._pending[1] & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (this._pending.length < 4) {
+          return;
+        }
+        length = this._pending.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        if (this._pending.length < 10) {
+          return;
+        }
+        length = Number(this._pending.readBigUInt64BE(2));
+        offset = 10;
+      }
+      if (this._pending.length < offset + length) {
+        return;
+      }
+      const payload = this._pending.subarray(offset, offset + length);
+      this._pending = this._pending.subarray(offset + length);
+      if (opcode === 0x1) {
+        this.onmessage(payload.toString('utf8'));
+      } else if (opcode === 0x2) {
+        this.onmessage(payload);
+      } else if (opcode === 0x8) {
+        this._closed(new Error('the server closed the WebSocket'));
+      } else if (opcode === 0x9) {
+        this._socket.write(clientFrame(Buffer.from(payload), 0xa)); // pong
+      }
+    }
+  }
+
+  private _pending: Buffer = Buffer.alloc(0);
+  private _done = false;
+}
+
+// -- through the proxy, from Node --------------------------------------------------------------
+
+/**
+ * A batch through the proxy from Node: the proxy's own protocol (docs/protocol.md) over
+ * {@link BareWebSocket}, the same process and clock as {@link streamStraight}, so that the two
+ * differ only by the proxy. The socket is opened first, like the extension's spare socket; each
+ * response's clock starts just before its `start` is written.
+ */
+export async function proxyBatchFromNode(bodies: Array<Record<string, unknown>>): Promise<IStreamTiming[]> {
+  const ws = await BareWebSocket.connect(`${LAB_URL}/fanout/batch`);
+  return new Promise((resolve, reject) => {
+    const timings: IStreamTiming[] = bodies.map(() => ({
+      startedAt: NaN,
+      firstTokenAt: null,
+      endedAt: null,
+      tokens: 0,
+      done: false,
+      status: 0,
+      timeOrigin: performance.timeOrigin
+    }));
+    const buffers = bodies.map(() => '');
+    let ended = 0;
+    const fail = (error: Error) => {
+      ws.close();
+      reject(error);
+    };
+    ws.onclose = reject;
+    ws.onmessage = message => {
+      if (typeof message !== 'string') {
+        // Records: uint16 BE id length, id, uint32 BE byte count, bytes.
+        for (let at = 0; at < message.length;) {
+          const idLength = message.readUInt16BE(at);
+          const i = Number(message.toString('utf8', at + 2, at + 2 + idLength));
+          const count = message.readUInt32BE(at + 2 + idLength);
           const start = at + 6 + idLength;
-          buffers[i] = scanEvents(buffers[i] + frame.toString('utf8', start, start + count), timings[i]);
+          buffers[i] = scanEvents(buffers[i] + message.toString('utf8', start, start + count), timings[i]);
           at = start + count;
         }
-      };
-      socket.on('data', (data: Buffer) => {
-        pending = pending.length ? Buffer.concat([pending, data]) : data;
-        // Server frames are unmasked; the proxy sends text (JSON) and binary (records) frames.
-        while (pending.length >= 2) {
-          const opcode = pending[0] & 0x0f;
-          let length = pending[1] & 0x7f;
-          let offset = 2;
-          if (length === 126) {
-            if (pending.length < 4) {
-              return;
-            }
-            length = pending.readUInt16BE(2);
-            offset = 4;
-          } else if (length === 127) {
-            if (pending.length < 10) {
-              return;
-            }
-            length = Number(pending.readBigUInt64BE(2));
-            offset = 10;
-          }
-          if (pending.length < offset + length) {
-            return;
-          }
-          const payload = pending.subarray(offset, offset + length);
-          pending = pending.subarray(offset + length);
-          if (opcode === 0x1) {
-            onText(payload.toString('utf8'));
-          } else if (opcode === 0x2) {
-            onRecords(payload);
-          } else if (opcode === 0x8 && ended < bodies.length) {
-            fail(new Error('the proxy closed the batch socket'));
-          }
+        return;
+      }
+      const record = JSON.parse(message);
+      const i = Number(record.id);
+      if (record.type === 'open') {
+        timings[i].status = record.status;
+      } else if (record.type === 'end') {
+        timings[i].endedAt = performance.now();
+        if (++ended === bodies.length) {
+          ws.close();
+          resolve(timings);
         }
-      });
-      socket.on('error', fail);
-      bodies.forEach((body, i) => {
-        timings[i].startedAt = performance.now();
-        socket.write(clientFrame(JSON.stringify({ type: 'start', id: String(i), request: body })));
-      });
+      } else if (record.type === 'error' || record.type === 'stopped') {
+        fail(new Error(`response ${i} through the proxy: ${message}`));
+      }
+    };
+    bodies.forEach((body, i) => {
+      timings[i].startedAt = performance.now();
+      ws.send(JSON.stringify({ type: 'start', id: String(i), request: body }));
     });
-    req.end();
   });
 }
 

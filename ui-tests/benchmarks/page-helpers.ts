@@ -35,8 +35,13 @@ export interface IBrowserRun {
   duringMs: number[];
 }
 
-export async function installPageHelpers(page: Page): Promise<void> {
-  await page.evaluate(() => {
+/**
+ * Installs `window.__bench` in the page. Self-contained (it runs in the page, so it may use
+ * nothing from this module): {@link installPageHelpers} passes it to Playwright and the
+ * light browser (`light-browser.ts`) sends its source.
+ */
+export function pageHelpers(): void {
+  {
     const w = window as any;
     const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
     const base = (document.querySelector('body')?.getAttribute('data-base-url') as string) || '/';
@@ -287,7 +292,11 @@ export async function installPageHelpers(page: Page): Promise<void> {
     }
 
     w.__bench = { run, probe, restProbes };
-  });
+  }
+}
+
+export async function installPageHelpers(page: Page): Promise<void> {
+  await page.evaluate(pageHelpers);
 }
 
 /** Change settings of jupyterlab-fanout in the page (the settings registry, as a user would). */

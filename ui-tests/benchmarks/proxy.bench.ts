@@ -8,6 +8,7 @@ import { expect, test } from '@jupyterlab/galata';
 
 import {
   fmt,
+  LAB_URL,
   ISimRecord,
   machineLine,
   median,
@@ -24,6 +25,7 @@ import {
   warmAgent,
   withNodeProbes
 } from './helpers';
+import { LightBrowser } from './light-browser';
 import { IBrowserRun, installPageHelpers, runInPage, setFanoutSettings } from './page-helpers';
 
 const NS = (process.env.FANOUT_BENCH_NS || '1,4,8,16,32,64').split(',').map(Number);
@@ -139,6 +141,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
     // What this machine and simulator allow at all: start-up of N connections and the
     // simulator's own schedule are in it, the browser and the proxy are not.
     const nCeiling = Math.max(...NS);
+    const nMaxPerN = nCeiling;
     await resetSimulator(request, SIM);
     const straightRun = await Promise.all(
       Array.from({ length: nCeiling }, (_, i) =>
@@ -174,6 +177,30 @@ test.describe('Benchmark 1: the batch proxy', () => {
       spreadMs: Math.max(...nodeFirsts) - Math.min(...nodeFirsts)
     };
 
+    // -- the same batch in a Chromium no DevTools client listens to (light-browser.ts) -------
+    // Playwright's Network instrumentation costs the machine CPU for every frame the page
+    // receives; a user's browser does not pay it. Three runs of the N = max batch, medians.
+    const light = await LightBrowser.launch(`${LAB_URL}/lab/workspaces/fanout-light-bench?reset`);
+    const runInLight = (path: string, n: number, maxTokens: number, probes: boolean) =>
+      light.evaluate<IBrowserRun>(
+        `window.__bench.run(${JSON.stringify(path)}, ${n}, ${maxTokens}, { probes: ${probes} })`
+      );
+    await resetSimulator(request, { ...SIM, answer_tokens: 5 });
+    await runInLight('proxy', 2, 400, false);
+    const lightRows: IFigures[] = [];
+    for (let i = 0; i < 3; i++) {
+      await resetSimulator(request, SIM);
+      const node = await withNodeProbes(() => runInLight('proxy', nMaxPerN, 400, true));
+      const records = await simulatorRecords(request);
+      const f = figures(node.result, records, node);
+      expect(f.complete, `light browser N=${nMaxPerN}: every response completes`).toBe(nMaxPerN);
+      console.log(
+        `light browser N=${nMaxPerN}: spread ${fmt(f.spreadBrowserMs)} ms, delivered/offered ${fmt(f.deliveredOverOffered, 3)}, REST ${fmt(f.duringMedianMs)}/${fmt(f.restMedianMs)} ms`
+      );
+      lightRows.push(f);
+    }
+    const lightMedian = (pick: (f: IFigures) => number) => median(lightRows.map(pick));
+
     // -- TTFT through the proxy vs straight to the simulator ------------------------------
     // Same simulator settings; max_tokens 10 so that each run is short. Alternated, repeated.
     // Five paths: the extension in Chromium through the proxy; from Node (the Playwright
@@ -181,7 +208,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
     // through the proxy (a bare WebSocket client: the same client as straight, so the two differ
     // only by the proxy); and at N = 1 the extension in direct mode (the page's worker fetches
     // from the simulator itself: Chromium straight to the simulator).
-    const ttftPaths = ['proxy', 'straight', 'warm', 'node', 'direct'] as const;
+    const ttftPaths = ['proxy', 'light', 'straight', 'warm', 'node', 'direct'] as const;
     type TtftPath = (typeof ttftPaths)[number];
     const ttft: Record<number, Record<TtftPath | 'up' | 'sim' | 'down', number[]>> = {};
     const prompt = () => ({
@@ -193,7 +220,17 @@ test.describe('Benchmark 1: the batch proxy', () => {
     const firstTokenMs = (runs: Array<{ firstTokenAt: number | null; startedAt: number }>) =>
       runs.map(s => (s.firstTokenAt ?? NaN) - s.startedAt);
     for (const n of [1, 64]) {
-      const t = (ttft[n] = { proxy: [], straight: [], warm: [], node: [], direct: [], up: [], sim: [], down: [] });
+      const t = (ttft[n] = {
+        proxy: [],
+        light: [],
+        straight: [],
+        warm: [],
+        node: [],
+        direct: [],
+        up: [],
+        sim: [],
+        down: []
+      });
       const repeats = n === 1 ? 15 : 8;
       for (let i = 0; i < repeats; i++) {
         await resetSimulator(request, SIM);
@@ -211,6 +248,10 @@ test.describe('Benchmark 1: the batch proxy', () => {
             t.down.push(run.timeOrigin + (s.firstTokenAt ?? NaN) - rec.first_token_at * 1000);
           }
         }
+        await resetSimulator(request, SIM);
+        const inLight = await runInLight('proxy', n, 10, false);
+        expect(inLight.streams.every(s => s.status === 'complete')).toBe(true);
+        t.light.push(...firstTokenMs(inLight.streams));
         for (const agent of ['straight', 'warm'] as const) {
           await resetSimulator(request, SIM);
           const straight = await Promise.all(
@@ -233,6 +274,8 @@ test.describe('Benchmark 1: the batch proxy', () => {
         }
       }
     }
+
+    await light.close();
 
     // -- Stop → the simulator sees the disconnect ------------------------------------------
     const stopLatency: number[] = [];
@@ -326,6 +369,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
       return [
         n,
         cell(t.proxy),
+        cell(t.light),
         cell(t.direct),
         cell(t.node),
         cell(t.warm),
@@ -338,6 +382,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
       [
         'N',
         'Chromium (the extension) through the proxy',
+        'the same, Chromium without a DevTools client',
         'Chromium (the extension, direct mode) straight to the simulator',
         'Node through the proxy (bare WebSocket client)',
         'Node straight, kept-alive connections',
@@ -357,16 +402,33 @@ test.describe('Benchmark 1: the batch proxy', () => {
     // End to end: Chromium through the proxy against Node straight (the browser's own cost in it).
     const endToEnd = (n: number) => median(ttft[n].proxy) - median(ttft[n].warm);
     const inChromium1 = median(ttft[1].proxy) - median(ttft[1].direct);
+    const endToEndLight = (n: number) => median(ttft[n].light) - median(ttft[n].warm);
     const stop50 = median(stopLatency);
     const stop95 = quantile(stopLatency, 0.95);
+    const l64 = {
+      spread: lightMedian(f => f.spreadBrowserMs),
+      deliveredOverOffered: lightMedian(f => f.deliveredOverOffered),
+      restRatio: lightMedian(f => f.restRatio)
+    };
+    const none = ['—', '—'];
     const targets = table(
-      ['figure', 'target', 'WebSocket proxy', 'result', 'fetch per response (baseline)'],
+      [
+        'figure',
+        'target',
+        'WebSocket proxy, Chromium driven by Playwright (Galata)',
+        'result',
+        'WebSocket proxy, Chromium without a DevTools client (N = max: median of 3 runs)',
+        'result',
+        'fetch per response (baseline, Galata)'
+      ],
       [
         [
           `first-token spread at N=${nMax} (browser)`,
           '< 150 ms',
           `${fmt(p64.spreadBrowserMs)} ms`,
           passMiss(p64.spreadBrowserMs < 150),
+          `${fmt(l64.spread)} ms`,
+          passMiss(l64.spread < 150),
           `${fmt(b64.spreadBrowserMs)} ms`
         ],
         [
@@ -374,20 +436,24 @@ test.describe('Benchmark 1: the batch proxy', () => {
           '≥ 0.98',
           fmt(p64.deliveredOverOffered, 3),
           passMiss(p64.deliveredOverOffered >= 0.98),
+          fmt(l64.deliveredOverOffered, 3),
+          passMiss(l64.deliveredOverOffered >= 0.98),
           fmt(b64.deliveredOverOffered, 3)
         ],
         [
           `… the ceiling: the same N=${nCeiling} batch straight from Node to the simulator (no browser, no proxy; reference)`,
           '—',
           `delivered/offered ${fmt(ceiling.deliveredOverOffered, 3)}, first-token spread ${fmt(ceiling.spreadMs)} ms`,
-          '—',
+          ...none,
+          ...none,
           '—'
         ],
         [
           `… the same N=${nCeiling} batch from Node through the proxy (bare WebSocket client, no browser; reference)`,
           '—',
           `delivered/offered ${fmt(viaProxyFromNode.deliveredOverOffered, 3)}, first-token spread ${fmt(viaProxyFromNode.spreadMs)} ms`,
-          '—',
+          ...none,
+          ...none,
           '—'
         ],
         [
@@ -395,6 +461,8 @@ test.describe('Benchmark 1: the batch proxy', () => {
           '< 2×',
           `${fmt(p64.restRatio, 2)}×`,
           passMiss(p64.restRatio < 2),
+          `${fmt(l64.restRatio, 2)}×`,
+          passMiss(l64.restRatio < 2),
           `${fmt(b64.restRatio, 2)}×`
         ],
         ...[1, 64].map(n => [
@@ -402,6 +470,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
           '< 2 ms',
           `${fmt(own(n))} ms (${fmt(median(ttft[n].node))} − ${fmt(median(ttft[n].warm))})`,
           passMiss(own(n) < 2),
+          ...none,
           '—'
         ]),
         [
@@ -409,6 +478,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
           '< 2 ms',
           `${fmt(inChromium1)} ms (${fmt(median(ttft[1].proxy))} − ${fmt(median(ttft[1].direct))})`,
           passMiss(inChromium1 < 2),
+          ...none,
           '—'
         ],
         ...[1, 64].map(n => [
@@ -416,6 +486,8 @@ test.describe('Benchmark 1: the batch proxy', () => {
           '< 2 ms',
           `${fmt(endToEnd(n))} ms (${fmt(median(ttft[n].proxy))} − ${fmt(median(ttft[n].warm))})`,
           passMiss(endToEnd(n) < 2),
+          `${fmt(endToEndLight(n))} ms (${fmt(median(ttft[n].light))} − ${fmt(median(ttft[n].warm))})`,
+          passMiss(endToEndLight(n) < 2),
           '—'
         ]),
         [
@@ -423,9 +495,31 @@ test.describe('Benchmark 1: the batch proxy', () => {
           '< 50 ms',
           `${fmt(stop95)} ms (p50 ${fmt(stop50)} ms, ${stopLatency.length} stops)`,
           passMiss(stop95 < 50),
+          ...none,
           '—'
         ]
       ]
+    );
+
+    const lightTable = table(
+      [
+        'run',
+        'first-token spread (ms)',
+        'delivered/offered',
+        'simulator kept schedule',
+        'REST during / at rest (ms, median)',
+        'REST ratio',
+        'batch wall (ms)'
+      ],
+      lightRows.map((r, i) => [
+        i + 1,
+        fmt(r.spreadBrowserMs),
+        fmt(r.deliveredOverOffered, 3),
+        fmt(r.simOnSchedule, 3),
+        `${fmt(r.duringMedianMs)} / ${fmt(r.restMedianMs)} (${r.probes} probes)`,
+        fmt(r.restRatio, 2),
+        fmt(r.wallMs, 0)
+      ])
     );
 
     const text = [
@@ -444,6 +538,10 @@ test.describe('Benchmark 1: the batch proxy', () => {
       '',
       perN,
       '',
+      `## N=${nMaxPerN} in a Chromium without a DevTools client (the extension, through the proxy)`,
+      '',
+      lightTable,
+      '',
       '## Time to first token',
       '',
       ttftTable,
@@ -458,6 +556,7 @@ test.describe('Benchmark 1: the batch proxy', () => {
         '**fetch per response**: the design the project rejected, as a baseline: N parallel `fetch` POSTs from the page to the bench-only server extension ' +
         '`benchmarks/fanout_bench_baseline.py` (`POST /fanout-bench/stream`, loaded into the same JupyterLab server), which relays one upstream SSE stream per request with ' +
         'the proxy’s own upstream client (`jupyterlab_fanout/http_client.py`). The baseline client only parses SSE (no rendering), so it does less browser work than the proxy path.',
+      '- **Chromium without a DevTools client** (`benchmarks/light-browser.ts`): Playwright enables the DevTools Network domain on the pages it drives, so Chromium sends every WebSocket frame and streamed chunk the page receives (binary frames as base64) over the DevTools pipe and the Playwright process parses them — measured: about 0.4 s of the browser process’s CPU and 0.5 s of Playwright’s per 64 × 200-token batch, on the same two cores as everything under test. A user’s browser does none of that. So the benchmark also launches Debian’s Chromium itself (the same flags), opens JupyterLab in it and drives the same page helpers with `Runtime.evaluate` only, over a bare DevTools WebSocket: no DevTools domain is enabled, no event is sent while a batch runs. Same extension, same server, same run.',
       '- **first-token spread**: max − min over the batch’s responses of the first-token time; browser: `metrics.firstTokenAt` (proxy) or the first SSE event with non-empty text (baseline); simulator: `first_token_at` of its record.',
       `- **delivered/offered**: (Σ tokens received by the browser ÷ time from the click to the last response’s end, browser clock) ÷ (Σ \`completion_tokens_sent\` of the simulator ÷ the ideal duration of its schedule, ttft + (${ANSWER_TOKENS}−1)/${TPS} s = ${fmt(IDEAL_MS, 0)} ms). ` +
         '1.0 = the batch finished as early as the simulator’s schedule allows had every request reached it at the click; connecting, proxying, queueing (and simulator lag) lower it.',

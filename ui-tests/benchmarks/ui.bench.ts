@@ -77,7 +77,10 @@ async function startRecording(page: Page): Promise<void> {
             `rendering ${Math.round(layout - render)}, style+layout+paint ${Math.round(end - layout)}`
         );
         for (const script of frame.scripts ?? []) {
-          const file = String(script.sourceURL || '').split('/').pop() || '?';
+          const file =
+            String(script.sourceURL || '')
+              .split('/')
+              .pop() || '?';
           const where = script.sourceCharPosition >= 0 ? `${file}@${script.sourceCharPosition}` : file;
           const key = `${script.invoker || script.invokerType} → ${script.sourceFunctionName || '(anonymous)'} (${where})`;
           rec.scripts[key] = (rec.scripts[key] ?? 0) + script.duration;
@@ -104,9 +107,7 @@ async function startRecording(page: Page): Promise<void> {
   });
 }
 
-async function stopRecording(
-  page: Page
-): Promise<{
+async function stopRecording(page: Page): Promise<{
   longTasks: number[];
   longTaskStarts: number[];
   frames: number[];
@@ -124,7 +125,13 @@ async function stopRecording(
     rec.frameObserver?.disconnect();
     rec.running = false;
     const scripts = (Object.entries(rec.scripts) as Array<[string, number]>).sort((a, b) => b[1] - a[1]).slice(0, 5);
-    return { longTasks: rec.longTasks, longTaskStarts: rec.longTaskStarts, frames: rec.frames, scripts, loafs: rec.loafs };
+    return {
+      longTasks: rec.longTasks,
+      longTaskStarts: rec.longTaskStarts,
+      frames: rec.frames,
+      scripts,
+      loafs: rec.loafs
+    };
   });
 }
 
@@ -211,7 +218,11 @@ function hotFunctions(profile: { nodes: IProfileNode[]; samples?: number[]; time
   const scripts = new Map<string, { name: string; time: number }>();
   for (const [id, time] of selfTime) {
     const frame = byId.get(id)!.callFrame;
-    const file = frame.url ? frame.url.split('/').pop()!.split('?')[0] : frame.functionName.startsWith('(') ? frame.functionName : '(native)';
+    const file = frame.url
+      ? frame.url.split('/').pop()!.split('?')[0]
+      : frame.functionName.startsWith('(')
+        ? frame.functionName
+        : '(native)';
     const name = frame.functionName || '(anonymous)';
     const where = frame.url ? `${file}:${frame.lineNumber + 1}:${frame.columnNumber + 1}` : '';
     const key = `${name}@${where}`;
@@ -403,10 +414,34 @@ test.describe('Benchmark 2: the UI', () => {
     const targets = table(
       ['figure', 'target', 'measured', 'result', 'at rest (reference)'],
       [
-        ['long tasks during the batch (count, longest)', 'none over 50 ms', `${busy.longTasks.length}, longest ${fmt(longest, 0)} ms`, passMiss(longest <= 50), `${rest.longTasks.length}, longest ${fmt(Math.max(0, ...rest.longTasks), 0)} ms`],
-        ['frame interval p50 / p95', 'p95 < 20 ms', `${fmt(frameP50)} / ${fmt(frameP95)} ms`, passMiss(frameP95 < 20), `${fmt(median(rest.frames))} / ${fmt(quantile(rest.frames, 0.95))} ms`],
-        ['typing latency (median) during / at rest', '< 1.5×', `${fmt(typeBusy)} / ${fmt(typeRest)} ms = ${fmt(typingRatio, 2)}×`, passMiss(typingRatio < 1.5), `p95 ${fmt(quantile(typingBusy, 0.95))} / ${fmt(quantile(typingRest, 0.95))} ms`],
-        ['JS heap after closing the 32×16,000-token batch / before it', 'within 10%', `${fmt(heapRatio, 3)}× (${closedLabel})`, Number.isFinite(heapRatio) ? passMiss(Math.abs(heapRatio - 1) <= 0.1) : 'n/a', `start ${MB(heapStart)} MB, with the batch ${MB(heapAfter)} MB`]
+        [
+          'long tasks during the batch (count, longest)',
+          'none over 50 ms',
+          `${busy.longTasks.length}, longest ${fmt(longest, 0)} ms`,
+          passMiss(longest <= 50),
+          `${rest.longTasks.length}, longest ${fmt(Math.max(0, ...rest.longTasks), 0)} ms`
+        ],
+        [
+          'frame interval p50 / p95',
+          'p95 < 20 ms',
+          `${fmt(frameP50)} / ${fmt(frameP95)} ms`,
+          passMiss(frameP95 < 20),
+          `${fmt(median(rest.frames))} / ${fmt(quantile(rest.frames, 0.95))} ms`
+        ],
+        [
+          'typing latency (median) during / at rest',
+          '< 1.5×',
+          `${fmt(typeBusy)} / ${fmt(typeRest)} ms = ${fmt(typingRatio, 2)}×`,
+          passMiss(typingRatio < 1.5),
+          `p95 ${fmt(quantile(typingBusy, 0.95))} / ${fmt(quantile(typingRest, 0.95))} ms`
+        ],
+        [
+          'JS heap after closing the 32×16,000-token batch / before it',
+          'within 10%',
+          `${fmt(heapRatio, 3)}× (${closedLabel})`,
+          Number.isFinite(heapRatio) ? passMiss(Math.abs(heapRatio - 1) <= 0.1) : 'n/a',
+          `start ${MB(heapStart)} MB, with the batch ${MB(heapAfter)} MB`
+        ]
       ]
     );
     const detail = table(
@@ -417,9 +452,21 @@ test.describe('Benchmark 2: the UI', () => {
         ['renderer TaskDuration per 1,000 tokens', `${fmt(perK('TaskDuration'), 1)} ms`],
         ['LayoutDuration per 1,000 tokens', `${fmt(perK('LayoutDuration'), 1)} ms`],
         ['RecalcStyleDuration per 1,000 tokens', `${fmt(perK('RecalcStyleDuration'), 1)} ms`],
-        ['phase A wall time (ideal 0.1 + 1,999/200 s = 10.1 s)', `${fmt((after.Timestamp - before.Timestamp) * 1000, 0)} ms`],
-        ['main-thread busy share in phase A (TaskDuration / wall)', fmt((after.TaskDuration - before.TaskDuration) / (after.Timestamp - before.Timestamp), 2)],
-        ['long tasks in phase A: count / total ms / longest', `${busy.longTasks.length} / ${fmt(busy.longTasks.reduce((s, x) => s + x, 0), 0)} / ${fmt(longest, 0)}`],
+        [
+          'phase A wall time (ideal 0.1 + 1,999/200 s = 10.1 s)',
+          `${fmt((after.Timestamp - before.Timestamp) * 1000, 0)} ms`
+        ],
+        [
+          'main-thread busy share in phase A (TaskDuration / wall)',
+          fmt((after.TaskDuration - before.TaskDuration) / (after.Timestamp - before.Timestamp), 2)
+        ],
+        [
+          'long tasks in phase A: count / total ms / longest',
+          `${busy.longTasks.length} / ${fmt(
+            busy.longTasks.reduce((s, x) => s + x, 0),
+            0
+          )} / ${fmt(longest, 0)}`
+        ],
         [
           'long tasks in phase A: duration @ start, ms after the click (the batch streams from ~100 ms to ~10,100 ms)',
           busy.longTasks.map((d, i) => `${fmt(d, 0)} @ ${fmt(busy.longTaskStarts[i], 0)}`).join(', ') || 'none'
@@ -436,25 +483,51 @@ test.describe('Benchmark 2: the UI', () => {
           '… the same in phase A2 (sidebar collapsed)',
           hidden.scripts.map(([name, ms]) => `${name}: ${fmt(ms, 0)} ms`).join('; ') || 'none'
         ],
-        ['frames in phase A: count / p50 / p95 / max (ms)', `${busy.frames.length} / ${fmt(frameP50)} / ${fmt(frameP95)} / ${fmt(Math.max(...busy.frames))}`],
+        [
+          'frames in phase A: count / p50 / p95 / max (ms)',
+          `${busy.frames.length} / ${fmt(frameP50)} / ${fmt(frameP95)} / ${fmt(Math.max(...busy.frames))}`
+        ],
         [
           'phase A2, sidebar collapsed (diagnostic): long tasks count / longest; frame p50 / p95; Script / Layout / Task per 1,000 tokens; wall',
           `${hidden.longTasks.length} / ${fmt(Math.max(0, ...hidden.longTasks), 0)} ms; ${fmt(median(hidden.frames))} / ${fmt(quantile(hidden.frames, 0.95))} ms; ` +
             `${fmt(perKHidden('ScriptDuration'))} / ${fmt(perKHidden('LayoutDuration'))} / ${fmt(perKHidden('TaskDuration'))} ms; ${fmt((afterHidden.Timestamp - beforeHidden.Timestamp) * 1000, 0)} ms`
         ],
-        ['workspace saves (PUT /lab/api/workspaces) during phase A: count / MB sent', `${savesA.count} / ${fmt(savesA.bytes / 1048576, 2)}`],
+        [
+          'workspace saves (PUT /lab/api/workspaces) during phase A: count / MB sent',
+          `${savesA.count} / ${fmt(savesA.bytes / 1048576, 2)}`
+        ],
         ['keystrokes measured at rest / while streaming', `${typingRest.length} / ${typedWhileStreaming}`],
-        ['typing latency p50 / p95 / max while streaming', `${fmt(typeBusy)} / ${fmt(quantile(typingBusy, 0.95))} / ${fmt(Math.max(...typingBusy))} ms`],
+        [
+          'typing latency p50 / p95 / max while streaming',
+          `${fmt(typeBusy)} / ${fmt(quantile(typingBusy, 0.95))} / ${fmt(Math.max(...typingBusy))} ms`
+        ],
         [
           'phase B2, sidebar collapsed (diagnostic): typing latency p50 / p95 while streaming, and p50 over at rest',
           `${fmt(median(typingHidden))} / ${fmt(quantile(typingHidden, 0.95))} ms; ${fmt(median(typingHidden) / typeRest, 2)}×`
         ],
         ['heavy batch: tokens / characters / wall time', `${heavy.tokens} / ${heavy.chars} / ${fmt(heavyMs, 0)} ms`],
-        ['JS heap (after GC): before / with the heavy batch / 1 s after closing / 5 s after closing', `${MB(heapStart)} / ${MB(heapAfter)} / ${MB(heapClosedSoon)} / ${Number.isFinite(heapClosed) ? MB(heapClosed) : 'n/a'} MB`],
-        ['… after closing, then one more 1-response batch (the sidebar renders again; diagnostic)', Number.isFinite(heapNextRender) ? `${MB(heapNextRender)} MB (${fmt(heapNextRender / heapStart, 3)}× the start)` : 'n/a'],
-        ['… after a new small batch instead (fallback)', Number.isFinite(heapNewBatch) ? `${MB(heapNewBatch)} MB` : 'not needed'],
-        ['… after model.removeBatch via private registry (fallback)', Number.isFinite(heapPrivate) ? `${MB(heapPrivate)} MB` : 'not needed'],
-        ['how the batch was closed', close.how === 'none' ? 'no `fanout:remove-batch` command in the built labextension (gap)' : close.how]
+        [
+          'JS heap (after GC): before / with the heavy batch / 1 s after closing / 5 s after closing',
+          `${MB(heapStart)} / ${MB(heapAfter)} / ${MB(heapClosedSoon)} / ${Number.isFinite(heapClosed) ? MB(heapClosed) : 'n/a'} MB`
+        ],
+        [
+          '… after closing, then one more 1-response batch (the sidebar renders again; diagnostic)',
+          Number.isFinite(heapNextRender)
+            ? `${MB(heapNextRender)} MB (${fmt(heapNextRender / heapStart, 3)}× the start)`
+            : 'n/a'
+        ],
+        [
+          '… after a new small batch instead (fallback)',
+          Number.isFinite(heapNewBatch) ? `${MB(heapNewBatch)} MB` : 'not needed'
+        ],
+        [
+          '… after model.removeBatch via private registry (fallback)',
+          Number.isFinite(heapPrivate) ? `${MB(heapPrivate)} MB` : 'not needed'
+        ],
+        [
+          'how the batch was closed',
+          close.how === 'none' ? 'no `fanout:remove-batch` command in the built labextension (gap)' : close.how
+        ]
       ]
     );
     const hotTable = table(

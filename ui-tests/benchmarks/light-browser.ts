@@ -1,0 +1,159 @@
+/**
+ * A Chromium with no DevTools client listening to its network. Playwright enables the DevTools
+ * Network domain on every page it drives, so Chromium serialises every WebSocket frame and
+ * streamed chunk of the page (binary frames as base64) over the DevTools pipe, and the
+ * Playwright process parses them: measured, about 0.4 s of the browser process's CPU and
+ * 0.4 s of Playwright's per 64 × 200-token batch, on the same two cores as everything under
+ * test. A user's browser does none of that.
+ *
+ * This launches Debian's Chromium itself (same flags as playwright.config.js) and speaks to
+ * one page over a bare DevTools WebSocket with `Runtime.evaluate` only: no domain is enabled,
+ * so no events are sent while a batch runs.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+
+import { BareWebSocket, sleep } from './helpers';
+import { pageHelpers } from './page-helpers';
+
+function getJson(url: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, res => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => (body += text));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      })
+      .on('error', reject);
+  });
+}
+
+export class LightBrowser {
+  /** Start Chromium on `url` and wait until JupyterLab has the fanout commands. */
+  static async launch(url: string): Promise<LightBrowser> {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-light-'));
+    const child = spawn(
+      process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--window-size=1280,720',
+        '--remote-debugging-port=0',
+        `--user-data-dir=${profile}`,
+        url
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] }
+    );
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`Chromium printed no DevTools address: ${text}`)), 30000);
+      child.stderr!.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const match = text.match(/DevTools listening on ws:\/\/([^/\s]+)\//);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+      child.on('exit', code => reject(new Error(`Chromium exited (${code}): ${text}`)));
+    });
+    child.stderr!.resume();
+    // Not left running if the benchmark fails before it closes the browser.
+    process.once('exit', () => child.kill());
+    let target: any;
+    for (let i = 0; i < 100 && !target; i++) {
+      const targets: any[] = await getJson(`http://${endpoint}/json/list`);
+      target = targets.find(t => t.type === 'page');
+      if (!target) {
+        await sleep(100);
+      }
+    }
+    if (!target) {
+      throw new Error('Chromium has no page');
+    }
+    const browser = new LightBrowser(child, profile, await BareWebSocket.connect(target.webSocketDebuggerUrl));
+    for (let i = 0; ; i++) {
+      const ready = await browser
+        .evaluate<boolean>("!!(window.jupyterapp && window.jupyterapp.commands.hasCommand('fanout:generate'))")
+        .catch(() => false);
+      if (ready) {
+        break;
+      }
+      if (i > 600) {
+        throw new Error(`JupyterLab did not start in the light browser (${url})`);
+      }
+      await sleep(200);
+    }
+    await browser.evaluate(`(${pageHelpers.toString()})()`);
+    return browser;
+  }
+
+  private constructor(
+    private readonly _child: ChildProcess,
+    private readonly _profile: string,
+    private readonly _ws: BareWebSocket
+  ) {
+    _ws.onmessage = message => {
+      const reply = JSON.parse(String(message));
+      const waiter = reply.id === undefined ? undefined : this._waiting.get(reply.id);
+      if (waiter) {
+        this._waiting.delete(reply.id);
+        waiter(reply);
+      }
+    };
+    _ws.onclose = error => {
+      for (const waiter of this._waiting.values()) {
+        waiter({ error: { message: error.message } });
+      }
+      this._waiting.clear();
+    };
+  }
+
+  /** The value of `expression` in the page (promises awaited; JSON values only). */
+  async evaluate<T>(expression: string): Promise<T> {
+    const id = ++this._lastId;
+    const reply = await new Promise<any>(resolve => {
+      this._waiting.set(id, resolve);
+      this._ws.send(
+        JSON.stringify({
+          id,
+          method: 'Runtime.evaluate',
+          params: { expression, awaitPromise: true, returnByValue: true }
+        })
+      );
+    });
+    if (reply.error) {
+      throw new Error(`Runtime.evaluate: ${reply.error.message}`);
+    }
+    if (reply.result.exceptionDetails) {
+      const details = reply.result.exceptionDetails;
+      throw new Error(`in the light browser: ${details.exception?.description ?? details.text}`);
+    }
+    return reply.result.result.value as T;
+  }
+
+  async close(): Promise<void> {
+    this._ws.close();
+    this._child.kill();
+    await new Promise(resolve => (this._child.exitCode !== null ? resolve(null) : this._child.once('exit', resolve)));
+    fs.rmSync(this._profile, { recursive: true, force: true });
+  }
+
+  private readonly _waiting = new Map<number, (reply: any) => void>();
+  private _lastId = 0;
+}
