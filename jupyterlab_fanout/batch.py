@@ -263,14 +263,20 @@ class Response:
         self.done = False  # a terminal message was sent (or is being sent)
         self.stop_requested = False
         self._prefix = record_prefix(response_id)
+        # The request leaves now if it can (before the batch's next `start` is read); the
+        # task waits for its answer. A task cancelled before its first step runs none of
+        # `_run` (no `finally`): the done callback lets go of the request then (a no-op once
+        # the stream opened; the stream is closed in `_run`).
+        self._opening = upstream.begin(body)
         self.task: asyncio.Task[None] = asyncio.ensure_future(self._run())
+        self.task.add_done_callback(lambda _task: self._opening.discard())
 
     async def _run(self) -> None:
         """Open the upstream stream, forward every chunk, send the terminal message."""
         stream: UpstreamStream | None = None
         clean_end = False
         try:
-            stream = await self.upstream.open_stream(self.body)
+            stream = await self._opening.open()
             await self.batch.send_json({"type": "open", "id": self.id, "status": stream.status})
             while True:
                 chunk = await stream.read()

@@ -498,6 +498,27 @@ class ConnectionPool:
         `response.close()`. Raises ConnectFailed or ConnectTimeout; cancelling closes the
         connection.
         """
+        origin, request = self._encode(method, url, headers, body)
+        response = self._take_idle(origin)
+        if response is None:
+            response = await self._connect(origin, connect_timeout)
+        self._dispatch(response, request, method)
+        return response
+
+    def send_if_idle(
+        self, method: str, url: str, headers: Dict[str, str], body: bytes = b""
+    ) -> Optional[ClientResponse]:
+        """Send a request now, without waiting for the loop, if an idle connection to its
+        origin is there; None (nothing sent) if not: then use `request`."""
+        origin, request = self._encode(method, url, headers, body)
+        response = self._take_idle(origin)
+        if response is not None:
+            self._dispatch(response, request, method)
+        return response
+
+    def _encode(
+        self, method: str, url: str, headers: Dict[str, str], body: bytes
+    ) -> Tuple[Origin, bytes]:
         if self.closed:
             raise HTTPClientError("the connection pool is closed")
         origin, target = split_url(url)
@@ -507,17 +528,15 @@ class ConnectionPool:
             lines.append(f"{name}: {value}")
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}")
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        response = self._take_idle(origin)
-        if response is None:
-            response = await self._connect(origin, connect_timeout)
+        return origin, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    def _dispatch(self, response: ClientResponse, request: bytes, method: str) -> None:
         self._busy.add(response)
         try:
             response._send(request, head_only=method == "HEAD")
         except BaseException:
             response.close()
             raise
-        return response
 
     def _take_idle(self, origin: Origin) -> Optional[ClientResponse]:
         idle = self._idle.get(origin)

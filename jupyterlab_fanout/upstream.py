@@ -211,6 +211,74 @@ class IdleWatch:
             self._arm()
 
 
+class Opening:
+    """A chat completion request from `Upstream.begin` until its stream is open."""
+
+    def __init__(self, upstream: Upstream, replica: Replica, headers: dict[str, str],
+                 payload: bytes):
+        self.upstream = upstream
+        self.replica = replica
+        self.url = replica.url + "/chat/completions"
+        self.headers = headers
+        self.payload = payload
+        #: Set when the request was sent at once on an idle connection.
+        self.response: http_client.ClientResponse | None = None
+        #: What sending at once raised; `open` raises it.
+        self.error: BaseException | None = None
+        #: The replica's count and the connection now belong to a stream, or were let go.
+        self._settled = False
+
+    async def open(self) -> UpstreamStream:
+        """The upstream's 2xx answer as a stream (sending the request first if `begin`
+        could not). Raises UpstreamError for non-2xx answers (with the upstream's message)
+        and for connection failures and timeouts; cancelling closes the connection. Waiting
+        for the head is bounded by `idle_timeout`; the body by the idle watch."""
+        upstream = self.upstream
+        try:
+            if self.error is not None:
+                raise self.error
+            if self.response is None:
+                self.response = await upstream.pool.request(
+                    "POST", self.url, self.headers, self.payload,
+                    connect_timeout=upstream.connect_timeout,
+                )
+            await self.response.wait_head(upstream.idle_timeout)
+        except BaseException as e:
+            self.discard()
+            if isinstance(e, (http_client.HTTPClientError, asyncio.TimeoutError, OSError)):
+                upstream.log.warning("fanout: upstream %r (%s): %r", upstream.name,
+                                     self.replica.url, e)
+                raise _connect_failure(e, upstream.name) from None
+            raise
+        response = self.response
+        self._settled = True
+        stream = UpstreamStream(upstream, self.replica, response, upstream._idle)
+        if 200 <= response.status < 300:
+            upstream._idle.watch(stream)
+            return stream
+        try:
+            raw = await asyncio.wait_for(response.read(ERROR_BODY_LIMIT), upstream.idle_timeout)
+        except (http_client.HTTPClientError, asyncio.TimeoutError, OSError):
+            raw = b""
+        finally:
+            stream.close()
+        upstream.log.info("fanout: upstream %r answered HTTP %s", upstream.name, response.status)
+        raise UpstreamError(
+            "upstream_http", response.status,
+            upstream.scrub(error_message(response.status, raw, upstream.name)),
+        )
+
+    def discard(self) -> None:
+        """Give up before the stream opened (idempotent; nothing once it has): a request
+        already sent is closed, so the upstream sees the disconnect."""
+        if self._settled:
+            return
+        self._settled = True
+        self.replica.in_flight -= 1
+        if self.response is not None:
+            self.response.close()
+
+
 class Upstream:
     """A configured upstream: its replicas and its own connection pool."""
 
@@ -261,49 +329,28 @@ class Upstream:
         self._next = (self.replicas.index(best) + 1) % n
         return best
 
-    async def open_stream(self, body: dict[str, Any]) -> UpstreamStream:
-        """POST one streaming chat completion; returns once the upstream answered 2xx.
-
-        Raises UpstreamError for non-2xx answers (with the upstream's message) and for
-        connection failures and timeouts. Cancelling this coroutine closes the connection.
-        Waiting for the headers is bounded by `idle_timeout`; the body by the idle watch.
-        """
+    def begin(self, body: dict[str, Any]) -> Opening:
+        """Start one streaming chat completion: pick the replica now and, if it has an idle
+        connection, send the request now, without waiting for the loop (a batch's N starts
+        arrive together; each request leaves as its start is read). `await opening.open()`
+        for the stream; `opening.discard()` if it will never be awaited."""
         replica = self.pick_replica()
         replica.in_flight += 1
         headers = self._headers("text/event-stream")
         headers["Content-Type"] = "application/json"
-        response: http_client.ClientResponse | None = None
+        opening = Opening(self, replica, headers, json.dumps(body).encode("utf-8"))
         try:
-            response = await self.pool.request(
-                "POST",
-                replica.url + "/chat/completions",
-                headers,
-                json.dumps(body).encode("utf-8"),
-                connect_timeout=self.connect_timeout,
+            opening.response = self.pool.send_if_idle(
+                "POST", opening.url, headers, opening.payload
             )
-            await response.wait_head(self.idle_timeout)
-        except BaseException as e:
-            replica.in_flight -= 1
-            if response is not None:
-                response.close()
-            if isinstance(e, (http_client.HTTPClientError, asyncio.TimeoutError, OSError)):
-                self.log.warning("fanout: upstream %r (%s): %r", self.name, replica.url, e)
-                raise _connect_failure(e, self.name) from None
-            raise
-        stream = UpstreamStream(self, replica, response, self._idle)
-        if 200 <= response.status < 300:
-            self._idle.watch(stream)
-            return stream
-        try:
-            raw = await asyncio.wait_for(response.read(ERROR_BODY_LIMIT), self.idle_timeout)
-        except (http_client.HTTPClientError, asyncio.TimeoutError, OSError):
-            raw = b""
-        finally:
-            stream.close()
-        self.log.info("fanout: upstream %r answered HTTP %s", self.name, response.status)
-        raise UpstreamError(
-            "upstream_http", response.status, self.scrub(error_message(response.status, raw, self.name))
-        )
+        except Exception as e:  # noqa: BLE001 - raised by `open`, where the caller waits
+            opening.error = e
+        return opening
+
+    async def open_stream(self, body: dict[str, Any]) -> UpstreamStream:
+        """POST one streaming chat completion; returns once the upstream answered 2xx (see
+        `Opening.open`)."""
+        return await self.begin(body).open()
 
     async def list_models(self) -> list[str]:
         """Model ids the upstream serves (`GET {base_url}/models`), first replica that answers.
