@@ -72,6 +72,18 @@ export interface IStreamTiming {
   timeOrigin: number;
 }
 
+function newTiming(startedAt: number): IStreamTiming {
+  return {
+    startedAt,
+    firstTokenAt: null,
+    endedAt: null,
+    tokens: 0,
+    done: false,
+    status: 0,
+    timeOrigin: performance.timeOrigin
+  };
+}
+
 const straightAgent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 export const warmAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
@@ -87,15 +99,7 @@ export function streamStraight(
       n: 1,
       stream_options: { include_usage: true, continuous_usage_stats: true }
     });
-    const timing: IStreamTiming = {
-      startedAt: performance.now(),
-      firstTokenAt: null,
-      endedAt: null,
-      tokens: 0,
-      done: false,
-      status: 0,
-      timeOrigin: performance.timeOrigin
-    };
+    const timing = newTiming(performance.now());
     const req = http.request(
       `${SIMULATOR_URL}/v1/chat/completions`,
       {
@@ -126,7 +130,11 @@ export function streamStraight(
   });
 }
 
-/** Reads the complete SSE events at the start of `buffer` into `timing` (first token, usage, `[DONE]`); returns the rest. */
+/**
+ * Reads the complete SSE events at the start of `buffer` into `timing` (first token, usage, `[DONE]`);
+ * returns the rest. The page's clients (page-helpers.ts) do the same in the page: code sent into
+ * the page cannot import this.
+ */
 function scanEvents(buffer: string, timing: IStreamTiming): string {
   let cut: number;
   while ((cut = buffer.indexOf('\n\n')) >= 0) {
@@ -290,15 +298,7 @@ export class BareWebSocket {
 export async function proxyBatchFromNode(bodies: Array<Record<string, unknown>>): Promise<IStreamTiming[]> {
   const ws = await BareWebSocket.connect(`${LAB_URL}/fanout/batch`);
   return new Promise((resolve, reject) => {
-    const timings: IStreamTiming[] = bodies.map(() => ({
-      startedAt: NaN,
-      firstTokenAt: null,
-      endedAt: null,
-      tokens: 0,
-      done: false,
-      status: 0,
-      timeOrigin: performance.timeOrigin
-    }));
+    const timings = bodies.map(() => newTiming(NaN));
     const buffers = bodies.map(() => '');
     let ended = 0;
     const fail = (error: Error) => {
