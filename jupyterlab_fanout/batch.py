@@ -259,7 +259,6 @@ class Response:
         self.batch = batch
         self.id = response_id
         self.upstream = upstream
-        self.body = body
         self.done = False  # a terminal message was sent (or is being sent)
         self.stop_requested = False
         self._prefix = record_prefix(response_id)

@@ -347,11 +347,6 @@ class Upstream:
             opening.error = e
         return opening
 
-    async def open_stream(self, body: dict[str, Any]) -> UpstreamStream:
-        """POST one streaming chat completion; returns once the upstream answered 2xx (see
-        `Opening.open`)."""
-        return await self.begin(body).open()
-
     async def list_models(self) -> list[str]:
         """Model ids the upstream serves (`GET {base_url}/models`), first replica that answers.
 

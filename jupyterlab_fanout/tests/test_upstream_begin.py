@@ -82,11 +82,15 @@ def wait_until(condition, seconds: float = 2.0) -> bool:
     return condition()
 
 
+def upstream_at(base_url: str) -> Upstream:
+    return Upstream(UpstreamSpec(name="scripted", base_urls=(base_url,)), idle_timeout=5,
+                    connect_timeout=5, models_timeout=5, log=logging.getLogger("test"))
+
+
 async def warm_upstream(server: ThreadServer) -> Upstream:
     """An upstream with one idle keep-alive connection to `server`."""
-    upstream = Upstream(UpstreamSpec(name="scripted", base_urls=(server.url,)), idle_timeout=5,
-                        connect_timeout=5, models_timeout=5, log=logging.getLogger("test"))
-    stream = await upstream.open_stream({"messages": []})
+    upstream = upstream_at(server.url)
+    stream = await upstream.begin({"messages": []}).open()
     assert await stream.read() == BODY
     assert await stream.read() == b""
     stream.close()
@@ -133,8 +137,7 @@ async def test_a_discarded_opening_closes_its_request_and_frees_the_replica():
 
 async def test_without_an_idle_connection_the_request_is_sent_by_open():
     server = ThreadServer()
-    upstream = Upstream(UpstreamSpec(name="scripted", base_urls=(server.url,)), idle_timeout=5,
-                        connect_timeout=5, models_timeout=5, log=logging.getLogger("test"))
+    upstream = upstream_at(server.url)
     try:
         opening = upstream.begin({"messages": []})
         assert opening.response is None  # connecting needs the loop
@@ -154,8 +157,7 @@ async def test_a_response_ended_in_the_turn_of_its_start_closes_its_request(simu
     turn closes that connection, and so does cancelling the response's task before it ever
     ran (a coroutine that never started runs no `finally`: the task's done callback does)."""
     simulator.configure(ttft_ms=0, answer_tokens=2)
-    upstream = Upstream(UpstreamSpec(name="sim", base_urls=(simulator.base_url,)), idle_timeout=5,
-                        connect_timeout=5, models_timeout=5, log=logging.getLogger("test"))
+    upstream = upstream_at(simulator.base_url)
     sent: List[dict] = []
 
     async def send(message: str | bytes) -> None:

@@ -8,6 +8,7 @@ import { expect, test } from '@jupyterlab/galata';
 
 import {
   fmt,
+  IStreamTiming,
   LAB_URL,
   ISimRecord,
   machineLine,
@@ -142,40 +143,27 @@ test.describe('Benchmark 1: the batch proxy', () => {
     // simulator's own schedule are in it, the browser and the proxy are not.
     const nCeiling = Math.max(...NS);
     const nMaxPerN = nCeiling;
-    await resetSimulator(request, SIM);
-    const straightRun = await Promise.all(
-      Array.from({ length: nCeiling }, (_, i) =>
-        streamStraight({ messages: [{ role: 'user', content: `ceiling ${i}` }], max_tokens: 400 })
-      )
-    );
-    expect(straightRun.every(s => s.done)).toBe(true);
-    const straightRecords = await simulatorRecords(request);
-    const straightOffered = straightRecords.reduce((sum, r) => sum + r.completion_tokens_sent, 0);
-    const straightStart = Math.min(...straightRun.map(s => s.startedAt));
-    const straightWall = Math.max(...straightRun.map(s => s.endedAt ?? NaN)) - straightStart;
-    const straightFirsts = straightRun.map(s => s.firstTokenAt ?? NaN);
-    const ceiling = {
-      deliveredOverOffered:
-        straightRun.reduce((sum, s) => sum + s.tokens, 0) / straightWall / (straightOffered / IDEAL_MS),
-      spreadMs: Math.max(...straightFirsts) - Math.min(...straightFirsts)
+    const ceilingBodies = Array.from({ length: nCeiling }, (_, i) => ({
+      messages: [{ role: 'user', content: `ceiling ${i}` }],
+      max_tokens: 400
+    }));
+    /** Delivered/offered and first-token spread of a batch run from Node, over Node's clock. */
+    const fromNode = async (run: () => Promise<IStreamTiming[]>) => {
+      await resetSimulator(request, SIM);
+      const streams = await run();
+      expect(streams.every(s => s.done)).toBe(true);
+      const offered = (await simulatorRecords(request)).reduce((sum, r) => sum + r.completion_tokens_sent, 0);
+      const wall = Math.max(...streams.map(s => s.endedAt ?? NaN)) - Math.min(...streams.map(s => s.startedAt));
+      const firsts = streams.map(s => s.firstTokenAt ?? NaN);
+      return {
+        deliveredOverOffered: streams.reduce((sum, s) => sum + s.tokens, 0) / wall / (offered / IDEAL_MS),
+        spreadMs: Math.max(...firsts) - Math.min(...firsts)
+      };
     };
+    const ceiling = await fromNode(() => Promise.all(ceilingBodies.map(body => streamStraight(body))));
     // The same batch from Node through the proxy (a bare WebSocket client, no browser): the
     // proxy's own share of what the browser run loses against the ceiling.
-    await resetSimulator(request, SIM);
-    const nodeRun = await proxyBatchFromNode(
-      Array.from({ length: nCeiling }, (_, i) => ({
-        messages: [{ role: 'user', content: `ceiling ${i}` }],
-        max_tokens: 400
-      }))
-    );
-    expect(nodeRun.every(s => s.done)).toBe(true);
-    const nodeOffered = (await simulatorRecords(request)).reduce((sum, r) => sum + r.completion_tokens_sent, 0);
-    const nodeWall = Math.max(...nodeRun.map(s => s.endedAt ?? NaN)) - Math.min(...nodeRun.map(s => s.startedAt));
-    const nodeFirsts = nodeRun.map(s => s.firstTokenAt ?? NaN);
-    const viaProxyFromNode = {
-      deliveredOverOffered: nodeRun.reduce((sum, s) => sum + s.tokens, 0) / nodeWall / (nodeOffered / IDEAL_MS),
-      spreadMs: Math.max(...nodeFirsts) - Math.min(...nodeFirsts)
-    };
+    const viaProxyFromNode = await fromNode(() => proxyBatchFromNode(ceilingBodies));
 
     // -- the same batch in a Chromium no DevTools client listens to (light-browser.ts) -------
     // Playwright's Network instrumentation costs the machine CPU for every frame the page
