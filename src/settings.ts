@@ -1,11 +1,10 @@
 /** The user's settings (schema/plugin.json) as defaults for Generate responses. */
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { ISignal, Signal } from '@lumino/signaling';
 
-import { directModeWarning } from './direct';
-import type { TransportSpec } from './engine/protocol';
-
-import type { IGenerateOptions, ITarget } from './tokens';
+import { directModeWarning, TransportSpec } from './engine';
+import type { IConnectionSettings, IFanoutSettings, IGenerateOptions, ITarget, IUpstreamListing } from './tokens';
 
 function read<T>(settings: ReadonlyPartialJSONObject, key: string, fallback: T): T {
   const value = settings[key];
@@ -26,13 +25,6 @@ export function settingsToDefaults(settings: ReadonlyPartialJSONObject): Omit<IG
   };
 }
 
-/** How the browser reaches the model server. */
-export interface IConnectionSettings {
-  transport: 'proxy' | 'direct';
-  directUrl: string;
-  directApiKey: string;
-}
-
 /** The connection settings, with `proxy` unless direct mode has a URL. */
 export function connectionSettings(settings: ReadonlyPartialJSONObject): IConnectionSettings {
   const directUrl = read(settings, 'directUrl', '');
@@ -48,13 +40,22 @@ export function contextSettings(settings: ReadonlyPartialJSONObject): { enabled:
   return { enabled: read(settings, 'contextCells', false), budget: read(settings, 'contextTokenBudget', 2000) };
 }
 
+/** How the next batch connects: direct mode's server, or the proxy at `proxyUrl`. */
+export function transportOf(connection: IConnectionSettings, proxyUrl: string): TransportSpec {
+  return connection.transport === 'direct'
+    ? { kind: 'direct', baseUrl: connection.directUrl, apiKey: connection.directApiKey || undefined }
+    : { kind: 'proxy', url: proxyUrl };
+}
+
 /** The extension's settings, read when they are needed so that a change applies at once. */
-export class FanoutSettings {
-  constructor(private readonly _settings: ISettingRegistry.ISettings) {}
+export class FanoutSettings implements IFanoutSettings {
+  constructor(private readonly _settings: ISettingRegistry.ISettings) {
+    _settings.changed.connect(() => this._changed.emit(), this);
+  }
 
   /** Emitted when the user changes a setting. */
-  get changed(): ISettingRegistry.ISettings['changed'] {
-    return this._settings.changed;
+  get changed(): ISignal<IFanoutSettings, void> {
+    return this._changed;
   }
 
   /** Defaults of every generate option but the prompt. */
@@ -64,14 +65,6 @@ export class FanoutSettings {
 
   connection(): IConnectionSettings {
     return connectionSettings(this._settings.composite);
-  }
-
-  /** How the next batch connects: direct mode's server, or the proxy at `proxyUrl`. */
-  transport(proxyUrl: string): TransportSpec {
-    const connection = this.connection();
-    return connection.transport === 'direct'
-      ? { kind: 'direct', baseUrl: connection.directUrl, apiKey: connection.directApiKey || undefined }
-      : { kind: 'proxy', url: proxyUrl };
   }
 
   context(): { enabled: boolean; budget: number } {
@@ -89,4 +82,90 @@ export class FanoutSettings {
       ? directModeWarning(connection.directUrl, this.generateDefaults().n)
       : null;
   }
+
+  private readonly _changed = new Signal<IFanoutSettings, void>(this);
+}
+
+/** The upstreams and models the settings name: their targets, or their one upstream and model. */
+function namedTargets(defaults: Omit<IGenerateOptions, 'prompt'>): Array<{ upstream: string; model: string }> {
+  return defaults.targets?.length ? defaults.targets : [{ upstream: defaults.upstream, model: defaults.model }];
+}
+
+/**
+ * Where the `upstream`, `model` and `targets` settings disagree with the server's listing: the
+ * first such warning, or null. A model is checked only against an upstream that listed its models.
+ */
+export function upstreamWarning(listing: IUpstreamListing, defaults: Omit<IGenerateOptions, 'prompt'>): string | null {
+  const names = listing.upstreams.map(u => u.name).join(', ') || 'none';
+  for (const { upstream, model } of namedTargets(defaults)) {
+    const found = listing.upstreams.find(u => u.name === (upstream || listing.default));
+    if (!found) {
+      return `The settings name the upstream "${upstream}", which the Jupyter server does not have (it has: ${names}).`;
+    }
+    if (model && found.error === null && found.models.length > 0 && !found.models.includes(model)) {
+      return `The settings name the model "${model}", which the upstream "${found.name}" does not serve (it serves: ${found.models.join(', ')}).`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Checks the settings that name an upstream or a model against the server's listing (see
+ * {@link upstreamWarning}), so that a mistyped name is shown before anything is sent. It asks the
+ * server only when such a setting is set (and changed), and only for the proxy transport.
+ */
+export class UpstreamCheck {
+  constructor(
+    private readonly _settings: IFanoutSettings,
+    private readonly _list: () => Promise<IUpstreamListing>
+  ) {
+    _settings.changed.connect(this._check, this);
+    this._check();
+  }
+
+  /** Emitted when {@link warning} changed. */
+  get changed(): ISignal<UpstreamCheck, void> {
+    return this._changed;
+  }
+
+  /** What is wrong with the upstream settings, or null. */
+  warning(): string | null {
+    return this._warning;
+  }
+
+  dispose(): void {
+    this._settings.changed.disconnect(this._check, this);
+  }
+
+  private _check(): void {
+    const defaults = this._settings.generateDefaults();
+    const named = namedTargets(defaults).map(({ upstream, model }) => ({ upstream, model }));
+    const proxy = this._settings.connection().transport === 'proxy';
+    const key = proxy && named.some(({ upstream, model }) => upstream || model) ? JSON.stringify(named) : '';
+    if (key === this._checked) {
+      return;
+    }
+    this._checked = key;
+    if (!key) {
+      this._set(null);
+      return;
+    }
+    this._list().then(
+      listing => key === this._checked && this._set(upstreamWarning(listing, defaults)),
+      (reason: Error) =>
+        key === this._checked && this._set(`Could not check the upstream and model settings: ${reason.message}`)
+    );
+  }
+
+  private _set(warning: string | null): void {
+    if (warning !== this._warning) {
+      this._warning = warning;
+      this._changed.emit();
+    }
+  }
+
+  private _warning: string | null = null;
+  /** The names last checked (JSON); '' when nothing needs checking. */
+  private _checked = '';
+  private readonly _changed = new Signal<UpstreamCheck, void>(this);
 }

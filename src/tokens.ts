@@ -1,7 +1,9 @@
 /**
- * Public interfaces and command IDs of jupyterlab-fanout.
+ * Public interfaces, tokens and command IDs of jupyterlab-fanout.
  *
- * Other extensions can `require` {@link IFanoutModel} to start, stop and observe batches.
+ * Other extensions can `require` {@link IFanoutModel} to start, stop and observe batches. The
+ * extension's own plugins share the user's settings ({@link IFanoutSettings}) and the active
+ * notebook cell ({@link IFanoutActiveCell}) through tokens too.
  */
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
@@ -30,6 +32,8 @@ export namespace CommandIDs {
   export const parse = 'fanout:parse';
   /** Insert a response: `{batchId?, responseId, mode?: below|replace|new-notebook, format?: cells|text, cell?}`. */
   export const insert = 'fanout:insert';
+  /** The server's upstreams, their models, the default upstream and the limits ({@link IUpstreamListing}). */
+  export const listUpstreams = 'fanout:list-upstreams';
 }
 
 /** Some responses of a batch from one model of one upstream. */
@@ -149,3 +153,93 @@ export const IFanoutModel = new Token<IFanoutModel>(
   'jupyterlab-fanout:IFanoutModel',
   'Start, stop and observe batches of streaming responses.'
 );
+
+/** How the browser reaches the model server. */
+export interface IConnectionSettings {
+  /** `proxy`: through the Jupyter server; `direct`: straight to `directUrl`. */
+  transport: 'proxy' | 'direct';
+  directUrl: string;
+  directApiKey: string;
+}
+
+/** The user's settings of jupyterlab-fanout (schema/plugin.json), read when needed. */
+export interface IFanoutSettings {
+  /** Emitted when the user changes a setting. */
+  readonly changed: ISignal<IFanoutSettings, void>;
+  /** Defaults of every generate option but the prompt. */
+  generateDefaults(): Omit<IGenerateOptions, 'prompt'>;
+  /** How the browser reaches the model server. */
+  connection(): IConnectionSettings;
+  /** Whether to send the cells above as context, and within how many tokens. */
+  context(): { enabled: boolean; budget: number };
+  setContextEnabled(enabled: boolean): Promise<void>;
+  /** The warning the connection settings deserve, if any. */
+  connectionWarning(): string | null;
+}
+
+/** The token of the user's settings. */
+export const IFanoutSettings = new Token<IFanoutSettings>(
+  'jupyterlab-fanout:IFanoutSettings',
+  "The user's settings of jupyterlab-fanout, read when needed."
+);
+
+/** The cells above the active one that fit a token budget, as context for the prompt. */
+export interface INotebookContext {
+  /** The context as markdown: prose as it is, code fenced in the notebook's language. */
+  text: string;
+  /** How many cells it holds (the nearest ones above the active cell). */
+  cells: number;
+  /** Its estimated size in tokens (about four characters a token). */
+  tokens: number;
+}
+
+/**
+ * The active notebook cell as a source of prompts: what Generate responses uses when it gets no
+ * prompt, the context it sends, and the language code answers are written in.
+ */
+export interface IFanoutActiveCell {
+  /** Emitted when the current notebook or its active cell changes. */
+  readonly changed: ISignal<IFanoutActiveCell, void>;
+  /** True while a notebook is current. */
+  readonly hasNotebook: boolean;
+  /** The active cell's selected text, or its whole source when nothing is selected; '' without one. */
+  prompt(): string;
+  /** The active cell's whole source, or null without one. */
+  source(): string | null;
+  /** The cells above the active one within `budget` tokens; null without a notebook. */
+  context(budget: number): INotebookContext | null;
+  /** The current notebook's kernel language (python without a notebook). */
+  language(): string;
+}
+
+/** The token of the active notebook cell. */
+export const IFanoutActiveCell = new Token<IFanoutActiveCell>(
+  'jupyterlab-fanout:IFanoutActiveCell',
+  'The active notebook cell: the prompt, context and language Generate responses uses by default.'
+);
+
+/** One upstream (model server) the Jupyter server is configured with. */
+export interface IUpstreamDescription {
+  /** Its name, as `upstream` takes it. */
+  name: string;
+  /** The models it serves (within its allow-list); empty when they could not be listed. */
+  models: string[];
+  /** The model used when a request names none; null when there is none. */
+  default_model: string | null;
+  /** Why its models could not be listed, or null. */
+  error: string | null;
+}
+
+/** What `GET fanout/upstreams` answers (the command `fanout:list-upstreams` returns it). */
+export interface IUpstreamListing {
+  /** The name of the default upstream (used when a request names none). */
+  default: string;
+  upstreams: IUpstreamDescription[];
+  /** The server's limits. */
+  limits: {
+    max_responses_per_batch: number;
+    max_streams_per_user: number;
+    max_tokens_limit: number;
+    max_message_bytes: number;
+  };
+}

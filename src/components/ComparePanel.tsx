@@ -4,7 +4,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { isParseFailure, parseOne } from '../parse';
 import type { IBatchView, IResponseView } from '../tokens';
-import type { InsertMode } from '../notebook';
+import type { InsertMode } from '../notebook/insert';
 import { LineDiff } from './LineDiff';
 import { RenderedMarkdown } from './RenderedMarkdown';
 import { ResponseDetails, statusLabel } from './ResponseCard';

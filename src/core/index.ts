@@ -9,5 +9,5 @@ export { batchMetrics, isActive, isFinal, responseMetrics } from './metrics';
 export { ResponseMirror, takeUpdate } from './update';
 export type { ResponseUpdate } from './update';
 export { errorFromHttpBody, errorFromPayload } from './errors';
-export { estimateTokens } from './tokens';
+export { estimateTokens } from './token-count';
 export { splitJsonValues } from './json-scan';

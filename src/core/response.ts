@@ -20,7 +20,7 @@ import { splitJsonValues } from './json-scan';
 import { responseMetrics } from './metrics';
 import { SseDecoder } from './sse';
 import { ThinkSplitter } from './think';
-import { readUsage, TokenTally } from './tokens';
+import { readUsage, TokenTally } from './token-count';
 import { ResponseError, ResponseSnapshot, ResponseStatus, ResponseTiming } from './types';
 
 /** Options of a {@link ResponseStream}. */

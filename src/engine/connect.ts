@@ -2,8 +2,8 @@
  * The real transports behind a {@link TransportSpec}: the batch WebSocket to the Jupyter server,
  * or direct fetches. Usable in a Web Worker (no DOM).
  */
-import { directConnectionFactory } from '../direct';
-import { WebSocketBatchConnection } from '../transport';
+import { directConnectionFactory } from './direct';
+import { WebSocketBatchConnection } from './transport';
 import type { TransportConnector } from './host';
 import type { TransportSpec } from './protocol';
 

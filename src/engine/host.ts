@@ -5,7 +5,7 @@
  * response every `interval` milliseconds (the first at once).
  */
 import { ResponseError, ResponseStream, takeUpdate } from '../core';
-import type { IBatchConnection, IConnectionHandlers } from '../transport';
+import type { IBatchConnection, IConnectionHandlers } from './transport';
 import type { EngineRequest, EngineUpdate, IStreamEngine, StreamEngineFactory, TransportSpec } from './protocol';
 
 /** Opens one batch connection over `transport`. */

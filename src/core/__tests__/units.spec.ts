@@ -3,7 +3,7 @@ import { errorFromHttpBody, errorFromPayload } from '../errors';
 import { splitJsonValues } from '../json-scan';
 import { ResponseStream } from '../response';
 import { ThinkSplitter } from '../think';
-import { estimateTokens } from '../tokens';
+import { estimateTokens } from '../token-count';
 import { ManualClock } from './harness';
 import { chunk, sse, usage } from './transcripts/build';
 

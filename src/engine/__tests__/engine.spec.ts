@@ -5,7 +5,7 @@
  */
 import { ResponseMirror, ResponseStream, takeUpdate } from '../../core';
 import { FanoutModel } from '../../model';
-import type { IBatchConnection, IConnectionHandlers } from '../../transport';
+import type { IBatchConnection, IConnectionHandlers } from '../transport';
 import {
   EngineRequest,
   EngineUpdate,

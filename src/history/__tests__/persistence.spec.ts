@@ -4,10 +4,10 @@
  */
 import type { IStateDB } from '@jupyterlab/statedb';
 
-import { FanoutModel } from '../model';
+import { FanoutModel } from '../../model';
 import { persistBatches, UNSAVED_KEY } from '../persistence';
-import type { IGenerateOptions } from '../tokens';
-import type { IBatchConnection, IConnectionHandlers } from '../transport';
+import type { IGenerateOptions } from '../../tokens';
+import type { IBatchConnection, IConnectionHandlers } from '../../engine';
 
 const encoder = new TextEncoder();
 const chunk = (content: string, finish: string | null = null) =>

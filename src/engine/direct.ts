@@ -3,7 +3,7 @@
  * fetch per response, each with its own AbortController. No Jupyter server in between, so the
  * browser's per-host connection limit applies (six over HTTP/1.1): see {@link directModeWarning}.
  */
-import { errorFromHttpBody } from './core';
+import { errorFromHttpBody } from '../core';
 import type { ConnectionFactory, IBatchConnection, IConnectionHandlers } from './transport';
 
 /** Where direct mode sends its requests. */

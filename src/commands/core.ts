@@ -1,29 +1,37 @@
 /**
- * The commands: the public API of the extension. Every user action is one of them.
+ * The core commands, the public API of the extension: generate, stop, re-generate, fill the gaps,
+ * remove a batch, list the server's upstreams. The notebook's and compare's are beside this one.
  */
-import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { contextMessage } from '../notebook/prompt';
+import { structuredOutputInstruction } from '../parse';
+import {
+  CommandIDs,
+  IFanoutActiveCell,
+  IFanoutModel,
+  IFanoutSettings,
+  IGenerateOptions,
+  ITarget,
+  IUpstreamListing
+} from '../tokens';
 import { optionalBoolean, optionalNumber, optionalString } from './args';
-import { CommandIDs, IFanoutModel, IGenerateOptions, ITarget } from './tokens';
+import { findBatch, responseArgs } from './find';
 
-/** Everything the commands need, wired by the plugin. */
-export interface ICommandContext {
-  app: JupyterFrontEnd;
+/** Everything the core commands need, wired by the core plugin. */
+export interface ICoreCommandContext {
+  commands: CommandRegistry;
   model: IFanoutModel;
   trans: TranslationBundle;
-  /** Defaults from the settings registry (read when a command runs). */
-  defaults: () => Omit<IGenerateOptions, 'prompt'>;
-  /** The prompt to use when the command gets none (the active cell). */
-  fallbackPrompt: () => string;
-  /** The context to send before the prompt: `include` is the argument, undefined for the setting. */
-  context: (include: boolean | undefined) => string;
-  /** The system-prompt instruction of structured output, for the current notebook's language. */
-  structuredInstruction: () => string;
-  /** Show the Fanout sidebar. */
-  reveal: () => void;
+  /** The user's settings: the defaults of every option (read when a command runs). */
+  settings: IFanoutSettings;
+  /** Where the prompt, the context and the language come from when not given; null without notebooks. */
+  activeCell: IFanoutActiveCell | null;
+  /** The server's upstreams (`GET fanout/upstreams`). */
+  listUpstreams: () => Promise<IUpstreamListing>;
 }
 
 function optionalTargets(args: ReadonlyPartialJSONObject, key: string): ITarget[] | undefined {
@@ -96,39 +104,60 @@ const generateSchema = {
   }
 };
 
-const responseSchema = {
-  type: 'object' as const,
-  properties: {
-    batchId: { type: 'string', description: 'The batch; default: the newest.' },
-    responseId: { type: 'string', description: 'One response of it ("1", "2", …).' }
-  }
-};
+const responseSchema = { type: 'object' as const, properties: responseArgs };
 
-function requireBatchId(context: ICommandContext, args: ReadonlyPartialJSONObject): string {
-  const batch = context.model.getBatch(optionalString(args, 'batchId'));
-  if (!batch) {
-    throw new Error('There is no batch yet: run Generate responses first.');
-  }
-  return batch.id;
+function requireBatchId(context: ICoreCommandContext, args: ReadonlyPartialJSONObject): string {
+  return findBatch(context.model, args).id;
 }
 
-/** Register the commands. */
-export function registerCommands(context: ICommandContext): void {
-  const { app, model, trans } = context;
+/** The options of one Generate responses: the arguments over the settings, the active cell's prompt and context. */
+export function resolveGenerateOptions(
+  args: ReadonlyPartialJSONObject,
+  settings: IFanoutSettings,
+  activeCell: IFanoutActiveCell | null
+): IGenerateOptions {
+  const options = generateOptions(args, settings.generateDefaults(), () => activeCell?.prompt() ?? '');
+  const { enabled, budget } = settings.context();
+  const include = optionalBoolean(args, 'includeContext') ?? enabled;
+  options.context = include ? contextMessage(activeCell?.context(budget) ?? null) : '';
+  if (options.structured) {
+    const instruction = structuredOutputInstruction(activeCell?.language() ?? 'python');
+    options.systemPrompt = [options.systemPrompt, instruction].filter(Boolean).join('\n\n');
+  }
+  return options;
+}
 
-  app.commands.addCommand(CommandIDs.generate, {
+/** Format the upstream listing for a person: one line per upstream. */
+export function describeUpstreams(listing: IUpstreamListing): string {
+  return listing.upstreams
+    .map(upstream => {
+      const marks = upstream.name === listing.default ? ' (default)' : '';
+      const models = upstream.error
+        ? `models unavailable: ${upstream.error}`
+        : upstream.models.join(', ') || 'no models listed';
+      return `${upstream.name}${marks}: ${models}`;
+    })
+    .join('\n');
+}
+
+/** Register the core commands. */
+export function registerCoreCommands(context: ICoreCommandContext): void {
+  const { commands, model, trans } = context;
+
+  commands.addCommand(CommandIDs.generate, {
     label: trans.__('Generate responses'),
     caption: trans.__('Ask the model for several responses at once and watch them stream'),
     describedBy: { args: generateSchema },
     execute: async args => {
       let options: IGenerateOptions;
       try {
-        options = generateOptions(args, context.defaults(), context.fallbackPrompt);
-        options.context = context.context(optionalBoolean(args, 'includeContext'));
-        if (options.structured) {
-          options.systemPrompt = [options.systemPrompt, context.structuredInstruction()].filter(Boolean).join('\n\n');
+        options = resolveGenerateOptions(args, context.settings, context.activeCell);
+        if (commands.hasCommand(CommandIDs.open)) {
+          // Shows the sidebar (when its plugin is there); it runs before the batch starts.
+          commands
+            .execute(CommandIDs.open)
+            .catch(reason => console.error('jupyterlab-fanout: could not show the sidebar', reason));
         }
-        context.reveal();
         const { done } = model.generate(options);
         return await done;
       } catch (error) {
@@ -140,12 +169,7 @@ export function registerCommands(context: ICommandContext): void {
     }
   });
 
-  app.commands.addCommand(CommandIDs.generateFromCell, {
-    label: trans.__('Generate responses from this cell'),
-    execute: () => app.commands.execute(CommandIDs.generate, { prompt: context.fallbackPrompt() })
-  });
-
-  app.commands.addCommand(CommandIDs.stop, {
+  commands.addCommand(CommandIDs.stop, {
     label: args => (args.responseId ? trans.__('Stop response') : trans.__('Stop all responses')),
     describedBy: { args: responseSchema },
     isEnabled: args => model.getBatch(optionalString(args, 'batchId'))?.active ?? false,
@@ -154,7 +178,7 @@ export function registerCommands(context: ICommandContext): void {
     }
   });
 
-  app.commands.addCommand(CommandIDs.regenerate, {
+  commands.addCommand(CommandIDs.regenerate, {
     label: trans.__('Re-generate response'),
     describedBy: { args: { ...responseSchema, required: ['responseId'] } },
     execute: args => {
@@ -166,14 +190,14 @@ export function registerCommands(context: ICommandContext): void {
     }
   });
 
-  app.commands.addCommand(CommandIDs.fillGaps, {
+  commands.addCommand(CommandIDs.fillGaps, {
     label: trans.__('Fill the gaps'),
     caption: trans.__('Re-generate every stopped, failed or incomplete response'),
     describedBy: { args: responseSchema },
     execute: args => model.fillGaps(requireBatchId(context, args))
   });
 
-  app.commands.addCommand(CommandIDs.removeBatch, {
+  commands.addCommand(CommandIDs.removeBatch, {
     label: trans.__('Remove batch'),
     describedBy: { args: { type: 'object', properties: { batchId: responseSchema.properties.batchId } } },
     isEnabled: args => {
@@ -185,8 +209,21 @@ export function registerCommands(context: ICommandContext): void {
     }
   });
 
-  app.commands.addCommand(CommandIDs.open, {
-    label: trans.__('Show Fanout'),
-    execute: () => context.reveal()
+  commands.addCommand(CommandIDs.listUpstreams, {
+    label: trans.__("List the server's models"),
+    caption: trans.__('The upstreams the Jupyter server is configured with, their models and limits'),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: { show: { type: 'boolean', description: 'Also show the listing in a notification.' } }
+      }
+    },
+    execute: async args => {
+      const listing = await context.listUpstreams();
+      if (optionalBoolean(args, 'show')) {
+        Notification.info(describeUpstreams(listing), { autoClose: false });
+      }
+      return listing;
+    }
   });
 }

@@ -7,7 +7,7 @@
 import type { IStateDB } from '@jupyterlab/statedb';
 import type { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 
-import type { IBatchSummary, IFanoutModel } from './tokens';
+import type { IBatchSummary, IFanoutModel } from '../tokens';
 
 const KEY = 'jupyterlab-fanout:batches';
 /** The local-storage key of the snapshot taken when the page goes away with unsaved changes. */

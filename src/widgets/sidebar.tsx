@@ -1,9 +1,62 @@
 import React from 'react';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import type { CommandRegistry } from '@lumino/commands';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
-import { FanoutPanel, IFanoutPanelProps } from './components/FanoutPanel';
+import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
+import type { UpstreamCheck } from '../settings';
+import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
+
+/** What the sidebar shows and where its actions go. */
+export interface IFanoutSidebarOptions {
+  model: IFanoutModel;
+  settings: IFanoutSettings;
+  /** The active notebook cell (the context line); null without notebooks. */
+  activeCell: IFanoutActiveCell | null;
+  /** The upstream and model settings checked against the server; null to not check. */
+  upstreamCheck: UpstreamCheck | null;
+  /** Every action of the sidebar is one of the extension's commands. */
+  commands: CommandRegistry;
+  trans: TranslationBundle;
+}
+
+/** The panel's properties: the model's state, the settings' context line and notices, the commands. */
+export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelProps {
+  const { model, settings, activeCell, upstreamCheck, commands, trans } = options;
+  const run = (command: string, args: ReadonlyPartialJSONObject = {}) => {
+    // Generate responses shows its own errors; the others' are logged.
+    commands.execute(command, args).catch(reason => console.error(`jupyterlab-fanout: ${command} failed`, reason));
+  };
+  return {
+    model,
+    trans,
+    context: () => {
+      // Counted only while it would be sent: this runs on every render of the sidebar.
+      const { enabled, budget } = settings.context();
+      if (!activeCell?.hasNotebook) {
+        return null;
+      }
+      const found = enabled ? activeCell.context(budget) : null;
+      return { enabled, budget, cells: found?.cells ?? 0, tokens: found?.tokens ?? 0 };
+    },
+    onToggleContext: enabled => {
+      settings
+        .setContextEnabled(enabled)
+        .catch(reason => console.error('jupyterlab-fanout: could not change the context setting', reason));
+    },
+    notice: () => [settings.connectionWarning(), upstreamCheck?.warning()].filter(Boolean).join(' ') || null,
+    onGenerate: prompt => run(CommandIDs.generate, prompt.trim() ? { prompt } : {}),
+    onStop: (batchId, responseId) => run(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
+    onRegenerate: (batchId, responseId) => run(CommandIDs.regenerate, { batchId, responseId }),
+    onFillGaps: batchId => run(CommandIDs.fillGaps, { batchId }),
+    onCompare: batchId => run(CommandIDs.compare, { batchId }),
+    onInsert: (batchId, responseId) => run(CommandIDs.insert, { batchId, responseId }),
+    onRemove: batchId => run(CommandIDs.removeBatch, { batchId })
+  };
+}
 
 /** How often the elapsed timers move while a batch runs and nothing else changes. */
 const TICK_MS = 500;
@@ -30,12 +83,19 @@ const MANY_RESPONSES = 16;
  * runs so that elapsed times move even while a server is slow to answer.
  */
 export class FanoutSidebar extends ReactWidget {
-  constructor(private readonly _props: IFanoutPanelProps) {
+  constructor(options: IFanoutSidebarOptions) {
     super();
+    this._props = sidebarPanelProps(options);
+    this.id = 'jupyterlab-fanout-sidebar';
     this.addClass('jp-Fanout-sidebar');
+    this.title.caption = options.trans.__('Fanout');
     // Focusable, so that a click anywhere in it gives it the keyboard (Escape stops all).
     this.node.tabIndex = -1;
-    _props.model.changed.connect(this._onModelChanged, this);
+    options.model.changed.connect(this._onModelChanged, this);
+    // The context line and the notices depend on the active cell, the settings and the server.
+    options.activeCell?.changed.connect(this._onContextChanged, this);
+    options.settings.changed.connect(this._onContextChanged, this);
+    options.upstreamCheck?.changed.connect(this._onContextChanged, this);
   }
 
   dispose(): void {
@@ -45,6 +105,10 @@ export class FanoutSidebar extends ReactWidget {
     }
     this._props.model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
+  }
+
+  private _onContextChanged(): void {
+    this.update();
   }
 
   protected render(): JSX.Element {
@@ -117,6 +181,7 @@ export class FanoutSidebar extends ReactWidget {
     }
   }
 
+  private readonly _props: IFanoutPanelProps;
   private _timer: ReturnType<typeof setInterval> | null = null;
   private _renderTimer: ReturnType<typeof setTimeout> | null = null;
   private _lastRender = -Infinity;

@@ -1,4 +1,4 @@
-import { previewOf, textBlocks } from '../components/ResponseCard';
+import { previewOf, textBlocks } from '../ResponseCard';
 
 describe('the preview of a running response', () => {
   it('is the whole text when it is short', () => {

@@ -2,7 +2,7 @@
  * The browser side of the batch protocol (docs/protocol.md): one WebSocket per batch to the
  * Jupyter server, carrying every response of the batch. No DOM beyond the WebSocket API.
  */
-import type { ResponseError } from './core';
+import type { ResponseError } from '../core';
 
 /** What the connection reports, per response id. */
 export interface IConnectionHandlers {

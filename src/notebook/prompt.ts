@@ -1,6 +1,8 @@
 /** Where a prompt comes from when none is given: the active notebook cell. */
 import type { INotebookTracker } from '@jupyterlab/notebook';
 
+import type { INotebookContext } from '../tokens';
+
 /** The active cell's selected text, or its whole source when nothing is selected; '' without one. */
 export function promptFromActiveCell(tracker: INotebookTracker): string {
   const cell = tracker.activeCell;
@@ -18,16 +20,6 @@ export function promptFromActiveCell(tracker: INotebookTracker): string {
     }
   }
   return source;
-}
-
-/** The cells above the active one that fit a token budget, as context for the prompt. */
-export interface INotebookContext {
-  /** The context as markdown: prose as it is, code fenced in the notebook's language. */
-  text: string;
-  /** How many cells it holds (the nearest ones above the active cell). */
-  cells: number;
-  /** Its estimated size in tokens (about four characters a token). */
-  tokens: number;
 }
 
 /** About four characters per token: the estimate shown before sending. */

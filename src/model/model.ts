@@ -1,24 +1,25 @@
 /**
  * The fanout model: batches of streaming responses, with Lumino signals and no React.
  *
- * Each response's bytes go through the DOM-free core (`./core`); this layer owns the batches,
- * their connections to the server, and tells views of changes at most once per animation frame.
+ * Each response streams and is parsed in the engine (`../engine`, a Web Worker in the extension);
+ * this layer owns the batches (`./batch`), sends the engine what to start and stop (requests built
+ * by `./request`), applies its updates, and tells views of changes at most once per animation
+ * frame. Saved batches come back through `./saved`.
  */
-import { PromiseDelegate } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { batchMetrics, BatchMetrics, ResponseMirror, ResponseSnapshot } from './core';
-import { EngineUpdate, IStreamEngine, localEngine, StreamEngineFactory, TransportSpec } from './engine';
-import type {
-  IBatchSummary,
-  IBatchView,
-  IFanoutModel,
-  IGenerateOptions,
-  IResponseSummary,
-  IResponseView,
-  ITarget
-} from './tokens';
-import type { ConnectionFactory } from './transport';
+import {
+  ConnectionFactory,
+  EngineUpdate,
+  IStreamEngine,
+  localEngine,
+  StreamEngineFactory,
+  TransportSpec
+} from '../engine';
+import type { IBatchSummary, IBatchView, IFanoutModel, IGenerateOptions, IResponseSummary } from '../tokens';
+import { Batch, BatchResponse, GAPS } from './batch';
+import { buildRequest, expandTargets } from './request';
+import { restoreBatch } from './saved';
 
 /** How the model is built; everything it touches outside itself is injected. */
 export interface IFanoutModelOptions {
@@ -37,191 +38,6 @@ export interface IFanoutModelOptions {
   schedule?: (callback: () => void) => void;
   /** Seeds for new requests (default: random 31-bit integers). */
   nextSeed?: () => number;
-}
-
-/** The responses a batch asks for, in order: its targets, or `n` from the default model. */
-export function expandTargets(options: IGenerateOptions): ITarget[] {
-  const targets = options.targets?.length
-    ? options.targets
-    : [{ upstream: options.upstream, model: options.model, n: options.n }];
-  const expanded: ITarget[] = [];
-  for (const target of targets) {
-    if (!Number.isInteger(target.n) || target.n < 1) {
-      throw new Error(`The number of responses must be a whole number of at least 1, not ${target.n}.`);
-    }
-    for (let i = 0; i < target.n; i++) {
-      expanded.push({ upstream: target.upstream ?? '', model: target.model ?? '', n: 1 });
-    }
-  }
-  return expanded;
-}
-
-/** Build the chat completion request of one response. */
-export function buildRequest(options: IGenerateOptions, seed: number, model = options.model): Record<string, unknown> {
-  const messages: Array<{ role: string; content: string }> = [];
-  if (options.systemPrompt) {
-    messages.push({ role: 'system', content: options.systemPrompt });
-  }
-  messages.push({
-    role: 'user',
-    content: options.context ? `${options.context}\n\n---\n\n${options.prompt}` : options.prompt
-  });
-  const request: Record<string, unknown> = {
-    messages,
-    max_tokens: options.maxTokens,
-    temperature: options.temperature,
-    seed
-  };
-  if (model) {
-    request.model = model;
-  }
-  return request;
-}
-
-class Response implements IResponseView {
-  constructor(
-    readonly id: string,
-    readonly index: number,
-    readonly upstream: string,
-    readonly model: string,
-    private readonly _now: () => number
-  ) {
-    this.mirror = new ResponseMirror(_now);
-  }
-
-  /** The id of the current attempt on the wire: unique within the batch's connections. */
-  get wireId(): string {
-    return `${this.id}.${this.attempt}`;
-  }
-
-  get seed(): number {
-    return this._seed;
-  }
-
-  get attempt(): number {
-    return this._attempt;
-  }
-
-  /** True once the current attempt has ended (a restored response has always ended). */
-  get ended(): boolean {
-    return this._restored !== null || this.mirror.ended;
-  }
-
-  /** True once the current attempt's last update has arrived: its summary is final. */
-  get settled(): boolean {
-    return this._restored !== null || this.mirror.settled;
-  }
-
-  /** Start a new attempt, sent at `at`, with a fresh state. */
-  begin(seed: number, at: number): void {
-    this._attempt += 1;
-    this._seed = seed;
-    this.mirror = new ResponseMirror(this._now);
-    this._restored = null;
-    this.mirror.begin(at);
-  }
-
-  /** Take the state saved before a reload; a response that was still running is marked incomplete. */
-  restore(saved: IResponseSummary): void {
-    const { id: _id, index: _index, seed, attempt, upstream: _upstream, requestedModel: _model, ...snapshot } = saved;
-    this._seed = seed;
-    this._attempt = attempt;
-    this._restored = RUNNING.has(snapshot.status)
-      ? {
-          ...snapshot,
-          status: 'incomplete',
-          error: snapshot.error ?? {
-            message:
-              'The page was closed or reloaded while this response was streaming; the text that had arrived is kept.',
-            code: 'interrupted'
-          }
-        }
-      : snapshot;
-  }
-
-  snapshot(): ResponseSnapshot {
-    return this._restored ?? this.mirror.snapshot();
-  }
-
-  summary(): IResponseSummary {
-    return {
-      id: this.id,
-      index: this.index,
-      seed: this._seed,
-      attempt: this._attempt,
-      upstream: this.upstream,
-      requestedModel: this.model,
-      ...this.snapshot()
-    };
-  }
-
-  /** Resolve everyone waiting for the current attempt to end. */
-  settle(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    const summary = this.summary();
-    for (const resolve of waiters) {
-      resolve(summary);
-    }
-  }
-
-  /** The current attempt's state, rebuilt from the engine's updates. */
-  mirror: ResponseMirror;
-  waiters: Array<(summary: IResponseSummary) => void> = [];
-  private _seed = 0;
-  private _attempt = 0;
-  private _restored: ResponseSnapshot | null = null;
-}
-
-const RUNNING = new Set(['pending', 'connecting', 'thinking', 'generating']);
-/** Statuses "fill the gaps" re-generates. */
-const GAPS = new Set(['stopped', 'error', 'incomplete']);
-
-class Batch implements IBatchView {
-  constructor(
-    readonly id: string,
-    readonly createdAt: number,
-    readonly options: Readonly<IGenerateOptions>,
-    private readonly _now: () => number
-  ) {
-    expandTargets(options).forEach((target, i) => {
-      this.responses.push(new Response(String(i + 1), i + 1, target.upstream, target.model, _now));
-    });
-  }
-
-  get active(): boolean {
-    return this.responses.some(r => !r.ended);
-  }
-
-  metrics(): BatchMetrics {
-    return batchMetrics(
-      this.responses.map(r => r.snapshot()),
-      this._now()
-    );
-  }
-
-  summary(): IBatchSummary {
-    return {
-      batchId: this.id,
-      createdAt: this.createdAt,
-      prompt: this.options.prompt,
-      options: { ...this.options },
-      metrics: this.metrics(),
-      responses: this.responses.map(r => r.summary())
-    };
-  }
-
-  /** True once every response's current attempt has settled. */
-  get settled(): boolean {
-    return this.responses.every(r => r.settled);
-  }
-
-  findByWireId(wireId: string): Response | undefined {
-    return this.responses.find(r => r.wireId === wireId);
-  }
-
-  readonly responses: Response[] = [];
-  readonly done = new PromiseDelegate<IBatchSummary>();
 }
 
 function defaultSchedule(callback: () => void): void {
@@ -285,7 +101,7 @@ export class FanoutModel implements IFanoutModel {
 
   stop(batchId: string, responseId?: string): void {
     const batch = this._requireBatch(batchId);
-    const targets = responseId === undefined ? batch.responses : [this._requireResponse(batch, responseId)];
+    const targets = responseId === undefined ? batch.responses : [batch.require(responseId)];
     for (const response of targets) {
       if (response.ended) {
         continue;
@@ -300,7 +116,7 @@ export class FanoutModel implements IFanoutModel {
 
   regenerate(batchId: string, responseId: string): Promise<IResponseSummary> {
     const batch = this._requireBatch(batchId);
-    const response = this._requireResponse(batch, responseId);
+    const response = batch.require(responseId);
     if (!response.ended) {
       throw new Error(`Response ${responseId} of batch ${batchId} is still running: stop it first.`);
     }
@@ -346,14 +162,10 @@ export class FanoutModel implements IFanoutModel {
       if (this._batches.some(b => b.id === summary.batchId)) {
         continue;
       }
-      const batch = new Batch(summary.batchId, summary.createdAt ?? Date.now(), summary.options, this._now);
-      if (batch.responses.length !== summary.responses.length) {
-        console.warn(`jupyterlab-fanout: not restoring batch ${summary.batchId}: its saved state is inconsistent`);
-        continue;
+      const batch = restoreBatch(summary, this._now);
+      if (batch) {
+        this._batches.push(batch);
       }
-      summary.responses.forEach((response, i) => batch.responses[i].restore(response));
-      batch.done.resolve(batch.summary());
-      this._batches.push(batch);
     }
     this._markChanged();
   }
@@ -368,7 +180,7 @@ export class FanoutModel implements IFanoutModel {
     this._engine.dispose();
   }
 
-  private _startAttempt(batch: Batch, response: Response): void {
+  private _startAttempt(batch: Batch, response: BatchResponse): void {
     const startedAt = this._now();
     response.begin(this._nextSeed(), startedAt);
     this._engine.send({
@@ -412,7 +224,7 @@ export class FanoutModel implements IFanoutModel {
   }
 
   /** A response's attempt ended: resolve its waiters, and the batch's once all have ended. */
-  private _settle(batch: Batch, response: Response): void {
+  private _settle(batch: Batch, response: BatchResponse): void {
     response.settle();
     if (batch.settled) {
       this._engine.send({ type: 'close', batch: batch.id });
@@ -428,14 +240,6 @@ export class FanoutModel implements IFanoutModel {
       throw new Error(`There is no batch ${batchId}.`);
     }
     return batch;
-  }
-
-  private _requireResponse(batch: Batch, responseId: string): Response {
-    const response = batch.responses.find(r => r.id === responseId);
-    if (!response) {
-      throw new Error(`Batch ${batch.id} has no response ${responseId} (it has 1 to ${batch.responses.length}).`);
-    }
-    return response;
   }
 
   private _markChanged(): void {

@@ -1,9 +1,10 @@
 /**
  * The model without a DOM or a server: a fake connection plays the proxy.
  */
-import { buildRequest, FanoutModel } from '../model';
-import type { IGenerateOptions } from '../tokens';
-import type { IBatchConnection, IConnectionHandlers } from '../transport';
+import { FanoutModel } from '../model';
+import { buildRequest } from '../request';
+import type { IGenerateOptions } from '../../tokens';
+import type { IBatchConnection, IConnectionHandlers } from '../../engine';
 
 const encoder = new TextEncoder();
 

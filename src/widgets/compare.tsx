@@ -4,8 +4,8 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, UseSignal, listIcon } from '@jupyterlab/ui-components';
 
-import { CompareLayout, ComparePanel, CompareView, ICompareActions } from './components/ComparePanel';
-import type { IFanoutModel } from './tokens';
+import { CompareLayout, ComparePanel, CompareView, ICompareActions } from '../components/ComparePanel';
+import type { IFanoutModel } from '../tokens';
 
 /** The compare view of one batch, in the main area. */
 export class CompareWidget extends ReactWidget {

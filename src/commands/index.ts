@@ -1,0 +1,10 @@
+/**
+ * The commands, the public API of the extension (every user action is one of them, see
+ * {@link CommandIDs}): the core's, the notebook's and compare's, and how they read arguments.
+ */
+export { generateOptions, registerCoreCommands, resolveGenerateOptions, describeUpstreams } from './core';
+export type { ICoreCommandContext } from './core';
+export { cellsOf, registerNotebookCommands } from './notebook';
+export type { INotebookCommandContext } from './notebook';
+export { registerCompareCommands } from './compare';
+export type { ICompareCommandContext } from './compare';

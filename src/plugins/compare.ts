@@ -1,0 +1,33 @@
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, Sanitizer } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { registerCompareCommands } from '../commands';
+import { CommandIDs, IFanoutActiveCell, IFanoutModel } from '../tokens';
+
+/** Compare a batch's responses side by side or in tabs, and parse them into cells. */
+export const comparePlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-fanout:compare',
+  description: "Compare a Fanout batch's responses, and parse them into cells.",
+  autoStart: true,
+  requires: [IFanoutModel, IRenderMimeRegistry],
+  optional: [IFanoutActiveCell, ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    model: IFanoutModel,
+    rendermime: IRenderMimeRegistry,
+    activeCell: IFanoutActiveCell | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
+    // Model output is untrusted: sanitized, and never allowed to run commands when clicked.
+    const sanitizer = new Sanitizer();
+    sanitizer.setAllowCommandLinker(false);
+    registerCompareCommands({ app, model, activeCell, rendermime: rendermime.clone({ sanitizer }), trans });
+    const category = trans.__('Fanout');
+    palette?.addItem({ command: CommandIDs.compare, category });
+    palette?.addItem({ command: CommandIDs.parse, category });
+  }
+};

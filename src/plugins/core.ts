@@ -1,0 +1,53 @@
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ServerConnection } from '@jupyterlab/services';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { registerCoreCommands } from '../commands';
+import { batchSocketUrl, localEngine, realTransports, workerEngine } from '../engine';
+import { createStreamingWorker } from '../engine/spawn';
+import { listUpstreams } from '../handler';
+import { FanoutModel } from '../model';
+import { transportOf } from '../settings';
+import { IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
+
+/**
+ * The model and its engine (a Web Worker), and the core commands: generate, stop, re-generate,
+ * fill the gaps, remove a batch, list the server's upstreams. The active cell is optional: with
+ * no notebooks, Generate responses takes its prompt as an argument.
+ */
+export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
+  id: 'jupyterlab-fanout:core',
+  description: 'Generate several streaming responses from your own model at once.',
+  autoStart: true,
+  provides: IFanoutModel,
+  requires: [IFanoutSettings],
+  optional: [IFanoutActiveCell, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    settings: IFanoutSettings,
+    activeCell: IFanoutActiveCell | null,
+    translator: ITranslator | null
+  ): IFanoutModel => {
+    const serverSettings = ServerConnection.makeSettings();
+    const proxyUrl = batchSocketUrl(serverSettings);
+    const model = new FanoutModel({
+      // Responses stream and are parsed in a Web Worker; the main thread gets their state.
+      engine: workerEngine({
+        createWorker: createStreamingWorker,
+        timeOrigin: performance.timeOrigin,
+        fallback: localEngine(realTransports(null).connect, () => performance.now())
+      }),
+      // The settings are read for every batch, so a change applies to the next one.
+      transport: () => transportOf(settings.connection(), proxyUrl)
+    });
+    registerCoreCommands({
+      commands: app.commands,
+      model,
+      trans: (translator ?? nullTranslator).load('jupyterlab_fanout'),
+      settings,
+      activeCell,
+      listUpstreams: () => listUpstreams(serverSettings)
+    });
+    return model;
+  }
+};

@@ -1,0 +1,20 @@
+/** The extension's plugins: one concern each; every `activate` only wires. */
+import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
+
+import { activeCellPlugin } from './active-cell';
+import { comparePlugin } from './compare';
+import { corePlugin } from './core';
+import { historyPlugin } from './history';
+import { notebookPlugin } from './notebook';
+import { settingsPlugin } from './settings';
+import { sidebarPlugin } from './sidebar';
+
+export const plugins: JupyterFrontEndPlugin<any>[] = [
+  settingsPlugin,
+  activeCellPlugin,
+  corePlugin,
+  sidebarPlugin,
+  notebookPlugin,
+  comparePlugin,
+  historyPlugin
+];
