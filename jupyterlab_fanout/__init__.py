@@ -13,11 +13,8 @@ def _jupyter_labextension_paths():
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "jupyterlab_fanout"}]
+    """The server extension (extension.py). Imported here, not at the top: the simulator's
+    process (`python -m jupyterlab_fanout.simulator`) needs no Jupyter server."""
+    from .extension import FanoutExtensionApp
 
-
-def _load_jupyter_server_extension(server_app):
-    """Register the proxy's handlers with the Jupyter server (see extension.py)."""
-    from .extension import load
-
-    load(server_app)
+    return [{"module": "jupyterlab_fanout", "app": FanoutExtensionApp}]

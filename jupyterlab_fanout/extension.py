@@ -1,58 +1,67 @@
-"""Wire the proxy into a Jupyter server: config, handlers, shutdown."""
+"""The server extension's life cycle, as jupyter_server documents it: an `ExtensionApp`.
+
+`initialize_settings` reads `c.Fanout` and builds the proxy's state, `initialize_handlers`
+routes `fanout/upstreams` and `fanout/batch` under the server's base_url, and
+`stop_extension` closes every upstream stream, batch socket and the simulator when the
+server stops (Ctrl+C, `jupyter server stop`, a test's teardown).
+"""
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from jupyter_server.utils import url_path_join
+from jupyter_server.extension.application import ExtensionApp
 
 from .config import ConfigError, Fanout, resolve_upstreams
 from .handlers import BatchHandler, UpstreamsHandler
 from .state import FanoutState
 
 
-def load(server_app: Any) -> FanoutState:
-    """Read `c.Fanout`, register the handlers under base_url, close everything on shutdown.
+class FanoutExtensionApp(ExtensionApp):
+    """jupyterlab-fanout's server extension. Its options are the `Fanout` class's:
+    `c.Fanout.upstreams = {...}` in jupyter_server_config.py, `--Fanout.simulator=False`."""
 
-    Raises ConfigError (after logging it) when the configuration is invalid.
-    """
-    fanout = Fanout(parent=server_app)
-    log = server_app.log
-    try:
-        resolved = resolve_upstreams(fanout, os.environ, log)
-    except ConfigError as e:
-        log.error("jupyterlab_fanout: invalid configuration: %s", e)
-        raise
-    state = FanoutState(fanout, resolved, log)
-    web_app = server_app.web_app
-    web_app.settings["fanout_state"] = state
-    base_url = web_app.settings["base_url"]
-    web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base_url, "fanout", "upstreams"), UpstreamsHandler),
-            (url_path_join(base_url, "fanout", "batch"), BatchHandler),
-        ],
-    )
-    _close_on_shutdown(server_app, state)
-    names = list(state.upstreams) + (["simulator (started on first use)"] if resolved.use_simulator else [])
-    log.info("jupyterlab_fanout: upstreams %s; default %r", ", ".join(names) or "none", state.default)
-    return state
+    name = "jupyterlab_fanout"
 
+    state: FanoutState | None = None
 
-def _close_on_shutdown(server_app: Any, state: FanoutState) -> None:
-    """Run `state.close()` when the server cleans up its extensions.
-
-    A module-style extension has no stop hook in jupyter_server 2.x (only ExtensionApp
-    subclasses do), so this wraps this ServerApp instance's `cleanup_extensions`.
-    """
-    original = server_app.cleanup_extensions
-
-    async def cleanup_extensions() -> None:
+    def initialize_settings(self) -> None:
+        """Read `c.Fanout` (raises ConfigError, after logging it, when it is invalid) and put
+        the proxy's state in the web app's settings, where the handlers find it."""
+        log = self.serverapp.log
+        fanout = Fanout(parent=self)
         try:
-            await state.close()
-        except Exception:  # noqa: BLE001 - shutdown must go on
-            server_app.log.exception("jupyterlab_fanout: closing the proxy failed")
-        await original()
+            resolved = resolve_upstreams(fanout, os.environ, log)
+        except ConfigError as e:
+            log.error("jupyterlab_fanout: invalid configuration: %s", e)
+            raise
+        self.state = FanoutState(fanout, resolved, log)
+        self.settings["fanout_state"] = self.state
+        names = list(self.state.upstreams)
+        if resolved.use_simulator:
+            names.append("simulator (started on first use)")
+        log.info(
+            "jupyterlab_fanout: upstreams %s; default %r",
+            ", ".join(names) or "none",
+            self.state.default,
+        )
 
-    server_app.cleanup_extensions = cleanup_extensions
+    def initialize_handlers(self) -> None:
+        """The routes, relative to the server's base_url (ExtensionApp prepends it)."""
+        self.handlers.extend(
+            [
+                ("fanout/upstreams", UpstreamsHandler),
+                ("fanout/batch", BatchHandler),
+            ]
+        )
+
+    async def stop_extension(self) -> None:
+        """Server shutdown: close every upstream stream, every batch socket, the simulator.
+
+        A failure is logged, not raised: the server's other extensions stop after this one.
+        """
+        if self.state is None:
+            return
+        try:
+            await self.state.close()
+        except Exception:  # noqa: BLE001 - shutdown must go on
+            self.serverapp.log.exception("jupyterlab_fanout: closing the proxy failed")

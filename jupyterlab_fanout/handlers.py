@@ -15,7 +15,8 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .batch import Batch, SocketClosed, limit_error
+from .batch import Batch
+from .errors import SocketClosed
 from .state import FanoutState
 
 
@@ -93,16 +94,8 @@ class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def on_message(self, message: str | bytes) -> None:
         # Synchronous: Tornado would run an `async` on_message as a task and wait for it
         # before reading the next frame, one loop turn per message (a batch sends N starts).
-        batch = self.batch
-        if batch is None:
-            return
-        size = len(message.encode("utf-8") if isinstance(message, str) else message)
-        limit = _state(self).fanout.max_message_bytes
-        if size > limit:
-            error = limit_error("max_message_bytes", limit, f"message of {size} bytes", 413)
-            batch.send_error(None, error)
-            return
-        batch.handle_message(message)
+        if self.batch is not None:
+            self.batch.handle_message(message)
 
     def on_close(self) -> None:
         batch, self.batch = self.batch, None

@@ -16,7 +16,8 @@ from .config import (
     ResolvedUpstreams,
     UpstreamSpec,
 )
-from .upstream import Upstream, UpstreamError
+from .errors import FanoutError
+from .upstream import Upstream
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
 
@@ -107,7 +108,7 @@ class FanoutState:
             listed = await upstream.list_models()
             allowed = upstream.spec.models
             models = [m for m in listed if m in allowed] if allowed else listed
-        except UpstreamError as e:
+        except FanoutError as e:
             error = e.message
         return {
             "name": upstream.name,

@@ -16,26 +16,12 @@ from typing import Any
 
 from . import http_client
 from .config import UpstreamSpec
+from .errors import FanoutError
 
 #: Most bytes of a non-2xx body read to find the upstream's error message.
 ERROR_BODY_LIMIT = 64 * 1024
 #: Longest error message passed on to the browser.
 MESSAGE_LIMIT = 4000
-
-
-class UpstreamError(Exception):
-    """A response could not be made or the upstream failed it.
-
-    `code` is one of the protocol's error codes, `status` an HTTP status (the
-    upstream's own, or 502/504 when there was no HTTP answer), `message` safe to
-    show in the browser (no addresses, no keys, no HTML).
-    """
-
-    def __init__(self, code: str, status: int, message: str):
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -80,28 +66,28 @@ def error_message(status: int, body: bytes, upstream: str) -> str:
     return f"HTTP {status} {_phrase(status)} from upstream {upstream!r}"
 
 
-def _connect_failure(e: BaseException, name: str) -> UpstreamError:
-    """Translate a failure before the response head into an UpstreamError.
+def _connect_failure(e: BaseException, name: str) -> FanoutError:
+    """Translate a failure before the response head into an FanoutError.
 
     The messages never include the upstream's address (the browser must not learn it).
     """
     if isinstance(e, http_client.ConnectTimeout):
-        return UpstreamError("upstream_timeout", 504, f"connecting to upstream {name!r} timed out")
+        return FanoutError("upstream_timeout", 504, f"connecting to upstream {name!r} timed out")
     if isinstance(e, asyncio.TimeoutError):
-        return UpstreamError(
+        return FanoutError(
             "upstream_timeout", 504, f"upstream {name!r} did not answer in time"
         )
     if isinstance(e, http_client.ConnectFailed):
-        return UpstreamError("upstream_unreachable", 502, f"upstream {name!r}: {e.reason}")
+        return FanoutError("upstream_unreachable", 502, f"upstream {name!r}: {e.reason}")
     if isinstance(e, http_client.ServerDisconnected):
-        return UpstreamError(
+        return FanoutError(
             "upstream_unreachable", 502, f"upstream {name!r} closed the connection"
         )
     if isinstance(e, http_client.BadResponse):
-        return UpstreamError(
+        return FanoutError(
             "upstream_unreachable", 502, f"upstream {name!r} sent an invalid HTTP response"
         )
-    return UpstreamError(
+    return FanoutError(
         "upstream_unreachable", 502, f"upstream {name!r}: request failed ({type(e).__name__})"
     )
 
@@ -137,14 +123,14 @@ class UpstreamStream:
 
         A connection the upstream cut mid-body counts as the end (the browser sees
         that [DONE] never came). No byte for `idle_timeout` seconds raises
-        UpstreamError('upstream_timeout').
+        FanoutError('upstream_timeout').
         """
         self.reading = True
         self.reading_since = self._loop.time()
         try:
             return await self._response.read_any()
         except IdleTimeout:
-            raise UpstreamError(
+            raise FanoutError(
                 "upstream_timeout",
                 504,
                 f"upstream {self._upstream.name!r} sent nothing for "
@@ -230,7 +216,7 @@ class Opening:
 
     async def open(self) -> UpstreamStream:
         """The upstream's 2xx answer as a stream (sending the request first if `begin`
-        could not). Raises UpstreamError for non-2xx answers (with the upstream's message)
+        could not). Raises FanoutError for non-2xx answers (with the upstream's message)
         and for connection failures and timeouts; cancelling closes the connection. Waiting
         for the head is bounded by `idle_timeout`; the body by the idle watch."""
         upstream = self.upstream
@@ -263,7 +249,7 @@ class Opening:
         finally:
             stream.close()
         upstream.log.info("fanout: upstream %r answered HTTP %s", upstream.name, response.status)
-        raise UpstreamError(
+        raise FanoutError(
             "upstream_http", response.status,
             upstream.scrub(error_message(response.status, raw, upstream.name)),
         )
@@ -350,23 +336,23 @@ class Upstream:
     async def list_models(self) -> list[str]:
         """Model ids the upstream serves (`GET {base_url}/models`), first replica that answers.
 
-        Raises UpstreamError when none answers usefully.
+        Raises FanoutError when none answers usefully.
         """
-        error: UpstreamError | None = None
+        error: FanoutError | None = None
         for replica in self.replicas:
             try:
                 raw, status = await asyncio.wait_for(
                     self._get(replica.url + "/models"), self.models_timeout
                 )
                 if not 200 <= status < 300:
-                    error = UpstreamError(
+                    error = FanoutError(
                         "upstream_http",
                         status,
                         self.scrub(error_message(status, raw, self.name)),
                     )
                     continue
                 return _model_ids(raw, self.name)
-            except UpstreamError as e:
+            except FanoutError as e:
                 error = e
             except (http_client.HTTPClientError, asyncio.TimeoutError, OSError) as e:
                 self.log.warning("fanout: listing models of %r (%s): %r", self.name, replica.url, e)
@@ -396,7 +382,7 @@ def _model_ids(raw: bytes, name: str) -> list[str]:
         data = json.loads(raw.decode("utf-8")).get("data")
         ids = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
     except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError):
-        raise UpstreamError(
+        raise FanoutError(
             "upstream_http", 502, f"upstream {name!r} sent an invalid /models answer"
         ) from None
     return ids

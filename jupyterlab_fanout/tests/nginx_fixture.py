@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conftest import _free_port
+from .processes import free_port, stop_process, wait_listening
+from .sse import count_events
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "nginx.md"
 NGINX = shutil.which("nginx") or next(
@@ -107,20 +106,19 @@ class NginxProcess:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: fast shutdown of master and worker
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)  # SIGTERM: fast shutdown of master and worker
+
+    def assert_no_serious_errors(self) -> None:
+        """Nothing in nginx's error log at the levels emerg, alert or crit."""
+        log = self.error_log()
+        assert not re.search(r"\[(emerg|alert|crit)\]", log), log
 
 
 def start_nginx(prefix: Path, jupyter_port: int, vllm_port: int) -> NginxProcess:
     """Run nginx in the foreground with the documented blocks; wait until it listens."""
     assert NGINX, "nginx is not installed"
     prefix.mkdir(parents=True, exist_ok=True)
-    jupyter_listen, vllm_listen = _free_port(), _free_port()
+    jupyter_listen, vllm_listen = free_port(), free_port()
     conf = nginx_conf(
         prefix,
         render("jupyter", jupyter_listen=jupyter_listen, jupyter_port=jupyter_port),
@@ -139,20 +137,8 @@ def start_nginx(prefix: Path, jupyter_port: int, vllm_port: int) -> NginxProcess
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     nginx = NginxProcess(proc, prefix, jupyter_listen, vllm_listen)
-    deadline = time.monotonic() + 10
-    for port in (jupyter_listen, vllm_listen):
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                    raise RuntimeError(f"nginx exited: {err}\n{nginx.error_log()}") from None
-                if time.monotonic() > deadline:
-                    nginx.stop()
-                    raise RuntimeError(f"nginx did not listen within 10 s\n{nginx.error_log()}")
-                time.sleep(0.02)
+    wait_listening(proc, (jupyter_listen, vllm_listen), 10, "nginx",
+                   details=lambda: "\n" + nginx.error_log())
     return nginx
 
 
@@ -178,8 +164,8 @@ def assert_incremental(client, rid: str, started_at: float) -> dict[str, float]:
     first, last = frames[0][0], frames[-1][0]
     duration = ended[0] - started_at
     midpoint = started_at + duration / 2
-    events = sum(chunk.count(b"data:") for _, chunk in frames)
-    early = sum(chunk.count(b"data:") for t, chunk in frames if t < midpoint)
+    events = sum(count_events(chunk) for _, chunk in frames)
+    early = sum(count_events(chunk) for t, chunk in frames if t < midpoint)
     timing = {"first_after_open": first - opened[0], "first_after_start": first - started_at,
               "spread": last - first, "duration": duration, "frames": len(frames),
               "events": events, "events_by_midpoint": early}

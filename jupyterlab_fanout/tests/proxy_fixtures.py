@@ -22,7 +22,7 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
-from .conftest import SimulatorProcess, _free_port, start_simulator
+from .processes import SimulatorProcess, free_port, simulator_fixtures
 
 API_KEY = "sk-fanout-test-7f3a9c"
 KEY_ENV = "FANOUT_TEST_API_KEY"
@@ -46,8 +46,6 @@ __all__ = [
     "jp_server_config",
     "no_unhandled_errors",
     "refused_port",
-    "sse_events",
-    "sse_text",
     "open_batch",
 ]
 
@@ -71,19 +69,13 @@ def jp_asyncio_loop(request: pytest.FixtureRequest) -> Iterator[asyncio.Abstract
     yield runner.get_loop()
 
 
-@pytest.fixture(scope="session")
-def faulty_process() -> Iterator[SimulatorProcess]:
-    """A second simulator, configured per test to fail every request."""
-    sim = start_simulator()
-    yield sim
-    sim.stop()
+def _fail_fast(sim: SimulatorProcess) -> None:
+    sim.reset()
+    sim.configure(**FAST)
 
 
-@pytest.fixture
-def faulty(faulty_process: SimulatorProcess) -> SimulatorProcess:
-    faulty_process.reset()
-    faulty_process.configure(**FAST)
-    return faulty_process
+#: A second simulator, configured per test to fail every request.
+faulty_process, faulty = simulator_fixtures("faulty", reset=_fail_fast)
 
 
 def split_records(frame: bytes) -> list[tuple[str, bytes]]:
@@ -139,7 +131,7 @@ def capture(jp_asyncio_loop: asyncio.AbstractEventLoop) -> Iterator[CaptureUpstr
 @pytest.fixture
 def refused_port() -> int:
     """A loopback port nothing listens on."""
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -218,37 +210,6 @@ def no_unhandled_errors(
         if r.levelno >= logging.ERROR or r.exc_info or "Traceback" in r.getMessage()
     ]
     assert not errors, "server logged errors: " + "; ".join(r.getMessage() for r in errors)
-
-
-def sse_events(raw: bytes) -> list[Any]:
-    """Parse an SSE body into its `data:` payloads (JSON objects, or the string '[DONE]')."""
-    events: list[Any] = []
-    text = raw.decode("utf-8")
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        data = [line[5:].lstrip() for line in block.split("\n") if line.startswith("data:")]
-        if not data:
-            continue
-        payload = "\n".join(data)
-        events.append(payload if payload == "[DONE]" else json.loads(payload))
-    return events
-
-
-def sse_text(raw: bytes) -> tuple[str, str]:
-    """(reasoning, content) text reassembled from an SSE body."""
-    reasoning, content = [], []
-    for event in sse_events(raw):
-        if not isinstance(event, dict):
-            continue
-        for choice in event.get("choices") or []:
-            delta = choice.get("delta") or {}
-            r = delta.get("reasoning")
-            if r is None:
-                r = delta.get("reasoning_content")
-            if r:
-                reasoning.append(r)
-            if delta.get("content"):
-                content.append(delta["content"])
-    return "".join(reasoning), "".join(content)
 
 
 _SEEDS = itertools.count(1000)

@@ -10,7 +10,8 @@ import tornado.websocket
 
 from .nginx_fixture import PACED, assert_incremental
 from .proxy_fixtures import *  # noqa: F403 - fixtures
-from .proxy_fixtures import BatchClient, entry_for, sse_events, sse_text, wait_record
+from .proxy_fixtures import BatchClient, entry_for, wait_record
+from .sse import sse_events, sse_text
 
 BASE_URL = "/user/alice/"
 

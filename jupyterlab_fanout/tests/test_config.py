@@ -10,7 +10,8 @@ from traitlets.config import Config
 from jupyterlab_fanout.config import ConfigError, Fanout, resolve_upstreams
 
 from .proxy_fixtures import jp_asyncio_loop  # noqa: F401 - fixture: one loop for server and test
-from .proxy_fixtures import open_batch, sse_events
+from .proxy_fixtures import open_batch
+from .sse import sse_events
 
 
 def resolve(upstreams: Any = None, environ: dict | None = None, **fanout: Any):

@@ -14,8 +14,9 @@ from typing import Awaitable, Callable, List
 import pytest
 
 from jupyterlab_fanout import http_client
-from jupyterlab_fanout.http_client import (BadResponse, ConnectFailed, ConnectionPool,
-                                           ServerDisconnected, _ChunkedDecoder)
+from jupyterlab_fanout.http_client import (BadResponse, ClientResponse, ConnectFailed,
+                                           ConnectionPool, ServerDisconnected,
+                                           _ChunkedDecoder)
 
 DATA = Path(__file__).parent / "data"
 
@@ -61,6 +62,13 @@ class Server:
         self.requests.append(request)
         return request
 
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     reply: bytes) -> None:
+        """Read one request, then write `reply` (exact bytes)."""
+        await self.read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+
 
 @pytest.fixture
 async def pool():
@@ -72,6 +80,13 @@ async def pool():
 
 def chunked(*pieces: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+async def head(pool: ConnectionPool, url: str, method: str = "POST") -> ClientResponse:
+    """A request (POST of `{}`, or a GET), once its response head has arrived."""
+    response = await pool.request(method, url, {}, b"{}" if method == "POST" else b"")
+    await response.wait_head()
+    return response
 
 
 async def fetch(pool: ConnectionPool, url: str, body: bytes = b"{}") -> tuple[int, bytes, bool]:
@@ -110,9 +125,7 @@ def test_chunked_decoder_rejects_malformed_encodings(wire):
 async def test_keep_alive_reuses_one_connection_and_sends_our_request(pool):
     async def handler(reader, writer):
         while True:
-            await server.read_request(reader)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
-            await writer.drain()
+            await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
 
     async with Server(handler) as server:
         for _ in range(3):
@@ -132,10 +145,8 @@ async def test_connection_close_expired_and_server_closed_connections_are_not_re
     ])
 
     async def handler(reader, writer):
-        await server.read_request(reader)
         reply = next(replies)
-        writer.write(reply)
-        await writer.drain()
+        await server.answer(reader, writer, reply)
         if reply.endswith(b"b"):
             return  # closes right after answering
         await server.read_request(reader)  # would hang the client if reused after expiry
@@ -160,8 +171,7 @@ async def test_body_until_close_interim_responses_and_a_head_in_pieces(pool):
             await asyncio.sleep(0.01)
 
     async with Server(handler) as server:
-        response = await pool.request("GET", server.url, {})
-        await response.wait_head()
+        response = await head(pool, server.url, "GET")
         assert response.status == 200
         assert response.headers == {"x-a": "1, 2", "content-type": "text/plain"}
         assert await response.read(100) == b"some text"
@@ -173,15 +183,14 @@ async def test_a_cut_body_ends_incomplete_and_a_chunked_body_streams_as_it_arriv
     step = asyncio.Event()
 
     async def handler(reader, writer):
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-        await writer.drain()
+        await server.answer(
+            reader, writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
+        )
         await step.wait()
         writer.write(b"6\r\nsec")  # then the connection is cut mid-chunk
 
     async with Server(handler) as server:
-        response = await pool.request("POST", server.url, {}, b"{}")
-        await response.wait_head()
+        response = await head(pool, server.url)
         assert await response.read_any() == b"first"
         step.set()
         assert await response.read_any() == b"sec"
@@ -194,15 +203,14 @@ async def test_closing_a_response_mid_body_closes_its_connection_at_once(pool):
     seen_close = asyncio.Event()
 
     async def handler(reader, writer):
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n")
-        await writer.drain()
+        await server.answer(
+            reader, writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n"
+        )
         assert await reader.read(1) == b""  # the client closed
         seen_close.set()
 
     async with Server(handler) as server:
-        response = await pool.request("POST", server.url, {}, b"{}")
-        await response.wait_head()
+        response = await head(pool, server.url)
         assert await response.read_any() == b"hi"
         response.close()
         await asyncio.wait_for(seen_close.wait(), 2)
@@ -221,9 +229,7 @@ async def test_closing_a_response_mid_body_closes_its_connection_at_once(pool):
 )
 async def test_a_broken_head_is_a_clear_error(reply, error, pool):
     async def handler(reader, writer):
-        await server.read_request(reader)
-        writer.write(reply)
-        await writer.drain()
+        await server.answer(reader, writer, reply)
 
     async with Server(handler) as server:
         response = await pool.request("POST", server.url, {}, b"{}")
@@ -236,15 +242,13 @@ async def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing(po
     total = 8 * http_client.HIGH_WATER
 
     async def handler(reader, writer):
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % total)
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % total)
         for _ in range(total // 4096):
             writer.write(b"x" * 4096)
             await writer.drain()
 
     async with Server(handler) as server:
-        response = await pool.request("GET", server.url, {})
-        await response.wait_head()
+        response = await head(pool, server.url, "GET")
         await asyncio.sleep(0.3)  # nobody reads
         assert response._paused
         assert response._buffered <= http_client.HIGH_WATER + 256 * 1024
@@ -263,9 +267,7 @@ def _tls_server_context() -> ssl.SSLContext:
 
 async def test_tls_is_verified_unless_turned_off():
     async def handler(reader, writer):
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     async with Server(handler, tls=_tls_server_context()) as server:
         pool = ConnectionPool(verify_tls=True)
@@ -292,10 +294,10 @@ async def test_refused_connections_and_header_injection(pool):
 
 async def test_bytes_after_a_body_make_its_connection_unusable(pool):
     async def handler(reader, writer):
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(b"ab")
-                     + b"HTTP/1.1 200 OK\r\n")  # more than the response: not to be trusted
-        await writer.drain()
+        await server.answer(
+            reader, writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(b"ab")
+            + b"HTTP/1.1 200 OK\r\n"  # more than the response: not to be trusted
+        )
         await reader.read()
 
     async with Server(handler) as server:
@@ -307,9 +309,7 @@ async def test_bytes_after_a_body_make_its_connection_unusable(pool):
 
 async def test_bytes_on_an_idle_connection_make_it_unusable(pool):
     async def handler(reader, writer):
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         await asyncio.sleep(0.05)
         writer.write(b"HTTP/1.1 200 OK\r\n")  # nobody asked: not to be trusted
         await writer.drain()

@@ -9,15 +9,15 @@ The nginx configuration is the document's blocks verbatim, ports replaced (nginx
 from __future__ import annotations
 
 import json
-import re
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import tornado.httpclient
 import tornado.websocket
 
 from .nginx_fixture import BASE_URL, NGINX, PACED, NginxProcess, assert_incremental, start_nginx
+from .processes import SimulatorProcess, process_fixtures
 
 if NGINX is None:
     pytest.skip(
@@ -26,11 +26,9 @@ if NGINX is None:
         allow_module_level=True,
     )
 
-from .conftest import SimulatorProcess  # noqa: E402
 from .proxy_fixtures import *  # noqa: E402,F403 - fixtures
-from .proxy_fixtures import (  # noqa: E402
-    API_KEY, KEY_ENV, BatchClient, entry_for, sse_events, sse_text, wait_record,
-)
+from .proxy_fixtures import API_KEY, KEY_ENV, BatchClient, entry_for, wait_record  # noqa: E402
+from .sse import sse_events, sse_text  # noqa: E402
 
 LONG = {"tokens_per_second": 100, "ttft_ms": 0, "reasoning_tokens": 0, "answer_tokens": 400}
 
@@ -40,13 +38,19 @@ def jp_base_url() -> str:
     return BASE_URL  # the documented block serves /user/alice/
 
 
-@pytest.fixture
-def nginx(tmp_path, jp_http_port: int, simulator: SimulatorProcess) -> Iterator[NginxProcess]:
-    proc = start_nginx(tmp_path / "nginx", jupyter_port=jp_http_port, vllm_port=simulator.port)
-    yield proc
-    proc.stop()
-    log = proc.error_log()
-    assert not re.search(r"\[(emerg|alert|crit)\]", log), log
+def _start_nginx(request: pytest.FixtureRequest) -> NginxProcess:
+    """nginx in front of this test's Jupyter server and in front of the simulator."""
+    return start_nginx(
+        request.getfixturevalue("tmp_path") / "nginx",
+        jupyter_port=request.getfixturevalue("jp_http_port"),
+        vllm_port=request.getfixturevalue("simulator").port,
+    )
+
+
+#: A fresh nginx for each test; its error log is checked once it has stopped.
+nginx = process_fixtures(
+    "nginx", _start_nginx, scope="function", after_stop=NginxProcess.assert_no_serious_errors
+)
 
 
 @pytest.fixture
@@ -113,22 +117,39 @@ async def test_batch_through_nginx_streams_unbuffered(
     await client.close()
 
 
-async def test_stop_through_nginx_reaches_the_simulator(
-    jp_serverapp, nginx, jp_auth_header, http_server_client, simulator, no_unhandled_errors
-):
+async def both_streaming(
+    nginx: NginxProcess, jp_auth_header: dict[str, str], simulator: SimulatorProcess,
+    more_than: int,
+) -> BatchClient:
+    """Two long responses, "direct" and "hops" (through the "vllm" block), each past
+    `more_than` bytes."""
     simulator.configure(api_key=API_KEY, **LONG)
     client = await connect(nginx, dict(jp_auth_header))
     await client.start("direct")
     await client.start("hops", upstream="vianginx")
-    await client.wait(lambda: all(len(client.body.get(r, b"")) > 200 for r in ("direct", "hops")))
+    await client.wait(
+        lambda: all(len(client.body.get(r, b"")) > more_than for r in ("direct", "hops"))
+    )
+    return client
+
+
+async def both_disconnected(simulator: SimulatorProcess) -> list[dict]:
+    """The simulator's record once both responses' connections were closed."""
+    return await wait_record(
+        simulator, lambda r: len(r) == 2 and all(e.get("disconnected") for e in r), timeout=3
+    )
+
+
+async def test_stop_through_nginx_reaches_the_simulator(
+    jp_serverapp, nginx, jp_auth_header, http_server_client, simulator, no_unhandled_errors
+):
+    client = await both_streaming(nginx, jp_auth_header, simulator, more_than=200)
     stopped_at = time.time()
     await client.stop("direct")
     await client.stop("hops")
     terminals = await client.wait_terminal("direct", "hops")
     assert terminals["direct"]["type"] == terminals["hops"]["type"] == "stopped"
-    record = await wait_record(
-        simulator, lambda r: len(r) == 2 and all(e.get("disconnected") for e in r), timeout=3
-    )
+    record = await both_disconnected(simulator)
     for rid in ("direct", "hops"):
         entry = entry_for(record, rid)
         assert entry["disconnected"] is True
@@ -140,16 +161,10 @@ async def test_closing_the_socket_through_nginx_closes_the_streams(
     jp_serverapp, nginx, jp_auth_header, http_server_client, simulator, no_unhandled_errors
 ):
     """The browser goes away: nginx closes its socket to Jupyter, which closes the upstreams."""
-    simulator.configure(api_key=API_KEY, **LONG)
-    client = await connect(nginx, dict(jp_auth_header))
-    await client.start("direct")
-    await client.start("hops", upstream="vianginx")
-    await client.wait(lambda: all(client.body.get(r) for r in ("direct", "hops")))
+    client = await both_streaming(nginx, jp_auth_header, simulator, more_than=0)
     closed_at = time.time()
     await client.close()
-    record = await wait_record(
-        simulator, lambda r: len(r) == 2 and all(e.get("disconnected") for e in r), timeout=3
-    )
+    record = await both_disconnected(simulator)
     for rid in ("direct", "hops"):
         assert entry_for(record, rid)["disconnected_at"] - closed_at < 1.0
 

@@ -5,7 +5,8 @@ import asyncio
 
 import pytest
 
-from jupyterlab_fanout.batch import Outbox, SocketClosed
+from jupyterlab_fanout.errors import SocketClosed
+from jupyterlab_fanout.outbox import Outbox
 
 
 class Socket:

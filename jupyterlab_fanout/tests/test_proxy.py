@@ -11,11 +11,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from .conftest import SimulatorProcess, start_simulator
+from .processes import SimulatorProcess, simulator_fixtures
 from .proxy_fixtures import *  # noqa: F403 - fixtures
-from .proxy_fixtures import (
-    API_KEY, SEED_OF, BatchClient, entry_for, open_batch, sse_events, sse_text, wait_record,
-)
+from .proxy_fixtures import API_KEY, SEED_OF, BatchClient, entry_for, open_batch, wait_record
+from .sse import sse_events, sse_text
 
 ALLOWED = {
     "model", "messages", "max_tokens", "temperature", "top_p", "seed", "stop",
@@ -381,17 +380,7 @@ async def test_refused_and_too_large_only_affect_their_response(
 # ---------------------------------------------------------------- replicas
 
 
-@pytest.fixture(scope="module")
-def replica_process() -> Iterator[SimulatorProcess]:
-    sim = start_simulator()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-def replica(replica_process: SimulatorProcess) -> SimulatorProcess:
-    replica_process.reset()
-    return replica_process
+replica_process, replica = simulator_fixtures("replica", scope="module")
 
 
 def _in(record: list[dict], rid: str) -> bool:
@@ -662,14 +651,12 @@ async def test_an_upstream_that_never_answers_times_out_alone(
     await client.close()
 
 
-@pytest.fixture(scope="module")
-def tls_simulator() -> Iterator[SimulatorProcess]:
-    """A simulator serving HTTPS with a self-signed certificate (vLLM's --ssl-* flags)."""
-    data = Path(__file__).parent / "data"
-    sim = start_simulator("--ssl-certfile", str(data / "selfsigned.crt"),
-                          "--ssl-keyfile", str(data / "selfsigned.key"), scheme="https")
-    yield sim
-    sim.stop()
+#: A simulator serving HTTPS with a self-signed certificate (vLLM's --ssl-* flags).
+DATA = Path(__file__).parent / "data"
+tls_simulator = simulator_fixtures(
+    "tls_simulator", "--ssl-certfile", str(DATA / "selfsigned.crt"),
+    "--ssl-keyfile", str(DATA / "selfsigned.key"), scheme="https", scope="module", reset=None,
+)
 
 
 def _tls(request: pytest.FixtureRequest) -> dict[str, Any]:

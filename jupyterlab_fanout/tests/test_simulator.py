@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from jupyterlab_fanout.simulator import SimulatorSettings, serve
-from jupyterlab_fanout.tests.conftest import start_simulator
+from jupyterlab_fanout.tests.processes import simulator_fixtures
+from jupyterlab_fanout.tests.sse import count_events, sse_events, sse_text
 
 FAST = {"tokens_per_second": 5000, "ttft_ms": 1}
 USAGE_ALL = {"include_usage": True, "continuous_usage_stats": True}
@@ -45,23 +46,13 @@ class Stream:
         return "".join(c["choices"][0]["delta"].get(field, "") for c in self.content_chunks)
 
 
-def parse_sse(raw: bytes) -> List[Any]:
-    assert raw.endswith(b"\n\n") or not raw, raw[-200:]
-    events = []
-    for block in raw.split(b"\n\n")[:-1]:
-        assert block.startswith(b"data: "), block
-        data = block[len(b"data: "):].decode("utf-8")
-        events.append(data if data == "[DONE]" else json.loads(data))
-    return events
-
-
 async def stream_chat(sim, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None
                       ) -> Stream:
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{sim.base_url}/chat/completions",
                                 json={"stream": True, **body}, headers=headers) as resp:
             raw = await resp.read()
-            events = parse_sse(raw) if resp.status == 200 else []
+            events = sse_events(raw, strict=True) if resp.status == 200 else []
             return Stream(resp.status, resp.headers.get("Content-Type", ""), raw, events)
 
 
@@ -106,17 +97,18 @@ def test_settings_round_trip():
     assert settings.faults[0].times is None
 
 
-def test_cli_arguments_become_the_start_up_settings():
-    sim = start_simulator("--model", "cli-model", "--reasoning-format", "none",
-                          "--tokens-per-event", "3", "--api-key", "k", "--error-format", "legacy")
-    try:
-        config = sim._call("GET", "/simulator/config")
-        assert (config["model"], config["reasoning_format"], config["tokens_per_event"],
-                config["api_key"], config["error_format"]) == \
-            ("cli-model", "none", 3, "k", "legacy")
-    finally:
-        sim.proc.terminate()
-        sim.proc.wait(5)
+cli_simulator = simulator_fixtures(
+    "cli_simulator", "--model", "cli-model", "--reasoning-format", "none",
+    "--tokens-per-event", "3", "--api-key", "k", "--error-format", "legacy",
+    scope="function", reset=None,
+)
+
+
+def test_cli_arguments_become_the_start_up_settings(cli_simulator):
+    config = cli_simulator._call("GET", "/simulator/config")
+    assert (config["model"], config["reasoning_format"], config["tokens_per_event"],
+            config["api_key"], config["error_format"]) == \
+        ("cli-model", "none", 3, "k", "legacy")
 
 
 async def test_serve_runs_in_process():
@@ -387,7 +379,7 @@ async def test_drop_fault_closes_the_connection_without_done(simulator):
             with pytest.raises(aiohttp.ClientPayloadError):
                 async for data in resp.content.iter_any():
                     received += data
-    events = parse_sse(received)
+    events = sse_events(received, strict=True)
     assert "[DONE]" not in events
     assert "".join(e["choices"][0]["delta"].get("content", "") for e in events) == \
         simulator.requests()[0]["content"]
@@ -438,7 +430,7 @@ async def _read_events_then_close(simulator, body, events_before_close: int) -> 
                  + str(len(payload)).encode() + b"\r\n\r\n" + payload)
     await writer.drain()
     received = b""
-    while received.count(b"data: ") < events_before_close:
+    while count_events(received) < events_before_close:
         received += await asyncio.wait_for(reader.read(65536), 5)
     closed_at = time.time()
     writer.close()
@@ -492,12 +484,8 @@ async def test_answer_text_setting_streams_exactly_that_text(simulator):
             simulator.base_url + "/chat/completions",
             json={"messages": [{"role": "user", "content": "x"}], "stream": True, "max_tokens": 500},
         ) as resp:
-            body = (await resp.read()).decode()
-    content = ""
-    for line in body.splitlines():
-        if line.startswith("data: {"):
-            for choice in json.loads(line[6:]).get("choices", []):
-                content += choice["delta"].get("content", "")
+            raw = await resp.read()
+    content = sse_text(raw)[1]
     assert content == text
     assert simulator.requests()[0]["content"] == text
 
