@@ -78,6 +78,10 @@ async def pool():
     pool.close()
 
 
+#: The head of a 200 answer with a chunked body.
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
 def chunked(*pieces: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
@@ -183,9 +187,7 @@ async def test_a_cut_body_ends_incomplete_and_a_chunked_body_streams_as_it_arriv
     step = asyncio.Event()
 
     async def handler(reader, writer):
-        await server.answer(
-            reader, writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
-        )
+        await server.answer(reader, writer, CHUNKED + b"5\r\nfirst\r\n")
         await step.wait()
         writer.write(b"6\r\nsec")  # then the connection is cut mid-chunk
 
@@ -203,9 +205,7 @@ async def test_closing_a_response_mid_body_closes_its_connection_at_once(pool):
     seen_close = asyncio.Event()
 
     async def handler(reader, writer):
-        await server.answer(
-            reader, writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n"
-        )
+        await server.answer(reader, writer, CHUNKED + b"2\r\nhi\r\n")
         assert await reader.read(1) == b""  # the client closed
         seen_close.set()
 
@@ -294,10 +294,8 @@ async def test_refused_connections_and_header_injection(pool):
 
 async def test_bytes_after_a_body_make_its_connection_unusable(pool):
     async def handler(reader, writer):
-        await server.answer(
-            reader, writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(b"ab")
-            + b"HTTP/1.1 200 OK\r\n"  # more than the response: not to be trusted
-        )
+        # More than the response: not to be trusted.
+        await server.answer(reader, writer, CHUNKED + chunked(b"ab") + b"HTTP/1.1 200 OK\r\n")
         await reader.read()
 
     async with Server(handler) as server:
