@@ -2,6 +2,7 @@ import React, { useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { IFanoutModel } from '../tokens';
+import { ActionButton, Choice, ChoiceOptions } from './controls';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 
@@ -44,6 +45,12 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
   } else if (order === 'answer') {
     rows.sort((a, b) => b.snapshot.answerTokens - a.snapshot.answerTokens);
   }
+  const orders: ChoiceOptions<ResponseOrder> = [
+    ['generated', trans.__('as generated')],
+    ['total', trans.__('by total tokens')],
+    ['answer', trans.__('by answer tokens')]
+  ];
+  const sortChoice = { label: trans.__('Sort'), className: 'jp-Fanout-batch-order', options: orders };
   const hasGaps = rows.some(row => GAPS.includes(row.snapshot.status));
   return (
     <div className="jp-Fanout-batch" data-batch-id={batch.id}>
@@ -53,30 +60,23 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
         </span>
         <span className="jp-Fanout-batch-progress">{trans.__('%1/%2 complete', metrics.complete, metrics.total)}</span>
         <span className="jp-Fanout-batch-rate">{trans.__('%1 tok/s', formatRate(metrics.tokensPerSecond))}</span>
-        <label className="jp-Fanout-batch-order">
-          {trans.__('Sort')}{' '}
-          <select value={order} onChange={event => setOrder(event.target.value as ResponseOrder)}>
-            <option value="generated">{trans.__('as generated')}</option>
-            <option value="total">{trans.__('by total tokens')}</option>
-            <option value="answer">{trans.__('by answer tokens')}</option>
-          </select>
-        </label>
+        <Choice {...sortChoice} value={order} onChange={setOrder} />
         {hasGaps && (
-          <button
-            className="jp-Button jp-mod-styled jp-Fanout-fill-gaps"
+          <ActionButton
+            className="jp-Fanout-fill-gaps"
             title={trans.__('Re-generate every stopped, failed or incomplete response')}
             onClick={props.onFillGaps}
-          >
-            {trans.__('Fill the gaps')}
-          </button>
+            label={trans.__('Fill the gaps')}
+          />
         )}
-        <button className="jp-Button jp-mod-styled jp-Fanout-compare-open" onClick={props.onCompare}>
-          {trans.__('Compare')}
-        </button>
+        <ActionButton className="jp-Fanout-compare-open" onClick={props.onCompare} label={trans.__('Compare')} />
         {batch.active && (
-          <button className="jp-Button jp-mod-styled jp-mod-warn jp-Fanout-stop-all" onClick={() => props.onStop()}>
-            {trans.__('Stop all')}
-          </button>
+          <ActionButton
+            className="jp-Fanout-stop-all"
+            warn
+            onClick={() => props.onStop()}
+            label={trans.__('Stop all')}
+          />
         )}
       </div>
       {rows.map(({ response, snapshot }, position) => (

@@ -5,6 +5,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { isParseFailure, parseOne } from '../parse';
 import type { IBatchView, IResponseView } from '../tokens';
 import type { InsertMode } from '../notebook/insert';
+import { ActionButton, Choice, ChoiceOptions } from './controls';
 import { LineDiff } from './LineDiff';
 import { RenderedMarkdown } from './RenderedMarkdown';
 import { ResponseDetails, statusLabel } from './ResponseCard';
@@ -162,37 +163,32 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
   const diffSource = (id: string): string | null =>
     id === CELL ? actions.activeCellSource() : (byId(id)?.snapshot().content ?? null);
   const diffLabel = (id: string) => (id === CELL ? trans.__('active cell') : trans.__('Response %1', id));
+  const sides = [...batch.responses.map(r => r.id), CELL].map(id => [id, diffLabel(id)] as const);
+  const fromChoice = { label: trans.__('From'), className: 'jp-Fanout-diff-a', options: sides };
+  const toChoice = {
+    label: trans.__('to'),
+    className: 'jp-Fanout-diff-b',
+    options: [['', trans.__('(choose)')] as const, ...sides]
+  };
+  const layouts: ChoiceOptions<CompareLayout> = [
+    ['tabs', trans.__('tabs')],
+    ['side-by-side', trans.__('side by side')]
+  ];
+  const layoutChoice = { label: trans.__('Layout'), className: 'jp-Fanout-compare-layout', options: layouts };
+  const views: ChoiceOptions<CompareView> = [
+    ['rendered', trans.__('rendered')],
+    ['parsed', trans.__('parsed into cells')],
+    ['raw', trans.__('raw text')]
+  ];
+  const viewChoice = { label: trans.__('Show'), className: 'jp-Fanout-compare-view', options: views };
   const before = diffSource(diffA);
   const after = diffB ? diffSource(diffB) : null;
   return (
     <div className="jp-Fanout-compare" data-layout={layout} data-view={view}>
       <div className="jp-Fanout-compare-toolbar">
-        <label>
-          {trans.__('Layout')}{' '}
-          <select
-            className="jp-Fanout-compare-layout"
-            value={layout}
-            onChange={e => setLayout(e.target.value as CompareLayout)}
-          >
-            <option value="tabs">{trans.__('tabs')}</option>
-            <option value="side-by-side">{trans.__('side by side')}</option>
-          </select>
-        </label>
-        <label>
-          {trans.__('Show')}{' '}
-          <select
-            className="jp-Fanout-compare-view"
-            value={view}
-            onChange={e => setView(e.target.value as CompareView)}
-          >
-            <option value="rendered">{trans.__('rendered')}</option>
-            <option value="parsed">{trans.__('parsed into cells')}</option>
-            <option value="raw">{trans.__('raw text')}</option>
-          </select>
-        </label>
-        <button className="jp-Button jp-mod-styled jp-Fanout-parse-all" onClick={() => setView('parsed')}>
-          {trans.__('Parse all')}
-        </button>
+        <Choice {...layoutChoice} value={layout} onChange={setLayout} />
+        <Choice {...viewChoice} value={view} onChange={setView} />
+        <ActionButton className="jp-Fanout-parse-all" onClick={() => setView('parsed')} label={trans.__('Parse all')} />
       </div>
       {layout === 'tabs' ? (
         <div className="jp-Fanout-compare-tabs" role="tablist">
@@ -245,29 +241,8 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
       </div>
       <details className="jp-Fanout-compare-diff" open={diffB !== ''}>
         <summary>{trans.__('Diff')}</summary>
-        <label>
-          {trans.__('From')}{' '}
-          <select className="jp-Fanout-diff-a" value={diffA} onChange={e => setDiffA(e.target.value)}>
-            {batch.responses.map(r => (
-              <option key={r.id} value={r.id}>
-                {diffLabel(r.id)}
-              </option>
-            ))}
-            <option value={CELL}>{diffLabel(CELL)}</option>
-          </select>
-        </label>{' '}
-        <label>
-          {trans.__('to')}{' '}
-          <select className="jp-Fanout-diff-b" value={diffB} onChange={e => setDiffB(e.target.value)}>
-            <option value="">{trans.__('(choose)')}</option>
-            {batch.responses.map(r => (
-              <option key={r.id} value={r.id}>
-                {diffLabel(r.id)}
-              </option>
-            ))}
-            <option value={CELL}>{diffLabel(CELL)}</option>
-          </select>
-        </label>
+        <Choice {...fromChoice} value={diffA} onChange={setDiffA} />{' '}
+        <Choice {...toChoice} value={diffB} onChange={setDiffB} />
         {diffB !== '' &&
           (before === null || after === null ? (
             <p className="jp-Fanout-empty">{trans.__('There is no active cell to compare with.')}</p>

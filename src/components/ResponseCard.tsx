@@ -3,6 +3,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { isFinal } from '../core';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
+import { ActionButton } from './controls';
 import { formatDuration, formatRate, percent } from './format';
 
 /** Properties of one response's progress card. */
@@ -23,26 +24,21 @@ export interface IResponseCardProps {
   eager?: boolean;
 }
 
+/** Each status as the user reads it (translated when shown). */
+const STATUS_LABELS: Record<ResponseStatus, string> = {
+  pending: 'Pending',
+  connecting: 'Connecting',
+  thinking: 'Thinking',
+  generating: 'Generating',
+  complete: 'Complete',
+  stopped: 'Stopped',
+  error: 'Error',
+  incomplete: 'Incomplete'
+};
+
 /** A status as the user reads it. */
 export function statusLabel(status: ResponseStatus, trans: TranslationBundle): string {
-  switch (status) {
-    case 'pending':
-      return trans.__('Pending');
-    case 'connecting':
-      return trans.__('Connecting');
-    case 'thinking':
-      return trans.__('Thinking');
-    case 'generating':
-      return trans.__('Generating');
-    case 'complete':
-      return trans.__('Complete');
-    case 'stopped':
-      return trans.__('Stopped');
-    case 'error':
-      return trans.__('Error');
-    case 'incomplete':
-      return trans.__('Incomplete');
-  }
+  return trans.__(STATUS_LABELS[status]);
 }
 
 /** The bar: thinking, answer and unused tokens against max_tokens, readable by screen readers. */
@@ -258,21 +254,20 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
         </div>
         <div className="jp-Fanout-response-actions">
           {running ? (
-            <button className="jp-Button jp-mod-styled jp-mod-warn jp-Fanout-stop" onClick={props.onStop}>
-              {trans.__('Stop')}
-            </button>
+            <ActionButton className="jp-Fanout-stop" warn onClick={props.onStop} label={trans.__('Stop')} />
           ) : (
             <>
-              <button
-                className="jp-Button jp-mod-styled jp-Fanout-insert"
+              <ActionButton
+                className="jp-Fanout-insert"
                 title={trans.__('Insert this response below the active cell, parsed into cells')}
                 onClick={props.onInsert}
-              >
-                {trans.__('Insert')}
-              </button>
-              <button className="jp-Button jp-mod-styled jp-Fanout-regenerate" onClick={props.onRegenerate}>
-                {trans.__('Re-generate')}
-              </button>
+                label={trans.__('Insert')}
+              />
+              <ActionButton
+                className="jp-Fanout-regenerate"
+                onClick={props.onRegenerate}
+                label={trans.__('Re-generate')}
+              />
             </>
           )}
         </div>

@@ -188,19 +188,31 @@ export class ResponseStream {
       return;
     }
     this.eventCount++;
-    if (data === DONE) {
-      this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
+    this.applyValue(data, eventType, unterminated, true);
+  }
+
+  /**
+   * One value of the stream: `[DONE]`, or a JSON payload. `whole` is true for an event's whole
+   * data, which may hold several values back to back (see {@link onUnparsable}).
+   */
+  private applyValue(text: string, eventType: string | undefined, unterminated: boolean, whole: boolean): void {
+    if (text === DONE) {
+      this.finishAtDone();
       return;
     }
     let payload: unknown;
     try {
-      payload = JSON.parse(data);
+      payload = JSON.parse(text);
     } catch (error) {
-      this.onUnparsable(data, eventType, error, unterminated);
+      if (whole) {
+        this.onUnparsable(text, eventType, error, unterminated);
+      } else {
+        this.onInvalid(text, error, unterminated);
+      }
       return;
     }
     if (eventType === 'error' && errorFromPayload(payload, this.httpStatus) === null) {
-      this.finish('error', { message: excerpt(data, 200), ...this.statusField() });
+      this.finish('error', { message: excerpt(text, 200), ...this.statusField() });
       return;
     }
     this.applyPayload(payload);
@@ -221,28 +233,18 @@ export class ResponseStream {
       return;
     }
     for (let i = 0; i < values.length && !this.ended; i++) {
-      this.applyValue(values[i], unterminated && i === values.length - 1);
+      this.applyValue(values[i], undefined, unterminated && i === values.length - 1, false);
     }
   }
 
-  private applyValue(text: string, unterminated: boolean): void {
-    if (text === DONE) {
-      this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
-      return;
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(text);
-    } catch (error) {
-      this.onInvalid(text, error, unterminated);
-      return;
-    }
-    this.applyPayload(payload);
+  /** `[DONE]`: the end the server meant, with the error it reported in the stream, if any. */
+  private finishAtDone(): void {
+    this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
   }
 
   private onInvalid(text: string, error: unknown, unterminated: boolean): void {
     if (text.trim() === DONE) {
-      this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
+      this.finishAtDone();
       return;
     }
     if (unterminated) {

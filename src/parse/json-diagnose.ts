@@ -102,17 +102,9 @@ class Checker {
   }
 
   private object(depth: number): void {
-    const start = this.pos;
-    this.pos++;
-    this.skipWhitespace();
-    if (this.peek() === '}') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
+    this.container('}', 'object', "Expected ',' or '}' after property value", () => {
       if (this.peek() !== '"') {
-        this.fail(this.peek() === '}' ? "Trailing comma before '}'" : 'Expected a property name in double quotes');
+        this.fail('Expected a property name in double quotes');
       }
       this.string();
       this.skipWhitespace();
@@ -121,35 +113,35 @@ class Checker {
       }
       this.pos++;
       this.value(depth + 1);
-      this.skipWhitespace();
-      if (this.close('}', "Expected ',' or '}' after property value", 'object', start)) {
-        return;
-      }
-    }
+    });
   }
 
   private array(depth: number): void {
+    this.container(']', 'array', "Expected ',' or ']' after array element", () => this.value(depth + 1));
+  }
+
+  /** An object or an array from its opening bracket: its members, each read by `member`, to `closer`. */
+  private container(closer: '}' | ']', kind: string, expected: string, member: () => void): void {
     const start = this.pos;
     this.pos++;
     this.skipWhitespace();
-    if (this.peek() === ']') {
+    if (this.peek() === closer) {
       this.pos++;
       return;
     }
     for (;;) {
       this.skipWhitespace();
-      if (this.peek() === ']') {
-        this.fail("Trailing comma before ']'");
+      if (this.peek() === closer) {
+        this.fail(`Trailing comma before '${closer}'`);
       }
-      this.value(depth + 1);
+      member();
       this.skipWhitespace();
-      if (this.close(']', "Expected ',' or ']' after array element", 'array', start)) {
+      if (this.close(closer, expected, kind, start)) {
         return;
       }
     }
   }
 
-  /** After a member: true past `closer`, false past a comma, else an error. */
   private close(closer: string, expected: string, container: string, start: number): boolean {
     const char = this.peek();
     if (char === '') {

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 
 import { SIMULATOR_URL } from '../tests/simulator';
+import { scanSseEvents } from './sse-scan';
 
 export { resetSimulator, SIMULATOR_URL, simulatorRequests as simulatorRecords } from '../tests/simulator';
 export type { ISimulatorRequest as ISimRecord } from '../tests/simulator';
@@ -116,7 +117,7 @@ export function streamStraight(
         res.setEncoding('utf8');
         let buffer = '';
         res.on('data', (text: string) => {
-          buffer = scanEvents(buffer + text, timing);
+          buffer = scanSseEvents(buffer + text, timing);
         });
         res.on('end', () => {
           timing.endedAt = performance.now();
@@ -128,38 +129,6 @@ export function streamStraight(
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-/**
- * Reads the complete SSE events at the start of `buffer` into `timing` (first token, usage, `[DONE]`);
- * returns the rest. The page's clients (page-helpers.ts) do the same in the page: code sent into
- * the page cannot import this.
- */
-function scanEvents(buffer: string, timing: IStreamTiming): string {
-  let cut: number;
-  while ((cut = buffer.indexOf('\n\n')) >= 0) {
-    const event = buffer.slice(0, cut);
-    buffer = buffer.slice(cut + 2);
-    for (const line of event.split('\n')) {
-      if (!line.startsWith('data:')) {
-        continue;
-      }
-      const data = line.slice(5).trim();
-      if (data === '[DONE]') {
-        timing.done = true;
-        continue;
-      }
-      const chunk = JSON.parse(data);
-      const delta = chunk.choices?.[0]?.delta;
-      if (timing.firstTokenAt === null && delta && (delta.content || delta.reasoning || delta.reasoning_content)) {
-        timing.firstTokenAt = performance.now();
-      }
-      if (chunk.usage) {
-        timing.tokens = chunk.usage.completion_tokens;
-      }
-    }
-  }
-  return buffer;
 }
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
@@ -314,7 +283,7 @@ export async function proxyBatchFromNode(bodies: Array<Record<string, unknown>>)
           const i = Number(message.toString('utf8', at + 2, at + 2 + idLength));
           const count = message.readUInt32BE(at + 2 + idLength);
           const start = at + 6 + idLength;
-          buffers[i] = scanEvents(buffers[i] + message.toString('utf8', start, start + count), timings[i]);
+          buffers[i] = scanSseEvents(buffers[i] + message.toString('utf8', start, start + count), timings[i]);
           at = start + count;
         }
         return;

@@ -17,7 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { BareWebSocket, sleep } from './helpers';
-import { pageHelpers } from './page-helpers';
+import { pageHelpersCall } from './page-helpers';
 
 function getJson(url: string): Promise<any> {
   return new Promise((resolve, reject) => {
@@ -99,7 +99,7 @@ export class LightBrowser {
       }
       await sleep(200);
     }
-    await browser.evaluate(`(${pageHelpers.toString()})()`);
+    await browser.evaluate(pageHelpersCall());
     return browser;
   }
 

@@ -6,6 +6,8 @@
  */
 import type { Page } from '@playwright/test';
 
+import { scanSseEvents } from './sse-scan';
+
 /**
  * proxy: the extension (`fanout:generate`, model + sidebar). baseline: one fetch per response
  * through the bench-only route. rawws: diagnostic, the proxy's own WebSocket protocol spoken by
@@ -38,11 +40,16 @@ export interface IBrowserRun {
 /**
  * Installs `window.__bench` in the page. Self-contained (it runs in the page, so it may use
  * nothing from this module): {@link installPageHelpers} passes it to Playwright and the
- * light browser (`light-browser.ts`) sends its source.
+ * light browser (`light-browser.ts`) sends its source. `scanSource` is the source of
+ * {@link scanSseEvents}, the SSE scan the Node client uses too ({@link pageHelpersCall}).
  */
-export function pageHelpers(): void {
+export function pageHelpers(scanSource: string): void {
   {
     const w = window as any;
+    const scanSseEvents = new Function(`return (${scanSource});`)() as (
+      buffer: string,
+      into: { firstTokenAt: number | null; tokens: number; done: boolean }
+    ) => string;
     const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
     const base = (document.querySelector('body')?.getAttribute('data-base-url') as string) || '/';
     const apiBase = (w.jupyterapp?.serviceManager?.serverSettings?.baseUrl as string) || base;
@@ -93,40 +100,19 @@ export function pageHelpers(): void {
       }
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
+      const scan = { firstTokenAt: null as number | null, tokens: 0, done: false };
       let buffer = '';
-      let done = false;
       for (;;) {
         const { value, done: eof } = await reader.read();
         if (eof) {
           break;
         }
-        buffer += decoder.decode(value, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const event = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          for (const line of event.split('\n')) {
-            if (!line.startsWith('data:')) {
-              continue;
-            }
-            const data = line.slice(5).trim();
-            if (data === '[DONE]') {
-              done = true;
-              continue;
-            }
-            const chunk = JSON.parse(data);
-            const delta = chunk.choices?.[0]?.delta;
-            if (r.firstTokenAt === null && delta && (delta.content || delta.reasoning || delta.reasoning_content)) {
-              r.firstTokenAt = performance.now();
-            }
-            if (chunk.usage) {
-              r.tokens = chunk.usage.completion_tokens;
-            }
-          }
-        }
+        buffer = scanSseEvents(buffer + decoder.decode(value, { stream: true }), scan);
       }
+      r.firstTokenAt = scan.firstTokenAt;
+      r.tokens = scan.tokens;
       r.endedAt = performance.now();
-      r.status = done ? 'complete' : 'incomplete';
+      r.status = scan.done ? 'complete' : 'incomplete';
       return r;
     }
 
@@ -192,35 +178,11 @@ export function pageHelpers(): void {
               const id = new TextDecoder().decode(new Uint8Array(event.data, at + 2, len));
               const count = view.getUint32(at + 2 + len);
               const r = streams.get(id);
-              r.buffer += r.decoder.decode(new Uint8Array(event.data, at + 6 + len, count), { stream: true });
+              r.buffer = scanSseEvents(
+                r.buffer + r.decoder.decode(new Uint8Array(event.data, at + 6 + len, count), { stream: true }),
+                r
+              );
               at += 6 + len + count;
-              let cut: number;
-              while ((cut = r.buffer.indexOf('\n\n')) >= 0) {
-                const ev = r.buffer.slice(0, cut);
-                r.buffer = r.buffer.slice(cut + 2);
-                for (const line of ev.split('\n')) {
-                  if (!line.startsWith('data:')) {
-                    continue;
-                  }
-                  const data = line.slice(5).trim();
-                  if (data === '[DONE]') {
-                    r.done = true;
-                    continue;
-                  }
-                  const chunk = JSON.parse(data);
-                  const delta = chunk.choices?.[0]?.delta;
-                  if (
-                    r.firstTokenAt === null &&
-                    delta &&
-                    (delta.content || delta.reasoning || delta.reasoning_content)
-                  ) {
-                    r.firstTokenAt = performance.now();
-                  }
-                  if (chunk.usage) {
-                    r.tokens = chunk.usage.completion_tokens;
-                  }
-                }
-              }
             }
             return;
           }
@@ -296,7 +258,12 @@ export function pageHelpers(): void {
 }
 
 export async function installPageHelpers(page: Page): Promise<void> {
-  await page.evaluate(pageHelpers);
+  await page.evaluate(pageHelpers, scanSseEvents.toString());
+}
+
+/** The expression that installs the page helpers, for a browser driven by source text. */
+export function pageHelpersCall(): string {
+  return `(${pageHelpers.toString()})(${JSON.stringify(scanSseEvents.toString())})`;
 }
 
 /** Change settings of jupyterlab-fanout in the page (the settings registry, as a user would). */
