@@ -151,10 +151,16 @@ export class UpstreamCheck {
       return;
     }
     this._list().then(
-      listing => key === this._checked && this._set(upstreamWarning(listing, defaults)),
-      (reason: Error) =>
-        key === this._checked && this._set(`Could not check the upstream and model settings: ${reason.message}`)
+      listing => this._settled(key, upstreamWarning(listing, defaults)),
+      (reason: Error) => this._settled(key, `Could not check the upstream and model settings: ${reason.message}`)
     );
+  }
+
+  /** The answer for `key` arrived: shown unless the settings have changed since. */
+  private _settled(key: string, warning: string | null): void {
+    if (key === this._checked) {
+      this._set(warning);
+    }
   }
 
   private _set(warning: string | null): void {
