@@ -17,8 +17,12 @@ port=${FANOUT_PORT:-8888}
 notebooks=${FANOUT_NOTEBOOK_DIR:-$HOME/fanout-notebooks}
 mkdir -p "$notebooks"
 notebooks=$(cd "$notebooks" && pwd)
-# Never overwrite the user's copy: they may have edited it.
-[ -e "$notebooks/fanout-demo.ipynb" ] || cp demo/fanout-demo.ipynb "$notebooks/fanout-demo.ipynb"
+# Never overwrite the user's copy: they may have edited it. Trusting it lets its buttons run
+# Fanout's commands without JupyterLab asking first (it asks for an untrusted notebook).
+if [ ! -e "$notebooks/fanout-demo.ipynb" ]; then
+  cp demo/fanout-demo.ipynb "$notebooks/fanout-demo.ipynb"
+  jupyter trust "$notebooks/fanout-demo.ipynb" >/dev/null
+fi
 
 extra=()
 [ "$(id -u)" = 0 ] && extra+=(--allow-root)
