@@ -346,6 +346,7 @@ def test_fresh_venv_has_no_node_on_path(venv, no_node_bin):
     r = subprocess.run([venv["root"] / "bin" / "jlpm", "--version"], env=venv["env"], cwd=venv["cwd"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0, f"jlpm ran without Node on PATH: {r.stdout}"
+    assert "node" in (r.stdout + r.stderr).lower(), f"jlpm failed, but not for want of Node: {r.stderr}"
 
 
 def test_wheel_installed_from_the_built_file(venv, wheel):
@@ -394,7 +395,6 @@ def test_server_extension_list_shows_it_enabled_ok(venv):
 def test_server_loaded_the_extension_without_errors(server):
     log = server["log"].read_text()
     assert re.search(r"jupyterlab_fanout \| extension was successfully loaded", log), log
-    assert "jupyterlab_fanout: upstreams" in log, log
     assert "Traceback" not in log, log
 
 
