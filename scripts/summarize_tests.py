@@ -1,7 +1,8 @@
 """Print one closing line over every suite: 'tests: N passed, N failed, N skipped'.
 
-Reads jest's --json output, pytest's JUnit XML and Playwright's JSON report. A report that is
-missing counts as a failure (its suite did not run), so the line cannot hide a broken suite.
+Reads jest's --json output, pytest's JUnit XML and Playwright's JSON report, and optionally a
+fourth file: the release test's JUnit XML (release_tests/, a pytest run of its own). A report that
+is missing counts as a failure (its suite did not run), so the line cannot hide a broken suite.
 """
 from __future__ import annotations
 
@@ -30,13 +31,16 @@ def playwright_counts(path: Path) -> tuple[int, int, int]:
     return stats["expected"], stats["unexpected"] + stats.get("flaky", 0), stats["skipped"]
 
 
-def main(jest: str, pytest: str, playwright: str) -> int:
+def main(jest: str, pytest: str, playwright: str, release: str | None = None) -> int:
     passed = failed = skipped = 0
-    for name, reader, path in (
+    suites = [
         ("jest", jest_counts, jest),
         ("pytest", pytest_counts, pytest),
         ("galata", playwright_counts, playwright),
-    ):
+    ]
+    if release is not None:
+        suites.append(("release", pytest_counts, release))
+    for name, reader, path in suites:
         try:
             p, f, s = reader(Path(path))
         except (OSError, ValueError, KeyError, ET.ParseError) as error:
@@ -49,4 +53,4 @@ def main(jest: str, pytest: str, playwright: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))

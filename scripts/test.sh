@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up, then run every test: jest (TypeScript core and model), pytest (simulator,
-# proxy, security, installation) and Galata (a real JupyterLab in Debian's Chromium).
+# proxy, security, installation), the release test (python -m build, the wheel in a fresh venv
+# without Node) and Galata (a real JupyterLab in Debian's Chromium).
 # Every suite runs even when an earlier one fails; the exit code is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ printf '\n== formatting, types and lint (prettier, tsc, ruff)\n'
 jlpm prettier:check || status=1
 jlpm tsc --noEmit -p tsconfig.json || status=1
 (cd ui-tests && ../node_modules/.bin/tsc --noEmit -p tsconfig.json) || status=1
-python -m ruff check jupyterlab_fanout ui-tests || status=1
+python -m ruff check jupyterlab_fanout ui-tests release_tests || status=1
 
 printf '\n== jest\n'
 jlpm jest --ci --json --outputFile=test-reports/jest.json || status=1
@@ -22,10 +23,14 @@ jlpm jest --ci --json --outputFile=test-reports/jest.json || status=1
 printf '\n== pytest\n'
 python -m pytest -q --junitxml=test-reports/pytest.xml || status=1
 
+printf '\n== release: wheel in a fresh venv without Node\n'
+rm -f test-reports/release.xml
+python -m pytest -v -p no:cacheprovider --durations=6 release_tests --junitxml=test-reports/release.xml || status=1
+
 printf '\n== Galata (Chromium)\n'
 (cd ui-tests && FANOUT_PYTHON="$PWD/../.venv/bin/python" CI=1 jlpm playwright test) || status=1
 
 printf '\n== summary\n'
 python scripts/summarize_tests.py test-reports/jest.json test-reports/pytest.xml \
-  ui-tests/test-results/results.json || status=1
+  ui-tests/test-results/results.json test-reports/release.xml || status=1
 exit $status
