@@ -2,7 +2,7 @@
 
 Reads jest's --json output, pytest's JUnit XML and Playwright's JSON report, and optionally a
 fourth file: the release test's JUnit XML (release_tests/, a pytest run of its own). A report that
-is missing counts as a failure (its suite did not run), so the line cannot hide a broken suite.
+is missing, or counts no test, counts as a failure (its suite did not run), so the line cannot hide a broken suite.
 """
 from __future__ import annotations
 
@@ -46,6 +46,11 @@ def main(jest: str, pytest: str, playwright: str, release: str | None = None) ->
         except (OSError, ValueError, KeyError, ET.ParseError) as error:
             print(f"{name}: no report at {path} ({error}); counted as one failure")
             p, f, s = 0, 1, 0
+        if p + f + s == 0:
+            # A suite that could not start (a port taken, a server that died) may still write an
+            # empty report: no test run is a failure, not a pass.
+            print(f"{name}: the report at {path} counts no test; counted as one failure")
+            f = 1
         print(f"{name}: {p} passed, {f} failed, {s} skipped")
         passed, failed, skipped = passed + p, failed + f, skipped + s
     print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")

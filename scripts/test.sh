@@ -9,6 +9,8 @@ bash scripts/setup.sh --tests || { echo "setup failed"; exit 1; }
 # shellcheck disable=SC1091
 . .venv/bin/activate
 mkdir -p test-reports
+# No report of an earlier run may stand in for a suite that does not run this time.
+rm -f test-reports/*.json test-reports/*.xml ui-tests/test-results/results.json
 status=0
 
 printf '\n== formatting, types and lint (prettier, tsc, ruff)\n'
@@ -24,7 +26,6 @@ printf '\n== pytest\n'
 python -m pytest -q --junitxml=test-reports/pytest.xml || status=1
 
 printf '\n== release: wheel in a fresh venv without Node\n'
-rm -f test-reports/release.xml
 python -m pytest -v -p no:cacheprovider --durations=6 release_tests --junitxml=test-reports/release.xml || status=1
 
 printf '\n== Galata (Chromium)\n'
