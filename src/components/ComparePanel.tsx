@@ -90,7 +90,7 @@ function ParsedView(props: {
               <pre className="jp-Fanout-code">{cell.source}</pre>
             </>
           ) : (
-            <RenderedMarkdown rendermime={props.rendermime} source={cell.source} />
+            <RenderedMarkdown rendermime={props.rendermime} source={cell.source} trans={trans} />
           )}
         </div>
       ))}
@@ -136,7 +136,9 @@ function ResponseColumn(props: {
         </button>
       </div>
       <ResponseDetails snapshot={snapshot} trans={trans} />
-      {view === 'rendered' && <RenderedMarkdown rendermime={props.rendermime} source={snapshot.content} />}
+      {view === 'rendered' && (
+        <RenderedMarkdown rendermime={props.rendermime} source={snapshot.content} trans={trans} />
+      )}
       {view === 'parsed' && <ParsedView {...props} />}
       {view === 'raw' && <pre className="jp-Fanout-response-text">{snapshot.content}</pre>}
     </section>

@@ -1,9 +1,12 @@
 /**
  * Putting a response into a notebook: below the active cell, in place of it, or into a new
- * notebook, always as one undo step. Inserting never runs anything.
+ * notebook, always as one undo step. Inserting never runs anything, and inserted markdown
+ * carries nothing that acts when rendered or clicked.
  */
 import type { CommandRegistry } from '@lumino/commands';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+
+import { neutraliseMarkdown } from './neutralise';
 
 /** One cell to insert. */
 export interface ICellSpec {
@@ -24,11 +27,15 @@ export function notebookLanguage(panel: NotebookPanel | null | undefined): strin
   return (info?.name || spec?.language || 'python').toLowerCase();
 }
 
+/**
+ * The cells as the shared model takes them. Markdown comes from a model and is untrusted:
+ * it is neutralised (no command links, active HTML or remote images; see neutralise.ts).
+ */
 function toShared(cells: ReadonlyArray<ICellSpec>) {
   return cells.map(cell =>
     cell.type === 'code'
       ? { cell_type: 'code', source: cell.source, metadata: {}, outputs: [], execution_count: null }
-      : { cell_type: 'markdown', source: cell.source, metadata: {} }
+      : { cell_type: 'markdown', source: neutraliseMarkdown(cell.source), metadata: {} }
   );
 }
 

@@ -4,6 +4,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { registerCompareCommands } from '../commands';
+import { RemoteBlockingSanitizer } from '../render/remote';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel } from '../tokens';
 
 /** Compare a batch's responses side by side or in tabs, and parse them into cells. */
@@ -25,7 +26,9 @@ export const comparePlugin: JupyterFrontEndPlugin<void> = {
     // Model output is untrusted: sanitized, and never allowed to run commands when clicked.
     const sanitizer = new Sanitizer();
     sanitizer.setAllowCommandLinker(false);
-    registerCompareCommands({ app, model, activeCell, rendermime: rendermime.clone({ sanitizer }), trans });
+    // Nothing in it loads from another origin until the user asks (RemoteBlockingSanitizer).
+    const blocking = new RemoteBlockingSanitizer(sanitizer);
+    registerCompareCommands({ app, model, activeCell, rendermime: rendermime.clone({ sanitizer: blocking }), trans });
     const category = trans.__('Fanout');
     palette?.addItem({ command: CommandIDs.compare, category });
     palette?.addItem({ command: CommandIDs.parse, category });
