@@ -58,15 +58,21 @@ describe('ThinkSplitter', () => {
 });
 
 describe('token counts', () => {
-  it('estimates by length per piece, never one per event', () => {
+  it('estimates by pre-tokens per piece, never one per event', () => {
     expect(estimateTokens('a')).toBe(1);
-    expect(estimateTokens('x'.repeat(32))).toBe(8);
+    expect(estimateTokens(' function')).toBe(1);
+    expect(estimateTokens('\n\n')).toBe(1);
+    expect(estimateTokens(' the value')).toBe(2);
+    expect(estimateTokens('x'.repeat(32))).toBe(4);
+    expect(estimateTokens('("x")')).toBe(5);
+    expect(estimateTokens('1234567')).toBe(3);
+    expect(estimateTokens(' 中文 🙂.')).toBe(4);
   });
 
   it('marks estimates, replaces them with the exact figure when usage arrives, then adds new text on top', () => {
     const response = new ResponseStream({ now: () => 0 });
     response.start();
-    response.feed(sse([chunk({ content: 'x'.repeat(40) })]));
+    response.feed(sse([chunk({ content: 'a' + ' a'.repeat(9) })]));
     expect(response.snapshot()).toMatchObject({ answerTokens: 10, tokensEstimated: true });
     response.feed(sse([{ choices: [], usage: usage(3, 7) }]));
     expect(response.snapshot()).toMatchObject({
@@ -82,9 +88,7 @@ describe('token counts', () => {
   it('splits completion_tokens in proportion to the estimates when reasoning_tokens is missing', () => {
     const response = new ResponseStream({ now: () => 0 });
     response.start();
-    response.feed(
-      sse([chunk({ reasoning: 'r'.repeat(12) }), chunk({ content: 'c'.repeat(4) }, { usage: usage(1, 40) })])
-    );
+    response.feed(sse([chunk({ reasoning: ' r'.repeat(3) }), chunk({ content: 'c' }, { usage: usage(1, 40) })]));
     expect(response.snapshot()).toMatchObject({
       thinkingTokens: 30,
       answerTokens: 10,

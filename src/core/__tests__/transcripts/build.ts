@@ -2,6 +2,7 @@
  * Builders for the transcript corpus: each transcript is the exact body a server sent
  * (as a string, fed to the core as UTF-8 bytes) and what the core must make of it.
  */
+import { estimateTokens } from '../../token-count';
 import { ResponseError, ResponseStatus } from '../../types';
 
 /** What a transcript must produce, whatever the cuts. */
@@ -65,7 +66,7 @@ export function usage(prompt: number, completion: number, reasoning?: number): o
   };
 }
 
-/** The estimator's figure for a list of released pieces (max(1, round(len/4)) each). */
+/** The estimator's figure for a list of released pieces. */
 export function est(...pieces: string[]): number {
-  return pieces.reduce((sum, p) => sum + Math.max(1, Math.round(p.length / 4)), 0);
+  return pieces.reduce((sum, p) => sum + estimateTokens(p), 0);
 }
