@@ -116,7 +116,14 @@ function ResponseColumn(props: {
         <span className="jp-Fanout-response-status" data-status={snapshot.status}>
           {statusLabel(snapshot.status, trans)}
         </span>
-        <span className="jp-Fanout-response-counts">{trans.__('%1 tokens', snapshot.totalTokens)}</span>
+        <span
+          className="jp-Fanout-response-counts"
+          title={snapshot.tokensEstimated ? trans.__('Estimated: the server sent no token count') : undefined}
+        >
+          {snapshot.tokensEstimated
+            ? trans.__('≈ %1 tokens', snapshot.totalTokens)
+            : trans.__('%1 tokens', snapshot.totalTokens)}
+        </span>
       </header>
       <div className="jp-Fanout-compare-actions">
         <button className="jp-Button jp-mod-styled jp-Fanout-insert-cells" onClick={() => insert('below', 'cells')}>

@@ -35,10 +35,16 @@ function addPlaceholders(root: HTMLElement, trans: TranslationBundle): string[] 
     const placeholder = document.createElement('span');
     placeholder.className = PLACEHOLDER;
     const text = document.createElement('span');
-    text.textContent = trans.__('%1 from %2 blocked', kindOf(element, trans), host);
+    const kind = kindOf(element, trans);
+    let alt = (element.getAttribute('alt') ?? '').trim().slice(0, 80);
+    alt = alt.toLowerCase() === kind.toLowerCase() ? '' : alt;
+    text.textContent = alt
+      ? trans.__('%1 “%2” from %3 not loaded', kind, alt, host)
+      : trans.__('%1 from %2 not loaded', kind, host);
     text.title = blockedUrl(element);
     const load = document.createElement('button');
     load.className = 'jp-Button jp-mod-styled jp-mod-small jp-Fanout-load-one';
+    load.title = trans.__('Load it from %1', blockedUrl(element));
     load.textContent = trans.__('Load');
     load.onclick = () => {
       restoreElement(element);

@@ -112,7 +112,7 @@ const ACTIVE = [
   '',
   '</textarea><script>window.__fanoutXss="textarea"</script>',
   '',
-  'RTL: \u202egnirts desrever\u202c and a long line: ' + 'word '.repeat(2000).trimEnd(),
+  'RTL: \u202egnirts desrever\u202c and a long line: ' + 'x'.repeat(20000),
   ''
 ].join('\n');
 
@@ -143,7 +143,7 @@ test.describe('Remote resources load only when the user asks', () => {
     await execute(page, 'fanout:compare', { view: 'rendered' });
     const rendered = page.locator('.jp-Fanout-compare .jp-Fanout-rendered');
     const placeholder = rendered.locator('.jp-Fanout-remote-placeholder');
-    await expect(placeholder).toHaveText(`Image from 127.0.0.1:${leak.port} blocked Load`);
+    await expect(placeholder).toHaveText(`Image “x” from 127.0.0.1:${leak.port} not loaded Load`);
     await expect(rendered.locator('.jp-Fanout-remote-bar')).toBeVisible();
     await page.waitForTimeout(1500);
     expect(leak.hits).toEqual([]);
@@ -272,4 +272,29 @@ test.describe('Active content never runs', () => {
     await page.waitForTimeout(500);
     expect((await notebookCells(page)).length).toBe(count);
   });
+});
+
+test('screenshots: a blocked remote image in the compare view, light and dark', async ({ page, request }, testInfo) => {
+  const base = `http://127.0.0.1:${leak.port}`;
+  const text = [
+    'Here is the chart you asked for:',
+    '',
+    `![Sales by month](${base}/chart.png?q=secret)`,
+    '',
+    'And the **summary** table, with a logo:',
+    '',
+    `| a | b |\n| --- | --- |\n| <img src="${base}/logo.png" width="16"> | 2 |`,
+    ''
+  ].join('\n');
+  await generate(page, request, text);
+  await execute(page, 'fanout:compare', { view: 'rendered' });
+  await page.evaluate(() => (window as any).jupyterapp.shell.collapseLeft());
+  const widget = page.locator('.jp-Fanout-compare-widget');
+  await expect(widget.locator('.jp-Fanout-remote-placeholder')).toHaveCount(2);
+  await widget.screenshot({ path: testInfo.outputPath('compare-blocked-light.png') });
+  await page.theme.setDarkTheme();
+  await expect(widget.locator('.jp-Fanout-remote-placeholder')).toHaveCount(2);
+  await widget.screenshot({ path: testInfo.outputPath('compare-blocked-dark.png') });
+  await page.theme.setLightTheme();
+  expect(leak.hits).toEqual([]);
 });
