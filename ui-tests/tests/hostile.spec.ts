@@ -123,13 +123,18 @@ async function generate(page: IJupyterLabPageFixture, request: any, text: string
   await expect(page.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(1);
 }
 
-/** Bring the notebook to the front and render all its markdown cells. */
-async function renderNotebook(page: IJupyterLabPageFixture): Promise<void> {
+/** Bring the notebook to the front. */
+async function activateNotebook(page: IJupyterLabPageFixture): Promise<void> {
   await page.evaluate(() => {
     const app = (window as any).jupyterapp;
     const panel = Array.from(app.shell.widgets('main')).find((w: any) => w.hasClass('jp-NotebookPanel')) as any;
     app.shell.activateById(panel.id);
   });
+}
+
+/** Bring the notebook to the front and render all its markdown cells. */
+async function renderNotebook(page: IJupyterLabPageFixture): Promise<void> {
+  await activateNotebook(page);
   await execute(page, 'notebook:select-all');
   await execute(page, 'notebook:run-cell');
 }
@@ -153,6 +158,13 @@ test.describe('Remote resources load only when the user asks', () => {
     await expect(rendered.locator('img')).toHaveJSProperty('naturalWidth', 1);
     await page.waitForTimeout(500);
     expect(leak.hits).toEqual(['/leak?secret']);
+
+    // Control: the same image in a markdown cell typed by hand loads at once, so the counting
+    // server sees what a view that did not block would fetch.
+    await activateNotebook(page);
+    await page.notebook.setCell(0, 'markdown', `![c](http://127.0.0.1:${leak.port}/control)`);
+    await renderNotebook(page);
+    await expect.poll(() => leak.hits).toEqual(['/leak?secret', '/control']);
   });
 
   test('"Load remote content" loads the whole view at once', async ({ page, request }) => {
@@ -183,6 +195,14 @@ test.describe('Remote resources load only when the user asks', () => {
     const compare = page.locator('.jp-Fanout-compare');
     await expect(compare.locator('.jp-Fanout-markdown')).toContainText('styled div');
     await expect(compare.locator('.jp-Fanout-remote-placeholder').first()).toBeVisible();
+    // Every remote reference is inert, seen or not (nothing left for lazy loading either).
+    const live = ['src', 'srcset', 'poster', 'background', 'href', 'xlink\\:href', 'data', 'style'].map(
+      name => `.jp-Fanout-markdown [${name}*="${leak.port}"]:not(a)`
+    );
+    await expect(compare.locator(live.join(', '))).toHaveCount(0);
+    expect(
+      await compare.locator('.jp-Fanout-markdown style').evaluateAll(nodes => nodes.map(n => n.textContent).join(''))
+    ).not.toContain(String(leak.port));
     await page.waitForTimeout(1000);
     expect(leak.hits).toEqual([]);
 
@@ -199,6 +219,11 @@ test.describe('Remote resources load only when the user asks', () => {
     await execute(page, 'fanout:insert', { responseId: '1', format: 'cells' });
     await renderNotebook(page);
     await expect(page.locator('.jp-NotebookPanel .jp-MarkdownOutput').first()).toContainText('Vectors follow.');
+    // Not only unloaded so far (images below the fold may load lazily): there is nothing to load.
+    const remote = page.locator(
+      `.jp-NotebookPanel .jp-MarkdownOutput :is([src*="${leak.port}"], [srcset*="${leak.port}"], [poster*="${leak.port}"], [style*="${leak.port}"], [background*="${leak.port}"], style, iframe, video, audio, object, embed, svg)`
+    );
+    await expect(remote).toHaveCount(0);
     await page.waitForTimeout(1500);
     expect(leak.hits).toEqual([]);
   });
