@@ -80,6 +80,13 @@ const DANGEROUS_TAGS = new Set([
 /** HTML blocks of CommonMark type 1: they run to their closing tag, across blank lines. */
 const RAW_BLOCK = /^ {0,3}<(script|pre|style|textarea)(?=[\s>]|$)/i;
 const RAW_BLOCK_END = /<\/(script|pre|style|textarea)>/i;
+/** HTML blocks of CommonMark types 2–5 (comment, processing instruction, CDATA, declaration). */
+const MARKED_BLOCKS: Array<[RegExp, string]> = [
+  [/^ {0,3}<!--/, '-->'],
+  [/^ {0,3}<\?/, '?>'],
+  [/^ {0,3}<!\[CDATA\[/, ']]>'],
+  [/^ {0,3}<![A-Za-z]/, '>']
+];
 /** Any other line that starts an HTML block (approximated on the side of "it is HTML"). */
 const HTML_BLOCK = /^ {0,3}<[/!?]?[A-Za-z]/;
 const SAFE_LINK_SCHEMES = ['http', 'https', 'mailto'];
@@ -109,6 +116,21 @@ function classify(lines: string[]): LineKind[] {
       while (i < lines.length) {
         kinds[i] = 'html';
         if (RAW_BLOCK_END.test(bare[i++])) {
+          break;
+        }
+      }
+      continue;
+    }
+    const marked = MARKED_BLOCKS.find(([start]) => start.test(line));
+    if (marked) {
+      // Raw HTML to the line holding the end marker, blank lines included; a browser may end
+      // a comment earlier (`--!>`), so what follows is scanned as HTML, never as code.
+      const first = i;
+      while (i < lines.length) {
+        kinds[i] = 'html';
+        const text = i === first ? bare[i].slice(bare[i].indexOf('<') + 2) : bare[i];
+        i++;
+        if (text.includes(marked[1])) {
           break;
         }
       }
@@ -318,8 +340,29 @@ function readDestination(s: string, at: number): { end: number; url: string } | 
     }
     url = s.slice(start, Math.min(i, s.length));
   }
-  const close = s.indexOf(')', i);
-  return close < 0 ? null : { end: close + 1, url };
+  // Then an optional title ("…", '…' or (…)) and the closing parenthesis, or it is no link.
+  const skipSpace = () => {
+    let newlines = 0;
+    while (i < s.length && /\s/.test(s[i]) && newlines < 2) {
+      newlines += s[i] === '\n' ? 1 : 0;
+      i++;
+    }
+  };
+  skipSpace();
+  const quote = s[i];
+  if (quote === '"' || quote === "'" || quote === '(') {
+    const closer = quote === '(' ? ')' : quote;
+    i++;
+    while (i < s.length && s[i] !== closer) {
+      i += s[i] === '\\' ? 2 : 1;
+    }
+    if (i >= s.length) {
+      return null;
+    }
+    i++;
+    skipSpace();
+  }
+  return s[i] === ')' ? { end: i + 1, url } : null;
 }
 
 function normaliseLabel(label: string): string {
@@ -389,6 +432,39 @@ export function neutraliseMarkdown(source: string): string {
   const edit = (at: number, remove: number, insert: string) => {
     edits.push({ at, remove, insert });
   };
+  /** A `<` at `at`: an autolink, a tag, or text; neutralised when it can act. The next position. */
+  const handleAngle = (at: number): number => {
+    const autolink = /^<([a-zA-Z][a-zA-Z0-9+.-]{1,31}):[^\s<>]*>/.exec(s.slice(at, at + 2100));
+    if (autolink) {
+      if (!isSafeLinkUrl(autolink[0].slice(1, -1))) {
+        edit(at, 1, '&lt;');
+      }
+      return at + autolink[0].length;
+    }
+    const tag = readTag(s, at);
+    if (tag) {
+      if (isActiveTag(tag)) {
+        edit(at, 1, '&lt;');
+      }
+      return tag.end;
+    }
+    const name = /^<\/?([A-Za-z][^\s/>]*)/.exec(s.slice(at, at + 40));
+    if (name && DANGEROUS_TAGS.has(name[1].toLowerCase())) {
+      edit(at, 1, '&lt;');
+    }
+    return at + 1;
+  };
+  /** Tags inside a link's destination and title, which are not code: scanned, no code spans. */
+  const scanAngles = (from: number, to: number): number => {
+    let k = from;
+    for (;;) {
+      const p = s.indexOf('<', k);
+      if (p < 0 || p >= to) {
+        return Math.max(k, to);
+      }
+      k = handleAngle(p);
+    }
+  };
   const openers: Array<{ pos: number; image: boolean }> = [];
   let i = 0;
   while (i < s.length) {
@@ -435,40 +511,20 @@ export function neutraliseMarkdown(source: string): string {
       continue;
     }
     if (c === '<') {
-      const autolink = /^<([a-zA-Z][a-zA-Z0-9+.-]{1,31}):[^\s<>]*>/.exec(s.slice(i, i + 2100));
-      if (autolink) {
-        if (!isSafeLinkUrl(autolink[0].slice(1, -1))) {
-          edit(i, 1, '&lt;');
-        }
-        i += autolink[0].length;
-        continue;
-      }
-      const tag = readTag(s, i);
-      if (tag) {
-        if (isActiveTag(tag)) {
-          edit(i, 1, '&lt;');
-        }
-        i = tag.end;
-        continue;
-      }
-      const name = /^<\/?([A-Za-z][^\s/>]*)/.exec(s.slice(i, i + 40));
-      if (name && DANGEROUS_TAGS.has(name[1].toLowerCase())) {
-        edit(i, 1, '&lt;');
-      }
-      i++;
+      i = handleAngle(i);
       continue;
     }
-    if (kind === 'para' && c === '!' && s[i + 1] === '[') {
+    if (c === '!' && s[i + 1] === '[') {
       openers.push({ pos: i, image: true });
       i += 2;
       continue;
     }
-    if (kind === 'para' && c === '[') {
+    if (c === '[') {
       openers.push({ pos: i, image: false });
       i++;
       continue;
     }
-    if (kind === 'para' && c === ']' && openers.length > 0) {
+    if (c === ']' && openers.length > 0) {
       const opener = openers.pop()!;
       const text = s.slice(opener.pos + (opener.image ? 2 : 1), i);
       if (s[i + 1] === '(') {
@@ -485,7 +541,7 @@ export function neutraliseMarkdown(source: string): string {
             i += 1;
             continue;
           }
-          i = destination.end;
+          i = scanAngles(i + 1, destination.end);
           continue;
         }
       } else if (opener.image) {

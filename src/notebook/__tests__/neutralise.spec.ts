@@ -101,6 +101,21 @@ describe('neutraliseMarkdown: hostile input', () => {
     ],
     ['a tag across lines', '<img\nsrc="https://evil/x"\n>', '&lt;img\nsrc="https://evil/x"\n>'],
     [
+      'a bad title: no link, so the tag is live',
+      '[x](https://a <img src=http://evil/x>)',
+      '[x](https://a &lt;img src=http://evil/x>)'
+    ],
+    [
+      'an image after inline HTML at the start of a line (a paragraph)',
+      '<b>bold</b> and ![x](http://evil/x.png)',
+      '<b>bold</b> and [x](http://evil/x.png)'
+    ],
+    [
+      'a comment a browser ends early',
+      '<!-- x --!>\n`<img src=http://evil/x>`\n-->',
+      '<!-- x --!>\n`&lt;img src=http://evil/x>`\n-->'
+    ],
+    [
       'an image inside a link',
       '[![a](https://evil/x.png)](https://ok.example/)',
       '[[a](https://evil/x.png)](https://ok.example/)'
@@ -137,6 +152,8 @@ describe('neutraliseMarkdown: ordinary markdown comes back unchanged', () => {
     '1 < 2 and 3 > 2; a<-b in R; x <- 3',
     'Reference [link][j] and ![local][p].\n\n[j]: https://jupyter.org\n[p]: pic.png',
     '<https://jupyter.org> and <mailto:a@b.c> autolinks; www.jupyter.org',
+    '[t](https://jupyter.org "a <b> title") and [u](https://jupyter.org \'b (c)\') and [v](<a b.html> (t))',
+    '<!-- a comment -->\n\nText after it.',
     '> quote with `<code>`\n',
     '    indented code\n',
     'Unicode: שלום \u202e RTL override, emoji 🚀, and a very long line ' + 'x'.repeat(5000),
