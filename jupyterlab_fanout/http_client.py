@@ -327,7 +327,7 @@ class ClientResponse:
             return
         if not self._eof:
             # Until-close framing ends here; any other framing was cut short.
-            self._complete = self._until_close
+            self._complete = self._until_close and self._exc is None
             self._eof = True
             self._keep_alive = False
             self._wake()
@@ -637,6 +637,8 @@ class ConnectionPool:
         for response in self._retrying:
             if response._retry_task is not None:
                 response._retry_task.cancel()
+            if not response._head_done.done():
+                response._head_done.set_exception(ServerDisconnected("the connection pool was closed"))
         for connection in [*self._busy, *(c for idle in self._idle.values() for c in idle)]:
             if connection.transport is not None:
                 connection.transport.abort()

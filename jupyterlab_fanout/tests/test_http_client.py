@@ -539,11 +539,8 @@ async def test_closing_a_response_while_its_retry_connects_stops_the_retry(monke
         return await create_connection(*args, **kwargs)
 
     async def handler(reader, writer):
-        if server.connections == 1:
-            await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await server.read_request(reader)
-            return
-        await server.read_request(reader)
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await server.read_request(reader)  # then closes: the next request is retried
 
     async with Server(handler) as server:
         assert await fetch(pool, server.url) == (200, b"ok", True)
@@ -553,6 +550,15 @@ async def test_closing_a_response_while_its_retry_connects_stops_the_retry(monke
         response.close()
         with pytest.raises(asyncio.CancelledError):
             await response.wait_head()
+        # The same with the whole pool closed: the request fails, it does not wait forever.
+        assert await fetch(pool, server.url) == (200, b"ok", True)
+        connecting.clear()
+        response = await pool.request("POST", server.url, {}, b"{}")
+        await asyncio.wait_for(connecting.wait(), 2)
+        pool.close()
+        with pytest.raises(ServerDisconnected):
+            await asyncio.wait_for(response.wait_head(), 2)
+        response.close()
         await asyncio.sleep(0.4)
-    assert server.connections == 1
+    assert server.connections == 2
     assert not pool._retrying
