@@ -6,12 +6,20 @@ until the server closes), keep-alive connections reused per origin, TLS, and a w
 a request in flight at once. Closing a response before its body ended closes its TCP
 connection, which is how vLLM learns that nobody reads and aborts the request.
 
-Written for the hot path: each upstream chunk goes from `data_received` to the reader with
-no parser object or stream reader in between. Against aiohttp, which the proxy used before,
-the proxy's CPU per response of one token fell by a third and per forwarded token by 7 %
-(`benchmarks/proxy_cpu.py`, 64 streams); most of what is left is the kernel's. No redirects,
-no cookies, no proxies from the environment, no content decoding (requests ask for
-`identity`).
+The framing is llhttp's (through `httptools`, the binding uvicorn uses), in its strict
+mode: a chunk size such as `0x1f` or `1_f`, a second `Content-Length`, both `Content-Length`
+and `Transfer-Encoding`, a bare LF are protocol errors. This module bounds what llhttp does
+not: the response head (`MAX_HEAD`), the trailers (`MAX_TRAILERS`) and the bytes that carry
+no body at all (`MAX_FRAMING`).
+
+Each request has its own `ClientResponse` (the parser's callbacks); a `_Connection` is the
+asyncio protocol of one TCP connection and carries one request at a time. Written for the
+hot path: each upstream chunk goes from `data_received` through llhttp to the reader's
+queue, no stream reader in between. A request sent on a reused keep-alive connection that
+the server closed before any byte of the response arrived is sent once more, on a new
+connection (the server closed an idle connection as the request reached it). New
+connections race IPv6 and IPv4 (Happy Eyeballs, RFC 8305). No redirects, no cookies, no
+proxies from the environment, no content decoding (requests ask for `identity`).
 """
 from __future__ import annotations
 
@@ -20,11 +28,18 @@ import functools
 import socket
 import ssl
 from collections import deque
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Set, Tuple
 from urllib.parse import quote, urlsplit
+
+import httptools
 
 #: Most bytes of a response head (status line and headers).
 MAX_HEAD = 64 * 1024
+#: Most bytes of the trailer fields after a chunked body (read, then dropped).
+MAX_TRAILERS = 16 * 1024
+#: Most bytes in a row, after the head, that carry no body (chunk framing and extensions,
+#: trailers): a server that sends only those is not sending a response.
+MAX_FRAMING = 64 * 1024
 #: Body bytes held for a reader that does not keep up before the socket is paused.
 HIGH_WATER = 256 * 1024
 #: An idle keep-alive connection is not reused after this many seconds (uvicorn, which
@@ -32,6 +47,9 @@ HIGH_WATER = 256 * 1024
 KEEPALIVE_SECONDS = 4.0
 #: Idle connections kept per origin.
 MAX_IDLE_PER_ORIGIN = 128
+#: Happy Eyeballs: the next address of a host is tried this many seconds after the attempt
+#: before it began, without waiting for that one to fail (RFC 8305 recommends 250 ms).
+HAPPY_EYEBALLS_DELAY = 0.25
 
 
 class HTTPClientError(Exception):
@@ -87,246 +105,221 @@ def _check_header(name: str, value: str) -> None:
         raise ValueError(f"header {name!r} contains a line break")
 
 
-class _ChunkedDecoder:
-    """Incremental `Transfer-Encoding: chunked` decoder."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._remaining = 0  # data bytes left in the current chunk
-        self._state = "size"  # size | data | data-end | trailer | done
-        self.done = False
-
-    def feed(self, data: bytes, out: List[bytes]) -> bytes:
-        """Decode `data`, appending body bytes to `out`; returns bytes after the body's end.
-
-        Raises BadResponse on a malformed encoding.
-        """
-        buffer = self._buffer + data if self._buffer else data
-        self._buffer = b""
-        pos, end = 0, len(buffer)
-        while pos < end:
-            state = self._state
-            if state == "data":
-                take = min(self._remaining, end - pos)
-                out.append(buffer[pos:pos + take])
-                pos += take
-                self._remaining -= take
-                if self._remaining == 0:
-                    self._state = "data-end"
-                continue
-            line_end = buffer.find(b"\r\n", pos)
-            if line_end < 0:
-                if end - pos > 4096:
-                    raise BadResponse("chunk header line too long")
-                self._buffer = buffer[pos:]
-                return b""
-            line = buffer[pos:line_end]
-            pos = line_end + 2
-            if state == "size":
-                size_text = line.split(b";", 1)[0].strip()
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise BadResponse(f"bad chunk size {size_text[:20]!r}") from None
-                if size < 0:
-                    raise BadResponse("negative chunk size")
-                if size == 0:
-                    self._state = "trailer"
-                else:
-                    self._remaining = size
-                    self._state = "data"
-            elif state == "data-end":
-                if line:
-                    raise BadResponse("chunk data longer than its size")
-                self._state = "size"
-            elif state == "trailer":
-                if not line:
-                    self._state = "done"
-                    self.done = True
-                    return buffer[pos:]
-        return b""
-
-
-class ClientResponse(asyncio.Protocol):
-    """One connection's protocol, and the response on it being read.
-
-    A connection carries one request at a time; after a complete response with keep-alive
-    the pool may hand it to the next request (`_reset`).
-    """
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection. It carries one request at a time (`response`); between
+    requests it waits in the pool, idle."""
 
     def __init__(self, pool: ConnectionPool, origin: Origin):
         self._pool = pool
         self.origin = origin
         self.transport: Optional[asyncio.Transport] = None
+        #: The request in flight on this connection, None while idle.
+        self.response: Optional[ClientResponse] = None
+        #: Requests sent on this connection so far (more than one: it was reused).
+        self.requests = 0
+        #: A byte arrived since the current request was sent.
+        self.received = False
         self.lost = False
+        #: False once the server closed its side or sent bytes nobody asked for.
+        self.reusable = True
         self.idle_since = 0.0
-        self._loop = asyncio.get_running_loop()
-        self._reset()
-
-    def _reset(self) -> None:
-        self.status = 0
-        self.reason = ""
-        self.headers: Dict[str, str] = {}
-        self._head = b""
-        self._head_done: Optional[asyncio.Future[None]] = None
-        self._head_failed = False
-        self._body: Deque[bytes] = deque()
-        self._buffered = 0
-        self._waiter: Optional[asyncio.Future[None]] = None
-        self._exc: Optional[BaseException] = None
-        self._complete = False  # the body ended as its framing says
-        self._eof = False  # no more body bytes will come (complete, or cut)
-        self._chunked: Optional[_ChunkedDecoder] = None
-        self._length: Optional[int] = None  # body bytes still expected (Content-Length)
-        self._keep_alive = False
-        self._paused = False
-        self._closed = False
-        self._no_body = False
-
-    # -- asyncio.Protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        if self._head_done is None:
+        response = self.response
+        if response is None:
             # Bytes on an idle keep-alive connection: it cannot be reused.
-            self._discard()
+            self.reusable = False
+            self._pool._drop(self)
             return
-        if self._closed:
-            return
+        self.received = True
         try:
-            if not self._head_done.done():
-                data = self._read_head(data)
-                if not self._head_done.done():
-                    return
-            if data and not self._eof:
-                self._feed_body(data)
-        except BadResponse as e:
-            self._fail(e)
+            response._parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as e:
+            response._parse_failed(e)
+            return
+        if response._progress:
+            response._progress = False
+            response._framing = 0
+        else:
+            response._no_progress(len(data))
 
     def eof_received(self) -> Optional[bool]:
-        self._connection_ended(None)
+        self.reusable = False
+        self._ended(None)
         return False
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.lost = True
-        self._connection_ended(exc)
+        self.reusable = False
+        self._ended(exc)
 
-    # -- head ---------------------------------------------------------------------------
+    def _ended(self, exc: Optional[BaseException]) -> None:
+        response = self.response
+        if response is None:
+            self._pool._drop(self)
+        else:
+            response._connection_ended(self, exc)
 
-    def _read_head(self, data: bytes) -> bytes:
-        """Parse the response head; returns the body bytes that followed it."""
-        assert self._head_done is not None
-        while True:
-            self._head += data
-            data = b""
-            end = self._head.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._head) > MAX_HEAD:
-                    raise BadResponse("response head too large")
-                return b""
-            head, rest = self._head[:end], self._head[end + 4:]
-            self._head = b""
-            lines = head.decode("latin-1").split("\r\n")
-            version, _, status_text = lines[0].partition(" ")
-            code_text, _, reason = status_text.partition(" ")
-            if not version.startswith("HTTP/1.") or len(code_text) != 3 or not code_text.isdigit():
-                raise BadResponse("not an HTTP/1.x response")
-            status = int(code_text)
-            headers: Dict[str, str] = {}
-            for line in lines[1:]:
-                name, sep, value = line.partition(":")
-                if not sep or not name or name != name.strip():
-                    raise BadResponse("malformed response header")
-                key = name.lower()
-                value = value.strip()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-            if 100 <= status < 200:
-                # Interim response (100 Continue, 103 Early Hints): the real one follows.
-                data = rest
-                if not data:
-                    return b""
-                continue
-            self.status, self.reason, self.headers = status, reason, headers
-            self._frame_body(version)
-            self._head_done.set_result(None)
-            return rest
 
-    def _frame_body(self, version: str) -> None:
+class ClientResponse:
+    """One request and its response, from the moment it is sent until `close()`.
+
+    Also the protocol of its llhttp parser (the `on_*` methods). A request has its own
+    response object even when its connection served others before: closing it twice never
+    touches the request that uses the connection next.
+    """
+
+    def __init__(self, pool: ConnectionPool, origin: Origin, request: bytes, head_only: bool,
+                 connect_timeout: Optional[float]):
+        self._pool = pool
+        self.origin = origin
+        self._request = request
+        self._head_only = head_only
+        self._connect_timeout = connect_timeout
+        self._loop = asyncio.get_running_loop()
+        self.status = 0
+        self.reason = ""
+        self.headers: Dict[str, str] = {}
+        self._head_done: asyncio.Future[None] = self._loop.create_future()
+        self._final = False  # the final (not 1xx) head arrived
+        self._head_size = 0
+        self._trailer_size = 0
+        self._framing = 0  # bytes in a row that carried no body
+        self._progress = False  # body bytes arrived during the current `feed_data`
+        self._error: Optional[BadResponse] = None  # raised by a parser callback
+        self._body: Deque[bytes] = deque()
+        self._buffered = 0
+        self._waiter: Optional[asyncio.Future[None]] = None
+        self._exc: Optional[BaseException] = None
+        self._complete = False  # the body ended as its framing says
+        self._eof = False  # no more body bytes will come (complete, or cut)
+        self._until_close = False  # the body ends when the server closes
+        self._keep_alive = False
+        self._paused = False
+        self._closed = False
+        self._connection: Optional[_Connection] = None
+        self._retried = False
+        self._retry_task: Optional[asyncio.Task[None]] = None
+        self._parser = httptools.HttpResponseParser(self)
+
+    # -- llhttp's callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._final:
+            # A second response to one request: bytes nobody asked for.
+            self._keep_alive = False
+            raise BadResponse("bytes after the response")
+        self.reason = ""  # after an interim response (100 Continue, 103 Early Hints)
+        self.headers = {}
+        self._head_size = 0
+
+    def on_status(self, status: bytes) -> None:
+        self._head_size += len(status)
+        self.reason += status.decode("latin-1")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value) + 4
+        if self._final:
+            self._trailer_size += size
+            if self._trailer_size > MAX_TRAILERS:
+                self._raise(f"the response's trailers are larger than {MAX_TRAILERS // 1024} KiB")
+            return  # trailers are read and dropped
+        self._head_size += size
+        if self._head_size > MAX_HEAD:
+            self._raise(f"the response head is larger than {MAX_HEAD // 1024} KiB")
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1").strip()
         headers = self.headers
-        connection = headers.get("connection", "").lower()
-        self._keep_alive = (
-            "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
-        )
-        encoding = headers.get("transfer-encoding", "").lower()
-        if self._no_body or self.status in (204, 304):
-            self._length = 0
-        elif encoding:
-            if encoding.split(",")[-1].strip() != "chunked":
-                raise BadResponse(f"unsupported transfer encoding {encoding[:40]!r}")
-            self._chunked = _ChunkedDecoder()
-        elif "content-length" in headers:
-            try:
-                self._length = int(headers["content-length"])
-            except ValueError:
-                raise BadResponse("bad Content-Length") from None
-            if self._length < 0:
-                raise BadResponse("bad Content-Length")
-        else:
-            self._keep_alive = False  # the body ends when the server closes
-        if self._length == 0:
-            self._end_body()
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
 
-    # -- body ---------------------------------------------------------------------------
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200:
+            return  # interim: the final head follows (101 ends in HttpParserUpgrade)
+        self._final = True
+        self.status = status
+        headers = self.headers
+        encoding = headers.get("transfer-encoding")
+        if encoding is not None and encoding.split(",")[-1].strip().lower() != "chunked":
+            self._raise(f"unsupported transfer encoding {encoding[:40]!r}")
+        if self._head_only:
+            # The answer to HEAD has no body, whatever its head says; llhttp (through
+            # httptools) cannot be told so: stop it here and do not reuse the connection.
+            self._complete = self._eof = True
+            self._keep_alive = False
+            if not self._head_done.done():
+                self._head_done.set_result(None)
+            raise BadResponse("the response to HEAD ends with its head")
+        if encoding is None and "content-length" not in headers and status not in (204, 304):
+            self._until_close = True
+        if not self._head_done.done():
+            self._head_done.set_result(None)
 
-    def _feed_body(self, data: bytes) -> None:
-        if self._chunked is not None:
-            pieces: List[bytes] = []
-            extra = self._chunked.feed(data, pieces)
-            for piece in pieces:
-                self._push(piece)
-            if self._chunked.done:
-                if extra:
-                    self._keep_alive = False
-                self._end_body()
-        elif self._length is not None:
-            if len(data) >= self._length:
-                if len(data) > self._length:
-                    self._keep_alive = False
-                self._push(data[: self._length])
-                self._length = 0
-                self._end_body()
-            else:
-                self._push(data)
-                self._length -= len(data)
-        else:
-            self._push(data)
+    def on_body(self, body: bytes) -> None:
+        self._progress = True
+        self._body.append(body)
+        self._buffered += len(body)
+        if self._buffered > HIGH_WATER and not self._paused:
+            connection = self._connection
+            if connection is not None and connection.transport is not None:
+                self._paused = True
+                connection.transport.pause_reading()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
-    def _push(self, piece: bytes) -> None:
-        if not piece:
-            return
-        self._body.append(piece)
-        self._buffered += len(piece)
-        if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
-            self._paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def _end_body(self) -> None:
+    def on_message_complete(self) -> None:
+        if not self._final:
+            return  # an interim response ended
+        self._keep_alive = self._parser.should_keep_alive() and not self._head_only
         self._complete = True
         self._eof = True
         self._wake()
 
-    def _connection_ended(self, exc: Optional[BaseException]) -> None:
-        if self._head_done is None:
-            self._discard()
+    def _raise(self, message: str) -> None:
+        self._error = BadResponse(message)
+        raise self._error
+
+    # -- the connection's events ----------------------------------------------------------
+
+    def _parse_failed(self, e: Exception) -> None:
+        self._keep_alive = False
+        if self._complete:
+            return  # bytes after a complete response: the connection is not reused
+        if self._error is not None:
+            error = self._error
+        elif isinstance(e, httptools.HttpParserUpgrade):
+            error = BadResponse("the server switched protocols")
+        else:
+            error = BadResponse(f"invalid HTTP response: {e}")
+        self._fail(error)
+
+    def _no_progress(self, size: int) -> None:
+        """`size` bytes arrived and gave no body bytes."""
+        self._framing += size
+        if self._eof:
             return
-        if self._closed or self._head_failed:
+        if not self._final:
+            if self._framing > MAX_HEAD:
+                self._fail(BadResponse(f"the response head is larger than {MAX_HEAD // 1024} KiB"))
+        elif self._framing > MAX_FRAMING:
+            self._fail(BadResponse(
+                f"more than {MAX_FRAMING // 1024} KiB of chunk framing or trailers without data"
+            ))
+
+    def _connection_ended(self, connection: _Connection, exc: Optional[BaseException]) -> None:
+        if self._closed:
             return
         if not self._head_done.done():
-            self._head_failed = True
+            if connection.requests > 1 and not connection.received and not self._retried:
+                self._retry()
+                return
             error = ServerDisconnected("the server closed the connection")
             if exc is not None:
                 error.__cause__ = exc
@@ -334,24 +327,21 @@ class ClientResponse(asyncio.Protocol):
             return
         if not self._eof:
             # Until-close framing ends here; any other framing was cut short.
-            if self._chunked is None and self._length is None:
-                self._complete = True
+            self._complete = self._until_close and self._exc is None
             self._eof = True
             self._keep_alive = False
             self._wake()
 
     def _fail(self, exc: BaseException) -> None:
         self._keep_alive = False
-        if self._closed:
-            pass
-        elif self._head_done is not None and not self._head_done.done():
-            self._head_failed = True
+        if not self._head_done.done():
             self._head_done.set_exception(exc)
         else:
             self._exc = exc
             self._wake()
-        if self.transport is not None:
-            self.transport.abort()
+        connection = self._connection
+        if connection is not None and connection.transport is not None:
+            connection.transport.abort()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -360,24 +350,39 @@ class ClientResponse(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _discard(self) -> None:
-        self._pool._forget(self)
-        if self.transport is not None:
-            self.transport.abort()
+    # -- the one retry --------------------------------------------------------------------
+
+    def _retry(self) -> None:
+        """Send the request again on a new connection: the reused one was closed before any
+        byte of the response arrived (the server never began to answer it)."""
+        self._retried = True
+        self._detach(reuse=False)
+        self._parser = httptools.HttpResponseParser(self)
+        self._retry_task = self._loop.create_task(self._resend())
+        self._pool._retrying.add(self)
+
+    async def _resend(self) -> None:
+        try:
+            connection = await self._pool._connect(self.origin, self._connect_timeout)
+        except Exception as e:  # noqa: BLE001 - the caller learns it from `wait_head`
+            if not self._head_done.done():
+                self._head_done.set_exception(e)
+            return
+        finally:
+            self._retry_task = None
+            self._pool._retrying.discard(self)
+        if self._closed or self._pool.closed:
+            if connection.transport is not None:
+                connection.transport.abort()
+            return
+        self._pool._dispatch(self, connection)
 
     # -- the caller's side ----------------------------------------------------------------
-
-    def _send(self, request: bytes, *, head_only: bool = False) -> None:
-        assert self.transport is not None
-        self._head_done = self._loop.create_future()
-        self._no_body = head_only
-        self.transport.write(request)
 
     async def wait_head(self, timeout: Optional[float] = None) -> None:
         """Wait for the response head; asyncio.TimeoutError after `timeout` seconds (a timer
         on the head itself: no task per request, as `asyncio.wait_for` would make)."""
         head = self._head_done
-        assert head is not None
         if timeout is None or head.done():
             await head
             return
@@ -389,7 +394,6 @@ class ClientResponse(asyncio.Protocol):
 
     def _head_timed_out(self, head: asyncio.Future[None]) -> None:
         if not head.done():
-            self._head_failed = True
             self._keep_alive = False
             head.set_exception(asyncio.TimeoutError())
 
@@ -411,9 +415,11 @@ class ClientResponse(asyncio.Protocol):
                     data = b"".join(self._body)
                     self._body.clear()
                 self._buffered = 0
-                if self._paused and self.transport is not None:
+                if self._paused:
                     self._paused = False
-                    self.transport.resume_reading()
+                    connection = self._connection
+                    if connection is not None and connection.transport is not None:
+                        connection.transport.resume_reading()
                 return data
             if self._eof:
                 return b""
@@ -448,30 +454,50 @@ class ClientResponse(asyncio.Protocol):
             return
         self._closed = True
         head = self._head_done
-        if head is not None:
-            if not head.done():
-                head.cancel()
-            elif not head.cancelled():
-                head.exception()  # retrieved: the caller may have stopped waiting for it
+        if not head.done():
+            head.cancel()
+        elif not head.cancelled():
+            head.exception()  # retrieved: the caller may have stopped waiting for it
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            self._retry_task = None
+            self._pool._retrying.discard(self)
+        self._detach(
+            reuse=self._complete and self._keep_alive and not self._body and self._exc is None
+        )
+
+    def _detach(self, *, reuse: bool) -> None:
+        """Let go of the connection: back to the pool if `reuse` and it is fit, else closed."""
+        connection = self._connection
+        if connection is None:
+            return
+        self._connection = None
+        connection.response = None
+        transport = connection.transport
         if (
-            self._complete and self._keep_alive and not self._body and self._exc is None
-            and not self.lost and self.transport is not None and not self.transport.is_closing()
+            reuse and connection.reusable and not connection.lost
+            and transport is not None and not transport.is_closing()
         ):
-            self._pool._release(self)
+            if self._paused:
+                transport.resume_reading()
+            self._pool._release(connection)
         else:
-            self._pool._forget(self)
-            if self.transport is not None:
-                self.transport.abort()
+            self._pool._drop(connection)
 
 
 class ConnectionPool:
-    """Connections to any number of origins, with idle keep-alive connections reused."""
+    """Connections to any number of origins, with idle keep-alive connections reused.
 
-    def __init__(self, *, verify_tls: bool = True):
+    `connect_timeout` bounds connecting where a request names none (the retry of a request
+    sent by `send_if_idle`)."""
+
+    def __init__(self, *, verify_tls: bool = True, connect_timeout: Optional[float] = None):
         self._ssl: Optional[ssl.SSLContext] = None
         self._verify_tls = verify_tls
-        self._idle: Dict[Origin, List[ClientResponse]] = {}
-        self._busy: set[ClientResponse] = set()
+        self.connect_timeout = connect_timeout
+        self._idle: Dict[Origin, List[_Connection]] = {}
+        self._busy: Set[_Connection] = set()
+        self._retrying: Set[ClientResponse] = set()  # waiting for a new connection
         self.closed = False
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -499,21 +525,28 @@ class ConnectionPool:
         connection.
         """
         origin, request = self._encode(method, url, headers, body)
-        response = self._take_idle(origin)
-        if response is None:
-            response = await self._connect(origin, connect_timeout)
-        self._dispatch(response, request, method)
+        timeout = self.connect_timeout if connect_timeout is None else connect_timeout
+        connection = self._take_idle(origin)
+        if connection is None:
+            connection = await self._connect(origin, timeout)
+        response = ClientResponse(self, origin, request, method == "HEAD", timeout)
+        self._dispatch(response, connection)
         return response
 
     def send_if_idle(
-        self, method: str, url: str, headers: Dict[str, str], body: bytes = b""
+        self, method: str, url: str, headers: Dict[str, str], body: bytes = b"", *,
+        connect_timeout: Optional[float] = None,
     ) -> Optional[ClientResponse]:
         """Send a request now, without waiting for the loop, if an idle connection to its
-        origin is there; None (nothing sent) if not: then use `request`."""
+        origin is there; None (nothing sent) if not: then use `request`. `connect_timeout`
+        bounds connecting again should that connection turn out closed."""
         origin, request = self._encode(method, url, headers, body)
-        response = self._take_idle(origin)
-        if response is not None:
-            self._dispatch(response, request, method)
+        connection = self._take_idle(origin)
+        if connection is None:
+            return None
+        timeout = self.connect_timeout if connect_timeout is None else connect_timeout
+        response = ClientResponse(self, origin, request, method == "HEAD", timeout)
+        self._dispatch(response, connection)
         return response
 
     def _encode(
@@ -530,39 +563,44 @@ class ConnectionPool:
             lines.append(f"Content-Length: {len(body)}")
         return origin, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
-    def _dispatch(self, response: ClientResponse, request: bytes, method: str) -> None:
-        self._busy.add(response)
+    def _dispatch(self, response: ClientResponse, connection: _Connection) -> None:
+        self._busy.add(connection)
+        connection.response = response
+        connection.requests += 1
+        connection.received = False
+        response._connection = connection
         try:
-            response._send(request, head_only=method == "HEAD")
+            assert connection.transport is not None
+            connection.transport.write(response._request)
         except BaseException:
             response.close()
             raise
 
-    def _take_idle(self, origin: Origin) -> Optional[ClientResponse]:
+    def _take_idle(self, origin: Origin) -> Optional[_Connection]:
         idle = self._idle.get(origin)
         now = asyncio.get_running_loop().time()
         while idle:
-            response = idle.pop()
-            transport = response.transport
+            connection = idle.pop()
+            transport = connection.transport
             if (
-                not response.lost and transport is not None and not transport.is_closing()
-                and now - response.idle_since < KEEPALIVE_SECONDS
+                connection.reusable and not connection.lost and transport is not None
+                and not transport.is_closing() and now - connection.idle_since < KEEPALIVE_SECONDS
             ):
-                response._reset()
-                return response
+                return connection
             if transport is not None:
                 transport.abort()
         return None
 
-    async def _connect(self, origin: Origin, timeout: Optional[float]) -> ClientResponse:
+    async def _connect(self, origin: Origin, timeout: Optional[float]) -> _Connection:
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
         tls = self._ssl_context() if scheme == "https" else None
         try:
-            _transport, response = await asyncio.wait_for(
+            _transport, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: ClientResponse(self, origin), host, port,
+                    lambda: _Connection(self, origin), host, port,
                     ssl=tls, server_hostname=host if tls is not None else None,
+                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, interleave=1,
                 ),
                 timeout,
             )
@@ -572,31 +610,39 @@ class ConnectionPool:
             raise ConnectFailed("TLS error", e) from None
         except OSError as e:
             raise ConnectFailed(_os_reason(e), e) from None
-        return response
+        return connection
 
-    def _release(self, response: ClientResponse) -> None:
-        self._busy.discard(response)
-        idle = self._idle.setdefault(response.origin, [])
+    def _release(self, connection: _Connection) -> None:
+        self._busy.discard(connection)
+        idle = self._idle.setdefault(connection.origin, [])
         if self.closed or len(idle) >= MAX_IDLE_PER_ORIGIN:
-            if response.transport is not None:
-                response.transport.abort()
+            if connection.transport is not None:
+                connection.transport.abort()
             return
-        response.idle_since = asyncio.get_running_loop().time()
-        response._head_done = None  # marks it idle (see data_received)
-        idle.append(response)
+        connection.idle_since = asyncio.get_running_loop().time()
+        idle.append(connection)
 
-    def _forget(self, response: ClientResponse) -> None:
-        self._busy.discard(response)
-        idle = self._idle.get(response.origin)
-        if idle and response in idle:
-            idle.remove(response)
+    def _drop(self, connection: _Connection) -> None:
+        """Forget a connection and close it now."""
+        self._busy.discard(connection)
+        idle = self._idle.get(connection.origin)
+        if idle and connection in idle:
+            idle.remove(connection)
+        if connection.transport is not None:
+            connection.transport.abort()
 
     def close(self) -> None:
-        """Close every connection, idle or in use."""
+        """Close every connection, idle or in use (a request being retried stops too)."""
         self.closed = True
-        for response in [*self._busy, *(r for idle in self._idle.values() for r in idle)]:
-            if response.transport is not None:
-                response.transport.abort()
+        for response in self._retrying:
+            if response._retry_task is not None:
+                response._retry_task.cancel()
+            if not response._head_done.done():
+                response._head_done.set_exception(ServerDisconnected("the connection pool was closed"))
+        for connection in [*self._busy, *(c for idle in self._idle.values() for c in idle)]:
+            if connection.transport is not None:
+                connection.transport.abort()
+        self._retrying.clear()
         self._busy.clear()
         self._idle.clear()
 

@@ -7,7 +7,9 @@ against the simulator.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 from pathlib import Path
 from typing import Awaitable, Callable, List
 
@@ -15,8 +17,7 @@ import pytest
 
 from jupyterlab_fanout import http_client
 from jupyterlab_fanout.http_client import (BadResponse, ClientResponse, ConnectFailed,
-                                           ConnectionPool, ServerDisconnected,
-                                           _ChunkedDecoder)
+                                           ConnectionPool, ServerDisconnected, _Connection)
 
 DATA = Path(__file__).parent / "data"
 
@@ -103,27 +104,60 @@ async def fetch(pool: ConnectionPool, url: str, body: bytes = b"{}") -> tuple[in
         response.close()
 
 
-def test_chunked_decoder_in_every_split():
+class FakeTransport(asyncio.Transport):
+    """A transport that only records: the parser is fed by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def fed_response(pool: ConnectionPool) -> tuple[ClientResponse, _Connection]:
+    """A GET sent on a connection whose bytes the test feeds itself (`data_received`)."""
+    connection = _Connection(pool, ("http", "upstream", 80))
+    connection.connection_made(FakeTransport())
+    response = ClientResponse(pool, connection.origin, b"GET / HTTP/1.1\r\n\r\n", False, None)
+    pool._dispatch(response, connection)
+    return response, connection
+
+
+async def test_chunked_decoder_in_every_split(pool):
     body = [b"data: one\n\n", b"data: {\"x\": 2}\n\n", b"\xe4\xb8\xad"]
     wire = (b"b;ext=1\r\n" + body[0] + b"\r\n" + b"%x\r\n" % len(body[1]) + body[1] + b"\r\n"
             + b"3\r\n" + body[2] + b"\r\n" + b"0\r\nTrailer: x\r\n\r\n" + b"NEXT")
+    wire = CHUNKED + wire
     for size in range(1, len(wire) + 1):
-        decoder, out, extra = _ChunkedDecoder(), [], b""
+        response, connection = fed_response(pool)
         for i in range(0, len(wire), size):
-            assert not decoder.done
-            extra = decoder.feed(wire[i:i + size], out)
-            if decoder.done:
-                extra += wire[i + size:]
-                break
-        assert decoder.done, size
-        assert b"".join(out) == b"".join(body), size
-        assert extra == b"NEXT", size
+            connection.data_received(wire[i:i + size])
+        assert response.complete, size
+        assert await response.read(1 << 20) == b"".join(body), size
+        assert not response._keep_alive, size  # the bytes after the body were noticed
+        response.close()
 
 
 @pytest.mark.parametrize("wire", [b"zz\r\n", b"3\r\nabcd\r\n", b"-1\r\n", b"1" * 5000])
-def test_chunked_decoder_rejects_malformed_encodings(wire):
+async def test_chunked_decoder_rejects_malformed_encodings(wire, pool):
+    response, connection = fed_response(pool)
+    connection.data_received(CHUNKED + wire)
     with pytest.raises(BadResponse):
-        _ChunkedDecoder().feed(wire, [])
+        await response.read(1 << 20)
+    response.close()
 
 
 async def test_keep_alive_reuses_one_connection_and_sends_our_request(pool):
@@ -318,3 +352,213 @@ async def test_bytes_on_an_idle_connection_make_it_unusable(pool):
         await asyncio.sleep(0.2)
         assert await asyncio.wait_for(fetch(pool, server.url), 2) == (200, b"ok", True)
     assert server.connections == 2
+
+
+# -- strict framing, bounded heads and trailers (issue 14) -----------------------------------
+
+
+@pytest.mark.parametrize("size", [b"0x1f", b"1_f", b"+1f", b" 1f"])
+async def test_a_chunk_size_that_is_not_plain_hex_is_a_protocol_error(size, pool):
+    async def handler(reader, writer):
+        await server.answer(reader, writer, CHUNKED + size + b"\r\n" + b"a" * 31 + b"\r\n0\r\n\r\n")
+
+    async with Server(handler) as server:
+        response = await head(pool, server.url)
+        with pytest.raises(BadResponse):
+            await response.read(1 << 20)
+        assert not response.complete
+        response.close()
+
+
+@pytest.mark.parametrize("trailers", [
+    b"".join(b"X-T-%d: %s\r\n" % (i, b"t" * 1000) for i in range(200)) + b"\r\n",  # 200 KB of lines
+    b"X-T: " + b"t" * (1 << 20),  # one line that never ends
+])
+async def test_trailers_are_bounded(trailers, pool):
+    async def handler(reader, writer):
+        await server.answer(reader, writer, CHUNKED + b"2\r\nhi\r\n0\r\n" + trailers)
+        await reader.read()
+
+    async with Server(handler) as server:
+        response = await head(pool, server.url)
+        with pytest.raises(BadResponse):
+            while await asyncio.wait_for(response.read_any(), 5):
+                pass
+        assert not response.complete
+        response.close()
+
+
+async def test_a_complete_head_larger_than_the_limit_is_refused_with_a_clear_error(pool):
+    lines = b"".join(b"X-H-%d: %s\r\n" % (i, b"h" * 1000) for i in range(100))  # about 100 KB
+
+    async def handler(reader, writer):
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\n" + lines
+                            + b"Content-Length: 2\r\n\r\nok")
+
+    async with Server(handler) as server:
+        response = await pool.request("POST", server.url, {}, b"{}")
+        with pytest.raises(BadResponse, match="the response head is larger than 64 KiB"):
+            await response.wait_head()
+        response.close()
+
+
+# -- Happy Eyeballs (issue 14) -----------------------------------------------------------------
+
+
+async def test_a_black_holed_ipv6_address_does_not_cost_the_connect_timeout(monkeypatch, pool):
+    """The name resolves to an IPv6 address whose packets vanish, then to a working IPv4
+    one: IPv4 is tried 250 ms later, not after the connect timeout."""
+    loop = asyncio.get_running_loop()
+    sock_connect = loop.sock_connect
+
+    async def getaddrinfo(host, port, *, family=0, type=0, proto=0, flags=0):
+        assert host == "dual-stack.test"
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("100::1", port, 0, 0)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    async def black_holed_ipv6(sock, address):
+        if sock.family == socket.AF_INET6:
+            await asyncio.sleep(3600)  # a SYN nobody answers
+        return await sock_connect(sock, address)
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(loop, "sock_connect", black_holed_ipv6)
+
+    async def handler(reader, writer):
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    async with Server(handler) as server:
+        url = server.url.replace("127.0.0.1", "dual-stack.test")
+        started = loop.time()
+        response = await pool.request("POST", url, {}, b"{}", connect_timeout=3)
+        assert loop.time() - started < 1.5
+        await response.wait_head()
+        assert await response.read(10) == b"ok"
+        response.close()
+
+
+# -- one response object per request (issue 14) -----------------------------------------------
+
+
+async def test_a_late_second_close_of_a_response_does_not_touch_the_next_request(pool):
+    release = asyncio.Event()
+
+    async def handler(reader, writer):
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+        await server.read_request(reader)
+        await release.wait()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+        await writer.drain()
+        await reader.read()
+
+    async with Server(handler) as server:
+        first = await head(pool, server.url)
+        assert await first.read(100) == b"first"
+        first.close()
+        second = await pool.request("POST", server.url, {}, b"{}")  # on the same connection
+        first.close()  # late, again: must not cancel or close the second request
+        release.set()
+        await asyncio.wait_for(second.wait_head(), 2)
+        assert await second.read(100) == b"second" and second.complete
+        second.close()
+    assert server.connections == 1
+
+
+# -- one retry when a reused connection turns out closed (issue 14) ---------------------------
+
+
+def _reset_on_close(writer: asyncio.StreamWriter) -> None:
+    """Make the server's close an RST (SO_LINGER 0) instead of a FIN."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@pytest.mark.parametrize("send", ["request", "send_if_idle"])
+@pytest.mark.parametrize("close", ["FIN", "RST"])
+async def test_a_request_on_a_reused_connection_the_server_closed_is_sent_again_once(
+        send, close, pool):
+    async def handler(reader, writer):
+        if server.connections == 1:
+            await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await server.read_request(reader)  # the server closes the idle connection as the
+            if close == "RST":                 # request reaches it: no byte of an answer
+                _reset_on_close(writer)
+            return
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain")
+        await reader.read()
+
+    async with Server(handler) as server:
+        assert await fetch(pool, server.url) == (200, b"ok", True)
+        if send == "request":
+            response = await pool.request("POST", server.url, {}, b'{"n": 2}', connect_timeout=2)
+        else:
+            response = pool.send_if_idle("POST", server.url, {}, b'{"n": 2}')
+            assert response is not None
+        await asyncio.wait_for(response.wait_head(), 3)
+        assert response.status == 200
+        assert await response.read(100) == b"again" and response.complete
+        response.close()
+    assert server.connections == 2
+    assert [r.endswith(b'{"n": 2}') for r in server.requests] == [False, True, True]
+
+
+@pytest.mark.parametrize("case", ["fresh connection", "a byte arrived", "retried already"])
+async def test_no_retry_on_a_fresh_connection_after_a_byte_or_a_second_time(case, pool):
+    async def handler(reader, writer):
+        if case == "fresh connection":
+            await server.read_request(reader)
+            return
+        if server.connections == 1:
+            await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await server.read_request(reader)
+            if case == "a byte arrived":
+                writer.write(b"H")
+                await writer.drain()
+            return
+        await server.read_request(reader)  # "retried already": the new connection closes too
+
+    async with Server(handler) as server:
+        if case != "fresh connection":
+            assert await fetch(pool, server.url) == (200, b"ok", True)
+        response = await pool.request("POST", server.url, {}, b"{}", connect_timeout=2)
+        with pytest.raises(ServerDisconnected):
+            await asyncio.wait_for(response.wait_head(), 3)
+        response.close()
+    assert server.connections == {"fresh connection": 1, "a byte arrived": 1,
+                                  "retried already": 2}[case]
+
+
+async def test_closing_a_response_while_its_retry_connects_stops_the_retry(monkeypatch, pool):
+    loop = asyncio.get_running_loop()
+    connecting = asyncio.Event()
+    create_connection = loop.create_connection
+
+    async def slow_create_connection(*args, **kwargs):
+        connecting.set()
+        await asyncio.sleep(0.2)
+        return await create_connection(*args, **kwargs)
+
+    async def handler(reader, writer):
+        await server.answer(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await server.read_request(reader)  # then closes: the next request is retried
+
+    async with Server(handler) as server:
+        assert await fetch(pool, server.url) == (200, b"ok", True)
+        monkeypatch.setattr(loop, "create_connection", slow_create_connection)
+        response = await pool.request("POST", server.url, {}, b"{}")
+        await asyncio.wait_for(connecting.wait(), 2)
+        response.close()
+        with pytest.raises(asyncio.CancelledError):
+            await response.wait_head()
+        # The same with the whole pool closed: the request fails, it does not wait forever.
+        assert await fetch(pool, server.url) == (200, b"ok", True)
+        connecting.clear()
+        response = await pool.request("POST", server.url, {}, b"{}")
+        await asyncio.wait_for(connecting.wait(), 2)
+        pool.close()
+        with pytest.raises(ServerDisconnected):
+            await asyncio.wait_for(response.wait_head(), 2)
+        response.close()
+        await asyncio.sleep(0.4)
+    assert server.connections == 2
+    assert not pool._retrying
