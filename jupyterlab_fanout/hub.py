@@ -68,13 +68,13 @@ class FanoutHubAuthorizer(JupyterHubAuthorizer):
         return f"{self.scope}!server={owner}/{server_name}"
 
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
-        if not super().is_authorized(handler, user, action, resource):
-            return False
         if resource != AUTH_RESOURCE:
-            return True
+            return super().is_authorized(handler, user, action, resource)
         hub_user = getattr(user, "hub_user", None)
         if not hub_user or not os.environ.get("JUPYTERHUB_USER"):
-            # Not a JupyterHub identity: nothing to check the scope against.
+            # Not a JupyterHub identity, or not a server JupyterHub started: no scope to check.
+            return False
+        if not super().is_authorized(handler, user, action, resource):
             return False
         required = self.required_scope()
         granted = bool(self.hub_auth.check_scopes({required}, hub_user))
