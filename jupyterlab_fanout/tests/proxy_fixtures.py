@@ -51,22 +51,15 @@ __all__ = [
 
 
 @pytest.fixture
-def jp_asyncio_loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoop]:
+async def jp_asyncio_loop() -> asyncio.AbstractEventLoop:
     """pytest-jupyter's loop, made the same loop pytest-asyncio runs the test in.
 
-    With `asyncio_mode = "auto"` pytest-asyncio runs every coroutine test in its own
-    runner's loop, while pytest-jupyter starts the Jupyter server on `jp_asyncio_loop`:
-    two loops, and the server never answers. Sharing the runner's loop fixes that.
+    With `asyncio_mode = "auto"` pytest-asyncio runs every coroutine test in its own loop,
+    while pytest-jupyter starts the Jupyter server on `jp_asyncio_loop`: two loops, and the
+    server never answers. As an async fixture of the test's (function) loop scope this one
+    runs in that very loop and hands it over; no private pytest-asyncio fixture involved.
     """
-    try:
-        runner = request.getfixturevalue("_function_scoped_runner")
-    except pytest.FixtureLookupError:  # pytest-asyncio not active: pytest-jupyter's own loop
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        yield loop
-        loop.close()
-        return
-    yield runner.get_loop()
+    return asyncio.get_running_loop()
 
 
 def _fail_fast(sim: SimulatorProcess) -> None:
