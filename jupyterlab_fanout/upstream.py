@@ -124,39 +124,30 @@ class UpstreamStream:
         #: idle watch looks at. A stream held back by a slow browser is not idle.
         self.reading = False
         self.reading_since = self._loop.time()
-        #: Removes the upstream's API key from the relayed bytes (None: no key configured,
-        #: and `read` is the plain read, with no cost per chunk).
+        #: Removes the upstream's API key from the relayed bytes (None: no key configured).
         self._scrubber = stream_scrubber(upstream.spec.api_key)
-        self._ended = False
-        if self._scrubber is not None:
-            self.read = self._read_scrubbed  # type: ignore[method-assign]
-
-    async def _read_scrubbed(self) -> bytes:
-        """`read` with the API key removed, even one split across two reads: bytes that may
-        begin the key wait for the next read (or the end of the body)."""
-        scrubber = self._scrubber
-        assert scrubber is not None
-        while not self._ended:
-            chunk = await UpstreamStream.read(self)
-            if not chunk:
-                self._ended = True
-                return scrubber.end()  # the held tail, then b"" (the end) on the next call
-            chunk = scrubber.feed(chunk)
-            if chunk:
-                return chunk
-        return b""
 
     async def read(self) -> bytes:
         """The next bytes of the body as soon as they arrive; b"" at the end.
 
         A connection the upstream cut mid-body counts as the end (the browser sees
         that [DONE] never came). No byte for `idle_timeout` seconds raises
-        FanoutError('upstream_timeout').
+        FanoutError('upstream_timeout'). The upstream's API key is replaced, even one
+        split across two reads: bytes that may begin it wait for the next read (or the end).
         """
         self.reading = True
         self.reading_since = self._loop.time()
+        scrubber = self._scrubber
         try:
-            return await self._response.read_any()
+            while True:
+                data = await self._response.read_any()
+                if scrubber is None:
+                    return data
+                if not data:
+                    return scrubber.end()  # what it held, then b"" on the next call
+                data = scrubber.feed(data)
+                if data:
+                    return data
         except IdleTimeout:
             raise FanoutError(
                 "upstream_timeout",
@@ -165,7 +156,7 @@ class UpstreamStream:
                 f"{self._upstream.idle_timeout:g} s (idle_timeout)",
             ) from None
         except http_client.BadResponse:
-            return b""
+            return b"" if scrubber is None else scrubber.end()
         finally:
             self.reading = False
 
