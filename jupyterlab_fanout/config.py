@@ -187,8 +187,11 @@ def validate_base_url(name: str, url: Any) -> str:
             f"Fanout upstream {name!r}: base URL must not contain user info; use api_key_env"
         )
     if parts.query or parts.fragment:
+        # Not echoed: a query may carry a key (`?api_key=...`), and this message is logged.
+        shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
         raise ConfigError(
-            f"Fanout upstream {name!r}: base URL {url!r} must not have a query or fragment"
+            f"Fanout upstream {name!r}: base URL {shown!r} must not have a query or fragment "
+            "(give a key with api_key_env)"
         )
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port

@@ -308,3 +308,12 @@ def test_short_placeholder_keys_are_not_scrubbed_from_streams():
     assert stream_scrubber("EMPTY") is None and stream_scrubber(None) is None
     assert stream_scrubber(KEY) is not None
     assert scrub_text("key EMPTY", "EMPTY") == "key ***"  # messages: any length
+
+
+def test_a_key_in_a_base_url_query_is_not_echoed_in_the_config_error():
+    with pytest.raises(ConfigError) as e:
+        resolve({"u": {"base_urls": ["http://h/v1?api_key=sk-secret-123456789"]}})
+    assert "sk-secret" not in str(e.value) and "'http://h/v1'" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        resolve({"u": {"base_urls": ["http://h/v1#sk-secret-123456789"]}})
+    assert "sk-secret" not in str(e.value)
