@@ -6,7 +6,10 @@ is a function that only counts frames. Prints the proxy process's CPU time per t
 (`time.process_time`), median over repeats, and the simulator's own CPU per token beside it
 (not counted in the proxy's).
 
-    python benchmarks/proxy_cpu.py [N] [repeats]      # defaults: 64 responses, 5 repeats
+    python benchmarks/proxy_cpu.py [N] [repeats] [--key]  # defaults: 64 responses, 5 repeats
+
+With `--key` the upstream is configured with an API key (the simulator requires it), so the
+key scrubber of the relayed stream runs on every chunk.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from bench_util import cpu_seconds, free_port
 
 TOKENS = 200
 RATE = 50
+#: The API key used with `--key`.
+KEY = "sk-proxy-cpu-benchmark-0123456789abcdef"
 
 
 async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:
@@ -55,8 +60,9 @@ async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:
     return time.process_time() - cpu, time.perf_counter() - wall, frames
 
 
-async def main(n: int, repeats: int, base_url: str) -> None:
-    upstream = Upstream(UpstreamSpec(name="sim", base_urls=(base_url,)), idle_timeout=60,
+async def main(n: int, repeats: int, base_url: str, key: str | None) -> None:
+    spec = UpstreamSpec(name="sim", base_urls=(base_url,), api_key=key)
+    upstream = Upstream(spec, idle_timeout=60,
                         connect_timeout=5, models_timeout=5, log=logging.getLogger("proxy_cpu"))
     await one_batch(upstream, n)  # warm-up
     per_token = []
@@ -67,30 +73,33 @@ async def main(n: int, repeats: int, base_url: str) -> None:
               f"{per_token[-1]:.0f} µs per token")
         await asyncio.sleep(0.3)
     await upstream.close()
-    print(f"proxy CPU per token, {n} streams × {TOKENS} tokens at {RATE} tokens/s: "
+    print(f"proxy CPU per token, {n} streams × {TOKENS} tokens at {RATE} tokens/s"
+          f"{' with an API key' if key else ''}: "
           f"median {statistics.median(per_token):.0f} µs over {repeats} repeats")
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 64
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    key = KEY if "--key" in sys.argv else None
+    args = [a for a in sys.argv[1:] if a != "--key"]
+    n = int(args[0]) if len(args) > 0 else 64
+    repeats = int(args[1]) if len(args) > 1 else 5
     port = free_port()
     simulator = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab_fanout.simulator", "--port", str(port),
          "--ttft-ms", "100", "--reasoning-tokens", "0", "--answer-tokens", str(TOKENS),
-         "--tokens-per-second", str(RATE)],
+         "--tokens-per-second", str(RATE), *(["--api-key", key] if key else [])],
         stdout=subprocess.DEVNULL,
     )
     try:
         base_url = f"http://127.0.0.1:{port}/v1"
         for _ in range(100):
             try:
-                urllib.request.urlopen(base_url + "/models", timeout=1).read()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/simulator/config", timeout=1).read()
                 break
             except OSError:
                 time.sleep(0.1)
         before = cpu_seconds(simulator.pid)
-        asyncio.run(main(n, repeats, base_url))
+        asyncio.run(main(n, repeats, base_url, key))
         print(f"simulator CPU per token (the warm-up and every repeat; reference): "
               f"{(cpu_seconds(simulator.pid) - before) / ((repeats + 1) * n * TOKENS) * 1e6:.0f} µs")
     finally:

@@ -204,7 +204,8 @@ class Batch:
         try:
             upstream = check_upstream(message.get("upstream"), self.lookup)
             check_batch_size(self.started, self.fanout.max_responses_per_batch)
-            body = build_body(message.get("request"), upstream, self.fanout.max_tokens_limit)
+            body = build_body(message.get("request"), upstream, self.fanout.max_tokens_limit,
+                              self.fanout.default_max_tokens)
             limit = self.fanout.max_streams_per_user
             if not self.user_streams.acquire(self.user, limit):
                 raise limit_error(

@@ -19,8 +19,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 #: Keys one entry of `c.Fanout.upstreams` may have.
 UPSTREAM_KEYS = frozenset(
-    {"base_urls", "api_key_env", "api_key", "models", "default_model", "verify_tls"}
+    {"base_urls", "api_key_env", "api_key", "models", "default_model", "verify_tls",
+     "allow_media_urls", "allow_media_data", "allow_chat_template"}
 )
+#: Keys of an upstream entry that are true or false, all false by default.
+POLICY_KEYS = ("allow_media_urls", "allow_media_data", "allow_chat_template")
 
 #: Name of the upstream built from the FANOUT_* environment variables.
 ENV_UPSTREAM_NAME = "default"
@@ -47,13 +50,25 @@ class Fanout(Configurable):
                     "models": ["Qwen/Qwen3-8B"],     # allow-list; empty = any the upstream lists
                     "default_model": "Qwen/Qwen3-8B",
                     "verify_tls": True,
+                    "allow_media_urls": False,     # media parts with URLs the upstream fetches
+                    "allow_media_data": False,     # media parts with inline data: URLs / base64
+                    "allow_chat_template": False,  # request-supplied chat templates
                 },
             }
 
         Names may contain only letters, digits, '.', '_' and '-'. `base_urls` must be
         http(s) URLs including the API prefix (usually /v1), without user info, query
         or fragment. Each new response goes to the replica with the fewest streams in
-        flight. `api_key` (the key itself) is accepted too but `api_key_env` is preferred.""",
+        flight. `api_key` (the key itself) is accepted too but `api_key_env` is preferred.
+
+        Requests that could make the upstream fetch a URL or run a template are refused
+        unless the upstream allows them: `allow_media_urls` lets content parts
+        (`image_url`, `audio_url`, `video_url`, `file`) carry URLs, which vLLM and
+        llama.cpp fetch themselves from the GPU host's network (and implies
+        `allow_media_data`); `allow_media_data` lets them carry inline media only
+        (`data:` URLs, `input_audio`, `file.file_data`); `allow_chat_template` lets a
+        request carry its own `chat_template` (top level or in `chat_template_kwargs`).
+        All three default to false.""",
     ).tag(config=True)
 
     default_upstream = Unicode(
@@ -85,7 +100,15 @@ class Fanout(Configurable):
     ).tag(config=True)
 
     max_tokens_limit = Int(
-        32768, help="Largest `max_tokens` a request may ask for."
+        32768,
+        help="""Largest `max_tokens` (or `max_completion_tokens`) a request may ask for.""",
+    ).tag(config=True)
+
+    default_max_tokens = Int(
+        4096,
+        help="""`max_tokens` sent upstream for a request that gives none (or null); capped at
+        `max_tokens_limit`. The proxy always sends a limit: without one vLLM generates up
+        to the model's context length.""",
     ).tag(config=True)
 
     max_message_bytes = Int(
@@ -131,6 +154,12 @@ class UpstreamSpec:
     models: tuple[str, ...] = ()
     default_model: str | None = None
     verify_tls: bool = True
+    #: Content parts may carry media URLs the upstream fetches (and inline data).
+    allow_media_urls: bool = False
+    #: Content parts may carry inline media (data: URLs, base64 audio or files).
+    allow_media_data: bool = False
+    #: Requests may carry their own chat template.
+    allow_chat_template: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,8 +187,11 @@ def validate_base_url(name: str, url: Any) -> str:
             f"Fanout upstream {name!r}: base URL must not contain user info; use api_key_env"
         )
     if parts.query or parts.fragment:
+        # Not echoed: a query may carry a key (`?api_key=...`), and this message is logged.
+        shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
         raise ConfigError(
-            f"Fanout upstream {name!r}: base URL {url!r} must not have a query or fragment"
+            f"Fanout upstream {name!r}: base URL {shown!r} must not have a query or fragment "
+            "(give a key with api_key_env)"
         )
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -234,6 +266,10 @@ def parse_upstream(
     verify_tls = entry.get("verify_tls", True)
     if not isinstance(verify_tls, bool):
         raise ConfigError(f"Fanout upstream {name!r}: 'verify_tls' must be true or false")
+    policy = {key: entry.get(key, False) for key in POLICY_KEYS}
+    for key, value in policy.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"Fanout upstream {name!r}: {key!r} must be true or false")
     return UpstreamSpec(
         name=name,
         base_urls=base_urls,
@@ -241,6 +277,7 @@ def parse_upstream(
         models=models,
         default_model=default_model or None,
         verify_tls=verify_tls,
+        **policy,
     )
 
 
@@ -267,6 +304,10 @@ def resolve_upstreams(
     spec is added once it listens). Raises ConfigError with a clear message.
     """
     environ = os.environ if environ is None else environ
+    if fanout.default_max_tokens < 1:
+        raise ConfigError(
+            f"Fanout.default_max_tokens must be at least 1, not {fanout.default_max_tokens}"
+        )
     specs: dict[str, UpstreamSpec] = {}
     for name, entry in fanout.upstreams.items():
         specs[name] = parse_upstream(name, entry, environ, log)

@@ -12,11 +12,12 @@ import json
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Callable, Optional
 
 from . import http_client
 from .config import UpstreamSpec
 from .errors import FanoutError
+from .scrub import scrub_text, stream_scrubber
 
 #: Most bytes of a non-2xx body read to find the upstream's error message.
 ERROR_BODY_LIMIT = 64 * 1024
@@ -39,12 +40,16 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def error_message(status: int, body: bytes, upstream: str) -> str:
+def error_message(
+    status: int, body: bytes, upstream: str, scrub: Optional[Callable[[str], str]] = None
+) -> str:
     """The upstream's own message from an error body, else a short generic text.
 
     Understands `{"error": {"message": ...}}` (vLLM >= 0.10.1, OpenAI),
     `{"object": "error", "message": ...}` (older vLLM), `{"error": "..."}` and
     FastAPI's `{"detail": "..."}`. Never returns the body itself when it is not JSON.
+    `scrub` (the upstream's key scrubber) runs before the message is cut to
+    MESSAGE_LIMIT: a cut first could leave all but the end of a key.
     """
     message: Any = None
     try:
@@ -62,6 +67,8 @@ def error_message(status: int, body: bytes, upstream: str) -> str:
         if not isinstance(message, str) or not message:
             message = obj.get("detail")
     if isinstance(message, str) and message:
+        if scrub is not None:
+            message = scrub(message)
         return message[:MESSAGE_LIMIT]
     return f"HTTP {status} {_phrase(status)} from upstream {upstream!r}"
 
@@ -117,18 +124,30 @@ class UpstreamStream:
         #: idle watch looks at. A stream held back by a slow browser is not idle.
         self.reading = False
         self.reading_since = self._loop.time()
+        #: Removes the upstream's API key from the relayed bytes (None: no key configured).
+        self._scrubber = stream_scrubber(upstream.spec.api_key)
 
     async def read(self) -> bytes:
         """The next bytes of the body as soon as they arrive; b"" at the end.
 
         A connection the upstream cut mid-body counts as the end (the browser sees
         that [DONE] never came). No byte for `idle_timeout` seconds raises
-        FanoutError('upstream_timeout').
+        FanoutError('upstream_timeout'). The upstream's API key is replaced, even one
+        split across two reads: bytes that may begin it wait for the next read (or the end).
         """
         self.reading = True
         self.reading_since = self._loop.time()
+        scrubber = self._scrubber
         try:
-            return await self._response.read_any()
+            while True:
+                data = await self._response.read_any()
+                if scrubber is None:
+                    return data
+                if not data:
+                    return scrubber.end()  # what it held, then b"" on the next call
+                data = scrubber.feed(data)
+                if data:
+                    return data
         except IdleTimeout:
             raise FanoutError(
                 "upstream_timeout",
@@ -137,7 +156,7 @@ class UpstreamStream:
                 f"{self._upstream.idle_timeout:g} s (idle_timeout)",
             ) from None
         except http_client.BadResponse:
-            return b""
+            return b"" if scrubber is None else scrubber.end()
         finally:
             self.reading = False
 
@@ -232,8 +251,8 @@ class Opening:
         except BaseException as e:
             self.discard()
             if isinstance(e, (http_client.HTTPClientError, asyncio.TimeoutError, OSError)):
-                upstream.log.warning("fanout: upstream %r (%s): %r", upstream.name,
-                                     self.replica.url, e)
+                upstream.log.warning("fanout: upstream %r (%s): %s", upstream.name,
+                                     self.replica.url, upstream.scrub(repr(e)))
                 raise _connect_failure(e, upstream.name) from None
             raise
         response = self.response
@@ -251,7 +270,7 @@ class Opening:
         upstream.log.info("fanout: upstream %r answered HTTP %s", upstream.name, response.status)
         raise FanoutError(
             "upstream_http", response.status,
-            upstream.scrub(error_message(response.status, raw, upstream.name)),
+            error_message(response.status, raw, upstream.name, upstream.scrub),
         )
 
     def discard(self) -> None:
@@ -302,10 +321,8 @@ class Upstream:
         return headers
 
     def scrub(self, message: str) -> str:
-        """Remove the API key from a message meant for the browser."""
-        if self.spec.api_key and self.spec.api_key in message:
-            message = message.replace(self.spec.api_key, "***")
-        return message
+        """Remove the API key from a message meant for the browser or a log."""
+        return scrub_text(message, self.spec.api_key)
 
     def pick_replica(self) -> Replica:
         """The replica with the fewest streams in flight (ties rotate)."""
@@ -348,14 +365,15 @@ class Upstream:
                     error = FanoutError(
                         "upstream_http",
                         status,
-                        self.scrub(error_message(status, raw, self.name)),
+                        error_message(status, raw, self.name, self.scrub),
                     )
                     continue
-                return _model_ids(raw, self.name)
+                return [self.scrub(m) for m in _model_ids(raw, self.name)]
             except FanoutError as e:
                 error = e
             except (http_client.HTTPClientError, asyncio.TimeoutError, OSError) as e:
-                self.log.warning("fanout: listing models of %r (%s): %r", self.name, replica.url, e)
+                self.log.warning("fanout: listing models of %r (%s): %s", self.name, replica.url,
+                                 self.scrub(repr(e)))
                 error = _connect_failure(e, self.name)
         assert error is not None
         raise error
