@@ -188,9 +188,8 @@ class Batch:
         """Queue an `error` message (in order with everything else this batch sends)."""
         if self.closed:
             return  # nobody left to read it
-        done = self._outbox.put(json.dumps(error.to_message(response_id)))
         # A socket that closes before the error is written has nobody to tell.
-        done.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._outbox.put_text(json.dumps(error.to_message(response_id)))
 
     def handle_message(self, text: str | bytes) -> Optional[asyncio.Future[None]]:
         """Dispatch one message from the browser, synchronously: a `start` has created its

@@ -143,6 +143,16 @@ class Outbox:
         self._queued_bytes += len(record)
         self._start()
 
+    def put_text(self, message: str) -> None:
+        """Queue a text message nobody waits for (an `error` answering a message); dropped
+        if the socket is gone."""
+        if self._failure is not None:
+            return
+        self._queue.append((message, None))
+        self._queued_bytes += len(message)
+        self._queued_text += len(message)
+        self._start()
+
     def put(self, message: str | bytes) -> asyncio.Future[None]:
         """Queue a text message or a record; the future settles once it has been sent."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
