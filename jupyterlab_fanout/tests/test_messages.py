@@ -19,7 +19,7 @@ from jupyterlab_fanout.config import Fanout
 
 from .proxy_fixtures import *  # noqa: F403 - fixtures
 from .proxy_fixtures import open_batch, wait_record
-from .raw_ws import RawWebSocket
+from .raw_ws import CLOSE, RawWebSocket
 
 SLOW = {"tokens_per_second": 40, "ttft_ms": 0, "reasoning_tokens": 0, "answer_tokens": 60}
 
@@ -175,7 +175,8 @@ FLOOD_STREAMS = {"tokens_per_second": 2000, "ttft_ms": 0, "reasoning_tokens": 0,
 
 @pytest.mark.parametrize("fanout_overrides", [{"send_timeout": 1.0}], indirect=True)
 async def test_a_browser_that_stops_reading_is_closed_with_its_streams(
-    jp_serverapp, jp_http_port, jp_base_url, http_server_client, simulator, caplog
+    jp_serverapp, jp_http_port, jp_base_url, http_server_client, simulator, caplog,
+    no_unhandled_errors,
 ):
     """A client that never reads (small receive buffer): once the server's writes stall for
     `send_timeout`, the socket is closed and every upstream stream with it (each would
@@ -194,12 +195,19 @@ async def test_a_browser_that_stops_reading_is_closed_with_its_streams(
         simulator, lambda r: len(r) == n and all(e.get("disconnected") for e in r), timeout=12
     )
     closed_after = max(e["disconnected_at"] for e in record) - started
-    print(f"closed after {closed_after:.2f} s", [e["completion_tokens_sent"] for e in record])
     # The buffers between the server and the client fill in a few seconds; then the writes
     # stall and the socket is closed 1 to 1.25 s later.
     assert closed_after < 8, closed_after
     assert all(e["outcome"] != "completed" for e in record)
     assert "send_timeout" in caplog.text
+    assert not jp_serverapp.web_app.settings["fanout_state"].user_streams.count("server-user")
+    # A client that reads again finds, after what was written, the close and its reason.
+    while True:
+        opcode, payload = await asyncio.wait_for(ws.read_frame(), 5)
+        if opcode == CLOSE:
+            break
+    assert payload[:2] == (1008).to_bytes(2, "big")
+    assert payload[2:].decode() == "the browser read nothing for 1 s"
     ws.close()
 
 
