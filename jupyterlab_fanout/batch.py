@@ -201,6 +201,8 @@ class Batch:
         while the browser leaves more than the outbox's high-water mark of replies unread, a
         future the socket waits for before it reads the next message.
         """
+        if self.closed:
+            return None  # closed for a stalled browser; the socket's close is under way
         try:
             message = parse_message(text, self.fanout.max_message_bytes)
             if message["type"] == "start":
