@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
-from typing import Any, Callable, Union
+from collections import defaultdict, deque
+from typing import Any, Callable, Optional, Union
 
 from .config import Fanout
 from .errors import FanoutError, SocketClosed
@@ -22,6 +22,7 @@ from .validation import (
     Lookup,
     build_body,
     check_batch_size,
+    check_depth,
     check_known_id,
     check_new_id,
     check_upstream,
@@ -33,6 +34,11 @@ Log = Union[logging.Logger, logging.LoggerAdapter]
 
 #: What the browser is told when a response fails for a bug in the proxy (logged in full).
 INTERNAL_ERROR = FanoutError("internal", 500, "internal error in the proxy")
+#: How many ids of refused `start`s a socket remembers (to answer "already used"); beyond, the
+#: oldest is forgotten, so that a flood of refused starts does not grow the server.
+MAX_REFUSED_IDS = 1024
+#: Close code and reason of a batch socket whose browser stopped reading (`send_timeout`).
+STALL_CLOSE_CODE = 1008
 
 
 class UserStreams:
@@ -148,10 +154,12 @@ class Batch:
         self.lookup = lookup
         self.user = user
         self.user_streams = user_streams
-        self._outbox = Outbox(send)
+        self._outbox = Outbox(send, send_timeout=fanout.send_timeout, on_stall=self._stalled)
         self.log = log
         self.responses: dict[str, Response] = {}
-        self.used_ids: set[str] = set()  # every id a start named, refused ones too
+        #: The id of every response started, and of the last MAX_REFUSED_IDS refused starts.
+        self.used_ids: set[str] = set()
+        self._refused_ids: deque[str] = deque()
         self.started = 0
         self.closed = False
         self._stopping: set[asyncio.Future[None]] = set()  # tasks of `stop`s (kept referenced)
@@ -180,14 +188,21 @@ class Batch:
         """Queue an `error` message (in order with everything else this batch sends)."""
         if self.closed:
             return  # nobody left to read it
-        done = self._outbox.put(json.dumps(error.to_message(response_id)))
         # A socket that closes before the error is written has nobody to tell.
-        done.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._outbox.put_text(json.dumps(error.to_message(response_id)))
 
-    def handle_message(self, text: str | bytes) -> None:
+    def handle_message(self, text: str | bytes) -> Optional[asyncio.Future[None]]:
         """Dispatch one message from the browser, synchronously: a `start` has created its
         response (or queued its error) before the next message is read, without a task and
-        a loop turn per message; a `stop` closes its upstream connection in a task."""
+        a loop turn per message; a `stop` closes its upstream connection in a task.
+
+        Whatever the message, handling it can fail only that message: every exception becomes
+        an `error` (a bug: `internal`, logged) and nothing it took is kept. Returns None, or,
+        while the browser leaves more than the outbox's high-water mark of replies unread, a
+        future the socket waits for before it reads the next message.
+        """
+        if self.closed:
+            return None  # closed for a stalled browser; the socket's close is under way
         try:
             message = parse_message(text, self.fanout.max_message_bytes)
             if message["type"] == "start":
@@ -196,12 +211,30 @@ class Batch:
                 self.stop(message.get("id"))
         except FanoutError as e:
             self.send_error(None, e)
+        except Exception:  # noqa: BLE001 - a bug fails this message only, never the socket
+            self.log.exception("fanout: a message from the browser could not be handled")
+            self.send_error(None, INTERNAL_ERROR)
+        return self.backpressure()
+
+    def refuse(self, error: FanoutError) -> Optional[asyncio.Future[None]]:
+        """Answer a message that cannot even be read (not UTF-8) with `error` (id null)."""
+        self.send_error(None, error)
+        return self.backpressure()
+
+    def backpressure(self) -> Optional[asyncio.Future[None]]:
+        """None, or a future to wait for before the socket reads another message."""
+        return self._outbox.readable() if self._outbox.backed_up else None
 
     def start(self, message: dict[str, Any]) -> None:
-        """Start one response, or answer its `error` at once."""
+        """Start one response, or answer its `error` at once.
+
+        The user's stream slot is taken last, once nothing else can refuse the start, and
+        given back if the response cannot be created.
+        """
         response_id = check_new_id(message.get("id"), self.used_ids)
         self.used_ids.add(response_id)
         try:
+            check_depth(message)
             upstream = check_upstream(message.get("upstream"), self.lookup)
             check_batch_size(self.started, self.fanout.max_responses_per_batch)
             body = build_body(message.get("request"), upstream, self.fanout.max_tokens_limit,
@@ -212,13 +245,30 @@ class Batch:
                     "max_streams_per_user", limit, "too many streams in flight", status=429
                 )
         except FanoutError as e:
-            # The id stays used: it belongs to a finished (refused) response.
-            self.send_error(response_id, e)
+            self._refused(response_id, e)
+            return
+        except Exception:  # noqa: BLE001 - a bug refuses this start only
+            self.log.exception("fanout: start %r could not be handled", response_id)
+            self._refused(response_id, INTERNAL_ERROR)
+            return
+        try:
+            response = Response(self, response_id, upstream, body)
+        except Exception:  # noqa: BLE001 - e.g. a body the JSON encoder cannot write
+            self.user_streams.release(self.user)
+            self.log.exception("fanout: start %r could not be handled", response_id)
+            self._refused(response_id, INTERNAL_ERROR)
             return
         self.started += 1
-        response = Response(self, response_id, upstream, body)
         self.responses[response_id] = response
         response.task.add_done_callback(lambda t: self._on_done(response, t))
+
+    def _refused(self, response_id: str, error: FanoutError) -> None:
+        """Answer a refused start; its id stays used (it names a finished response) among
+        the last MAX_REFUSED_IDS refused ones."""
+        self._refused_ids.append(response_id)
+        if len(self._refused_ids) > MAX_REFUSED_IDS:
+            self.used_ids.discard(self._refused_ids.popleft())
+        self.send_error(response_id, error)
 
     def _on_done(self, response: Response, task: asyncio.Task[None]) -> None:
         """Release the user's slot and observe the task's outcome."""
@@ -238,12 +288,29 @@ class Batch:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
 
+    def _stalled(self) -> None:
+        """The browser read nothing for `send_timeout` seconds: close its upstream streams
+        now and its socket (whose close handshake may take Tornado a few more seconds)."""
+        if self.closed:
+            return
+        timeout = self.fanout.send_timeout
+        self.log.warning(
+            "fanout: a browser read nothing for %g s (send_timeout): closing its batch socket"
+            " and its %d streams", timeout, len(self.active),
+        )
+        task = asyncio.ensure_future(self.close())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+        self.close_socket(STALL_CLOSE_CODE, f"the browser read nothing for {timeout:g} s")
+
     async def close(self) -> None:
-        """The browser went away (or the server stops): close every upstream stream.
+        """The browser went away (or the server stops): close every upstream stream and
+        drop whatever still waits to be sent.
 
         Kept in one place so that a later version may wait for a reattach here first.
         """
         self.closed = True
+        self._outbox.close()
         live = self.active
         if live:
             await asyncio.gather(*(r.abandon() for r in live), return_exceptions=True)

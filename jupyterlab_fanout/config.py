@@ -130,6 +130,16 @@ class Fanout(Configurable):
         10.0, help="Seconds to open a TCP/TLS connection to an upstream."
     ).tag(config=True)
 
+    send_timeout = Float(
+        20.0,
+        help="""Seconds a write to a browser's batch socket may stay pending (a browser that
+        stopped reading: frozen tab, suspended machine, a client that never reads) before the
+        socket is closed (code 1008) together with every upstream stream of its batch, which
+        frees the GPUs. It fires between 1 and 1.25 times this after the write began, once the
+        network buffers are full. 0 disables it (then only Jupyter's WebSocket ping timeout
+        closes such a socket).""",
+    ).tag(config=True)
+
     models_timeout = Float(
         5.0, help="Seconds to wait for an upstream's /models listing."
     ).tag(config=True)

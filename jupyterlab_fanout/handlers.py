@@ -13,11 +13,14 @@ from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
+from . import ws_protocol
 from .batch import Batch
 from .errors import SocketClosed
+from .logs import RedactedLogMixin
 from .state import FanoutState
+from .validation import bad_request
 
 
 def _state(handler: web.RequestHandler) -> FanoutState:
@@ -40,7 +43,7 @@ def _budget_key(user: Any) -> str:
 AUTH_RESOURCE = "fanout"
 
 
-class UpstreamsHandler(APIHandler):
+class UpstreamsHandler(RedactedLogMixin, APIHandler):
     """List the configured upstreams (names and models only) and the limits."""
 
     auth_resource = AUTH_RESOURCE
@@ -52,7 +55,7 @@ class UpstreamsHandler(APIHandler):
         self.finish(json.dumps(await _state(self).describe()))
 
 
-class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
+class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One WebSocket = one batch. Authenticated upgrade, Origin checked by WebSocketMixin."""
 
     batch: Batch | None = None
@@ -68,6 +71,13 @@ class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         """Tornado closes the socket (1009) above twice the limit without reading the message;
         between one and two times the limit the message is refused with a `limit` error."""
         return 2 * _state(self).fanout.max_message_bytes
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        """Tornado's protocol, but a text frame that is not UTF-8 fails only itself."""
+        protocol = super().get_websocket_protocol()
+        if type(protocol) is ws_protocol.WebSocketProtocol13 and ws_protocol.supported():
+            protocol.__class__ = ws_protocol.LenientTextProtocol
+        return protocol
 
     auth_resource = AUTH_RESOURCE
 
@@ -91,11 +101,20 @@ class BatchHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         except WebSocketClosedError:
             raise SocketClosed() from None
 
-    def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
         # Synchronous: Tornado would run an `async` on_message as a task and wait for it
         # before reading the next frame, one loop turn per message (a batch sends N starts).
+        # A future comes back only while the browser leaves its replies unread: Tornado reads
+        # no further frame until it resolves.
         if self.batch is not None:
-            self.batch.handle_message(message)
+            return self.batch.handle_message(message)
+        return None
+
+    def on_invalid_text(self, data: bytes) -> asyncio.Future[None] | None:
+        """A text frame that is not UTF-8 (see ws_protocol.py): an error, like bad JSON."""
+        if self.batch is not None:
+            return self.batch.refuse(bad_request("text message is not valid UTF-8"))
+        return None
 
     def on_close(self) -> None:
         batch, self.batch = self.batch, None

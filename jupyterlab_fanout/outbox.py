@@ -28,7 +28,8 @@ def record_prefix(response_id: str) -> bytes:
 
 #: Least seconds between two frames of one batch once it is busy (see Outbox).
 FRAME_INTERVAL = 0.005
-#: Bytes of records waiting for the browser beyond which the responses wait too (backpressure).
+#: Bytes waiting for the browser beyond which the responses wait too (backpressure), and
+#: bytes of text replies beyond which the socket reads no further message.
 HIGH_WATER = 1 << 20
 
 
@@ -44,8 +45,15 @@ class Outbox:
     overtakes its bytes.
 
     Records are queued without waiting for their frame to be written, unless more than
-    `high_water` bytes are waiting for a slow browser: then the sender waits (backpressure up to
-    the upstream). Once a write has failed, queuing raises SocketClosed.
+    `high_water` bytes (records and text) are waiting for a slow browser: then the sender waits
+    (backpressure up to the upstream). Text messages count too: an `error` answering each of a
+    flood of messages is held here until written, and while more than `high_water` bytes of
+    text wait, `readable()` tells the socket to read no further message. Memory is bounded by
+    about twice `high_water` whatever the browser sends. Once a write has failed or the outbox
+    was closed, queuing raises SocketClosed.
+
+    A write that has not completed after `send_timeout` seconds (a browser that stopped
+    reading: its socket and the kernel's buffers are full) calls `on_stall` once.
     """
 
     def __init__(
@@ -54,15 +62,27 @@ class Outbox:
         *,
         interval: float = FRAME_INTERVAL,
         high_water: int = HIGH_WATER,
+        send_timeout: float = 0.0,
+        on_stall: Optional[Callable[[], None]] = None,
     ):
         self._send = send
         self._interval = interval
         self._high_water = high_water
         self._queue: list[tuple[str | bytes, Optional[asyncio.Future[None]]]] = []
+        #: Everything queued and not yet written: records and text messages alike.
         self._queued_bytes = 0
+        #: The text messages among them (replies to the browser's messages, mostly).
+        self._queued_text = 0
         self._draining = False
         self._last_frame = -float("inf")
         self._failure: BaseException | None = None
+        #: Futures of `readable()`: resolved once the text backlog is below `high_water`.
+        self._readers: list[asyncio.Future[None]] = []
+        self._send_timeout = send_timeout
+        self._on_stall = on_stall
+        self._write_began: float | None = None  # loop time the write in progress began
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, message: str | bytes) -> None:
         """Send a text message (returns once written), or a record (returns at once, to leave
@@ -74,8 +94,46 @@ class Outbox:
 
     @property
     def congested(self) -> bool:
-        """True while more than `high_water` bytes of records wait to be written."""
+        """True while more than `high_water` bytes (records and text) wait to be written."""
         return self._queued_bytes > self._high_water
+
+    @property
+    def backed_up(self) -> bool:
+        """True while more than `high_water` bytes of text messages wait to be written: the
+        browser sends messages faster than it reads their replies."""
+        return self._queued_text > self._high_water
+
+    def readable(self) -> asyncio.Future[None]:
+        """A future resolved once no longer `backed_up` (or closed): until then the batch
+        socket reads no further message, so a flood of messages whose replies the browser
+        does not read waits in the network buffers, not in the server."""
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.backed_up and self._failure is None:
+            self._readers.append(ready)
+        else:
+            ready.set_result(None)
+        return ready
+
+    def _wake_readers(self) -> None:
+        readers, self._readers = self._readers, []
+        for ready in readers:
+            if not ready.done():
+                ready.set_result(None)
+
+    def close(self) -> None:
+        """The socket is gone: drop everything queued (its senders get SocketClosed), stop
+        the stall watch, let the socket's reader go on (to its end)."""
+        if self._failure is None:
+            self._failure = SocketClosed()
+        queued, self._queue = self._queue, []
+        self._queued_bytes = self._queued_text = 0
+        for _, done in queued:
+            if done is not None and not done.done():
+                done.set_exception(SocketClosed())
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        self._wake_readers()
 
     def put_record(self, record: bytes) -> None:
         """Queue a record; it leaves with the next frame."""
@@ -85,6 +143,16 @@ class Outbox:
         self._queued_bytes += len(record)
         self._start()
 
+    def put_text(self, message: str) -> None:
+        """Queue a text message nobody waits for (an `error` answering a message); dropped
+        if the socket is gone."""
+        if self._failure is not None:
+            return
+        self._queue.append((message, None))
+        self._queued_bytes += len(message)
+        self._queued_text += len(message)
+        self._start()
+
     def put(self, message: str | bytes) -> asyncio.Future[None]:
         """Queue a text message or a record; the future settles once it has been sent."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -92,8 +160,9 @@ class Outbox:
             done.set_exception(SocketClosed())
             return done
         self._queue.append((message, done))
-        if isinstance(message, bytes):
-            self._queued_bytes += len(message)
+        self._queued_bytes += len(message)
+        if isinstance(message, str):
+            self._queued_text += len(message)
         self._start()
         return done
 
@@ -118,6 +187,10 @@ class Outbox:
                     await self._flush(records)
                     records = []
                     await self._deliver(message, [done] if done else [])
+                    self._queued_bytes -= len(message)
+                    self._queued_text -= len(message)
+                    if self._readers and not self.backed_up:
+                        self._wake_readers()
                 await self._flush(records)
                 self._last_frame = loop.time()
         finally:
@@ -131,9 +204,16 @@ class Outbox:
 
     async def _deliver(self, message: str | bytes, waiting: list[asyncio.Future[None]]) -> None:
         try:
-            await self._send(message)
+            if self._failure is not None:
+                raise SocketClosed() from self._failure
+            self._watch_write()
+            try:
+                await self._send(message)
+            finally:
+                self._write_began = None
         except Exception as error:  # noqa: BLE001 - handed to every sender that waits on it
-            self._failure = error
+            if self._failure is None:
+                self._failure = error
             for done in waiting:
                 if not done.done():
                     done.set_exception(error)
@@ -141,3 +221,33 @@ class Outbox:
         for done in waiting:
             if not done.done():
                 done.set_result(None)
+
+    # -- the stall watch: a browser that stops reading -------------------------------------
+
+    def _watch_write(self) -> None:
+        """Note when this write began; one timer per outbox checks it (not one per write)."""
+        if self._send_timeout <= 0:
+            return
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self._write_began = self._loop.time()
+        if self._stall_timer is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        assert self._loop is not None
+        self._stall_timer = self._loop.call_later(self._send_timeout / 4, self._check_stall)
+
+    def _check_stall(self) -> None:
+        """A write pending for `send_timeout` seconds calls `on_stall` (once): between 1 and
+        1.25 times `send_timeout` after it began. Re-armed while writes go on."""
+        self._stall_timer = None
+        began = self._write_began
+        if began is None or self._failure is not None:
+            return  # idle: the next write arms the timer again
+        assert self._loop is not None
+        if self._loop.time() - began < self._send_timeout:
+            self._arm()
+            return
+        if self._on_stall is not None:
+            self._on_stall()

@@ -337,11 +337,12 @@ class Upstream:
         connection, send the request now, without waiting for the loop (a batch's N starts
         arrive together; each request leaves as its start is read). `await opening.open()`
         for the stream; `opening.discard()` if it will never be awaited."""
+        payload = json.dumps(body).encode("utf-8")  # may raise: before anything is counted
         replica = self.pick_replica()
         replica.in_flight += 1
         headers = self._headers("text/event-stream")
         headers["Content-Type"] = "application/json"
-        opening = Opening(self, replica, headers, json.dumps(body).encode("utf-8"))
+        opening = Opening(self, replica, headers, payload)
         try:
             opening.response = self.pool.send_if_idle(
                 "POST", opening.url, headers, opening.payload

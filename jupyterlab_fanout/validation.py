@@ -62,6 +62,10 @@ MAX_TEMPLATE_KWARG_LENGTH = 1000
 MAX_CHAT_TEMPLATE_LENGTH = 64 * 1024
 #: Longest response id accepted (characters).
 MAX_ID_LENGTH = 256
+#: Deepest nesting of arrays and objects accepted in a `start` (a chat request needs about 6).
+#: Deeper ones are refused before anything is built from them: Python's JSON encoder and
+#: decoder recurse, and about a thousand levels exceed the interpreter's recursion limit.
+MAX_JSON_DEPTH = 64
 
 Lookup = Callable[[str], Optional[Upstream]]
 
@@ -90,6 +94,8 @@ def parse_message(text: Union[str, bytes], max_message_bytes: int) -> dict[str, 
         message = json.loads(text)
     except ValueError:
         raise bad_request("message is not valid JSON") from None
+    except RecursionError:
+        raise bad_request(f"message is nested more than {MAX_JSON_DEPTH} levels deep") from None
     if not isinstance(message, dict):
         raise bad_request("message must be a JSON object")
     if message.get("type") not in ("start", "stop"):
@@ -101,9 +107,30 @@ def check_new_id(response_id: Any, used_ids: set[str]) -> str:
     """The id of a `start`: a string of 1 to MAX_ID_LENGTH characters this socket never used."""
     if not isinstance(response_id, str) or not 0 < len(response_id) <= MAX_ID_LENGTH:
         raise bad_request(f"'id' must be a string of 1 to {MAX_ID_LENGTH} characters")
+    try:
+        response_id.encode("utf-8")  # the id of every binary record (docs/protocol.md)
+    except UnicodeEncodeError:
+        raise bad_request("'id' must be valid Unicode (it holds a lone surrogate)") from None
     if response_id in used_ids:
         raise bad_request(f"id {response_id!r} was already used")
     return response_id
+
+
+def check_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse a decoded JSON value with arrays or objects nested more than `limit` deep.
+
+    Iterative (a recursive walk would fail the way `json.dumps` does); linear in the number of
+    arrays and objects, which `max_message_bytes` bounds.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    raise bad_request(f"message is nested more than {limit} levels deep")
+                stack.append((child, depth + 1))
 
 
 def check_known_id(response_id: Any, used_ids: set[str]) -> str:

@@ -87,3 +87,68 @@ async def test_after_a_failed_write_queuing_raises_socket_closed():
         outbox.put_record(b"next")
     with pytest.raises(SocketClosed):
         await outbox.put('{"type": "end"}')
+
+
+async def test_text_counts_toward_high_water_and_a_backlog_of_text_pauses_reading():
+    socket = Socket()
+    socket.gate = asyncio.Event()
+    outbox = Outbox(socket.send, interval=0, high_water=100)
+    for _ in range(30):  # 30 error replies of 10 bytes nobody reads yet
+        outbox.put_text("e" * 10)
+    await settle()
+    assert outbox.congested and outbox.backed_up  # 290 bytes wait (one is being written)
+    readable = outbox.readable()
+    await settle()
+    assert not readable.done()
+    socket.gate.set()
+    await asyncio.wait_for(readable, 1)
+    await settle()
+    assert not outbox.congested and not outbox.backed_up
+    assert len(socket.sent) == 30
+    assert outbox.readable().done()  # not backed up: no wait
+
+
+async def test_closing_drops_the_queue_and_wakes_the_reader():
+    socket = Socket()
+    socket.gate = asyncio.Event()
+    outbox = Outbox(socket.send, interval=0, high_water=10)
+    outbox.put_text("first")
+    await settle()  # being written, held by the gate
+    waiting = outbox.put("an end")
+    for _ in range(10):
+        outbox.put_text("error reply")
+    readable = outbox.readable()
+    outbox.close()
+    await settle()
+    assert readable.done() and readable.result() is None
+    with pytest.raises(SocketClosed):
+        await waiting
+    assert not outbox.congested
+    outbox.put_text("dropped")  # after the close: nothing queued, nothing raised
+    with pytest.raises(SocketClosed):
+        outbox.put_record(b"x")
+
+
+async def test_a_write_that_stalls_calls_on_stall_once_within_the_send_timeout():
+    socket = Socket()
+    socket.gate = asyncio.Event()
+    stalls: list[float] = []
+    loop = asyncio.get_running_loop()
+    outbox = Outbox(socket.send, interval=0, send_timeout=0.2,
+                    on_stall=lambda: stalls.append(loop.time()))
+    began = loop.time()
+    outbox.put_record(b"never read")
+    await settle(0.6)
+    assert len(stalls) == 1
+    assert 0.2 <= stalls[0] - began <= 0.25 + 0.05, stalls[0] - began
+
+
+async def test_writes_that_complete_never_stall():
+    socket = Socket()
+    stalls: list[int] = []
+    outbox = Outbox(socket.send, interval=0, send_timeout=0.05, on_stall=lambda: stalls.append(1))
+    for _ in range(20):  # writes go on for 4x the send timeout, each one quick
+        outbox.put_record(b"x")
+        await asyncio.sleep(0.01)
+    await settle(0.1)
+    assert stalls == [] and len(socket.sent) == 20
