@@ -311,7 +311,10 @@ class Upstream:
     def pool(self) -> http_client.ConnectionPool:
         """The upstream's connections, created on first use (inside the running loop)."""
         if self._pool is None or self._pool.closed:
-            self._pool = http_client.ConnectionPool(verify_tls=self.spec.verify_tls)
+            # The pool's own connect timeout also bounds the connection of a retried request.
+            self._pool = http_client.ConnectionPool(
+                verify_tls=self.spec.verify_tls, connect_timeout=self.connect_timeout
+            )
         return self._pool
 
     def _headers(self, accept: str) -> dict[str, str]:
