@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
+from .dialects import CONFIG_VALUES as DIALECT_VALUES
+
 #: Upstream names: what the browser may send to pick one.
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 #: Keys one entry of `c.Fanout.upstreams` may have.
 UPSTREAM_KEYS = frozenset(
-    {"base_urls", "api_key_env", "api_key", "models", "default_model", "verify_tls"}
+    {"base_urls", "api_key_env", "api_key", "models", "default_model", "verify_tls", "dialect"}
 )
 
 #: Name of the upstream built from the FANOUT_* environment variables.
@@ -47,13 +49,17 @@ class Fanout(Configurable):
                     "models": ["Qwen/Qwen3-8B"],     # allow-list; empty = any the upstream lists
                     "default_model": "Qwen/Qwen3-8B",
                     "verify_tls": True,
+                    "dialect": "vllm",               # default "auto": detected
                 },
             }
 
         Names may contain only letters, digits, '.', '_' and '-'. `base_urls` must be
         http(s) URLs including the API prefix (usually /v1), without user info, query
         or fragment. Each new response goes to the replica with the fewest streams in
-        flight. `api_key` (the key itself) is accepted too but `api_key_env` is preferred.""",
+        flight. `api_key` (the key itself) is accepted too but `api_key_env` is preferred.
+        `dialect` is the kind of server: vllm, sglang, llamacpp, ollama, openai, litellm,
+        generic, or auto (the default: detected once from its /models answer). It decides
+        which request options are sent and how errors are read (docs/dialects.md).""",
     ).tag(config=True)
 
     default_upstream = Unicode(
@@ -131,6 +137,8 @@ class UpstreamSpec:
     models: tuple[str, ...] = ()
     default_model: str | None = None
     verify_tls: bool = True
+    #: One of dialects.CONFIG_VALUES; "auto" is detected on first use.
+    dialect: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,12 @@ def parse_upstream(
     verify_tls = entry.get("verify_tls", True)
     if not isinstance(verify_tls, bool):
         raise ConfigError(f"Fanout upstream {name!r}: 'verify_tls' must be true or false")
+    dialect = entry.get("dialect", "auto")
+    if dialect not in DIALECT_VALUES:
+        raise ConfigError(
+            f"Fanout upstream {name!r}: 'dialect' must be one of {', '.join(DIALECT_VALUES)}; "
+            f"got {dialect!r}"
+        )
     return UpstreamSpec(
         name=name,
         base_urls=base_urls,
@@ -241,6 +255,7 @@ def parse_upstream(
         models=models,
         default_model=default_model or None,
         verify_tls=verify_tls,
+        dialect=dialect,
     )
 
 

@@ -50,7 +50,12 @@ class FanoutState:
         )
 
     async def ensure_started(self) -> None:
-        """Start the embedded simulator on first use (needs the running event loop)."""
+        """Start the embedded simulator on first use (needs the running event loop), and the
+        detection of every `auto` upstream's dialect not known yet (not waited for)."""
+        loop = asyncio.get_running_loop()
+        for upstream in self.upstreams.values():
+            if upstream.dialect is None and upstream.detect_due(loop.time()):
+                upstream.start_detection()
         if not self._use_simulator or self._simulator is not None or self._simulator_error:
             return
         if self._start_lock is None:
@@ -71,7 +76,9 @@ class FanoutState:
                 return
             self._simulator = server
             spec = UpstreamSpec(
-                name=SIMULATOR_UPSTREAM_NAME, base_urls=(f"http://127.0.0.1:{port}/v1",)
+                name=SIMULATOR_UPSTREAM_NAME, base_urls=(f"http://127.0.0.1:{port}/v1",),
+                # The simulator speaks vLLM unless its settings name another dialect.
+                dialect=(self.fanout.simulator_settings or {}).get("dialect", "vllm"),
             )
             self.upstreams[SIMULATOR_UPSTREAM_NAME] = self._client(spec)
             self.log.info("fanout: no upstream configured; simulator listening on 127.0.0.1:%s", port)

@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from . import http_client
+from . import dialects, http_client
 from .config import UpstreamSpec
+from .dialects import Dialect, StreamRewriter
 from .errors import FanoutError
 
 #: Most bytes of a non-2xx body read to find the upstream's error message.
 ERROR_BODY_LIMIT = 64 * 1024
 #: Longest error message passed on to the browser.
 MESSAGE_LIMIT = 4000
+#: Seconds an `auto` upstream whose /models could not be read is treated as `generic`
+#: before detection is tried again.
+DETECT_RETRY = 30.0
 
 
 @dataclass
@@ -42,28 +46,25 @@ def _phrase(status: int) -> str:
 def error_message(status: int, body: bytes, upstream: str) -> str:
     """The upstream's own message from an error body, else a short generic text.
 
-    Understands `{"error": {"message": ...}}` (vLLM >= 0.10.1, OpenAI),
-    `{"object": "error", "message": ...}` (older vLLM), `{"error": "..."}` and
-    FastAPI's `{"detail": "..."}`. Never returns the body itself when it is not JSON.
+    Understands every shape `dialects.read_error` does (vLLM, SGLang, llama.cpp, Ollama,
+    OpenAI, LiteLLM, FastAPI's `detail`). Never returns the body itself when it is not JSON.
     """
-    message: Any = None
-    try:
-        obj = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        obj = None
-    if isinstance(obj, dict):
-        err = obj.get("error")
-        if isinstance(err, dict):
-            message = err.get("message")
-        elif isinstance(err, str):
-            message = err
-        if not isinstance(message, str) or not message:
-            message = obj.get("message")
-        if not isinstance(message, str) or not message:
-            message = obj.get("detail")
-    if isinstance(message, str) and message:
-        return message[:MESSAGE_LIMIT]
+    error = dialects.parse_error_body(body)
+    if error is not None and error.message:
+        return error.message[:MESSAGE_LIMIT]
     return f"HTTP {status} {_phrase(status)} from upstream {upstream!r}"
+
+
+def http_error(status: int, body: bytes, upstream: Upstream) -> FanoutError:
+    """The FanoutError for a non-2xx answer: the upstream's message, and its own code (else its
+    type) as `code`, `upstream_http` when it gave neither; `upstream_error` holds both as given."""
+    error = dialects.parse_error_body(body)
+    message = upstream.scrub(error_message(status, body, upstream.name))
+    if error is None or error.kind is None:
+        return FanoutError("upstream_http", status, message)
+    given = {k: upstream.scrub(v)[:200] for k, v in (("type", error.type), ("code", error.code))
+             if v}
+    return FanoutError(upstream.scrub(error.kind)[:200], status, message, given)
 
 
 def _connect_failure(e: BaseException, name: str) -> FanoutError:
@@ -105,11 +106,14 @@ class UpstreamStream:
         replica: Replica,
         response: http_client.ClientResponse,
         idle: IdleWatch,
+        rewriter: StreamRewriter | None = None,
     ):
         self._upstream = upstream
         self._replica = replica
         self._response = response
         self._idle = idle
+        #: The dialect's rewriting of the body (llama.cpp, LiteLLM); None: bytes pass as they are.
+        self._rewriter = rewriter
         self._closed = False
         self.status = response.status
         self._loop = asyncio.get_running_loop()
@@ -128,7 +132,9 @@ class UpstreamStream:
         self.reading = True
         self.reading_since = self._loop.time()
         try:
-            return await self._response.read_any()
+            if self._rewriter is None:
+                return await self._response.read_any()
+            return await self._read_rewritten(self._rewriter)
         except IdleTimeout:
             raise FanoutError(
                 "upstream_timeout",
@@ -140,6 +146,19 @@ class UpstreamStream:
             return b""
         finally:
             self.reading = False
+
+    async def _read_rewritten(self, rewriter: StreamRewriter) -> bytes:
+        """The next bytes as the dialect rewrites them; what it held comes out at the end."""
+        while True:
+            try:
+                data = await self._response.read_any()
+            except http_client.BadResponse:
+                data = b""
+            if not data:
+                return rewriter.flush()
+            data = rewriter.feed(data)
+            if data:
+                return data
 
     def time_out(self) -> None:
         """End a pending or the next `read` with the idle timeout (called by the idle watch)."""
@@ -201,12 +220,15 @@ class Opening:
     """A chat completion request from `Upstream.begin` until its stream is open."""
 
     def __init__(self, upstream: Upstream, replica: Replica, headers: dict[str, str],
-                 payload: bytes):
+                 body: dict[str, Any]):
         self.upstream = upstream
         self.replica = replica
         self.url = replica.url + "/chat/completions"
         self.headers = headers
-        self.payload = payload
+        self.body = body
+        #: The dialect the request is shaped for (None until an `auto` upstream is detected).
+        self.dialect: Dialect | None = upstream.dialect
+        self.payload = self.dialect.encode(body) if self.dialect is not None else b""
         #: Set when the request was sent at once on an idle connection.
         self.response: http_client.ClientResponse | None = None
         #: What sending at once raised; `open` raises it.
@@ -223,6 +245,17 @@ class Opening:
         try:
             if self.error is not None:
                 raise self.error
+            if self.dialect is None:
+                # Bounded like the wait for a head: past it, this request goes as `generic`
+                # (the detection goes on for the next ones).
+                try:
+                    self.dialect = await asyncio.wait_for(
+                        asyncio.shield(upstream.resolve_dialect()),
+                        min(upstream.models_timeout, upstream.idle_timeout),
+                    )
+                except asyncio.TimeoutError:
+                    self.dialect = dialects.GENERIC
+                self.payload = self.dialect.encode(self.body)
             if self.response is None:
                 self.response = await upstream.pool.request(
                     "POST", self.url, self.headers, self.payload,
@@ -238,7 +271,9 @@ class Opening:
             raise
         response = self.response
         self._settled = True
-        stream = UpstreamStream(upstream, self.replica, response, upstream._idle)
+        assert self.dialect is not None
+        stream = UpstreamStream(upstream, self.replica, response, upstream._idle,
+                                self.dialect.rewriter())
         if 200 <= response.status < 300:
             upstream._idle.watch(stream)
             return stream
@@ -249,10 +284,7 @@ class Opening:
         finally:
             stream.close()
         upstream.log.info("fanout: upstream %r answered HTTP %s", upstream.name, response.status)
-        raise FanoutError(
-            "upstream_http", response.status,
-            upstream.scrub(error_message(response.status, raw, upstream.name)),
-        )
+        raise http_error(response.status, raw, upstream)
 
     def discard(self) -> None:
         """Give up before the stream opened (idempotent; nothing once it has): a request
@@ -287,6 +319,12 @@ class Upstream:
         self._pool: http_client.ConnectionPool | None = None
         self._next = 0
         self._idle = IdleWatch(idle_timeout)
+        #: The upstream's dialect: the configured one, or the detected one once known.
+        self.dialect: Dialect | None = (
+            None if spec.dialect == "auto" else dialects.get(spec.dialect)
+        )
+        self._detecting: asyncio.Future[Dialect] | None = None
+        self._detect_failed_at: float | None = None
 
     @property
     def pool(self) -> http_client.ConnectionPool:
@@ -324,7 +362,9 @@ class Upstream:
         replica.in_flight += 1
         headers = self._headers("text/event-stream")
         headers["Content-Type"] = "application/json"
-        opening = Opening(self, replica, headers, json.dumps(body).encode("utf-8"))
+        opening = Opening(self, replica, headers, body)
+        if opening.dialect is None:
+            return opening  # `open` detects the dialect, then sends
         try:
             opening.response = self.pool.send_if_idle(
                 "POST", opening.url, headers, opening.payload
@@ -332,6 +372,48 @@ class Upstream:
         except Exception as e:  # noqa: BLE001 - raised by `open`, where the caller waits
             opening.error = e
         return opening
+
+    async def resolve_dialect(self) -> Dialect:
+        """The dialect: configured, detected earlier, or detected now from `GET /models` (one
+        detection at a time per upstream). An upstream whose /models cannot be read counts as
+        `generic` for DETECT_RETRY seconds, then detection is tried again."""
+        if self.dialect is not None:
+            return self.dialect
+        if not self.detect_due(asyncio.get_running_loop().time()):
+            return dialects.GENERIC
+        return await asyncio.shield(self.start_detection())
+
+    def detect_due(self, now: float) -> bool:
+        """False for DETECT_RETRY seconds after a detection failed."""
+        failed = self._detect_failed_at
+        return failed is None or now - failed >= DETECT_RETRY
+
+    def start_detection(self) -> asyncio.Future[Dialect]:
+        """Begin detecting the dialect if it is unknown and no detection runs (the socket's
+        handshake calls this, so that the first request seldom waits for it)."""
+        if self._detecting is None or self._detecting.done():
+            self._detecting = asyncio.ensure_future(self._detect())
+        return self._detecting
+
+    async def _detect(self) -> Dialect:
+        try:
+            await self.list_models()
+        except FanoutError:
+            pass
+        if self.dialect is not None:
+            return self.dialect
+        self._detect_failed_at = asyncio.get_running_loop().time()
+        self.log.warning("fanout: upstream %r: could not detect its dialect; using 'generic' "
+                         "(set its 'dialect' to skip detection)", self.name)
+        return dialects.GENERIC
+
+    def _detected(self, replica: Replica, headers: dict[str, str], raw: bytes) -> None:
+        """Learn the dialect from a /models answer (for an `auto` upstream not yet known)."""
+        if self.dialect is None:
+            self.dialect = dialects.detect(replica.url, headers, raw)
+            self._detect_failed_at = None
+            self.log.info("fanout: upstream %r speaks the %r dialect (detected)", self.name,
+                          self.dialect.name)
 
     async def list_models(self) -> list[str]:
         """Model ids the upstream serves (`GET {base_url}/models`), first replica that answers.
@@ -341,17 +423,15 @@ class Upstream:
         error: FanoutError | None = None
         for replica in self.replicas:
             try:
-                raw, status = await asyncio.wait_for(
+                raw, status, headers = await asyncio.wait_for(
                     self._get(replica.url + "/models"), self.models_timeout
                 )
                 if not 200 <= status < 300:
-                    error = FanoutError(
-                        "upstream_http",
-                        status,
-                        self.scrub(error_message(status, raw, self.name)),
-                    )
+                    error = http_error(status, raw, self)
                     continue
-                return _model_ids(raw, self.name)
+                ids = _model_ids(raw, self.name)
+                self._detected(replica, headers, raw)
+                return ids
             except FanoutError as e:
                 error = e
             except (http_client.HTTPClientError, asyncio.TimeoutError, OSError) as e:
@@ -360,13 +440,14 @@ class Upstream:
         assert error is not None
         raise error
 
-    async def _get(self, url: str) -> tuple[bytes, int]:
+    async def _get(self, url: str) -> tuple[bytes, int, dict[str, str]]:
         response = await self.pool.request(
             "GET", url, self._headers("application/json"), connect_timeout=self.connect_timeout
         )
         try:
             await response.wait_head()
-            return await response.read(ERROR_BODY_LIMIT * 16), response.status
+            raw = await response.read(ERROR_BODY_LIMIT * 16)
+            return raw, response.status, dict(response.headers)
         finally:
             response.close()
 

@@ -102,7 +102,10 @@ def build_body(request: Any, upstream: Upstream, max_tokens_limit: int) -> dict[
     """The upstream request body for one response, from the browser's `request`.
 
     Copies only ALLOWED_REQUEST_KEYS, fills the upstream's default model, checks the
-    model allow-list and `max_tokens`, and forces one streamed choice with usage.
+    model allow-list and `max_tokens`, and asks for one streamed choice with usage. The
+    upstream's dialect shapes it further when the request leaves (`dialects.Dialect.shape`:
+    which of `n`, `continuous_usage_stats`, `chat_template_kwargs` go, and the name of the
+    token limit).
     """
     if not isinstance(request, dict):
         raise bad_request("'request' must be a JSON object")

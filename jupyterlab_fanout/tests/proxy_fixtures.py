@@ -168,7 +168,8 @@ def jp_server_config(
             "sim": {"base_urls": [simulator.base_url], "api_key_env": KEY_ENV},
             "faulty": {"base_urls": [faulty.base_url]},
             "refused": {"base_urls": [f"http://127.0.0.1:{refused_port}/v1"]},
-            "capture": {"base_urls": [capture.base_url], "api_key_env": KEY_ENV},
+            "capture": {"base_urls": [capture.base_url], "api_key_env": KEY_ENV,
+                        "dialect": "vllm"},
             "allow": {
                 "base_urls": [simulator.base_url],
                 "api_key_env": KEY_ENV,
