@@ -122,6 +122,8 @@ class FanoutState:
             "models": models,
             "default_model": upstream.spec.default_model or (models[0] if models else None),
             "error": error,
+            # Configured, or detected from the listing just made; null while unknown.
+            "dialect": upstream.dialect.name if upstream.dialect is not None else None,
         }
 
     async def describe(self) -> dict[str, Any]:
@@ -132,7 +134,7 @@ class FanoutState:
         if self._simulator_error:
             described.append(
                 {"name": SIMULATOR_UPSTREAM_NAME, "models": [], "default_model": None,
-                 "error": self._simulator_error}
+                 "error": self._simulator_error, "dialect": None}
             )
         return {"default": self.default, "upstreams": described, "limits": self.fanout.limits()}
 

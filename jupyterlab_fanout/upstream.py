@@ -396,10 +396,13 @@ class Upstream:
         return self._detecting
 
     async def _detect(self) -> Dialect:
+        """Never raises: nobody may be waiting for it (a detection started by a handshake)."""
         try:
             await self.list_models()
         except FanoutError:
             pass
+        except Exception:  # noqa: BLE001 - e.g. the pool closed at shutdown
+            self.log.debug("fanout: detecting the dialect of %r failed", self.name, exc_info=True)
         if self.dialect is not None:
             return self.dialect
         self._detect_failed_at = asyncio.get_running_loop().time()

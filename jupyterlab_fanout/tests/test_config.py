@@ -43,7 +43,15 @@ def test_full_upstream_entry():
     assert spec.api_key == "k-1" and "k-1" not in repr(spec)
     assert spec.models == ("Qwen/Qwen3-8B", "b") and spec.default_model == "Qwen/Qwen3-8B"
     assert spec.verify_tls is False
+    assert spec.dialect == "auto"
     assert r.default == "gpu" and not r.use_simulator
+
+
+@pytest.mark.parametrize("dialect", ["auto", "vllm", "sglang", "llamacpp", "ollama", "openai",
+                                     "litellm", "generic"])
+def test_dialect_of_an_upstream(dialect):
+    r = resolve({"gpu": {"base_urls": ["http://h/v1"], "dialect": dialect}})
+    assert r.specs["gpu"].dialect == dialect
 
 
 @pytest.mark.parametrize(
@@ -65,6 +73,8 @@ def test_full_upstream_entry():
         ({"gpu": {"base_urls": ["http://h/v1"], "models": ["a"], "default_model": "b"}},
          "not in 'models'"),
         ({"gpu": {"base_urls": ["http://h/v1"], "verify_tls": "no"}}, "verify_tls"),
+        ({"gpu": {"base_urls": ["http://h/v1"], "dialect": "tgi"}}, "'dialect' must be one of"),
+        ({"gpu": {"base_urls": ["http://h/v1"], "dialect": ["vllm"]}}, "'dialect'"),
         ({"gpu": "http://h/v1"}, "must be a dict"),
     ],
 )

@@ -165,6 +165,16 @@ async def test_a_mid_stream_error_reaches_the_browser_as_an_error_event(
 
 
 @PROXY
+@pytest.mark.parametrize("dialect", ["llamacpp", "litellm"])
+async def test_the_listing_detects_and_shows_the_dialect(jp_fetch, dialect_sim, dialect):
+    _configure(dialect_sim, dialect)
+    response = await jp_fetch("fanout", "upstreams")
+    by_name = {u["name"]: u for u in json.loads(response.body)["upstreams"]}
+    assert by_name["auto"]["dialect"] == dialect
+    assert by_name["as_vllm"]["dialect"] == "vllm"
+
+
+@PROXY
 @pytest.mark.parametrize("dialect", ["vllm", "sglang"])
 async def test_abort_finish_reason_is_relayed(jp_ws_fetch, dialect_sim, dialect):
     _configure(dialect_sim, dialect, faults=[{"kind": "abort", "after_tokens": 4}])

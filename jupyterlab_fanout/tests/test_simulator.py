@@ -100,15 +100,15 @@ def test_settings_round_trip():
 cli_simulator = simulator_fixtures(
     "cli_simulator", "--model", "cli-model", "--reasoning-format", "none",
     "--tokens-per-event", "3", "--api-key", "k", "--error-format", "legacy",
-    scope="function", reset=None,
+    "--dialect", "llamacpp", scope="function", reset=None,
 )
 
 
 def test_cli_arguments_become_the_start_up_settings(cli_simulator):
     config = cli_simulator._call("GET", "/simulator/config")
     assert (config["model"], config["reasoning_format"], config["tokens_per_event"],
-            config["api_key"], config["error_format"]) == \
-        ("cli-model", "none", 3, "k", "legacy")
+            config["api_key"], config["error_format"], config["dialect"]) == \
+        ("cli-model", "none", 3, "k", "legacy", "llamacpp")
 
 
 async def test_serve_runs_in_process():
