@@ -253,6 +253,9 @@ class StreamRewriter:
 
     def feed(self, data: bytes) -> bytes:
         """The bytes to pass on now (may be empty while a marked line is incomplete)."""
+        if self._line_start and not self._held and data.endswith(b"\n") \
+                and b"error" not in data:
+            return data  # whole lines, none of them marked: the usual chunk, one scan
         if self._held:
             data = self._held + data
             self._held = b""
