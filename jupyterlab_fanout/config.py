@@ -260,7 +260,8 @@ def parse_upstream(
 
 
 def env_upstream(environ: Mapping[str, str]) -> UpstreamSpec | None:
-    """The quick-start upstream from FANOUT_UPSTREAM_URL / FANOUT_API_KEY / FANOUT_MODEL."""
+    """The quick-start upstream from FANOUT_UPSTREAM_URL / FANOUT_API_KEY / FANOUT_MODEL /
+    FANOUT_DIALECT."""
     url = environ.get("FANOUT_UPSTREAM_URL", "").strip()
     if not url:
         return None
@@ -269,6 +270,8 @@ def env_upstream(environ: Mapping[str, str]) -> UpstreamSpec | None:
         entry["api_key"] = environ["FANOUT_API_KEY"]
     if environ.get("FANOUT_MODEL", "").strip():
         entry["default_model"] = environ["FANOUT_MODEL"].strip()
+    if environ.get("FANOUT_DIALECT", "").strip():
+        entry["dialect"] = environ["FANOUT_DIALECT"].strip()
     return parse_upstream(ENV_UPSTREAM_NAME, entry, environ)
 
 

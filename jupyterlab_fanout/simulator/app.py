@@ -282,7 +282,11 @@ class ChatCompletionsHandler(_V1Handler):
         `abort` fault, a last empty chunk says `finish_reason: "abort"` first)."""
         record = run.record
         if run.finish_reason == "abort" and run.request.stream:
-            self.write(protocol.sse_event(run.chunk({"content": ""}, "abort")))
+            delta = {name: None for name in dialects.delta_fields(run.settings.dialect)}
+            delta["content"] = ""
+            self.write(protocol.sse_event(run.chunk(
+                delta, "abort", run.usage(record.completion_tokens_sent, run.reasoning_sent)
+                if run.continuous_usage else None)))
             record.finish_reason = "abort"
         usage = run.usage(record.completion_tokens_sent, run.reasoning_sent)
         if run.request.stream:

@@ -160,7 +160,7 @@ def jp_server_config(
 ) -> dict[str, Any]:
     """Server with the extension, authentication required, upstreams on the simulators."""
     monkeypatch.setenv(KEY_ENV, API_KEY)
-    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL"):
+    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL", "FANOUT_DIALECT"):
         monkeypatch.delenv(name, raising=False)
     simulator.configure(api_key=API_KEY, **FAST)
     fanout: dict[str, Any] = {

@@ -96,8 +96,13 @@ def test_environment_quick_start():
     assert spec.base_urls == ("http://gpu:8000/v1",) and spec.api_key == "sk-1"
     assert spec.default_model == "Qwen/Qwen3-8B" and spec.models == ()
     assert r.default == "default" and not r.use_simulator
+    assert spec.dialect == "auto"
     with pytest.raises(ConfigError):
         resolve(environ={"FANOUT_UPSTREAM_URL": "file:///etc/passwd"})
+    r = resolve(environ={"FANOUT_UPSTREAM_URL": "http://h/v1", "FANOUT_DIALECT": "ollama"})
+    assert r.specs["default"].dialect == "ollama"
+    with pytest.raises(ConfigError, match="'dialect'"):
+        resolve(environ={"FANOUT_UPSTREAM_URL": "http://h/v1", "FANOUT_DIALECT": "tgi"})
 
 
 def test_configured_upstreams_win_over_environment():
@@ -118,7 +123,7 @@ def test_simulator_when_nothing_is_configured():
 
 @pytest.fixture
 def jp_server_config(monkeypatch):
-    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL"):
+    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL", "FANOUT_DIALECT"):
         monkeypatch.delenv(name, raising=False)
     return {
         "ServerApp": {"jpserver_extensions": {"jupyterlab_fanout": True},
