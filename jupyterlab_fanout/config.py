@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
+from .dialects import CONFIG_VALUES as DIALECT_VALUES
+
 #: Upstream names: what the browser may send to pick one.
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 #: Keys one entry of `c.Fanout.upstreams` may have.
 UPSTREAM_KEYS = frozenset(
-    {"base_urls", "api_key_env", "api_key", "models", "default_model", "verify_tls",
+    {"base_urls", "api_key_env", "api_key", "models", "default_model", "verify_tls", "dialect",
      "allow_media_urls", "allow_media_data", "allow_chat_template"}
 )
 #: Keys of an upstream entry that are true or false, all false by default.
@@ -53,6 +55,7 @@ class Fanout(Configurable):
                     "allow_media_urls": False,     # media parts with URLs the upstream fetches
                     "allow_media_data": False,     # media parts with inline data: URLs / base64
                     "allow_chat_template": False,  # request-supplied chat templates
+                    "dialect": "vllm",               # default "auto": detected
                 },
             }
 
@@ -68,7 +71,11 @@ class Fanout(Configurable):
         `allow_media_data`); `allow_media_data` lets them carry inline media only
         (`data:` URLs, `input_audio`, `file.file_data`); `allow_chat_template` lets a
         request carry its own `chat_template` (top level or in `chat_template_kwargs`).
-        All three default to false.""",
+        All three default to false.
+
+        `dialect` is the kind of server: vllm, sglang, llamacpp, ollama, openai, litellm,
+        generic, or auto (the default: detected once from its /models answer). It decides
+        which request options are sent and how errors are read (docs/dialects.md).""",
     ).tag(config=True)
 
     default_upstream = Unicode(
@@ -170,6 +177,8 @@ class UpstreamSpec:
     allow_media_data: bool = False
     #: Requests may carry their own chat template.
     allow_chat_template: bool = False
+    #: One of dialects.CONFIG_VALUES; "auto" is detected on first use.
+    dialect: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -280,6 +289,12 @@ def parse_upstream(
     for key, value in policy.items():
         if not isinstance(value, bool):
             raise ConfigError(f"Fanout upstream {name!r}: {key!r} must be true or false")
+    dialect = entry.get("dialect", "auto")
+    if dialect not in DIALECT_VALUES:
+        raise ConfigError(
+            f"Fanout upstream {name!r}: 'dialect' must be one of {', '.join(DIALECT_VALUES)}; "
+            f"got {dialect!r}"
+        )
     return UpstreamSpec(
         name=name,
         base_urls=base_urls,
@@ -288,11 +303,13 @@ def parse_upstream(
         default_model=default_model or None,
         verify_tls=verify_tls,
         **policy,
+        dialect=dialect,
     )
 
 
 def env_upstream(environ: Mapping[str, str]) -> UpstreamSpec | None:
-    """The quick-start upstream from FANOUT_UPSTREAM_URL / FANOUT_API_KEY / FANOUT_MODEL."""
+    """The quick-start upstream from FANOUT_UPSTREAM_URL / FANOUT_API_KEY / FANOUT_MODEL /
+    FANOUT_DIALECT."""
     url = environ.get("FANOUT_UPSTREAM_URL", "").strip()
     if not url:
         return None
@@ -301,6 +318,8 @@ def env_upstream(environ: Mapping[str, str]) -> UpstreamSpec | None:
         entry["api_key"] = environ["FANOUT_API_KEY"]
     if environ.get("FANOUT_MODEL", "").strip():
         entry["default_model"] = environ["FANOUT_MODEL"].strip()
+    if environ.get("FANOUT_DIALECT", "").strip():
+        entry["dialect"] = environ["FANOUT_DIALECT"].strip()
     return parse_upstream(ENV_UPSTREAM_NAME, entry, environ)
 
 

@@ -15,16 +15,22 @@ class FanoutError(Exception):
     answer); `message` is safe to show in the browser (no addresses, no keys, no HTML).
     """
 
-    def __init__(self, code: str, status: int, message: str):
+    def __init__(self, code: str, status: int, message: str,
+                 upstream_error: dict[str, str] | None = None):
         super().__init__(message)
         self.code = code
         self.status = status
         self.message = message
+        #: The upstream's own `type` and `code` (only those it gave), for `upstream_http`.
+        self.upstream_error = upstream_error
 
     def to_message(self, response_id: str | None) -> dict[str, object]:
         """The protocol's `error` message for this error."""
-        return {"type": "error", "id": response_id, "status": self.status,
-                "message": self.message, "code": self.code}
+        message: dict[str, object] = {"type": "error", "id": response_id, "status": self.status,
+                                      "message": self.message, "code": self.code}
+        if self.upstream_error:
+            message["upstream_error"] = self.upstream_error
+        return message
 
 
 class SocketClosed(Exception):

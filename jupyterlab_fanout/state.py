@@ -50,7 +50,12 @@ class FanoutState:
         )
 
     async def ensure_started(self) -> None:
-        """Start the embedded simulator on first use (needs the running event loop)."""
+        """Start the embedded simulator on first use (needs the running event loop), and the
+        detection of every `auto` upstream's dialect not known yet (not waited for)."""
+        loop = asyncio.get_running_loop()
+        for upstream in self.upstreams.values():
+            if upstream.dialect is None and upstream.detect_due(loop.time()):
+                upstream.start_detection()
         if not self._use_simulator or self._simulator is not None or self._simulator_error:
             return
         if self._start_lock is None:
@@ -71,7 +76,9 @@ class FanoutState:
                 return
             self._simulator = server
             spec = UpstreamSpec(
-                name=SIMULATOR_UPSTREAM_NAME, base_urls=(f"http://127.0.0.1:{port}/v1",)
+                name=SIMULATOR_UPSTREAM_NAME, base_urls=(f"http://127.0.0.1:{port}/v1",),
+                # The simulator speaks vLLM unless its settings name another dialect.
+                dialect=(self.fanout.simulator_settings or {}).get("dialect", "vllm"),
             )
             self.upstreams[SIMULATOR_UPSTREAM_NAME] = self._client(spec)
             self.log.info("fanout: no upstream configured; simulator listening on 127.0.0.1:%s", port)
@@ -115,6 +122,8 @@ class FanoutState:
             "models": models,
             "default_model": upstream.spec.default_model or (models[0] if models else None),
             "error": error,
+            # Configured, or detected from the listing just made; null while unknown.
+            "dialect": upstream.dialect.name if upstream.dialect is not None else None,
         }
 
     async def describe(self) -> dict[str, Any]:
@@ -125,7 +134,7 @@ class FanoutState:
         if self._simulator_error:
             described.append(
                 {"name": SIMULATOR_UPSTREAM_NAME, "models": [], "default_model": None,
-                 "error": self._simulator_error}
+                 "error": self._simulator_error, "dialect": None}
             )
         return {"default": self.default, "upstreams": described, "limits": self.fanout.limits()}
 

@@ -14,15 +14,19 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Callable, Optional
 
-from . import http_client
+from . import dialects, http_client
 from .config import UpstreamSpec
+from .dialects import Dialect, StreamRewriter
 from .errors import FanoutError
-from .scrub import scrub_text, stream_scrubber
+from .scrub import StreamScrubber, scrub_text, stream_scrubber
 
 #: Most bytes of a non-2xx body read to find the upstream's error message.
 ERROR_BODY_LIMIT = 64 * 1024
 #: Longest error message passed on to the browser.
 MESSAGE_LIMIT = 4000
+#: Seconds an `auto` upstream whose /models could not be read is treated as `generic`
+#: before detection is tried again.
+DETECT_RETRY = 30.0
 
 
 @dataclass
@@ -45,32 +49,28 @@ def error_message(
 ) -> str:
     """The upstream's own message from an error body, else a short generic text.
 
-    Understands `{"error": {"message": ...}}` (vLLM >= 0.10.1, OpenAI),
-    `{"object": "error", "message": ...}` (older vLLM), `{"error": "..."}` and
-    FastAPI's `{"detail": "..."}`. Never returns the body itself when it is not JSON.
+    Understands every shape `dialects.read_error` does (vLLM, SGLang, llama.cpp, Ollama,
+    OpenAI, LiteLLM, FastAPI's `detail`). Never returns the body itself when it is not JSON.
     `scrub` (the upstream's key scrubber) runs before the message is cut to
     MESSAGE_LIMIT: a cut first could leave all but the end of a key.
     """
-    message: Any = None
-    try:
-        obj = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        obj = None
-    if isinstance(obj, dict):
-        err = obj.get("error")
-        if isinstance(err, dict):
-            message = err.get("message")
-        elif isinstance(err, str):
-            message = err
-        if not isinstance(message, str) or not message:
-            message = obj.get("message")
-        if not isinstance(message, str) or not message:
-            message = obj.get("detail")
-    if isinstance(message, str) and message:
-        if scrub is not None:
-            message = scrub(message)
+    error = dialects.parse_error_body(body)
+    if error is not None and error.message:
+        message = error.message if scrub is None else scrub(error.message)
         return message[:MESSAGE_LIMIT]
     return f"HTTP {status} {_phrase(status)} from upstream {upstream!r}"
+
+
+def http_error(status: int, body: bytes, upstream: Upstream) -> FanoutError:
+    """The FanoutError for a non-2xx answer: the upstream's message, and its own code (else its
+    type) as `code`, `upstream_http` when it gave neither; `upstream_error` holds both as given."""
+    error = dialects.parse_error_body(body)
+    message = error_message(status, body, upstream.name, upstream.scrub)
+    if error is None or error.kind is None:
+        return FanoutError("upstream_http", status, message)
+    given = {k: upstream.scrub(v)[:200] for k, v in (("type", error.type), ("code", error.code))
+             if v}
+    return FanoutError(upstream.scrub(error.kind)[:200], status, message, given)
 
 
 def _connect_failure(e: BaseException, name: str) -> FanoutError:
@@ -112,11 +112,14 @@ class UpstreamStream:
         replica: Replica,
         response: http_client.ClientResponse,
         idle: IdleWatch,
+        rewriter: StreamRewriter | None = None,
     ):
         self._upstream = upstream
         self._replica = replica
         self._response = response
         self._idle = idle
+        #: The dialect's rewriting of the body (llama.cpp, LiteLLM); None: bytes pass as they are.
+        self._rewriter = rewriter
         self._closed = False
         self.status = response.status
         self._loop = asyncio.get_running_loop()
@@ -139,15 +142,9 @@ class UpstreamStream:
         self.reading_since = self._loop.time()
         scrubber = self._scrubber
         try:
-            while True:
-                data = await self._response.read_any()
-                if scrubber is None:
-                    return data
-                if not data:
-                    return scrubber.end()  # what it held, then b"" on the next call
-                data = scrubber.feed(data)
-                if data:
-                    return data
+            if self._rewriter is None and scrubber is None:
+                return await self._response.read_any()
+            return await self._read_filtered(self._rewriter, scrubber)
         except IdleTimeout:
             raise FanoutError(
                 "upstream_timeout",
@@ -156,9 +153,29 @@ class UpstreamStream:
                 f"{self._upstream.idle_timeout:g} s (idle_timeout)",
             ) from None
         except http_client.BadResponse:
-            return b"" if scrubber is None else scrubber.end()
+            return b""
         finally:
             self.reading = False
+
+    async def _read_filtered(
+        self, rewriter: StreamRewriter | None, scrubber: StreamScrubber | None
+    ) -> bytes:
+        """The next bytes as the dialect rewrites them (first) and with the key scrubbed (then);
+        what either held back comes out at the end, followed by b"" on the next call."""
+        while True:
+            try:
+                data = await self._response.read_any()
+            except http_client.BadResponse:
+                data = b""
+            end = not data
+            if rewriter is not None:
+                data = rewriter.flush() if end else rewriter.feed(data)
+            if scrubber is not None:
+                data = scrubber.feed(data) if data else b""
+                if end:
+                    data += scrubber.end()
+            if data or end:
+                return data
 
     def time_out(self) -> None:
         """End a pending or the next `read` with the idle timeout (called by the idle watch)."""
@@ -220,12 +237,15 @@ class Opening:
     """A chat completion request from `Upstream.begin` until its stream is open."""
 
     def __init__(self, upstream: Upstream, replica: Replica, headers: dict[str, str],
-                 payload: bytes):
+                 body: dict[str, Any], payload: bytes | None):
         self.upstream = upstream
         self.replica = replica
         self.url = replica.url + "/chat/completions"
         self.headers = headers
-        self.payload = payload
+        self.body = body
+        #: The dialect the request is shaped for (None until an `auto` upstream is detected).
+        self.dialect: Dialect | None = upstream.dialect if payload is not None else None
+        self.payload = payload if payload is not None else b""
         #: Set when the request was sent at once on an idle connection.
         self.response: http_client.ClientResponse | None = None
         #: What sending at once raised; `open` raises it.
@@ -242,6 +262,17 @@ class Opening:
         try:
             if self.error is not None:
                 raise self.error
+            if self.dialect is None:
+                # Bounded like the wait for a head: past it, this request goes as `generic`
+                # (the detection goes on for the next ones).
+                try:
+                    self.dialect = await asyncio.wait_for(
+                        asyncio.shield(upstream.resolve_dialect()),
+                        min(upstream.models_timeout, upstream.idle_timeout),
+                    )
+                except asyncio.TimeoutError:
+                    self.dialect = dialects.GENERIC
+                self.payload = self.dialect.encode(self.body)
             if self.response is None:
                 self.response = await upstream.pool.request(
                     "POST", self.url, self.headers, self.payload,
@@ -257,7 +288,9 @@ class Opening:
             raise
         response = self.response
         self._settled = True
-        stream = UpstreamStream(upstream, self.replica, response, upstream._idle)
+        assert self.dialect is not None
+        stream = UpstreamStream(upstream, self.replica, response, upstream._idle,
+                                self.dialect.rewriter())
         if 200 <= response.status < 300:
             upstream._idle.watch(stream)
             return stream
@@ -268,10 +301,7 @@ class Opening:
         finally:
             stream.close()
         upstream.log.info("fanout: upstream %r answered HTTP %s", upstream.name, response.status)
-        raise FanoutError(
-            "upstream_http", response.status,
-            error_message(response.status, raw, upstream.name, upstream.scrub),
-        )
+        raise http_error(response.status, raw, upstream)
 
     def discard(self) -> None:
         """Give up before the stream opened (idempotent; nothing once it has): a request
@@ -306,6 +336,12 @@ class Upstream:
         self._pool: http_client.ConnectionPool | None = None
         self._next = 0
         self._idle = IdleWatch(idle_timeout)
+        #: The upstream's dialect: the configured one, or the detected one once known.
+        self.dialect: Dialect | None = (
+            None if spec.dialect == "auto" else dialects.get(spec.dialect)
+        )
+        self._detecting: asyncio.Future[Dialect] | None = None
+        self._detect_failed_at: float | None = None
 
     @property
     def pool(self) -> http_client.ConnectionPool:
@@ -340,12 +376,20 @@ class Upstream:
         connection, send the request now, without waiting for the loop (a batch's N starts
         arrive together; each request leaves as its start is read). `await opening.open()`
         for the stream; `opening.discard()` if it will never be awaited."""
-        payload = json.dumps(body).encode("utf-8")  # may raise: before anything is counted
+        # Encoded before anything is counted, so a body that cannot be encoded leaks nothing;
+        # for an upstream whose dialect is still unknown, only checked (shaped once it is known).
+        if self.dialect is not None:
+            payload: bytes | None = self.dialect.encode(body)
+        else:
+            json.dumps(body)
+            payload = None
         replica = self.pick_replica()
         replica.in_flight += 1
         headers = self._headers("text/event-stream")
         headers["Content-Type"] = "application/json"
-        opening = Opening(self, replica, headers, payload)
+        opening = Opening(self, replica, headers, body, payload)
+        if opening.dialect is None:
+            return opening  # `open` detects the dialect, then sends
         try:
             opening.response = self.pool.send_if_idle(
                 "POST", opening.url, headers, opening.payload
@@ -353,6 +397,51 @@ class Upstream:
         except Exception as e:  # noqa: BLE001 - raised by `open`, where the caller waits
             opening.error = e
         return opening
+
+    async def resolve_dialect(self) -> Dialect:
+        """The dialect: configured, detected earlier, or detected now from `GET /models` (one
+        detection at a time per upstream). An upstream whose /models cannot be read counts as
+        `generic` for DETECT_RETRY seconds, then detection is tried again."""
+        if self.dialect is not None:
+            return self.dialect
+        if not self.detect_due(asyncio.get_running_loop().time()):
+            return dialects.GENERIC
+        return await asyncio.shield(self.start_detection())
+
+    def detect_due(self, now: float) -> bool:
+        """False for DETECT_RETRY seconds after a detection failed."""
+        failed = self._detect_failed_at
+        return failed is None or now - failed >= DETECT_RETRY
+
+    def start_detection(self) -> asyncio.Future[Dialect]:
+        """Begin detecting the dialect if it is unknown and no detection runs (the socket's
+        handshake calls this, so that the first request seldom waits for it)."""
+        if self._detecting is None or self._detecting.done():
+            self._detecting = asyncio.ensure_future(self._detect())
+        return self._detecting
+
+    async def _detect(self) -> Dialect:
+        """Never raises: nobody may be waiting for it (a detection started by a handshake)."""
+        try:
+            await self.list_models()
+        except FanoutError:
+            pass
+        except Exception:  # noqa: BLE001 - e.g. the pool closed at shutdown
+            self.log.debug("fanout: detecting the dialect of %r failed", self.name, exc_info=True)
+        if self.dialect is not None:
+            return self.dialect
+        self._detect_failed_at = asyncio.get_running_loop().time()
+        self.log.warning("fanout: upstream %r: could not detect its dialect; using 'generic' "
+                         "(set its 'dialect' to skip detection)", self.name)
+        return dialects.GENERIC
+
+    def _detected(self, replica: Replica, headers: dict[str, str], raw: bytes) -> None:
+        """Learn the dialect from a /models answer (for an `auto` upstream not yet known)."""
+        if self.dialect is None:
+            self.dialect = dialects.detect(replica.url, headers, raw)
+            self._detect_failed_at = None
+            self.log.info("fanout: upstream %r speaks the %r dialect (detected)", self.name,
+                          self.dialect.name)
 
     async def list_models(self) -> list[str]:
         """Model ids the upstream serves (`GET {base_url}/models`), first replica that answers.
@@ -362,17 +451,15 @@ class Upstream:
         error: FanoutError | None = None
         for replica in self.replicas:
             try:
-                raw, status = await asyncio.wait_for(
+                raw, status, headers = await asyncio.wait_for(
                     self._get(replica.url + "/models"), self.models_timeout
                 )
                 if not 200 <= status < 300:
-                    error = FanoutError(
-                        "upstream_http",
-                        status,
-                        error_message(status, raw, self.name, self.scrub),
-                    )
+                    error = http_error(status, raw, self)
                     continue
-                return [self.scrub(m) for m in _model_ids(raw, self.name)]
+                ids = [self.scrub(m) for m in _model_ids(raw, self.name)]
+                self._detected(replica, headers, raw)
+                return ids
             except FanoutError as e:
                 error = e
             except (http_client.HTTPClientError, asyncio.TimeoutError, OSError) as e:
@@ -382,13 +469,14 @@ class Upstream:
         assert error is not None
         raise error
 
-    async def _get(self, url: str) -> tuple[bytes, int]:
+    async def _get(self, url: str) -> tuple[bytes, int, dict[str, str]]:
         response = await self.pool.request(
             "GET", url, self._headers("application/json"), connect_timeout=self.connect_timeout
         )
         try:
             await response.wait_head()
-            return await response.read(ERROR_BODY_LIMIT * 16), response.status
+            raw = await response.read(ERROR_BODY_LIMIT * 16)
+            return raw, response.status, dict(response.headers)
         finally:
             response.close()
 

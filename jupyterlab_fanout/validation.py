@@ -314,9 +314,11 @@ def build_body(
 
     Copies only ALLOWED_REQUEST_KEYS, fills the upstream's default model, checks the
     model allow-list, the messages (media only where the upstream allows it), the chat
-    template options and the token limits, and forces one streamed choice with usage.
-    `max_tokens` is always sent: the request's, else `max_completion_tokens`, else
-    `default_max_tokens` (capped at `max_tokens_limit`; None: `max_tokens_limit`).
+    template options and the token limits. `max_tokens` is always sent: the request's, else
+    `max_completion_tokens`, else `default_max_tokens` (capped at `max_tokens_limit`; None:
+    `max_tokens_limit`). The upstream's dialect shapes it further when the request leaves
+    (`dialects.Dialect.shape`: which of `n`, `continuous_usage_stats`,
+    `chat_template_kwargs` go, and the one name the token limit goes under).
     """
     if not isinstance(request, dict):
         raise bad_request("'request' must be a JSON object")

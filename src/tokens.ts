@@ -228,6 +228,9 @@ export interface IUpstreamDescription {
   default_model: string | null;
   /** Why its models could not be listed, or null. */
   error: string | null;
+  /** Its dialect (`vllm`, `sglang`, `llamacpp`, `ollama`, `openai`, `litellm`, `generic`), configured or
+   * detected; null while unknown (docs/dialects.md). */
+  dialect?: string | null;
 }
 
 /** What `GET fanout/upstreams` answers (the command `fanout:list-upstreams` returns it). */

@@ -9,14 +9,16 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from .app import serve
-from .settings import ERROR_FORMATS, REASONING_FORMATS, SettingsError, SimulatorSettings
+from .settings import (DIALECTS, ERROR_FORMATS, REASONING_FORMATS, SettingsError,
+                       SimulatorSettings)
 
 
 def _parser() -> argparse.ArgumentParser:
     defaults = SimulatorSettings()
     parser = argparse.ArgumentParser(
         prog="python -m jupyterlab_fanout.simulator",
-        description="A vLLM simulator (OpenAI-compatible streaming chat completions).",
+        description="A vLLM simulator (OpenAI-compatible streaming chat completions); "
+                    "--dialect makes it answer as SGLang, llama.cpp, Ollama, OpenAI, LiteLLM.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
@@ -32,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-model-len", type=int, default=defaults.max_model_len)
     parser.add_argument("--api-key", default=defaults.api_key)
     parser.add_argument("--error-format", choices=ERROR_FORMATS, default=defaults.error_format)
+    parser.add_argument("--dialect", choices=DIALECTS, default=defaults.dialect,
+                        help="answer as this server (errors, usage, reasoning field, refusals)")
     # vLLM's names for serving HTTPS.
     parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")

@@ -14,7 +14,7 @@ import tornado.netutil
 import tornado.web
 from tornado.iostream import StreamClosedError
 
-from . import protocol
+from . import dialects, protocol
 from .chat_request import ChatRequest, count_prompt_tokens, parse_body, validate
 from .protocol import ApiError
 from .settings import FaultRule, SimulatorSettings
@@ -70,6 +70,11 @@ class _V1Handler(_BaseHandler):
         # Like vLLM's default `--allowed-origins '["*"]'`: a browser page may call /v1 itself.
         self.set_header("Access-Control-Allow-Origin", "*")
 
+    def prepare(self) -> None:
+        # The headers that give the dialect's server away (OpenAI's, LiteLLM's).
+        for name, value in dialects.HEADERS.get(self.state.settings.dialect, {}).items():
+            self.set_header(name, value)
+
     def options(self, *args: Any) -> None:
         """CORS preflight (not recorded: it is not a request for a completion)."""
         requested = self.request.headers.get("Access-Control-Request-Headers", "")
@@ -89,7 +94,8 @@ class ModelsHandler(_V1Handler):
         settings = self.state.settings
         created = int(time.time())
         cards = [
-            {"id": name, "object": "model", "created": created, "owned_by": "vllm",
+            {"id": name, "object": "model", "created": created,
+             "owned_by": dialects.OWNED_BY[settings.dialect],
              "root": name, "parent": None, "max_model_len": settings.max_model_len}
             for name in settings.served_models
         ]
@@ -111,6 +117,8 @@ class _Run:
     created: int
     reasoning_fields: Tuple[str, ...]
     counts_reasoning: bool
+    #: Usage in every chunk: asked for, and the dialect's server honours it.
+    continuous_usage: bool = False
     reasoning_sent: int = 0
     role_sent: bool = False
 
@@ -151,6 +159,7 @@ class ChatCompletionsHandler(_V1Handler):
         try:
             body = parse_body(self.request.body)
             record.describe(body, count_prompt_tokens(body.get("messages")))
+            dialects.check_parameters(settings.dialect, body)
             request = validate(body, settings)
         except ApiError as error:
             return self._reject(record, error.status,
@@ -172,6 +181,8 @@ class ChatCompletionsHandler(_V1Handler):
                                               settings.answer_tokens, settings.reasoning_format,
                                               settings.answer_text)
         fields = _REASONING_FIELDS[settings.reasoning_format]
+        if settings.dialect != "vllm" and fields:
+            fields = dialects.REASONING_FIELD[settings.dialect]
         return _Run(
             record=record, request=request, settings=settings,
             tokens=tokens[: request.max_tokens],
@@ -180,6 +191,8 @@ class ChatCompletionsHandler(_V1Handler):
             fault=fault if fault is not None and fault.kind != "http_error" else None,
             created=int(time.time()), reasoning_fields=fields,
             counts_reasoning=bool(fields) and reasoning > 0,
+            continuous_usage=request.continuous_usage
+            and settings.dialect in dialects.CONTINUOUS_USAGE,
         )
 
     async def _generate(self, run: _Run) -> None:
@@ -209,6 +222,9 @@ class ChatCompletionsHandler(_V1Handler):
         start, sent = loop.time(), 0
         while True:
             if fault is not None and sent >= fault.after_tokens:
+                if fault.kind == "abort":
+                    run.finish_reason = "abort"
+                    return COMPLETED
                 if fault.kind != "stall":
                     return ERROR if fault.kind == "error" else DROPPED
                 stall = None if fault.stall_ms is None else fault.stall_ms / 1000
@@ -237,11 +253,12 @@ class ChatCompletionsHandler(_V1Handler):
         if run.request.stream:
             if not run.role_sent:
                 self._write_role_chunk(run)
-            delta = {name: reasoning for name in run.reasoning_fields if reasoning}
+            delta = {name: None for name in dialects.delta_fields(run.settings.dialect)}
+            delta.update({name: reasoning for name in run.reasoning_fields if reasoning})
             if content:
                 delta["content"] = content
             usage = None
-            if run.request.continuous_usage:
+            if run.continuous_usage:
                 usage = run.usage(run.record.completion_tokens_sent + end - start,
                                   run.reasoning_sent + reasoning_count)
             finish_reason = run.finish_reason if last else None
@@ -255,18 +272,29 @@ class ChatCompletionsHandler(_V1Handler):
         return True
 
     def _write_role_chunk(self, run: _Run) -> None:
-        usage = run.usage(0, 0) if run.request.continuous_usage else None
+        usage = run.usage(0, 0) if run.continuous_usage else None
         self.write(protocol.sse_event(run.chunk({"role": "assistant", "content": ""},
                                                 usage=usage)))
         run.role_sent = True
 
     async def _complete(self, run: _Run) -> None:
-        """The normal ending: final usage and [DONE], or the whole non-streamed answer."""
+        """The normal ending: final usage and [DONE], or the whole non-streamed answer (after an
+        `abort` fault, a last empty chunk says `finish_reason: "abort"` first)."""
         record = run.record
+        if run.finish_reason == "abort" and run.request.stream:
+            delta = {name: None for name in dialects.delta_fields(run.settings.dialect)}
+            delta["content"] = ""
+            self.write(protocol.sse_event(run.chunk(
+                delta, "abort", run.usage(record.completion_tokens_sent, run.reasoning_sent)
+                if run.continuous_usage else None)))
+            record.finish_reason = "abort"
         usage = run.usage(record.completion_tokens_sent, run.reasoning_sent)
         if run.request.stream:
             if run.request.include_usage:
-                self.write(protocol.sse_event(run.chunk(None, usage=usage)))
+                value = run.chunk(None, usage=usage)
+                if run.settings.dialect == "llamacpp":
+                    value["timings"] = {"predicted_n": record.completion_tokens_sent}
+                self.write(protocol.sse_event(value))
             self.write(protocol.DONE_EVENT)
         else:
             self.set_header("Content-Type", protocol.JSON_CONTENT_TYPE)
@@ -291,14 +319,15 @@ class ChatCompletionsHandler(_V1Handler):
         assert run.fault is not None
         message = run.fault.message or protocol.DEFAULT_ENGINE_ERROR
         error_format = run.settings.error_format
+        dialect = run.settings.dialect
         if run.request.stream:
-            self.write(protocol.sse_event(protocol.stream_error(message, error_format)))
-            self.write(protocol.DONE_EVENT)
+            self.write(dialects.stream_error(dialect, message, error_format))
         else:
             run.record.status = 500
             self.set_status(500)
             self.set_header("Content-Type", protocol.JSON_CONTENT_TYPE)
-            self.write(protocol.dumps(protocol.error_body(500, message, None, error_format)))
+            self.write(protocol.dumps(dialects.error_body(dialect, 500, message, None,
+                                                          error_format)))
         if await self._flush():
             run.record.end(ERROR)
             self.finish()
@@ -311,8 +340,8 @@ class ChatCompletionsHandler(_V1Handler):
         write()
 
     def _write_api_error(self, error: ApiError, settings: SimulatorSettings) -> None:
-        body = protocol.error_body(error.status, error.message, error.param,
-                                   settings.error_format)
+        body = dialects.error_body(settings.dialect, error.status, error.message, error.param,
+                                   settings.error_format, error.code)
         self.write_json(body, error.status)
 
     def _answer_http_fault(self, record: RequestRecord, fault: FaultRule,
@@ -325,8 +354,8 @@ class ChatCompletionsHandler(_V1Handler):
             self.finish(protocol.nginx_error_page(fault.status))
             return
         message = fault.message or protocol.error_type(fault.status)
-        self.write_json(protocol.error_body(fault.status, message, None, settings.error_format),
-                        fault.status)
+        self.write_json(dialects.error_body(settings.dialect, fault.status, message, None,
+                                            settings.error_format), fault.status)
 
     # -- connection helpers ------------------------------------------------------------
 

@@ -31,11 +31,14 @@ JSON = Dict[str, Any]
 class ApiError(Exception):
     """A request vLLM would refuse before streaming: status, message and the faulty param."""
 
-    def __init__(self, status: int, message: str, param: Optional[str] = None):
+    def __init__(self, status: int, message: str, param: Optional[str] = None,
+                 code: Optional[str] = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.param = param
+        #: A textual error code (OpenAI's `unknown_parameter` …); vLLM's is the status.
+        self.code = code
 
 
 def dumps(value: Any) -> bytes:

@@ -7,7 +7,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 REASONING_FORMATS = ("reasoning", "reasoning_content", "both", "think", "none")
 ERROR_FORMATS = ("current", "legacy")
-FAULT_KINDS = ("error", "drop", "stall", "http_error")
+FAULT_KINDS = ("error", "drop", "stall", "http_error", "abort")
+DIALECTS = ("vllm", "sglang", "llamacpp", "ollama", "openai", "litellm", "generic")
 HTTP_ERROR_BODIES = ("json", "html")
 
 
@@ -84,8 +85,10 @@ class FaultRule:
     """One fault-injection rule; a request takes the first rule that has `times` left.
 
     kind: `error` (mid-stream error event), `drop` (close the TCP connection),
-    `stall` (stop sending for `stall_ms`, forever when None) or `http_error`
-    (answer `status` before any stream, with a JSON or an HTML `body`).
+    `stall` (stop sending for `stall_ms`, forever when None), `http_error`
+    (answer `status` before any stream, with a JSON or an HTML `body`) or `abort` (the
+    engine aborts the request: a last chunk with `finish_reason: "abort"`, then [DONE], as
+    vLLM and SGLang do).
     `after_tokens` tokens are sent before the fault strikes; `times` None means unlimited.
     """
 
@@ -138,6 +141,7 @@ _SETTINGS_CHECKS: Dict[str, Check] = {
     "max_model_len": _integer(1),
     "api_key": _optional(_text),
     "error_format": _choice(ERROR_FORMATS),
+    "dialect": _choice(DIALECTS),
     "faults": _fault_list,
 }
 
@@ -157,6 +161,9 @@ class SimulatorSettings:
     seed: mixed into every generated text. max_model_len: context length for validation.
     api_key: when set, /v1/* requires `Authorization: Bearer <key>`.
     error_format: `current` (vLLM >= 0.10.1) or `legacy` shape of error bodies.
+    dialect: which server to answer as (simulator/dialects.py): `vllm` (the default),
+    `sglang`, `llamacpp`, `ollama`, `openai`, `litellm` or `generic`. Other than vllm, the
+    dialect's own reasoning field replaces `reasoning` / `reasoning_content` / `both`.
     faults: fault-injection rules (see FaultRule).
     """
 
@@ -173,6 +180,7 @@ class SimulatorSettings:
     max_model_len: int = 8192
     api_key: Optional[str] = None
     error_format: str = "current"
+    dialect: str = "vllm"
     faults: Tuple[FaultRule, ...] = ()
 
     @classmethod

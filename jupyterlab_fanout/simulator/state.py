@@ -39,6 +39,8 @@ class RequestRecord:
     seed: Optional[int] = None
     n: Optional[int] = None
     stream_options: Optional[Dict[str, Any]] = None
+    #: Every top-level key of the request body, sorted (what options a client sent).
+    keys: List[str] = field(default_factory=list)
     messages_count: int = 0
     messages: Any = None
     prompt_tokens: int = 0
@@ -67,6 +69,7 @@ class RequestRecord:
         self.seed = body.get("seed")
         self.n = body.get("n")
         self.stream_options = body.get("stream_options")
+        self.keys = sorted(body)
         self.messages_count = len(messages) if isinstance(messages, list) else 0
         self.messages = messages
         self.prompt_tokens = prompt_tokens

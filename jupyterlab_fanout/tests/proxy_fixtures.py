@@ -153,7 +153,7 @@ def jp_server_config(
 ) -> dict[str, Any]:
     """Server with the extension, authentication required, upstreams on the simulators."""
     monkeypatch.setenv(KEY_ENV, API_KEY)
-    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL"):
+    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL", "FANOUT_DIALECT"):
         monkeypatch.delenv(name, raising=False)
     simulator.configure(api_key=API_KEY, **FAST)
     fanout: dict[str, Any] = {
@@ -161,7 +161,8 @@ def jp_server_config(
             "sim": {"base_urls": [simulator.base_url], "api_key_env": KEY_ENV},
             "faulty": {"base_urls": [faulty.base_url]},
             "refused": {"base_urls": [f"http://127.0.0.1:{refused_port}/v1"]},
-            "capture": {"base_urls": [capture.base_url], "api_key_env": KEY_ENV},
+            "capture": {"base_urls": [capture.base_url], "api_key_env": KEY_ENV,
+                        "dialect": "vllm"},
             "allow": {
                 "base_urls": [simulator.base_url],
                 "api_key_env": KEY_ENV,

@@ -43,7 +43,15 @@ def test_full_upstream_entry():
     assert spec.api_key == "k-1" and "k-1" not in repr(spec)
     assert spec.models == ("Qwen/Qwen3-8B", "b") and spec.default_model == "Qwen/Qwen3-8B"
     assert spec.verify_tls is False
+    assert spec.dialect == "auto"
     assert r.default == "gpu" and not r.use_simulator
+
+
+@pytest.mark.parametrize("dialect", ["auto", "vllm", "sglang", "llamacpp", "ollama", "openai",
+                                     "litellm", "generic"])
+def test_dialect_of_an_upstream(dialect):
+    r = resolve({"gpu": {"base_urls": ["http://h/v1"], "dialect": dialect}})
+    assert r.specs["gpu"].dialect == dialect
 
 
 @pytest.mark.parametrize(
@@ -65,6 +73,8 @@ def test_full_upstream_entry():
         ({"gpu": {"base_urls": ["http://h/v1"], "models": ["a"], "default_model": "b"}},
          "not in 'models'"),
         ({"gpu": {"base_urls": ["http://h/v1"], "verify_tls": "no"}}, "verify_tls"),
+        ({"gpu": {"base_urls": ["http://h/v1"], "dialect": "tgi"}}, "'dialect' must be one of"),
+        ({"gpu": {"base_urls": ["http://h/v1"], "dialect": ["vllm"]}}, "'dialect'"),
         ({"gpu": "http://h/v1"}, "must be a dict"),
     ],
 )
@@ -86,8 +96,13 @@ def test_environment_quick_start():
     assert spec.base_urls == ("http://gpu:8000/v1",) and spec.api_key == "sk-1"
     assert spec.default_model == "Qwen/Qwen3-8B" and spec.models == ()
     assert r.default == "default" and not r.use_simulator
+    assert spec.dialect == "auto"
     with pytest.raises(ConfigError):
         resolve(environ={"FANOUT_UPSTREAM_URL": "file:///etc/passwd"})
+    r = resolve(environ={"FANOUT_UPSTREAM_URL": "http://h/v1", "FANOUT_DIALECT": "ollama"})
+    assert r.specs["default"].dialect == "ollama"
+    with pytest.raises(ConfigError, match="'dialect'"):
+        resolve(environ={"FANOUT_UPSTREAM_URL": "http://h/v1", "FANOUT_DIALECT": "tgi"})
 
 
 def test_configured_upstreams_win_over_environment():
@@ -108,7 +123,7 @@ def test_simulator_when_nothing_is_configured():
 
 @pytest.fixture
 def jp_server_config(monkeypatch):
-    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL"):
+    for name in ("FANOUT_UPSTREAM_URL", "FANOUT_API_KEY", "FANOUT_MODEL", "FANOUT_DIALECT"):
         monkeypatch.delenv(name, raising=False)
     return {
         "ServerApp": {"jpserver_extensions": {"jupyterlab_fanout": True},

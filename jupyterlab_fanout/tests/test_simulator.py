@@ -100,15 +100,15 @@ def test_settings_round_trip():
 cli_simulator = simulator_fixtures(
     "cli_simulator", "--model", "cli-model", "--reasoning-format", "none",
     "--tokens-per-event", "3", "--api-key", "k", "--error-format", "legacy",
-    scope="function", reset=None,
+    "--dialect", "llamacpp", scope="function", reset=None,
 )
 
 
 def test_cli_arguments_become_the_start_up_settings(cli_simulator):
     config = cli_simulator._call("GET", "/simulator/config")
     assert (config["model"], config["reasoning_format"], config["tokens_per_event"],
-            config["api_key"], config["error_format"]) == \
-        ("cli-model", "none", 3, "k", "legacy")
+            config["api_key"], config["error_format"], config["dialect"]) == \
+        ("cli-model", "none", 3, "k", "legacy", "llamacpp")
 
 
 async def test_serve_runs_in_process():
@@ -504,3 +504,57 @@ async def test_cors_lets_a_browser_page_call_v1_like_vllm_default(simulator):
         async with session.get(simulator.base_url + "/models", headers={"Origin": "http://x"}) as resp:
             assert resp.headers["Access-Control-Allow-Origin"] == "*"
     assert simulator.requests() == []  # a preflight is not a completion request
+
+
+# -- dialects (docs/dialects.md) ---------------------------------------------------------
+
+async def test_llamacpp_dialect_writes_a_mid_stream_error_as_its_own_sse_field(simulator):
+    simulator.configure(**FAST, dialect="llamacpp",
+                        faults=[{"kind": "error", "after_tokens": 2, "message": "oops"}])
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{simulator.base_url}/chat/completions",
+                                json={"stream": True, **chat_body()}) as resp:
+            raw = await resp.read()
+    assert raw.endswith(b'\n\nerror: {"code":500,"message":"oops","type":"server_error"}\n\n'
+                        b'data: [DONE]\n\n')
+    models = json.loads(await _get(f"{simulator.base_url}/models"))
+    assert models["data"][0]["owned_by"] == "llamacpp"
+
+
+async def _get(url: str):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as resp:
+            return await resp.read()
+
+
+async def test_openai_dialect_refuses_unknown_parameters_and_max_tokens(simulator):
+    simulator.configure(**FAST, dialect="openai")
+    url = f"{simulator.base_url}/chat/completions"
+    status, _, body = await post_json(url, chat_body(stream=True, stream_options=USAGE_ALL))
+    error = json.loads(body)["error"]
+    assert status == 400 and error["code"] == "unknown_parameter"
+    assert error["param"] == "stream_options.continuous_usage_stats"
+    status, _, body = await post_json(url, chat_body(chat_template_kwargs={}))
+    assert status == 400 and json.loads(body)["error"]["code"] == "unknown_parameter"
+    status, _, body = await post_json(url, chat_body())
+    assert status == 400 and json.loads(body)["error"]["code"] == "unsupported_parameter"
+    body = {k: v for k, v in chat_body().items() if k != "max_tokens"}
+    stream = await stream_chat(simulator, {**body, "max_completion_tokens": 8,
+                                           "stream_options": {"include_usage": True}})
+    assert stream.status == 200 and stream.events[-1] == "[DONE]"
+    assert stream.chunks[-1]["usage"]["completion_tokens"] == 8
+    assert all("reasoning" not in c["choices"][0]["delta"] for c in stream.content_chunks)
+
+
+async def test_litellm_strips_per_chunk_usage_and_sglang_writes_every_delta_field(simulator):
+    simulator.configure(**FAST, dialect="litellm")
+    stream = await stream_chat(simulator, chat_body(stream_options=USAGE_ALL))
+    assert [bool(c.get("usage")) for c in stream.chunks].count(True) == 1
+    assert stream.chunks[-1]["choices"] == [] and stream.text("reasoning_content")
+    simulator.configure(dialect="sglang", faults=[{"kind": "abort", "after_tokens": 3}])
+    stream = await stream_chat(simulator, chat_body(stream_options=USAGE_ALL))
+    assert all(c.get("usage") for c in stream.chunks)
+    deltas = [c["choices"][0]["delta"] for c in stream.content_chunks]
+    assert all({"role", "content", "reasoning_content", "tool_calls"} <= set(d) for d in deltas[1:])
+    assert stream.content_chunks[-1]["choices"][0]["finish_reason"] == "abort"
+    assert stream.events[-1] == "[DONE]"

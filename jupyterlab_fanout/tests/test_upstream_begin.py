@@ -83,7 +83,9 @@ def wait_until(condition, seconds: float = 2.0) -> bool:
 
 
 def upstream_at(base_url: str) -> Upstream:
-    return Upstream(UpstreamSpec(name="scripted", base_urls=(base_url,)), idle_timeout=5,
+    # A known dialect: an `auto` upstream's first request waits for its detection instead.
+    return Upstream(UpstreamSpec(name="scripted", base_urls=(base_url,), dialect="vllm"),
+                    idle_timeout=5,
                     connect_timeout=5, models_timeout=5, log=logging.getLogger("test"))
 
 

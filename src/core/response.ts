@@ -2,7 +2,9 @@
  * One response's bytes to its state.
  *
  * Decisions (see also sse.ts, think.ts, tokens.ts):
- * - `[DONE]` ends the response at once (`complete`); bytes after it are ignored.
+ * - `[DONE]` ends the response at once (`complete`); bytes after it are ignored. A response
+ *   whose finish reason is `abort` (vLLM, SGLang: the engine aborted the request) ends as
+ *   `error` instead: its text stops where the server gave up, not where the answer ended.
  * - An error event (`{"error": …}` or `{"object":"error", …}`, or an `event: error` event)
  *   ends the response as `error` at once, keeping the upstream's message and status.
  * - An event whose data is not JSON (and not several JSON values back to back) does not
@@ -35,6 +37,12 @@ export interface ResponseStreamOptions {
 }
 
 const DONE = '[DONE]';
+/** The finish reason of a generation the server aborted (vLLM, SGLang). */
+const ABORT = 'abort';
+const ABORTED: ResponseError = {
+  message: 'The server aborted this response before it was finished (finish_reason "abort").',
+  code: 'abort'
+};
 
 function defaultNow(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
@@ -239,6 +247,10 @@ export class ResponseStream {
 
   /** `[DONE]`: the end the server meant, with the error it reported in the stream, if any. */
   private finishAtDone(): void {
+    if (this.streamError === null && this.finishReason === ABORT) {
+      this.finish('error', { ...ABORTED, ...this.statusField() });
+      return;
+    }
     this.finish(this.streamError === null ? 'complete' : 'error', this.streamError);
   }
 

@@ -156,6 +156,19 @@ describe('errors and isolation', () => {
     expect(errorFromPayload({ choices: [] }, 200)).toBeNull();
   });
 
+  it('a response the server aborted (finish_reason "abort", then [DONE]) ends as an error', () => {
+    const response = new ResponseStream({ now: () => 0 });
+    response.start();
+    response.open(200);
+    response.feed(sse([chunk({ content: 'half an' }), chunk({ content: '' }, { finish: 'abort' }), '[DONE]']));
+    expect(response.snapshot()).toMatchObject({
+      status: 'error',
+      content: 'half an',
+      finishReason: 'abort',
+      error: { code: 'abort', status: 200 }
+    });
+  });
+
   it('shows the status, not the HTML, of a proxy error page', () => {
     expect(errorFromHttpBody(502, '<html><body>Bad Gateway</body></html>')).toEqual({
       message: 'The server answered HTTP 502',
