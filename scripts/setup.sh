@@ -115,7 +115,7 @@ if [ "$for_tests" = yes ]; then
   if [ -d ui-tests/node_modules ] && is_current ui-tests "$ui_stamp"; then
     skip "UI-test packages"
   else
-    step "Installing the UI-test packages (Galata, Playwright; no browser download)" \
+    step "Installing the UI-test packages (Galata, Playwright, configurable-http-proxy; no browser download)" \
       bash -c 'cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install'
     mark_current ui-tests "$ui_stamp"
   fi
