@@ -268,11 +268,7 @@ class ClientResponse:
             if connection is not None and connection.transport is not None:
                 self._paused = True
                 connection.transport.pause_reading()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def on_message_complete(self) -> None:
         if not self._final:
