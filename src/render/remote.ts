@@ -5,7 +5,8 @@
  * context) into an image URL, and rendering it would send that text to any host with no
  * click. `RemoteBlockingSanitizer` wraps the extension's sanitizer: after it has run, every
  * attribute that would make the browser fetch something from another origin (`src`,
- * `srcset`, `poster`, `background`, `data`, `href` of anything but a link, SVG `href` /
+ * `srcset`, `poster`, `background`, `data`, a form's `action` / `formaction`, `href` of
+ * anything but a link, SVG `href` /
  * `xlink:href`, CSS `url()` / `image-set()` / `@import` in `style` attributes and `<style>`
  * elements) is moved to an inert `data-fanout-…` attribute, and the element is marked
  * `data-fanout-blocked`. The rewrite parses the sanitized HTML in a `<template>`, whose
@@ -19,8 +20,19 @@ export const BLOCKED_ATTRIBUTE = 'data-fanout-blocked';
 /** The prefix of the inert copies of blocked attributes. */
 export const INERT_PREFIX = 'data-fanout-';
 
-/** Attributes that load a resource on any element. */
-const RESOURCE_ATTRIBUTES = ['src', 'srcset', 'poster', 'background', 'data', 'lowsrc', 'dynsrc', 'imagesrcset'];
+/** Attributes that load a resource (or, for a form, send one to a host when clicked) on any element. */
+const RESOURCE_ATTRIBUTES = [
+  'src',
+  'poster',
+  'background',
+  'data',
+  'lowsrc',
+  'dynsrc',
+  'action',
+  'formaction',
+  'codebase',
+  'longdesc'
+];
 /** Elements whose `href` navigates only when clicked (a user action): their `href` stays. */
 const NAVIGATION = new Set(['a', 'area']);
 /** CSS that can fetch. Backslashes too: CSS escapes can spell `url(` in other ways. */
