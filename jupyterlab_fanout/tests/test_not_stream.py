@@ -257,3 +257,43 @@ async def test_a_response_head_over_the_limit_is_a_protocol_error_saying_so(
     }
     assert _kinds(client, "bad") == ["error"]
     await client.close()
+
+
+# -- the message alone -------------------------------------------------------------------------
+
+
+def _upstream() -> Any:
+    import logging
+
+    from jupyterlab_fanout.config import UpstreamSpec
+    from jupyterlab_fanout.upstream import Upstream
+
+    return Upstream(UpstreamSpec(name="u", base_urls=("http://127.0.0.1:1/v1",), api_key=API_KEY),
+                    idle_timeout=1, connect_timeout=1, models_timeout=1,
+                    log=logging.getLogger("test"))
+
+
+@pytest.mark.parametrize("content_type, body, expected", [
+    # Markup hidden in entities is still markup: removed after decoding.
+    ("text/plain", b"&lt;script&gt;alert(1)&lt;/script&gt; down for maintenance",
+     "upstream 'u' answered HTTP 200 with text/plain, not an event stream: alert(1) down for "
+     "maintenance"),
+    # A page labelled as text is still a page: its title only.
+    ("text/plain", b"  <!DOCTYPE html><title>Oops</title><p>at [fe80::1]:8000</p>",
+     "upstream 'u' answered HTTP 200 with an HTML page titled 'Oops' (text/plain), not an "
+     "event stream"),
+    ("text/plain", b"proxy at [fe80::1]:8000 and 192.168.1.20 refused " + API_KEY.encode(),
+     "upstream 'u' answered HTTP 200 with text/plain, not an event stream: proxy at [address] "
+     "and [address] refused ***"),
+    ("application/octet-stream", b"\xff\xfe\x00binary",
+     "upstream 'u' answered HTTP 200 with application/octet-stream, not an event stream"),
+    ("text/plain", b"x" * 1000,
+     "upstream 'u' answered HTTP 200 with text/plain, not an event stream: " + "x" * 199 + "…"),
+    ('"><img src=x>', b"",
+     "upstream 'u' answered HTTP 200 with an unreadable value, not an event stream"),
+])
+def test_the_message_of_a_body_that_is_not_a_stream(content_type, body, expected):
+    from jupyterlab_fanout.upstream import not_stream_error
+
+    error = not_stream_error(200, content_type, body, _upstream())
+    assert (error.code, error.status, error.message) == ("upstream_not_stream", 502, expected)
