@@ -10,7 +10,8 @@ class FanoutError(Exception):
     """A response or message the proxy refuses or an upstream failed.
 
     Raised before any upstream request (`bad_request`, `unknown_upstream`, `limit`) and by
-    the upstream client (`upstream_http`, `upstream_unreachable`, `upstream_timeout`).
+    the upstream client (`upstream_http`, `upstream_unreachable`, `upstream_timeout`,
+    `upstream_not_stream`, `upstream_protocol`).
     `status` is an HTTP status (the upstream's own, or 502/504 when there was no HTTP
     answer); `message` is safe to show in the browser (no addresses, no keys, no HTML).
     """

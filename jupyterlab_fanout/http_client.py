@@ -293,7 +293,10 @@ class ClientResponse:
         elif isinstance(e, httptools.HttpParserUpgrade):
             error = BadResponse("the server switched protocols")
         else:
-            error = BadResponse(f"invalid HTTP response: {e}")
+            # llhttp's reason, e.g. "Invalid character in chunk size" (never the server's bytes).
+            reason = str(e).strip()
+            error = BadResponse(reason[:1].lower() + reason[1:] if reason
+                                else "invalid HTTP response")
         self._fail(error)
 
     def _no_progress(self, size: int) -> None:
@@ -400,10 +403,10 @@ class ClientResponse:
 
     async def read_any(self) -> bytes:
         """The body bytes that arrived since the last call, waiting for some; b"" at its end
-        (also when the connection was cut mid-body: check `complete`)."""
+        (also when the connection was cut mid-body: check `complete`). A failure (a
+        BadResponse mid-body, the caller's `set_exception`) is raised once the bytes that
+        arrived before it were returned."""
         while True:
-            if self._exc is not None:
-                raise self._exc
             if self._body:
                 if len(self._body) == 1:
                     data = self._body.popleft()
@@ -417,6 +420,8 @@ class ClientResponse:
                     if connection is not None and connection.transport is not None:
                         connection.transport.resume_reading()
                 return data
+            if self._exc is not None:
+                raise self._exc
             if self._eof:
                 return b""
             self._waiter = self._loop.create_future()

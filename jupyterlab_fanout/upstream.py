@@ -8,8 +8,10 @@ Nothing here ever puts a client-supplied value into a URL or a header.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Callable, Optional
@@ -24,6 +26,10 @@ from .scrub import StreamScrubber, scrub_text, stream_scrubber
 ERROR_BODY_LIMIT = 64 * 1024
 #: Longest error message passed on to the browser.
 MESSAGE_LIMIT = 4000
+#: Longest excerpt of a 2xx body that is not an event stream shown in its error.
+EXCERPT_LIMIT = 200
+#: The media type of a streamed chat completion.
+EVENT_STREAM = "text/event-stream"
 #: Seconds an `auto` upstream whose /models could not be read is treated as `generic`
 #: before detection is tried again.
 DETECT_RETRY = 30.0
@@ -73,11 +79,130 @@ def http_error(status: int, body: bytes, upstream: Upstream) -> FanoutError:
     return FanoutError(upstream.scrub(error.kind)[:200], status, message, given)
 
 
-def _connect_failure(e: BaseException, name: str) -> FanoutError:
+def protocol_error(e: http_client.BadResponse, upstream: Upstream, *, mid_stream: bool
+                   ) -> FanoutError:
+    """`upstream_protocol`: the upstream's bytes broke HTTP/1.1 (a malformed chunk, a head over
+    the client's limit…); the message says why, as the client found it (no address)."""
+    where = " mid-stream" if mid_stream else ""
+    reason = upstream.scrub(str(e) or "invalid HTTP response")[:500]
+    return FanoutError("upstream_protocol", 502,
+                       f"upstream {upstream.name!r} broke the HTTP protocol{where}: {reason}")
+
+
+_TOKEN = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+(/[a-z0-9!#$%&'*+.^_`|~-]+)?")
+_TAG = re.compile(r"<[^>]*>?")
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_LOOKS_HTML = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body|<!--|<\?xml)", re.IGNORECASE)
+#: URLs and IP addresses (with a port) in an excerpt: an upstream's address must not reach
+#: the browser, not even from a reverse proxy's error page.
+_ADDRESS = re.compile(
+    r"[a-z][a-z0-9+.-]*://\S+|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|\[[0-9a-f:.]+\](:\d+)?",
+    re.IGNORECASE,
+)
+
+
+def _header_token(value: str) -> str:
+    """A header value such as a media type or a content coding, if it is one (lower case,
+    parameters dropped); else a placeholder: the value is the upstream's, shown in the browser."""
+    token = value.split(";", 1)[0].strip().lower()
+    if _TOKEN.fullmatch(token) and len(token) <= 80:
+        return token
+    return "an unreadable value"
+
+
+def _plain_excerpt(text: str, upstream: Upstream) -> str:
+    """`text` as one short line: no markup, no control characters, no address, no key."""
+    text = _TAG.sub(" ", html.unescape(text)).replace(">", " ")  # entities hide no tag
+    text = upstream.scrub(text)
+    text = _ADDRESS.sub("[address]", text)
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text if len(text) <= EXCERPT_LIMIT else text[:EXCERPT_LIMIT - 1] + "…"
+
+
+def _identity(encoding: str) -> bool:
+    """A Content-Encoding that leaves the bytes as they are (`identity`, or empty)."""
+    return all(part.strip().lower() in ("", "identity") for part in encoding.split(","))
+
+
+def compressed_error(encoding: str, upstream: Upstream) -> FanoutError:
+    """`upstream_not_stream` for a 2xx body with a content coding (the proxy asks for
+    `identity`, and relays bytes the browser could not read)."""
+    return FanoutError(
+        "upstream_not_stream", 502,
+        f"upstream {upstream.name!r} compressed its stream (Content-Encoding: "
+        f"{_header_token(encoding.split(',')[-1])}) although the proxy asked for none (Accept-Encoding: "
+        "identity); turn compression off for this upstream (e.g. in its reverse proxy)",
+    )
+
+
+def not_stream_error(status: int, content_type: str, body: bytes, upstream: Upstream
+                     ) -> FanoutError:
+    """`upstream_not_stream` for a 2xx answer whose Content-Type is not an event stream: names
+    the content type and adds the upstream's own message (a JSON error), what the JSON was (a
+    whole completion: `stream: true` ignored), an HTML page's title, or a plain-text excerpt;
+    never markup, an address or the key."""
+    media = _header_token(content_type)
+    name = upstream.name
+    looks_html = media in ("text/html", "application/xhtml+xml") or bool(
+        _LOOKS_HTML.match(body[:256]))
+    if looks_html:
+        found = _TITLE.search(body)
+        title = _plain_excerpt(found.group(1).decode("utf-8", "replace"), upstream) if found \
+            else ""
+        page = f"an HTML page titled {title!r}" if title else "an HTML page"
+        return FanoutError("upstream_not_stream", 502,
+                           f"upstream {name!r} answered HTTP {status} with {page} ({media}), "
+                           "not an event stream")
+    head = f"upstream {name!r} answered HTTP {status} with {media}, not an event stream"
+    error = dialects.parse_error_body(body)
+    if error is not None and error.message:
+        return FanoutError("upstream_not_stream", 502,
+                           f"{head}: {upstream.scrub(error.message)}"[:MESSAGE_LIMIT])
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        obj = None
+    if isinstance(obj, dict) and (obj.get("object") == "chat.completion" or "choices" in obj):
+        return FanoutError("upstream_not_stream", 502,
+                           f"{head}: a whole chat completion at once (it ignored `stream: true`)")
+    if obj is None and body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        excerpt = _plain_excerpt(text, upstream) if text else ""
+        if excerpt:
+            return FanoutError("upstream_not_stream", 502, f"{head}: {excerpt}")
+    return FanoutError("upstream_not_stream", 502, head)
+
+
+async def _read_some(response: http_client.ClientResponse, limit: int, timeout: float) -> bytes:
+    """Up to `limit` bytes of a body; what arrived when it failed or `timeout` passed."""
+    parts: list[bytes] = []
+    size = 0
+
+    async def collect() -> None:
+        nonlocal size
+        while size < limit:
+            data = await response.read_any()
+            if not data:
+                return
+            parts.append(data)
+            size += len(data)
+
+    try:
+        await asyncio.wait_for(collect(), timeout)
+    except (http_client.HTTPClientError, asyncio.TimeoutError, OSError):
+        pass
+    return b"".join(parts)[:limit]
+
+
+def _connect_failure(e: BaseException, upstream: Upstream) -> FanoutError:
     """Translate a failure before the response head into an FanoutError.
 
     The messages never include the upstream's address (the browser must not learn it).
     """
+    name = upstream.name
     if isinstance(e, http_client.ConnectTimeout):
         return FanoutError("upstream_timeout", 504, f"connecting to upstream {name!r} timed out")
     if isinstance(e, asyncio.TimeoutError):
@@ -91,9 +216,7 @@ def _connect_failure(e: BaseException, name: str) -> FanoutError:
             "upstream_unreachable", 502, f"upstream {name!r} closed the connection"
         )
     if isinstance(e, http_client.BadResponse):
-        return FanoutError(
-            "upstream_unreachable", 502, f"upstream {name!r} sent an invalid HTTP response"
-        )
+        return protocol_error(e, upstream, mid_stream=False)
     return FanoutError(
         "upstream_unreachable", 502, f"upstream {name!r}: request failed ({type(e).__name__})"
     )
@@ -129,13 +252,16 @@ class UpstreamStream:
         self.reading_since = self._loop.time()
         #: Removes the upstream's API key from the relayed bytes (None: no key configured).
         self._scrubber = stream_scrubber(upstream.spec.api_key)
+        #: The body broke HTTP (a BadResponse): what the filters held back is being flushed.
+        self._broken = False
 
     async def read(self) -> bytes:
         """The next bytes of the body as soon as they arrive; b"" at the end.
 
         A connection the upstream cut mid-body counts as the end (the browser sees
-        that [DONE] never came). No byte for `idle_timeout` seconds raises
-        FanoutError('upstream_timeout'). The upstream's API key is replaced, even one
+        that [DONE] never came); bytes that break HTTP (a malformed chunk) raise
+        FanoutError('upstream_protocol') once the bytes before them were returned. No byte
+        for `idle_timeout` seconds raises FanoutError('upstream_timeout'). The upstream's API key is replaced, even one
         split across two reads: bytes that may begin it wait for the next read (or the end).
         """
         self.reading = True
@@ -152,8 +278,10 @@ class UpstreamStream:
                 f"upstream {self._upstream.name!r} sent nothing for "
                 f"{self._upstream.idle_timeout:g} s (idle_timeout)",
             ) from None
-        except http_client.BadResponse:
-            return b""
+        except http_client.BadResponse as e:
+            self._upstream.log.warning("fanout: upstream %r broke HTTP mid-stream: %s",
+                                       self._upstream.name, self._upstream.scrub(str(e)))
+            raise protocol_error(e, self._upstream, mid_stream=True) from None
         finally:
             self.reading = False
 
@@ -161,11 +289,15 @@ class UpstreamStream:
         self, rewriter: StreamRewriter | None, scrubber: StreamScrubber | None
     ) -> bytes:
         """The next bytes as the dialect rewrites them (first) and with the key scrubbed (then);
-        what either held back comes out at the end, followed by b"" on the next call."""
+        what either held back comes out at the end, followed by b"" on the next call. After
+        a BadResponse, what they held back comes out first, then the next call raises it."""
         while True:
             try:
                 data = await self._response.read_any()
             except http_client.BadResponse:
+                if self._broken:
+                    raise
+                self._broken = True  # the response raises it again on the next read
                 data = b""
             end = not data
             if rewriter is not None:
@@ -174,7 +306,11 @@ class UpstreamStream:
                 data = scrubber.feed(data) if data else b""
                 if end:
                     data += scrubber.end()
-            if data or end:
+            if data:
+                return data
+            if end:
+                if self._broken:
+                    continue  # nothing was held back: raise now
                 return data
 
     def time_out(self) -> None:
@@ -284,7 +420,7 @@ class Opening:
             if isinstance(e, (http_client.HTTPClientError, asyncio.TimeoutError, OSError)):
                 upstream.log.warning("fanout: upstream %r (%s): %s", upstream.name,
                                      self.replica.url, upstream.scrub(repr(e)))
-                raise _connect_failure(e, upstream.name) from None
+                raise _connect_failure(e, upstream) from None
             raise
         response = self.response
         self._settled = True
@@ -292,8 +428,27 @@ class Opening:
         stream = UpstreamStream(upstream, self.replica, response, upstream._idle,
                                 self.dialect.rewriter())
         if 200 <= response.status < 300:
-            upstream._idle.watch(stream)
-            return stream
+            headers = response.headers
+            encoding = headers.get("content-encoding")
+            content_type = headers.get("content-type")
+            if (encoding is None or _identity(encoding)) and (
+                content_type is None
+                or content_type.split(";", 1)[0].strip().lower() == EVENT_STREAM
+            ):
+                upstream._idle.watch(stream)
+                return stream
+            # Not a stream the browser can read: that response fails with what it was.
+            if encoding is not None and not _identity(encoding):
+                stream.close()
+                error = compressed_error(encoding, upstream)
+            else:
+                try:
+                    raw = await _read_some(response, ERROR_BODY_LIMIT, upstream.idle_timeout)
+                finally:
+                    stream.close()
+                error = not_stream_error(response.status, content_type or "", raw, upstream)
+            upstream.log.warning("fanout: %s", error.message)
+            raise error
         try:
             raw = await asyncio.wait_for(response.read(ERROR_BODY_LIMIT), upstream.idle_timeout)
         except (http_client.HTTPClientError, asyncio.TimeoutError, OSError):
@@ -465,7 +620,7 @@ class Upstream:
             except (http_client.HTTPClientError, asyncio.TimeoutError, OSError) as e:
                 self.log.warning("fanout: listing models of %r (%s): %s", self.name, replica.url,
                                  self.scrub(repr(e)))
-                error = _connect_failure(e, self.name)
+                error = _connect_failure(e, self)
         assert error is not None
         raise error
 

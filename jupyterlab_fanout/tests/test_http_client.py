@@ -370,6 +370,24 @@ async def test_a_chunk_size_that_is_not_plain_hex_is_a_protocol_error(size, pool
         response.close()
 
 
+async def test_bytes_before_a_malformed_chunk_are_read_before_its_error(pool):
+    """A good chunk and a bad one in the same packet: the good bytes are not lost, then the
+    error names what was wrong (issue 14, item 6)."""
+    async def handler(reader, writer):
+        await server.answer(reader, writer, CHUNKED + b"5\r\nhello\r\nZZ\r\n")
+        await reader.read()
+
+    async with Server(handler) as server:
+        response = await head(pool, server.url)
+        assert await asyncio.wait_for(response.read_any(), 5) == b"hello"
+        with pytest.raises(BadResponse, match="^invalid character in chunk size$"):
+            await asyncio.wait_for(response.read_any(), 5)
+        with pytest.raises(BadResponse):  # and again: it is not mistaken for the end
+            await asyncio.wait_for(response.read_any(), 5)
+        assert not response.complete
+        response.close()
+
+
 @pytest.mark.parametrize("trailers", [
     b"".join(b"X-T-%d: %s\r\n" % (i, b"t" * 1000) for i in range(200)) + b"\r\n",  # 200 KB of lines
     b"X-T: " + b"t" * (1 << 20),  # one line that never ends
