@@ -20,7 +20,7 @@ test('fanout:list-upstreams lists the simulator upstream with the models the sim
 
   expect(listing.default).toBe('simulator');
   const simulator = listing.upstreams.find((upstream: { name: string }) => upstream.name === 'simulator');
-  expect(simulator).toEqual({ name: 'simulator', models, default_model: models[0], error: null });
+  expect(simulator).toEqual({ name: 'simulator', models, default_model: models[0], dialect: 'vllm', error: null });
   expect(listing.upstreams.map((upstream: { name: string }) => upstream.name)).toContain('simulator-b');
   expect(listing.limits.max_responses_per_batch).toBeGreaterThan(0);
 });
