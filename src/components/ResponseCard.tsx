@@ -310,7 +310,7 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
       data-attempt={attempts > 1 ? `${props.attemptPosition ?? attempts}/${attempts}` : undefined}
       aria-label={title}
     >
-      <header className="jp-Fanout-response-header">
+      <header className={`jp-Fanout-response-header${attempts > 1 ? ' jp-mod-attempts' : ''}`}>
         <span className="jp-Fanout-response-title" title={title}>
           {title}
         </span>
