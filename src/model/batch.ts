@@ -71,12 +71,16 @@ export class BatchResponse implements IResponseView {
 
   get attempts(): ReadonlyArray<IAttemptView> {
     if (this._attemptViews === null) {
+      const number = this._attempt;
+      const earlier = [...this._earlier];
       const current: IAttemptView = {
-        attempt: this._attempt,
+        attempt: number,
         seed: this._seed,
-        snapshot: () => this.snapshot()
+        // Still this attempt's state when a list taken earlier is read after a re-generate.
+        snapshot: () =>
+          number === this._attempt ? this.snapshot() : this._earlier.find(a => a.attempt === number)!.snapshot()
       };
-      this._attemptViews = [...this._earlier, current];
+      this._attemptViews = [...earlier, current];
     }
     return this._attemptViews;
   }

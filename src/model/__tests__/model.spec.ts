@@ -565,6 +565,19 @@ describe('attempts are versions', () => {
     ]);
   });
 
+  it('a list of attempts taken before a re-generate still reads each attempt as it was', async () => {
+    const { model, connections, batch } = await completed(1);
+    const before = batch.responses[0].attempts;
+    const again = model.regenerate(batch.id, '1');
+    connections[1].respond('1.2', 'two');
+    await again;
+    expect(before.map(a => [a.attempt, a.snapshot().content])).toEqual([[1, 'r1']]);
+    expect(batch.responses[0].attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([
+      [1, 'r1'],
+      [2, 'two']
+    ]);
+  });
+
   it('removing a batch frees its attempts', async () => {
     const { model, connections, batch } = await completed(1);
     const again = model.regenerate(batch.id, '1');
