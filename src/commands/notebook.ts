@@ -64,6 +64,12 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
     const cellArg = args.cell;
     const attempt = findAttempt(response, args);
     const snapshot = attempt.snapshot();
+    if (snapshot.content === '') {
+      const why = snapshot.error ? `: ${snapshot.error.message}` : '';
+      const which = response.attempts.length > 1 ? `Attempt ${attempt.attempt} of response` : 'Response';
+      const hint = response.attempts.length > 1 ? ' Show another attempt (‹ ›) to insert it.' : '';
+      throw new Error(`${which} ${response.id} has no text to insert (${snapshot.status}${why}).${hint}`);
+    }
     const cells = cellsOf(
       snapshot.content,
       format,

@@ -184,3 +184,16 @@ for (const theme of ['light', 'dark'] as const) {
     await one.screenshot({ path: testInfo.outputPath(`attempts-card-error-${theme}.png`) });
   });
 }
+
+test('insert says why it cannot insert a failed attempt with no text', async ({ page, request }) => {
+  await resetSimulator(request, FAST);
+  await notebookWithPrompt(page, 'Explain attention briefly.');
+  const first = await execute(page, 'fanout:generate', { n: 1 });
+  await upstreamDown(request);
+  await execute(page, 'fanout:regenerate', { batchId: first.batchId, responseId: '1' });
+  await card(page, 1).locator('.jp-Fanout-insert').click();
+  await expect(page.locator('.Toastify__toast').last()).toContainText(
+    'Attempt 2 of response 1 has no text to insert (error: upstream is down)'
+  );
+  expect(await notebookCells(page)).toHaveLength(1);
+});
