@@ -26,14 +26,31 @@ export namespace CommandIDs {
   export const removeBatch = 'fanout:remove-batch';
   /** Show the Fanout sidebar. */
   export const open = 'fanout:open';
-  /** Compare a batch's responses in the main area: `{batchId?, view?, layout?}`. */
+  /** Compare a batch's responses (the attempt shown of each) in the main area: `{batchId?, view?, layout?}`. */
   export const compare = 'fanout:compare';
-  /** Parse one response into cells, or all of a batch (and show them): `{batchId?, responseId?}`. */
+  /**
+   * Parse one response into cells, or all of a batch (and show them): `{batchId?, responseId?, attempt?}`
+   * (the attempt shown of each response unless `attempt` names one of `responseId`).
+   */
   export const parse = 'fanout:parse';
-  /** Insert a response: `{batchId?, responseId, mode?: below|replace|new-notebook, format?: cells|text, cell?}`. */
+  /**
+   * Insert a response: `{batchId?, responseId, mode?: below|replace|new-notebook, format?: cells|text, cell?,
+   * attempt?}` (`attempt`: default the one shown).
+   */
   export const insert = 'fanout:insert';
   /** The server's upstreams, their models, the default upstream and the limits ({@link IUpstreamListing}). */
   export const listUpstreams = 'fanout:list-upstreams';
+  /**
+   * Show one attempt of a response (what its card, compare, insert and parse use by default):
+   * `{batchId?, responseId, attempt}`, `attempt` an attempt number of `attempts`. Resolves with
+   * `{batchId, responseId, attempt, attempts}` (`attempts`: how many the response keeps).
+   */
+  export const showAttempt = 'fanout:show-attempt';
+  /**
+   * One batch's summary, attempts included: `{batchId?}` (default: the newest). Resolves with
+   * the same {@link IBatchSummary} that `fanout:generate` resolves with.
+   */
+  export const getBatch = 'fanout:get-batch';
 }
 
 /** Some responses of a batch from one model of one upstream. */
@@ -85,7 +102,25 @@ export interface IResponseView {
   readonly upstream: string;
   /** The model it is asked from (empty: the upstream's default). */
   readonly model: string;
-  /** The latest state of the response. */
+  /** The latest state of the response (of its latest attempt). */
+  snapshot(): ResponseSnapshot;
+  /**
+   * Every attempt kept, oldest first: the ended ones and the latest (the last, live while it
+   * runs). Re-generate and Fill the gaps add one; none is dropped while the batch is kept.
+   */
+  readonly attempts: ReadonlyArray<IAttemptView>;
+  /** The number of the attempt the views show: the latest unless another was chosen since it started. */
+  readonly shownAttempt: number;
+  /** The state of the shown attempt. */
+  shownSnapshot(): ResponseSnapshot;
+}
+
+/** One attempt of a response: a (re-)generation with its own seed. */
+export interface IAttemptView {
+  /** 1 for the first generation, 2 for the first re-generate, … */
+  readonly attempt: number;
+  readonly seed: number;
+  /** Its state: final once it has ended, and then never changes. */
   snapshot(): ResponseSnapshot;
 }
 
@@ -102,15 +137,38 @@ export interface IBatchView {
   summary(): IBatchSummary;
 }
 
-/** JSON summary of one response, as returned by the `generate` command. */
+/**
+ * JSON summary of one attempt: its number, seed and state (status, content, reasoning, the token
+ * counts `thinkingTokens`, `answerTokens`, `totalTokens`, `promptTokens`, finishReason, error,
+ * metrics, …).
+ */
+export interface IAttemptSummary extends ResponseSnapshot {
+  attempt: number;
+  seed: number;
+}
+
+/**
+ * JSON summary of one response, as returned by the `generate` command: the fields of its latest
+ * attempt, and every attempt.
+ */
 export interface IResponseSummary extends ResponseSnapshot {
   id: string;
   index: number;
+  /** The latest attempt's seed. */
   seed: number;
+  /** The latest attempt's number. */
   attempt: number;
   upstream: string;
   /** The model asked for; `model` (from the snapshot) is the one that answered. */
   requestedModel: string;
+  /**
+   * Every attempt kept, oldest first, the latest included. Absent from batches saved by earlier
+   * versions; in what {@link IFanoutModel.save} returns, the latest attempt is left out (it is
+   * the summary's own fields).
+   */
+  attempts?: IAttemptSummary[];
+  /** The attempt the views show (absent: the latest). */
+  shownAttempt?: number;
 }
 
 /** JSON summary of a batch, as returned by the `generate` command. */
@@ -138,6 +196,11 @@ export interface IFanoutModel {
   regenerate(batchId: string, responseId: string): Promise<IResponseSummary>;
   /** Re-generate every stopped, failed or incomplete response of a batch, leaving the others. */
   fillGaps(batchId: string): Promise<IResponseSummary[]>;
+  /**
+   * Show attempt `attempt` (a number of the response's `attempts`) of a response in the views;
+   * throws when it has no such attempt. A new attempt is shown when it starts.
+   */
+  showAttempt(batchId: string, responseId: string, attempt: number): void;
   /** Find a batch by id, or the newest one when `batchId` is omitted. */
   getBatch(batchId?: string): IBatchView | undefined;
   /** The newest batches' summaries, to be saved so that nothing is lost on a reload. */

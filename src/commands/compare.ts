@@ -11,7 +11,7 @@ import { parseOne } from '../parse';
 import { CommandIDs, IBatchView, IFanoutActiveCell, IFanoutModel, IResponseView } from '../tokens';
 import { CompareWidget, compareMainAreaWidget } from '../widgets/compare';
 import { oneOf, optionalString } from './args';
-import { findBatch, findResponse, responseArgs } from './find';
+import { attemptArg, findAttempt, findBatch, findResponse, responseArgs } from './find';
 
 /** What these commands need, wired by the compare plugin. */
 export interface ICompareCommandContext {
@@ -30,9 +30,10 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
   const language = () => activeCell?.language() ?? 'python';
 
   const actionsFor = (batchId: string): ICompareActions => ({
-    insert: (responseId, mode, format, cell) => {
+    insert: (responseId, mode, format, cell, attempt) => {
+      const extra = { ...(cell === undefined ? {} : { cell }), ...(attempt === undefined ? {} : { attempt }) };
       app.commands
-        .execute(CommandIDs.insert, { batchId, responseId, mode, format, ...(cell === undefined ? {} : { cell }) })
+        .execute(CommandIDs.insert, { batchId, responseId, mode, format, ...extra })
         .catch(reason => Notification.error(trans.__('Insert: %1', (reason as Error).message), { autoClose: 8000 }));
     },
     copy: text => Clipboard.copyToSystem(text),
@@ -84,19 +85,24 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
   app.commands.addCommand(CommandIDs.parse, {
     label: args =>
       args.responseId ? trans.__('Parse response into cells') : trans.__('Parse all responses into cells'),
-    describedBy: { args: { type: 'object', properties: responseArgs } },
+    describedBy: { args: { type: 'object', properties: { ...responseArgs, attempt: attemptArg } } },
     execute: args => {
       const batch = findBatch(model, args);
       const responseId = optionalString(args, 'responseId');
-      const parse = (response: IResponseView) => ({
+      const parse = (response: IResponseView, attempt = findAttempt(response, {})) => ({
         responseId: response.id,
-        ...parseOne(response.snapshot().content, { language: language(), structured: batch.options.structured })
+        attempt: attempt.attempt,
+        ...parseOne(attempt.snapshot().content, { language: language(), structured: batch.options.structured })
       });
       if (responseId) {
-        return parse(findResponse(batch, responseId));
+        const response = findResponse(batch, responseId);
+        return parse(response, findAttempt(response, args));
+      }
+      if (args.attempt !== undefined && args.attempt !== null) {
+        throw new Error('Parse: "attempt" names an attempt of one response; give its responseId too.');
       }
       // Parse all: every response is parsed here, and the parsed view is shown at once (case 015).
-      const results = batch.responses.map(parse);
+      const results = batch.responses.map(response => parse(response));
       openCompare(batch, 'parsed', 'side-by-side');
       return { batchId: batch.id, responses: results };
     }

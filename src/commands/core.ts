@@ -1,6 +1,6 @@
 /**
  * The core commands, the public API of the extension: generate, stop, re-generate, fill the gaps,
- * remove a batch, list the server's upstreams. The notebook's and compare's are beside this one.
+ * show an attempt, get a batch, remove a batch, list the server's upstreams. The notebook's and compare's are beside this one.
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -19,7 +19,7 @@ import {
   IUpstreamListing
 } from '../tokens';
 import { optionalBoolean, optionalNumber, optionalString } from './args';
-import { findBatch, responseArgs } from './find';
+import { attemptArg, findBatch, findResponse, responseArgs } from './find';
 
 /** Everything the core commands need, wired by the core plugin. */
 export interface ICoreCommandContext {
@@ -207,6 +207,35 @@ export function registerCoreCommands(context: ICoreCommandContext): void {
     execute: args => {
       model.removeBatch(requireBatchId(context, args));
     }
+  });
+
+  commands.addCommand(CommandIDs.showAttempt, {
+    label: args =>
+      typeof args.attempt === 'number' ? trans.__('Show attempt %1', args.attempt) : trans.__('Show attempt'),
+    describedBy: {
+      args: {
+        type: 'object',
+        required: ['responseId', 'attempt'],
+        properties: { ...responseArgs, attempt: attemptArg }
+      }
+    },
+    execute: args => {
+      const batch = findBatch(model, args);
+      const response = findResponse(batch, optionalString(args, 'responseId'));
+      const attempt = optionalNumber(args, 'attempt');
+      if (attempt === undefined) {
+        throw new Error('Show attempt needs an attempt (1, 2, …).');
+      }
+      model.showAttempt(batch.id, response.id, attempt);
+      return { batchId: batch.id, responseId: response.id, attempt, attempts: response.attempts.length };
+    }
+  });
+
+  commands.addCommand(CommandIDs.getBatch, {
+    label: trans.__('Get batch'),
+    caption: trans.__("A batch's summary, every attempt of every response included"),
+    describedBy: { args: { type: 'object', properties: { batchId: responseSchema.properties.batchId } } },
+    execute: args => findBatch(model, args).summary()
   });
 
   commands.addCommand(CommandIDs.listUpstreams, {

@@ -17,7 +17,7 @@ import {
 import { isParseFailure, parseOne } from '../parse';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel } from '../tokens';
 import { oneOf, optionalString } from './args';
-import { findBatch, findResponse, responseArgs } from './find';
+import { attemptArg, findAttempt, findBatch, findResponse, responseArgs } from './find';
 
 /** What these commands need, wired by the notebook plugin. */
 export interface INotebookCommandContext {
@@ -62,19 +62,27 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
     const mode = oneOf<InsertMode>(args, 'mode', INSERT_MODES, 'below');
     const format = oneOf(args, 'format', ['cells', 'text'] as const, 'cells');
     const cellArg = args.cell;
+    const attempt = findAttempt(response, args);
+    const snapshot = attempt.snapshot();
+    if (snapshot.content === '') {
+      const why = snapshot.error ? `: ${snapshot.error.message}` : '';
+      const which = response.attempts.length > 1 ? `Attempt ${attempt.attempt} of response` : 'Response';
+      const hint = response.attempts.length > 1 ? ' Show another attempt (‹ ›) to insert it.' : '';
+      throw new Error(`${which} ${response.id} has no text to insert (${snapshot.status}${why}).${hint}`);
+    }
     const cells = cellsOf(
-      response.snapshot().content,
+      snapshot.content,
       format,
       { language: activeCell.language(), structured: batch.options.structured },
       typeof cellArg === 'number' ? cellArg : undefined
     );
     if (mode === 'new-notebook') {
       const panel = await insertIntoNewNotebook(commands, cells);
-      return { path: panel.context.path, index: 0, count: cells.length };
+      return { path: panel.context.path, index: 0, count: cells.length, attempt: attempt.attempt };
     }
     const panel = currentNotebook(tracker);
     const index = insertIntoNotebook(panel, cells, mode);
-    return { path: panel.context.path, index, count: cells.length };
+    return { path: panel.context.path, index, count: cells.length, attempt: attempt.attempt };
   };
 
   commands.addCommand(CommandIDs.insert, {
@@ -91,7 +99,8 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
             enum: ['cells', 'text'],
             description: 'cells (parsed, default) or text (one markdown cell)'
           },
-          cell: { type: 'integer', minimum: 0, description: 'Only this parsed cell (0-based).' }
+          cell: { type: 'integer', minimum: 0, description: 'Only this parsed cell (0-based).' },
+          attempt: attemptArg
         }
       }
     },

@@ -1,6 +1,7 @@
 import React, { useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
+import { isFinal } from '../core';
 import type { IFanoutModel } from '../tokens';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
 import { formatRate } from './format';
@@ -19,7 +20,9 @@ export interface IBatchViewProps {
   onRegenerate: (responseId: string) => void;
   onFillGaps: () => void;
   onCompare: () => void;
-  onInsert: (responseId: string) => void;
+  /** Insert attempt `attempt` of a response (the one its card shows). */
+  onInsert: (responseId: string, attempt: number) => void;
+  onShowAttempt: (responseId: string, attempt: number) => void;
 }
 
 /** How the responses are ordered. */
@@ -39,7 +42,8 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
     return null;
   }
   const metrics = batch.metrics();
-  const rows = batch.responses.map(response => ({ response, snapshot: response.snapshot() }));
+  // Each card shows its response's shown attempt; gaps are the latest attempts'.
+  const rows = batch.responses.map(response => ({ response, snapshot: response.shownSnapshot() }));
   if (order === 'total') {
     rows.sort((a, b) => b.snapshot.totalTokens - a.snapshot.totalTokens);
   } else if (order === 'answer') {
@@ -51,7 +55,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
     ['answer', trans.__('by answer tokens')]
   ];
   const sortChoice = { label: trans.__('Sort'), className: 'jp-Fanout-batch-order', options: orders };
-  const hasGaps = rows.some(row => GAPS.includes(row.snapshot.status));
+  const hasGaps = rows.some(row => GAPS.includes(row.response.snapshot().status));
   return (
     <div className="jp-Fanout-batch" data-batch-id={batch.id}>
       <div className="jp-Fanout-batch-header">
@@ -79,20 +83,31 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           />
         )}
       </div>
-      {rows.map(({ response, snapshot }, position) => (
-        <ResponseCard
-          key={`${batch.id}:${response.id}`}
-          eager={position < EAGER_CARDS}
-          index={response.index}
-          model={response.model || snapshot.model || ''}
-          snapshot={snapshot}
-          maxTokens={batch.options.maxTokens}
-          trans={trans}
-          onStop={() => props.onStop(response.id)}
-          onRegenerate={() => props.onRegenerate(response.id)}
-          onInsert={() => props.onInsert(response.id)}
-        />
-      ))}
+      {rows.map(({ response, snapshot }, position) => {
+        const attempts = response.attempts;
+        const shown = response.shownAttempt;
+        const at = attempts.findIndex(a => a.attempt === shown);
+        return (
+          <ResponseCard
+            key={`${batch.id}:${response.id}`}
+            eager={position < EAGER_CARDS}
+            index={response.index}
+            model={response.model || snapshot.model || ''}
+            snapshot={snapshot}
+            maxTokens={batch.options.maxTokens}
+            trans={trans}
+            onStop={() => props.onStop(response.id)}
+            onRegenerate={() => props.onRegenerate(response.id)}
+            onInsert={() => props.onInsert(response.id, shown)}
+            running={!isFinal(response.snapshot().status)}
+            attemptPosition={at + 1}
+            attemptCount={attempts.length}
+            previousAttempt={at > 0 ? attempts[at - 1].attempt : null}
+            nextAttempt={at >= 0 && at < attempts.length - 1 ? attempts[at + 1].attempt : null}
+            onShowAttempt={attempt => props.onShowAttempt(response.id, attempt)}
+          />
+        );
+      })}
     </div>
   );
 }

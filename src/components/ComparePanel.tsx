@@ -17,7 +17,8 @@ export type CompareLayout = 'tabs' | 'side-by-side';
 
 /** What the compare panel asks the outside world to do (each is a command). */
 export interface ICompareActions {
-  insert(responseId: string, mode: InsertMode, format: 'cells' | 'text', cell?: number): void;
+  /** Insert attempt `attempt` of a response (the one shown when undefined). */
+  insert(responseId: string, mode: InsertMode, format: 'cells' | 'text', cell?: number, attempt?: number): void;
   copy(text: string): void;
   /** The active cell's source, for the diff against it; null without one. */
   activeCellSource(): string | null;
@@ -50,7 +51,8 @@ function ParsedView(props: {
   actions: ICompareActions;
 }): JSX.Element {
   const { response, trans, actions } = props;
-  const content = response.snapshot().content;
+  const attempt = response.shownAttempt;
+  const content = response.shownSnapshot().content;
   const result = parseOne(content, { language: actions.language(), structured: props.structured });
   if (isParseFailure(result)) {
     return (
@@ -82,7 +84,7 @@ function ParsedView(props: {
                 </button>
                 <button
                   className="jp-Button jp-mod-styled jp-Fanout-insert-code"
-                  onClick={() => actions.insert(response.id, 'below', 'cells', i)}
+                  onClick={() => actions.insert(response.id, 'below', 'cells', i, attempt)}
                 >
                   {trans.__('Insert')}
                 </button>
@@ -107,12 +109,21 @@ function ResponseColumn(props: {
   actions: ICompareActions;
 }): JSX.Element {
   const { response, view, trans, actions } = props;
-  const snapshot = response.snapshot();
-  const insert = (mode: InsertMode, format: 'cells' | 'text') => actions.insert(response.id, mode, format);
+  // The attempt the sidebar's card shows (see `AttemptSwitch`).
+  const snapshot = response.shownSnapshot();
+  const attempt = response.shownAttempt;
+  const insert = (mode: InsertMode, format: 'cells' | 'text') =>
+    actions.insert(response.id, mode, format, undefined, attempt);
+  const position = response.attempts.findIndex(a => a.attempt === attempt) + 1;
   return (
     <section className="jp-Fanout-compare-column" data-response-id={response.id} aria-label={label(response, trans)}>
       <header className="jp-Fanout-compare-column-header">
         <span className="jp-Fanout-response-title">{label(response, trans)}</span>
+        {response.attempts.length > 1 && (
+          <span className="jp-Fanout-compare-attempt" data-attempt={attempt}>
+            {trans.__('attempt %1/%2', position, response.attempts.length)}
+          </span>
+        )}
         <span className="jp-Fanout-response-status" data-status={snapshot.status}>
           {statusLabel(snapshot.status, trans)}
         </span>
@@ -170,7 +181,7 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
       ? [byId(active) ?? batch.responses[0]]
       : shown.map(byId).filter((r): r is IResponseView => r !== undefined);
   const diffSource = (id: string): string | null =>
-    id === CELL ? actions.activeCellSource() : (byId(id)?.snapshot().content ?? null);
+    id === CELL ? actions.activeCellSource() : (byId(id)?.shownSnapshot().content ?? null);
   const diffLabel = (id: string) => (id === CELL ? trans.__('active cell') : trans.__('Response %1', id));
   const sides = [...batch.responses.map(r => r.id), CELL].map(id => [id, diffLabel(id)] as const);
   const fromChoice = { label: trans.__('From'), className: 'jp-Fanout-diff-a', options: sides };

@@ -14,7 +14,9 @@ export interface IFanoutPanelProps {
   onRegenerate: (batchId: string, responseId: string) => void;
   onFillGaps: (batchId: string) => void;
   onCompare: (batchId: string) => void;
-  onInsert: (batchId: string, responseId: string) => void;
+  /** Insert a response's attempt `attempt` (the one its card shows; default the one shown). */
+  onInsert: (batchId: string, responseId: string, attempt?: number) => void;
+  onShowAttempt: (batchId: string, responseId: string, attempt: number) => void;
   onRemove: (batchId: string) => void;
   /** What would be sent as context now; null without a notebook. */
   context?: () => { enabled: boolean; budget: number; cells: number; tokens: number } | null;
@@ -106,7 +108,8 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           onRegenerate={responseId => props.onRegenerate(batchId, responseId)}
           onFillGaps={() => props.onFillGaps(batchId)}
           onCompare={() => props.onCompare(batchId)}
-          onInsert={responseId => props.onInsert(batchId, responseId)}
+          onInsert={(responseId, attempt) => props.onInsert(batchId, responseId, attempt)}
+          onShowAttempt={(responseId, attempt) => props.onShowAttempt(batchId, responseId, attempt)}
         />
       ) : (
         <p className="jp-Fanout-empty">

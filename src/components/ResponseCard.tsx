@@ -18,6 +18,19 @@ export interface IResponseCardProps {
   onRegenerate: () => void;
   onInsert: () => void;
   /**
+   * True while the response's latest attempt runs (its card offers Stop); default: whether the
+   * snapshot's status is running. The snapshot is the shown attempt's, which may be an earlier one.
+   */
+  running?: boolean;
+  /** The shown attempt's position among the response's attempts (1-based) and how many there are. */
+  attemptPosition?: number;
+  attemptCount?: number;
+  /** The attempt numbers before and after the shown one, or null at either end. */
+  previousAttempt?: number | null;
+  nextAttempt?: number | null;
+  /** Show another attempt (by its number). */
+  onShowAttempt?: (attempt: number) => void;
+  /**
    * Lay the card out at once (the first cards of a batch). Otherwise it starts as an empty box
    * with its status and fills in when first scrolled near, so a batch of 64 opens quickly.
    */
@@ -155,11 +168,74 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
     before.index === after.index &&
     before.model === after.model &&
     before.maxTokens === after.maxTokens &&
-    before.trans === after.trans
+    before.trans === after.trans &&
+    before.running === after.running &&
+    before.attemptPosition === after.attemptPosition &&
+    before.attemptCount === after.attemptCount &&
+    before.previousAttempt === after.previousAttempt &&
+    before.nextAttempt === after.nextAttempt
   );
 }
 
 const CardView = React.memo(ResponseCardView, sameCard);
+
+/**
+ * `‹ 2/3 ›`: the shown attempt among a response's attempts, and buttons to the previous and next.
+ * At either end the button stays focusable (so the keyboard does not lose its place) and says
+ * why it does nothing; the arrow keys move between attempts too.
+ */
+export function AttemptSwitch(props: {
+  position: number;
+  count: number;
+  previous: number | null;
+  next: number | null;
+  onShow: (attempt: number) => void;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { position, count, previous, next, onShow, trans } = props;
+  const go = (attempt: number | null) => {
+    if (attempt !== null) {
+      onShow(attempt);
+    }
+  };
+  return (
+    <span
+      className="jp-Fanout-attempts"
+      role="group"
+      aria-label={trans.__('Attempts')}
+      onKeyDown={event => {
+        if (event.key === 'ArrowLeft' || event.key === 'ArrowRight') {
+          event.preventDefault();
+          go(event.key === 'ArrowLeft' ? previous : next);
+        }
+      }}
+    >
+      <button
+        type="button"
+        className="jp-Fanout-attempt-previous"
+        aria-label={trans.__('Previous attempt')}
+        aria-disabled={previous === null}
+        title={previous === null ? trans.__('This is the first attempt') : trans.__('Show attempt %1', position - 1)}
+        onClick={() => go(previous)}
+      >
+        ‹
+      </button>
+      <span className="jp-Fanout-attempt-position" title={trans.__('Attempt %1 of %2', position, count)}>
+        {`${position}/${count}`}
+      </span>
+      <button
+        type="button"
+        className="jp-Fanout-attempt-next"
+        aria-label={trans.__('Next attempt')}
+        aria-disabled={next === null}
+        title={next === null ? trans.__('This is the latest attempt') : trans.__('Show attempt %1', position + 1)}
+        onClick={() => go(next)}
+      >
+        ›
+      </button>
+    </span>
+  );
+}
 
 /** How often a card out of view catches up while its response streams. */
 const OUT_OF_VIEW_REFRESH_MS = 1000;
@@ -210,7 +286,10 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
 
 function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObject<HTMLElement> }): JSX.Element {
   const { snapshot, trans, maxTokens, index } = props;
-  const running = !isFinal(snapshot.status);
+  // The response runs (Stop) / the shown attempt's text still streams (its newest lines).
+  const running = props.running ?? !isFinal(snapshot.status);
+  const streaming = !isFinal(snapshot.status);
+  const attempts = props.attemptCount ?? 1;
   const estimated = snapshot.tokensEstimated ? ' ≈' : '';
   const counts = trans.__(
     '(%1 + %2 = %3 / %4)%5',
@@ -228,12 +307,23 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
       data-response-index={index}
       data-status={snapshot.status}
       data-running={running ? '' : undefined}
+      data-attempt={attempts > 1 ? `${props.attemptPosition ?? attempts}/${attempts}` : undefined}
       aria-label={title}
     >
-      <header className="jp-Fanout-response-header">
+      <header className={`jp-Fanout-response-header${attempts > 1 ? ' jp-mod-attempts' : ''}`}>
         <span className="jp-Fanout-response-title" title={title}>
           {title}
         </span>
+        {attempts > 1 && props.onShowAttempt && (
+          <AttemptSwitch
+            position={props.attemptPosition ?? attempts}
+            count={attempts}
+            previous={props.previousAttempt ?? null}
+            next={props.nextAttempt ?? null}
+            onShow={props.onShowAttempt}
+            trans={trans}
+          />
+        )}
         <span className="jp-Fanout-response-status" data-status={snapshot.status}>
           <span className="jp-Fanout-status-icon" aria-hidden="true" />
           {statusLabel(snapshot.status, trans)}
@@ -254,7 +344,17 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
         </div>
         <div className="jp-Fanout-response-actions">
           {running ? (
-            <ActionButton className="jp-Fanout-stop" warn onClick={props.onStop} label={trans.__('Stop')} />
+            <>
+              {!streaming && (
+                <ActionButton
+                  className="jp-Fanout-insert"
+                  title={trans.__('Insert this attempt below the active cell, parsed into cells')}
+                  onClick={props.onInsert}
+                  label={trans.__('Insert')}
+                />
+              )}
+              <ActionButton className="jp-Fanout-stop" warn onClick={props.onStop} label={trans.__('Stop')} />
+            </>
           ) : (
             <>
               <ActionButton
@@ -275,7 +375,7 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
       <ResponseDetails snapshot={snapshot} trans={trans} />
       {/* The newest lines stay in view (column-reverse keeps the scroll at the end). */}
       <div className="jp-Fanout-response-preview">
-        {running ? (
+        {streaming ? (
           <pre className="jp-Fanout-response-text">{previewOf(snapshot.content)}</pre>
         ) : (
           <WholeText text={snapshot.content} />

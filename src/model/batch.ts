@@ -1,11 +1,20 @@
 /**
  * A batch and its responses as the model keeps them: each response's current attempt (its
- * seed, its state rebuilt from the engine's updates) and who waits for it to end.
+ * seed, its state rebuilt from the engine's updates), its earlier attempts as they ended, the
+ * attempt the views show, and who waits for the current attempt to end.
  */
 import { PromiseDelegate } from '@lumino/coreutils';
 
 import { batchMetrics, BatchMetrics, ResponseMirror, ResponseSnapshot } from '../core';
-import type { IBatchSummary, IBatchView, IGenerateOptions, IResponseSummary, IResponseView } from '../tokens';
+import type {
+  IAttemptSummary,
+  IAttemptView,
+  IBatchSummary,
+  IBatchView,
+  IGenerateOptions,
+  IResponseSummary,
+  IResponseView
+} from '../tokens';
 import { expandTargets } from './request';
 
 /** Statuses of a response that has not ended. */
@@ -14,7 +23,28 @@ export const RUNNING = new Set(['pending', 'connecting', 'thinking', 'generating
 /** Statuses "fill the gaps" re-generates. */
 export const GAPS = new Set(['stopped', 'error', 'incomplete']);
 
-/** One response of a batch: its latest attempt, or the state it was restored with. */
+/** An ended attempt, kept as it ended: its number, seed and final state. */
+export class EndedAttempt implements IAttemptView {
+  constructor(
+    readonly attempt: number,
+    readonly seed: number,
+    private readonly _snapshot: ResponseSnapshot
+  ) {}
+
+  snapshot(): ResponseSnapshot {
+    return this._snapshot;
+  }
+}
+
+/** The JSON summary of one attempt. */
+export function attemptSummary(attempt: IAttemptView): IAttemptSummary {
+  return { attempt: attempt.attempt, seed: attempt.seed, ...attempt.snapshot() };
+}
+
+/**
+ * One response of a batch: its current attempt (live, or the state it was restored with), the
+ * earlier attempts as they ended, and which attempt the views show.
+ */
 export class BatchResponse implements IResponseView {
   constructor(
     readonly id: string,
@@ -39,6 +69,26 @@ export class BatchResponse implements IResponseView {
     return this._attempt;
   }
 
+  get attempts(): ReadonlyArray<IAttemptView> {
+    if (this._attemptViews === null) {
+      const number = this._attempt;
+      const earlier = [...this._earlier];
+      const current: IAttemptView = {
+        attempt: number,
+        seed: this._seed,
+        // Still this attempt's state when a list taken earlier is read after a re-generate.
+        snapshot: () =>
+          number === this._attempt ? this.snapshot() : this._earlier.find(a => a.attempt === number)!.snapshot()
+      };
+      this._attemptViews = [...earlier, current];
+    }
+    return this._attemptViews;
+  }
+
+  get shownAttempt(): number {
+    return this._shown ?? this._attempt;
+  }
+
   /** True once the current attempt has ended (a restored response has always ended). */
   get ended(): boolean {
     return this._restored !== null || this.mirror.ended;
@@ -49,36 +99,84 @@ export class BatchResponse implements IResponseView {
     return this._restored !== null || this.mirror.settled;
   }
 
-  /** Start a new attempt, sent at `at`, with a fresh state. */
+  /**
+   * Start a new attempt, sent at `at`, with a fresh state; the current one (ended) is kept as it
+   * ended, and the new one is shown.
+   */
   begin(seed: number, at: number): void {
+    if (this._attempt > 0) {
+      this._earlier.push(new EndedAttempt(this._attempt, this._seed, this.snapshot()));
+    }
     this._attempt += 1;
     this._seed = seed;
     this.mirror = new ResponseMirror(this._now);
     this._restored = null;
+    this._shown = null;
+    this._attemptViews = null;
     this.mirror.begin(at);
   }
 
-  /** Take an ended state saved before a reload (see `./saved`). */
-  restore(seed: number, attempt: number, snapshot: ResponseSnapshot): void {
+  /**
+   * Take an ended state saved before a reload (see `./saved`): the latest attempt's, the earlier
+   * ones' (oldest first, each numbered below `attempt`), and the attempt shown.
+   */
+  restore(
+    seed: number,
+    attempt: number,
+    snapshot: ResponseSnapshot,
+    earlier: ReadonlyArray<EndedAttempt> = [],
+    shown?: number
+  ): void {
     this._seed = seed;
     this._attempt = attempt;
     this._restored = snapshot;
+    this._earlier = [...earlier];
+    this._attemptViews = null;
+    this._shown = shown !== undefined && shown !== attempt && earlier.some(a => a.attempt === shown) ? shown : null;
+  }
+
+  /** Show attempt `attempt`; throws a specific error when there is no such attempt. */
+  show(attempt: number): void {
+    if (attempt === this._attempt) {
+      this._shown = null;
+      return;
+    }
+    if (!this._earlier.some(a => a.attempt === attempt)) {
+      const numbers = this.attempts.map(a => a.attempt).join(', ');
+      throw new Error(`Response ${this.id} has no attempt ${attempt} (its attempts: ${numbers}).`);
+    }
+    this._shown = attempt;
   }
 
   snapshot(): ResponseSnapshot {
     return this._restored ?? this.mirror.snapshot();
   }
 
+  shownSnapshot(): ResponseSnapshot {
+    const shown = this._shown;
+    return shown === null ? this.snapshot() : this._earlier.find(a => a.attempt === shown)!.snapshot();
+  }
+
+  /** The attempt numbered `attempt`, or undefined. */
+  findAttempt(attempt: number): IAttemptView | undefined {
+    return this.attempts.find(a => a.attempt === attempt);
+  }
+
   summary(): IResponseSummary {
-    return {
+    const summary: IResponseSummary = {
       id: this.id,
       index: this.index,
       seed: this._seed,
       attempt: this._attempt,
       upstream: this.upstream,
       requestedModel: this.model,
-      ...this.snapshot()
+      ...this.snapshot(),
+      attempts: this.attempts.map(attemptSummary)
     };
+    if (this._shown !== null) {
+      summary.shownAttempt = this._shown;
+    }
+    return summary;
   }
 
   /** Resolve everyone waiting for the current attempt to end. */
@@ -97,6 +195,11 @@ export class BatchResponse implements IResponseView {
   private _seed = 0;
   private _attempt = 0;
   private _restored: ResponseSnapshot | null = null;
+  /** The ended attempts before the current one, oldest first. */
+  private _earlier: EndedAttempt[] = [];
+  /** The attempt shown when not the current one. */
+  private _shown: number | null = null;
+  private _attemptViews: IAttemptView[] | null = null;
 }
 
 /** N responses to one prompt, in the order they were asked for. */

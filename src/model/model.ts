@@ -19,7 +19,7 @@ import {
 import type { IBatchSummary, IBatchView, IFanoutModel, IGenerateOptions, IResponseSummary } from '../tokens';
 import { Batch, BatchResponse, GAPS } from './batch';
 import { buildRequest, expandTargets } from './request';
-import { restoreBatch } from './saved';
+import { restoreBatch, savedSummary } from './saved';
 
 /** How the model is built; everything it touches outside itself is injected. */
 export interface IFanoutModelOptions {
@@ -136,6 +136,15 @@ export class FanoutModel implements IFanoutModel {
     return Promise.all(gaps.map(r => this.regenerate(batchId, r.id)));
   }
 
+  showAttempt(batchId: string, responseId: string, attempt: number): void {
+    const response = this._requireBatch(batchId).require(responseId);
+    if (response.shownAttempt === attempt) {
+      return;
+    }
+    response.show(attempt);
+    this._markChanged();
+  }
+
   getBatch(batchId?: string): IBatchView | undefined {
     return batchId === undefined ? this._batches[0] : this._batches.find(b => b.id === batchId);
   }
@@ -150,10 +159,11 @@ export class FanoutModel implements IFanoutModel {
   }
 
   /**
-   * What to save so that nothing is lost on a reload: the summaries of the newest batches.
+   * What to save so that nothing is lost on a reload: the summaries of the newest batches, each
+   * response's earlier attempts included (its latest is the summary's own fields, not repeated).
    */
   save(limit = 10): IBatchSummary[] {
-    return this._batches.slice(0, limit).map(batch => batch.summary());
+    return this._batches.slice(0, limit).map(batch => savedSummary(batch.summary()));
   }
 
   /** Bring back batches saved by {@link save} (after the ones already here). */

@@ -1,14 +1,27 @@
 /**
  * Saved batches (what is kept across reloads) back into live ones: the mapping between a
  * batch's JSON summary and the model's {@link Batch}. A response that was still running when
- * the page went away comes back as incomplete, with the text that had arrived.
+ * the page went away comes back as incomplete, with the text that had arrived. Each response's
+ * earlier attempts come back too; a batch saved before attempts were kept comes back with one
+ * attempt per response.
  */
 import type { ResponseSnapshot } from '../core';
-import type { IBatchSummary, IResponseSummary } from '../tokens';
-import { Batch, RUNNING } from './batch';
+import type { IAttemptSummary, IBatchSummary, IResponseSummary } from '../tokens';
+import { Batch, EndedAttempt, RUNNING } from './batch';
 
-/** The state a saved response comes back with: as saved, or incomplete if it was running. */
-export function restoredSnapshot(saved: IResponseSummary): ResponseSnapshot {
+/** A summary as saved: each response's earlier attempts, without the latest (its own fields). */
+export function savedSummary(summary: IBatchSummary): IBatchSummary {
+  return {
+    ...summary,
+    responses: summary.responses.map(response => ({
+      ...response,
+      attempts: (response.attempts ?? []).filter(a => a.attempt !== response.attempt)
+    }))
+  };
+}
+
+/** The state a saved response or attempt comes back with: as saved, or incomplete if it was running. */
+export function restoredSnapshot(saved: IResponseSummary | IAttemptSummary): ResponseSnapshot {
   const {
     id: _id,
     index: _index,
@@ -16,8 +29,10 @@ export function restoredSnapshot(saved: IResponseSummary): ResponseSnapshot {
     attempt: _attempt,
     upstream: _upstream,
     requestedModel: _model,
+    attempts: _attempts,
+    shownAttempt: _shown,
     ...snapshot
-  } = saved;
+  } = saved as IResponseSummary;
   if (!RUNNING.has(snapshot.status)) {
     return snapshot;
   }
@@ -42,8 +57,64 @@ export function restoreBatch(summary: IBatchSummary, now: () => number): Batch |
     return null;
   }
   summary.responses.forEach((saved, i) =>
-    batch.responses[i].restore(saved.seed, saved.attempt, restoredSnapshot(saved))
+    batch.responses[i].restore(
+      saved.seed,
+      saved.attempt,
+      restoredSnapshot(saved),
+      earlierAttempts(saved, summary.batchId),
+      typeof saved.shownAttempt === 'number' ? saved.shownAttempt : undefined
+    )
   );
   batch.done.resolve(batch.summary());
   return batch;
+}
+
+/** True when `value` looks like a saved attempt (an object with a number, a seed, a status and text). */
+function isSavedAttempt(value: unknown): value is IAttemptSummary {
+  const a = value as Partial<IAttemptSummary> | null;
+  return (
+    typeof a === 'object' &&
+    a !== null &&
+    Number.isInteger(a.attempt) &&
+    typeof a.seed === 'number' &&
+    typeof a.status === 'string' &&
+    typeof a.content === 'string' &&
+    typeof a.metrics === 'object' &&
+    a.metrics !== null
+  );
+}
+
+/**
+ * The earlier attempts of a saved response, oldest first: those numbered below its latest, each
+ * once. Entries that are not attempts are left out (with a warning); a response saved by an
+ * earlier version has none.
+ */
+export function earlierAttempts(saved: IResponseSummary, batchId: string): EndedAttempt[] {
+  const list: unknown = saved.attempts;
+  if (list === undefined || list === null) {
+    return [];
+  }
+  const entries = Array.isArray(list) ? list : [list];
+  const earlier: EndedAttempt[] = [];
+  let skipped = !Array.isArray(list);
+  for (const entry of entries) {
+    if (!isSavedAttempt(entry)) {
+      skipped = true;
+      continue;
+    }
+    if (entry.attempt >= saved.attempt) {
+      continue; // The latest attempt (as summaries other than saved ones hold it).
+    }
+    if (earlier.some(a => a.attempt === entry.attempt)) {
+      skipped = true;
+      continue;
+    }
+    earlier.push(new EndedAttempt(entry.attempt, entry.seed, restoredSnapshot(entry)));
+  }
+  if (skipped) {
+    console.warn(
+      `jupyterlab-fanout: batch ${batchId}, response ${saved.id}: some saved attempts could not be read and are left out`
+    );
+  }
+  return earlier.sort((a, b) => a.attempt - b.attempt);
 }

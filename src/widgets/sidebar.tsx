@@ -1,5 +1,6 @@
 import React from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import { Notification } from '@jupyterlab/apputils';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
@@ -27,8 +28,14 @@ export interface IFanoutSidebarOptions {
 export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelProps {
   const { model, settings, activeCell, upstreamCheck, commands, trans } = options;
   const run = (command: string, args: ReadonlyPartialJSONObject = {}) => {
-    // Generate responses shows its own errors; the others' are logged.
-    commands.execute(command, args).catch(reason => console.error(`jupyterlab-fanout: ${command} failed`, reason));
+    // Generate responses shows its own errors; the others' are logged and shown.
+    commands.execute(command, args).catch(reason => {
+      console.error(`jupyterlab-fanout: ${command} failed`, reason);
+      if (command !== CommandIDs.generate) {
+        const label = commands.label(command, args) || command;
+        Notification.error(`${label}: ${(reason as Error)?.message ?? reason}`, { autoClose: 8000 });
+      }
+    });
   };
   return {
     model,
@@ -53,7 +60,9 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
     onRegenerate: (batchId, responseId) => run(CommandIDs.regenerate, { batchId, responseId }),
     onFillGaps: batchId => run(CommandIDs.fillGaps, { batchId }),
     onCompare: batchId => run(CommandIDs.compare, { batchId }),
-    onInsert: (batchId, responseId) => run(CommandIDs.insert, { batchId, responseId }),
+    onInsert: (batchId, responseId, attempt) =>
+      run(CommandIDs.insert, attempt === undefined ? { batchId, responseId } : { batchId, responseId, attempt }),
+    onShowAttempt: (batchId, responseId, attempt) => run(CommandIDs.showAttempt, { batchId, responseId, attempt }),
     onRemove: batchId => run(CommandIDs.removeBatch, { batchId })
   };
 }

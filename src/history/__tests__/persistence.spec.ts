@@ -203,3 +203,65 @@ describe('persistBatches', () => {
     second.dispose();
   });
 });
+
+describe('persistBatches and attempts', () => {
+  /** A model whose engine runs in place; `handlers()` is the current connection's. */
+  function attemptsModel() {
+    let handlers: IConnectionHandlers | null = null;
+    const model = new FanoutModel({
+      connect: h => {
+        handlers = h;
+        return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
+      },
+      now: () => 0,
+      schedule: callback => callback()
+    });
+    return { model, handlers: () => handlers! };
+  }
+
+  it('keeps every attempt and the one shown across a reload, the latest saved once', async () => {
+    const { state, values } = memoryState();
+    const first = attemptsModel();
+    const persisted = await persistBatches(first.model, state, { storage: null, page: new Page(), idleDelayMs: 0 });
+    const { batch, done } = first.model.generate(options);
+    first.handlers().onData('1.1', encoder.encode(chunk('the first answer', 'stop') + 'data: [DONE]\n\n'));
+    await done;
+    const again = first.model.regenerate(batch.id, '1');
+    first.handlers().onError('1.2', { message: 'upstream is down', status: 503 });
+    await again;
+    first.model.showAttempt(batch.id, '1', 1);
+    await new Promise(resolve => setTimeout(resolve, 5));
+    await settle();
+    persisted.dispose();
+    const saved = JSON.parse(values.get('jupyterlab-fanout:batches')!);
+    expect(saved.batches[0].responses[0]).toMatchObject({ attempt: 2, status: 'error', content: '', shownAttempt: 1 });
+    expect(saved.batches[0].responses[0].attempts).toEqual([
+      expect.objectContaining({ attempt: 1, status: 'complete', content: 'the first answer' })
+    ]);
+
+    const second = attemptsModel();
+    (await persistBatches(second.model, state, { storage: null, page: new Page() })).dispose();
+    const response = second.model.getBatch(batch.id)!.responses[0];
+    expect(response.attempts.map(a => [a.attempt, a.snapshot().status, a.snapshot().content])).toEqual([
+      [1, 'complete', 'the first answer'],
+      [2, 'error', '']
+    ]);
+    expect(response.shownAttempt).toBe(1);
+    expect(response.shownSnapshot().content).toBe('the first answer');
+  });
+
+  it('restores a workspace saved by a version without attempts: one attempt per response', async () => {
+    const old = attemptsModel();
+    const { done } = old.model.generate(options);
+    old.handlers().onData('1.1', encoder.encode(chunk('kept', 'stop') + 'data: [DONE]\n\n'));
+    await done;
+    const batches = JSON.parse(JSON.stringify(old.model.save()));
+    delete batches[0].responses[0].attempts;
+    const { model } = attemptsModel();
+    // Earlier versions saved a bare array.
+    (await persistBatches(model, memoryState(batches).state, { storage: null, page: new Page() })).dispose();
+    const [response] = model.batches[0].responses;
+    expect(response.attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([[1, 'kept']]);
+    expect(response.shownAttempt).toBe(1);
+  });
+});

@@ -352,3 +352,240 @@ describe('connections over a batch’s life', () => {
     expect((await again).content).toBe('two again');
   });
 });
+
+describe('attempts are versions', () => {
+  /** A batch of `n` whose responses all completed with "r1", "r2", …; and its model. */
+  async function completed(n = 2) {
+    const made = makeModel();
+    const { batch, done } = made.model.generate({ ...options, n });
+    batch.responses.forEach(r => made.connections[0].respond(`${r.id}.1`, `r${r.id}`));
+    await done;
+    return { ...made, batch };
+  }
+
+  it('the issue: a re-generate against an upstream that fails keeps the earlier text as attempt 1', async () => {
+    const { model, connections, batch } = await completed(2);
+    const before = batch.responses[1].snapshot();
+    const again = model.regenerate(batch.id, '2');
+    connections[1].handlers.onError('2.2', { message: 'upstream unreachable', status: 502 });
+    const summary = await again;
+    const response = batch.responses[1];
+    // The latest attempt is the failure, and it is shown (a new attempt is shown when it starts).
+    expect(summary).toMatchObject({ attempt: 2, status: 'error', content: '' });
+    expect(response.shownAttempt).toBe(2);
+    expect(response.shownSnapshot().status).toBe('error');
+    // Nothing was replaced: attempt 1 is kept as it ended, and can be shown again.
+    expect(response.attempts.map(a => [a.attempt, a.snapshot().status, a.snapshot().content])).toEqual([
+      [1, 'complete', 'r2'],
+      [2, 'error', '']
+    ]);
+    expect(response.attempts[0].snapshot()).toBe(before);
+    model.showAttempt(batch.id, '2', 1);
+    expect(response.shownAttempt).toBe(1);
+    expect(response.shownSnapshot().content).toBe('r2');
+    // The response's own state stays its latest attempt's.
+    expect(response.snapshot().status).toBe('error');
+    expect(response.attempt).toBe(2);
+  });
+
+  it('shown attempt: the latest by default, any kept attempt on request, the new one when it starts', async () => {
+    const { model, connections, flush, batch } = await completed(2);
+    const response = batch.responses[0];
+    expect(response.attempts).toHaveLength(1);
+    expect(response.shownAttempt).toBe(1);
+    expect(response.shownSnapshot()).toBe(response.snapshot());
+
+    let emitted = 0;
+    model.changed.connect(() => emitted++);
+    const second = model.regenerate(batch.id, '1');
+    connections[1].respond('1.2', 'second');
+    await second;
+    flush();
+    emitted = 0;
+    model.showAttempt(batch.id, '1', 1);
+    flush();
+    expect(emitted).toBe(1);
+    expect(response.shownSnapshot().content).toBe('r1');
+
+    // Showing one that does not exist says which do.
+    expect(() => model.showAttempt(batch.id, '1', 3)).toThrow(/no attempt 3 \(its attempts: 1, 2\)/);
+    expect(() => model.showAttempt(batch.id, '9', 1)).toThrow(/no response 9/);
+    expect(response.shownAttempt).toBe(1);
+
+    // A third attempt is shown as soon as it starts, while it streams.
+    const third = model.regenerate(batch.id, '1');
+    expect(response.shownAttempt).toBe(3);
+    expect(response.shownSnapshot().status).toBe('connecting');
+    expect(response.attempts.map(a => a.snapshot().status)).toEqual(['complete', 'complete', 'connecting']);
+    // An earlier one can be shown while it runs; the response still runs.
+    model.showAttempt(batch.id, '1', 2);
+    expect(response.shownSnapshot().content).toBe('second');
+    expect(batch.active).toBe(true);
+    connections[2].respond('1.3', 'third');
+    await third;
+    expect(response.shownAttempt).toBe(2);
+    expect(response.attempts.map(a => a.snapshot().content)).toEqual(['r1', 'second', 'third']);
+    expect(response.attempts.map(a => a.seed)).toEqual([100, 102, 103]);
+    // The other response is untouched.
+    expect(batch.responses[1].attempts).toHaveLength(1);
+  });
+
+  it('fill the gaps keeps the attempts it replaces', async () => {
+    const { model, connections } = makeModel();
+    const { batch, done } = model.generate({ ...options, n: 3 });
+    const c = connections[0];
+    c.respond('1.1', 'one');
+    c.handlers.onOpen('2.1', 200);
+    c.handlers.onData('2.1', encoder.encode(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'half' })));
+    model.stop(batch.id, '2');
+    c.handlers.onError('3.1', { message: 'boom' });
+    await done;
+    const filled = model.fillGaps(batch.id);
+    connections[1].handlers.onError('2.2', { message: 'down' });
+    connections[1].respond('3.2', 'three');
+    await filled;
+    expect(
+      batch.responses.map(r => r.attempts.map(a => [a.attempt, a.snapshot().status, a.snapshot().content]))
+    ).toEqual([
+      [[1, 'complete', 'one']],
+      [
+        [1, 'stopped', 'half'],
+        [2, 'error', '']
+      ],
+      [
+        [1, 'error', ''],
+        [2, 'complete', 'three']
+      ]
+    ]);
+  });
+
+  it('summaries: the latest attempt at the top level, as before, and every attempt in `attempts`', async () => {
+    const { model, connections, batch } = await completed(2);
+    const again = model.regenerate(batch.id, '2');
+    connections[1].respond('2.2', 'two again');
+    await again;
+    model.showAttempt(batch.id, '2', 1);
+    const summary = batch.summary();
+    const [first, second] = summary.responses;
+    expect(first).toMatchObject({ id: '1', attempt: 1, seed: 100, status: 'complete', content: 'r1' });
+    expect(first.attempts).toEqual([{ attempt: 1, seed: 100, ...batch.responses[0].snapshot() }]);
+    expect(first.shownAttempt).toBeUndefined();
+    expect(second).toMatchObject({ id: '2', attempt: 2, seed: 102, status: 'complete', content: 'two again' });
+    expect(second.shownAttempt).toBe(1);
+    expect(
+      second.attempts!.map(a => [a.attempt, a.seed, a.status, a.content, a.reasoning, a.totalTokens, a.finishReason])
+    ).toEqual([
+      [1, 101, 'complete', 'r2', '', 1, 'stop'],
+      [2, 102, 'complete', 'two again', '', 2, 'stop']
+    ]);
+    expect(second.attempts![0]).toHaveProperty('metrics');
+    expect(second.attempts![0]).toHaveProperty('error', null);
+    // JSON all the way (what the commands resolve with).
+    expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
+  });
+
+  it('saves and restores every attempt and the one shown; the latest is not saved twice', async () => {
+    const { model, connections, batch } = await completed(2);
+    const again = model.regenerate(batch.id, '2');
+    connections[1].handlers.onError('2.2', { message: 'upstream unreachable', status: 502 });
+    await again;
+    model.showAttempt(batch.id, '2', 1);
+    const saved = JSON.parse(JSON.stringify(model.save()));
+    expect(saved[0].responses[1].attempts.map((a: { attempt: number }) => a.attempt)).toEqual([1]);
+    expect(saved[0].responses[1]).toMatchObject({ attempt: 2, status: 'error', shownAttempt: 1 });
+
+    const second = makeModel();
+    second.model.restore(saved);
+    const restored = second.model.getBatch(batch.id)!;
+    const response = restored.responses[1];
+    expect(response.attempts.map(a => [a.attempt, a.seed, a.snapshot().status, a.snapshot().content])).toEqual([
+      [1, 101, 'complete', 'r2'],
+      [2, 102, 'error', '']
+    ]);
+    expect(response.shownAttempt).toBe(1);
+    expect(response.shownSnapshot().content).toBe('r2');
+    expect(restored.summary().responses[1].attempts).toEqual(batch.summary().responses[1].attempts);
+
+    // A restored response re-generated keeps all three.
+    const third = second.model.regenerate(batch.id, '2');
+    expect(second.connections[0].started[0].id).toBe('2.3');
+    second.connections[0].respond('2.3', 'at last');
+    await third;
+    expect(response.attempts.map(a => a.snapshot().content)).toEqual(['r2', '', 'at last']);
+    expect(response.shownAttempt).toBe(3);
+  });
+
+  it('restores batches saved before attempts were kept (one attempt each), and full summaries too', async () => {
+    const { model, batch } = await completed(2);
+    const old = JSON.parse(JSON.stringify(model.save()));
+    for (const response of old[0].responses) {
+      delete response.attempts;
+      delete response.shownAttempt;
+    }
+    old[0].responses[1].attempt = 4; // Re-generated three times by an earlier version.
+    const second = makeModel();
+    second.model.restore(old);
+    const restored = second.model.getBatch(batch.id)!;
+    expect(restored.responses.map(r => [r.attempt, r.shownAttempt, r.attempts.length])).toEqual([
+      [1, 1, 1],
+      [4, 4, 1]
+    ]);
+    expect(restored.responses[1].shownSnapshot().content).toBe('r2');
+    expect(restored.summary().responses[1].attempts!.map(a => a.attempt)).toEqual([4]);
+
+    // The generate command's summary (latest attempt included in `attempts`) restores the same.
+    const third = makeModel();
+    third.model.restore([JSON.parse(JSON.stringify(batch.summary()))]);
+    expect(third.model.getBatch(batch.id)!.responses.map(r => r.attempts.length)).toEqual([1, 1]);
+  });
+
+  it('leaves out saved attempts it cannot read, and a running one comes back incomplete', async () => {
+    const { model, connections, batch } = await completed(1);
+    const again = model.regenerate(batch.id, '1');
+    connections[1].respond('1.2', 'two');
+    await again;
+    const saved = JSON.parse(JSON.stringify(model.save()));
+    const response = saved[0].responses[0];
+    response.attempt = 4;
+    response.attempts = [
+      { ...response.attempts[0], status: 'generating' },
+      'nonsense',
+      { attempt: 2 },
+      { ...response.attempts[0], attempt: 3, metrics: null }
+    ];
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const second = makeModel();
+    second.model.restore(saved);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('some saved attempts could not be read'));
+    warn.mockRestore();
+    const restored = second.model.getBatch(batch.id)!.responses[0];
+    expect(restored.attempts.map(a => [a.attempt, a.snapshot().status])).toEqual([
+      [1, 'incomplete'],
+      [4, 'complete']
+    ]);
+  });
+
+  it('a list of attempts taken before a re-generate still reads each attempt as it was', async () => {
+    const { model, connections, batch } = await completed(1);
+    const before = batch.responses[0].attempts;
+    const again = model.regenerate(batch.id, '1');
+    connections[1].respond('1.2', 'two');
+    await again;
+    expect(before.map(a => [a.attempt, a.snapshot().content])).toEqual([[1, 'r1']]);
+    expect(batch.responses[0].attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([
+      [1, 'r1'],
+      [2, 'two']
+    ]);
+  });
+
+  it('removing a batch frees its attempts', async () => {
+    const { model, connections, batch } = await completed(1);
+    const again = model.regenerate(batch.id, '1');
+    connections[1].respond('1.2', 'two');
+    await again;
+    model.removeBatch(batch.id);
+    expect(model.getBatch(batch.id)).toBeUndefined();
+    expect(() => model.showAttempt(batch.id, '1', 1)).toThrow(/no batch/);
+    expect(model.save()).toEqual([]);
+  });
+});
