@@ -15,7 +15,7 @@ import tornado.httpclient
 from .proxy_fixtures import *  # noqa: F403 - fixtures
 from .proxy_fixtures import entry_for, open_batch, wait_record
 from .sse import sse_text
-from ..store import BatchStore, parse_sse, split_wire_id
+from ..store import BatchStore, SSEReader, parse_sse, split_wire_id
 
 
 def store_in_tmp(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -71,6 +71,19 @@ def test_parse_sse_is_tolerant():
                       b'data: {"error": {"message": "boom", "code": 500}}\n\n')
     assert error.text == "a" and error.error == {"message": "boom", "code": 500}
     assert not error.done
+
+
+def test_the_reader_is_incremental_wherever_the_bytes_are_cut():
+    data = ('data: {"choices":[{"delta":{"reasoning":"hm"}}]}\r\n\r\n'
+            'data: {"choices":[{"delta":{"content":"caf\u00e9 \u2603"}}]}\n\n'
+            'data: {"choices":[{"delta":{"content":"!"},"finish_reason":"stop"}]}\n\n'
+            'data: [DONE]').encode()
+    for cut in range(len(data) + 1):
+        reader = SSEReader()
+        added = [reader.feed(data[:cut]), reader.feed(data[cut:], final=True)]
+        assert "".join(a[0] for a in added) == "caf\u00e9 \u2603!", cut
+        assert "".join(a[1] for a in added) == "hm", cut
+        assert reader.done and reader.finish_reason == "stop" and reader.bytes == len(data)
 
 
 def test_split_wire_id():
@@ -173,9 +186,8 @@ async def test_batch_message_errors(jp_ws_fetch, no_unhandled_errors):
     await client.close()
 
 
-async def test_the_store_off_costs_nothing(jp_fetch, jp_ws_fetch, jp_serverapp):
-    """Store off (`store_path = ""`) is tested in test_store_disabled; by default (pytest-jupyter's
-    data directory) the store is on, in the Jupyter data directory."""
+async def test_the_store_is_on_by_default_in_the_data_directory(jp_serverapp):
+    """By default the store is a file in the Jupyter data directory (pytest-jupyter's, here)."""
     store = the_store(jp_serverapp)
     assert store is not None and store.path.endswith(os.path.join("fanout", "batches.sqlite3"))
     from jupyter_core.paths import jupyter_data_dir
