@@ -82,7 +82,7 @@ class _StoreHandler(RedactedLogMixin, APIHandler):
 
 
 class BatchesHandler(_StoreHandler):
-    """`GET fanout/batches?query=&limit=`: summaries, newest first."""
+    """`GET fanout/batches?query=&limit=`: summaries, newest first; `POST`: import a batch."""
 
     @web.authenticated
     @authorized
@@ -95,6 +95,19 @@ class BatchesHandler(_StoreHandler):
         limit = max(1, min(limit, 10000))
         batches = await self._call(self._store().list(query, limit))
         self.finish(json.dumps({"batches": batches}))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Import a whole batch in the shape `GET fanout/batches/<id>` answers (e.g. the batches
+        an earlier version kept in the workspace); 409 if its id is taken."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        created = await self._call(self._store().import_batch(body))
+        self.set_status(201)
+        self.finish(json.dumps(created))
 
 
 class BatchRecordHandler(_StoreHandler):

@@ -450,6 +450,7 @@ class BatchStore:
         if not items and not (flush and any(r.pending for r in self._live.values())):
             return
         started = [i[1] for i in items if i[0] == "start"]
+        imported: list[tuple[Future[bool], Union[bool, StoreError]]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
             retain = False
@@ -462,6 +463,9 @@ class BatchStore:
                 elif kind == "end":
                     retain = True
                     self._w_end(*item[1:])
+                elif kind == "import":
+                    retain = True
+                    imported.append((item[2], self._w_import(item[1])))
             if flush:
                 for recording in self._live.values():
                     self._append(recording)
@@ -478,6 +482,56 @@ class BatchStore:
                     self._live.pop(recording.row, None)
                     recording.row = None
             self._fail("cannot be written", e)
+            for item in items:
+                if item[0] == "import":
+                    item[2].set_exception(StoreError(503, f"the batch store cannot be written: {e}"))
+            return
+        for done, written in imported:
+            if isinstance(written, StoreError):
+                done.set_exception(written)
+            else:
+                done.set_result(written)
+
+    def _w_import(self, batch: dict[str, Any]) -> Union[bool, StoreError]:
+        """Write a whole batch (checked by `check_import`): True; False if its id is taken; a
+        StoreError if SQLite refused it (in a savepoint: nothing else of the transaction is
+        lost, and the store is not marked failing for one bad batch)."""
+        db = self._db
+        assert db is not None
+        if db.execute("SELECT 1 FROM batches WHERE id = ?", (batch["id"],)).fetchone():
+            return False
+        db.execute("SAVEPOINT import_batch")
+        try:
+            db.execute(
+                "INSERT INTO batches (id, created_at, updated_at, title, prompt, options)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (batch["id"], batch["created_at"], batch["updated_at"], batch["title"],
+                 batch["prompt"], json.dumps(batch["options"])))
+            size = 0
+            for response in batch["responses"]:
+                for a in response["attempts"]:
+                    request = json.dumps(a["request"])
+                    size += (len(request) + len(a["text"].encode()) + len(a["reasoning"].encode())
+                             + 256)
+                    db.execute(
+                        "INSERT INTO attempts (batch_id, response_id, attempt, upstream, model,"
+                        " request, status, error, finish_reason, text, reasoning, usage, metrics,"
+                        " started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (batch["id"], response["id"], a["attempt"], a["upstream"], a["model"],
+                         request, a["status"], json.dumps(a["error"]) if a["error"] else None,
+                         a["finish_reason"], a["text"], a["reasoning"],
+                         json.dumps(a["usage"]) if a["usage"] else None,
+                         json.dumps(a["metrics"]) if a["metrics"] else None,
+                         a["started_at"], a["ended_at"]))
+            db.execute("UPDATE batches SET size = ? WHERE id = ?", (size, batch["id"]))
+        except (sqlite3.Error, ValueError, UnicodeError) as e:
+            db.execute("ROLLBACK TO import_batch")
+            db.execute("RELEASE import_batch")
+            if isinstance(e, sqlite3.OperationalError):
+                raise  # disk full, I/O: the transaction fails like any other write
+            return StoreError(400, f"the batch could not be stored: {e}")
+        db.execute("RELEASE import_batch")
+        return True
 
     def _w_batch(self, batch_id: str, at: float, prompt: str, options: Any) -> None:
         assert self._db is not None
@@ -628,6 +682,22 @@ class BatchStore:
     async def delete(self, batch_id: str) -> None:
         await self._run(self._delete, batch_id)
 
+    async def import_batch(self, data: Any) -> dict[str, Any]:
+        """Add a whole batch in the shape `get` answers (e.g. batches an earlier version kept
+        in the browser's workspace); 409 if its id is taken. Written by the writer thread."""
+        batch = check_import(data)
+        if self._closed:
+            raise StoreError(503, "the batch store is closed")
+        await asyncio.get_running_loop().run_in_executor(None, self._opened.wait, 30)
+        if self._db is None:
+            raise StoreError(503, f"the batch store is unavailable: {self.error}")
+        done: Future[bool] = Future()
+        self._queue.put(("import", batch, done))
+        written = await asyncio.wrap_future(done)
+        if not written:
+            raise StoreError(409, f"batch {batch['id']!r} already exists")
+        return {"id": batch["id"]}
+
     def _list(self, query: str, limit: int) -> list[dict[str, Any]]:
         db = self._rdb()
         where, args = "", []
@@ -727,6 +797,91 @@ class BatchStore:
             raise StoreError(400, f"unknown format {fmt!r}: use json, markdown or notebook")
         batch = await self.get(batch_id)
         return export_batch(batch, fmt)
+
+
+def check_import(data: Any) -> dict[str, Any]:
+    """A batch to import, checked and normalized (missing optional fields filled in)."""
+
+    def bad(message: str) -> StoreError:
+        return StoreError(400, message)
+
+    def text(value: Any, name: str, default: Optional[str] = None, limit: int = 0) -> str:
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, str) or (limit and len(value) > limit):
+            raise bad(f"{name!r} must be a string" + (f" of at most {limit} characters" if limit else ""))
+        return value
+
+    def number(value: Any, name: str, default: Optional[float]) -> Optional[float]:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"{name!r} must be a number")
+        return float(value)
+
+    def obj(value: Any, name: str) -> Optional[dict]:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise bad(f"{name!r} must be an object")
+        return value
+
+    if not isinstance(data, dict):
+        raise bad("the body must be a JSON object (a batch, as GET fanout/batches/<id> answers)")
+    now = time.time()
+    batch_id = text(data.get("id"), "id", limit=256)
+    if not batch_id:
+        raise bad("'id' must not be empty")
+    prompt = text(data.get("prompt"), "prompt", "")
+    created = number(data.get("created_at"), "created_at", now)
+    batch: dict[str, Any] = {
+        "id": batch_id, "prompt": prompt, "created_at": created,
+        "updated_at": number(data.get("updated_at"), "updated_at", created),
+        "title": text(data.get("title"), "title", default_title(prompt), 1000) or default_title(prompt),
+        "options": obj(data.get("options"), "options") or {}, "responses": [],
+    }
+    responses = data.get("responses", [])
+    if not isinstance(responses, list):
+        raise bad("'responses' must be a list")
+    for i, response in enumerate(responses):
+        where = f"responses[{i}]"
+        if not isinstance(response, dict):
+            raise bad(f"{where!r} must be an object")
+        attempts = response.get("attempts")
+        if not isinstance(attempts, list) or not attempts:
+            raise bad(f"'{where}.attempts' must be a non-empty list")
+        checked = []
+        for j, a in enumerate(attempts):
+            at = f"{where}.attempts[{j}]"
+            if not isinstance(a, dict):
+                raise bad(f"{at!r} must be an object")
+            status = text(a.get("status"), f"{at}.status", "incomplete")
+            if status not in STATUSES or status == "running":
+                status = "incomplete"  # nothing imported is still running
+            number_of = a.get("attempt", j + 1)
+            if isinstance(number_of, bool) or not isinstance(number_of, int) or number_of < 1:
+                raise bad(f"'{at}.attempt' must be a positive integer")
+            checked.append({
+                "attempt": number_of, "status": status,
+                "upstream": text(a.get("upstream"), f"{at}.upstream", ""),
+                "model": text(a.get("model"), f"{at}.model", ""),
+                "request": obj(a.get("request"), f"{at}.request") or {},
+                "error": obj(a.get("error"), f"{at}.error"),
+                "finish_reason": text(a.get("finish_reason"), f"{at}.finish_reason", "") or None,
+                "text": text(a.get("text"), f"{at}.text", ""),
+                "reasoning": text(a.get("reasoning"), f"{at}.reasoning", ""),
+                "usage": obj(a.get("usage"), f"{at}.usage"),
+                "metrics": obj(a.get("metrics"), f"{at}.metrics"),
+                "started_at": number(a.get("started_at"), f"{at}.started_at", created),
+                "ended_at": number(a.get("ended_at"), f"{at}.ended_at", None),
+            })
+        if len({a["attempt"] for a in checked}) != len(checked):
+            raise bad(f"'{where}.attempts' numbers repeat")
+        batch["responses"].append({"id": text(response.get("id"), f"{where}.id", str(i + 1), 256),
+                                   "attempts": checked})
+    if len({r["id"] for r in batch["responses"]}) != len(batch["responses"]):
+        raise bad("response ids repeat")
+    return batch
 
 
 def export_batch(batch: dict[str, Any], fmt: str) -> tuple[str, str, str]:

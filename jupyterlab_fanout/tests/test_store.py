@@ -418,3 +418,59 @@ async def test_a_full_disk_does_not_break_streaming(jp_fetch, jp_ws_fetch, jp_se
     await stream_one(jp_ws_fetch, "later", "after the disk had room")
     assert (await api(jp_fetch, "batches", "later"))["responses"][0]["status"] == "complete"
     assert (await api(jp_fetch, "upstreams"))["store"]["ok"] is False
+
+
+@STORE
+async def test_import_a_batch_in_the_shape_get_answers(jp_fetch, jp_ws_fetch, no_unhandled_errors):
+    await stream_one(jp_ws_fetch, "round", "Round trip", 2)
+    original = await api(jp_fetch, "batches", "round")
+    await api(jp_fetch, "batches", "round", method="DELETE")
+    assert await api(jp_fetch, "batches", method="POST", body=original) == {"id": "round"}
+    assert await api(jp_fetch, "batches", "round") == original
+    code, message = await api_error(jp_fetch, "batches", method="POST", body=original)
+    assert code == 409 and "already exists" in message
+    # What an earlier version kept in the workspace: only some fields.
+    minimal = {"id": "old-1", "prompt": "From the workspace\nsecond line", "created_at": 1000.0,
+               "responses": [{"id": "1", "attempts": [{"text": "kept", "status": "running",
+                                                       "model": "m"}]}]}
+    await api(jp_fetch, "batches", method="POST", body=minimal)
+    old = await api(jp_fetch, "batches", "old-1")
+    assert old["title"] == "From the workspace" and old["created_at"] == 1000.0
+    [attempt] = old["responses"][0]["attempts"]
+    assert attempt["text"] == "kept" and attempt["status"] == "incomplete"
+    assert [b["id"] for b in (await api(jp_fetch, "batches"))["batches"]][-1] == "old-1"
+    for body, where in (([], "JSON object"), ({"id": ""}, "'id'"),
+                        ({"id": "x", "responses": [{"attempts": []}]}, "attempts"),
+                        ({"id": "x", "responses": [{"attempts": [{"text": 5}]}]}, "text")):
+        code, message = await api_error(jp_fetch, "batches", method="POST", body=body)
+        assert code == 400 and where in message, (body, message)
+
+
+async def test_an_import_sqlite_refuses_fails_alone(tmp_path):
+    from ..store import StoreError
+
+    store = BatchStore(str(tmp_path / "imp.sqlite3"), log=logging.getLogger("test"))
+    store.open()
+    bad = {"id": "bad", "prompt": "p", "responses": [{"id": "1", "attempts": [{"text": "\ud800"}]}]}
+    with pytest.raises(StoreError) as info:
+        await store.import_batch(bad)
+    assert info.value.status == 400
+    fill(store, 1)
+    assert [b["id"] for b in await store.list()] == ["b0"] and store.ok
+    await store.close()
+
+
+async def test_close_flushes_what_is_pending(tmp_path):
+    """stop_extension closes the store: bytes not flushed yet are written, nothing is lost."""
+    path = str(tmp_path / "close.sqlite3")
+    store = BatchStore(path, log=logging.getLogger("test"), flush_interval=60)
+    store.open()
+    store.batch("c", "p", {})
+    recording = store.start("c", "1.1", "sim", {})
+    recording.data(b'data: {"choices":[{"delta":{"content":"not yet flushed"}}]}\n\n')
+    await store.close()
+    again = BatchStore(path, log=logging.getLogger("test"))
+    again.open()
+    [attempt] = (await again.get("c"))["responses"][0]["attempts"]
+    assert attempt["text"] == "not yet flushed" and attempt["status"] == "incomplete"
+    await again.close()
