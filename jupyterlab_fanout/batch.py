@@ -20,6 +20,7 @@ from .outbox import Outbox, Send, record, record_prefix
 from .store import BatchStore, Recording, new_batch_id, prompt_of
 from .upstream import Upstream, UpstreamStream
 from .validation import (
+    ALLOWED_REQUEST_KEYS,
     Lookup,
     bad_request,
     build_body,
@@ -267,7 +268,11 @@ class Batch:
         store = self.store
         if store is None:
             return None
-        request = message.get("request")
+        sent = message.get("request")
+        # What the browser asked for, as it sent it, but only the keys that were forwarded
+        # (ALLOWED_REQUEST_KEYS): nothing else a client put there is kept.
+        request = {k: v for k, v in sent.items() if k in ALLOWED_REQUEST_KEYS} if isinstance(
+            sent, dict) else {}
         if self.record_id is None:
             if self._described is not None:
                 self.record_id, prompt, options = self._described

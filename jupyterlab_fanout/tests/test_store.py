@@ -105,7 +105,8 @@ async def test_a_batch_is_stored_with_every_attempt(
     client = await open_batch(jp_ws_fetch)
     await client.send({"type": "batch", "id": "b-1", "prompt": "Write a poem\nabout the sea",
                        "options": {"n": 3, "temperature": 0.7}})
-    await client.start("1.1", messages=[{"role": "user", "content": "Write a poem"}])
+    await client.start("1.1", messages=[{"role": "user", "content": "Write a poem"}],
+                       api_key="sk-not-kept", base_url="http://10.0.0.1/v1")
     await client.start("2.1")
     await client.start("3.1", upstream="faulty")
     await client.wait_bytes("2.1", 200)
@@ -144,6 +145,7 @@ async def test_a_batch_is_stored_with_every_attempt(
     assert three["status"] == "error" and three["attempts"][0]["error"]
     text = json.dumps(batch)
     assert "sk-fanout" not in text and "127.0.0.1" not in text  # no key, no upstream address
+    assert "sk-not-kept" not in text and "10.0.0.1" not in text  # only forwarded keys are kept
 
     listed = (await api(jp_fetch, "batches"))["batches"]
     assert listed == [{"id": "b-1", "title": "Write a poem", "created_at": batch["created_at"],
