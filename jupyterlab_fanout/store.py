@@ -40,6 +40,8 @@ from typing import Any, Optional, Union
 Log = Union[logging.Logger, logging.LoggerAdapter]
 
 SCHEMA_VERSION = 1
+#: Chunk rows one INSERT writes at most (4 values each, under SQLite's 32766 variables).
+CHUNK_ROWS_PER_INSERT = 500
 #: Longest default title (the prompt's first line), in characters.
 TITLE_LENGTH = 200
 
@@ -125,21 +127,21 @@ class SSEReader:
         self._tail = data[end:]
         text_from, reasoning_from = len(self.text), len(self.reasoning)
         if end:
+            payloads = []
             for raw in data[:end].split(b"\n"):
                 if raw.startswith(b"data:"):
-                    self._line(raw[5:].strip())
+                    payload = raw[5:].strip()
+                    if payload == b"[DONE]":
+                        self.done = True
+                    elif payload:
+                        payloads.append(payload)
+            if payloads:
+                for event in _decode(payloads):
+                    if isinstance(event, dict):
+                        self._event(event)
         return "".join(self.text[text_from:]), "".join(self.reasoning[reasoning_from:])
 
-    def _line(self, payload: bytes) -> None:
-        if payload == b"[DONE]":
-            self.done = True
-            return
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
-            return
+    def _event(self, event: dict[str, Any]) -> None:
         if self.model is None and isinstance(event.get("model"), str):
             self.model = event["model"]
         if event.get("error") is not None:
@@ -167,6 +169,26 @@ class SSEReader:
                     self.text.append(content)
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
+
+
+def _decode(payloads: list[bytes]) -> list[Any]:
+    """The JSON values of many events: one `json.loads` of them all as an array (half the
+    cost of one call each), or, when one is malformed, each alone (the malformed skipped).
+    Upstream-crafted lines that are malformed alone but valid joined could be read differently
+    from the browser's parser; only what the store keeps of that upstream's own text changes."""
+    try:
+        events = json.loads(b"[" + b",".join(payloads) + b"]")
+        if len(events) == len(payloads):  # else lines were malformed in a way that joins
+            return events
+    except (ValueError, RecursionError):
+        pass
+    events = []
+    for payload in payloads:
+        try:
+            events.append(json.loads(payload))
+        except (ValueError, RecursionError):
+            pass
+    return events
 
 
 def parse_sse(data: bytes) -> SSEReader:
@@ -467,8 +489,7 @@ class BatchStore:
                     retain = True
                     imported.append((item[2], self._w_import(item[1])))
             if flush:
-                for recording in self._live.values():
-                    self._append(recording)
+                self._flush_live()
             if retain:
                 self._retain()
             db.execute("COMMIT")
@@ -554,22 +575,33 @@ class BatchStore:
         recording.row = cursor.lastrowid
         self._live[recording.row] = recording  # type: ignore[index]
 
-    def _append(self, recording: Recording, final: bool = False) -> None:
-        """Read the bytes that arrived since the last flush; keep the text they added."""
-        assert self._db is not None
+    def _read(self, recording: Recording, final: bool = False) -> Optional[tuple]:
+        """Read the bytes that arrived since the last flush: the chunk row of the text they
+        added, or None."""
         if recording.row is None or not (recording.pending or final):
-            return
+            return None
         text, reasoning = recording.reader.feed(recording.take(), final)
-        if text or reasoning:
+        if not (text or reasoning):
+            return None
+        recording.seq += 1
+        return (recording.row, recording.seq - 1, text, reasoning)
+
+    def _flush_live(self) -> None:
+        """One INSERT for the chunks of every running attempt: each statement the writer runs
+        releases and retakes the GIL, which the event loop then has to hand back."""
+        assert self._db is not None
+        rows = [row for row in map(self._read, list(self._live.values())) if row is not None]
+        for at in range(0, len(rows), CHUNK_ROWS_PER_INSERT):
+            part = rows[at:at + CHUNK_ROWS_PER_INSERT]
             self._db.execute(
-                "INSERT INTO chunks (attempt_id, seq, text, reasoning) VALUES (?, ?, ?, ?)",
-                (recording.row, recording.seq, text, reasoning))
-            recording.seq += 1
+                "INSERT INTO chunks (attempt_id, seq, text, reasoning) VALUES "
+                + ",".join(["(?, ?, ?, ?)"] * len(part)),
+                [value for row in part for value in row])
 
     def _w_end(self, recording: Recording, kind: str, error: Optional[dict], at: float) -> None:
         if recording.row is None:
             return  # its start was not written (the store failed meanwhile)
-        self._append(recording, final=True)
+        self._read(recording, final=True)  # its text is in the reader; chunks are dropped next
         self._live.pop(recording.row, None)
         self._finish_row(recording.row, kind, error, at, recording.first_byte_at,
                          recording.reader)
