@@ -6,24 +6,33 @@ is a function that only counts frames. Prints the proxy process's CPU time per t
 (`time.process_time`), median over repeats, and the simulator's own CPU per token beside it
 (not counted in the proxy's).
 
-    python benchmarks/proxy_cpu.py [N] [repeats] [--key]  # defaults: 64 responses, 5 repeats
+    python benchmarks/proxy_cpu.py [N] [repeats] [--key] [--no-store]  # defaults: 64, 5
 
 With `--key` the upstream is configured with an API key (the simulator requires it), so the
 key scrubber of the relayed stream runs on every chunk.
+
+Each repeat runs the batch twice, alternated: without the batch store and with it (a
+`BatchStore` on a SQLite file in a temporary directory, its writer thread's CPU counted: it
+is the same process). Prints both medians, their ratio (budget: 1.25) and the bytes the store
+keeps on disk per generated token (after the batches ended: parsed text, requests, metadata;
+the raw SSE bytes are dropped once an attempt is parsed). `--no-store` skips the store runs.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
 from jupyterlab_fanout.batch import Batch, UserStreams
 from jupyterlab_fanout.config import Fanout, UpstreamSpec
+from jupyterlab_fanout.store import BatchStore
 from jupyterlab_fanout.upstream import Upstream
 
 from bench_util import cpu_seconds, free_port
@@ -34,7 +43,8 @@ RATE = 50
 KEY = "sk-proxy-cpu-benchmark-0123456789abcdef"
 
 
-async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:
+async def one_batch(upstream: Upstream, n: int,
+                    store: BatchStore | None = None) -> tuple[float, float, int]:
     ended: set[str] = set()
     frames = 0
 
@@ -47,8 +57,10 @@ async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:
 
     log = logging.getLogger("proxy_cpu")
     batch = Batch(fanout=Fanout(), lookup=lambda _: upstream, user="u",
-                  user_streams=UserStreams(), send=send, log=log)
+                  user_streams=UserStreams(), send=send, log=log, store=store)
     cpu, wall = time.process_time(), time.perf_counter()
+    batch.handle_message(json.dumps({"type": "batch", "id": f"bench-{time.time_ns()}",
+                                     "prompt": "question", "options": {"n": n}}))
     for i in range(n):
         batch.handle_message(json.dumps({
             "type": "start", "id": str(i),
@@ -57,30 +69,59 @@ async def one_batch(upstream: Upstream, n: int) -> tuple[float, float, int]:
         }))
     while len(ended) < n:
         await asyncio.sleep(0.01)
+    if store is not None:
+        await store.sync()  # the parse of every ended attempt is counted
     return time.process_time() - cpu, time.perf_counter() - wall, frames
 
 
-async def main(n: int, repeats: int, base_url: str, key: str | None) -> None:
+def disk_bytes(path: str) -> int:
+    return sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
+
+
+async def main(n: int, repeats: int, base_url: str, key: str | None, with_store: bool) -> None:
     spec = UpstreamSpec(name="sim", base_urls=(base_url,), api_key=key)
     upstream = Upstream(spec, idle_timeout=60,
                         connect_timeout=5, models_timeout=5, log=logging.getLogger("proxy_cpu"))
+    directory = tempfile.mkdtemp(prefix="proxy_cpu_store-")
+    path = os.path.join(directory, "batches.sqlite3")
+    store = None
+    if with_store:
+        store = BatchStore(path, log=logging.getLogger("proxy_cpu"))
+        store.open()
     await one_batch(upstream, n)  # warm-up
-    per_token = []
+    if store is not None:
+        await one_batch(upstream, n, store)
+    results: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(repeats):
-        cpu, wall, frames = await one_batch(upstream, n)
-        per_token.append(cpu / (n * TOKENS) * 1e6)
-        print(f"  {cpu:.3f} s CPU over {wall:.2f} s, {frames} frames: "
-              f"{per_token[-1]:.0f} µs per token")
-        await asyncio.sleep(0.3)
+        for mode in ("off", "on") if store is not None else ("off",):
+            cpu, wall, frames = await one_batch(upstream, n, store if mode == "on" else None)
+            results[mode].append(cpu / (n * TOKENS) * 1e6)
+            print(f"  store {mode:3}: {cpu:.3f} s CPU over {wall:.2f} s, {frames} frames: "
+                  f"{results[mode][-1]:.0f} µs per token")
+            await asyncio.sleep(0.3)
     await upstream.close()
+    off = statistics.median(results["off"])
     print(f"proxy CPU per token, {n} streams × {TOKENS} tokens at {RATE} tokens/s"
           f"{' with an API key' if key else ''}: "
-          f"median {statistics.median(per_token):.0f} µs over {repeats} repeats")
+          f"median {off:.0f} µs over {repeats} repeats (store off)")
+    if store is not None:
+        on = statistics.median(results["on"])
+        await store.close()
+        stored_tokens = (repeats + 1) * n * TOKENS
+        paired = statistics.median(b / a for a, b in zip(results["off"], results["on"]))
+        print(f"  with the batch store: median {on:.0f} µs; ratio on/off {on / off:.2f} of the"
+              f" medians, {paired:.2f} median of each repeat's pair (budget 1.25)")
+        print(f"  bytes on disk per generated token: {disk_bytes(path) / stored_tokens:.1f}"
+              f" ({disk_bytes(path)} bytes for {repeats + 1} batches of {n} × {TOKENS} tokens)")
+        for name in os.listdir(directory):
+            os.remove(os.path.join(directory, name))
+        os.rmdir(directory)
 
 
 if __name__ == "__main__":
     key = KEY if "--key" in sys.argv else None
-    args = [a for a in sys.argv[1:] if a != "--key"]
+    with_store = "--no-store" not in sys.argv
+    args = [a for a in sys.argv[1:] if a not in ("--key", "--no-store")]
     n = int(args[0]) if len(args) > 0 else 64
     repeats = int(args[1]) if len(args) > 1 else 5
     port = free_port()
@@ -99,9 +140,10 @@ if __name__ == "__main__":
             except OSError:
                 time.sleep(0.1)
         before = cpu_seconds(simulator.pid)
-        asyncio.run(main(n, repeats, base_url, key))
+        runs = 1 + (repeats * 2 + 1 if with_store else repeats)
+        asyncio.run(main(n, repeats, base_url, key, with_store))
         print(f"simulator CPU per token (the warm-up and every repeat; reference): "
-              f"{(cpu_seconds(simulator.pid) - before) / ((repeats + 1) * n * TOKENS) * 1e6:.0f} µs")
+              f"{(cpu_seconds(simulator.pid) - before) / (runs * n * TOKENS) * 1e6:.0f} µs")
     finally:
         simulator.terminate()
         simulator.wait()

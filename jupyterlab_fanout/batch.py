@@ -17,10 +17,14 @@ from typing import Any, Callable, Optional, Union
 from .config import Fanout
 from .errors import FanoutError, SocketClosed
 from .outbox import Outbox, Send, record, record_prefix
+from .store import BatchStore, Recording, new_batch_id, prompt_of
 from .upstream import Upstream, UpstreamStream
 from .validation import (
+    ALLOWED_REQUEST_KEYS,
     Lookup,
+    bad_request,
     build_body,
+    check_batch_message,
     check_batch_size,
     check_depth,
     check_known_id,
@@ -66,12 +70,15 @@ class UserStreams:
 class Response:
     """One response of a batch: one upstream request, streamed to the browser."""
 
-    def __init__(self, batch: Batch, response_id: str, upstream: Upstream, body: dict[str, Any]):
+    def __init__(self, batch: Batch, response_id: str, upstream: Upstream, body: dict[str, Any],
+                 recording: Recording | None = None):
         self.batch = batch
         self.id = response_id
         self.upstream = upstream
         self.done = False  # a terminal message was sent (or is being sent)
         self.stop_requested = False
+        #: This attempt in the batch store (None when the store is off or already told the end).
+        self.recording = recording
         self._prefix = record_prefix(response_id)
         # The request leaves now if it can (before the batch's next `start` is read); the
         # task waits for its answer. A task cancelled before its first step runs none of
@@ -88,16 +95,20 @@ class Response:
         try:
             stream = await self._opening.open()
             await self.batch.send_json({"type": "open", "id": self.id, "status": stream.status})
+            recording = self.recording
             while True:
                 chunk = await stream.read()
                 if not chunk:
                     break
+                if recording is not None:
+                    recording.data(chunk)
                 await self.batch.send(record(self._prefix, chunk))
             clean_end = True
         except FanoutError as e:
             await self.finish(e.to_message(self.id))
         except SocketClosed:
             self.done = True  # nobody to tell; the batch is being closed
+            self.record_end({"type": "stopped"})
         except Exception:  # noqa: BLE001 - a bug must not kill the loop or other responses
             self.batch.log.exception("fanout: response %r failed", self.id)
             await self.finish(INTERNAL_ERROR.to_message(self.id))
@@ -114,6 +125,7 @@ class Response:
         if self.done:
             return
         self.done = True
+        self.record_end(message)
         try:
             await self.batch.send_json(message)
         except SocketClosed:
@@ -133,6 +145,17 @@ class Response:
         self.done = True
         self.task.cancel()
         await asyncio.wait([self.task])
+        self.record_end({"type": "stopped"})
+
+    def record_end(self, message: dict[str, Any]) -> None:
+        """Tell the store how this attempt ended (once): `end`, `stopped` or `error`."""
+        recording, self.recording = self.recording, None
+        if recording is not None and self.batch.store is not None:
+            error = None
+            if message["type"] == "error":
+                error = {k: message[k] for k in ("message", "code", "status", "upstream_error")
+                         if k in message}
+            self.batch.store.end(recording, message["type"], error)
 
 
 class Batch:
@@ -148,8 +171,13 @@ class Batch:
         send: Send,
         log: Log,
         close_socket: Callable[[int, str], None] | None = None,
+        store: BatchStore | None = None,
     ):
         self.fanout = fanout
+        self.store = store
+        #: The batch's id in the store and what the browser said of it (`batch` message).
+        self.record_id: str | None = None
+        self._described: tuple[str, str, dict[str, Any]] | None = None
         self._close_socket = close_socket
         self.lookup = lookup
         self.user = user
@@ -207,6 +235,8 @@ class Batch:
             message = parse_message(text, self.fanout.max_message_bytes)
             if message["type"] == "start":
                 self.start(message)
+            elif message["type"] == "batch":
+                self.describe(message)
             else:
                 self.stop(message.get("id"))
         except FanoutError as e:
@@ -224,6 +254,32 @@ class Batch:
     def backpressure(self) -> Optional[asyncio.Future[None]]:
         """None, or a future to wait for before the socket reads another message."""
         return self._outbox.readable() if self._outbox.backed_up else None
+
+    def describe(self, message: dict[str, Any]) -> None:
+        """Handle `batch`: the id, prompt and options the store keeps for this socket's starts."""
+        described = check_batch_message(message)
+        if self._described is not None or self.record_id is not None:
+            raise bad_request("'batch' must come once, before the first 'start'")
+        self._described = described
+
+    def _recording(self, response_id: str, upstream: Upstream,
+                   message: dict[str, Any]) -> Recording | None:
+        """Register this start with the store (the batch itself on the first)."""
+        store = self.store
+        if store is None:
+            return None
+        sent = message.get("request")
+        # What the browser asked for, as it sent it, but only the keys that were forwarded
+        # (ALLOWED_REQUEST_KEYS): nothing else a client put there is kept.
+        request = {k: v for k, v in sent.items() if k in ALLOWED_REQUEST_KEYS} if isinstance(
+            sent, dict) else {}
+        if self.record_id is None:
+            if self._described is not None:
+                self.record_id, prompt, options = self._described
+            else:
+                self.record_id, prompt, options = new_batch_id(), prompt_of(request), {}
+            store.batch(self.record_id, prompt, options)
+        return store.start(self.record_id, response_id, upstream.name, request)
 
     def start(self, message: dict[str, Any]) -> None:
         """Start one response, or answer its `error` at once.
@@ -251,9 +307,13 @@ class Batch:
             self.log.exception("fanout: start %r could not be handled", response_id)
             self._refused(response_id, INTERNAL_ERROR)
             return
+        recording = None
         try:
-            response = Response(self, response_id, upstream, body)
+            recording = self._recording(response_id, upstream, message)
+            response = Response(self, response_id, upstream, body, recording)
         except Exception:  # noqa: BLE001 - e.g. a body the JSON encoder cannot write
+            if recording is not None and self.store is not None:
+                self.store.end(recording, "error", INTERNAL_ERROR.to_message(response_id))
             self.user_streams.release(self.user)
             self.log.exception("fanout: start %r could not be handled", response_id)
             self._refused(response_id, INTERNAL_ERROR)

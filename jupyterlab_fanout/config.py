@@ -151,6 +151,27 @@ class Fanout(Configurable):
         5.0, help="Seconds to wait for an upstream's /models listing."
     ).tag(config=True)
 
+    store_path = Unicode(
+        None,
+        allow_none=True,
+        help="""SQLite file where every batch streamed through the proxy is kept (prompt,
+        options, title, every attempt's request, text, reasoning, usage, metrics, status and
+        error; never a key or an upstream address). Default (None): `fanout/batches.sqlite3`
+        in the Jupyter data directory (`jupyter --data-dir`). The empty string disables the
+        store.""",
+    ).tag(config=True)
+
+    store_max_batches = Int(
+        10000,
+        help="Most batches the store keeps; beyond, the oldest are deleted. 0: no limit.",
+    ).tag(config=True)
+
+    store_max_bytes = Int(
+        1024 * 1024 * 1024,
+        help="""Most bytes of text (requests, responses, reasoning) the store keeps; beyond,
+        the oldest batches are deleted. 0: no limit.""",
+    ).tag(config=True)
+
     def limits(self) -> dict[str, int]:
         """The limits the browser may know about (GET fanout/upstreams)."""
         return {

@@ -2,8 +2,8 @@
 
 `initialize_settings` reads `c.Fanout` and builds the proxy's state, `initialize_handlers`
 routes `fanout/upstreams` and `fanout/batch` under the server's base_url, and
-`stop_extension` closes every upstream stream, batch socket and the simulator when the
-server stops (Ctrl+C, `jupyter server stop`, a test's teardown).
+`stop_extension` closes every upstream stream, batch socket, the simulator and the batch
+store (flushed) when the server stops (Ctrl+C, `jupyter server stop`, a test's teardown).
 """
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import os
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import ConfigError, Fanout, resolve_upstreams
-from .handlers import BatchHandler, UpstreamsHandler
+from .handlers import (
+    BatchesHandler,
+    BatchExportHandler,
+    BatchHandler,
+    BatchRecordHandler,
+    UpstreamsHandler,
+)
 from .state import FanoutState
 
 
@@ -51,6 +57,9 @@ class FanoutExtensionApp(ExtensionApp):
             [
                 ("fanout/upstreams", UpstreamsHandler),
                 ("fanout/batch", BatchHandler),
+                ("fanout/batches", BatchesHandler),
+                (r"fanout/batches/([^/]+)", BatchRecordHandler),
+                (r"fanout/batches/([^/]+)/export", BatchExportHandler),
             ]
         )
 

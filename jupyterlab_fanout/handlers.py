@@ -2,6 +2,8 @@
 
 - `GET {base_url}fanout/upstreams`: configured upstreams, their models, the limits.
 - `WS  {base_url}fanout/batch`: one batch of streamed responses (docs/protocol.md).
+- `GET {base_url}fanout/batches?query=&limit=`, `GET|PATCH|DELETE fanout/batches/<id>`,
+  `GET fanout/batches/<id>/export?format=json|markdown|notebook`: the batch store (store.py).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .batch import Batch
 from .errors import SocketClosed
 from .logs import RedactedLogMixin
 from .state import FanoutState
+from .store import BatchStore, StoreError
 from .validation import bad_request
 
 
@@ -53,6 +56,100 @@ class UpstreamsHandler(RedactedLogMixin, APIHandler):
     async def get(self) -> None:
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(await _state(self).describe()))
+
+
+class _StoreHandler(RedactedLogMixin, APIHandler):
+    """Base of the store's REST handlers: JSON answers; a StoreError becomes its status
+    (APIHandler writes errors as `{"message": ...}`)."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def _store(self) -> BatchStore:
+        store = _state(self).store
+        if store is None:
+            raise web.HTTPError(404, "the batch store is disabled (c.Fanout.store_path = '')")
+        return store
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Cache-Control", "no-store")
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except StoreError as e:
+            raise web.HTTPError(e.status, e.message.replace("%", "%%")) from None
+
+
+class BatchesHandler(_StoreHandler):
+    """`GET fanout/batches?query=&limit=`: summaries, newest first; `POST`: import a batch."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.get_argument("query", "")
+        try:
+            limit = int(self.get_argument("limit", "100"))
+        except ValueError:
+            raise web.HTTPError(400, "limit must be an integer") from None
+        limit = max(1, min(limit, 10000))
+        batches = await self._call(self._store().list(query, limit))
+        self.finish(json.dumps({"batches": batches}))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Import a whole batch in the shape `GET fanout/batches/<id>` answers (e.g. the batches
+        an earlier version kept in the workspace); 409 if its id is taken."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        created = await self._call(self._store().import_batch(body))
+        self.set_status(201)
+        self.finish(json.dumps(created))
+
+
+class BatchRecordHandler(_StoreHandler):
+    """`GET|PATCH|DELETE fanout/batches/<id>`: one batch, every response and attempt."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, batch_id: str) -> None:
+        self.finish(json.dumps(await self._call(self._store().get(batch_id))))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, batch_id: str) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        title = body.get("title") if isinstance(body, dict) else None
+        if not isinstance(title, str) or not title.strip() or len(title) > 1000:
+            raise web.HTTPError(400, "'title' must be a non-empty string of at most 1000 characters")
+        self.finish(json.dumps(await self._call(self._store().rename(batch_id, title.strip()))))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, batch_id: str) -> None:
+        await self._call(self._store().delete(batch_id))
+        self.set_status(204)
+        self.finish()
+
+
+class BatchExportHandler(_StoreHandler):
+    """`GET fanout/batches/<id>/export?format=json|markdown|notebook` (an attachment)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, batch_id: str) -> None:
+        fmt = self.get_argument("format", "json")
+        content_type, name, body = await self._call(self._store().export(batch_id, fmt))
+        self.set_header("Content-Type", content_type)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(body)
 
 
 class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -128,4 +225,6 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
             self.log.error("fanout: closing a batch failed", exc_info=task.exception())
 
 
-__all__ = ["BatchHandler", "UpstreamsHandler"]
+__all__ = [
+    "BatchExportHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "UpstreamsHandler",
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 from typing import Any, Union
 
 from .batch import Batch, UserStreams
@@ -17,6 +18,7 @@ from .config import (
     UpstreamSpec,
 )
 from .errors import FanoutError
+from .store import BatchStore
 from .upstream import Upstream
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
@@ -39,6 +41,19 @@ class FanoutState:
         self._simulator_error: str | None = None
         self._start_lock: asyncio.Lock | None = None
         self._closed = False
+        self.store: BatchStore | None = self._store()
+
+    def _store(self) -> BatchStore | None:
+        """The batch store, its writer thread started (it opens the file); None when off."""
+        path = store_path(self.fanout)
+        if not path:
+            return None
+        store = BatchStore(
+            path, log=self.log, max_batches=self.fanout.store_max_batches,
+            max_bytes=self.fanout.store_max_bytes,
+        )
+        store.open()
+        return store
 
     def _client(self, spec: UpstreamSpec) -> Upstream:
         return Upstream(
@@ -97,6 +112,7 @@ class FanoutState:
             user_streams=self.user_streams,
             send=send,
             log=self.log,
+            store=self.store,
         )
         self.batches.add(batch)
         return batch
@@ -136,7 +152,10 @@ class FanoutState:
                 {"name": SIMULATOR_UPSTREAM_NAME, "models": [], "default_model": None,
                  "error": self._simulator_error, "dialect": None}
             )
-        return {"default": self.default, "upstreams": described, "limits": self.fanout.limits()}
+        return {
+            "default": self.default, "upstreams": described, "limits": self.fanout.limits(),
+            "store": self.store.state() if self.store is not None else None,
+        }
 
     async def close(self) -> None:
         """Server shutdown: close every stream, every batch socket, every session, the simulator."""
@@ -152,6 +171,17 @@ class FanoutState:
         if self._simulator is not None:
             await _stop_server(self._simulator)
             self._simulator = None
+        if self.store is not None:
+            await self.store.close()
+
+
+def store_path(fanout: Fanout) -> str:
+    """`c.Fanout.store_path`, or the default file in the user's Jupyter data directory."""
+    if fanout.store_path is not None:
+        return fanout.store_path
+    from jupyter_core.paths import jupyter_data_dir
+
+    return os.path.join(jupyter_data_dir(), "fanout", "batches.sqlite3")
 
 
 async def _stop_server(server: Any) -> None:

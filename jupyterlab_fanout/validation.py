@@ -80,7 +80,7 @@ def limit_error(name: str, value: int, what: str, status: int = 400) -> FanoutEr
 
 
 def parse_message(text: Union[str, bytes], max_message_bytes: int) -> dict[str, Any]:
-    """One message from the browser as a dict whose `type` is 'start' or 'stop'.
+    """One message from the browser as a dict whose `type` is 'start', 'stop' or 'batch'.
 
     A message over `max_message_bytes` is refused unread (Tornado already closed the socket
     above twice the limit); binary messages are not accepted.
@@ -98,9 +98,30 @@ def parse_message(text: Union[str, bytes], max_message_bytes: int) -> dict[str, 
         raise bad_request(f"message is nested more than {MAX_JSON_DEPTH} levels deep") from None
     if not isinstance(message, dict):
         raise bad_request("message must be a JSON object")
-    if message.get("type") not in ("start", "stop"):
-        raise bad_request("'type' must be 'start' or 'stop'")
+    if message.get("type") not in ("start", "stop", "batch"):
+        raise bad_request("'type' must be 'start', 'stop' or 'batch'")
     return message
+
+
+def check_batch_message(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The (id, prompt, options) of a `batch` message (what the store keeps of the batch)."""
+    check_depth(message)
+    batch_id = message.get("id")
+    if not isinstance(batch_id, str) or not 0 < len(batch_id) <= MAX_ID_LENGTH:
+        raise bad_request(f"batch 'id' must be a string of 1 to {MAX_ID_LENGTH} characters")
+    prompt = message.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise bad_request("batch 'prompt' must be a string")
+    options = message.get("options", {})
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise bad_request("batch 'options' must be an object")
+    try:
+        (batch_id + prompt).encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request("batch 'id' and 'prompt' must be valid Unicode") from None
+    return batch_id, prompt, options
 
 
 def check_new_id(response_id: Any, used_ids: set[str]) -> str:

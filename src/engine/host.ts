@@ -76,7 +76,13 @@ export class StreamHost {
       batch = { connection: null, running: new Map() };
       this._batches.set(request.batch, batch);
     }
-    const connection = batch.connection ?? this._open(request.batch, batch, request.transport);
+    let connection = batch.connection;
+    if (!connection) {
+      connection = this._open(request.batch, batch, request.transport);
+      if (request.describe) {
+        connection.describe?.(request.batch, request.describe);
+      }
+    }
     const stream = new ResponseStream({ now: this._options.now, trackNewText: true });
     stream.start(request.startedAt);
     batch.running.set(request.wire, { stream, connection });

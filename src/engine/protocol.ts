@@ -6,6 +6,7 @@
  * where workers are unavailable it runs in place. Everything here is plain data.
  */
 import type { ResponseUpdate } from '../core';
+import type { IGenerateOptions } from '../tokens';
 
 /** How a batch reaches its model; chosen when the batch opens its connection. */
 export type TransportSpec =
@@ -13,6 +14,23 @@ export type TransportSpec =
   | { kind: 'proxy'; url: string }
   /** One fetch per response straight to an OpenAI-compatible server the browser can reach. */
   | { kind: 'direct'; baseUrl: string; apiKey?: string };
+
+/**
+ * What the server's batch store keeps of a batch (docs/protocol.md, the `batch` message): sent
+ * once on each connection the batch opens, before its first `start`.
+ */
+export interface IBatchDescription {
+  /** The user's prompt. */
+  prompt: string;
+  /** The batch's generate options, the prompt left out. */
+  options: Record<string, unknown>;
+}
+
+/** A batch's description for the store: its prompt, and its other options as plain data. */
+export function describeBatch(options: IGenerateOptions): IBatchDescription {
+  const { prompt, ...rest } = options;
+  return { prompt, options: JSON.parse(JSON.stringify(rest)) as Record<string, unknown> };
+}
 
 /** The main thread's requests to the engine, in order. */
 export type EngineRequest =
@@ -27,6 +45,8 @@ export type EngineRequest =
       transport: TransportSpec;
       /** When the user asked for it, in the main thread's clock. */
       startedAt: number;
+      /** The batch, for the server's store: sent when this start opens a connection. */
+      describe?: IBatchDescription;
     }
   | { type: 'stop'; batch: string; wire: string }
   /** Get ready for a batch over `transport` (open a socket ahead of time). */

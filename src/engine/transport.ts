@@ -3,6 +3,7 @@
  * Jupyter server, carrying every response of the batch. No DOM beyond the WebSocket API.
  */
 import type { ResponseError } from '../core';
+import type { IBatchDescription } from './protocol';
 
 /** What the connection reports, per response id. */
 export interface IConnectionHandlers {
@@ -22,6 +23,11 @@ export interface IConnectionHandlers {
 
 /** One open batch connection. */
 export interface IBatchConnection {
+  /**
+   * Name the batch this connection carries (its id, prompt and options), before any start: the
+   * server's store keeps the batch under this id. Only the proxy's connection has it.
+   */
+  describe?(batchId: string, description: IBatchDescription): void;
   /** Ask for one response. `request` holds the chat completion parameters. */
   start(id: string, upstream: string, request: Record<string, unknown>): void;
   /** Stop one response: the proxy closes its upstream connection. */
@@ -96,6 +102,10 @@ export class WebSocketBatchConnection implements IBatchConnection {
         }
       );
     };
+  }
+
+  describe(batchId: string, description: IBatchDescription): void {
+    this._send({ type: 'batch', id: batchId, prompt: description.prompt, options: description.options });
   }
 
   start(id: string, upstream: string, request: Record<string, unknown>): void {

@@ -10,6 +10,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   ConnectionFactory,
+  describeBatch,
   EngineUpdate,
   IStreamEngine,
   localEngine,
@@ -200,7 +201,8 @@ export class FanoutModel implements IFanoutModel {
       upstream: response.upstream,
       request: buildRequest(batch.options, response.seed, response.model),
       transport: this._transport(),
-      startedAt
+      startedAt,
+      describe: describeBatch(batch.options)
     });
   }
 

@@ -28,7 +28,11 @@ class FakeConnection implements IBatchConnection {
   constructor(readonly handlers: IConnectionHandlers) {}
   started: string[] = [];
   stopped: string[] = [];
+  described: string[] = [];
   closed = false;
+  describe(batchId: string, description: { prompt: string }): void {
+    this.described.push(`${batchId}: ${description.prompt}`);
+  }
   start(id: string): void {
     this.started.push(id);
   }
@@ -51,7 +55,7 @@ function fakeConnector() {
   return { connections, connect };
 }
 
-function start(batch: string, wire: string, startedAt = 0): EngineRequest {
+function start(batch: string, wire: string, startedAt = 0): Extract<EngineRequest, { type: 'start' }> {
   return {
     type: 'start',
     batch,
@@ -217,6 +221,19 @@ describe('StreamHost', () => {
     host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
     expect(sent).toHaveLength(2);
     expect(connections[0].stopped).toEqual(['1.1']);
+  });
+
+  it('describes the batch once on each connection it opens, before the first start', () => {
+    const { host, connections } = makeHost(0);
+    const describe = { prompt: 'p', options: { n: 2 } };
+    host.handle({ ...start('b', '1.1'), describe });
+    host.handle({ ...start('b', '2.1'), describe });
+    expect(connections[0].described).toEqual(['b: p']);
+    host.handle({ type: 'close', batch: 'b' });
+    host.handle({ ...start('b', '1.2'), describe });
+    expect(connections[1].described).toEqual(['b: p']);
+    host.handle(start('c', '1.1'));
+    expect(connections[2].described).toEqual([]);
   });
 
   it('fails only the responses that ran on a connection that closed', () => {

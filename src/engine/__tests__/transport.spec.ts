@@ -1,4 +1,5 @@
-import { decodeDataFrame } from '../transport';
+import { describeBatch } from '../protocol';
+import { decodeDataFrame, WebSocketBatchConnection } from '../transport';
 
 const encoder = new TextEncoder();
 
@@ -45,5 +46,54 @@ describe('binary frames of the batch protocol', () => {
     const bad = record('1.1', encoder.encode('abc')).slice(0, -1);
     expect(() => decodeDataFrame(bad.buffer)).toThrow(/a record of 3 bytes at 0 exceeds the frame \(11 bytes\)/);
     expect(() => decodeDataFrame(new Uint8Array([0]).buffer)).toThrow(/ends inside a record header at 0/);
+  });
+});
+
+describe('the batch message (the server store keeps the batch under its id)', () => {
+  const globals = globalThis as { WebSocket?: unknown };
+  const saved = globals.WebSocket;
+  beforeAll(() => {
+    globals.WebSocket = saved ?? { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
+  });
+  afterAll(() => {
+    globals.WebSocket = saved;
+  });
+
+  it('is sent before the first start, once per connection that a batch opens', () => {
+    const sent: string[] = [];
+    const socket = {
+      readyState: 1,
+      binaryType: '',
+      send: (text: string) => sent.push(text),
+      close: () => undefined
+    } as unknown as WebSocket;
+    const noop = () => undefined;
+    const connection = new WebSocketBatchConnection(
+      'ws://x',
+      { onOpen: noop, onData: noop, onEnd: noop, onStopped: noop, onError: noop, onClose: noop },
+      () => socket
+    );
+    connection.describe(
+      'b-7',
+      describeBatch({
+        prompt: 'Why?\nSay',
+        n: 2,
+        temperature: 0.5,
+        model: '',
+        upstream: 'sim',
+        maxTokens: 5,
+        systemPrompt: ''
+      })
+    );
+    connection.start('1.1', 'sim', { max_tokens: 5 });
+    expect(sent.map(text => JSON.parse(text))).toEqual([
+      {
+        type: 'batch',
+        id: 'b-7',
+        prompt: 'Why?\nSay',
+        options: { n: 2, temperature: 0.5, model: '', upstream: 'sim', maxTokens: 5, systemPrompt: '' }
+      },
+      { type: 'start', id: '1.1', upstream: 'sim', request: { max_tokens: 5 } }
+    ]);
   });
 });

@@ -1,0 +1,961 @@
+"""The durable store of batches: SQLite (standard library), WAL mode, one file per user.
+
+Nothing here blocks the event loop:
+
+- every write goes through ONE writer thread fed by a queue; whatever is queued is written in
+  one transaction;
+- the raw SSE bytes of a running attempt are appended, on the event loop, to a bytearray of its
+  `Recording` (nothing else per chunk). About once a second (`flush_interval`) the writer
+  thread takes them, reads them (`SSEReader`, incremental: a line cut between two flushes waits
+  for its end) and appends the text and reasoning they added to `chunks`, so a SIGKILL loses
+  at most about a second. Raw bytes never reach the disk (about 290 bytes per token from vLLM
+  against about 5 of text); the parse costs the same whenever it is done, and done here it
+  stays off the event loop and keeps reads cheap;
+- when an attempt ends, its text and reasoning, usage, finish reason, metrics and status are
+  written to its `attempts` row and its chunks are dropped. An attempt that never ended (the
+  server was killed) is finished from its chunks when the store is next opened: `incomplete`;
+- reads run in a one-thread executor on their own connection.
+
+A store that cannot be opened or written never breaks streaming: the error is logged once,
+`state()` reports it (in `GET fanout/upstreams`; it stays reported until the server restarts,
+even when later writes succeed again: what that transaction held is lost), and the proxy goes
+on. A file that is not a
+database or is corrupt is moved aside (`<name>.corrupt-<time>`) and a new one is created.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+Log = Union[logging.Logger, logging.LoggerAdapter]
+
+SCHEMA_VERSION = 1
+#: Chunk rows one INSERT writes at most (4 values each, under SQLite's 32766 variables).
+CHUNK_ROWS_PER_INSERT = 500
+#: Longest default title (the prompt's first line), in characters.
+TITLE_LENGTH = 200
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    title TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    options TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS batches_created ON batches (created_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    response_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    upstream TEXT NOT NULL,
+    model TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    finish_reason TEXT,
+    text TEXT NOT NULL DEFAULT '',
+    reasoning TEXT NOT NULL DEFAULT '',
+    usage TEXT,
+    metrics TEXT,
+    started_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE INDEX IF NOT EXISTS attempts_batch ON attempts (batch_id, response_id, attempt);
+CREATE TABLE IF NOT EXISTS chunks (
+    attempt_id INTEGER NOT NULL REFERENCES attempts (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    reasoning TEXT NOT NULL,
+    PRIMARY KEY (attempt_id, seq)
+);
+"""
+
+#: Statuses of an attempt. `running` only while the server that started it lives.
+STATUSES = ("running", "complete", "stopped", "error", "incomplete")
+
+
+class StoreError(Exception):
+    """A request to the store that cannot be answered (unknown batch, store off)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# -- SSE ----------------------------------------------------------------------------------
+
+
+class SSEReader:
+    """An OpenAI-style chat completion stream, read tolerantly and incrementally: malformed
+    events, unknown fields and comments are skipped; a line cut between two `feed`s waits for
+    its end. Reasoning is `delta.reasoning` or, when absent, `delta.reasoning_content`; text is
+    `delta.content`. The text and reasoning read so far are kept as lists of pieces."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.usage: Optional[dict] = None
+        self.finish_reason: Optional[str] = None
+        self.error: Optional[dict] = None
+        self.done = False
+        #: The model the upstream named in its chunks (the request may have named none).
+        self.model: Optional[str] = None
+        self.bytes = 0
+        self._tail = b""
+
+    def feed(self, data: bytes, final: bool = False) -> tuple[str, str]:
+        """Read `data`; returns the (text, reasoning) it added. `final`: no more bytes come,
+        a last line without its newline is read too."""
+        self.bytes += len(data)
+        data = self._tail + data
+        end = len(data) if final else data.rfind(b"\n") + 1
+        self._tail = data[end:]
+        text_from, reasoning_from = len(self.text), len(self.reasoning)
+        if end:
+            payloads = []
+            for raw in data[:end].split(b"\n"):
+                if raw.startswith(b"data:"):
+                    payload = raw[5:].strip()
+                    if payload == b"[DONE]":
+                        self.done = True
+                    elif payload:
+                        payloads.append(payload)
+            if payloads:
+                for event in _decode(payloads):
+                    if isinstance(event, dict):
+                        self._event(event)
+        return "".join(self.text[text_from:]), "".join(self.reasoning[reasoning_from:])
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if self.model is None and isinstance(event.get("model"), str):
+            self.model = event["model"]
+        if event.get("error") is not None:
+            error = event["error"]
+            self.error = error if isinstance(error, dict) else {"message": str(error)}
+            return
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        choices = event.get("choices")
+        if not isinstance(choices, list):
+            return
+        for choice in choices:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                thought = delta.get("reasoning")
+                if thought is None:
+                    thought = delta.get("reasoning_content")
+                if isinstance(thought, str) and thought:
+                    self.reasoning.append(thought)
+                content = delta.get("content")
+                if isinstance(content, str) and content:
+                    self.text.append(content)
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+
+
+def _decode(payloads: list[bytes]) -> list[Any]:
+    """The JSON values of many events: one `json.loads` of them all as an array (half the
+    cost of one call each), or, when one is malformed, each alone (the malformed skipped).
+    Upstream-crafted lines that are malformed alone but valid joined could be read differently
+    from the browser's parser; only what the store keeps of that upstream's own text changes."""
+    try:
+        events = json.loads(b"[" + b",".join(payloads) + b"]")
+        if len(events) == len(payloads):  # else lines were malformed in a way that joins
+            return events
+    except (ValueError, RecursionError):
+        pass
+    events = []
+    for payload in payloads:
+        try:
+            events.append(json.loads(payload))
+        except (ValueError, RecursionError):
+            pass
+    return events
+
+
+def parse_sse(data: bytes) -> SSEReader:
+    """All of a stream at once (see SSEReader); `.text` and `.reasoning` joined into strings."""
+    reader = SSEReader()
+    reader.feed(data, final=True)
+    reader.text = "".join(reader.text)  # type: ignore[assignment]
+    reader.reasoning = "".join(reader.reasoning)  # type: ignore[assignment]
+    return reader
+
+
+def split_wire_id(wire: str) -> tuple[str, int]:
+    """`"3.2"` → response "3", attempt 2 (src/model/batch.ts `wireId`); anything else is
+    attempt 1 of a response of that id."""
+    head, dot, tail = wire.rpartition(".")
+    if dot and head and tail.isdigit():
+        return head, int(tail)
+    return wire, 1
+
+
+def default_title(prompt: str) -> str:
+    for line in prompt.splitlines():
+        if line.strip():
+            return line.strip()[:TITLE_LENGTH]
+    return "(no prompt)"
+
+
+def prompt_of(request: Any) -> str:
+    """The last user message's text of a chat request (for a batch the browser did not name)."""
+    messages = request.get("messages") if isinstance(request, dict) else None
+    if not isinstance(messages, list):
+        return ""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "\n".join(
+                    p["text"] for p in content
+                    if isinstance(p, dict) and isinstance(p.get("text"), str)
+                )
+    return ""
+
+
+# -- recording ----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Recording:
+    """One attempt being recorded. The event loop appends to `pending`; the writer thread
+    takes what is there (copy, then delete that many bytes from the front: each step is one
+    operation under the GIL, so appends in between are kept)."""
+
+    batch_id: str
+    response_id: str
+    attempt: int
+    started_at: float
+    pending: bytearray = field(default_factory=bytearray)
+    first_byte_at: Optional[float] = None
+    #: The row id in `attempts`, the reader of its bytes, its next chunk (writer thread only).
+    row: Optional[int] = None
+    reader: SSEReader = field(default_factory=SSEReader)
+    seq: int = 0
+
+    def data(self, chunk: bytes) -> None:
+        if self.first_byte_at is None:
+            self.first_byte_at = time.time()
+        self.pending += chunk
+
+    def take(self) -> bytes:
+        data = bytes(self.pending)
+        del self.pending[: len(data)]
+        return data
+
+
+class BatchStore:
+    """See the module comment. `open()` starts the writer thread (which opens the file)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        log: Log,
+        max_batches: int = 0,
+        max_bytes: int = 0,
+        flush_interval: float = 1.0,
+    ):
+        self.path = path
+        self.log = log
+        self.max_batches = max_batches
+        self.max_bytes = max_bytes
+        self.flush_interval = flush_interval
+        self.ok = True
+        self.error: Optional[str] = None
+        #: For tests: a page limit set on the writer's connection (simulates a full disk).
+        self.max_page_count: Optional[int] = None
+        self._queue: "queue.Queue[tuple]" = queue.Queue()
+        self._thread: Optional[threading.Thread] = None
+        self._opened = threading.Event()
+        self._db: Optional[sqlite3.Connection] = None
+        self._live: dict[int, Recording] = {}
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fanout-store-read")
+        self._read_db: Optional[sqlite3.Connection] = None
+        self._closed = False
+        self._logged: set[str] = set()
+
+    # -- life cycle (event loop side) -----------------------------------------------------
+
+    def open(self) -> None:
+        self._thread = threading.Thread(target=self._writer, name="fanout-store-write", daemon=True)
+        self._thread.start()
+
+    async def close(self) -> None:
+        """Flush every pending byte and close (stop_extension)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(("close",))
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10)
+        await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
+        self._reader.shutdown(wait=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"ok": self.ok, "error": self.error, "path": os.path.basename(self.path)}
+
+    # -- recording (event loop side: only queue puts) -------------------------------------
+
+    def batch(self, batch_id: str, prompt: str, options: Any) -> None:
+        """A batch exists (created on first use; a second socket of the same batch adds to it)."""
+        if not self._closed:
+            self._queue.put(("batch", batch_id, time.time(), prompt, options))
+
+    def start(self, batch_id: str, wire_id: str, upstream: str, request: Any) -> Optional[Recording]:
+        """A new attempt to record; None when the store could not be opened (nothing kept)."""
+        if self._opened.is_set() and self._db is None:
+            return None
+        response_id, attempt = split_wire_id(wire_id)
+        recording = Recording(batch_id, response_id, attempt, time.time())
+        if not self._closed:
+            self._queue.put(("start", recording, upstream, request))
+        return recording
+
+    def end(self, recording: Recording, kind: str, error: Optional[dict] = None) -> None:
+        """`kind`: end (the upstream closed its stream), stopped, or error (with `error`)."""
+        if not self._closed:
+            self._queue.put(("end", recording, kind, error, time.time()))
+
+    async def sync(self) -> None:
+        """Wait until everything queued so far is written."""
+        if self._closed or self._thread is None:
+            return
+        done: Future[None] = Future()
+        self._queue.put(("sync", done))
+        await asyncio.wrap_future(done)
+
+    async def call_in_writer(self, fn: Any) -> Any:
+        """Run `fn(connection)` on the writer thread, between transactions (tests, tools)."""
+        done: Future[Any] = Future()
+        self._queue.put(("call", fn, done))
+        return await asyncio.wrap_future(done)
+
+    # -- writer thread --------------------------------------------------------------------
+
+    def _fail(self, what: str, e: BaseException) -> None:
+        message = f"{what}: {e}"
+        self.ok = False
+        self.error = message
+        if message not in self._logged:
+            self._logged.add(message)
+            self.log.error("fanout: the batch store %s %s (streaming goes on)", self.path, message)
+
+    def _connect(self) -> sqlite3.Connection:
+        directory = os.path.dirname(self.path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout = 5000")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"schema version {version} is newer than this version's ({SCHEMA_VERSION})"
+                )
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check}")
+            if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                raise sqlite3.OperationalError("cannot use WAL mode")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            if version < SCHEMA_VERSION:
+                db.execute("BEGIN")
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_db(self) -> None:
+        try:
+            try:
+                self._db = self._connect()
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError):
+                    raise
+                aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+                self.log.error("fanout: the batch store %s is unreadable (%s): moved to %s",
+                               self.path, e, aside)
+                os.replace(self.path, aside)
+                for suffix in ("-wal", "-shm"):
+                    if os.path.exists(self.path + suffix):
+                        os.replace(self.path + suffix, aside + suffix)
+                self._db = self._connect()
+                self.error = f"the store file was unreadable and was moved to {os.path.basename(aside)}"
+            if self.max_page_count:
+                self._db.execute(f"PRAGMA max_page_count = {int(self.max_page_count)}")
+            self._recover()
+        except Exception as e:  # noqa: BLE001 - the store is off, streaming goes on
+            self._db = None
+            self._fail("cannot be opened", e)
+
+    def _recover(self) -> None:
+        """Attempts left `running` by a server that died: parse their bytes, `incomplete`."""
+        assert self._db is not None
+        rows = self._db.execute("SELECT id FROM attempts WHERE status = 'running'").fetchall()
+        if not rows:
+            return
+        self._db.execute("BEGIN")
+        for (row,) in rows:
+            self._finish_row(row, "incomplete", None, None, None)
+        self._db.execute("COMMIT")
+        self.log.info("fanout: the batch store recovered %d unfinished attempts", len(rows))
+
+    def _writer(self) -> None:
+        self._open_db()
+        self._opened.set()
+        last_flush = time.monotonic()
+        running = True
+        while running:
+            timeout = max(0.0, last_flush + self.flush_interval - time.monotonic())
+            items: list[tuple] = []
+            try:
+                items.append(self._queue.get(timeout=timeout))
+                while True:
+                    items.append(self._queue.get_nowait())
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            flush = now >= last_flush + self.flush_interval or any(i[0] == "close" for i in items)
+            if flush:
+                last_flush = now
+            syncs = [i[1] for i in items if i[0] == "sync"]
+            running = not any(i[0] == "close" for i in items)
+            self._write([i for i in items if i[0] not in ("sync", "close", "call")], flush)
+            for item in items:
+                if item[0] == "call":
+                    try:
+                        item[2].set_result(item[1](self._db))
+                    except Exception as e:  # noqa: BLE001 - handed to the caller
+                        item[2].set_exception(e)
+            for done in syncs:
+                done.set_result(None)
+        if self._db is not None:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._db.close()
+            self._db = None
+
+    def _write(self, items: list[tuple], flush: bool) -> None:
+        db = self._db
+        if db is None:
+            return
+        if not items and not (flush and any(r.pending for r in self._live.values())):
+            return
+        started = [i[1] for i in items if i[0] == "start"]
+        imported: list[tuple[Future[bool], Union[bool, StoreError]]] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            retain = False
+            for item in items:
+                kind = item[0]
+                if kind == "batch":
+                    self._w_batch(*item[1:])
+                elif kind == "start":
+                    self._w_start(*item[1:])
+                elif kind == "end":
+                    retain = True
+                    self._w_end(*item[1:])
+                elif kind == "import":
+                    retain = True
+                    imported.append((item[2], self._w_import(item[1])))
+            if flush:
+                self._flush_live()
+            if retain:
+                self._retain()
+            db.execute("COMMIT")
+        except Exception as e:  # noqa: BLE001 - disk full, I/O error: streaming goes on
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for recording in started:  # their rows were rolled back: not recorded
+                if recording.row is not None:
+                    self._live.pop(recording.row, None)
+                    recording.row = None
+            self._fail("cannot be written", e)
+            for item in items:
+                if item[0] == "import":
+                    item[2].set_exception(StoreError(503, f"the batch store cannot be written: {e}"))
+            return
+        for done, written in imported:
+            if isinstance(written, StoreError):
+                done.set_exception(written)
+            else:
+                done.set_result(written)
+
+    def _w_import(self, batch: dict[str, Any]) -> Union[bool, StoreError]:
+        """Write a whole batch (checked by `check_import`): True; False if its id is taken; a
+        StoreError if SQLite refused it (in a savepoint: nothing else of the transaction is
+        lost, and the store is not marked failing for one bad batch)."""
+        db = self._db
+        assert db is not None
+        if db.execute("SELECT 1 FROM batches WHERE id = ?", (batch["id"],)).fetchone():
+            return False
+        db.execute("SAVEPOINT import_batch")
+        try:
+            db.execute(
+                "INSERT INTO batches (id, created_at, updated_at, title, prompt, options)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (batch["id"], batch["created_at"], batch["updated_at"], batch["title"],
+                 batch["prompt"], json.dumps(batch["options"])))
+            size = 0
+            for response in batch["responses"]:
+                for a in response["attempts"]:
+                    request = json.dumps(a["request"])
+                    size += (len(request) + len(a["text"].encode()) + len(a["reasoning"].encode())
+                             + 256)
+                    db.execute(
+                        "INSERT INTO attempts (batch_id, response_id, attempt, upstream, model,"
+                        " request, status, error, finish_reason, text, reasoning, usage, metrics,"
+                        " started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (batch["id"], response["id"], a["attempt"], a["upstream"], a["model"],
+                         request, a["status"], json.dumps(a["error"]) if a["error"] else None,
+                         a["finish_reason"], a["text"], a["reasoning"],
+                         json.dumps(a["usage"]) if a["usage"] else None,
+                         json.dumps(a["metrics"]) if a["metrics"] else None,
+                         a["started_at"], a["ended_at"]))
+            db.execute("UPDATE batches SET size = ? WHERE id = ?", (size, batch["id"]))
+        except (sqlite3.Error, ValueError, UnicodeError) as e:
+            db.execute("ROLLBACK TO import_batch")
+            db.execute("RELEASE import_batch")
+            if isinstance(e, sqlite3.OperationalError):
+                raise  # disk full, I/O: the transaction fails like any other write
+            return StoreError(400, f"the batch could not be stored: {e}")
+        db.execute("RELEASE import_batch")
+        return True
+
+    def _w_batch(self, batch_id: str, at: float, prompt: str, options: Any) -> None:
+        assert self._db is not None
+        self._db.execute(
+            "INSERT INTO batches (id, created_at, updated_at, title, prompt, options)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+            (batch_id, at, at, default_title(prompt), prompt, json.dumps(options)),
+        )
+
+    def _w_start(self, recording: Recording, upstream: str, request: Any) -> None:
+        assert self._db is not None
+        model = request.get("model") if isinstance(request, dict) else None
+        text = json.dumps(request)
+        cursor = self._db.execute(
+            "INSERT INTO attempts (batch_id, response_id, attempt, upstream, model, request,"
+            " status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            (recording.batch_id, recording.response_id, recording.attempt, upstream,
+             model if isinstance(model, str) else "", text, recording.started_at),
+        )
+        recording.row = cursor.lastrowid
+        self._live[recording.row] = recording  # type: ignore[index]
+
+    def _read(self, recording: Recording, final: bool = False) -> Optional[tuple]:
+        """Read the bytes that arrived since the last flush: the chunk row of the text they
+        added, or None."""
+        if recording.row is None or not (recording.pending or final):
+            return None
+        text, reasoning = recording.reader.feed(recording.take(), final)
+        if not (text or reasoning):
+            return None
+        recording.seq += 1
+        return (recording.row, recording.seq - 1, text, reasoning)
+
+    def _flush_live(self) -> None:
+        """One INSERT for the chunks of every running attempt: each statement the writer runs
+        releases and retakes the GIL, which the event loop then has to hand back."""
+        assert self._db is not None
+        rows = [row for row in map(self._read, list(self._live.values())) if row is not None]
+        for at in range(0, len(rows), CHUNK_ROWS_PER_INSERT):
+            part = rows[at:at + CHUNK_ROWS_PER_INSERT]
+            self._db.execute(
+                "INSERT INTO chunks (attempt_id, seq, text, reasoning) VALUES "
+                + ",".join(["(?, ?, ?, ?)"] * len(part)),
+                [value for row in part for value in row])
+
+    def _w_end(self, recording: Recording, kind: str, error: Optional[dict], at: float) -> None:
+        if recording.row is None:
+            return  # its start was not written (the store failed meanwhile)
+        self._read(recording, final=True)  # its text is in the reader; chunks are dropped next
+        self._live.pop(recording.row, None)
+        self._finish_row(recording.row, kind, error, at, recording.first_byte_at,
+                         recording.reader)
+
+    def _finish_row(self, row: int, kind: str, error: Optional[dict], at: Optional[float],
+                    first_byte_at: Optional[float], parsed: Optional[SSEReader] = None) -> None:
+        """Store the attempt's text and outcome (read as its bytes came, or, for an attempt
+        a dead server left, from its chunks), drop its chunks."""
+        db = self._db
+        assert db is not None
+        if parsed is None:
+            parsed = SSEReader()
+            for text, reasoning in db.execute(
+                    "SELECT text, reasoning FROM chunks WHERE attempt_id = ? ORDER BY seq", (row,)):
+                parsed.text.append(text)
+                parsed.reasoning.append(reasoning)
+        text, reasoning = "".join(parsed.text), "".join(parsed.reasoning)
+        if kind == "end":
+            status = "error" if parsed.error else "complete" if parsed.done else "incomplete"
+            error = parsed.error
+        elif kind in ("stopped", "error", "incomplete"):
+            status = kind
+        else:
+            status = "incomplete"
+        started_at, batch_id, request_size = db.execute(
+            "SELECT started_at, batch_id, length(request) FROM attempts WHERE id = ?", (row,)
+        ).fetchone()
+        metrics: dict[str, Any] = {"bytes": parsed.bytes}
+        if at is not None:
+            metrics["elapsed"] = round(at - started_at, 4)
+        if first_byte_at is not None:
+            metrics["ttft"] = round(first_byte_at - started_at, 4)
+        tokens = (parsed.usage or {}).get("completion_tokens")
+        if isinstance(tokens, (int, float)) and at is not None and first_byte_at is not None:
+            span = at - first_byte_at
+            if span > 0:
+                metrics["tokens_per_second"] = round(tokens / span, 2)
+        db.execute(
+            "UPDATE attempts SET status = ?, error = ?, finish_reason = ?, text = ?, reasoning = ?,"
+            " usage = ?, metrics = ?, ended_at = ?,"
+            " model = CASE model WHEN '' THEN ? ELSE model END WHERE id = ?",
+            (status, json.dumps(error) if error else None, parsed.finish_reason, text,
+             reasoning, json.dumps(parsed.usage) if parsed.usage else None,
+             json.dumps(metrics), at, parsed.model or "", row),
+        )
+        db.execute("DELETE FROM chunks WHERE attempt_id = ?", (row,))
+        size = request_size + len(text.encode()) + len(reasoning.encode()) + 256
+        db.execute("UPDATE batches SET size = size + ?, updated_at = max(updated_at, ?)"
+                   " WHERE id = ?", (size, at or started_at, batch_id))
+
+    def _retain(self) -> None:
+        """Delete the oldest batches beyond `max_batches` or `max_bytes` (never a live one)."""
+        db = self._db
+        assert db is not None
+        live = {r.batch_id for r in self._live.values()}
+        doomed: list[str] = []
+        if self.max_batches > 0:
+            count = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+            if count > self.max_batches:
+                doomed += [b for (b,) in db.execute(
+                    "SELECT id FROM batches ORDER BY created_at LIMIT ?",
+                    (count - self.max_batches,)) if b not in live]
+        if self.max_bytes > 0:
+            total = db.execute("SELECT coalesce(sum(size), 0) FROM batches").fetchone()[0]
+            if total > self.max_bytes:
+                for batch_id, size in db.execute(
+                        "SELECT id, size FROM batches ORDER BY created_at").fetchall():
+                    if total <= self.max_bytes:
+                        break
+                    if batch_id in live:
+                        continue
+                    if batch_id not in doomed:
+                        doomed.append(batch_id)
+                        total -= size
+        for batch_id in doomed:
+            db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+
+    # -- reads (one executor thread, its own connection) ----------------------------------
+
+    def _close_reader(self) -> None:
+        if self._read_db is not None:
+            self._read_db.close()
+            self._read_db = None
+
+    def _rdb(self) -> sqlite3.Connection:
+        if not self.ok and self._db is None:
+            raise StoreError(503, f"the batch store is unavailable: {self.error}")
+        if self._read_db is None:
+            self._read_db = sqlite3.connect(self.path, isolation_level=None)
+            self._read_db.execute("PRAGMA busy_timeout = 5000")
+            self._read_db.execute("PRAGMA foreign_keys = ON")
+        return self._read_db
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if self._closed:
+            raise StoreError(503, "the batch store is closed")
+        await asyncio.get_running_loop().run_in_executor(None, self._opened.wait, 30)
+        await self.sync()
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+
+    async def list(self, query: str = "", limit: int = 100) -> list[dict[str, Any]]:
+        return await self._run(self._list, query, limit)
+
+    async def get(self, batch_id: str) -> dict[str, Any]:
+        return await self._run(self._get, batch_id)
+
+    async def rename(self, batch_id: str, title: str) -> dict[str, Any]:
+        return await self._run(self._rename, batch_id, title)
+
+    async def delete(self, batch_id: str) -> None:
+        await self._run(self._delete, batch_id)
+
+    async def import_batch(self, data: Any) -> dict[str, Any]:
+        """Add a whole batch in the shape `get` answers (e.g. batches an earlier version kept
+        in the browser's workspace); 409 if its id is taken. Written by the writer thread."""
+        batch = check_import(data)
+        if self._closed:
+            raise StoreError(503, "the batch store is closed")
+        await asyncio.get_running_loop().run_in_executor(None, self._opened.wait, 30)
+        if self._db is None:
+            raise StoreError(503, f"the batch store is unavailable: {self.error}")
+        done: Future[bool] = Future()
+        self._queue.put(("import", batch, done))
+        written = await asyncio.wrap_future(done)
+        if not written:
+            raise StoreError(409, f"batch {batch['id']!r} already exists")
+        return {"id": batch["id"]}
+
+    def _list(self, query: str, limit: int) -> list[dict[str, Any]]:
+        db = self._rdb()
+        where, args = "", []
+        if query:
+            pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where = (" WHERE b.prompt LIKE ? ESCAPE '\\' OR b.title LIKE ? ESCAPE '\\' OR EXISTS"
+                     " (SELECT 1 FROM attempts s WHERE s.batch_id = b.id AND"
+                     " (s.text LIKE ? ESCAPE '\\' OR s.reasoning LIKE ? ESCAPE '\\'))")
+            args = [pattern] * 4
+        # Only each response's latest attempt counts for N and the counts by status.
+        rows = db.execute(
+            "SELECT b.id, b.title, b.created_at, b.updated_at FROM batches b" + where
+            + " ORDER BY b.created_at DESC LIMIT ?", (*args, limit)).fetchall()
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        marks = ",".join("?" * len(ids))
+        latest = db.execute(
+            "SELECT a.batch_id, a.model, a.status FROM attempts a JOIN (SELECT batch_id,"
+            " response_id, max(attempt) AS attempt FROM attempts WHERE batch_id IN (" + marks
+            + ") GROUP BY batch_id, response_id) l ON a.batch_id = l.batch_id AND"
+            " a.response_id = l.response_id AND a.attempt = l.attempt", ids).fetchall()
+        per: dict[str, dict[str, Any]] = {i: {"models": [], "n": 0, "counts": {}} for i in ids}
+        for batch_id, model, status in latest:
+            entry = per[batch_id]
+            entry["n"] += 1
+            entry["counts"][status] = entry["counts"].get(status, 0) + 1
+            if model not in entry["models"]:
+                entry["models"].append(model)
+        return [{"id": i, "title": t, "created_at": c, "updated_at": u, **per[i]}
+                for (i, t, c, u) in rows]
+
+    def _get(self, batch_id: str) -> dict[str, Any]:
+        db = self._rdb()
+        row = db.execute("SELECT id, created_at, updated_at, title, prompt, options FROM batches"
+                         " WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise StoreError(404, f"no batch {batch_id!r}")
+        batch: dict[str, Any] = {
+            "id": row[0], "created_at": row[1], "updated_at": row[2], "title": row[3],
+            "prompt": row[4], "options": json.loads(row[5]), "responses": [],
+        }
+        responses: dict[str, dict[str, Any]] = {}
+        for a in db.execute(
+            "SELECT id, response_id, attempt, upstream, model, request, status, error,"
+            " finish_reason, text, reasoning, usage, metrics, started_at, ended_at FROM attempts"
+            " WHERE batch_id = ? ORDER BY started_at, attempt", (batch_id,)):
+            attempt = {
+                "attempt": a[2], "upstream": a[3], "model": a[4], "request": json.loads(a[5]),
+                "status": a[6], "error": json.loads(a[7]) if a[7] else None,
+                "finish_reason": a[8], "text": a[9], "reasoning": a[10],
+                "usage": json.loads(a[11]) if a[11] else None,
+                "metrics": json.loads(a[12]) if a[12] else None,
+                "started_at": a[13], "ended_at": a[14],
+            }
+            if a[6] == "running":  # what has been flushed so far
+                pieces = db.execute("SELECT text, reasoning FROM chunks WHERE attempt_id = ?"
+                                    " ORDER BY seq", (a[0],)).fetchall()
+                attempt.update(text="".join(p[0] for p in pieces),
+                               reasoning="".join(p[1] for p in pieces))
+            response = responses.get(a[1])
+            if response is None:
+                response = responses[a[1]] = {"id": a[1], "attempts": []}
+                batch["responses"].append(response)
+            response["attempts"].append(attempt)
+        for response in batch["responses"]:
+            response["attempts"].sort(key=lambda x: x["attempt"])
+            latest = response["attempts"][-1]
+            response.update(status=latest["status"], model=latest["model"],
+                            upstream=latest["upstream"])
+        batch["models"] = sorted({r["model"] for r in batch["responses"]})
+        batch["n"] = len(batch["responses"])
+        return batch
+
+    def _rename(self, batch_id: str, title: str) -> dict[str, Any]:
+        # Rare and small: the reader's own connection writes it (busy_timeout waits for the
+        # writer's transaction).
+        db = self._rdb()
+        cursor = db.execute("UPDATE batches SET title = ? WHERE id = ?", (title, batch_id))
+        if cursor.rowcount == 0:
+            raise StoreError(404, f"no batch {batch_id!r}")
+        return {"id": batch_id, "title": title}
+
+    def _delete(self, batch_id: str) -> None:
+        if any(r.batch_id == batch_id for r in list(self._live.values())):
+            raise StoreError(409, f"batch {batch_id!r} is still running")
+        db = self._rdb()
+        cursor = db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+        if cursor.rowcount == 0:
+            raise StoreError(404, f"no batch {batch_id!r}")
+
+    # -- export ---------------------------------------------------------------------------
+
+    async def export(self, batch_id: str, fmt: str) -> tuple[str, str, str]:
+        """(content type, file name, body) of a batch as json, markdown or notebook."""
+        if fmt not in ("json", "markdown", "notebook"):
+            raise StoreError(400, f"unknown format {fmt!r}: use json, markdown or notebook")
+        batch = await self.get(batch_id)
+        return export_batch(batch, fmt)
+
+
+def check_import(data: Any) -> dict[str, Any]:
+    """A batch to import, checked and normalized (missing optional fields filled in)."""
+
+    def bad(message: str) -> StoreError:
+        return StoreError(400, message)
+
+    def text(value: Any, name: str, default: Optional[str] = None, limit: int = 0) -> str:
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, str) or (limit and len(value) > limit):
+            raise bad(f"{name!r} must be a string" + (f" of at most {limit} characters" if limit else ""))
+        return value
+
+    def number(value: Any, name: str, default: Optional[float]) -> Optional[float]:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"{name!r} must be a number")
+        return float(value)
+
+    def obj(value: Any, name: str) -> Optional[dict]:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise bad(f"{name!r} must be an object")
+        return value
+
+    if not isinstance(data, dict):
+        raise bad("the body must be a JSON object (a batch, as GET fanout/batches/<id> answers)")
+    now = time.time()
+    batch_id = text(data.get("id"), "id", limit=256)
+    if not batch_id:
+        raise bad("'id' must not be empty")
+    prompt = text(data.get("prompt"), "prompt", "")
+    created = number(data.get("created_at"), "created_at", now)
+    batch: dict[str, Any] = {
+        "id": batch_id, "prompt": prompt, "created_at": created,
+        "updated_at": number(data.get("updated_at"), "updated_at", created),
+        "title": text(data.get("title"), "title", default_title(prompt), 1000) or default_title(prompt),
+        "options": obj(data.get("options"), "options") or {}, "responses": [],
+    }
+    responses = data.get("responses", [])
+    if not isinstance(responses, list):
+        raise bad("'responses' must be a list")
+    for i, response in enumerate(responses):
+        where = f"responses[{i}]"
+        if not isinstance(response, dict):
+            raise bad(f"{where!r} must be an object")
+        attempts = response.get("attempts")
+        if not isinstance(attempts, list) or not attempts:
+            raise bad(f"'{where}.attempts' must be a non-empty list")
+        checked = []
+        for j, a in enumerate(attempts):
+            at = f"{where}.attempts[{j}]"
+            if not isinstance(a, dict):
+                raise bad(f"{at!r} must be an object")
+            status = text(a.get("status"), f"{at}.status", "incomplete")
+            if status not in STATUSES or status == "running":
+                status = "incomplete"  # nothing imported is still running
+            number_of = a.get("attempt", j + 1)
+            if isinstance(number_of, bool) or not isinstance(number_of, int) or number_of < 1:
+                raise bad(f"'{at}.attempt' must be a positive integer")
+            checked.append({
+                "attempt": number_of, "status": status,
+                "upstream": text(a.get("upstream"), f"{at}.upstream", ""),
+                "model": text(a.get("model"), f"{at}.model", ""),
+                "request": obj(a.get("request"), f"{at}.request") or {},
+                "error": obj(a.get("error"), f"{at}.error"),
+                "finish_reason": text(a.get("finish_reason"), f"{at}.finish_reason", "") or None,
+                "text": text(a.get("text"), f"{at}.text", ""),
+                "reasoning": text(a.get("reasoning"), f"{at}.reasoning", ""),
+                "usage": obj(a.get("usage"), f"{at}.usage"),
+                "metrics": obj(a.get("metrics"), f"{at}.metrics"),
+                "started_at": number(a.get("started_at"), f"{at}.started_at", created),
+                "ended_at": number(a.get("ended_at"), f"{at}.ended_at", None),
+            })
+        if len({a["attempt"] for a in checked}) != len(checked):
+            raise bad(f"'{where}.attempts' numbers repeat")
+        batch["responses"].append({"id": text(response.get("id"), f"{where}.id", str(i + 1), 256),
+                                   "attempts": checked})
+    if len({r["id"] for r in batch["responses"]}) != len(batch["responses"]):
+        raise bad("response ids repeat")
+    return batch
+
+
+def export_batch(batch: dict[str, Any], fmt: str) -> tuple[str, str, str]:
+    name = "fanout-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in batch["id"])[:64]
+    if fmt == "json":
+        return "application/json", name + ".json", json.dumps(batch, indent=1)
+    cells = [_prompt_markdown(batch)] + [_response_markdown(r, i) for i, r in
+                                          enumerate(batch["responses"], 1)]
+    if fmt == "markdown":
+        return "text/markdown; charset=utf-8", name + ".md", "\n\n".join(cells) + "\n"
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"fanout": {"batch_id": batch["id"], "created_at": batch["created_at"]}},
+        "cells": [{"cell_type": "markdown", "id": uuid.uuid4().hex[:12], "metadata": {},
+                   "source": cell} for cell in cells],
+    }
+    return "application/x-ipynb+json", name + ".ipynb", json.dumps(notebook, indent=1)
+
+
+def _prompt_markdown(batch: dict[str, Any]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(batch["created_at"]))
+    return f"# {_one_line(batch['title'])}\n\n{when}\n\n## Prompt\n\n{batch['prompt']}"
+
+
+def _response_markdown(response: dict[str, Any], index: int) -> str:
+    latest = response["attempts"][-1]
+    head = (f"## Response {index} ({_one_line(latest['model'] or latest['upstream'])},"
+            f" {latest['status']}")
+    if len(response["attempts"]) > 1:
+        head += f", attempt {latest['attempt']} of {len(response['attempts'])}"
+    body = latest["text"]
+    if latest["error"]:
+        body += f"\n\n**Error:** {_one_line(str(latest['error'].get('message', latest['error'])))}"
+    return head + ")\n\n" + body
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:TITLE_LENGTH]
+
+
+def new_batch_id() -> str:
+    return "s-" + uuid.uuid4().hex
+
+
+__all__ = ["BatchStore", "Recording", "StoreError", "parse_sse", "split_wire_id", "new_batch_id"]

@@ -1,0 +1,94 @@
+"""Crash safety of the batch store: a Jupyter server in its own process, SIGKILLed in the
+middle of a long batch; the store is then reopened."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import tornado.websocket
+
+from ..store import BatchStore, parse_sse
+from .processes import SimulatorProcess, free_port, stop_process, wait_listening
+from .proxy_fixtures import BatchClient
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+
+async def test_sigkill_mid_batch_loses_at_most_about_a_second(
+    simulator: SimulatorProcess, tmp_path: Path
+):
+    simulator.configure(tokens_per_second=50, ttft_ms=0, reasoning_tokens=10,
+                        answer_tokens=2000)
+    store_path = tmp_path / "store" / "batches.sqlite3"
+    port, token = free_port(), secrets.token_hex(16)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"jpserver_extensions": {"jupyterlab_fanout": True}},
+        "Fanout": {"upstreams": {"sim": {"base_urls": [simulator.base_url]}},
+                   "default_upstream": "sim", "store_path": str(store_path)},
+    }))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config),
+               JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
+             "--allow-root", f"--port={port}", f"--IdentityProvider.token={token}",
+             f"--ServerApp.root_dir={tmp_path}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=out,
+        )
+    n = 8
+    try:
+        wait_listening(proc, [port], 60, "jupyter server", lambda: log.read_text()[-3000:])
+        ws = await tornado.websocket.websocket_connect(
+            f"ws://127.0.0.1:{port}/fanout/batch?token={token}")
+        client = BatchClient(ws)
+        await client.send({"type": "batch", "id": "long", "prompt": "a long one"})
+        for i in range(1, n + 1):
+            await client.start(f"{i}.1", max_tokens=4000)
+        await client.wait(lambda: all(len(client.body.get(f"{i}.1", b"")) > 0
+                                      for i in range(1, n + 1)))
+        await asyncio.sleep(3.0)
+        # What the browser had 1.5 s before the kill must be in the store.
+        before = {rid: bytes(body) for rid, body in client.body.items()}
+        await asyncio.sleep(1.5)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        at_kill = {rid: bytes(body) for rid, body in client.body.items()}
+        await client.close()
+    finally:
+        stop_process(proc)
+
+    db = sqlite3.connect(store_path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.close()
+    store = BatchStore(str(store_path), log=logging.getLogger("test"))
+    store.open()
+    try:
+        batch = await store.get("long")
+    finally:
+        await store.close()
+    assert batch["prompt"] == "a long one" and batch["n"] == n
+    for response in batch["responses"]:
+        [attempt] = response["attempts"]
+        rid = f"{response['id']}.1"
+        assert attempt["status"] == "incomplete", attempt["status"]
+        stored = attempt["text"]
+        sent_then = parse_sse(before[rid]).text
+        sent_at_kill = parse_sse(at_kill[rid]).text
+        # The store holds a prefix of what the browser got, at least what it had 1.5 s before.
+        assert sent_at_kill.startswith(stored)
+        assert len(stored) >= len(sent_then) > 0, (len(stored), len(sent_then))
+        assert attempt["reasoning"]
+    assert time.time() - batch["created_at"] < 120
