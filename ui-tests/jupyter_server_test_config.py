@@ -4,6 +4,7 @@ A real JupyterLab with jupyterlab-fanout, whose proxy talks over real sockets to
 simulator that Playwright starts as its own process (see playwright.config.js).
 """
 import os
+import tempfile
 
 from jupyterlab.galata import configure_jupyter_server
 
@@ -17,6 +18,8 @@ c.Fanout.upstreams = {  # noqa: F821
     "simulator-b": {"base_urls": [f"http://127.0.0.1:{SIMULATOR_PORT}/v1"]},
 }
 c.Fanout.default_upstream = "simulator"  # noqa: F821
+# Each run keeps its batches in a store of its own, not in the user's Jupyter data directory.
+c.Fanout.store_path = os.path.join(tempfile.mkdtemp(prefix="fanout-galata-"), "batches.sqlite3")  # noqa: F821
 
 # Warnings and errors only: the test log stays readable (DEBUG when investigating).
 c.ServerApp.log_level = os.environ.get("FANOUT_TEST_LOG_LEVEL", "WARN")  # noqa: F821
