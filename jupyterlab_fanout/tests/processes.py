@@ -4,12 +4,16 @@ way they become fixtures: started once per scope, stopped after it, reset before
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Protocol, TypeVar
 
 import pytest
@@ -176,3 +180,43 @@ def simulator_fixtures(name: str, *args: str, scheme: str = "http", scope: str =
     return process_fixtures(
         name, lambda _request: start_simulator(*args, scheme=scheme), scope=scope, reset=reset
     )
+
+
+class JupyterProcess:
+    """A Jupyter server with the extension, in its own process (see `jupyter_server_process`)."""
+
+    def __init__(self, proc: subprocess.Popen, port: int, token: str, log: Path):
+        self.proc, self.port, self.token, self.log = proc, port, token, log
+
+    @property
+    def batch_path(self) -> str:
+        return f"/fanout/batch?token={self.token}"
+
+
+@contextmanager
+def jupyter_server_process(tmp_path: Path, fanout: dict[str, Any]) -> Iterator[JupyterProcess]:
+    """A Jupyter server with the extension and `c.Fanout` = `fanout`, in its own process with
+    its own config, data and runtime directories under `tmp_path`; stopped on exit (a test may
+    kill it first)."""
+    port, token = free_port(), secrets.token_hex(16)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"jpserver_extensions": {"jupyterlab_fanout": True}},
+        "Fanout": fanout,
+    }))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config),
+               JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
+             "--allow-root", f"--port={port}", f"--IdentityProvider.token={token}",
+             f"--ServerApp.root_dir={tmp_path}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=out,
+        )
+    try:
+        wait_listening(proc, [port], 60, "jupyter server", lambda: log.read_text()[-3000:])
+        yield JupyterProcess(proc, port, token, log)
+    finally:
+        stop_process(proc)

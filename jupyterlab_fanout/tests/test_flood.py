@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from .processes import SimulatorProcess, free_port, stop_process, wait_listening
+from .processes import JupyterProcess, SimulatorProcess, jupyter_server_process
 from .raw_ws import TEXT, RawWebSocket, frame
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
@@ -36,41 +32,12 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-class JupyterProcess:
-    def __init__(self, proc: subprocess.Popen, port: int, token: str, log: Path):
-        self.proc, self.port, self.token, self.log = proc, port, token, log
-
-    @property
-    def batch_path(self) -> str:
-        return f"/fanout/batch?token={self.token}"
-
-
 @pytest.fixture
 def jupyter(simulator: SimulatorProcess, tmp_path: Path) -> Iterator[JupyterProcess]:
     """A Jupyter server with the extension in its own process, the simulator its upstream."""
-    port, token = free_port(), secrets.token_hex(16)
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "jupyter_server_config.json").write_text(json.dumps({
-        "ServerApp": {"jpserver_extensions": {"jupyterlab_fanout": True}},
-        "Fanout": {"upstreams": {"sim": {"base_urls": [simulator.base_url]}},
-                   "default_upstream": "sim"},
-    }))
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config),
-               JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1", "--allow-root",
-             f"--port={port}", f"--IdentityProvider.token={token}",
-             f"--ServerApp.root_dir={tmp_path}"],
-            env=env, stdout=subprocess.DEVNULL, stderr=out,
-        )
-    try:
-        wait_listening(proc, [port], 60, "jupyter server", lambda: log.read_text()[-3000:])
-        yield JupyterProcess(proc, port, token, log)
-    finally:
-        stop_process(proc)
+    with jupyter_server_process(tmp_path, {"upstreams": {"sim": {"base_urls": [simulator.base_url]}},
+                                           "default_upstream": "sim"}) as server:
+        yield server
 
 
 async def read_until_end(ws: RawWebSocket, rid: str) -> None:

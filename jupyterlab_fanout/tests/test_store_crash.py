@@ -3,14 +3,10 @@ middle of a long batch; the store is then reopened."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import secrets
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +14,7 @@ import pytest
 import tornado.websocket
 
 from ..store import BatchStore, parse_sse
-from .processes import SimulatorProcess, free_port, stop_process, wait_listening
+from .processes import SimulatorProcess, jupyter_server_process
 from .proxy_fixtures import BatchClient
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -30,27 +26,11 @@ async def test_sigkill_mid_batch_loses_at_most_about_a_second(
     simulator.configure(tokens_per_second=50, ttft_ms=0, reasoning_tokens=10,
                         answer_tokens=2000)
     store_path = tmp_path / "store" / "batches.sqlite3"
-    port, token = free_port(), secrets.token_hex(16)
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "jupyter_server_config.json").write_text(json.dumps({
-        "ServerApp": {"jpserver_extensions": {"jupyterlab_fanout": True}},
-        "Fanout": {"upstreams": {"sim": {"base_urls": [simulator.base_url]}},
-                   "default_upstream": "sim", "store_path": str(store_path)},
-    }))
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config),
-               JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-             "--allow-root", f"--port={port}", f"--IdentityProvider.token={token}",
-             f"--ServerApp.root_dir={tmp_path}"],
-            env=env, stdout=subprocess.DEVNULL, stderr=out,
-        )
     n = 8
-    try:
-        wait_listening(proc, [port], 60, "jupyter server", lambda: log.read_text()[-3000:])
+    fanout = {"upstreams": {"sim": {"base_urls": [simulator.base_url]}},
+              "default_upstream": "sim", "store_path": str(store_path)}
+    with jupyter_server_process(tmp_path, fanout) as server:
+        port, token, proc = server.port, server.token, server.proc
         ws = await tornado.websocket.websocket_connect(
             f"ws://127.0.0.1:{port}/fanout/batch?token={token}")
         client = BatchClient(ws)
@@ -67,8 +47,6 @@ async def test_sigkill_mid_batch_loses_at_most_about_a_second(
         proc.wait(10)
         at_kill = {rid: bytes(body) for rid, body in client.body.items()}
         await client.close()
-    finally:
-        stop_process(proc)
 
     db = sqlite3.connect(store_path)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
