@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { IUpstreamListing } from './tokens';
+import type { ExportFormat, IStoredBatch, IStoredBatchSummary, IUpstreamListing } from './tokens';
 
 /**
  * Call `fanout/<path>` on the Jupyter server and return its JSON body. A failure is an error
@@ -15,6 +15,16 @@ export async function requestAPI<T>(
   path: string,
   init: RequestInit = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  return request<T>(path, init, settings, true);
+}
+
+/** Like {@link requestAPI}, with the body as text when `json` is false (its errors still read as JSON). */
+async function request<T>(
+  path: string,
+  init: RequestInit,
+  settings: ServerConnection.ISettings,
+  json: boolean
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, 'fanout', path);
   const what = `${init.method ?? 'GET'} fanout/${path}`;
@@ -26,6 +36,9 @@ export async function requestAPI<T>(
     throw new Error(`${what}: could not reach the Jupyter server (${(error as Error).message})`);
   }
   const text = await response.text();
+  if (!json && response.ok) {
+    return text as unknown as T;
+  }
   let body: unknown = null;
   if (text) {
     try {
@@ -46,4 +59,62 @@ export async function requestAPI<T>(
 /** The server's upstreams, each with its models, the default one, and the server's limits. */
 export function listUpstreams(settings?: ServerConnection.ISettings): Promise<IUpstreamListing> {
   return requestAPI<IUpstreamListing>('upstreams', {}, settings);
+}
+
+/** `fanout/batches/<id>`, the id escaped. */
+function batchPath(id: string, tail = ''): string {
+  return `batches/${encodeURIComponent(id)}${tail}`;
+}
+
+/** The stored batches' summaries, newest first; `query` keeps those whose prompt, title or text contains it. */
+export async function listBatches(
+  options: { query?: string; limit?: number } = {},
+  settings?: ServerConnection.ISettings
+): Promise<IStoredBatchSummary[]> {
+  const params = new URLSearchParams();
+  if (options.query) {
+    params.set('query', options.query);
+  }
+  if (options.limit !== undefined) {
+    params.set('limit', String(options.limit));
+  }
+  const search = params.toString();
+  const body = await requestAPI<{ batches: IStoredBatchSummary[] }>(
+    search ? `batches?${search}` : 'batches',
+    {},
+    settings
+  );
+  return body.batches;
+}
+
+/** One stored batch, every response and attempt. */
+export function getStoredBatch(id: string, settings?: ServerConnection.ISettings): Promise<IStoredBatch> {
+  return requestAPI<IStoredBatch>(batchPath(id), {}, settings);
+}
+
+/** Give a stored batch a new title (1 to 1000 characters; the server trims it). */
+export function renameBatch(
+  id: string,
+  title: string,
+  settings?: ServerConnection.ISettings
+): Promise<{ id: string; title: string }> {
+  return requestAPI<{ id: string; title: string }>(
+    batchPath(id),
+    { method: 'PATCH', body: JSON.stringify({ title }) },
+    settings
+  );
+}
+
+/** Delete a stored batch (refused while one of its responses runs). */
+export async function deleteStoredBatch(id: string, settings?: ServerConnection.ISettings): Promise<void> {
+  await requestAPI<null>(batchPath(id), { method: 'DELETE' }, settings);
+}
+
+/** A stored batch exported as JSON, Markdown or a notebook (nbformat JSON): the text. */
+export function exportBatch(
+  id: string,
+  format: ExportFormat,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<string> {
+  return request<string>(batchPath(id, `/export?format=${encodeURIComponent(format)}`), {}, settings, false);
 }

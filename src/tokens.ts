@@ -51,6 +51,20 @@ export namespace CommandIDs {
    * the same {@link IBatchSummary} that `fanout:generate` resolves with.
    */
   export const getBatch = 'fanout:get-batch';
+  /**
+   * The batches kept in the server's store: `{query?, limit?}` (`query`: keep those whose prompt,
+   * title or text contains it; `limit`: default 100). Resolves with their
+   * {@link IStoredBatchSummary}s, newest first.
+   */
+  export const listBatches = 'fanout:list-batches';
+  /** Rename a stored batch: `{batchId, title}`. Resolves with `{id, title}` (the title trimmed). */
+  export const renameBatch = 'fanout:rename-batch';
+  /**
+   * Export a stored batch: `{batchId, format: json|markdown|notebook, path?}`. With `path`, the text
+   * is written there in the Jupyter contents (a notebook for `notebook`) and it resolves with
+   * `{path}`; without, it resolves with `{text}`.
+   */
+  export const exportBatch = 'fanout:export';
 }
 
 /** Some responses of a batch from one model of one upstream. */
@@ -308,4 +322,57 @@ export interface IUpstreamListing {
     max_tokens_limit: number;
     max_message_bytes: number;
   };
+  /** The batch store's state; null when it is disabled (absent from older servers). */
+  store?: IStoreState | null;
+}
+
+/** The store's state in `GET fanout/upstreams` (null when the store is disabled). */
+export interface IStoreState {
+  /** False once the store could not be opened or written: streaming goes on, nothing more is kept. */
+  ok: boolean;
+  /** Why, or where a corrupt file was moved; null when there is nothing to say. */
+  error: string | null;
+  /** The store's file. */
+  path: string;
+}
+
+/** How `fanout:export` writes a stored batch. */
+export type ExportFormat = 'json' | 'markdown' | 'notebook';
+
+/** One stored batch as `GET fanout/batches` lists it (docs/protocol.md §4). */
+export interface IStoredBatchSummary {
+  id: string;
+  /** Editable; by default the prompt's first line. */
+  title: string;
+  /** Seconds since the epoch. */
+  created_at: number;
+  updated_at: number;
+  models: string[];
+  n: number;
+  /** How many responses (their latest attempt) ended in each status. */
+  counts: Record<string, number>;
+}
+
+/** One attempt of a stored response. */
+export interface IStoredAttempt {
+  attempt: number;
+  upstream: string;
+  model: string;
+  request: unknown;
+  status: string;
+  error: unknown;
+  finish_reason: string | null;
+  text: string;
+  reasoning: string;
+  usage: unknown;
+  metrics: Record<string, number | null> | null;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+/** One stored batch, as `GET fanout/batches/<id>` answers. */
+export interface IStoredBatch extends IStoredBatchSummary {
+  prompt: string;
+  options: unknown;
+  responses: { id: string; status: string; model: string; upstream: string; attempts: IStoredAttempt[] }[];
 }

@@ -3,7 +3,15 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { listUpstreams, requestAPI } from '../handler';
+import {
+  deleteStoredBatch,
+  exportBatch,
+  getStoredBatch,
+  listBatches,
+  listUpstreams,
+  renameBatch,
+  requestAPI
+} from '../handler';
 import type { IUpstreamListing } from '../tokens';
 
 const LISTING: IUpstreamListing = {
@@ -15,12 +23,19 @@ const LISTING: IUpstreamListing = {
 /** Server settings whose fetch answers `status` with `body`, recording the URLs asked for. */
 function fakeServer(status: number, body: string | Error) {
   const urls: string[] = [];
+  const requests: { method: string; url: string; body: string }[] = [];
   const fetch = async (input: RequestInfo | URL): Promise<Response> => {
     urls.push(input instanceof Request ? input.url : String(input));
+    if (input instanceof Request) {
+      requests.push({ method: input.method, url: input.url.split('?')[0], body: await input.text() });
+    }
     if (body instanceof Error) {
       throw body;
     }
-    return new Response(body, { status, headers: { 'Content-Type': 'application/json' } });
+    return new Response(status === 204 ? null : body, {
+      status,
+      headers: { 'Content-Type': 'application/json' }
+    });
   };
   const settings = ServerConnection.makeSettings({
     baseUrl: 'http://localhost:8888/lab-base/',
@@ -28,7 +43,7 @@ function fakeServer(status: number, body: string | Error) {
     Request,
     Headers
   });
-  return { settings, urls };
+  return { settings, urls, requests };
 }
 
 describe('handler', () => {
@@ -59,6 +74,70 @@ describe('handler', () => {
     const { settings } = fakeServer(0, new TypeError('Failed to fetch'));
     await expect(requestAPI('upstreams', { method: 'GET' }, settings)).rejects.toThrow(
       'GET fanout/upstreams: could not reach the Jupyter server (Failed to fetch)'
+    );
+  });
+});
+
+describe('handler: the batch store', () => {
+  const BASE = 'http://localhost:8888/lab-base/fanout/';
+  const SUMMARY = {
+    id: 'b1',
+    title: 'Write a haiku',
+    created_at: 1,
+    updated_at: 2,
+    models: ['sim-small'],
+    n: 2,
+    counts: { complete: 2 }
+  };
+
+  it('lists the batches with the query and the limit', async () => {
+    const { settings, urls } = fakeServer(200, JSON.stringify({ batches: [SUMMARY] }));
+    await expect(listBatches({ query: 'haiku & co', limit: 5 }, settings)).resolves.toEqual([SUMMARY]);
+    await expect(listBatches({}, settings)).resolves.toEqual([SUMMARY]);
+    const [first, second] = urls.map(url => new URL(url));
+    expect(first.pathname).toBe('/lab-base/fanout/batches');
+    expect(first.searchParams.get('query')).toBe('haiku & co');
+    expect(first.searchParams.get('limit')).toBe('5');
+    expect(second.searchParams.has('query')).toBe(false);
+    expect(second.searchParams.has('limit')).toBe(false);
+  });
+
+  it('gets, renames and deletes one batch, its id escaped', async () => {
+    const got = fakeServer(200, JSON.stringify({ ...SUMMARY, prompt: 'Write a haiku', options: {}, responses: [] }));
+    await expect(getStoredBatch('a/b', got.settings)).resolves.toMatchObject({ id: 'b1', prompt: 'Write a haiku' });
+    expect(got.requests).toEqual([{ method: 'GET', url: `${BASE}batches/a%2Fb`, body: '' }]);
+
+    const renamed = fakeServer(200, JSON.stringify({ id: 'b1', title: 'Haiku' }));
+    await expect(renameBatch('b1', 'Haiku', renamed.settings)).resolves.toEqual({ id: 'b1', title: 'Haiku' });
+    expect(renamed.requests).toEqual([{ method: 'PATCH', url: `${BASE}batches/b1`, body: '{"title":"Haiku"}' }]);
+
+    const deleted = fakeServer(204, '');
+    await expect(deleteStoredBatch('b1', deleted.settings)).resolves.toBeUndefined();
+    expect(deleted.requests).toEqual([{ method: 'DELETE', url: `${BASE}batches/b1`, body: '' }]);
+  });
+
+  it('exports as text, not JSON', async () => {
+    const { settings, urls } = fakeServer(200, '# Write a haiku\n\nsome text');
+    await expect(exportBatch('b1', 'markdown', settings)).resolves.toBe('# Write a haiku\n\nsome text');
+    const url = new URL(urls[0]);
+    expect(url.pathname).toBe('/lab-base/fanout/batches/b1/export');
+    expect(url.searchParams.get('format')).toBe('markdown');
+  });
+
+  it("fails with the server's message", async () => {
+    const missing = fakeServer(404, JSON.stringify({ message: 'no batch nope' }));
+    await expect(exportBatch('nope', 'json', missing.settings)).rejects.toThrow(
+      'GET fanout/batches/nope/export?format=json failed (404): no batch nope'
+    );
+    const busy = fakeServer(409, JSON.stringify({ message: 'batch b1 is still running' }));
+    await expect(deleteStoredBatch('b1', busy.settings)).rejects.toThrow(
+      'DELETE fanout/batches/b1 failed (409): batch b1 is still running'
+    );
+    const bad = fakeServer(400, JSON.stringify({ message: 'title must be 1 to 1000 characters' }));
+    await expect(renameBatch('b1', ' ', bad.settings)).rejects.toThrow('failed (400): title must be 1 to 1000');
+    const disabled = fakeServer(404, JSON.stringify({ message: 'the batch store is disabled' }));
+    await expect(listBatches({}, disabled.settings)).rejects.toThrow(
+      'GET fanout/batches failed (404): the batch store is disabled'
     );
   });
 });

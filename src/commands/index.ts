@@ -8,3 +8,5 @@ export { cellsOf, registerNotebookCommands } from './notebook';
 export type { INotebookCommandContext } from './notebook';
 export { registerCompareCommands } from './compare';
 export type { ICompareCommandContext } from './compare';
+export { checkStore, registerHistoryCommands, storeWarning } from './history';
+export type { IHistoryCommandContext } from './history';

@@ -2,18 +2,19 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import { ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { registerCoreCommands } from '../commands';
+import { checkStore, registerCoreCommands, registerHistoryCommands } from '../commands';
 import { batchSocketUrl, localEngine, realTransports, workerEngine } from '../engine';
 import { createStreamingWorker } from '../engine/spawn';
-import { listUpstreams } from '../handler';
+import { exportBatch, listBatches, listUpstreams, renameBatch } from '../handler';
 import { FanoutModel } from '../model';
 import { transportOf } from '../settings';
 import { IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
 
 /**
  * The model and its engine (a Web Worker), and the core commands: generate, stop, re-generate,
- * fill the gaps, remove a batch, list the server's upstreams. The active cell is optional: with
- * no notebooks, Generate responses takes its prompt as an argument.
+ * fill the gaps, remove a batch, list the server's upstreams; and the store's: list, rename,
+ * export. The active cell is optional: with no notebooks, Generate responses takes its prompt as
+ * an argument.
  */
 export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
   id: 'jupyterlab-fanout:core',
@@ -40,14 +41,25 @@ export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
       // The settings are read for every batch, so a change applies to the next one.
       transport: () => transportOf(settings.connection(), proxyUrl)
     });
+    const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
     registerCoreCommands({
       commands: app.commands,
       model,
-      trans: (translator ?? nullTranslator).load('jupyterlab_fanout'),
+      trans,
       settings,
       activeCell,
       listUpstreams: () => listUpstreams(serverSettings)
     });
+    registerHistoryCommands({
+      commands: app.commands,
+      trans,
+      listBatches: options => listBatches(options, serverSettings),
+      renameBatch: (id, title) => renameBatch(id, title, serverSettings),
+      exportBatch: (id, format) => exportBatch(id, format, serverSettings),
+      contents: app.serviceManager.contents
+    });
+    // One look at the store once JupyterLab is ready: a store that cannot keep batches is said once.
+    void app.restored.then(() => checkStore(() => listUpstreams(serverSettings), trans));
     return model;
   }
 };

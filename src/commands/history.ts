@@ -1,0 +1,195 @@
+/**
+ * The commands on the server's batch store: list the stored batches, rename one, export one (as
+ * text, or written to a file in the Jupyter contents). `fanout:get-batch` is the core's (in memory).
+ */
+import { Notification } from '@jupyterlab/apputils';
+import type { Contents } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { CommandRegistry } from '@lumino/commands';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { CommandIDs, ExportFormat, IStoredBatchSummary, IStoreState } from '../tokens';
+import { oneOf, optionalNumber, optionalString } from './args';
+
+/** The store's REST calls (`../handler`), and where exports are written. */
+export interface IHistoryCommandContext {
+  commands: CommandRegistry;
+  trans: TranslationBundle;
+  listBatches: (options: { query?: string; limit?: number }) => Promise<IStoredBatchSummary[]>;
+  renameBatch: (id: string, title: string) => Promise<{ id: string; title: string }>;
+  exportBatch: (id: string, format: ExportFormat) => Promise<string>;
+  /** The Jupyter contents, for `fanout:export` with a `path`. */
+  contents: Pick<Contents.IManager, 'save'>;
+}
+
+const FORMATS: ReadonlyArray<ExportFormat> = ['json', 'markdown', 'notebook'];
+
+/** `args[key]` as a non-empty string, or a specific error naming the command. */
+function requiredString(args: ReadonlyPartialJSONObject, key: string, what: string): string {
+  const value = optionalString(args, key);
+  if (value === undefined || value.trim() === '') {
+    throw new Error(`${what} needs a ${key}.`);
+  }
+  return value;
+}
+
+/** The arguments of `fanout:list-batches`, checked. */
+export function listBatchesArgs(args: ReadonlyPartialJSONObject): { query?: string; limit?: number } {
+  const query = optionalString(args, 'query');
+  const limit = optionalNumber(args, 'limit');
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new Error(`Argument "limit" must be a positive integer, not ${limit}.`);
+  }
+  return { query, limit };
+}
+
+/** The arguments of `fanout:rename-batch`, checked. */
+export function renameBatchArgs(args: ReadonlyPartialJSONObject): { batchId: string; title: string } {
+  return {
+    batchId: requiredString(args, 'batchId', 'Rename batch'),
+    title: requiredString(args, 'title', 'Rename batch')
+  };
+}
+
+/** The arguments of `fanout:export`, checked. */
+export function exportArgs(args: ReadonlyPartialJSONObject): {
+  batchId: string;
+  format: ExportFormat;
+  path?: string;
+} {
+  const batchId = requiredString(args, 'batchId', 'Export batch');
+  if (args.format === undefined || args.format === null) {
+    throw new Error(`Export batch needs a format (${FORMATS.join(', ')}).`);
+  }
+  const format = oneOf(args, 'format', FORMATS, 'json');
+  const path = optionalString(args, 'path');
+  if (path !== undefined && path.trim() === '') {
+    throw new Error('Argument "path" must not be empty.');
+  }
+  return { batchId, format, path };
+}
+
+/** Write an export to `path` in the Jupyter contents: a notebook for `notebook`, else a text file. */
+export async function saveExport(
+  contents: Pick<Contents.IManager, 'save'>,
+  path: string,
+  format: ExportFormat,
+  text: string
+): Promise<void> {
+  if (format === 'notebook') {
+    let notebook: unknown;
+    try {
+      notebook = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`The server's notebook export is not JSON: ${(error as Error).message}`);
+    }
+    await contents.save(path, { type: 'notebook', format: 'json', content: notebook });
+  } else {
+    await contents.save(path, { type: 'file', format: 'text', content: text });
+  }
+}
+
+/** The one warning when the store could not keep batches (null when there is nothing to say). */
+export function storeWarning(store: IStoreState | null | undefined, trans: TranslationBundle): string | null {
+  if (!store || store.ok !== false) {
+    return null;
+  }
+  return trans.__(
+    'Fanout could not keep batches in its store: %1. Streaming still works.',
+    store.error ?? 'unknown error'
+  );
+}
+
+/**
+ * Ask the server once whether its store works, and warn once if it does not. A failed check is
+ * only logged: the sidebar says when the server cannot be reached.
+ */
+export async function checkStore(
+  listUpstreams: () => Promise<{ store?: IStoreState | null }>,
+  trans: TranslationBundle,
+  warn: (message: string) => void = message => Notification.warning(message, { autoClose: false })
+): Promise<void> {
+  let store: IStoreState | null | undefined;
+  try {
+    store = (await listUpstreams()).store;
+  } catch (error) {
+    console.warn('jupyterlab-fanout: could not ask the server about its batch store', error);
+    return;
+  }
+  const message = storeWarning(store, trans);
+  if (message) {
+    warn(message);
+  }
+}
+
+/** Register the store's commands. */
+export function registerHistoryCommands(context: IHistoryCommandContext): void {
+  const { commands, trans } = context;
+
+  /** Run `body`; a failure is shown (titled `title`) and rejected with. */
+  const shown = async <T>(title: string, body: () => Promise<T>): Promise<T> => {
+    try {
+      return await body();
+    } catch (error) {
+      Notification.error(trans.__('%1: %2', title, (error as Error).message), { autoClose: 8000 });
+      throw error;
+    }
+  };
+
+  commands.addCommand(CommandIDs.listBatches, {
+    label: trans.__('List stored batches'),
+    caption: trans.__("The batches kept in the server's store, newest first"),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          query: { type: 'string', description: 'Keep the batches whose prompt, title or text contains it.' },
+          limit: { type: 'integer', minimum: 1, description: 'At most this many (default 100).' }
+        }
+      }
+    },
+    execute: args => shown(trans.__('List stored batches'), () => context.listBatches(listBatchesArgs(args)))
+  });
+
+  commands.addCommand(CommandIDs.renameBatch, {
+    label: trans.__('Rename batch'),
+    describedBy: {
+      args: {
+        type: 'object',
+        required: ['batchId', 'title'],
+        properties: { batchId: { type: 'string' }, title: { type: 'string', minLength: 1, maxLength: 1000 } }
+      }
+    },
+    execute: args =>
+      shown(trans.__('Rename batch'), async () => {
+        const { batchId, title } = renameBatchArgs(args);
+        return context.renameBatch(batchId, title);
+      })
+  });
+
+  commands.addCommand(CommandIDs.exportBatch, {
+    label: trans.__('Export batch'),
+    caption: trans.__('A stored batch as JSON, Markdown or a notebook'),
+    describedBy: {
+      args: {
+        type: 'object',
+        required: ['batchId', 'format'],
+        properties: {
+          batchId: { type: 'string' },
+          format: { type: 'string', enum: [...FORMATS] },
+          path: { type: 'string', description: 'Write it to this path in the Jupyter contents.' }
+        }
+      }
+    },
+    execute: args =>
+      shown(trans.__('Export batch'), async () => {
+        const { batchId, format, path } = exportArgs(args);
+        const text = await context.exportBatch(batchId, format);
+        if (path === undefined) {
+          return { text };
+        }
+        await saveExport(context.contents, path, format, text);
+        return { path };
+      })
+  });
+}
