@@ -17,6 +17,7 @@ from .handlers import (
     BatchExportHandler,
     BatchHandler,
     BatchRecordHandler,
+    StoreStateHandler,
     UpstreamsHandler,
 )
 from .state import FanoutState
@@ -56,6 +57,7 @@ class FanoutExtensionApp(ExtensionApp):
         self.handlers.extend(
             [
                 ("fanout/upstreams", UpstreamsHandler),
+                ("fanout/store", StoreStateHandler),
                 ("fanout/batch", BatchHandler),
                 ("fanout/batches", BatchesHandler),
                 (r"fanout/batches/([^/]+)", BatchRecordHandler),

@@ -58,6 +58,20 @@ class UpstreamsHandler(RedactedLogMixin, APIHandler):
         self.finish(json.dumps(await _state(self).describe()))
 
 
+class StoreStateHandler(RedactedLogMixin, APIHandler):
+    """`GET fanout/store`: whether the batch store works (`{"store": {ok, error, path}}`, or
+    `{"store": null}` when it is off), without listing every upstream's models."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        store = _state(self).store
+        self.finish(json.dumps({"store": store.state() if store is not None else None}))
+
+
 class _StoreHandler(RedactedLogMixin, APIHandler):
     """Base of the store's REST handlers: JSON answers; a StoreError becomes its status
     (APIHandler writes errors as `{"message": ...}`)."""
@@ -226,5 +240,6 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
 
 
 __all__ = [
-    "BatchExportHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "UpstreamsHandler",
+    "BatchExportHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
+    "UpstreamsHandler",
 ]

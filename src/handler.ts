@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { ExportFormat, IStoredBatch, IStoredBatchSummary, IUpstreamListing } from './tokens';
+import type { ExportFormat, IStoreState, IStoredBatch, IStoredBatchSummary, IUpstreamListing } from './tokens';
 
 /**
  * Call `fanout/<path>` on the Jupyter server and return its JSON body. A failure is an error
@@ -59,6 +59,14 @@ async function request<T>(
 /** The server's upstreams, each with its models, the default one, and the server's limits. */
 export function listUpstreams(settings?: ServerConnection.ISettings): Promise<IUpstreamListing> {
   return requestAPI<IUpstreamListing>('upstreams', {}, settings);
+}
+
+/**
+ * Whether the server's batch store works (`null`: it is off). Its own route: the upstream
+ * listing would ask every upstream for its models just to learn this.
+ */
+export function storeState(settings?: ServerConnection.ISettings): Promise<{ store: IStoreState | null }> {
+  return requestAPI<{ store: IStoreState | null }>('store', {}, settings);
 }
 
 /** `fanout/batches/<id>`, the id escaped. */

@@ -206,6 +206,8 @@ async def test_store_disabled(jp_fetch, jp_ws_fetch, jp_serverapp, no_unhandled_
     assert (await client.wait_terminal("1.1"))["1.1"]["type"] == "end"
     await client.close()
     assert (await api(jp_fetch, "upstreams"))["store"] is None
+    # The store's own route answers the same without listing the upstreams' models.
+    assert await api(jp_fetch, "store") == {"store": None}
     code, message = await api_error(jp_fetch, "batches")
     assert code == 404 and "disabled" in message
 
@@ -381,6 +383,7 @@ async def test_a_store_that_cannot_be_opened_does_not_break_streaming(
     await store.sync()
     state = (await api(jp_fetch, "upstreams"))["store"]
     assert state["ok"] is False and "cannot be opened" in state["error"]
+    assert await api(jp_fetch, "store") == {"store": state}
     assert len(store._logged) == 1  # one error logged, not one per batch
     code, message = await api_error(jp_fetch, "batches")
     assert code == 503 and "unavailable" in message

@@ -10,7 +10,8 @@ import {
   listBatches,
   listUpstreams,
   renameBatch,
-  requestAPI
+  requestAPI,
+  storeState
 } from '../handler';
 import type { IUpstreamListing } from '../tokens';
 
@@ -47,6 +48,13 @@ function fakeServer(status: number, body: string | Error) {
 }
 
 describe('handler', () => {
+  it("asks the store's state from GET fanout/store, not from the upstream listing", async () => {
+    const state = { store: { ok: false, error: 'cannot be opened', path: 'batches.sqlite3' } };
+    const { settings, urls } = fakeServer(200, JSON.stringify(state));
+    await expect(storeState(settings)).resolves.toEqual(state);
+    expect(urls.map(url => url.split('?')[0])).toEqual(['http://localhost:8888/lab-base/fanout/store']);
+  });
+
   it('lists the upstreams from GET fanout/upstreams under the base URL', async () => {
     const { settings, urls } = fakeServer(200, JSON.stringify(LISTING));
     await expect(listUpstreams(settings)).resolves.toEqual(LISTING);

@@ -5,7 +5,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { checkStore, registerCoreCommands, registerHistoryCommands } from '../commands';
 import { batchSocketUrl, localEngine, realTransports, workerEngine } from '../engine';
 import { createStreamingWorker } from '../engine/spawn';
-import { exportBatch, listBatches, listUpstreams, renameBatch } from '../handler';
+import { exportBatch, listBatches, listUpstreams, renameBatch, storeState } from '../handler';
 import { FanoutModel } from '../model';
 import { transportOf } from '../settings';
 import { IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
@@ -59,7 +59,7 @@ export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
       contents: app.serviceManager.contents
     });
     // One look at the store once JupyterLab is ready: a store that cannot keep batches is said once.
-    void app.restored.then(() => checkStore(() => listUpstreams(serverSettings), trans));
+    void app.restored.then(() => checkStore(() => storeState(serverSettings), trans));
     return model;
   }
 };
