@@ -92,12 +92,6 @@ class UserStreams:
             del self._counts[user]
 
 
-def _observe(future: asyncio.Future[None]) -> None:
-    """Retrieve a future's outcome (a subscriber's socket closing is no error here)."""
-    if not future.cancelled():
-        future.exception()
-
-
 class Response:
     """One response of a batch: one upstream request, streamed to the batch's subscribers."""
 
@@ -180,7 +174,6 @@ class Response:
         for subscriber in self.subscribers:
             pending = subscriber.put_record(rec)
             if pending is not None:
-                pending.add_done_callback(_observe)
                 if waits is None:
                     waits = [pending]
                 else:
@@ -381,7 +374,7 @@ class Batch:
         if exc is not None:
             self.log.error("fanout: stopping a response failed", exc_info=exc)
             return
-        for result in task.result() or ():
+        for result in task.result() or ():  # a gather's results (`_stop_all`)
             if isinstance(result, BaseException):
                 self.log.error("fanout: stopping a response failed", exc_info=result)
 
@@ -424,6 +417,8 @@ class Batch:
         if live:
             await asyncio.gather(*(r.abandon(SERVER_SHUTDOWN) for r in live),
                                  return_exceptions=True)
+        if self._tasks:  # stops under way: they end with their (cancelled) tasks
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- messages of subscribers -----------------------------------------------------------
 
@@ -516,6 +511,4 @@ class Batch:
         a running one closes its upstream connection, then emits `stopped` (in a task)."""
         response = self.responses.get(check_known_id(response_id, self.used_ids))
         if response is not None:  # Response.stop leaves a finished or stopping one alone
-            task = asyncio.ensure_future(response.stop(STOPPED_BY_USER))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(asyncio.ensure_future(response.stop(STOPPED_BY_USER)))
