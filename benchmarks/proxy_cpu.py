@@ -19,8 +19,7 @@ keeps on disk per generated token (after the batches ended: parsed text, request
 the raw SSE bytes are dropped once an attempt is parsed). `--no-store` skips the store runs.
 
 It also prints the memory the batch keeps per token for a later `attach` (each response's raw
-bytes while its batch is in the registry: `sys.getsizeof` of the bytearrays, capacity
-included).
+chunks while its batch is in the registry: `sys.getsizeof` of the lists and of the chunks).
 """
 from __future__ import annotations
 
@@ -84,7 +83,8 @@ async def one_batch(upstream: Upstream, n: int,
         await store.sync()  # the parse of every ended attempt is counted
     elapsed = time.process_time() - cpu, time.perf_counter() - wall, frames
     assert batch.batch is not None
-    KEPT.append(sum(sys.getsizeof(r.raw) for r in batch.batch.responses.values()))
+    KEPT.append(sum(sys.getsizeof(r.raw) + sum(map(sys.getsizeof, r.raw))
+                    for r in batch.batch.responses.values()))
     batch.close()
     await registry.close()
     return elapsed

@@ -508,7 +508,7 @@ async def test_the_registry_forgets_ended_batches_and_their_bytes(
     state = state_of(jp_serverapp)
     batch = state.batches.get("b-gone")
     responses = list(batch.responses.values())
-    assert all(len(r.raw) == len(client.body[r.id]) for r in responses)
+    assert all(r.kept() == bytes(client.body[r.id]) for r in responses)
     refs = [weakref.ref(batch)] + [weakref.ref(r) for r in responses]
     del batch, responses
     await client.close()
@@ -581,7 +581,7 @@ async def test_a_response_waits_only_while_some_subscriber_is_congested(simulato
         held = len(reader.body["1"])
         await asyncio.sleep(0.4)
         assert len(reader.body["1"]) == held  # waits for the congested socket
-        assert len(response.raw) == held
+        assert len(response.kept()) == held
         b.close()  # it leaves: the response goes on for the other
         await asyncio.sleep(0.3)
         assert len(reader.body["1"]) > held
@@ -590,7 +590,7 @@ async def test_a_response_waits_only_while_some_subscriber_is_congested(simulato
         await asyncio.wait_for(asyncio.shield(response.task), 10)
         [entry] = simulator.requests()
         assert entry["outcome"] == "completed"
-        assert sse_text(bytes(response.raw))[1] == entry["content"]
+        assert sse_text(response.kept())[1] == entry["content"]
         assert response.terminal == {"type": "end", "id": "1"}
     finally:
         frozen.gate.set()
