@@ -67,8 +67,9 @@ def attached_of(client: BatchClient) -> dict:
 
 
 def assert_replay_shape(client: BatchClient) -> dict:
-    """`attached` first, then per listed response in order: its `open`, at most one record
-    of its bytes, its terminal when it had ended. Returns the `attached` message."""
+    """`attached` first, then per listed response in order: its `open` (unless it failed
+    before opening: then its `error` alone), at most one record of its bytes, its terminal
+    when it had ended. Returns the `attached` message."""
     kinds = []
     for _, m in client.messages:
         kinds.append(("bytes", m[0]) if isinstance(m, tuple) else (m["type"], m.get("id")))
@@ -77,6 +78,9 @@ def assert_replay_shape(client: BatchClient) -> dict:
     at = 1
     for listed in attached["responses"]:
         rid = listed["id"]
+        if kinds[at] == ("error", rid) and listed["state"] == "ended":
+            at += 1
+            continue
         assert kinds[at] == ("open", rid), (rid, kinds[at:at + 4])
         at += 1
         if at < len(kinds) and kinds[at] == ("bytes", rid):
@@ -197,6 +201,29 @@ async def test_a_batch_that_ended_while_detached_replays_complete(
         assert sse_text(bytes(second.body[rid]))[1] == entry_for(record, rid)["content"]
         assert attempt_of(await stored(jp_fetch, "b-ended", jp_serverapp), rid)["status"] == (
             "complete")
+    await second.close()
+
+
+async def test_replay_of_a_response_that_failed_before_opening(
+    jp_ws_fetch, simulator, no_unhandled_errors
+):
+    """A response whose upstream could not be reached replays its `error` alone, in its
+    place among the others; refused starts are not listed."""
+    simulator.configure(**MEDIUM)
+    first = await new_batch(jp_ws_fetch, "b-failed", "1.1")
+    await first.start("2.1", upstream="refused")
+    await first.start("3.1", upstream="nowhere")  # refused before any request
+    await first.wait_terminal("1.1", "2.1", "3.1")
+    second = await attach(jp_ws_fetch, "b-failed")
+    await second.wait_terminal("1.1", "2.1")
+    attached = assert_replay_shape(second)
+    assert [(r["id"], r["state"], r["first_byte_ms"] is None) for r in attached["responses"]] == [
+        ("1.1", "ended", False), ("2.1", "ended", True)]
+    assert second.json_messages("2.1") == first.json_messages("2.1")
+    assert second.json_messages("2.1")[0]["code"] == "upstream_unreachable"
+    assert bytes(second.body["1.1"]) == bytes(first.body["1.1"]) and "2.1" not in second.body
+    assert not second.json_messages("3.1")
+    await first.close()
     await second.close()
 
 
