@@ -381,6 +381,42 @@ async def test_a_stalled_subscriber_is_closed_and_the_batch_goes_on(
     await a.close()
 
 
+@pytest.mark.parametrize("fanout_overrides", [{"send_timeout": 1.0}], indirect=True)
+async def test_a_stalled_last_subscriber_leaves_its_batch_detached(
+    jp_serverapp, jp_ws_fetch, jp_http_port, jp_base_url, simulator, caplog,
+    no_unhandled_errors,
+):
+    """The only socket stops reading: it is closed after `send_timeout`, its streams go on
+    detached (the simulator sees no disconnect), and a tab that attaches gets them whole."""
+    simulator.configure(tokens_per_second=2000, ttft_ms=0, reasoning_tokens=0,
+                        answer_tokens=12000, max_model_len=100_000)
+    token = jp_serverapp.identity_provider.token
+    frozen = await RawWebSocket.connect(
+        jp_http_port, f"{jp_base_url}fanout/batch?token={token}", rcvbuf=4096)
+    await frozen.send(json.dumps({"type": "batch", "id": "b-frozen", "prompt": "p"}))
+    for rid in ("1.1", "2.1"):
+        await frozen.send(json.dumps({"type": "start", "id": rid, "upstream": "sim", "request": {
+            "messages": [{"role": "user", "content": f"frozen {rid}"}], "max_tokens": 12000}}))
+    state = state_of(jp_serverapp)
+    deadline = time.monotonic() + 15
+    while "send_timeout" not in caplog.text:
+        assert time.monotonic() < deadline, "the frozen socket was never closed"
+        await asyncio.sleep(0.05)
+    batch = state.batches.get("b-frozen")
+    assert batch is not None and batch.detached
+    assert not any(e["disconnected"] for e in simulator.requests())
+    frozen.close()
+    late = await attach(jp_ws_fetch, "b-frozen")
+    await late.wait_terminal("1.1", "2.1", timeout=30)
+    record = await wait_record(simulator, lambda r: len(r) == 2 and all(
+        e["outcome"] == "completed" for e in r))
+    for rid in ("1.1", "2.1"):
+        [entry] = [e for e in record if e["messages"][-1]["content"] == f"frozen {rid}"]
+        assert late.terminal(rid)["type"] == "end"
+        assert sse_text(bytes(late.body[rid]))[1] == entry["content"]
+    await late.close()
+
+
 # ------------------------------------------------------------------ detached batches
 
 
