@@ -109,7 +109,8 @@ export class StreamHost {
   }
 
   private _attach(batchId: string, transport: TransportSpec): void {
-    const fail = (code: string, message: string) => this._emit({ type: 'attach-failed', batch: batchId, code, message });
+    const fail = (code: string, message: string) =>
+      this._emit({ type: 'attach-failed', batch: batchId, code, message });
     if (this._batches.get(batchId)?.connection) {
       fail('attached', `Batch ${batchId} already has a connection in this page.`);
       return;

@@ -368,7 +368,9 @@ export class FanoutModel implements IFanoutModel {
                 )
           );
           // Attempts another tab started meanwhile, as the store kept them.
-          for (const later of attempts.filter(a => a.attempt > response.attempt).sort((a, b) => a.attempt - b.attempt)) {
+          for (const later of attempts
+            .filter(a => a.attempt > response.attempt)
+            .sort((a, b) => a.attempt - b.attempt)) {
             response.begin(seedOf(later.request), this._now(), later.attempt);
             response.finish(storedSnapshot(later, null));
           }
