@@ -123,7 +123,10 @@ test('reattach after a reload: every response live again after JupyterLab is rea
     await expect
       .poll(async () => (await simulatorRecords(request)).filter(r => r.disconnected).length, { timeout: 60000 })
       .toBe(N);
-    await page.evaluate(id => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId: id }), batchId);
+    await page.evaluate(
+      id => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId: id }),
+      batchId
+    );
   }
   const rows = samples.map((s, i) => [
     i + 1,

@@ -178,7 +178,10 @@ test.describe('Two tabs on one batch', () => {
     const batchId = await startBatch(page, { prompt: 'Two tabs, one batch', n: 3, maxTokens: 300 });
     // The workspace is saved every 5 s while a batch streams: the second tab opens once it holds the batch.
     await page.waitForResponse(
-      r => r.url().includes('/api/workspaces') && r.request().method() === 'PUT' && !!r.request().postData()?.includes(batchId),
+      r =>
+        r.url().includes('/api/workspaces') &&
+        r.request().method() === 'PUT' &&
+        !!r.request().postData()?.includes(batchId),
       { timeout: 20000 }
     );
     await expect(page.locator(`${RESPONSE}[data-status="generating"]`)).toHaveCount(3);
@@ -192,8 +195,17 @@ test.describe('Two tabs on one batch', () => {
     await labReady(second);
     if (process.env.DEBUG_REATTACH) {
       await second.waitForTimeout(3000);
-      console.log('DEBUG', second.url(), await second.locator(RESPONSE).evaluateAll(e => e.map(x => (x as HTMLElement).dataset.status)));
-      console.log('DEBUG', JSON.stringify(await second.evaluate(() => (window as any).jupyterapp.commands.execute('fanout:get-batch', {}))).slice(0, 600));
+      console.log(
+        'DEBUG',
+        second.url(),
+        await second.locator(RESPONSE).evaluateAll(e => e.map(x => (x as HTMLElement).dataset.status))
+      );
+      console.log(
+        'DEBUG',
+        JSON.stringify(
+          await second.evaluate(() => (window as any).jupyterapp.commands.execute('fanout:get-batch', {}))
+        ).slice(0, 600)
+      );
     }
     const one = (p: Page, index: number) => p.locator(`${RESPONSE}[data-response-index="${index}"]`);
     await expect(second.locator(`${RESPONSE}[data-status="generating"]:not([data-reconnecting])`)).toHaveCount(3);
@@ -221,7 +233,10 @@ test.describe('Two tabs on one batch', () => {
     ]);
     const record = await simulatorRequests(request);
     expect(record).toHaveLength(4);
-    expectAsSent(a, record.filter(entry => entry.outcome === 'completed'));
+    expectAsSent(
+      a,
+      record.filter(entry => entry.outcome === 'completed')
+    );
     await second.close();
   });
 });
