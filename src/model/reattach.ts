@@ -39,7 +39,10 @@ export function storedSnapshot(stored: IStoredAttempt, startedAt: number | null)
   const counts = tally.counts();
   const status = stored.status as ResponseStatus;
   const final = FINAL.has(status);
-  const error = stored.error as { message?: unknown; code?: unknown; status?: unknown } | null;
+  let error = stored.error as { message?: unknown; code?: unknown; status?: unknown } | null;
+  if (status === 'stopped' && error?.code === 'stopped_by_user') {
+    error = null; // Stopped as asked: shown as a live stop is, without an error.
+  }
   const metrics = stored.metrics ?? {};
   const elapsed = seconds(metrics.elapsed);
   const ttfb = seconds(metrics.ttft);

@@ -5,6 +5,7 @@
  */
 import type { Batch } from '../batch';
 import { FanoutModel } from '../model';
+import { storedSnapshot } from '../reattach';
 import type { IGenerateOptions, IStoredBatch } from '../../tokens';
 import {
   EngineEvent,
@@ -498,5 +499,38 @@ describe('the engine host', () => {
     expect(sent).toEqual(['attached', '1.1 stopped', 'started-elsewhere']);
     timers.splice(0).forEach(t => t());
     expect(sent.slice(3)).toEqual(['1.2 connecting']);
+  });
+});
+
+describe('an attempt as the store kept it', () => {
+  const attempt = {
+    attempt: 1,
+    upstream: 'simulator',
+    model: 'sim',
+    request: { seed: 1 },
+    status: 'stopped',
+    error: { code: 'stopped_by_user', message: 'stopped by the user' },
+    finish_reason: null,
+    text: 'Half',
+    reasoning: '',
+    usage: null,
+    metrics: { elapsed: 1.5 },
+    started_at: 1,
+    ended_at: 2.5
+  };
+
+  it('a stop the user asked for shows no error, as a live stop; a kept reason does', () => {
+    expect(storedSnapshot(attempt, 0)).toMatchObject({ status: 'stopped', error: null, content: 'Half' });
+    expect(storedSnapshot(attempt, 0).metrics.elapsedMs).toBe(1500);
+    const detached = { ...attempt, error: { code: 'detached_timeout', message: 'no tab for 600 s' } };
+    expect(storedSnapshot(detached, 0).error).toEqual({ code: 'detached_timeout', message: 'no tab for 600 s' });
+  });
+
+  it('one the store still has as running (the server died) is incomplete, with why', () => {
+    const snapshot = storedSnapshot({ ...attempt, status: 'running', error: null }, null);
+    expect(snapshot.status).toBe('incomplete');
+    expect(snapshot.error?.code).toBe('interrupted');
+    expect(snapshot.totalTokens).toBeGreaterThan(0);
+    expect(snapshot.tokensEstimated).toBe(true);
   });
 });
