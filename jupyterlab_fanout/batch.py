@@ -1,10 +1,17 @@
-"""One batch: the responses one WebSocket started, each its own upstream stream.
+"""One batch, owned by the server: its responses (each its own upstream stream) and the
+sockets subscribed to it (subscriber.py), decoupled from any one socket.
 
-State of one response: running -> done. Exactly one terminal message (`end`,
-`stopped` or `error`) is sent per response, whatever races happen between a stop,
-the end of the stream and the socket going away. Every task is observed: its
-exceptions are handled or logged, never left to the event loop. What a message may
-contain is checked in validation.py; how bytes are framed for the browser, in outbox.py.
+State of one response: running -> ended. Exactly one terminal message (`end`, `stopped` or
+`error`) is emitted per response, whatever races happen between a stop, the end of the stream
+and the subscribers going away. Every message a response emits goes to each of its subscribers,
+in the same order for each. Each response keeps the raw bytes it forwarded (`raw`) while its
+batch is in the registry (registry.py), so that a socket that attaches later gets exactly what
+the others got (`attach`, docs/protocol.md). A batch with running responses and no subscriber is
+*detached*: its responses run on for `c.Fanout.detached_timeout` seconds, then stop. A batch
+with nothing running and no subscriber is dropped from the registry after a grace period.
+
+Every task is observed: its exceptions are handled or logged, never left to the event loop.
+What a message may contain is checked in validation.py; how bytes are framed, in outbox.py.
 """
 from __future__ import annotations
 
@@ -12,41 +19,59 @@ import asyncio
 import json
 import logging
 from collections import defaultdict, deque
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from .config import Fanout
-from .errors import FanoutError, SocketClosed
-from .outbox import Outbox, Send, record, record_prefix
-from .store import BatchStore, Recording, new_batch_id, prompt_of
+from .errors import FanoutError
+from .outbox import record, record_prefix
+from .store import BatchStore, Recording, prompt_of
 from .upstream import Upstream, UpstreamStream
 from .validation import (
     ALLOWED_REQUEST_KEYS,
     Lookup,
-    bad_request,
     build_body,
-    check_batch_message,
     check_batch_size,
     check_depth,
     check_known_id,
     check_new_id,
     check_upstream,
     limit_error,
-    parse_message,
 )
+
+if TYPE_CHECKING:
+    from .subscriber import Subscriber
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
 
 #: What the browser is told when a response fails for a bug in the proxy (logged in full).
 INTERNAL_ERROR = FanoutError("internal", 500, "internal error in the proxy")
-#: How many ids of refused `start`s a socket remembers (to answer "already used"); beyond, the
+#: How many ids of refused `start`s a batch remembers (to answer "already used"); beyond, the
 #: oldest is forgotten, so that a flood of refused starts does not grow the server.
 MAX_REFUSED_IDS = 1024
-#: Close code and reason of a batch socket whose browser stopped reading (`send_timeout`).
-STALL_CLOSE_CODE = 1008
+#: Longest grace period (seconds) an ended batch with no subscriber stays in the registry.
+MAX_GRACE = 60.0
+
+#: Why a response was stopped, as the store records it (`error` of a `stopped` attempt).
+STOPPED_BY_USER = "stopped_by_user"
+DETACHED_TIMEOUT = "detached_timeout"
+SOCKET_CLOSED = "socket_closed"
+SERVER_SHUTDOWN = "server_shutdown"
+
+
+def stop_reason(code: str, fanout: Fanout) -> dict[str, str]:
+    """The `error` the store keeps for a response stopped for `code`."""
+    messages = {
+        STOPPED_BY_USER: "stopped by the user",
+        DETACHED_TIMEOUT: f"stopped: no tab was attached for {fanout.detached_timeout:g} s"
+                          " (c.Fanout.detached_timeout)",
+        SOCKET_CLOSED: "stopped: the browser's socket closed (c.Fanout.detached_timeout = 0)",
+        SERVER_SHUTDOWN: "stopped: the Jupyter server shut down",
+    }
+    return {"code": code, "message": messages[code]}
 
 
 class UserStreams:
-    """Streams in flight per user, across all of that user's sockets."""
+    """Streams in flight per user, across all of that user's batches (detached ones too)."""
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = defaultdict(int)
@@ -67,19 +92,39 @@ class UserStreams:
             del self._counts[user]
 
 
+def _observe(future: asyncio.Future[None]) -> None:
+    """Retrieve a future's outcome (a subscriber's socket closing is no error here)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Response:
-    """One response of a batch: one upstream request, streamed to the browser."""
+    """One response of a batch: one upstream request, streamed to the batch's subscribers."""
 
     def __init__(self, batch: Batch, response_id: str, upstream: Upstream, body: dict[str, Any],
+                 request: dict[str, Any], subscribers: list[Subscriber],
                  recording: Recording | None = None):
         self.batch = batch
         self.id = response_id
         self.upstream = upstream
-        self.done = False  # a terminal message was sent (or is being sent)
+        #: What the browser asked for, forwarded keys only (`attached` and `started` say it).
+        self.request = request
+        #: The sockets this response's messages go to (attached or subscribed at its start).
+        self.subscribers = subscribers
+        self.done = False  # a terminal message was emitted (or is being emitted)
         self.stop_requested = False
         #: This attempt in the batch store (None when the store is off or already told the end).
         self.recording = recording
-        self._prefix = record_prefix(response_id)
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self.started_at = loop.time()
+        self.first_byte_at: float | None = None
+        #: Every byte forwarded so far, for a later `attach` (None once the batch is dropped).
+        self.raw: bytearray | None = bytearray()
+        #: The `open` message once the upstream answered, the terminal one once ended.
+        self.opened: dict[str, Any] | None = None
+        self.terminal: dict[str, Any] | None = None
+        self.prefix = record_prefix(response_id)
         # The request leaves now if it can (before the batch's next `start` is read); the
         # task waits for its answer. A task cancelled before its first step runs none of
         # `_run` (no `finally`): the done callback lets go of the request then (a no-op once
@@ -89,200 +134,314 @@ class Response:
         self.task.add_done_callback(lambda _task: self._opening.discard())
 
     async def _run(self) -> None:
-        """Open the upstream stream, forward every chunk, send the terminal message."""
+        """Open the upstream stream, forward every chunk, emit the terminal message."""
         stream: UpstreamStream | None = None
         clean_end = False
         try:
             stream = await self._opening.open()
-            await self.batch.send_json({"type": "open", "id": self.id, "status": stream.status})
+            self.opened = {"type": "open", "id": self.id, "status": stream.status}
+            self.emit(self.opened)
             recording = self.recording
+            raw = self.raw
+            assert raw is not None
+            prefix = self.prefix
             while True:
                 chunk = await stream.read()
                 if not chunk:
                     break
+                if self.first_byte_at is None:
+                    self.first_byte_at = self._loop.time()
+                # Kept and queued for every subscriber in one step: an `attach` between two
+                # chunks replays exactly what the others were sent.
+                raw += chunk
                 if recording is not None:
                     recording.data(chunk)
-                await self.batch.send(record(self._prefix, chunk))
+                waits = self.forward(record(prefix, chunk))
+                if waits is not None:
+                    # Backpressure: only while some subscriber has too much unsent.
+                    await asyncio.wait(waits)
             clean_end = True
         except FanoutError as e:
-            await self.finish(e.to_message(self.id))
-        except SocketClosed:
-            self.done = True  # nobody to tell; the batch is being closed
-            self.record_end({"type": "stopped"})
+            self.finish(e.to_message(self.id))
         except Exception:  # noqa: BLE001 - a bug must not kill the loop or other responses
             self.batch.log.exception("fanout: response %r failed", self.id)
-            await self.finish(INTERNAL_ERROR.to_message(self.id))
+            self.finish(INTERNAL_ERROR.to_message(self.id))
         finally:
-            # Runs on cancellation too (stop, socket closed, shutdown): the upstream
+            # Runs on cancellation too (stop, detached timeout, shutdown): the upstream
             # connection is closed before anyone is told the response stopped.
             if stream is not None:
                 stream.close()
         if clean_end:
-            await self.finish({"type": "end", "id": self.id})
+            self.finish({"type": "end", "id": self.id})
 
-    async def finish(self, message: dict[str, Any]) -> None:
-        """Send this response's one terminal message (no-op if one was sent already)."""
+    def forward(self, rec: bytes) -> list[asyncio.Future[None]] | None:
+        """Queue one record for every subscriber; the futures of those that are congested."""
+        waits = None
+        for subscriber in self.subscribers:
+            pending = subscriber.put_record(rec)
+            if pending is not None:
+                pending.add_done_callback(_observe)
+                if waits is None:
+                    waits = [pending]
+                else:
+                    waits.append(pending)
+        return waits
+
+    def emit(self, message: dict[str, Any]) -> None:
+        """Queue a text message for every subscriber of this response."""
+        if self.subscribers:
+            text = json.dumps(message)
+            for subscriber in self.subscribers:
+                subscriber.put_text(text)
+
+    def finish(self, message: dict[str, Any], error: dict[str, str] | None = None) -> None:
+        """Emit this response's one terminal message (no-op if one was emitted already);
+        `error`: why it stopped, for the store."""
         if self.done:
             return
         self.done = True
-        self.record_end(message)
-        try:
-            await self.batch.send_json(message)
-        except SocketClosed:
-            pass
+        self.terminal = message
+        self.record_end(message, error)
+        self.emit(message)
+        self.subscribers = []  # nothing more to send
+        self.batch.check_idle()
 
-    async def stop(self) -> None:
-        """Close the upstream connection, then send `stopped` (unless already finished)."""
+    async def stop(self, code: str = STOPPED_BY_USER) -> None:
+        """Close the upstream connection, then emit `stopped` (unless already finished)."""
         if self.done or self.stop_requested:
             return
         self.stop_requested = True
         self.task.cancel()
         await asyncio.wait([self.task])
-        await self.finish({"type": "stopped", "id": self.id})
+        self.finish({"type": "stopped", "id": self.id}, stop_reason(code, self.batch.fanout))
 
-    async def abandon(self) -> None:
-        """Close the upstream connection without telling anyone (socket gone, shutdown)."""
-        self.done = True
+    async def abandon(self, code: str) -> None:
+        """Close the upstream connection without telling anyone (server shutdown)."""
+        if not self.done:
+            self.done = True
+            self.terminal = {"type": "stopped", "id": self.id}
+            self.record_end(self.terminal, stop_reason(code, self.batch.fanout))
+        self.subscribers = []
         self.task.cancel()
         await asyncio.wait([self.task])
-        self.record_end({"type": "stopped"})
 
-    def record_end(self, message: dict[str, Any]) -> None:
+    def record_end(self, message: dict[str, Any], error: dict[str, str] | None = None) -> None:
         """Tell the store how this attempt ended (once): `end`, `stopped` or `error`."""
         recording, self.recording = self.recording, None
         if recording is not None and self.batch.store is not None:
-            error = None
             if message["type"] == "error":
                 error = {k: message[k] for k in ("message", "code", "status", "upstream_error")
                          if k in message}
             self.batch.store.end(recording, message["type"], error)
 
+    def describe(self, now: float) -> dict[str, Any]:
+        """This response in an `attached` message."""
+        return {
+            "id": self.id, "upstream": self.upstream.name, "request": self.request,
+            "elapsed_ms": round((now - self.started_at) * 1000, 1),
+            "first_byte_ms": (None if self.first_byte_at is None
+                              else round((now - self.first_byte_at) * 1000, 1)),
+            "state": "ended" if self.terminal is not None else "running",
+        }
+
 
 class Batch:
-    """The responses of one WebSocket."""
+    """The responses of one batch and the sockets subscribed to it."""
 
     def __init__(
         self,
+        batch_id: str,
         *,
         fanout: Fanout,
         lookup: Lookup,
         user: str,
         user_streams: UserStreams,
-        send: Send,
         log: Log,
-        close_socket: Callable[[int, str], None] | None = None,
         store: BatchStore | None = None,
+        described: tuple[str, dict[str, Any]] | None = None,
+        on_drop: Callable[[Batch], None] | None = None,
     ):
+        #: The batch's id in the registry and in the store.
+        self.id = batch_id
         self.fanout = fanout
         self.store = store
-        #: The batch's id in the store and what the browser said of it (`batch` message).
-        self.record_id: str | None = None
-        self._described: tuple[str, str, dict[str, Any]] | None = None
-        self._close_socket = close_socket
+        #: The prompt and options of the `batch` message that created it (None: none came).
+        self._described = described
+        self._stored = False  # the store was told of the batch (on its first start)
         self.lookup = lookup
         self.user = user
         self.user_streams = user_streams
-        self._outbox = Outbox(send, send_timeout=fanout.send_timeout, on_stall=self._stalled)
         self.log = log
-        self.responses: dict[str, Response] = {}
+        self._on_drop = on_drop
+        self.responses: dict[str, Response] = {}  # in start order
+        self.subscribers: list[Subscriber] = []
         #: The id of every response started, and of the last MAX_REFUSED_IDS refused starts.
         self.used_ids: set[str] = set()
         self._refused_ids: deque[str] = deque()
-        self.started = 0
+        #: Dropped from the registry, or shut down: nothing starts any more.
         self.closed = False
-        self._stopping: set[asyncio.Future[None]] = set()  # tasks of `stop`s (kept referenced)
+        self._detach_timer: asyncio.TimerHandle | None = None
+        self._drop_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Future[None]] = set()  # stops in flight (kept referenced)
 
-    def close_socket(self, code: int, reason: str) -> None:
-        """Close the browser's socket (server shutdown); its streams are closed first."""
-        if self._close_socket is not None:
-            self._close_socket(code, reason)
+    # -- state -----------------------------------------------------------------------------
 
     @property
     def active(self) -> list[Response]:
         """Responses whose task has not finished."""
         return [r for r in self.responses.values() if not r.task.done()]
 
-    async def send(self, message: str | bytes) -> None:
-        """Send a text message (returns once written), or a record (bytes, which may share a
-        frame with others; returns at once unless the browser is behind)."""
-        if self.closed:
-            raise SocketClosed()
-        await self._outbox.send(message)
+    @property
+    def running(self) -> bool:
+        """Some response has not ended (no terminal yet, or its task still closes)."""
+        return any(not r.done or not r.task.done() for r in self.responses.values())
 
-    async def send_json(self, message: dict[str, Any]) -> None:
-        await self.send(json.dumps(message))
+    @property
+    def detached(self) -> bool:
+        """Running responses and no subscriber."""
+        return not self.subscribers and self.running
 
-    def send_error(self, response_id: str | None, error: FanoutError) -> None:
-        """Queue an `error` message (in order with everything else this batch sends)."""
-        if self.closed:
-            return  # nobody left to read it
-        # A socket that closes before the error is written has nobody to tell.
-        self._outbox.put_text(json.dumps(error.to_message(response_id)))
+    # -- subscribers ------------------------------------------------------------------------
 
-    def handle_message(self, text: str | bytes) -> Optional[asyncio.Future[None]]:
-        """Dispatch one message from the browser, synchronously: a `start` has created its
-        response (or queued its error) before the next message is read, without a task and
-        a loop turn per message; a `stop` closes its upstream connection in a task.
-
-        Whatever the message, handling it can fail only that message: every exception becomes
-        an `error` (a bug: `internal`, logged) and nothing it took is kept. Returns None, or,
-        while the browser leaves more than the outbox's high-water mark of replies unread, a
-        future the socket waits for before it reads the next message.
-        """
-        if self.closed:
-            return None  # closed for a stalled browser; the socket's close is under way
-        try:
-            message = parse_message(text, self.fanout.max_message_bytes)
-            if message["type"] == "start":
-                self.start(message)
-            elif message["type"] == "batch":
-                self.describe(message)
+    def subscribe(self, subscriber: Subscriber, replay: bool) -> None:
+        """Add a socket. With `replay` (`attach`) it gets, in this one step, `attached`, then
+        per response in start order its `open`, one record of every byte forwarded so far and
+        its terminal message, and every live message after; without (`batch` naming a live
+        batch), the messages of responses started from now on."""
+        self._cancel_timers()
+        self.subscribers.append(subscriber)
+        if not replay:
+            return
+        now = asyncio.get_running_loop().time()
+        responses = list(self.responses.values())
+        subscriber.put_text(json.dumps({
+            "type": "attached", "batch": self.id,
+            "responses": [r.describe(now) for r in responses],
+        }))
+        for response in responses:
+            if response.opened is not None:
+                subscriber.put_text(json.dumps(response.opened))
+            if response.raw:
+                subscriber.put_record(record(response.prefix, response.raw))
+            if response.terminal is not None:
+                subscriber.put_text(json.dumps(response.terminal))
             else:
-                self.stop(message.get("id"))
-        except FanoutError as e:
-            self.send_error(None, e)
-        except Exception:  # noqa: BLE001 - a bug fails this message only, never the socket
-            self.log.exception("fanout: a message from the browser could not be handled")
-            self.send_error(None, INTERNAL_ERROR)
-        return self.backpressure()
+                response.subscribers.append(subscriber)
 
-    def refuse(self, error: FanoutError) -> Optional[asyncio.Future[None]]:
-        """Answer a message that cannot even be read (not UTF-8) with `error` (id null)."""
-        self.send_error(None, error)
-        return self.backpressure()
+    def unsubscribe(self, subscriber: Subscriber) -> Optional[asyncio.Future[None]]:
+        """A socket left. The last one leaving detaches the batch (its running responses
+        stop after `detached_timeout`, at once when 0: the future of those stops)."""
+        if subscriber not in self.subscribers:
+            return None
+        self.subscribers.remove(subscriber)
+        for response in self.responses.values():
+            if subscriber in response.subscribers:
+                response.subscribers.remove(subscriber)
+        if self.subscribers or self.closed:
+            return None
+        if not self.running:
+            self.check_idle()
+            return None
+        timeout = self.fanout.detached_timeout
+        if timeout <= 0:
+            return self._stop_all(SOCKET_CLOSED)
+        self.log.info(
+            "fanout: batch %r has no tab attached: its %d running responses stop in %g s"
+            " (detached_timeout) unless one attaches", self.id, len(self.active), timeout,
+        )
+        self._detach_timer = asyncio.get_running_loop().call_later(timeout, self._detach_expired)
+        return None
 
-    def backpressure(self) -> Optional[asyncio.Future[None]]:
-        """None, or a future to wait for before the socket reads another message."""
-        return self._outbox.readable() if self._outbox.backed_up else None
+    def _detach_expired(self) -> None:
+        self._detach_timer = None
+        if self.subscribers or self.closed:
+            return
+        self.log.info("fanout: batch %r: no tab attached for %g s (detached_timeout): stopping"
+                      " its running responses", self.id, self.fanout.detached_timeout)
+        self._stop_all(DETACHED_TIMEOUT)
 
-    def describe(self, message: dict[str, Any]) -> None:
-        """Handle `batch`: the id, prompt and options the store keeps for this socket's starts."""
-        described = check_batch_message(message)
-        if self._described is not None or self.record_id is not None:
-            raise bad_request("'batch' must come once, before the first 'start'")
-        self._described = described
+    def _stop_all(self, code: str) -> asyncio.Future[None]:
+        """Stop every running response (each records why); the future of those stops."""
+        task = asyncio.ensure_future(asyncio.gather(
+            *(r.stop(code) for r in self.responses.values() if not r.done),
+            return_exceptions=True,
+        ))
+        self._keep(task)
+        return task
+
+    def _keep(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.log.error("fanout: stopping a response failed", exc_info=exc)
+            return
+        for result in task.result() or ():
+            if isinstance(result, BaseException):
+                self.log.error("fanout: stopping a response failed", exc_info=result)
+
+    def check_idle(self) -> None:
+        """Nothing running and nobody subscribed: drop the batch after the grace period
+        (`min(detached_timeout, 60)` s; at once when 0 or when it started nothing)."""
+        if self.closed or self.subscribers or self._drop_timer is not None or self.running:
+            return
+        grace = min(self.fanout.detached_timeout, MAX_GRACE)
+        if grace <= 0 or not self.responses:
+            self.drop()
+            return
+        self._drop_timer = asyncio.get_running_loop().call_later(grace, self.drop)
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._detach_timer, self._drop_timer):
+            if timer is not None:
+                timer.cancel()
+        self._detach_timer = self._drop_timer = None
+
+    def drop(self) -> None:
+        """Leave the registry; the bytes kept for replay are released."""
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_timers()
+        for response in self.responses.values():
+            response.raw = None
+            response.subscribers = []
+        self.responses = {}
+        self.subscribers = []
+        if self._on_drop is not None:
+            self._on_drop(self)
+
+    async def shutdown(self) -> None:
+        """Server shutdown: close every upstream stream (each recorded as stopped), leave
+        the registry. The sockets are closed by the caller afterwards."""
+        live = [r for r in self.responses.values() if not r.task.done()]
+        self.drop()
+        if live:
+            await asyncio.gather(*(r.abandon(SERVER_SHUTDOWN) for r in live),
+                                 return_exceptions=True)
+
+    # -- messages of subscribers -----------------------------------------------------------
 
     def _recording(self, response_id: str, upstream: Upstream,
-                   message: dict[str, Any]) -> Recording | None:
+                   request: dict[str, Any]) -> Recording | None:
         """Register this start with the store (the batch itself on the first)."""
         store = self.store
         if store is None:
             return None
-        sent = message.get("request")
-        # What the browser asked for, as it sent it, but only the keys that were forwarded
-        # (ALLOWED_REQUEST_KEYS): nothing else a client put there is kept.
-        request = {k: v for k, v in sent.items() if k in ALLOWED_REQUEST_KEYS} if isinstance(
-            sent, dict) else {}
-        if self.record_id is None:
-            if self._described is not None:
-                self.record_id, prompt, options = self._described
-            else:
-                self.record_id, prompt, options = new_batch_id(), prompt_of(request), {}
-            store.batch(self.record_id, prompt, options)
-        return store.start(self.record_id, response_id, upstream.name, request)
+        if not self._stored:
+            self._stored = True
+            prompt, options = self._described or (prompt_of(request), {})
+            store.batch(self.id, prompt, options)
+        return store.start(self.id, response_id, upstream.name, request)
 
-    def start(self, message: dict[str, Any]) -> None:
-        """Start one response, or answer its `error` at once.
+    def start(self, message: dict[str, Any], by: Subscriber) -> None:
+        """Start one response, or answer its `error` (to `by` alone) at once; the other
+        subscribers get `started` before the response's `open`.
 
         The user's stream slot is taken last, once nothing else can refuse the start, and
         given back if the response cannot be created.
@@ -292,7 +451,7 @@ class Batch:
         try:
             check_depth(message)
             upstream = check_upstream(message.get("upstream"), self.lookup)
-            check_batch_size(self.started, self.fanout.max_responses_per_batch)
+            check_batch_size(by.started, self.fanout.max_responses_per_batch)
             body = build_body(message.get("request"), upstream, self.fanout.max_tokens_limit,
                               self.fanout.default_max_tokens)
             limit = self.fanout.max_streams_per_user
@@ -301,77 +460,62 @@ class Batch:
                     "max_streams_per_user", limit, "too many streams in flight", status=429
                 )
         except FanoutError as e:
-            self._refused(response_id, e)
+            self._refused(response_id, e, by)
             return
         except Exception:  # noqa: BLE001 - a bug refuses this start only
             self.log.exception("fanout: start %r could not be handled", response_id)
-            self._refused(response_id, INTERNAL_ERROR)
+            self._refused(response_id, INTERNAL_ERROR, by)
             return
+        # What the browser asked for, as it sent it, but only the keys that were forwarded
+        # (ALLOWED_REQUEST_KEYS): nothing else a client put there is kept or repeated.
+        sent = message.get("request")
+        request = {k: v for k, v in sent.items() if k in ALLOWED_REQUEST_KEYS}
         recording = None
         try:
-            recording = self._recording(response_id, upstream, message)
-            response = Response(self, response_id, upstream, body, recording)
+            recording = self._recording(response_id, upstream, request)
+            response = Response(self, response_id, upstream, body, request,
+                                list(self.subscribers), recording)
         except Exception:  # noqa: BLE001 - e.g. a body the JSON encoder cannot write
             if recording is not None and self.store is not None:
                 self.store.end(recording, "error", INTERNAL_ERROR.to_message(response_id))
             self.user_streams.release(self.user)
             self.log.exception("fanout: start %r could not be handled", response_id)
-            self._refused(response_id, INTERNAL_ERROR)
+            self._refused(response_id, INTERNAL_ERROR, by)
             return
-        self.started += 1
+        by.started += 1
+        self._cancel_timers()  # a start from a socket that just joined: nothing is idle
         self.responses[response_id] = response
         response.task.add_done_callback(lambda t: self._on_done(response, t))
+        others = [s for s in self.subscribers if s is not by]
+        if others:
+            started = json.dumps({"type": "started", "id": response_id,
+                                  "upstream": upstream.name, "request": request,
+                                  "elapsed_ms": 0})
+            for subscriber in others:
+                subscriber.put_text(started)
 
-    def _refused(self, response_id: str, error: FanoutError) -> None:
+    def _refused(self, response_id: str, error: FanoutError, by: Subscriber) -> None:
         """Answer a refused start; its id stays used (it names a finished response) among
         the last MAX_REFUSED_IDS refused ones."""
         self._refused_ids.append(response_id)
         if len(self._refused_ids) > MAX_REFUSED_IDS:
             self.used_ids.discard(self._refused_ids.popleft())
-        self.send_error(response_id, error)
+        by.send_error(response_id, error)
 
     def _on_done(self, response: Response, task: asyncio.Task[None]) -> None:
-        """Release the user's slot and observe the task's outcome."""
+        """Release the user's slot, observe the task's outcome, drop the batch if idle."""
         self.user_streams.release(self.user)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None and not isinstance(exc, SocketClosed):
-            self.log.error("fanout: response %r task failed", response.id, exc_info=exc)
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                self.log.error("fanout: response %r task failed", response.id, exc_info=exc)
+        self.check_idle()
 
     def stop(self, response_id: Any) -> None:
-        """Handle `stop`: a finished or refused response is left alone; a running one closes
-        its upstream connection, then sends `stopped` (in a task)."""
+        """Handle `stop` (from any subscriber): a finished or refused response is left alone;
+        a running one closes its upstream connection, then emits `stopped` (in a task)."""
         response = self.responses.get(check_known_id(response_id, self.used_ids))
         if response is not None:  # Response.stop leaves a finished or stopping one alone
-            task = asyncio.ensure_future(response.stop())
-            self._stopping.add(task)
-            task.add_done_callback(self._stopping.discard)
-
-    def _stalled(self) -> None:
-        """The browser read nothing for `send_timeout` seconds: close its upstream streams
-        now and its socket (whose close handshake may take Tornado a few more seconds)."""
-        if self.closed:
-            return
-        timeout = self.fanout.send_timeout
-        self.log.warning(
-            "fanout: a browser read nothing for %g s (send_timeout): closing its batch socket"
-            " and its %d streams", timeout, len(self.active),
-        )
-        task = asyncio.ensure_future(self.close())
-        self._stopping.add(task)
-        task.add_done_callback(self._stopping.discard)
-        self.close_socket(STALL_CLOSE_CODE, f"the browser read nothing for {timeout:g} s")
-
-    async def close(self) -> None:
-        """The browser went away (or the server stops): close every upstream stream and
-        drop whatever still waits to be sent.
-
-        Kept in one place so that a later version may wait for a reattach here first.
-        """
-        self.closed = True
-        self._outbox.close()
-        live = self.active
-        if live:
-            await asyncio.gather(*(r.abandon() for r in live), return_exceptions=True)
-
+            task = asyncio.ensure_future(response.stop(STOPPED_BY_USER))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)

@@ -151,6 +151,18 @@ class Fanout(Configurable):
         5.0, help="Seconds to wait for an upstream's /models listing."
     ).tag(config=True)
 
+    detached_timeout = Float(
+        600.0,
+        min=0.0,
+        help="""Seconds a batch keeps streaming with no browser socket subscribed to it (the tab
+        was reloaded or closed, the laptop went to sleep) before its running responses are
+        stopped (upstream connections closed; the store records them as stopped with the
+        error code 'detached_timeout'). A tab that attaches before then sees every response
+        continue live. An ended batch with no socket stays attachable for min(this, 60)
+        seconds, then only the store has it. 0: the responses stop as soon as the last
+        socket of their batch closes (the behaviour before server-owned batches).""",
+    ).tag(config=True)
+
     store_path = Unicode(
         None,
         allow_none=True,

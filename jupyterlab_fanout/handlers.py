@@ -1,7 +1,8 @@
 """Thin Tornado handlers: authentication, Origin check and size limits; the work is elsewhere.
 
 - `GET {base_url}fanout/upstreams`: configured upstreams, their models, the limits.
-- `WS  {base_url}fanout/batch`: one batch of streamed responses (docs/protocol.md).
+- `WS  {base_url}fanout/batch`: a socket subscribed to one batch of streamed responses
+  (docs/protocol.md); the batch itself belongs to the server (registry.py).
 - `GET {base_url}fanout/batches?query=&limit=`, `GET|PATCH|DELETE fanout/batches/<id>`,
   `GET fanout/batches/<id>/export?format=json|markdown|notebook`: the batch store (store.py).
 """
@@ -18,11 +19,11 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
 from . import ws_protocol
-from .batch import Batch
 from .errors import SocketClosed
 from .logs import RedactedLogMixin
 from .state import FanoutState
 from .store import BatchStore, StoreError
+from .subscriber import Subscriber
 from .validation import bad_request
 
 
@@ -167,9 +168,10 @@ class BatchExportHandler(_StoreHandler):
 
 
 class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """One WebSocket = one batch. Authenticated upgrade, Origin checked by WebSocketMixin."""
+    """One WebSocket = one subscriber of one batch. Authenticated upgrade, Origin checked by
+    WebSocketMixin."""
 
-    batch: Batch | None = None
+    batch: Subscriber | None = None
 
     def set_default_headers(self) -> None:
         """No JupyterHandler default headers on a WebSocket upgrade."""
@@ -200,7 +202,7 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
-        self.batch = _state(self).new_batch(
+        self.batch = _state(self).new_socket(
             _budget_key(self.current_user), self._send, close_socket=self.close
         )
 
@@ -228,15 +230,9 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         return None
 
     def on_close(self) -> None:
-        batch, self.batch = self.batch, None
-        if batch is None:
-            return
-        task = asyncio.ensure_future(_state(self).close_batch(batch))
-        task.add_done_callback(self._closed)
-
-    def _closed(self, task: asyncio.Future[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.log.error("fanout: closing a batch failed", exc_info=task.exception())
+        subscriber, self.batch = self.batch, None
+        if subscriber is not None:
+            _state(self).close_socket(subscriber)  # the batch runs on (detached_timeout)
 
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The proxy's server-wide state: upstream clients, per-user counters, live batches.
+"""The proxy's server-wide state: upstream clients, per-user counters, the registry of batches
+(registry.py) and the open batch sockets (subscriber.py).
 
 One `FanoutState` lives in `web_app.settings["fanout_state"]`; handlers only talk to it.
 """
@@ -10,7 +11,7 @@ import logging
 import os
 from typing import Any, Union
 
-from .batch import Batch, UserStreams
+from .batch import UserStreams
 from .config import (
     SIMULATOR_UPSTREAM_NAME,
     Fanout,
@@ -18,7 +19,9 @@ from .config import (
     UpstreamSpec,
 )
 from .errors import FanoutError
+from .registry import BatchRegistry
 from .store import BatchStore
+from .subscriber import Subscriber
 from .upstream import Upstream
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
@@ -35,13 +38,17 @@ class FanoutState:
             name: self._client(spec) for name, spec in resolved.specs.items()
         }
         self.user_streams = UserStreams()
-        self.batches: set[Batch] = set()
         self._use_simulator = resolved.use_simulator
         self._simulator: Any = None
         self._simulator_error: str | None = None
         self._start_lock: asyncio.Lock | None = None
         self._closed = False
         self.store: BatchStore | None = self._store()
+        #: Every batch the server holds, by id (attached, detached, ended in its grace period).
+        self.batches = BatchRegistry(fanout=fanout, lookup=self.lookup,
+                                     user_streams=self.user_streams, log=log, store=self.store)
+        #: Every open batch socket (closed with 1001 on shutdown).
+        self.sockets: set[Subscriber] = set()
 
     def _store(self) -> BatchStore | None:
         """The batch store, its writer thread started (it opens the file); None when off."""
@@ -103,26 +110,18 @@ class FanoutState:
         the empty name means the default upstream."""
         return self.upstreams.get(name or self.default)
 
-    def new_batch(self, user: str, send: Any, close_socket: Any = None) -> Batch:
-        batch = Batch(
-            close_socket=close_socket,
-            fanout=self.fanout,
-            lookup=self.lookup,
-            user=user,
-            user_streams=self.user_streams,
-            send=send,
-            log=self.log,
-            store=self.store,
-        )
-        self.batches.add(batch)
-        return batch
+    def new_socket(self, user: str, send: Any, close_socket: Any = None) -> Subscriber:
+        """A batch socket opened: it subscribes to a batch when its messages say which."""
+        subscriber = Subscriber(registry=self.batches, fanout=self.fanout, user=user, send=send,
+                                log=self.log, close_socket=close_socket)
+        self.sockets.add(subscriber)
+        return subscriber
 
-    async def close_batch(self, batch: Batch) -> None:
-        """The batch's socket is gone: close all its upstream streams."""
-        try:
-            await batch.close()
-        finally:
-            self.batches.discard(batch)
+    def close_socket(self, subscriber: Subscriber) -> None:
+        """A batch socket closed: it leaves its batch, which runs on (detached) when it was
+        the last one, for `detached_timeout` seconds."""
+        self.sockets.discard(subscriber)
+        self.batches.observe(subscriber.close())
 
     async def _describe_one(self, upstream: Upstream) -> dict[str, Any]:
         error: str | None = None
@@ -158,15 +157,18 @@ class FanoutState:
         }
 
     async def close(self) -> None:
-        """Server shutdown: close every stream, every batch socket, every session, the simulator."""
+        """Server shutdown: close every upstream stream of every batch (attached or
+        detached), then every batch socket, every session, the simulator."""
         if self._closed:
             return
         self._closed = True
-        batches = list(self.batches)
-        await asyncio.gather(*(self.close_batch(b) for b in batches), return_exceptions=True)
-        for batch in batches:
+        await self.batches.close()
+        sockets = list(self.sockets)
+        self.sockets.clear()
+        for subscriber in sockets:
+            subscriber.close()
             # The browser learns why at once (1001 "going away") instead of from a dead socket.
-            batch.close_socket(1001, "the Jupyter server is shutting down")
+            subscriber.close_socket(1001, "the Jupyter server is shutting down")
         await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
         if self._simulator is not None:
             await _stop_server(self._simulator)

@@ -80,7 +80,8 @@ def limit_error(name: str, value: int, what: str, status: int = 400) -> FanoutEr
 
 
 def parse_message(text: Union[str, bytes], max_message_bytes: int) -> dict[str, Any]:
-    """One message from the browser as a dict whose `type` is 'start', 'stop' or 'batch'.
+    """One message from the browser as a dict whose `type` is 'start', 'stop', 'batch' or
+    'attach'.
 
     A message over `max_message_bytes` is refused unread (Tornado already closed the socket
     above twice the limit); binary messages are not accepted.
@@ -98,8 +99,8 @@ def parse_message(text: Union[str, bytes], max_message_bytes: int) -> dict[str, 
         raise bad_request(f"message is nested more than {MAX_JSON_DEPTH} levels deep") from None
     if not isinstance(message, dict):
         raise bad_request("message must be a JSON object")
-    if message.get("type") not in ("start", "stop", "batch"):
-        raise bad_request("'type' must be 'start', 'stop' or 'batch'")
+    if message.get("type") not in ("start", "stop", "batch", "attach"):
+        raise bad_request("'type' must be 'start', 'stop', 'batch' or 'attach'")
     return message
 
 
@@ -125,7 +126,7 @@ def check_batch_message(message: dict[str, Any]) -> tuple[str, str, dict[str, An
 
 
 def check_new_id(response_id: Any, used_ids: set[str]) -> str:
-    """The id of a `start`: a string of 1 to MAX_ID_LENGTH characters this socket never used."""
+    """The id of a `start`: a string of 1 to MAX_ID_LENGTH characters this batch never used."""
     if not isinstance(response_id, str) or not 0 < len(response_id) <= MAX_ID_LENGTH:
         raise bad_request(f"'id' must be a string of 1 to {MAX_ID_LENGTH} characters")
     try:
@@ -155,9 +156,9 @@ def check_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
 
 
 def check_known_id(response_id: Any, used_ids: set[str]) -> str:
-    """The id of a `stop`: one a `start` of this socket named (started or refused)."""
+    """The id of a `stop`: one a `start` of this batch named (started or refused)."""
     if not isinstance(response_id, str) or response_id not in used_ids:
-        raise bad_request("'stop' names no response of this socket")
+        raise bad_request("'stop' names no response of this batch")
     return response_id
 
 

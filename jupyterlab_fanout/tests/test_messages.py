@@ -14,8 +14,10 @@ import time
 import pytest
 import tornado.websocket
 
-from jupyterlab_fanout.batch import MAX_REFUSED_IDS, Batch, UserStreams
+from jupyterlab_fanout.batch import MAX_REFUSED_IDS, UserStreams
 from jupyterlab_fanout.config import Fanout
+from jupyterlab_fanout.registry import BatchRegistry
+from jupyterlab_fanout.subscriber import Subscriber
 
 from .proxy_fixtures import *  # noqa: F403 - fixtures
 from .proxy_fixtures import open_batch, wait_record
@@ -146,7 +148,7 @@ async def test_uncaught_exceptions_are_logged_without_the_token(
     def broken(self, text):
         raise RuntimeError("a bug in the proxy")
 
-    monkeypatch.setattr(Batch, "handle_message", broken)
+    monkeypatch.setattr(Subscriber, "handle_message", broken)
     url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}fanout/batch?token={token}"
     ws = await tornado.websocket.websocket_connect(url)
     await ws.write_message("{}")
@@ -173,14 +175,17 @@ FLOOD_STREAMS = {"tokens_per_second": 2000, "ttft_ms": 0, "reasoning_tokens": 0,
                  "answer_tokens": 30000, "max_model_len": 100_000}
 
 
-@pytest.mark.parametrize("fanout_overrides", [{"send_timeout": 1.0}], indirect=True)
+@pytest.mark.parametrize("fanout_overrides", [{"send_timeout": 1.0, "detached_timeout": 0}],
+                         indirect=True)
 async def test_a_browser_that_stops_reading_is_closed_with_its_streams(
     jp_serverapp, jp_http_port, jp_base_url, http_server_client, simulator, caplog,
     no_unhandled_errors,
 ):
     """A client that never reads (small receive buffer): once the server's writes stall for
-    `send_timeout`, the socket is closed and every upstream stream with it (each would
-    otherwise generate for 15 s, until Jupyter's ping timeout)."""
+    `send_timeout`, the socket is closed and (detached_timeout = 0: it was the batch's only
+    socket) every upstream stream with it (each would otherwise generate for 15 s, until
+    Jupyter's ping timeout). With a detached_timeout the batch runs on detached instead
+    (test_attach.py)."""
     simulator.configure(**FLOOD_STREAMS)
     token = jp_serverapp.identity_provider.token
     ws = await RawWebSocket.connect(
@@ -231,16 +236,19 @@ async def test_refused_start_ids_are_remembered_up_to_a_bound():
     async def send(message):
         sent.append(message)
 
-    batch = Batch(fanout=Fanout(max_responses_per_batch=0), lookup=lambda _name: object(),
-                  user="u", user_streams=UserStreams(), send=send,
-                  log=logging.getLogger("test"))
+    fanout = Fanout(max_responses_per_batch=0)
+    log = logging.getLogger("test")
+    registry = BatchRegistry(fanout=fanout, lookup=lambda _name: object(),
+                             user_streams=UserStreams(), log=log)
+    socket = Subscriber(registry=registry, fanout=fanout, user="u", send=send, log=log)
     for i in range(3 * MAX_REFUSED_IDS):
-        batch.handle_message(json.dumps({"type": "start", "id": f"{i:0256d}", "request": {}}))
-    assert len(batch.used_ids) == MAX_REFUSED_IDS
+        socket.handle_message(json.dumps({"type": "start", "id": f"{i:0256d}", "request": {}}))
+    assert len(socket.batch.used_ids) == MAX_REFUSED_IDS
     # the most recent refused ids are still "already used"
-    batch.handle_message(json.dumps({"type": "start", "id": f"{3 * MAX_REFUSED_IDS - 1:0256d}"}))
+    socket.handle_message(json.dumps({"type": "start", "id": f"{3 * MAX_REFUSED_IDS - 1:0256d}"}))
     await asyncio.sleep(0.05)
     last = json.loads(sent[-1])
     assert last["id"] is None and "already used" in last["message"]
-    await batch.close()
+    socket.close()
+    await registry.close()
 

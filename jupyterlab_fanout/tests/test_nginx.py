@@ -54,12 +54,14 @@ nginx = process_fixtures(
 
 
 @pytest.fixture
-def fanout_overrides(nginx: NginxProcess, simulator: SimulatorProcess) -> dict[str, Any]:
-    """`sim`: the simulator directly; `vianginx`: the simulator behind the "vllm" block."""
+def fanout_overrides(nginx: NginxProcess, simulator: SimulatorProcess,
+                     request: pytest.FixtureRequest) -> dict[str, Any]:
+    """`sim`: the simulator directly; `vianginx`: the simulator behind the "vllm" block; and
+    a test's own settings (parametrized indirectly with a dict)."""
     return {"upstreams": {
         "sim": {"base_urls": [simulator.base_url], "api_key_env": KEY_ENV},
         "vianginx": {"base_urls": [nginx.vllm_base_url], "api_key_env": KEY_ENV},
-    }}
+    }, **getattr(request, "param", {})}
 
 
 async def connect(nginx: NginxProcess, headers: dict[str, str]) -> BatchClient:
@@ -157,10 +159,12 @@ async def test_stop_through_nginx_reaches_the_simulator(
     await client.close()
 
 
+@pytest.mark.parametrize("fanout_overrides", [{"detached_timeout": 0}], indirect=True)
 async def test_closing_the_socket_through_nginx_closes_the_streams(
     jp_serverapp, nginx, jp_auth_header, http_server_client, simulator, no_unhandled_errors
 ):
-    """The browser goes away: nginx closes its socket to Jupyter, which closes the upstreams."""
+    """The browser goes away: nginx closes its socket to Jupyter, which closes the upstreams
+    (at once with detached_timeout = 0: the close reaches the server through nginx)."""
     client = await both_streaming(nginx, jp_auth_header, simulator, more_than=0)
     closed_at = time.time()
     await client.close()

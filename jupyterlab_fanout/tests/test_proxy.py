@@ -217,6 +217,7 @@ async def test_case_003_stop_late_in_a_long_stream(jp_ws_fetch, simulator, no_un
     await client.close()
 
 
+@pytest.mark.parametrize("fanout_overrides", [{"detached_timeout": 0}], indirect=True)
 async def test_case_005_stop_and_close_mid_stream_raise_nothing(
     jp_ws_fetch, simulator, no_unhandled_errors
 ):
@@ -254,9 +255,12 @@ async def test_stop_racing_with_end(jp_ws_fetch, simulator, no_unhandled_errors)
     await client.close()
 
 
+@pytest.mark.parametrize("fanout_overrides", [{"detached_timeout": 0}], indirect=True)
 async def test_closing_the_socket_closes_all_its_streams(
     jp_ws_fetch, simulator, no_unhandled_errors
 ):
+    """With detached_timeout = 0 (the behaviour before server-owned batches) closing the last
+    socket of a batch stops its streams at once; test_attach.py covers the default."""
     simulator.configure(**LONG)
     client = await open_batch(jp_ws_fetch)
     other = await open_batch(jp_ws_fetch)

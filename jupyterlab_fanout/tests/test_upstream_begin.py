@@ -17,8 +17,10 @@ from typing import List
 
 import pytest
 
-from jupyterlab_fanout.batch import Batch, UserStreams
+from jupyterlab_fanout.batch import UserStreams
 from jupyterlab_fanout.config import Fanout, UpstreamSpec
+from jupyterlab_fanout.registry import BatchRegistry
+from jupyterlab_fanout.subscriber import Subscriber
 from jupyterlab_fanout.upstream import Upstream
 
 BODY = b"data: [DONE]\n\n"
@@ -174,8 +176,12 @@ async def test_a_response_ended_in_the_turn_of_its_start_closes_its_request(simu
             await asyncio.sleep(0.005)
         raise AssertionError(f"no terminal message for {response_id}: {sent}")
 
-    batch = Batch(fanout=Fanout(), lookup=lambda _: upstream, user="u",
-                  user_streams=UserStreams(), send=send, log=logging.getLogger("test"))
+    # detached_timeout = 0: the socket's close stops its batch's streams at once.
+    fanout = Fanout(detached_timeout=0)
+    log = logging.getLogger("test")
+    registry = BatchRegistry(fanout=fanout, lookup=lambda _: upstream,
+                             user_streams=UserStreams(), log=log)
+    batch = Subscriber(registry=registry, fanout=fanout, user="u", send=send, log=log)
     request = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
     try:
         batch.handle_message(json.dumps({"type": "start", "id": "warm", "request": request}))
@@ -186,13 +192,18 @@ async def test_a_response_ended_in_the_turn_of_its_start_closes_its_request(simu
             batch.handle_message(json.dumps({"type": "stop", "id": "x"}))
             assert (await terminal("x"))["type"] == "stopped"
         elif ending == "socket closed":
-            await batch.close()  # as when the browser goes away: nobody is told
+            closing = batch.close()  # the browser went away (its only socket): nobody is told
+            assert closing is not None  # its streams stop at once (detached_timeout = 0)
+            await closing
         else:
-            batch.responses["x"].task.cancel()
+            batch.batch.responses["x"].task.cancel()
         await asyncio.sleep(0.05)  # asyncio closes an aborted socket at its next turn
         record = simulator.wait_for(lambda r: len(r) == 2 and r[1]["disconnected"], timeout=2)
         assert record[1]["outcome"] == "disconnected"
         assert upstream.replicas[0].in_flight == 0
     finally:
-        await batch.close()
+        closing = batch.close()
+        if closing is not None:
+            await closing
+        await registry.close()
         await upstream.close()

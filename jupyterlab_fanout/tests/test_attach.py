@@ -1,0 +1,519 @@
+"""Server-owned batches (docs/protocol.md, section 1): `attach` and its replay, `started`,
+detached batches and `c.Fanout.detached_timeout`, the registry's grace period, limits and
+shutdown. Real sockets, the real simulator process, a real SQLite store."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sqlite3
+import time
+import weakref
+from typing import Any
+
+import pytest
+
+from .proxy_fixtures import *  # noqa: F403 - fixtures
+from .proxy_fixtures import BatchClient, entry_for, open_batch, wait_record
+from .raw_ws import CLOSE, RawWebSocket
+from .sse import sse_events, sse_text
+from ..store import split_wire_id
+
+#: Streams of about 4 s: long enough to close, reopen and attach in the middle.
+LONG = {"tokens_per_second": 100, "ttft_ms": 0, "reasoning_tokens": 20, "answer_tokens": 380}
+#: Streams of about 1 s.
+MEDIUM = {"tokens_per_second": 100, "ttft_ms": 0, "reasoning_tokens": 10, "answer_tokens": 90}
+
+
+def store_in_tmp(request: pytest.FixtureRequest, **more: Any) -> dict[str, Any]:
+    path = request.getfixturevalue("tmp_path") / "store" / "batches.sqlite3"
+    return {"store_path": str(path), **more}
+
+
+def settings(**more: Any) -> Any:
+    """`fanout_overrides` (indirect) with a store in the test's tmp_path and `more`."""
+    return pytest.mark.parametrize(
+        "fanout_overrides", [lambda request: store_in_tmp(request, **more)], indirect=True)
+
+
+def state_of(jp_serverapp: Any) -> Any:
+    return jp_serverapp.web_app.settings["fanout_state"]
+
+
+async def new_batch(jp_ws_fetch: Any, batch_id: str, *rids: str, **request: Any) -> BatchClient:
+    client = await open_batch(jp_ws_fetch)
+    await client.send({"type": "batch", "id": batch_id, "prompt": "a prompt", "options": {}})
+    request.setdefault("max_tokens", 400)  # LONG streams to their end
+    for rid in rids:
+        await client.start(rid, **request)
+    return client
+
+
+async def attach(jp_ws_fetch: Any, batch_id: str) -> BatchClient:
+    client = await open_batch(jp_ws_fetch)
+    await client.send({"type": "attach", "batch": batch_id})
+    return client
+
+
+def attached_of(client: BatchClient) -> dict:
+    [attached] = [m for m in client.json_messages() if m["type"] == "attached"]
+    return attached
+
+
+def assert_replay_shape(client: BatchClient) -> dict:
+    """`attached` first, then per listed response in order: its `open`, at most one record
+    of its bytes, its terminal when it had ended. Returns the `attached` message."""
+    kinds = []
+    for _, m in client.messages:
+        kinds.append(("bytes", m[0]) if isinstance(m, tuple) else (m["type"], m.get("id")))
+    assert kinds[0] == ("attached", None), kinds[:5]
+    attached = client.messages[0][1]
+    at = 1
+    for listed in attached["responses"]:
+        rid = listed["id"]
+        assert kinds[at] == ("open", rid), (rid, kinds[at:at + 4])
+        at += 1
+        if at < len(kinds) and kinds[at] == ("bytes", rid):
+            at += 1
+        if listed["state"] == "ended":
+            assert kinds[at][1] == rid and kinds[at][0] in ("end", "stopped", "error"), kinds[at]
+            at += 1
+    # Nothing after the replay repeats a response's open.
+    assert all(k[0] != "open" for k in kinds[at:] if k[1] in
+               {r["id"] for r in attached["responses"]}), kinds[at:]
+    return attached
+
+
+async def stored(jp_fetch: Any, batch_id: str, jp_serverapp: Any) -> dict:
+    await state_of(jp_serverapp).store.sync()
+    response = await jp_fetch("fanout", "batches", batch_id)
+    return json.loads(response.body)
+
+
+def attempt_of(batch: dict, wire: str) -> dict:
+    """The stored attempt of a wire id `<response>.<attempt>`."""
+    rid, number = split_wire_id(wire)
+    for response in batch["responses"]:
+        if response["id"] == rid:
+            [attempt] = [a for a in response["attempts"] if a["attempt"] == number]
+            return attempt
+    raise AssertionError(f"{wire} not stored: {batch}")
+
+
+# ------------------------------------------------------------------------------ replay
+
+
+@settings()
+async def test_attach_replays_exactly_what_the_upstream_sent(
+    jp_ws_fetch, simulator, no_unhandled_errors
+):
+    """A second socket attaching mid-stream gets `attached`, every byte so far in one record
+    per response, then the rest live: its bytes equal the first socket's, byte for byte, and
+    the text equals the simulator's record."""
+    simulator.configure(**LONG)
+    first = await new_batch(jp_ws_fetch, "b-replay", "1.1", "2.1", "3.1", foo="not forwarded")
+    await first.wait(lambda: all(len(first.body.get(r, b"")) > 2000 for r in ("1.1", "2.1")))
+    second = await attach(jp_ws_fetch, "b-replay")
+    await second.wait_terminal("1.1", "2.1", "3.1")
+    await first.wait_terminal("1.1", "2.1", "3.1")
+    attached = assert_replay_shape(second)
+    assert attached["batch"] == "b-replay"
+    assert [r["id"] for r in attached["responses"]] == ["1.1", "2.1", "3.1"]
+    for listed in attached["responses"]:
+        assert listed["state"] == "running" and listed["upstream"] == "sim"
+        assert listed["elapsed_ms"] > 0 and listed["first_byte_ms"] is not None
+        assert listed["first_byte_ms"] <= listed["elapsed_ms"]
+        assert "foo" not in listed["request"] and listed["request"]["max_tokens"] == 400
+    record = await wait_record(simulator, lambda r: len(r) == 3 and all(
+        e["outcome"] == "completed" for e in r))
+    for rid in ("1.1", "2.1", "3.1"):
+        assert second.terminal(rid) == {"type": "end", "id": rid}
+        assert bytes(second.body[rid]) == bytes(first.body[rid])
+        assert sse_events(bytes(second.body[rid]), strict=True)[-1] == "[DONE]"
+        reasoning, content = sse_text(bytes(second.body[rid]))
+        assert (reasoning, content) == (entry_for(record, rid)["reasoning"],
+                                        entry_for(record, rid)["content"])
+    # the replay was one record per response: the rest came live, in several
+    replayed = [m for _, m in second.messages if isinstance(m, tuple) and m[0] == "1.1"]
+    assert len(replayed) > 1 and len(replayed[0][1]) > 2000
+    await first.close()
+    await second.close()
+
+
+@settings()
+async def test_detach_then_reattach_mid_stream_loses_and_repeats_nothing(
+    jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    """The only socket closes mid-stream (a reload): the streams go on, detached; a new
+    socket attaches and gets everything, live to the end, equal to the simulator's text."""
+    simulator.configure(**LONG)
+    first = await new_batch(jp_ws_fetch, "b-reload", "1.1", "2.1")
+    await first.wait(lambda: all(len(first.body.get(r, b"")) > 1000 for r in ("1.1", "2.1")))
+    await first.close()
+    await asyncio.sleep(0.5)
+    batch = state_of(jp_serverapp).batches.get("b-reload")
+    assert batch is not None and batch.detached
+    assert not any(e["disconnected"] for e in simulator.requests())  # they run on
+    second = await attach(jp_ws_fetch, "b-reload")
+    await second.wait_terminal("1.1", "2.1", timeout=15)
+    assert_replay_shape(second)
+    record = await wait_record(simulator, lambda r: len(r) == 2 and all(
+        e["outcome"] == "completed" for e in r))
+    for rid in ("1.1", "2.1"):
+        raw = bytes(second.body[rid])
+        assert raw.startswith(bytes(first.body[rid]))  # what the first socket got, then more
+        assert sse_events(raw, strict=True)[-1] == "[DONE]"
+        assert sse_text(raw) == (entry_for(record, rid)["reasoning"],
+                                 entry_for(record, rid)["content"])
+        assert second.terminal(rid)["type"] == "end"
+    await second.close()
+
+
+@settings()
+async def test_a_batch_that_ended_while_detached_replays_complete(
+    jp_ws_fetch, jp_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    """Nothing waits without a subscriber: the streams end while detached, at full speed;
+    an attach within the grace period gets them whole, with their `end`."""
+    simulator.configure(**MEDIUM)
+    first = await new_batch(jp_ws_fetch, "b-ended", "1.1", "2.1")
+    await first.wait_bytes("1.1")
+    await first.close()
+    record = await wait_record(simulator, lambda r: len(r) == 2 and all(
+        e["outcome"] == "completed" for e in r))
+    await asyncio.sleep(0.1)
+    assert not state_of(jp_serverapp).batches.get("b-ended").running
+    second = await attach(jp_ws_fetch, "b-ended")
+    await second.wait_terminal("1.1", "2.1")
+    attached = assert_replay_shape(second)
+    assert [r["state"] for r in attached["responses"]] == ["ended", "ended"]
+    for rid in ("1.1", "2.1"):
+        assert sse_text(bytes(second.body[rid]))[1] == entry_for(record, rid)["content"]
+        assert attempt_of(await stored(jp_fetch, "b-ended", jp_serverapp), rid)["status"] == (
+            "complete")
+    await second.close()
+
+
+async def test_attach_to_an_unknown_batch(jp_ws_fetch, simulator, no_unhandled_errors):
+    client = await attach(jp_ws_fetch, "b-never")
+    await client.wait(lambda: client.json_messages())
+    assert client.json_messages() == [{
+        "type": "error", "id": None, "code": "unknown_batch", "status": 404, "batch": "b-never",
+        "message": "batch 'b-never' is not running on the server (it ended, or the server"
+                   " restarted)",
+    }]
+    # the socket stays usable: it may start a batch of its own
+    await client.start("x")
+    await client.wait_terminal("x")
+    assert client.terminal("x")["type"] == "end"
+    await client.close()
+
+
+async def test_attach_is_refused_twice_or_after_a_start(
+    jp_ws_fetch, simulator, no_unhandled_errors
+):
+    simulator.configure(**LONG)
+    first = await new_batch(jp_ws_fetch, "b-twice", "1.1")
+    second = await attach(jp_ws_fetch, "b-twice")
+    await second.wait(lambda: second.json_messages())
+    await second.send({"type": "attach", "batch": "b-twice"})
+    await second.send({"type": "batch", "id": "b-other", "prompt": "p"})
+    await second.wait(lambda: len([m for m in second.json_messages() if m["type"] == "error"]) == 2)
+    errors = [m for m in second.json_messages() if m["type"] == "error"]
+    assert [(e["id"], e["code"], e["status"]) for e in errors] == [(None, "bad_request", 400)] * 2
+    assert "'attach' must come once" in errors[0]["message"]
+    assert "'batch' must come once" in errors[1]["message"]
+    assert len([m for m in second.json_messages() if m["type"] == "attached"]) == 1
+
+    third = await open_batch(jp_ws_fetch)
+    await third.start("own")
+    await third.send({"type": "attach", "batch": "b-twice"})
+    await third.wait(lambda: any(m["type"] == "error" for m in third.json_messages()))
+    [error] = [m for m in third.json_messages() if m["type"] == "error"]
+    assert error["id"] is None and error["code"] == "bad_request"
+    await third.send({"type": "attach", "batch": ""})
+    await third.send({"type": "attach"})
+    await third.wait(lambda: len([m for m in third.json_messages() if m["type"] == "error"]) == 3)
+    assert all("attach 'batch' must be a string" in m["message"]
+               for m in third.json_messages()[-2:])
+    # nothing of b-twice reached the third socket
+    assert "1.1" not in third.body
+    for client in (first, second, third):
+        await client.close()
+
+
+# ------------------------------------------------------------------- several subscribers
+
+
+async def test_two_subscribers_stop_and_start_reach_both(
+    jp_ws_fetch, simulator, no_unhandled_errors
+):
+    """A stop from either socket stops the response for both; a start in one gives
+    `started` (then the response's messages) in the other."""
+    simulator.configure(**LONG)
+    a = await new_batch(jp_ws_fetch, "b-two", "1.1")
+    await a.wait_bytes("1.1")
+    b = await attach(jp_ws_fetch, "b-two")
+    await b.wait_bytes("1.1")
+    await b.stop("1.1")
+    await a.wait_terminal("1.1")
+    await b.wait_terminal("1.1")
+    assert a.terminals("1.1") == b.terminals("1.1") == [{"type": "stopped", "id": "1.1"}]
+    record = await wait_record(simulator, lambda r: r and r[0]["disconnected"])
+    assert entry_for(record, "1.1")["outcome"] == "disconnected"
+
+    simulator.configure(**MEDIUM)
+    await a.start("2.1", temperature=0.5, foo="dropped")
+    await b.wait_terminal("2.1")
+    await a.wait_terminal("2.1")
+    started = [m for m in b.json_messages("2.1")]
+    assert started[0] == {"type": "started", "id": "2.1", "upstream": "sim", "elapsed_ms": 0,
+                          "request": {"messages": [{"role": "user", "content": "hello 2.1"}],
+                                      "max_tokens": 64, "seed": started[0]["request"]["seed"],
+                                      "temperature": 0.5}}
+    assert [m["type"] for m in started[1:]] == ["open", "end"]
+    assert not any(m["type"] == "started" for m in a.json_messages())  # not to the starter
+    assert bytes(a.body["2.1"]) == bytes(b.body["2.1"])
+
+    await b.start("3.1")
+    await a.wait_terminal("3.1")
+    assert a.json_messages("3.1")[0]["type"] == "started"
+    await b.wait_terminal("3.1")
+    # ids are unique per batch: a start reusing one is refused, whichever socket sends it
+    await a.start("3.1")
+    await a.wait(lambda: any(m["type"] == "error" for m in a.json_messages()))
+    [error] = [m for m in a.json_messages() if m["type"] == "error"]
+    assert error["id"] is None and "already used" in error["message"]
+    await a.close()
+    await b.close()
+
+
+async def test_batch_naming_a_live_batch_joins_it(
+    jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    """A re-generate from the same tab after its socket closed: `batch` with the live id
+    subscribes without replay; its starts join that batch (and reach the other sockets)."""
+    simulator.configure(**LONG)
+    a = await new_batch(jp_ws_fetch, "b-join", "1.1")
+    await a.wait_bytes("1.1")
+    b = await new_batch(jp_ws_fetch, "b-join")
+    await b.stop("1.1")  # stop from the joined socket reaches the batch
+    await a.wait_terminal("1.1")
+    assert a.terminal("1.1")["type"] == "stopped"
+    simulator.configure(**MEDIUM)
+    await b.start("1.2")
+    await b.wait_terminal("1.2")
+    await a.wait_terminal("1.2")
+    assert not any(m["type"] == "attached" for m in b.json_messages())
+    # without replay: nothing of 1.1, which was running when it joined
+    assert "1.1" not in b.body and not b.json_messages("1.1")
+    assert a.json_messages("1.2")[0]["type"] == "started"
+    assert bytes(a.body["1.2"]) == bytes(b.body["1.2"])
+    batch = state_of(jp_serverapp).batches.get("b-join")
+    assert list(batch.responses) == ["1.1", "1.2"] and len(batch.subscribers) == 2
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.parametrize("fanout_overrides", [{"send_timeout": 1.0}], indirect=True)
+async def test_a_stalled_subscriber_is_closed_and_the_batch_goes_on(
+    jp_serverapp, jp_ws_fetch, jp_http_port, jp_base_url, simulator, caplog,
+    no_unhandled_errors,
+):
+    """A second socket that attaches and never reads holds the streams back (backpressure)
+    until `send_timeout`; then it alone is closed (1008) and the first socket gets every
+    response to its end, equal to the simulator's record."""
+    simulator.configure(tokens_per_second=2000, ttft_ms=0, reasoning_tokens=0,
+                        answer_tokens=12000, max_model_len=100_000)
+    a = await new_batch(jp_ws_fetch, "b-stall", "1.1", "2.1", max_tokens=12000)
+    await a.wait_bytes("1.1")
+    token = jp_serverapp.identity_provider.token
+    frozen = await RawWebSocket.connect(
+        jp_http_port, f"{jp_base_url}fanout/batch?token={token}", rcvbuf=4096)
+    await frozen.send(json.dumps({"type": "attach", "batch": "b-stall"}))
+    await a.wait_terminal("1.1", "2.1", timeout=40)
+    record = await wait_record(simulator, lambda r: len(r) == 2 and all(
+        e["outcome"] == "completed" for e in r))
+    for rid in ("1.1", "2.1"):
+        assert a.terminal(rid)["type"] == "end"
+        assert sse_text(bytes(a.body[rid]))[1] == entry_for(record, rid)["content"]
+    assert "send_timeout" in caplog.text
+    while True:  # the frozen socket finds, after what was written, its close and the reason
+        opcode, payload = await asyncio.wait_for(frozen.read_frame(), 5)
+        if opcode == CLOSE:
+            break
+    assert int.from_bytes(payload[:2], "big") == 1008
+    frozen.close()
+    assert len(state_of(jp_serverapp).batches.get("b-stall").subscribers) == 1
+    await a.close()
+
+
+# ------------------------------------------------------------------ detached batches
+
+
+@settings(detached_timeout=0.8)
+async def test_detached_timeout_stops_the_upstream_streams(
+    jp_ws_fetch, jp_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    simulator.configure(**LONG)
+    client = await new_batch(jp_ws_fetch, "b-timeout", "1.1", "2.1")
+    await client.wait(lambda: all(client.body.get(r) for r in ("1.1", "2.1")))
+    closed_at = time.time()
+    await client.close()
+    record = await wait_record(
+        simulator, lambda r: len(r) == 2 and all(e["disconnected"] for e in r), timeout=5)
+    for rid in ("1.1", "2.1"):
+        after = entry_for(record, rid)["disconnected_at"] - closed_at
+        assert 0.8 <= after < 2.0, after
+    state = state_of(jp_serverapp)
+    assert not state.user_streams.count("server-user")
+    batch = await stored(jp_fetch, "b-timeout", jp_serverapp)
+    for rid in ("1.1", "2.1"):
+        attempt = attempt_of(batch, rid)
+        assert attempt["status"] == "stopped"
+        assert attempt["error"] == {
+            "code": "detached_timeout",
+            "message": "stopped: no tab was attached for 0.8 s (c.Fanout.detached_timeout)"}
+        assert attempt["text"]  # what came before is kept
+    # ended and unsubscribed: kept for the grace period (min(0.8, 60) s), then dropped
+    assert "b-timeout" in state.batches
+    await asyncio.sleep(1.2)
+    assert "b-timeout" not in state.batches
+
+
+@settings(detached_timeout=1.5)
+async def test_attaching_before_the_timeout_cancels_it(
+    jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    simulator.configure(**LONG)
+    first = await new_batch(jp_ws_fetch, "b-saved", "1.1")
+    await first.wait_bytes("1.1")
+    await first.close()
+    await asyncio.sleep(1.0)
+    second = await attach(jp_ws_fetch, "b-saved")
+    await second.wait_terminal("1.1", timeout=10)  # well past the 1.5 s after the close
+    assert second.terminal("1.1")["type"] == "end"
+    [entry] = simulator.requests()
+    assert entry["outcome"] == "completed" and not entry["disconnected"]
+    await second.close()
+
+
+@settings(detached_timeout=0)
+async def test_detached_timeout_zero_stops_at_once_and_forgets(
+    jp_ws_fetch, jp_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    """0: the behaviour before server-owned batches. The last socket's close stops the
+    streams (the store says socket_closed) and the batch leaves the registry at once."""
+    simulator.configure(**LONG)
+    client = await new_batch(jp_ws_fetch, "b-zero", "1.1")
+    await client.wait_bytes("1.1")
+    closed_at = time.time()
+    await client.close()
+    record = await wait_record(simulator, lambda r: r and r[0]["disconnected"], timeout=3)
+    assert record[0]["disconnected_at"] - closed_at < 0.5
+    await asyncio.sleep(0.1)
+    assert "b-zero" not in state_of(jp_serverapp).batches
+    attempt = attempt_of(await stored(jp_fetch, "b-zero", jp_serverapp), "1.1")
+    assert attempt["status"] == "stopped" and attempt["error"]["code"] == "socket_closed"
+    again = await attach(jp_ws_fetch, "b-zero")
+    await again.wait(lambda: again.json_messages())
+    assert again.json_messages()[0]["code"] == "unknown_batch"
+    await again.close()
+
+
+@settings()
+async def test_stop_is_recorded_as_stopped_by_user(
+    jp_ws_fetch, jp_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    simulator.configure(**LONG)
+    client = await new_batch(jp_ws_fetch, "b-stop", "1.1")
+    await client.wait_bytes("1.1")
+    await client.stop("1.1")
+    await client.wait_terminal("1.1")
+    attempt = attempt_of(await stored(jp_fetch, "b-stop", jp_serverapp), "1.1")
+    assert attempt["status"] == "stopped"
+    assert attempt["error"] == {"code": "stopped_by_user", "message": "stopped by the user"}
+    await client.close()
+
+
+@pytest.mark.parametrize("fanout_overrides", [{"max_streams_per_user": 2}], indirect=True)
+async def test_limits_count_detached_streams(
+    jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    simulator.configure(**LONG)
+    first = await new_batch(jp_ws_fetch, "b-full", "1.1", "2.1")
+    await first.wait(lambda: all(first.body.get(r) for r in ("1.1", "2.1")))
+    await first.close()  # detached, still streaming: it holds both slots
+    other = await open_batch(jp_ws_fetch)
+    await other.start("x")
+    await other.wait_terminal("x")
+    error = other.terminal("x")
+    assert (error["type"], error["code"], error["status"]) == ("error", "limit", 429)
+    assert "max_streams_per_user" in error["message"]
+    # attached again and stopped: the slots come back
+    again = await attach(jp_ws_fetch, "b-full")
+    await again.wait(lambda: again.json_messages())
+    await again.stop("1.1")
+    await again.stop("2.1")
+    await again.wait_terminal("1.1", "2.1")
+    await asyncio.sleep(0.05)
+    assert not state_of(jp_serverapp).user_streams.count("server-user")
+    await other.start("y")
+    await other.wait_terminal("y")
+    assert other.terminal("y")["type"] == "end"
+    for client in (other, again):
+        await client.close()
+
+
+@settings()
+async def test_shutdown_closes_the_streams_of_a_detached_batch(
+    jp_ws_fetch, jp_serverapp, simulator, tmp_path
+):
+    simulator.configure(**LONG)
+    spare = await open_batch(jp_ws_fetch)  # a socket with no batch: closed on shutdown too
+    first = await new_batch(jp_ws_fetch, "b-down", "1.1")
+    await first.wait_bytes("1.1")
+    await first.close()
+    await asyncio.sleep(0.3)
+    assert not simulator.requests()[0]["disconnected"]
+    await jp_serverapp.cleanup_extensions()
+    record = await wait_record(simulator, lambda r: r[0]["disconnected"], timeout=3)
+    assert record[0]["outcome"] == "disconnected"
+    await spare.wait(lambda: spare.ws.close_code is not None, timeout=3)
+    assert spare.ws.close_code == 1001
+    assert len(state_of(jp_serverapp).batches) == 0
+    db = sqlite3.connect(tmp_path / "store" / "batches.sqlite3")
+    [(status, error)] = db.execute(
+        "SELECT status, error FROM attempts WHERE batch_id = 'b-down'").fetchall()
+    db.close()
+    assert status == "stopped" and json.loads(error)["code"] == "server_shutdown"
+    await spare.close()
+
+
+@settings(detached_timeout=0.5)
+async def test_the_registry_forgets_ended_batches_and_their_bytes(
+    jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    """After the grace period (min(detached_timeout, 60) s) an ended batch with no socket is
+    gone: not attachable, and its objects and replay buffers are freed."""
+    simulator.configure(**MEDIUM)
+    client = await new_batch(jp_ws_fetch, "b-gone", "1.1", "2.1")
+    await client.wait_terminal("1.1", "2.1")
+    state = state_of(jp_serverapp)
+    batch = state.batches.get("b-gone")
+    responses = list(batch.responses.values())
+    assert all(len(r.raw) == len(client.body[r.id]) for r in responses)
+    refs = [weakref.ref(batch)] + [weakref.ref(r) for r in responses]
+    del batch, responses
+    await client.close()
+    await asyncio.sleep(0.2)
+    assert "b-gone" in state.batches  # within the grace period
+    await asyncio.sleep(0.6)
+    assert "b-gone" not in state.batches
+    gc.collect()
+    # nothing holds the batch or its responses, whose `raw` buffers were their only owners
+    assert all(ref() is None for ref in refs)
+    late = await attach(jp_ws_fetch, "b-gone")
+    await late.wait(lambda: late.json_messages())
+    assert late.json_messages()[0]["code"] == "unknown_batch"
+    await late.close()
