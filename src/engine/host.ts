@@ -45,6 +45,8 @@ interface IHostBatch {
   running: Map<string, IRunning>;
   /** An attach was sent on `connection` and not answered yet. */
   attaching: boolean;
+  /** Reattached responses whose replayed bytes have not arrived yet (nothing to show before them). */
+  replaying: Set<string>;
 }
 
 /** Connections and streams of every batch; see the module comment. */
@@ -92,7 +94,7 @@ export class StreamHost {
   private _start(request: Extract<EngineRequest, { type: 'start' }>): void {
     let batch = this._batches.get(request.batch);
     if (!batch) {
-      batch = { connection: null, running: new Map(), attaching: false };
+      batch = { connection: null, running: new Map(), attaching: false, replaying: new Set() };
       this._batches.set(request.batch, batch);
     }
     let connection = batch.connection;
@@ -115,7 +117,12 @@ export class StreamHost {
       fail('attached', `Batch ${batchId} already has a connection in this page.`);
       return;
     }
-    const batch: IHostBatch = this._batches.get(batchId) ?? { connection: null, running: new Map(), attaching: false };
+    const batch: IHostBatch = this._batches.get(batchId) ?? {
+      connection: null,
+      running: new Map(),
+      attaching: false,
+      replaying: new Set()
+    };
     this._batches.set(batchId, batch);
     const connection = this._open(batchId, batch, transport);
     if (!connection.attach) {
@@ -157,7 +164,14 @@ export class StreamHost {
     stream.resume(now - elapsedMs, firstByteMs === null ? null : now - firstByteMs);
     // Replaces whatever this page had for the wire: the replay starts from the first byte.
     batch.running.set(wire, { stream, connection });
-    this._changed(batchId, wire);
+    batch.replaying.delete(wire);
+    if (firstByteMs !== null) {
+      batch.replaying.add(wire);
+    } else {
+      // No bytes to replay: its state (connecting) now. Otherwise the replayed record is its
+      // first update, so the page never shows it empty in between.
+      this._changed(batchId, wire);
+    }
   }
 
   private _open(batchId: string, batch: IHostBatch, transport: TransportSpec): IBatchConnection {
@@ -167,13 +181,16 @@ export class StreamHost {
     };
     const apply = (wire: string, change: (stream: ResponseStream) => void): void => {
       const stream = live(wire);
+      batch.replaying.delete(wire);
       if (stream) {
         change(stream);
         this._changed(batchId, wire);
       }
     };
     const handlers: IConnectionHandlers = {
-      onOpen: (wire, status) => apply(wire, stream => stream.open(status)),
+      // A reattached response's `open` is shown with its replayed bytes, which follow.
+      onOpen: (wire, status) =>
+        batch.replaying.has(wire) ? live(wire)?.open(status) : apply(wire, stream => stream.open(status)),
       // `[DONE]` or an error event inside the bytes can end the response.
       onData: (wire, bytes) => apply(wire, stream => stream.feed(bytes)),
       onEnd: wire => apply(wire, stream => stream.end()),

@@ -64,6 +64,16 @@ function defaultSchedule(callback: () => void): void {
   }
 }
 
+/**
+ * A user-timing mark (`jupyterlab-fanout:<what>`, detail: the batch id), for DevTools and the
+ * reattach benchmark: when a reattach was sent, answered, and every response had its replay.
+ */
+function mark(what: string, batchId: string): void {
+  if (typeof performance !== 'undefined' && typeof performance.mark === 'function') {
+    performance.mark(`jupyterlab-fanout:${what}`, { detail: batchId });
+  }
+}
+
 function randomSeed(): number {
   return Math.floor(Math.random() * 0x7fffffff);
 }
@@ -198,6 +208,7 @@ export class FanoutModel implements IFanoutModel {
       if (batch) {
         this._batches.push(batch);
         if (batch.active) {
+          mark('attach', batch.id);
           this._engine.send({ type: 'attach', batch: batch.id, transport: this._transport() });
         }
       }
@@ -239,6 +250,9 @@ export class FanoutModel implements IFanoutModel {
       if (response.reconnecting) {
         // The server's replay: from its first byte, so the engine's state replaces the saved one.
         response.reconnected();
+        if (!batch.responses.some(r => r.reconnecting)) {
+          mark('reconnected', batch.id);
+        }
       }
       response.mirror.apply(update);
       if (response.settled) {
@@ -267,6 +281,7 @@ export class FanoutModel implements IFanoutModel {
     if (!batch) {
       return; // Removed meanwhile.
     }
+    mark(event.type, batch.id);
     switch (event.type) {
       case 'attached': {
         const listed = new Set(event.responses.map(r => r.wire));

@@ -34,6 +34,13 @@ interface ISample {
   /** From ready: the first card shown, every card out of reconnecting and live. */
   firstCardMs: number;
   liveMs: number;
+  /** From ready: the model's marks (attach sent, attached, every response replayed). */
+  /** Main-thread long tasks between ready and live: their total time, the longest. */
+  longTaskMs: number;
+  longestTaskMs: number;
+  attachMs: number;
+  attachedMs: number;
+  reconnectedMs: number;
 }
 
 /**
@@ -42,7 +49,19 @@ interface ISample {
  */
 function recorder(n: number): void {
   const w = window as any;
-  const rec = (w.__reattach = { readyAt: NaN, firstCardAt: NaN, liveAt: NaN, loadAt: NaN });
+  const rec = (w.__reattach = {
+    readyAt: NaN,
+    firstCardAt: NaN,
+    liveAt: NaN,
+    loadAt: NaN,
+    longTasks: [] as number[][]
+  });
+  // The main thread's long tasks (start, duration): where the time goes between ready and live.
+  new PerformanceObserver(list => {
+    for (const entry of list.getEntries()) {
+      rec.longTasks.push([entry.startTime, entry.duration]);
+    }
+  }).observe({ type: 'longtask', buffered: true });
   window.addEventListener('load', () => (rec.loadAt = performance.now()));
   const live = new Set(['thinking', 'generating', 'complete', 'stopped', 'error', 'incomplete']);
   const frame = () => {
@@ -61,6 +80,10 @@ function recorder(n: number): void {
       }
       if (all) {
         rec.liveAt = performance.now();
+        for (const name of ['attach', 'attached', 'reconnected']) {
+          const entries = performance.getEntriesByName(`jupyterlab-fanout:${name}`);
+          rec[name] = entries.length ? entries[entries.length - 1].startTime : NaN;
+        }
         return;
       }
     }
@@ -79,6 +102,13 @@ function recorder(n: number): void {
     });
   };
   wait();
+}
+
+/** Durations of the long tasks that ended after ready and started before live. */
+function between(rec: any): number[] {
+  return (rec.longTasks as number[][])
+    .filter(([start, duration]) => start + duration > rec.readyAt && start < rec.liveAt)
+    .map(([, duration]) => duration);
 }
 
 async function startBatch(page: Page): Promise<string> {
@@ -116,7 +146,12 @@ test('reattach after a reload: every response live again after JupyterLab is rea
       loadMs: rec.loadAt,
       readyMs: rec.readyAt,
       firstCardMs: rec.firstCardAt - rec.readyAt,
-      liveMs: rec.liveAt - rec.readyAt
+      liveMs: rec.liveAt - rec.readyAt,
+      attachMs: rec.attach - rec.readyAt,
+      longTaskMs: between(rec).reduce((sum, d) => sum + d, 0),
+      longestTaskMs: Math.max(0, ...between(rec)),
+      attachedMs: rec.attached - rec.readyAt,
+      reconnectedMs: rec.reconnected - rec.readyAt
     });
     // The same batch, still running after the reload: stopped for real before the next repeat.
     await page.evaluate(id => (window as any).jupyterapp.commands.execute('fanout:stop', { batchId: id }), batchId);
@@ -135,7 +170,12 @@ test('reattach after a reload: every response live again after JupyterLab is rea
     fmt(s.loadMs, 0),
     fmt(s.readyMs, 0),
     fmt(s.firstCardMs, 0),
-    fmt(s.liveMs, 0)
+    fmt(s.attachMs, 0),
+    fmt(s.attachedMs, 0),
+    fmt(s.reconnectedMs, 0),
+    fmt(s.liveMs, 0),
+    fmt(s.longTaskMs, 0),
+    fmt(s.longestTaskMs, 0)
   ]);
   const byLength = STREAM_BEFORE_RELOAD_MS.map(ms => {
     const some = samples.filter(s => s.streamedMs === ms);
@@ -144,6 +184,9 @@ test('reattach after a reload: every response live again after JupyterLab is rea
       some.length,
       fmt(median(some.map(s => s.tokensAtReload)), 0),
       fmt(median(some.map(s => s.firstCardMs)), 0),
+      fmt(median(some.map(s => s.attachMs)), 0),
+      fmt(median(some.map(s => s.attachedMs)), 0),
+      fmt(median(some.map(s => s.reconnectedMs)), 0),
       fmt(median(some.map(s => s.liveMs)), 0)
     ];
   });
@@ -157,11 +200,42 @@ test('reattach after a reload: every response live again after JupyterLab is rea
       '',
       'Per repeat (ms from navigation start for load and ready; ms from ready for the rest):',
       '',
-      table(['#', 'streamed (s)', 'tokens sent at reload', 'load', 'ready', 'first card', 'all live'], rows),
+      table(
+        [
+          '#',
+          'streamed (s)',
+          'tokens sent at reload',
+          'load',
+          'ready',
+          'first card',
+          'attach sent',
+          'attached',
+          'all replayed',
+          'all live',
+          'long tasks (ms)',
+          'longest'
+        ],
+        rows
+      ),
       '',
       'Medians by streaming time before the reload:',
       '',
-      table(['streamed', 'repeats', 'tokens at reload', 'first card (ms)', 'all live (ms)'], byLength),
+      table(
+        [
+          'streamed',
+          'repeats',
+          'tokens at reload',
+          'first card',
+          'attach sent',
+          'attached',
+          'all replayed',
+          'all live'
+        ],
+        byLength
+      ),
+      '',
+      "attach sent / attached / all replayed: the model's user-timing marks `jupyterlab-fanout:attach`, `:attached`",
+      '(the answer reached the main thread), `:reconnected` (every response had its first replayed update).',
       '',
       `Median, all repeats: every response live ${fmt(all, 0)} ms after JupyterLab is ready; budget ${BUDGET_MS} ms: ${passMiss(all <= BUDGET_MS)}`
     ].join('\n')

@@ -502,6 +502,37 @@ describe('the engine host', () => {
   });
 });
 
+describe('the replay', () => {
+  it('is a response’s first update when it has bytes: the page never shows it empty in between', () => {
+    const server = new FakeServer();
+    const sent: string[] = [];
+    let socket: FakeSocket | null = null;
+    const host = new StreamHost({
+      connect: (_transport, handlers) => (socket = new FakeSocket(server, handlers)),
+      send: updates => updates.forEach(([, wire, u]) => sent.push(`${wire} ${u.status} ${u.contentAppend}`)),
+      emit: event => sent.push(event.type),
+      now: () => server.clock,
+      interval: 0
+    });
+    server.deferAttach = true;
+    host.handle({ type: 'attach', batch: 'b', transport: { kind: 'proxy', url: 'ws://x' } });
+    const wire = (id: string, firstByteMs: number | null): IAttachedWire => ({
+      id,
+      upstream: '',
+      request: {},
+      elapsed_ms: 500,
+      first_byte_ms: firstByteMs,
+      state: 'running'
+    });
+    socket!.handlers.onAttached!('b', [wire('1.1', 400), wire('2.1', null)]);
+    // The one waiting for its first byte is connecting; the other waits for its replay.
+    expect(sent).toEqual(['attached', '2.1 connecting ']);
+    socket!.handlers.onOpen('1.1', 200);
+    socket!.handlers.onData('1.1', encoder.encode(chunk({ content: 'all so far' })));
+    expect(sent.slice(2)).toEqual(['1.1 generating all so far']);
+  });
+});
+
 describe('an attempt as the store kept it', () => {
   const attempt = {
     attempt: 1,
