@@ -1,8 +1,9 @@
 """The proxy's own CPU per forwarded token, without a browser or Tornado's WebSocket.
 
-One `Batch` (jupyterlab_fanout/batch.py) with its real upstream client streams N responses
-from the simulator, run as its own process as a real upstream would be; the browser's socket
-is a function that only counts frames. Prints the proxy process's CPU time per token
+One `Batch` (jupyterlab_fanout/batch.py, in a `BatchRegistry`) with its real upstream client
+streams N responses from the simulator, run as its own process as a real upstream would be; the
+browser's socket is one `Subscriber` (subscriber.py) whose send is a function that only counts
+frames. Prints the proxy process's CPU time per token
 (`time.process_time`), median over repeats, and the simulator's own CPU per token beside it
 (not counted in the proxy's).
 
@@ -16,6 +17,9 @@ Each repeat runs the batch twice, alternated: without the batch store and with i
 is the same process). Prints both medians, their ratio (budget: 1.25) and the bytes the store
 keeps on disk per generated token (after the batches ended: parsed text, requests, metadata;
 the raw SSE bytes are dropped once an attempt is parsed). `--no-store` skips the store runs.
+
+It also prints the memory the batch keeps per token for a later `attach` (each response's raw
+chunks while its batch is in the registry: `sys.getsizeof` of the lists and of the chunks).
 """
 from __future__ import annotations
 
@@ -30,15 +34,19 @@ import tempfile
 import time
 import urllib.request
 
-from jupyterlab_fanout.batch import Batch, UserStreams
+from jupyterlab_fanout.batch import UserStreams
 from jupyterlab_fanout.config import Fanout, UpstreamSpec
+from jupyterlab_fanout.registry import BatchRegistry
 from jupyterlab_fanout.store import BatchStore
+from jupyterlab_fanout.subscriber import Subscriber
 from jupyterlab_fanout.upstream import Upstream
 
 from bench_util import cpu_seconds, free_port
 
 TOKENS = 200
 RATE = 50
+#: Bytes the last batch kept for replay (its responses' `raw`, capacity included).
+KEPT: list[int] = []
 #: The API key used with `--key`.
 KEY = "sk-proxy-cpu-benchmark-0123456789abcdef"
 
@@ -56,8 +64,10 @@ async def one_batch(upstream: Upstream, n: int,
             ended.add(json.loads(message)["id"])
 
     log = logging.getLogger("proxy_cpu")
-    batch = Batch(fanout=Fanout(), lookup=lambda _: upstream, user="u",
-                  user_streams=UserStreams(), send=send, log=log, store=store)
+    fanout = Fanout()
+    registry = BatchRegistry(fanout=fanout, lookup=lambda _: upstream,
+                             user_streams=UserStreams(), log=log, store=store)
+    batch = Subscriber(registry=registry, fanout=fanout, user="u", send=send, log=log)
     cpu, wall = time.process_time(), time.perf_counter()
     batch.handle_message(json.dumps({"type": "batch", "id": f"bench-{time.time_ns()}",
                                      "prompt": "question", "options": {"n": n}}))
@@ -71,7 +81,13 @@ async def one_batch(upstream: Upstream, n: int,
         await asyncio.sleep(0.01)
     if store is not None:
         await store.sync()  # the parse of every ended attempt is counted
-    return time.process_time() - cpu, time.perf_counter() - wall, frames
+    elapsed = time.process_time() - cpu, time.perf_counter() - wall, frames
+    assert batch.batch is not None
+    KEPT.append(sum(sys.getsizeof(r.raw) + sum(map(sys.getsizeof, r.raw))
+                    for r in batch.batch.responses.values()))
+    batch.close()
+    await registry.close()
+    return elapsed
 
 
 def disk_bytes(path: str) -> int:
@@ -100,6 +116,8 @@ async def main(n: int, repeats: int, base_url: str, key: str | None, with_store:
                   f"{results[mode][-1]:.0f} µs per token")
             await asyncio.sleep(0.3)
     await upstream.close()
+    print(f"kept for attach: {KEPT[-1] / (n * TOKENS):.0f} bytes per token"
+          f" ({KEPT[-1]} bytes for {n} × {TOKENS} tokens, released when the batch is dropped)")
     off = statistics.median(results["off"])
     print(f"proxy CPU per token, {n} streams × {TOKENS} tokens at {RATE} tokens/s"
           f"{' with an API key' if key else ''}: "

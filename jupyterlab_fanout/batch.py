@@ -4,7 +4,7 @@ sockets subscribed to it (subscriber.py), decoupled from any one socket.
 State of one response: running -> ended. Exactly one terminal message (`end`, `stopped` or
 `error`) is emitted per response, whatever races happen between a stop, the end of the stream
 and the subscribers going away. Every message a response emits goes to each of its subscribers,
-in the same order for each. Each response keeps the raw bytes it forwarded (`raw`) while its
+in the same order for each. Each response keeps the raw chunks it forwarded (`raw`) while its
 batch is in the registry (registry.py), so that a socket that attaches later gets exactly what
 the others got (`attach`, docs/protocol.md). A batch with running responses and no subscriber is
 *detached*: its responses run on for `c.Fanout.detached_timeout` seconds, then stop. A batch
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from .config import Fanout
 from .errors import FanoutError
-from .outbox import record, record_prefix
+from .outbox import record, record_of, record_prefix
 from .store import BatchStore, Recording, prompt_of
 from .upstream import Upstream, UpstreamStream
 from .validation import (
@@ -92,12 +92,6 @@ class UserStreams:
             del self._counts[user]
 
 
-def _observe(future: asyncio.Future[None]) -> None:
-    """Retrieve a future's outcome (a subscriber's socket closing is no error here)."""
-    if not future.cancelled():
-        future.exception()
-
-
 class Response:
     """One response of a batch: one upstream request, streamed to the batch's subscribers."""
 
@@ -119,8 +113,9 @@ class Response:
         self._loop = loop
         self.started_at = loop.time()
         self.first_byte_at: float | None = None
-        #: Every byte forwarded so far, for a later `attach` (None once the batch is dropped).
-        self.raw: bytearray | None = bytearray()
+        #: Every chunk forwarded so far, for a later `attach` (None once the batch is dropped):
+        #: the chunks themselves, kept without a copy (cheaper per chunk than a bytearray).
+        self.raw: list[bytes] | None = []
         #: The `open` message once the upstream answered, the terminal one once ended.
         self.opened: dict[str, Any] | None = None
         self.terminal: dict[str, Any] | None = None
@@ -153,7 +148,7 @@ class Response:
                     self.first_byte_at = self._loop.time()
                 # Kept and queued for every subscriber in one step: an `attach` between two
                 # chunks replays exactly what the others were sent.
-                raw += chunk
+                raw.append(chunk)
                 if recording is not None:
                     recording.data(chunk)
                 waits = self.forward(record(prefix, chunk))
@@ -180,7 +175,6 @@ class Response:
         for subscriber in self.subscribers:
             pending = subscriber.put_record(rec)
             if pending is not None:
-                pending.add_done_callback(_observe)
                 if waits is None:
                     waits = [pending]
                 else:
@@ -233,6 +227,10 @@ class Response:
                 error = {k: message[k] for k in ("message", "code", "status", "upstream_error")
                          if k in message}
             self.batch.store.end(recording, message["type"], error)
+
+    def kept(self) -> bytes:
+        """Every byte forwarded so far (b"" once the batch was dropped)."""
+        return b"".join(self.raw or ())
 
     def describe(self, now: float) -> dict[str, Any]:
         """This response in an `attached` message."""
@@ -322,7 +320,7 @@ class Batch:
             if response.opened is not None:
                 subscriber.put_text(json.dumps(response.opened))
             if response.raw:
-                subscriber.put_record(record(response.prefix, response.raw))
+                subscriber.put_record(record_of(response.prefix, response.raw))
             if response.terminal is not None:
                 subscriber.put_text(json.dumps(response.terminal))
             else:
@@ -381,7 +379,7 @@ class Batch:
         if exc is not None:
             self.log.error("fanout: stopping a response failed", exc_info=exc)
             return
-        for result in task.result() or ():
+        for result in task.result() or ():  # a gather's results (`_stop_all`)
             if isinstance(result, BaseException):
                 self.log.error("fanout: stopping a response failed", exc_info=result)
 
@@ -424,6 +422,8 @@ class Batch:
         if live:
             await asyncio.gather(*(r.abandon(SERVER_SHUTDOWN) for r in live),
                                  return_exceptions=True)
+        if self._tasks:  # stops under way: they end with their (cancelled) tasks
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- messages of subscribers -----------------------------------------------------------
 
@@ -516,6 +516,4 @@ class Batch:
         a running one closes its upstream connection, then emits `stopped` (in a task)."""
         response = self.responses.get(check_known_id(response_id, self.used_ids))
         if response is not None:  # Response.stop leaves a finished or stopping one alone
-            task = asyncio.ensure_future(response.stop(STOPPED_BY_USER))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(asyncio.ensure_future(response.stop(STOPPED_BY_USER)))

@@ -171,7 +171,7 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
     """One WebSocket = one subscriber of one batch. Authenticated upgrade, Origin checked by
     WebSocketMixin."""
 
-    batch: Subscriber | None = None
+    subscriber: Subscriber | None = None
 
     def set_default_headers(self) -> None:
         """No JupyterHandler default headers on a WebSocket upgrade."""
@@ -202,7 +202,7 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
-        self.batch = _state(self).new_socket(
+        self.subscriber = _state(self).new_socket(
             _budget_key(self.current_user), self._send, close_socket=self.close
         )
 
@@ -219,20 +219,20 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         # before reading the next frame, one loop turn per message (a batch sends N starts).
         # A future comes back only while the browser leaves its replies unread: Tornado reads
         # no further frame until it resolves.
-        if self.batch is not None:
-            return self.batch.handle_message(message)
+        if self.subscriber is not None:
+            return self.subscriber.handle_message(message)
         return None
 
     def on_invalid_text(self, data: bytes) -> asyncio.Future[None] | None:
         """A text frame that is not UTF-8 (see ws_protocol.py): an error, like bad JSON."""
-        if self.batch is not None:
-            return self.batch.refuse(bad_request("text message is not valid UTF-8"))
+        if self.subscriber is not None:
+            return self.subscriber.refuse(bad_request("text message is not valid UTF-8"))
         return None
 
     def on_close(self) -> None:
-        subscriber, self.batch = self.batch, None
+        subscriber, self.subscriber = self.subscriber, None
         if subscriber is not None:
-            _state(self).close_socket(subscriber)  # the batch runs on (detached_timeout)
+            _state(self).socket_closed(subscriber)  # its batch runs on (detached_timeout)
 
 
 __all__ = [

@@ -117,7 +117,7 @@ class FanoutState:
         self.sockets.add(subscriber)
         return subscriber
 
-    def close_socket(self, subscriber: Subscriber) -> None:
+    def socket_closed(self, subscriber: Subscriber) -> None:
         """A batch socket closed: it leaves its batch, which runs on (detached) when it was
         the last one, for `detached_timeout` seconds."""
         self.sockets.discard(subscriber)

@@ -44,6 +44,13 @@ def unknown_batch(batch_id: str) -> dict[str, Any]:
     }
 
 
+def _observe(future: asyncio.Future[None]) -> None:
+    """Retrieve a write's outcome (its socket closing is no error here: the close
+    unsubscribes it)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Subscriber:
     """One WebSocket: its outbox and the batch it is subscribed to (None until it says)."""
 
@@ -72,10 +79,12 @@ class Subscriber:
 
     def put_record(self, rec: bytes) -> Optional[asyncio.Future[None]]:
         """Queue a record; while this socket is congested, the future of its write (the
-        response waits for it: backpressure), else None. A closed socket drops it."""
+        response may wait for it: backpressure), else None. A closed socket drops it."""
         outbox = self.outbox
         if outbox.congested:
-            return outbox.put(rec)
+            pending = outbox.put(rec)
+            pending.add_done_callback(_observe)
+            return pending
         try:
             outbox.put_record(rec)
         except SocketClosed:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import sqlite3
 import time
 import weakref
@@ -14,10 +15,15 @@ from typing import Any
 import pytest
 
 from .proxy_fixtures import *  # noqa: F403 - fixtures
-from .proxy_fixtures import BatchClient, entry_for, open_batch, wait_record
+from .proxy_fixtures import BatchClient, entry_for, open_batch, split_records, wait_record
 from .raw_ws import CLOSE, RawWebSocket
 from .sse import sse_events, sse_text
+from ..batch import UserStreams
+from ..config import Fanout, UpstreamSpec
+from ..registry import BatchRegistry
 from ..store import split_wire_id
+from ..subscriber import Subscriber
+from ..upstream import Upstream
 
 #: Streams of about 4 s: long enough to close, reopen and attach in the middle.
 LONG = {"tokens_per_second": 100, "ttft_ms": 0, "reasoning_tokens": 20, "answer_tokens": 380}
@@ -61,8 +67,9 @@ def attached_of(client: BatchClient) -> dict:
 
 
 def assert_replay_shape(client: BatchClient) -> dict:
-    """`attached` first, then per listed response in order: its `open`, at most one record
-    of its bytes, its terminal when it had ended. Returns the `attached` message."""
+    """`attached` first, then per listed response in order: its `open` (unless it failed
+    before opening: then its `error` alone), at most one record of its bytes, its terminal
+    when it had ended. Returns the `attached` message."""
     kinds = []
     for _, m in client.messages:
         kinds.append(("bytes", m[0]) if isinstance(m, tuple) else (m["type"], m.get("id")))
@@ -71,6 +78,9 @@ def assert_replay_shape(client: BatchClient) -> dict:
     at = 1
     for listed in attached["responses"]:
         rid = listed["id"]
+        if kinds[at] == ("error", rid) and listed["state"] == "ended":
+            at += 1
+            continue
         assert kinds[at] == ("open", rid), (rid, kinds[at:at + 4])
         at += 1
         if at < len(kinds) and kinds[at] == ("bytes", rid):
@@ -191,6 +201,29 @@ async def test_a_batch_that_ended_while_detached_replays_complete(
         assert sse_text(bytes(second.body[rid]))[1] == entry_for(record, rid)["content"]
         assert attempt_of(await stored(jp_fetch, "b-ended", jp_serverapp), rid)["status"] == (
             "complete")
+    await second.close()
+
+
+async def test_replay_of_a_response_that_failed_before_opening(
+    jp_ws_fetch, simulator, no_unhandled_errors
+):
+    """A response whose upstream could not be reached replays its `error` alone, in its
+    place among the others; refused starts are not listed."""
+    simulator.configure(**MEDIUM)
+    first = await new_batch(jp_ws_fetch, "b-failed", "1.1")
+    await first.start("2.1", upstream="refused")
+    await first.start("3.1", upstream="nowhere")  # refused before any request
+    await first.wait_terminal("1.1", "2.1", "3.1")
+    second = await attach(jp_ws_fetch, "b-failed")
+    await second.wait_terminal("1.1", "2.1")
+    attached = assert_replay_shape(second)
+    assert [(r["id"], r["state"], r["first_byte_ms"] is None) for r in attached["responses"]] == [
+        ("1.1", "ended", False), ("2.1", "ended", True)]
+    assert second.json_messages("2.1") == first.json_messages("2.1")
+    assert second.json_messages("2.1")[0]["code"] == "upstream_unreachable"
+    assert bytes(second.body["1.1"]) == bytes(first.body["1.1"]) and "2.1" not in second.body
+    assert not second.json_messages("3.1")
+    await first.close()
     await second.close()
 
 
@@ -502,7 +535,7 @@ async def test_the_registry_forgets_ended_batches_and_their_bytes(
     state = state_of(jp_serverapp)
     batch = state.batches.get("b-gone")
     responses = list(batch.responses.values())
-    assert all(len(r.raw) == len(client.body[r.id]) for r in responses)
+    assert all(r.kept() == bytes(client.body[r.id]) for r in responses)
     refs = [weakref.ref(batch)] + [weakref.ref(r) for r in responses]
     del batch, responses
     await client.close()
@@ -517,3 +550,78 @@ async def test_the_registry_forgets_ended_batches_and_their_bytes(
     await late.wait(lambda: late.json_messages())
     assert late.json_messages()[0]["code"] == "unknown_batch"
     await late.close()
+
+
+# ------------------------------------------------------- backpressure with several sockets
+
+
+class FakeSocket:
+    """The browser end of one Subscriber (a unit test: its send is a function). `blocked`:
+    its writes never complete until released, like a browser that stopped reading."""
+
+    def __init__(self, blocked: bool = False):
+        self.body: dict[str, bytearray] = {}
+        self.texts: list[dict] = []
+        self.gate = asyncio.Event()
+        if not blocked:
+            self.gate.set()
+
+    async def send(self, message: str | bytes) -> None:
+        await self.gate.wait()
+        if isinstance(message, bytes):
+            for rid, chunk in split_records(message):
+                self.body.setdefault(rid, bytearray()).extend(chunk)
+        else:
+            self.texts.append(json.loads(message))
+
+
+async def test_a_response_waits_only_while_some_subscriber_is_congested(simulator):
+    """Two sockets on one batch; one stops reading. Once more than its high-water mark waits
+    for it, the response waits (the other socket gets nothing more); when that socket leaves,
+    the response goes on; with no socket at all, nothing waits and the stream ends at the
+    upstream's pace, every byte kept for a later attach."""
+    simulator.configure(tokens_per_second=400, ttft_ms=0, reasoning_tokens=0,
+                        answer_tokens=1200, max_model_len=100_000)
+    log = logging.getLogger("test")
+    upstream = Upstream(UpstreamSpec(name="sim", base_urls=(simulator.base_url,),
+                                     dialect="vllm"),
+                        idle_timeout=5, connect_timeout=5, models_timeout=5, log=log)
+    fanout = Fanout(detached_timeout=30)
+    registry = BatchRegistry(fanout=fanout, lookup=lambda _: upstream,
+                             user_streams=UserStreams(), log=log)
+    reader, frozen = FakeSocket(), FakeSocket(blocked=True)
+    a = Subscriber(registry=registry, fanout=fanout, user="u", send=reader.send, log=log)
+    b = Subscriber(registry=registry, fanout=fanout, user="u", send=frozen.send, log=log)
+    b.outbox._high_water = 16 * 1024  # a small mark, so that it fills in a moment
+    try:
+        a.handle_message(json.dumps({"type": "batch", "id": "b-bp", "prompt": "p"}))
+        a.handle_message(json.dumps({"type": "start", "id": "1", "request": {
+            "messages": [{"role": "user", "content": "go"}], "max_tokens": 1200}}))
+        b.handle_message(json.dumps({"type": "attach", "batch": "b-bp"}))
+        response = registry.get("b-bp").responses["1"]
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if b.outbox.congested:
+                break
+        assert b.outbox.congested
+        await asyncio.sleep(0.1)
+        held = len(reader.body["1"])
+        await asyncio.sleep(0.4)
+        assert len(reader.body["1"]) == held  # waits for the congested socket
+        assert len(response.kept()) == held
+        b.close()  # it leaves: the response goes on for the other
+        await asyncio.sleep(0.3)
+        assert len(reader.body["1"]) > held
+        a.close()  # no socket: detached, nothing waits
+        assert registry.get("b-bp").detached
+        await asyncio.wait_for(asyncio.shield(response.task), 10)
+        [entry] = simulator.requests()
+        assert entry["outcome"] == "completed"
+        assert sse_text(response.kept())[1] == entry["content"]
+        assert response.terminal == {"type": "end", "id": "1"}
+    finally:
+        frozen.gate.set()
+        a.close()
+        b.close()
+        await registry.close()
+        await upstream.close()
