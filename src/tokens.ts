@@ -127,6 +127,11 @@ export interface IResponseView {
   readonly shownAttempt: number;
   /** The state of the shown attempt. */
   shownSnapshot(): ResponseSnapshot;
+  /**
+   * True while its latest attempt runs on the server and the page reattaches to it (after a
+   * reload): {@link snapshot} is then the state saved before the reload.
+   */
+  readonly reconnecting?: boolean;
 }
 
 /** One attempt of a response: a (re-)generation with its own seed. */

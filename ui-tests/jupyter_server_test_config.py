@@ -21,5 +21,10 @@ c.Fanout.default_upstream = "simulator"  # noqa: F821
 # Each run keeps its batches in a store of its own, not in the user's Jupyter data directory.
 c.Fanout.store_path = os.path.join(tempfile.mkdtemp(prefix="fanout-galata-"), "batches.sqlite3")  # noqa: F821
 
+# A batch left with no tab is stopped after this many seconds (default 600 in real use): short,
+# so that reattach.spec.ts sees it happen. FANOUT_TEST_DETACHED_TIMEOUT sets it (seconds; the
+# spec reads the same variable).
+c.Fanout.detached_timeout = float(os.environ.get("FANOUT_TEST_DETACHED_TIMEOUT", "15"))  # noqa: F821
+
 # Warnings and errors only: the test log stays readable (DEBUG when investigating).
 c.ServerApp.log_level = os.environ.get("FANOUT_TEST_LOG_LEVEL", "WARN")  # noqa: F821

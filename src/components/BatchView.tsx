@@ -105,6 +105,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             previousAttempt={at > 0 ? attempts[at - 1].attempt : null}
             nextAttempt={at >= 0 && at < attempts.length - 1 ? attempts[at + 1].attempt : null}
             onShowAttempt={attempt => props.onShowAttempt(response.id, attempt)}
+            reconnecting={response.reconnecting === true && shown === response.attempt}
           />
         );
       })}

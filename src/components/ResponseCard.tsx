@@ -31,6 +31,11 @@ export interface IResponseCardProps {
   /** Show another attempt (by its number). */
   onShowAttempt?: (attempt: number) => void;
   /**
+   * True while the page reattaches to the server's stream of the shown attempt (after a
+   * reload): the card shows the text saved before, labelled "Reconnecting…".
+   */
+  reconnecting?: boolean;
+  /**
    * Lay the card out at once (the first cards of a batch). Otherwise it starts as an empty box
    * with its status and fills in when first scrolled near, so a batch of 64 opens quickly.
    */
@@ -277,6 +282,7 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
         className={`jp-Fanout-response jp-Fanout-response-placeholder jp-Fanout-status-${status}`}
         data-response-index={props.index}
         data-status={status}
+        data-reconnecting={props.reconnecting ? '' : undefined}
         aria-label={props.trans.__('Response %1', props.index)}
       />
     );
@@ -307,6 +313,7 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
       data-response-index={index}
       data-status={snapshot.status}
       data-running={running ? '' : undefined}
+      data-reconnecting={props.reconnecting ? '' : undefined}
       data-attempt={attempts > 1 ? `${props.attemptPosition ?? attempts}/${attempts}` : undefined}
       aria-label={title}
     >
@@ -326,7 +333,7 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
         )}
         <span className="jp-Fanout-response-status" data-status={snapshot.status}>
           <span className="jp-Fanout-status-icon" aria-hidden="true" />
-          {statusLabel(snapshot.status, trans)}
+          {props.reconnecting && running ? trans.__('Reconnecting…') : statusLabel(snapshot.status, trans)}
         </span>
       </header>
       <TokenBar snapshot={snapshot} maxTokens={maxTokens} label={trans.__('Tokens of %1', title)} />

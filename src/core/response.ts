@@ -84,6 +84,22 @@ export class ResponseStream {
     this._version++;
   }
 
+  /**
+   * Take over a response that started elsewhere (a batch reattached after a reload): it was
+   * started at `startedAt` and its first byte came at `firstByteAt` (null: none yet), in this
+   * stream's clock. The bytes forwarded so far are then fed again; the first token among them
+   * counts from `firstByteAt` rather than from their replay, so that TTFT and tokens per second
+   * stay meaningful.
+   */
+  resume(startedAt: number, firstByteAt: number | null): void {
+    if (this.status !== 'pending') {
+      return;
+    }
+    this.start(startedAt);
+    this.firstByteAt = firstByteAt;
+    this.replayedFirstTokenAt = firstByteAt;
+  }
+
   /** The upstream answered with headers. */
   open(httpStatus?: number): void {
     if (this.ended) {
@@ -323,7 +339,7 @@ export class ResponseStream {
 
   private markFirstToken(): void {
     if (this.firstTokenAt === null) {
-      this.firstTokenAt = this.clock;
+      this.firstTokenAt = this.replayedFirstTokenAt ?? this.clock;
       this.firstTokenPending = true;
     }
   }
@@ -415,6 +431,8 @@ export class ResponseStream {
   private firstByteAt: number | null = null;
   private firstTokenAt: number | null = null;
   private firstTokenPending = false;
+  /** When the first byte came, for a resumed stream: its first token counts from there. */
+  private replayedFirstTokenAt: number | null = null;
   private tokensAtFirstToken = 0;
   private endedAt: number | null = null;
   private cached: ResponseSnapshot | null = null;

@@ -5,8 +5,15 @@
  * response every `interval` milliseconds (the first at once).
  */
 import { ResponseError, ResponseStream, takeUpdate } from '../core';
-import type { IBatchConnection, IConnectionHandlers } from './transport';
-import type { EngineRequest, EngineUpdate, IStreamEngine, StreamEngineFactory, TransportSpec } from './protocol';
+import type { IAttachedWire, IBatchConnection, IConnectionHandlers } from './transport';
+import type {
+  EngineEvent,
+  EngineRequest,
+  EngineUpdate,
+  IStreamEngine,
+  StreamEngineFactory,
+  TransportSpec
+} from './protocol';
 
 /** Opens one batch connection over `transport`. */
 export type TransportConnector = (transport: TransportSpec, handlers: IConnectionHandlers) => IBatchConnection;
@@ -17,6 +24,8 @@ export interface IStreamHostOptions {
   prepare?: (transport: TransportSpec) => void;
   /** Receives updates; with `interval` 0 it is called synchronously from the change. */
   send: (updates: EngineUpdate[]) => void;
+  /** Receives the events about batches; every update pending before one is sent first. */
+  emit?: (event: EngineEvent) => void;
   /** Clock of the main thread, in milliseconds. */
   now: () => number;
   /** Least milliseconds between two sends; 0 sends every change at once. */
@@ -34,6 +43,20 @@ interface IRunning {
 interface IHostBatch {
   connection: IBatchConnection | null;
   running: Map<string, IRunning>;
+  /** An attach was sent on `connection` and not answered yet. */
+  attaching: boolean;
+  /** Reattached responses whose replayed bytes have not arrived yet (nothing to show before them). */
+  replaying: Set<string>;
+}
+
+/**
+ * A user-timing mark of the engine's thread (`jupyterlab-fanout:engine-<what>`), for DevTools
+ * and the reattach benchmark: the answer to an attach read, every replay parsed.
+ */
+function mark(what: string, detail: Record<string, unknown>): void {
+  if (typeof performance !== 'undefined' && typeof performance.mark === 'function') {
+    performance.mark(`jupyterlab-fanout:engine-${what}`, { detail });
+  }
 }
 
 /** Connections and streams of every batch; see the module comment. */
@@ -46,14 +69,22 @@ export class StreamHost {
         this._start(request);
         break;
       case 'stop': {
-        const running = this._batches.get(request.batch)?.running.get(request.wire);
+        const batch = this._batches.get(request.batch);
+        const running = batch?.running.get(request.wire);
         if (running && !running.stream.ended) {
           running.connection.stop(request.wire);
           running.stream.stop();
           this._changed(request.batch, request.wire);
+        } else if (!running && batch?.attaching && batch.connection) {
+          // Not replayed yet: the server reads the stop after the attach, and its `stopped`
+          // ends the response once the replay has made it.
+          batch.connection.stop(request.wire);
         }
         break;
       }
+      case 'attach':
+        this._attach(request.batch, request.transport);
+        break;
       case 'close':
         this._close(request.batch);
         break;
@@ -73,7 +104,7 @@ export class StreamHost {
   private _start(request: Extract<EngineRequest, { type: 'start' }>): void {
     let batch = this._batches.get(request.batch);
     if (!batch) {
-      batch = { connection: null, running: new Map() };
+      batch = { connection: null, running: new Map(), attaching: false, replaying: new Set() };
       this._batches.set(request.batch, batch);
     }
     let connection = batch.connection;
@@ -89,30 +120,150 @@ export class StreamHost {
     connection.start(request.wire, request.upstream, request.request);
   }
 
+  private _attach(batchId: string, transport: TransportSpec): void {
+    const fail = (code: string, message: string) =>
+      this._emit({ type: 'attach-failed', batch: batchId, code, message });
+    if (this._batches.get(batchId)?.connection) {
+      fail('attached', `Batch ${batchId} already has a connection in this page.`);
+      return;
+    }
+    const batch: IHostBatch = this._batches.get(batchId) ?? {
+      connection: null,
+      running: new Map(),
+      attaching: false,
+      replaying: new Set()
+    };
+    this._batches.set(batchId, batch);
+    const connection = this._open(batchId, batch, transport);
+    if (!connection.attach) {
+      batch.connection = null;
+      connection.close();
+      this._forget(batchId);
+      fail('not_supported', 'Responses streamed straight from the browser to the model server cannot be reattached.');
+      return;
+    }
+    batch.attaching = true;
+    connection.attach(batchId);
+  }
+
+  /** A batch with no connection and nothing running is forgotten. */
+  private _forget(batchId: string): void {
+    const batch = this._batches.get(batchId);
+    if (batch && batch.connection === null && batch.running.size === 0) {
+      this._batches.delete(batchId);
+    }
+  }
+
+  /** Send `event` after every update pending before it. */
+  private _emit(event: EngineEvent): void {
+    this._flush();
+    this._options.emit?.(event);
+  }
+
+  /** A fresh stream for a response that started elsewhere: `elapsedMs` ago, its first byte `firstByteMs` ago. */
+  private _adopt(
+    batchId: string,
+    batch: IHostBatch,
+    connection: IBatchConnection,
+    wire: string,
+    elapsedMs: number,
+    firstByteMs: number | null
+  ): void {
+    const now = this._options.now();
+    const stream = new ResponseStream({ now: this._options.now, trackNewText: true });
+    stream.resume(now - elapsedMs, firstByteMs === null ? null : now - firstByteMs);
+    // Replaces whatever this page had for the wire: the replay starts from the first byte.
+    batch.running.set(wire, { stream, connection });
+    batch.replaying.delete(wire);
+    if (firstByteMs !== null) {
+      batch.replaying.add(wire);
+    } else {
+      // No bytes to replay: its state (connecting) now. Otherwise the replayed record is its
+      // first update, so the page never shows it empty in between.
+      this._changed(batchId, wire);
+    }
+  }
+
   private _open(batchId: string, batch: IHostBatch, transport: TransportSpec): IBatchConnection {
+    /** Set when the last reattached response's replay arrived (see `onData`). */
+    let replayed = false;
+    const replay = { bytes: 0, parseMs: 0 };
     const live = (wire: string): ResponseStream | undefined => {
       const stream = batch.running.get(wire)?.stream;
       return stream && !stream.ended ? stream : undefined;
     };
     const apply = (wire: string, change: (stream: ResponseStream) => void): void => {
       const stream = live(wire);
+      if (batch.replaying.delete(wire) && batch.replaying.size === 0) {
+        replayed = true;
+      }
       if (stream) {
         change(stream);
         this._changed(batchId, wire);
       }
     };
     const handlers: IConnectionHandlers = {
-      onOpen: (wire, status) => apply(wire, stream => stream.open(status)),
+      // A reattached response's `open` is shown with its replayed bytes, which follow.
+      onOpen: (wire, status) =>
+        batch.replaying.has(wire) ? live(wire)?.open(status) : apply(wire, stream => stream.open(status)),
       // `[DONE]` or an error event inside the bytes can end the response.
-      onData: (wire, bytes) => apply(wire, stream => stream.feed(bytes)),
-      onEnd: wire => apply(wire, stream => stream.end()),
-      onStopped: () => {
-        // Already stopped when asked; nothing more to record.
+      onData: (wire, bytes) => {
+        if (!batch.replaying.has(wire)) {
+          apply(wire, stream => stream.feed(bytes));
+          return;
+        }
+        // A replayed record: how many bytes and how long they take to parse, for the benchmark.
+        const started = this._options.now();
+        apply(wire, stream => stream.feed(bytes));
+        replay.bytes += bytes.length;
+        replay.parseMs += this._options.now() - started;
+        if (replayed) {
+          replayed = false;
+          mark('replayed', { batch: batchId, ...replay }); // every replay of the attach is parsed
+        }
       },
+      onEnd: wire => apply(wire, stream => stream.end()),
+      // Already stopped here when this page asked; stopped by another tab otherwise.
+      onStopped: wire => apply(wire, stream => stream.stop()),
       onError: (wire, error) => apply(wire, stream => stream.fail(error)),
+      onAttached: (_batch, responses: IAttachedWire[]) => {
+        mark('attached', { batch: batchId });
+        batch.attaching = false;
+        // The model learns of the responses before their first updates.
+        this._emit({
+          type: 'attached',
+          batch: batchId,
+          responses: responses.map(r => ({ wire: r.id, upstream: r.upstream, request: r.request, state: r.state }))
+        });
+        for (const response of responses) {
+          this._adopt(batchId, batch, connection, response.id, response.elapsed_ms, response.first_byte_ms);
+        }
+      },
+      onStarted: (wire, upstream, request) => {
+        this._emit({ type: 'started-elsewhere', batch: batchId, wire, upstream, request });
+        this._adopt(batchId, batch, connection, wire, 0, null);
+      },
+      onAttachFailed: error => {
+        batch.attaching = false;
+        if (batch.connection === connection) {
+          batch.connection = null;
+        }
+        connection.close();
+        this._forget(batchId);
+        this._emit({ type: 'attach-failed', batch: batchId, code: error.code ?? 'error', message: error.message });
+      },
       onClose: error => {
         if (batch.connection === connection) {
           batch.connection = null;
+        }
+        if (batch.attaching) {
+          batch.attaching = false;
+          this._emit({
+            type: 'attach-failed',
+            batch: batchId,
+            code: error?.code ?? 'connection',
+            message: error?.message ?? 'The connection closed before the server answered the attach.'
+          });
         }
         const lost: ResponseError = error ?? {
           message: 'The connection to the Jupyter server closed before this response ended.',
@@ -125,6 +276,7 @@ export class StreamHost {
             apply(wire, stream => stream.fail(lost));
           }
         }
+        this._forget(batchId);
       }
     };
     const connection = this._options.connect(transport, handlers);
@@ -223,8 +375,8 @@ export class StreamHost {
  * and for browsers where the worker cannot be created.
  */
 export function localEngine(connect: TransportConnector, now: () => number): StreamEngineFactory {
-  return (onUpdates): IStreamEngine => {
-    const host = new StreamHost({ connect, send: onUpdates, now, interval: 0 });
+  return (onUpdates, _onFailure, onEvent): IStreamEngine => {
+    const host = new StreamHost({ connect, send: onUpdates, emit: onEvent, now, interval: 0 });
     return {
       send: request => host.handle(request),
       dispose: () => host.dispose()

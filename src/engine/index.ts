@@ -9,6 +9,6 @@ export { workerEngine } from './remote';
 export type { IWorkerEngineOptions, IWorkerLike } from './remote';
 export { realTransports, SpareSockets } from './connect';
 export { batchSocketUrl, decodeDataFrame, WebSocketBatchConnection } from './transport';
-export type { ConnectionFactory, IBatchConnection, IConnectionHandlers } from './transport';
+export type { ConnectionFactory, IAttachedWire, IBatchConnection, IConnectionHandlers } from './transport';
 export { directConnectionFactory, directModeWarning, directRequestBody, HTTP1_CONNECTIONS_PER_HOST } from './direct';
 export type { IDirectOptions } from './direct';

@@ -52,13 +52,45 @@ export type EngineRequest =
   /** Get ready for a batch over `transport` (open a socket ahead of time). */
   | { type: 'prepare'; transport: TransportSpec }
   /** Stop whatever still runs in the batch and close its connection. */
-  | { type: 'close'; batch: string };
+  | { type: 'close'; batch: string }
+  /**
+   * Subscribe to a batch the server holds (one this page started before a reload, or another
+   * tab's): its responses are replayed from their first byte, then continue live. Answered by
+   * an `attached` or an `attach-failed` {@link EngineEvent}.
+   */
+  | { type: 'attach'; batch: string; transport: TransportSpec };
+
+/** One response of a batch the server holds, as `attached` lists it. */
+export interface IAttachedResponse {
+  /** Its attempt's id on the wire (`<response>.<attempt>`). */
+  wire: string;
+  upstream: string;
+  /** The request as forwarded (never a key or an address). */
+  request: Record<string, unknown>;
+  /** "running", or "ended" (its final state follows in the replay). */
+  state: 'running' | 'ended';
+}
+
+/** What the engine tells the main thread about batches, besides responses' updates. */
+export type EngineEvent =
+  /** Subscribed to `batch`: these responses' states follow (from their first byte), then live. */
+  | { type: 'attached'; batch: string; responses: IAttachedResponse[] }
+  /** Another tab started a response of a batch this page is subscribed to; its updates follow. */
+  | {
+      type: 'started-elsewhere';
+      batch: string;
+      wire: string;
+      upstream: string;
+      request: Record<string, unknown>;
+    }
+  /** The batch could not be reattached (`unknown_batch`: it is not running on the server). */
+  | { type: 'attach-failed'; batch: string; code: string; message: string };
 
 /** One response's update: `[batch, wire, update]`. */
 export type EngineUpdate = [string, string, ResponseUpdate];
 
 /** The worker's messages to the main thread. */
-export type EngineMessage = { type: 'updates'; updates: EngineUpdate[] } | { type: 'ready' };
+export type EngineMessage = { type: 'updates'; updates: EngineUpdate[] } | { type: 'ready' } | EngineEvent;
 
 /** What the main thread's worker sends first: how to convert the worker's clock to its own. */
 export interface IEngineInit {
@@ -75,10 +107,13 @@ export interface IStreamEngine {
 }
 
 /**
- * Creates the engine with the function that receives its updates, and the function to call
- * when the engine itself fails (its worker died): every live response is then lost.
+ * Creates the engine with the function that receives its updates, the function to call when
+ * the engine itself fails (its worker died: every live response is then lost), and the one that
+ * receives its {@link EngineEvent}s (in order with the updates: every update the engine had
+ * before an event arrives before it).
  */
 export type StreamEngineFactory = (
   onUpdates: (updates: EngineUpdate[]) => void,
-  onFailure: (message: string) => void
+  onFailure: (message: string) => void,
+  onEvent?: (event: EngineEvent) => void
 ) => IStreamEngine;

@@ -4,6 +4,7 @@
  * not load, or workers are not allowed), the engine runs in place instead and they are replayed.
  */
 import type {
+  EngineEvent,
   EngineMessage,
   EngineRequest,
   EngineUpdate,
@@ -33,7 +34,8 @@ class WorkerEngine implements IStreamEngine {
   constructor(
     private readonly _options: IWorkerEngineOptions,
     private readonly _onUpdates: (updates: EngineUpdate[]) => void,
-    private readonly _onFailure: (message: string) => void
+    private readonly _onFailure: (message: string) => void,
+    private readonly _onEvent?: (event: EngineEvent) => void
   ) {
     try {
       this._worker = _options.createWorker();
@@ -47,6 +49,8 @@ class WorkerEngine implements IStreamEngine {
         this._pending = null;
       } else if (message.type === 'updates') {
         this._onUpdates(message.updates);
+      } else {
+        this._onEvent?.(message);
       }
     };
     this._worker.onerror = event => {
@@ -80,7 +84,7 @@ class WorkerEngine implements IStreamEngine {
 
   private _useFallback(reason: string): void {
     console.warn(`jupyterlab-fanout: ${reason}; streaming on the main thread instead.`);
-    this._fallback = this._options.fallback(this._onUpdates, this._onFailure);
+    this._fallback = this._options.fallback(this._onUpdates, this._onFailure, this._onEvent);
     const pending = this._pending ?? [];
     this._pending = null;
     for (const request of pending) {
@@ -96,5 +100,5 @@ class WorkerEngine implements IStreamEngine {
 
 /** An engine in a Web Worker, falling back to `options.fallback` when the worker cannot start. */
 export function workerEngine(options: IWorkerEngineOptions): StreamEngineFactory {
-  return (onUpdates, onFailure) => new WorkerEngine(options, onUpdates, onFailure);
+  return (onUpdates, onFailure, onEvent) => new WorkerEngine(options, onUpdates, onFailure, onEvent);
 }

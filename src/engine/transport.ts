@@ -19,6 +19,27 @@ export interface IConnectionHandlers {
   onError(id: string, error: ResponseError): void;
   /** The connection itself failed or closed; every response still running on it is lost. */
   onClose(error: ResponseError | null): void;
+  /**
+   * The answer to {@link IBatchConnection.attach}: the batch's responses, in start order. Each
+   * one's bytes so far follow (`onOpen`, one `onData`, its end if it has ended), then live ones.
+   */
+  onAttached?(batch: string, responses: IAttachedWire[]): void;
+  /** Another socket (another tab) started response `id` of this batch; its `onOpen` follows. */
+  onStarted?(id: string, upstream: string, request: Record<string, unknown>): void;
+  /** The attach was refused (`unknown_batch`: the server does not hold the batch); the socket stays usable. */
+  onAttachFailed?(error: ResponseError): void;
+}
+
+/** One response of an `attached` message (docs/protocol.md). */
+export interface IAttachedWire {
+  id: string;
+  upstream: string;
+  request: Record<string, unknown>;
+  /** Server time since the response started, in milliseconds. */
+  elapsed_ms: number;
+  /** Server time since its first byte, or null when none came yet. */
+  first_byte_ms: number | null;
+  state: 'running' | 'ended';
 }
 
 /** One open batch connection. */
@@ -32,7 +53,15 @@ export interface IBatchConnection {
   start(id: string, upstream: string, request: Record<string, unknown>): void;
   /** Stop one response: the proxy closes its upstream connection. */
   stop(id: string): void;
-  /** Close the connection: every response still running on it is stopped by the server. */
+  /**
+   * Subscribe to a batch the server holds, with a replay (before any `describe` or `start`);
+   * answered by `onAttached` or `onAttachFailed`. Only the proxy's connection has it.
+   */
+  attach?(batchId: string): void;
+  /**
+   * Close the connection. The server keeps the batch running (it belongs to the server); only
+   * `stop` stops a response.
+   */
   close(): void;
 }
 
@@ -108,6 +137,11 @@ export class WebSocketBatchConnection implements IBatchConnection {
     this._send({ type: 'batch', id: batchId, prompt: description.prompt, options: description.options });
   }
 
+  attach(batchId: string): void {
+    this._attaching = true;
+    this._send({ type: 'attach', batch: batchId });
+  }
+
   start(id: string, upstream: string, request: Record<string, unknown>): void {
     this._send({ type: 'start', id, upstream, request });
   }
@@ -143,6 +177,10 @@ export class WebSocketBatchConnection implements IBatchConnection {
       status?: number;
       message?: string;
       code?: string;
+      batch?: string;
+      responses?: IAttachedWire[];
+      upstream?: string;
+      request?: Record<string, unknown>;
     };
     switch (message.type) {
       case 'open':
@@ -154,13 +192,24 @@ export class WebSocketBatchConnection implements IBatchConnection {
       case 'stopped':
         this._handlers.onStopped(message.id!);
         break;
+      case 'attached':
+        this._attaching = false;
+        this._handlers.onAttached?.(message.batch ?? '', Array.isArray(message.responses) ? message.responses : []);
+        break;
+      case 'started':
+        this._handlers.onStarted?.(message.id!, message.upstream ?? '', message.request ?? {});
+        break;
       case 'error': {
         const error: ResponseError = {
           message: message.message ?? 'Unknown error from the Jupyter server.',
           status: message.status,
           code: message.code
         };
-        if (message.id === null || message.id === undefined) {
+        if ((message.id === null || message.id === undefined) && this._attaching) {
+          // The attach was refused (`unknown_batch`, or a server without attach); the socket stays.
+          this._attaching = false;
+          this._handlers.onAttachFailed?.(error);
+        } else if (message.id === null || message.id === undefined) {
           // Not tied to a response: kept as the reason if the server then closes the socket.
           console.error(`jupyterlab-fanout: the server refused a message: ${error.message}`);
           this._failure = error;
@@ -177,6 +226,8 @@ export class WebSocketBatchConnection implements IBatchConnection {
   private _socket: WebSocket;
   private _queue: string[] = [];
   private _closedByUs = false;
+  /** An attach was sent and not answered yet. */
+  private _attaching = false;
   private _failure: ResponseError | null = null;
 }
 

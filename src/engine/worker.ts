@@ -26,6 +26,7 @@ scope.onmessage = (event: MessageEvent) => {
     host = new StreamHost({
       ...realTransports(new SpareSockets()),
       send: updates => scope.postMessage({ type: 'updates', updates }),
+      emit: event => scope.postMessage(event),
       now: () => performance.now() + offset,
       interval: UPDATE_INTERVAL_MS
     });

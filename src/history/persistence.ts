@@ -51,7 +51,7 @@ function readSaved(value: unknown): ISaved | null {
   return null;
 }
 
-function readUnsaved(storage: Storage | null, workspace: string): IUnsaved | null {
+export function readUnsaved(storage: Storage | null, workspace: string): IUnsaved | null {
   const text = storage?.getItem(UNSAVED_KEY);
   if (!text) {
     return null;

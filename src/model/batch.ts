@@ -89,6 +89,14 @@ export class BatchResponse implements IResponseView {
     return this._shown ?? this._attempt;
   }
 
+  /**
+   * True while the current attempt runs on the server and this page is reattaching to it (after
+   * a reload): it shows the state saved before the reload until the server's replay arrives.
+   */
+  get reconnecting(): boolean {
+    return this._reconnect !== null;
+  }
+
   /** True once the current attempt has ended (a restored response has always ended). */
   get ended(): boolean {
     return this._restored !== null || this.mirror.ended;
@@ -101,16 +109,18 @@ export class BatchResponse implements IResponseView {
 
   /**
    * Start a new attempt, sent at `at`, with a fresh state; the current one (ended) is kept as it
-   * ended, and the new one is shown.
+   * ended, and the new one is shown. Its number is the next one, or `attempt` (one started by
+   * another tab).
    */
-  begin(seed: number, at: number): void {
+  begin(seed: number, at: number, attempt?: number): void {
     if (this._attempt > 0) {
       this._earlier.push(new EndedAttempt(this._attempt, this._seed, this.snapshot()));
     }
-    this._attempt += 1;
+    this._attempt = attempt ?? this._attempt + 1;
     this._seed = seed;
     this.mirror = new ResponseMirror(this._now);
     this._restored = null;
+    this._reconnect = null;
     this._shown = null;
     this._attemptViews = null;
     this.mirror.begin(at);
@@ -135,6 +145,35 @@ export class BatchResponse implements IResponseView {
     this._shown = shown !== undefined && shown !== attempt && earlier.some(a => a.attempt === shown) ? shown : null;
   }
 
+  /**
+   * Like {@link restore}, for a latest attempt that was still running when the page went away:
+   * it is live again (not ended), showing `saved` until the first update of its replay.
+   */
+  reattach(
+    seed: number,
+    attempt: number,
+    saved: ResponseSnapshot,
+    earlier: ReadonlyArray<EndedAttempt> = [],
+    shown?: number
+  ): void {
+    this.restore(seed, attempt, saved, earlier, shown);
+    this._restored = null;
+    this._reconnect = saved;
+    this.mirror = new ResponseMirror(this._now);
+  }
+
+  /** The replay of a reconnecting attempt arrived: its state is the engine's from now on. */
+  reconnected(): void {
+    this._reconnect = null;
+  }
+
+  /** End the current attempt with a final state known otherwise (the store's, or as interrupted). */
+  finish(snapshot: ResponseSnapshot): void {
+    this._restored = snapshot;
+    this._reconnect = null;
+    this._attemptViews = null;
+  }
+
   /** Show attempt `attempt`; throws a specific error when there is no such attempt. */
   show(attempt: number): void {
     if (attempt === this._attempt) {
@@ -149,7 +188,19 @@ export class BatchResponse implements IResponseView {
   }
 
   snapshot(): ResponseSnapshot {
-    return this._restored ?? this.mirror.snapshot();
+    if (this._restored !== null) {
+      return this._restored;
+    }
+    const reconnect = this._reconnect;
+    if (reconnect !== null) {
+      if (!this.mirror.ended) {
+        return reconnect;
+      }
+      // Stopped while reconnecting: the saved text, stopped (the replay brings the rest).
+      const { status, error } = this.mirror.snapshot();
+      return { ...reconnect, status, error };
+    }
+    return this.mirror.snapshot();
   }
 
   shownSnapshot(): ResponseSnapshot {
@@ -192,7 +243,14 @@ export class BatchResponse implements IResponseView {
   /** The current attempt's state, rebuilt from the engine's updates. */
   mirror: ResponseMirror;
   waiters: Array<(summary: IResponseSummary) => void> = [];
+  /**
+   * Attempts another tab started (numbers above the current one, ascending) that begin once the
+   * current attempt has settled, so that its last update is not lost.
+   */
+  queued: Array<{ attempt: number; seed: number }> = [];
   private _seed = 0;
+  /** The state saved before a reload, shown while reconnecting. */
+  private _reconnect: ResponseSnapshot | null = null;
   private _attempt = 0;
   private _restored: ResponseSnapshot | null = null;
   /** The ended attempts before the current one, oldest first. */

@@ -11,14 +11,23 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   ConnectionFactory,
   describeBatch,
+  EngineEvent,
   EngineUpdate,
   IStreamEngine,
   localEngine,
   StreamEngineFactory,
   TransportSpec
 } from '../engine';
-import type { IBatchSummary, IBatchView, IFanoutModel, IGenerateOptions, IResponseSummary } from '../tokens';
+import type {
+  IBatchSummary,
+  IBatchView,
+  IFanoutModel,
+  IGenerateOptions,
+  IResponseSummary,
+  IStoredBatch
+} from '../tokens';
 import { Batch, BatchResponse, GAPS } from './batch';
+import { interruptedSnapshot, seedOf, storedSnapshot } from './reattach';
 import { buildRequest, expandTargets } from './request';
 import { restoreBatch, savedSummary } from './saved';
 
@@ -39,6 +48,12 @@ export interface IFanoutModelOptions {
   schedule?: (callback: () => void) => void;
   /** Seeds for new requests (default: random 31-bit integers). */
   nextSeed?: () => number;
+  /**
+   * Reads a batch from the server's store (`GET fanout/batches/<id>`): where a restored batch
+   * that could not be reattached takes its responses' final states from. Default: none (they
+   * come back incomplete).
+   */
+  storedBatch?: (batchId: string) => Promise<IStoredBatch>;
 }
 
 function defaultSchedule(callback: () => void): void {
@@ -46,6 +61,16 @@ function defaultSchedule(callback: () => void): void {
     requestAnimationFrame(() => callback());
   } else {
     setTimeout(callback, 100);
+  }
+}
+
+/**
+ * A user-timing mark (`jupyterlab-fanout:<what>`, detail: the batch id), for DevTools and the
+ * reattach benchmark: when a reattach was sent, answered, and every response had its replay.
+ */
+function mark(what: string, batchId: string): void {
+  if (typeof performance !== 'undefined' && typeof performance.mark === 'function') {
+    performance.mark(`jupyterlab-fanout:${what}`, { detail: batchId });
   }
 }
 
@@ -60,6 +85,7 @@ export class FanoutModel implements IFanoutModel {
     this._schedule = options.schedule ?? defaultSchedule;
     this._nextSeed = options.nextSeed ?? randomSeed;
     this._transport = options.transport ?? (() => ({ kind: 'proxy', url: '' }));
+    this._storedBatch = options.storedBatch ?? null;
     let engine = options.engine;
     if (!engine) {
       const connect = options.connect;
@@ -70,7 +96,8 @@ export class FanoutModel implements IFanoutModel {
     }
     this._engine = engine(
       updates => this._onUpdates(updates),
-      message => this._onEngineFailure(message)
+      message => this._onEngineFailure(message),
+      event => this._onEvent(event)
     );
     // So that the first Generate responses finds its connection ready.
     this._engine.send({ type: 'prepare', transport: this._transport() });
@@ -167,27 +194,33 @@ export class FanoutModel implements IFanoutModel {
     return this._batches.slice(0, limit).map(batch => savedSummary(batch.summary()));
   }
 
-  /** Bring back batches saved by {@link save} (after the ones already here). */
+  /**
+   * Bring back batches saved by {@link save} (after the ones already here). A batch that was
+   * still running when the page went away is reattached: the server kept it running, and its
+   * responses continue live (shown "reconnecting" until the server's replay arrives).
+   */
   restore(saved: ReadonlyArray<IBatchSummary>): void {
     for (const summary of saved) {
       if (this._batches.some(b => b.id === summary.batchId)) {
         continue;
       }
-      const batch = restoreBatch(summary, this._now);
+      const batch = restoreBatch(summary, this._now, true);
       if (batch) {
         this._batches.push(batch);
+        if (batch.active) {
+          mark('attach', batch.id);
+          this._engine.send({ type: 'attach', batch: batch.id, transport: this._transport() });
+        }
       }
     }
     this._markChanged();
   }
 
-  /** Stop everything and close every connection. */
+  /**
+   * Release the engine. What still runs on the server is not stopped: the batch belongs to the
+   * server, which keeps it for the next page (only {@link stop} stops responses).
+   */
   dispose(): void {
-    for (const batch of this._batches) {
-      if (batch.active) {
-        this.stop(batch.id);
-      }
-    }
     this._engine.dispose();
   }
 
@@ -214,6 +247,13 @@ export class FanoutModel implements IFanoutModel {
       if (!batch || !response || response.settled) {
         continue;
       }
+      if (response.reconnecting) {
+        // The server's replay: from its first byte, so the engine's state replaces the saved one.
+        response.reconnected();
+        if (!batch.responses.some(r => r.reconnecting)) {
+          mark('reconnected', batch.id);
+        }
+      }
       response.mirror.apply(update);
       if (response.settled) {
         this._settle(batch, response);
@@ -235,9 +275,138 @@ export class FanoutModel implements IFanoutModel {
     this._markChanged();
   }
 
+  /** The engine's events about batches: reattached, started in another tab, not reattached. */
+  private _onEvent(event: EngineEvent): void {
+    const batch = this._batches.find(b => b.id === event.batch);
+    if (!batch) {
+      return; // Removed meanwhile.
+    }
+    mark(event.type, batch.id);
+    switch (event.type) {
+      case 'attached': {
+        const listed = new Set(event.responses.map(r => r.wire));
+        for (const response of batch.responses) {
+          if (response.reconnecting && !listed.has(response.wireId)) {
+            // Its start never reached the server (the page went away first).
+            response.finish(
+              interruptedSnapshot(
+                response.snapshot(),
+                'The server has no record of this response running (the page went away before it started); the text that had arrived is kept.'
+              )
+            );
+            this._settle(batch, response);
+          }
+        }
+        for (const attached of event.responses) {
+          this._adoptAttempt(batch, attached.wire, seedOf(attached.request));
+        }
+        break;
+      }
+      case 'started-elsewhere':
+        this._adoptAttempt(batch, event.wire, seedOf(event.request));
+        break;
+      case 'attach-failed':
+        this._recoverFromStore(batch, event.message);
+        break;
+    }
+    this._markChanged();
+  }
+
+  /**
+   * An attempt started by another page (wire `<response>.<attempt>`): it becomes the response's
+   * current attempt, once the one this page has has settled (its last update comes first).
+   */
+  private _adoptAttempt(batch: Batch, wire: string, seed: number): void {
+    const dot = wire.lastIndexOf('.');
+    const response = batch.responses.find(r => r.id === wire.slice(0, dot));
+    const attempt = Number(wire.slice(dot + 1));
+    if (!response || dot < 0 || !Number.isInteger(attempt) || attempt < 1) {
+      console.warn(`jupyterlab-fanout: batch ${batch.id}: ignoring a response started elsewhere as '${wire}'`);
+      return;
+    }
+    if (attempt <= response.attempt || response.queued.some(q => q.attempt === attempt)) {
+      return; // Known here already.
+    }
+    response.queued.push({ attempt, seed });
+    response.queued.sort((a, b) => a.attempt - b.attempt);
+    if (response.settled) {
+      this._beginQueued(response);
+    }
+  }
+
+  /** Begin the next attempt another page started, if any; true if one began. */
+  private _beginQueued(response: BatchResponse): boolean {
+    const next = response.queued.shift();
+    if (!next) {
+      return false;
+    }
+    response.begin(next.seed, this._now(), next.attempt);
+    return true;
+  }
+
+  /**
+   * A restored batch could not be reattached (`reason`): its reconnecting responses take their
+   * final states from the server's store, or come back incomplete with the text saved here.
+   */
+  private _recoverFromStore(batch: Batch, reason: string): void {
+    const interrupted = (detail: string) => {
+      for (const response of batch.responses) {
+        if (response.reconnecting) {
+          response.finish(interruptedSnapshot(response.snapshot(), detail));
+          this._settle(batch, response);
+        }
+      }
+      this._markChanged();
+    };
+    if (!batch.responses.some(r => r.reconnecting)) {
+      return;
+    }
+    if (!this._storedBatch) {
+      interrupted(`This response could not be reattached (${reason}); the text that had arrived is kept.`);
+      return;
+    }
+    this._storedBatch(batch.id)
+      .then(stored => {
+        for (const response of batch.responses) {
+          if (!response.reconnecting) {
+            continue;
+          }
+          const attempts = stored.responses.find(r => r.id === response.id)?.attempts ?? [];
+          const own = attempts.find(a => a.attempt === response.attempt);
+          const startedAt = response.snapshot().metrics.startedAt;
+          response.finish(
+            own
+              ? storedSnapshot(own, startedAt)
+              : interruptedSnapshot(
+                  response.snapshot(),
+                  `This response could not be reattached (${reason}) and the store has no record of it; the text that had arrived is kept.`
+                )
+          );
+          // Attempts another tab started meanwhile, as the store kept them.
+          for (const later of attempts
+            .filter(a => a.attempt > response.attempt)
+            .sort((a, b) => a.attempt - b.attempt)) {
+            response.begin(seedOf(later.request), this._now(), later.attempt);
+            response.finish(storedSnapshot(later, null));
+          }
+          this._settle(batch, response);
+        }
+        this._markChanged();
+      })
+      .catch(error => {
+        console.error(`jupyterlab-fanout: batch ${batch.id} could not be read from the store`, error);
+        interrupted(
+          `This response could not be reattached (${reason}) nor read from the server's store (${(error as Error).message}); the text that had arrived is kept.`
+        );
+      });
+  }
+
   /** A response's attempt ended: resolve its waiters, and the batch's once all have ended. */
   private _settle(batch: Batch, response: BatchResponse): void {
     response.settle();
+    if (this._beginQueued(response)) {
+      return; // Another page's attempt of it runs now.
+    }
     if (batch.settled) {
       this._engine.send({ type: 'close', batch: batch.id });
       // The next batch's socket is opened now, not while this one was starting.
@@ -269,6 +438,7 @@ export class FanoutModel implements IFanoutModel {
   private readonly _changed = new Signal<IFanoutModel, void>(this);
   private readonly _engine: IStreamEngine;
   private readonly _transport: () => TransportSpec;
+  private readonly _storedBatch: ((batchId: string) => Promise<IStoredBatch>) | null;
   private readonly _now: () => number;
   private readonly _schedule: (callback: () => void) => void;
   private readonly _nextSeed: () => number;

@@ -22,17 +22,7 @@ export function savedSummary(summary: IBatchSummary): IBatchSummary {
 
 /** The state a saved response or attempt comes back with: as saved, or incomplete if it was running. */
 export function restoredSnapshot(saved: IResponseSummary | IAttemptSummary): ResponseSnapshot {
-  const {
-    id: _id,
-    index: _index,
-    seed: _seed,
-    attempt: _attempt,
-    upstream: _upstream,
-    requestedModel: _model,
-    attempts: _attempts,
-    shownAttempt: _shown,
-    ...snapshot
-  } = saved as IResponseSummary;
+  const snapshot = savedSnapshot(saved);
   if (!RUNNING.has(snapshot.status)) {
     return snapshot;
   }
@@ -46,26 +36,46 @@ export function restoredSnapshot(saved: IResponseSummary | IAttemptSummary): Res
   };
 }
 
+/** The state of a saved response or attempt, as saved. */
+function savedSnapshot(saved: IResponseSummary | IAttemptSummary): ResponseSnapshot {
+  const {
+    id: _id,
+    index: _index,
+    seed: _seed,
+    attempt: _attempt,
+    upstream: _upstream,
+    requestedModel: _model,
+    attempts: _attempts,
+    shownAttempt: _shown,
+    ...snapshot
+  } = saved as IResponseSummary;
+  return snapshot;
+}
+
 /**
  * The ended batch a summary describes, or null (with a warning) when the summary does not hold
- * the responses its options ask for.
+ * the responses its options ask for. With `reattach`, a response that was still running comes
+ * back reconnecting (see `BatchResponse.reattach`) rather than incomplete, and the batch is not
+ * done until they end.
  */
-export function restoreBatch(summary: IBatchSummary, now: () => number): Batch | null {
+export function restoreBatch(summary: IBatchSummary, now: () => number, reattach = false): Batch | null {
   const batch = new Batch(summary.batchId, summary.createdAt ?? Date.now(), summary.options, now);
   if (batch.responses.length !== summary.responses.length) {
     console.warn(`jupyterlab-fanout: not restoring batch ${summary.batchId}: its saved state is inconsistent`);
     return null;
   }
-  summary.responses.forEach((saved, i) =>
-    batch.responses[i].restore(
-      saved.seed,
-      saved.attempt,
-      restoredSnapshot(saved),
-      earlierAttempts(saved, summary.batchId),
-      typeof saved.shownAttempt === 'number' ? saved.shownAttempt : undefined
-    )
-  );
-  batch.done.resolve(batch.summary());
+  summary.responses.forEach((saved, i) => {
+    const shown = typeof saved.shownAttempt === 'number' ? saved.shownAttempt : undefined;
+    const earlier = earlierAttempts(saved, summary.batchId);
+    if (reattach && RUNNING.has(saved.status)) {
+      batch.responses[i].reattach(saved.seed, saved.attempt, savedSnapshot(saved), earlier, shown);
+    } else {
+      batch.responses[i].restore(saved.seed, saved.attempt, restoredSnapshot(saved), earlier, shown);
+    }
+  });
+  if (!batch.active) {
+    batch.done.resolve(batch.summary());
+  }
   return batch;
 }
 

@@ -5,7 +5,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { checkStore, registerCoreCommands, registerHistoryCommands } from '../commands';
 import { batchSocketUrl, localEngine, realTransports, workerEngine } from '../engine';
 import { createStreamingWorker } from '../engine/spawn';
-import { exportBatch, listBatches, listUpstreams, renameBatch, storeState } from '../handler';
+import { exportBatch, getStoredBatch, listBatches, listUpstreams, renameBatch, storeState } from '../handler';
 import { FanoutModel } from '../model';
 import { transportOf } from '../settings';
 import { IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
@@ -39,7 +39,9 @@ export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
         fallback: localEngine(realTransports(null).connect, () => performance.now())
       }),
       // The settings are read for every batch, so a change applies to the next one.
-      transport: () => transportOf(settings.connection(), proxyUrl)
+      transport: () => transportOf(settings.connection(), proxyUrl),
+      // A batch restored after a reload that the server no longer runs is read from its store.
+      storedBatch: id => getStoredBatch(id, serverSettings)
     });
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
     registerCoreCommands({

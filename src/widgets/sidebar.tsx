@@ -174,10 +174,22 @@ export class FanoutSidebar extends ReactWidget {
     }
     this._lastRender = performance.now();
     let responses = 0;
+    let reconnecting = 0;
     for (const batch of this._props.model.batches) {
       responses += batch.active ? batch.responses.length : 0;
+      for (const response of batch.active ? batch.responses : []) {
+        reconnecting += response.reconnecting ? 1 : 0;
+      }
     }
     this._interval = responses > MANY_RESPONSES ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
+    const reconnected = reconnecting < this._reconnecting;
+    this._reconnecting = reconnecting;
+    if (reconnected) {
+      // Responses reattached after a reload are live again: shown at once, not in a transition
+      // that the next streaming render could interrupt (measured: up to 0.7 s later with 64).
+      this._rendered.emit();
+      return;
+    }
     // A transition: React renders in slices of a few milliseconds and lets typing and clicks
     // in between, instead of holding the main thread for the whole sidebar.
     React.startTransition(() => this._rendered.emit());
@@ -197,6 +209,8 @@ export class FanoutSidebar extends ReactWidget {
   /** The streaming render interval, from the size of the running batches at the last render. */
   private _interval = STREAMING_RENDER_MS;
   private _renderWhenShown = false;
+  /** Responses reconnecting (after a reload) at the last render. */
+  private _reconnecting = 0;
   /** Emitted when the panel should render: the model's changes, paced. */
   private readonly _rendered = new Signal<this, void>(this);
 }

@@ -110,29 +110,7 @@ test.describe('Live progress', () => {
     const texts = await page.locator(`${RESPONSE} .jp-Fanout-response-text`).allTextContents();
     expect(texts).toEqual(summary.responses.map((r: any) => r.content));
   });
-
-  test('a reload in the middle of a batch keeps the text that had arrived', async ({ page, request }) => {
-    await resetSimulator(request, { tokens_per_second: 20, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 400 });
-    await page.notebook.createNew();
-    await page.evaluate(() => {
-      void (window as any).jupyterapp.commands.execute('fanout:generate', { prompt: 'Keep me', n: 2, maxTokens: 400 });
-    });
-    await expect(page.locator(`${RESPONSE}[data-status="generating"]`)).toHaveCount(2);
-    // Reloaded long before the first save of a streaming batch (after 5 s): only what the page
-    // kept when it went away can bring this batch back.
-    await page.waitForTimeout(800);
-    await reloadAndOpenSidebar(page);
-    await expect(page.locator(`${RESPONSE}[data-status="incomplete"]`)).toHaveCount(2);
-    const texts = await page
-      .locator(`${RESPONSE}[data-status="incomplete"] .jp-Fanout-response-text`)
-      .allTextContents();
-    const sent = (await simulatorRequests(request)).map(entry => entry.content);
-    for (const text of texts) {
-      expect(text).not.toBe('');
-      // Exactly what had arrived: the start of what the simulator sent before the page went away.
-      expect(sent.some(content => content.startsWith(text))).toBe(true);
-    }
-  });
+  // A reload in the middle of a batch reattaches to it: reattach.spec.ts.
 });
 
 test('the cells above can be sent as context, with the budget shown before sending', async ({ page, request }) => {

@@ -240,7 +240,7 @@ describe('FanoutModel', () => {
 });
 
 describe('FanoutModel across a reload', () => {
-  it('saves batches and restores them; a response that was running comes back incomplete with its text', async () => {
+  it('saves batches and restores them; a running response that cannot be reattached comes back incomplete with its text', async () => {
     const first = makeModel();
     const { batch } = first.model.generate(options);
     first.connections[0].respond('1.1', 'one');
@@ -248,6 +248,7 @@ describe('FanoutModel across a reload', () => {
     first.connections[0].handlers.onData('2.1', encoder.encode(chunk({ content: 'half way' })));
     const saved = JSON.parse(JSON.stringify(first.model.save()));
 
+    // This fake connection cannot attach (as a direct one): see reattach.spec.ts for the proxy's.
     const second = makeModel();
     second.model.restore(saved);
     const restored = second.model.getBatch(batch.id)!;
@@ -257,14 +258,15 @@ describe('FanoutModel across a reload', () => {
     expect(statuses).toEqual(['complete', 'incomplete', 'incomplete']);
     expect(restored.responses[0].snapshot().content).toBe('one');
     expect(restored.responses[1].snapshot().content).toBe('half way');
-    expect(restored.responses[1].snapshot().error?.message).toMatch(/reloaded/);
+    expect(restored.responses[1].snapshot().error?.message).toMatch(/could not be reattached.*cannot be reattached/);
+    expect(restored.responses[1].snapshot().error?.code).toBe('interrupted');
     // Restoring twice adds nothing.
     second.model.restore(saved);
     expect(second.model.batches).toHaveLength(1);
 
     // A restored response can be re-generated.
     const again = second.model.regenerate(batch.id, '2');
-    second.connections[0].respond('2.2', 'whole');
+    second.connections[second.connections.length - 1].respond('2.2', 'whole');
     expect((await again).content).toBe('whole');
   });
 
@@ -494,6 +496,7 @@ describe('attempts are versions', () => {
     expect(saved[0].responses[1].attempts.map((a: { attempt: number }) => a.attempt)).toEqual([1]);
     expect(saved[0].responses[1]).toMatchObject({ attempt: 2, status: 'error', shownAttempt: 1 });
 
+    // This fake connection cannot attach (as a direct one): see reattach.spec.ts for the proxy's.
     const second = makeModel();
     second.model.restore(saved);
     const restored = second.model.getBatch(batch.id)!;
