@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -43,8 +44,16 @@ RATE = 50
 KEY = "sk-proxy-cpu-benchmark-0123456789abcdef"
 
 
+def thread_cpu(thread: threading.Thread | None) -> float:
+    """CPU seconds a thread of this process has used (0 for none)."""
+    if thread is None or thread.ident is None:
+        return 0.0
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
 async def one_batch(upstream: Upstream, n: int,
-                    store: BatchStore | None = None) -> tuple[float, float, int]:
+                    store: BatchStore | None = None) -> tuple[float, float, int, float, float]:
+    """(process CPU, wall time, frames, event loop thread CPU, store writer thread CPU)."""
     ended: set[str] = set()
     frames = 0
 
@@ -58,7 +67,9 @@ async def one_batch(upstream: Upstream, n: int,
     log = logging.getLogger("proxy_cpu")
     batch = Batch(fanout=Fanout(), lookup=lambda _: upstream, user="u",
                   user_streams=UserStreams(), send=send, log=log, store=store)
+    writer = store._thread if store is not None else None
     cpu, wall = time.process_time(), time.perf_counter()
+    loop_cpu, writer_cpu = time.thread_time(), thread_cpu(writer)
     batch.handle_message(json.dumps({"type": "batch", "id": f"bench-{time.time_ns()}",
                                      "prompt": "question", "options": {"n": n}}))
     for i in range(n):
@@ -71,7 +82,8 @@ async def one_batch(upstream: Upstream, n: int,
         await asyncio.sleep(0.01)
     if store is not None:
         await store.sync()  # the parse of every ended attempt is counted
-    return time.process_time() - cpu, time.perf_counter() - wall, frames
+    return (time.process_time() - cpu, time.perf_counter() - wall, frames,
+            time.thread_time() - loop_cpu, thread_cpu(writer) - writer_cpu)
 
 
 def disk_bytes(path: str) -> int:
@@ -92,25 +104,37 @@ async def main(n: int, repeats: int, base_url: str, key: str | None, with_store:
     if store is not None:
         await one_batch(upstream, n, store)
     results: dict[str, list[float]] = {"off": [], "on": []}
+    loop: dict[str, list[float]] = {"off": [], "on": []}
+    writer: list[float] = []
+    tokens = n * TOKENS
     for _ in range(repeats):
         for mode in ("off", "on") if store is not None else ("off",):
-            cpu, wall, frames = await one_batch(upstream, n, store if mode == "on" else None)
-            results[mode].append(cpu / (n * TOKENS) * 1e6)
+            cpu, wall, frames, loop_cpu, writer_cpu = await one_batch(
+                upstream, n, store if mode == "on" else None)
+            results[mode].append(cpu / tokens * 1e6)
+            loop[mode].append(loop_cpu / tokens * 1e6)
+            if mode == "on":
+                writer.append(writer_cpu / tokens * 1e6)
             print(f"  store {mode:3}: {cpu:.3f} s CPU over {wall:.2f} s, {frames} frames: "
-                  f"{results[mode][-1]:.0f} µs per token")
+                  f"{results[mode][-1]:.1f} µs per token (event loop thread "
+                  f"{loop[mode][-1]:.1f}" + (f", store writer thread {writer[-1]:.1f}"
+                                              if mode == "on" else "") + ")")
             await asyncio.sleep(0.3)
     await upstream.close()
     off = statistics.median(results["off"])
     print(f"proxy CPU per token, {n} streams × {TOKENS} tokens at {RATE} tokens/s"
           f"{' with an API key' if key else ''}: "
-          f"median {off:.0f} µs over {repeats} repeats (store off)")
+          f"median {off:.1f} µs over {repeats} repeats (store off)")
     if store is not None:
         on = statistics.median(results["on"])
         await store.close()
         stored_tokens = (repeats + 1) * n * TOKENS
         paired = statistics.median(b / a for a, b in zip(results["off"], results["on"]))
-        print(f"  with the batch store: median {on:.0f} µs; ratio on/off {on / off:.2f} of the"
+        print(f"  with the batch store: median {on:.1f} µs; ratio on/off {on / off:.2f} of the"
               f" medians, {paired:.2f} median of each repeat's pair (budget 1.25)")
+        print(f"  per token, medians: event loop thread {statistics.median(loop['off']):.1f} µs"
+              f" (store off) / {statistics.median(loop['on']):.1f} µs (store on); the store's"
+              f" writer thread {statistics.median(writer):.1f} µs")
         print(f"  bytes on disk per generated token: {disk_bytes(path) / stored_tokens:.1f}"
               f" ({disk_bytes(path)} bytes for {repeats + 1} batches of {n} × {TOKENS} tokens)")
         for name in os.listdir(directory):

@@ -29,12 +29,16 @@ import json
 import logging
 import os
 import queue
+import re
+import secrets
 import sqlite3
 import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any, Optional, Union
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
@@ -100,13 +104,59 @@ class StoreError(Exception):
 # -- SSE ----------------------------------------------------------------------------------
 
 
+#: The inside of a JSON string exactly as Python's `json` reads one (strict: no raw control
+#: characters, only JSON's escapes), and a whole string.
+_INNER = rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+'
+_LITERAL = re.compile(b'"' + _INNER + b'"')
+#: Insides joined by NUL (which no inside holds): all valid at once.
+_INNERS = re.compile(_INNER + b"(?:\x00" + _INNER + b")*+")
+#: A delta field whose string value a template leaves open (`SSEReader._learn`).
+_FIELD = re.compile(rb'"(?:content|reasoning|reasoning_content)"[ \t\n\r]*:[ \t\n\r]*(?=")')
+#: Stands for an open value while a template is checked; random, so no upstream can send it.
+_SENTINEL = "fanout-open-" + secrets.token_hex(12) + "-"
+#: Templates one stream keeps at most, and the events it reads in full before it stops
+#: learning new ones (an upstream whose events never repeat costs the full parse only).
+MAX_TEMPLATES = 8
+MAX_LEARNING_MISSES = 32
+
+
+@dataclass
+class _Template:
+    """The bytes of an event around its open values (`parts`, one more than there are open
+    values) and what reading such an event does: the model it names, the open values (by
+    index) it adds to the text and to the reasoning, its finish reason. With one open value
+    and the framing of the line it was learned from: `start` and `end`, the bytes of a whole
+    event (`data:` line and blank line) before and after the inside of that string."""
+
+    parts: tuple[bytes, ...]
+    model: Optional[str]
+    text: tuple[int, ...]
+    reasoning: tuple[int, ...]
+    finish_reason: Optional[str]
+    start: Optional[bytes] = None
+    end: Optional[bytes] = None
+    cut: Optional[bytes] = None
+
+
 class SSEReader:
     """An OpenAI-style chat completion stream, read tolerantly and incrementally: malformed
     events, unknown fields and comments are skipped; a line cut between two `feed`s waits for
     its end. Reasoning is `delta.reasoning` or, when absent, `delta.reasoning_content`; text is
-    `delta.content`. The text and reasoning read so far are kept as lists of pieces."""
+    `delta.content`. The text and reasoning read so far are kept as lists of pieces.
 
-    def __init__(self) -> None:
+    The reference reading is line by line: each `data:` line's payload `json.loads`ed, then
+    `_event`. Most events of one stream differ only in the string of their delta. The first
+    time such an event is read in full, its bytes with those strings cut out become a template,
+    checked by reading the template itself in full with random strings in the holes; it is
+    kept only if reading it depends on the holes just through the strings they add to the text
+    or reasoning. A later event that is the template's bytes around one valid JSON string per
+    hole is read from the template (`_fill`: the strings decoded by `json.decoder.scanstring`).
+    A run of consecutive whole events of a one-hole template is read at once (`_run`: the bytes
+    split on what lies between two holes, every inside checked by one regular expression and
+    decoded together), with no Python work per event. The result is the reference reading's,
+    exactly (`fast=False` reads every event in full; tests compare the two)."""
+
+    def __init__(self, fast: bool = True) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.usage: Optional[dict] = None
@@ -117,6 +167,12 @@ class SSEReader:
         self.model: Optional[str] = None
         self.bytes = 0
         self._tail = b""
+        self._templates: list[_Template] = []
+        self._learning = fast
+        self._misses = 0
+        #: Events read from a template, and in full (tests, benchmarks).
+        self.fast_events = 0
+        self.full_events = 0
 
     def feed(self, data: bytes, final: bool = False) -> tuple[str, str]:
         """Read `data`; returns the (text, reasoning) it added. `final`: no more bytes come,
@@ -126,20 +182,178 @@ class SSEReader:
         end = len(data) if final else data.rfind(b"\n") + 1
         self._tail = data[end:]
         text_from, reasoning_from = len(self.text), len(self.reasoning)
-        if end:
-            payloads = []
-            for raw in data[:end].split(b"\n"):
-                if raw.startswith(b"data:"):
-                    payload = raw[5:].strip()
-                    if payload == b"[DONE]":
-                        self.done = True
-                    elif payload:
-                        payloads.append(payload)
-            if payloads:
-                for event in _decode(payloads):
-                    if isinstance(event, dict):
-                        self._event(event)
+        at = 0
+        while at < end:
+            template = self._templates[0] if self._templates else None
+            if template is not None and template.start is not None:
+                at = self._run(template, data, at, end)
+            else:
+                at = self._lines(data, at, end)
         return "".join(self.text[text_from:]), "".join(self.reasoning[reasoning_from:])
+
+    def _lines(self, data: bytes, at: int, end: int, one: bool = False) -> int:
+        """Read lines from `at` up to `end`, or only one, or until a template that reads runs
+        comes first (learned, or used last); returns where it stopped."""
+        first = self._templates[0] if self._templates else None
+        while at < end:
+            stop = data.find(b"\n", at, end)
+            if stop < 0:
+                stop = end
+            raw = data[at:stop]
+            at = stop + 1
+            if raw.startswith(b"data:"):
+                payload = raw[5:].strip()
+                if payload == b"[DONE]":
+                    self.done = True
+                elif payload:
+                    self._payload(payload, raw)
+            if one or (self._templates and self._templates[0] is not first
+                       and self._templates[0].start is not None):
+                break
+        return min(at, end)
+
+    def _run(self, template: _Template, data: bytes, at: int, end: int) -> int:
+        """Read the events of `template` that follow one another from `at` at once; at least
+        one line is read. Returns where it stopped."""
+        start, stop, cut = template.start, template.end, template.cut
+        assert start is not None and stop is not None and cut is not None
+        if not data.startswith(start, at):
+            return self._lines(data, at, end, one=True)
+        # Between two insides lie `stop + start`; split on its short end `cut` (which holds
+        # a quote, so no inside holds it), then each piece but the last must end with the rest.
+        pieces = data[at + len(start):end].split(cut)
+        last = pieces.pop()
+        between = stop + start[:len(start) - len(cut)]
+        if not all(map(bytes.endswith, pieces, repeat(between))):
+            for i, piece in enumerate(pieces):
+                if not piece.endswith(between):
+                    last = piece
+                    del pieces[i:]
+                    break
+        insides = list(map(bytes.__getitem__, pieces, repeat(slice(0, -len(between)))))
+        quote = last.find(b'"')
+        if quote >= 0 and last.startswith(stop, quote):
+            insides.append(last[:quote])
+        if not insides:
+            return self._lines(data, at, end, one=True)
+        joined = b"\x00".join(insides)
+        try:
+            if _INNERS.fullmatch(joined) is None:
+                raise ValueError("not JSON strings")
+            value = joined.decode("utf-8", "surrogatepass").replace("\x00", "")
+        except ValueError:  # one is not: take those before it (the rest line by line)
+            for i, inside in enumerate(insides):
+                try:
+                    if _INNERS.fullmatch(inside) is None:
+                        raise ValueError("not a JSON string")
+                    inside.decode("utf-8", "surrogatepass")
+                except ValueError:
+                    del insides[i:]
+                    break
+            if not insides:
+                return self._lines(data, at, end, one=True)
+            value = b"".join(insides).decode("utf-8", "surrogatepass")
+        if "\\" in value:
+            if "\\u" in value:  # escaped surrogates must not pair across events
+                value = "".join(_scanstring('"' + i.decode("utf-8", "surrogatepass") + '"', 1)[0]
+                                for i in insides)
+            else:
+                value = _scanstring('"' + value + '"', 1)[0]
+        self.fast_events += len(insides)
+        if self.model is None and template.model is not None:
+            self.model = template.model
+        if value:
+            (self.text if template.text else self.reasoning).append(value)
+        if template.finish_reason is not None:
+            self.finish_reason = template.finish_reason
+        return at + len(insides) * (len(start) + len(stop)) + sum(map(len, insides))
+
+    def _payload(self, payload: bytes, raw: bytes) -> None:
+        templates = self._templates
+        for i, template in enumerate(templates):
+            values = _fill(template.parts, payload)
+            if values is not None:
+                self._apply(template, values)
+                if i:  # the one used last is tried first
+                    templates.insert(0, templates.pop(i))
+                return
+        self.full_events += 1
+        try:
+            event = json.loads(payload)
+        except (ValueError, RecursionError):
+            return
+        if isinstance(event, dict):
+            self._event(event)
+            if self._learning:
+                self._learn(payload, raw)
+
+    def _apply(self, template: _Template, values: list[str]) -> None:
+        self.fast_events += 1
+        if self.model is None and template.model is not None:
+            self.model = template.model
+        for i in template.reasoning:
+            if values[i]:
+                self.reasoning.append(values[i])
+        for i in template.text:
+            if values[i]:
+                self.text.append(values[i])
+        if template.finish_reason is not None:
+            self.finish_reason = template.finish_reason
+
+    def _learn(self, payload: bytes, raw: bytes) -> None:
+        """Make a template of an event just read in full (its `data:` line `raw`), if reading
+        it depends on its open values only through the strings they add."""
+        self._misses += 1
+        if self._misses > MAX_LEARNING_MISSES or len(self._templates) >= MAX_TEMPLATES:
+            self._learning = False
+            return
+        # The bytes before the first hole decide the encoding json.loads detects: UTF-8 here.
+        if not payload.startswith(b"{") or b"\x00" in payload[:4]:
+            return
+        parts: list[bytes] = []
+        at = 0
+        for field in _FIELD.finditer(payload):
+            if field.end() < at:
+                continue
+            literal = _LITERAL.match(payload, field.end())
+            if literal is None:
+                return
+            parts.append(payload[at:field.end()])
+            at = literal.end()
+        if not parts:
+            return
+        parts.append(payload[at:])
+        holes = [_SENTINEL + str(i) for i in range(len(parts) - 1)]
+        try:
+            event = json.loads(parts[0] + b"".join(
+                json.dumps(hole).encode() + part for hole, part in zip(holes, parts[1:])))
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(event, dict):
+            return
+        probe = SSEReader(fast=False)
+        probe._event(event)
+        if probe.error is not None or probe.usage is not None:
+            return
+        index = {hole: i for i, hole in enumerate(holes)}
+        if any(piece not in index for piece in probe.text + probe.reasoning):
+            return
+        if any(_SENTINEL in s for s in (probe.model or "", probe.finish_reason or "")):
+            return
+        template = _Template(tuple(parts), probe.model, tuple(index[p] for p in probe.text),
+                             tuple(index[p] for p in probe.reasoning), probe.finish_reason)
+        lead = raw[5:len(raw) - len(raw[5:].lstrip())]
+        trail = raw[len(raw[5:].rstrip()) + 5:]
+        if len(parts) == 2 and lead in (b"", b" ") and trail in (b"", b"\r"):
+            # A whole event: its data line and the blank line after it.
+            start = b"data:" + lead + parts[0] + b'"'
+            stop = b'"' + parts[1] + trail + b"\n" + trail + b"\n"
+            # The shortest end of `start` (at least 8 bytes) found once in stop + start.
+            for size in range(8, len(start) + 1):
+                if (stop + start).count(start[-size:]) == 1:
+                    template.start, template.end, template.cut = start, stop, start[-size:]
+                    break
+        self._templates.insert(0, template)
 
     def _event(self, event: dict[str, Any]) -> None:
         if self.model is None and isinstance(event.get("model"), str):
@@ -171,24 +385,30 @@ class SSEReader:
                 self.finish_reason = str(choice["finish_reason"])
 
 
-def _decode(payloads: list[bytes]) -> list[Any]:
-    """The JSON values of many events: one `json.loads` of them all as an array (half the
-    cost of one call each), or, when one is malformed, each alone (the malformed skipped).
-    Upstream-crafted lines that are malformed alone but valid joined could be read differently
-    from the browser's parser; only what the store keeps of that upstream's own text changes."""
-    try:
-        events = json.loads(b"[" + b",".join(payloads) + b"]")
-        if len(events) == len(payloads):  # else lines were malformed in a way that joins
-            return events
-    except (ValueError, RecursionError):
-        pass
-    events = []
-    for payload in payloads:
+def _fill(parts: tuple[bytes, ...], payload: bytes) -> Optional[list[str]]:
+    """The strings in the holes of a template if `payload` is its bytes around one valid JSON
+    string per hole (decoded as json.loads decodes them), else None."""
+    head = parts[0]
+    if not payload.startswith(head):
+        return None
+    at = len(head)
+    values = []
+    for part in parts[1:]:
+        literal = _LITERAL.match(payload, at)
+        if literal is None:
+            return None
+        end = literal.end()
+        if not payload.startswith(part, end):
+            return None
         try:
-            events.append(json.loads(payload))
-        except (ValueError, RecursionError):
-            pass
-    return events
+            if payload.find(b"\\", at, end) < 0:
+                values.append(payload[at + 1:end - 1].decode("utf-8", "surrogatepass"))
+            else:
+                values.append(_scanstring(payload[at:end].decode("utf-8", "surrogatepass"), 1)[0])
+        except UnicodeDecodeError:
+            return None  # json.loads fails too: read in full (and skipped)
+        at = end + len(part)
+    return values if at == len(payload) else None
 
 
 def parse_sse(data: bytes) -> SSEReader:
