@@ -110,6 +110,8 @@ _INNER = rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+'
 _LITERAL = re.compile(b'"' + _INNER + b'"')
 #: Insides joined by NUL (which no inside holds): all valid at once.
 _INNERS = re.compile(_INNER + b"(?:\x00" + _INNER + b")*+")
+#: Digits as JSON writes a whole integer (no leading zero), between non-digits.
+_NUMBERS = re.compile(rb"(?<![0-9])(?:0|[1-9][0-9]*+)(?![0-9])")
 #: A delta field whose string value a template leaves open (`SSEReader._learn`).
 _FIELD = re.compile(rb'"(?:content|reasoning|reasoning_content)"[ \t\n\r]*:[ \t\n\r]*(?=")')
 #: Stands for an open value while a template is checked; random, so no upstream can send it.
@@ -133,9 +135,15 @@ class _Template:
     text: tuple[int, ...]
     reasoning: tuple[int, ...]
     finish_reason: Optional[str]
+    #: The event's usage (continuous usage stats: every event has one, its numbers change).
+    usage: Optional[dict] = None
     start: Optional[bytes] = None
-    end: Optional[bytes] = None
+    #: What follows a whole event of a run before the next one's inside: the blank line's
+    #: end and `start` but for its last `len(cut)` bytes, on which a run is split.
+    between: Optional[bytes] = None
     cut: Optional[bytes] = None
+    #: parts[1] with its numbers as 0 (`_NUMBERS`).
+    rest: Optional[bytes] = None
 
 
 class SSEReader:
@@ -215,50 +223,38 @@ class SSEReader:
     def _run(self, template: _Template, data: bytes, at: int, end: int) -> int:
         """Read the events of `template` that follow one another from `at` at once; at least
         one line is read. Returns where it stopped."""
-        start, stop, cut = template.start, template.end, template.cut
-        assert start is not None and stop is not None and cut is not None
+        start, between, cut, rest = template.start, template.between, template.cut, template.rest
+        assert start is not None and between is not None and cut is not None and rest is not None
         if not data.startswith(start, at):
             return self._lines(data, at, end, one=True)
-        # Between two insides lie `stop + start`; split on its short end `cut` (which holds
-        # a quote, so no inside holds it), then each piece but the last must end with the rest.
+        # Split on `cut` (it holds a quote: no inside holds it); each piece but the last is
+        # an event's inside, its closing quote and rest, then `between`.
         pieces = data[at + len(start):end].split(cut)
         last = pieces.pop()
-        between = stop + start[:len(start) - len(cut)]
         if not all(map(bytes.endswith, pieces, repeat(between))):
             for i, piece in enumerate(pieces):
                 if not piece.endswith(between):
                     last = piece
                     del pieces[i:]
                     break
-        insides = list(map(bytes.__getitem__, pieces, repeat(slice(0, -len(between)))))
-        quote = last.find(b'"')
-        if quote >= 0 and last.startswith(stop, quote):
-            insides.append(last[:quote])
-        if not insides:
+        cores = list(map(bytes.__getitem__, pieces, repeat(slice(0, -len(between)))))
+        frame = between[:len(between) - len(start) + len(cut)]
+        stop = last.find(frame)
+        if stop >= 0:
+            cores.append(last[:stop])
+        if not cores:
             return self._lines(data, at, end, one=True)
-        joined = b"\x00".join(insides)
-        try:
-            if _INNERS.fullmatch(joined) is None:
-                raise ValueError("not JSON strings")
-            value = joined.decode("utf-8", "surrogatepass").replace("\x00", "")
-        except ValueError:  # one is not: take those before it (the rest line by line)
-            for i, inside in enumerate(insides):
-                try:
-                    if _INNERS.fullmatch(inside) is None:
-                        raise ValueError("not a JSON string")
-                    inside.decode("utf-8", "surrogatepass")
-                except ValueError:
-                    del insides[i:]
+        insides, _, rests = zip(*map(bytes.partition, cores, repeat(b'"')))
+        value = self._insides(insides, rests, rest)
+        if value is None:  # one is not the template's: those before it (the rest line by line)
+            for i in range(len(insides)):
+                if self._insides(insides[i:i + 1], rests[i:i + 1], rest) is None:
+                    insides, rests = insides[:i], rests[:i]
                     break
             if not insides:
                 return self._lines(data, at, end, one=True)
-            value = b"".join(insides).decode("utf-8", "surrogatepass")
-        if "\\" in value:
-            if "\\u" in value:  # escaped surrogates must not pair across events
-                value = "".join(_scanstring('"' + i.decode("utf-8", "surrogatepass") + '"', 1)[0]
-                                for i in insides)
-            else:
-                value = _scanstring('"' + value + '"', 1)[0]
+            value = self._insides(insides, rests, rest)
+            assert value is not None
         self.fast_events += len(insides)
         if self.model is None and template.model is not None:
             self.model = template.model
@@ -266,7 +262,30 @@ class SSEReader:
             (self.text if template.text else self.reasoning).append(value)
         if template.finish_reason is not None:
             self.finish_reason = template.finish_reason
-        return at + len(insides) * (len(start) + len(stop)) + sum(map(len, insides))
+        if template.usage is not None:  # the last event's (numbers read in full)
+            event = json.loads(template.parts[0] + b'"' + insides[-1] + b'"' + rests[-1])
+            self.usage = event["usage"]
+        return (at + len(insides) * (len(start) + 1 + len(frame))
+                + sum(map(len, insides)) + sum(map(len, rests)))
+
+    @staticmethod
+    def _insides(insides: tuple[bytes, ...], rests: tuple[bytes, ...],
+                 rest: bytes) -> Optional[str]:
+        """The strings of events whose insides are valid JSON strings (as json.loads reads
+        them) and whose rests are the template's but for their integers, or None."""
+        if (_NUMBERS.sub(b"0", b"\n".join(rests)) != b"\n".join(repeat(rest, len(rests)))
+                or _INNERS.fullmatch(b"\x00".join(insides)) is None):
+            return None
+        try:
+            value = b"\x00".join(insides).decode("utf-8", "surrogatepass").replace("\x00", "")
+        except UnicodeDecodeError:
+            return None
+        if "\\" in value:
+            if "\\u" in value:  # escaped surrogates must not pair across events
+                return "".join(_scanstring('"' + i.decode("utf-8", "surrogatepass") + '"', 1)[0]
+                               for i in insides)
+            return _scanstring('"' + value + '"', 1)[0]
+        return value
 
     def _payload(self, payload: bytes, raw: bytes) -> None:
         templates = self._templates
@@ -299,6 +318,8 @@ class SSEReader:
                 self.text.append(values[i])
         if template.finish_reason is not None:
             self.finish_reason = template.finish_reason
+        if template.usage is not None:
+            self.usage = template.usage
 
     def _learn(self, payload: bytes, raw: bytes) -> None:
         """Make a template of an event just read in full (its `data:` line `raw`), if reading
@@ -312,13 +333,13 @@ class SSEReader:
             return
         parts: list[bytes] = []
         at = 0
-        for field in _FIELD.finditer(payload):
-            if field.end() < at:
+        for key in _FIELD.finditer(payload):
+            if key.end() < at:
                 continue
-            literal = _LITERAL.match(payload, field.end())
+            literal = _LITERAL.match(payload, key.end())
             if literal is None:
                 return
-            parts.append(payload[at:field.end()])
+            parts.append(payload[at:key.end()])
             at = literal.end()
         if not parts:
             return
@@ -333,7 +354,7 @@ class SSEReader:
             return
         probe = SSEReader(fast=False)
         probe._event(event)
-        if probe.error is not None or probe.usage is not None:
+        if probe.error is not None or _SENTINEL in json.dumps(probe.usage):
             return
         index = {hole: i for i, hole in enumerate(holes)}
         if any(piece not in index for piece in probe.text + probe.reasoning):
@@ -341,17 +362,27 @@ class SSEReader:
         if any(_SENTINEL in s for s in (probe.model or "", probe.finish_reason or "")):
             return
         template = _Template(tuple(parts), probe.model, tuple(index[p] for p in probe.text),
-                             tuple(index[p] for p in probe.reasoning), probe.finish_reason)
+                             tuple(index[p] for p in probe.reasoning), probe.finish_reason,
+                             probe.usage)
         lead = raw[5:len(raw) - len(raw[5:].lstrip())]
         trail = raw[len(raw[5:].rstrip()) + 5:]
-        if len(parts) == 2 and lead in (b"", b" ") and trail in (b"", b"\r"):
-            # A whole event: its data line and the blank line after it.
+        choices = event.get("choices")
+        if (len(parts) == 2 and lead in (b"", b" ") and trail in (b"", b"\r")
+                and len(probe.text) + len(probe.reasoning) == 1
+                and isinstance(choices, list) and len(choices) == 1
+                and isinstance(choices[0], dict) and choices[0].get("finish_reason") is None
+                and b"\n" not in parts[1]):
+            # Runs of whole events (`data:` line, blank line). Their rests may differ from
+            # parts[1] in integers only: no finish reason (a number there would count), a
+            # model already read, their usage read in full from the last of a run.
             start = b"data:" + lead + parts[0] + b'"'
-            stop = b'"' + parts[1] + trail + b"\n" + trail + b"\n"
-            # The shortest end of `start` (at least 8 bytes) found once in stop + start.
+            frame = trail + b"\n" + trail + b"\n"
+            # The shortest end of `start` (at least 8 bytes) found once in frame + start.
             for size in range(8, len(start) + 1):
-                if (stop + start).count(start[-size:]) == 1:
-                    template.start, template.end, template.cut = start, stop, start[-size:]
+                if (frame + start).count(start[-size:]) == 1:
+                    template.start, template.cut = start, start[-size:]
+                    template.between = frame + start[:-size]
+                    template.rest = _NUMBERS.sub(b"0", parts[1])
                     break
         self._templates.insert(0, template)
 

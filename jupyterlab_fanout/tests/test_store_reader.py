@@ -50,17 +50,26 @@ def piece(rng: random.Random) -> str:
     return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 3)))
 
 
+USAGE = {"on": False, "tokens": 0}
+
+
 def chunk(rng: random.Random, fields: dict[str, Any], finish: Any = None) -> dict[str, Any]:
     choice: dict[str, Any] = {"index": 0, "delta": fields, "logprobs": None,
                               "finish_reason": finish}
-    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
-            "model": "m", "choices": [choice]}
+    value = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+             "model": "m", "choices": [choice]}
+    if USAGE["on"]:  # continuous usage stats: every chunk counts the tokens so far
+        USAGE["tokens"] += rng.choice([1, 1, 1, 9, 90, 900])
+        value["usage"] = {"prompt_tokens": 6, "total_tokens": 6 + USAGE["tokens"],
+                          "completion_tokens": USAGE["tokens"]}
+    return value
 
 
 def stream(rng: random.Random) -> bytes:
     """A stream mostly like vLLM's, with every kind of hostile event mixed in."""
     frame = rng.choice([(b"data: ", b"\n\n"), (b"data:", b"\n\n"), (b"data: ", b"\r\n\r\n"),
                         (b"data: ", b"\n"), (b"data:  ", b"\n\n")])
+    USAGE.update(on=rng.random() < 0.5, tokens=0)
     out = [frame[0] + dumps(rng, chunk(rng, {"role": "assistant", "content": ""})) + frame[1]]
     for _ in range(rng.randint(0, 120)):
         roll = rng.random()
@@ -95,6 +104,11 @@ def stream(rng: random.Random) -> bytes:
                 b"ab", rng.choice([b"a\x01b", b"a\\xb", b"a\\u12b", b"a\\", b'a"b']))
         elif roll < 0.95:
             payload = dumps(rng, chunk(rng, {"content": piece(rng)}, "stop"))
+        elif roll < 0.955:  # numbers JSON refuses, or a finish reason that is a number
+            payload = dumps(rng, chunk(rng, {field: piece(rng)})).replace(
+                *rng.choice([(b'tokens":', b'tokens":0'), (b'tokens":', b'tokens":-'),
+                             (b'"finish_reason":null', b'"finish_reason":1'),
+                             (b'"index":0', b'"index":00'), (b'"created":1', b'"created":1.05')]))
         elif roll < 0.96:
             payload = b"[DONE]"
         elif roll < 0.97:
@@ -162,3 +176,22 @@ def test_an_event_json_cannot_read_is_skipped_whole_even_when_it_fits_a_template
         assert outcome(reader) == outcome(reference(data))
         assert "".join(reader.text) == "abcd\n" and reader.finish_reason == "length"
         assert reader.fast_events >= 2  # read by `_fill` (three holes: no runs)
+
+
+def test_runs_tolerate_other_integers_only_where_they_cannot_change_the_reading():
+    def event(content: str, finish: str, tokens: int) -> bytes:
+        return (b'data: {"model":"m","choices":[{"delta":{"content":"' + content.encode()
+                + b'"},"finish_reason":' + finish.encode() + b'}],"usage":{"completion_tokens":'
+                + str(tokens).encode() + b"}}\n\n")
+
+    # A finish reason of 0 reads as none, of 1 as "1": never read from a template's run.
+    data = b"".join(event(c, f, t) for c, f, t in [
+        ("a", "0", 1), ("b", "0", 2), ("c", "0", 30), ("d", "1", 400), ("e", "0", 5)])
+    usage = b"".join(event(c, "null", t) for c, t in [("a", 1), ("b", 20), ("c", 300)])
+    for stream_ in (data, usage, usage + data):
+        for cuts in ([], [len(stream_) // 2], list(range(0, len(stream_), 50))):
+            reader = fast_read(stream_, cuts)
+            assert outcome(reader) == outcome(reference(stream_))
+    reader = fast_read(usage, [])
+    assert reader.usage == {"completion_tokens": 300} and reader.fast_events == 2
+    assert fast_read(data, []).finish_reason == "1"
