@@ -38,6 +38,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any, Optional, Union
 
@@ -142,8 +143,9 @@ class _Template:
     #: end and `start` but for its last `len(cut)` bytes, on which a run is split.
     between: Optional[bytes] = None
     cut: Optional[bytes] = None
-    #: parts[1] with its numbers as 0 (`_NUMBERS`).
+    #: The closing quote and parts[1], their integers as 0 (`_NUMBERS`); its quotes.
     rest: Optional[bytes] = None
+    quotes: int = 0
 
 
 class SSEReader:
@@ -244,8 +246,14 @@ class SSEReader:
             cores.append(last[:stop])
         if not cores:
             return self._lines(data, at, end, one=True)
-        insides, _, rests = zip(*map(bytes.partition, cores, repeat(b'"')))
+        # An inside ends at the quote that has as many quotes after it as the rest has (its
+        # own are escaped; checked below).
+        insides = tuple(map(_first, map(bytes.rsplit, cores, repeat(b'"'), repeat(template.quotes))))
+        rests = tuple(map(bytes.__getitem__, cores, map(slice, map(len, insides), repeat(None))))
         value = self._insides(insides, rests, rest)
+        if value is None and len(insides) > 1:  # often the last is another kind of event
+            value = self._insides(insides[:-1], rests[:-1], rest)
+            insides, rests = insides[:-1], rests[:-1]
         if value is None:  # one is not the template's: those before it (the rest line by line)
             for i in range(len(insides)):
                 if self._insides(insides[i:i + 1], rests[i:i + 1], rest) is None:
@@ -263,9 +271,9 @@ class SSEReader:
         if template.finish_reason is not None:
             self.finish_reason = template.finish_reason
         if template.usage is not None:  # the last event's (numbers read in full)
-            event = json.loads(template.parts[0] + b'"' + insides[-1] + b'"' + rests[-1])
+            event = json.loads(template.parts[0] + b'"' + insides[-1] + rests[-1])
             self.usage = event["usage"]
-        return (at + len(insides) * (len(start) + 1 + len(frame))
+        return (at + len(insides) * (len(start) + len(frame))
                 + sum(map(len, insides)) + sum(map(len, rests)))
 
     @staticmethod
@@ -382,7 +390,8 @@ class SSEReader:
                 if (frame + start).count(start[-size:]) == 1:
                     template.start, template.cut = start, start[-size:]
                     template.between = frame + start[:-size]
-                    template.rest = _NUMBERS.sub(b"0", parts[1])
+                    template.rest = b'"' + _NUMBERS.sub(b"0", parts[1])
+                    template.quotes = template.rest.count(b'"')
                     break
         self._templates.insert(0, template)
 
@@ -414,6 +423,9 @@ class SSEReader:
                     self.text.append(content)
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
+
+
+_first = itemgetter(0)
 
 
 def _fill(parts: tuple[bytes, ...], payload: bytes) -> Optional[list[str]]:
