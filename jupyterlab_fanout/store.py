@@ -44,7 +44,8 @@ from typing import Any, Optional, Union
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
 
-SCHEMA_VERSION = 1
+#: 1: batches, attempts, chunks. 2: the full-text index (`FTS_TABLES`, `FTS_TRIGGERS`).
+SCHEMA_VERSION = 2
 #: Chunk rows one INSERT writes at most (4 values each, under SQLite's 32766 variables).
 CHUNK_ROWS_PER_INSERT = 500
 #: Longest default title (the prompt's first line), in characters.
@@ -89,6 +90,43 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 """
 
+#: Search (schema version 2): SQLite's FTS5 over the batches' titles and prompts (a table of
+#: its own, small) and the attempts' text and reasoning (external content: the `attempts`
+#: rows, indexed but not copied), kept in step by triggers whoever writes (the writer thread,
+#: a rename on the reader's connection, a cascade of a delete). Without FTS5 the triggers are
+#: dropped (the tables, if any, go stale) and search reads with LIKE; when FTS5 is there
+#: again the index is rebuilt at open.
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+FTS_TABLES = (
+    "CREATE VIRTUAL TABLE batches_fts USING fts5(batch_id UNINDEXED, title, prompt,"
+    f" tokenize = '{FTS_TOKENIZER}')",
+    "CREATE VIRTUAL TABLE attempts_fts USING fts5(text, reasoning, content = 'attempts',"
+    f" content_rowid = 'id', tokenize = '{FTS_TOKENIZER}')",
+)
+FTS_TRIGGERS = {
+    "batches_fts_insert": "AFTER INSERT ON batches BEGIN INSERT INTO batches_fts"
+    " (batch_id, title, prompt) VALUES (new.id, new.title, new.prompt); END",
+    "batches_fts_update": "AFTER UPDATE OF id, title, prompt ON batches BEGIN DELETE FROM"
+    " batches_fts WHERE batch_id = old.id; INSERT INTO batches_fts (batch_id, title, prompt)"
+    " VALUES (new.id, new.title, new.prompt); END",
+    "batches_fts_delete": "AFTER DELETE ON batches BEGIN DELETE FROM batches_fts WHERE"
+    " batch_id = old.id; END",
+    "attempts_fts_insert": "AFTER INSERT ON attempts BEGIN INSERT INTO attempts_fts"
+    " (rowid, text, reasoning) VALUES (new.id, new.text, new.reasoning); END",
+    "attempts_fts_update": "AFTER UPDATE OF text, reasoning ON attempts BEGIN INSERT INTO"
+    " attempts_fts (attempts_fts, rowid, text, reasoning) VALUES ('delete', old.id, old.text,"
+    " old.reasoning); INSERT INTO attempts_fts (rowid, text, reasoning) VALUES (new.id,"
+    " new.text, new.reasoning); END",
+    "attempts_fts_delete": "AFTER DELETE ON attempts BEGIN INSERT INTO attempts_fts"
+    " (attempts_fts, rowid, text, reasoning) VALUES ('delete', old.id, old.text,"
+    " old.reasoning); END",
+}
+#: Words one search may hold at most.
+MAX_SEARCH_WORDS = 32
+#: What a search reads as its words: runs of letters and digits (FTS5's unicode61 splits on
+#: everything else, `_` included).
+_WORDS = re.compile(r"[^\W_]+")
+
 #: Statuses of an attempt. `running` only while the server that started it lives.
 STATUSES = ("running", "complete", "stopped", "error", "incomplete")
 
@@ -111,8 +149,10 @@ _INNER = rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+'
 _LITERAL = re.compile(b'"' + _INNER + b'"')
 #: Insides joined by NUL (which no inside holds): all valid at once.
 _INNERS = re.compile(_INNER + b"(?:\x00" + _INNER + b")*+")
-#: Digits as JSON writes a whole integer (no leading zero), between non-digits.
-_NUMBERS = re.compile(rb"(?<![0-9])(?:0|[1-9][0-9]*+)(?![0-9])")
+#: Runs of digits made one 0 (`_integers_as_0`); bytes as 0 (a zero), 1 (another digit)
+#: or x (not a digit), where a run JSON would refuse as an integer shows as x00 or x01.
+_TO_0 = bytes.maketrans(b"123456789", b"000000000")
+_CLASSES = bytes(48 if c == 48 else 49 if 49 <= c <= 57 else 120 for c in range(256))
 #: A delta field whose string value a template leaves open (`SSEReader._learn`).
 _FIELD = re.compile(rb'"(?:content|reasoning|reasoning_content)"[ \t\n\r]*:[ \t\n\r]*(?=")')
 #: Stands for an open value while a template is checked; random, so no upstream can send it.
@@ -143,7 +183,7 @@ class _Template:
     #: end and `start` but for its last `len(cut)` bytes, on which a run is split.
     between: Optional[bytes] = None
     cut: Optional[bytes] = None
-    #: The closing quote and parts[1], their integers as 0 (`_NUMBERS`); its quotes.
+    #: The closing quote and parts[1], every run of digits as one 0; its quotes.
     rest: Optional[bytes] = None
     quotes: int = 0
 
@@ -281,7 +321,10 @@ class SSEReader:
                  rest: bytes) -> Optional[str]:
         """The strings of events whose insides are valid JSON strings (as json.loads reads
         them) and whose rests are the template's but for their integers, or None."""
-        if (_NUMBERS.sub(b"0", b"\n".join(rests)) != b"\n".join(repeat(rest, len(rests)))
+        joined = b"\n".join(rests)  # each begins with a quote: no run of digits spans two
+        classes = joined.translate(_CLASSES)
+        if (b"x00" in classes or b"x01" in classes
+                or _integers_as_0(joined) != b"\n".join(repeat(rest, len(rests)))
                 or _INNERS.fullmatch(b"\x00".join(insides)) is None):
             return None
         try:
@@ -390,7 +433,7 @@ class SSEReader:
                 if (frame + start).count(start[-size:]) == 1:
                     template.start, template.cut = start, start[-size:]
                     template.between = frame + start[:-size]
-                    template.rest = b'"' + _NUMBERS.sub(b"0", parts[1])
+                    template.rest = _integers_as_0(b'"' + parts[1])
                     template.quotes = template.rest.count(b'"')
                     break
         self._templates.insert(0, template)
@@ -428,6 +471,15 @@ class SSEReader:
 _first = itemgetter(0)
 
 
+def _integers_as_0(data: bytes) -> bytes:
+    """Every run of digits as one 0: rests equal so read the same (runs of digits are parts
+    of numbers or of strings; `_CLASSES` finds those JSON would refuse)."""
+    data = data.translate(_TO_0)
+    while b"00" in data:
+        data = data.replace(b"00", b"0")
+    return data
+
+
 def _fill(parts: tuple[bytes, ...], payload: bytes) -> Optional[list[str]]:
     """The strings in the holes of a template if `payload` is its bytes around one valid JSON
     string per hole (decoded as json.loads decodes them), else None."""
@@ -461,6 +513,18 @@ def parse_sse(data: bytes) -> SSEReader:
     reader.text = "".join(reader.text)  # type: ignore[assignment]
     reader.reasoning = "".join(reader.reasoning)  # type: ignore[assignment]
     return reader
+
+
+def _clean(text: str) -> str:
+    """`text` as SQLite can store it: UTF-16 surrogates paired into their character, a lone
+    one (JSON's `\\ud800` escape; the browser shows U+FFFD) as U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def split_wire_id(wire: str) -> tuple[str, int]:
@@ -539,8 +603,11 @@ class BatchStore:
         max_batches: int = 0,
         max_bytes: int = 0,
         flush_interval: float = 1.0,
+        fts: Optional[bool] = None,
     ):
         self.path = path
+        #: Search with FTS5: None when this SQLite has it (found at open), False never (LIKE).
+        self.fts = fts
         self.log = log
         self.max_batches = max_batches
         self.max_bytes = max_bytes
@@ -644,17 +711,50 @@ class BatchStore:
                 raise sqlite3.OperationalError("cannot use WAL mode")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-            if version < SCHEMA_VERSION:
-                db.execute("BEGIN")
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self.fts is None:
+                self.fts = _has_fts5(db)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    # New, or version 1 (upgraded in place: the index is built below).
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._fts_in_step(db)
                 db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         except BaseException:
             db.close()
             raise
         return db
+
+    def _fts_in_step(self, db: sqlite3.Connection) -> None:
+        """With FTS5: the index tables and their triggers, built from the rows if any trigger
+        was missing (a version-1 file, or one written without FTS5). Without: no triggers."""
+        triggers = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%\\_fts\\_%'"
+            " ESCAPE '\\'")}
+        if not self.fts:
+            for name in triggers:
+                db.execute(f"DROP TRIGGER {name}")
+            return
+        if triggers == set(FTS_TRIGGERS):
+            return
+        for name in triggers:
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("DROP TABLE IF EXISTS batches_fts")
+        db.execute("DROP TABLE IF EXISTS attempts_fts")
+        for statement in FTS_TABLES:
+            db.execute(statement)
+        for name, body in FTS_TRIGGERS.items():
+            db.execute(f"CREATE TRIGGER {name} {body}")
+        db.execute("INSERT INTO batches_fts (batch_id, title, prompt)"
+                   " SELECT id, title, prompt FROM batches")
+        db.execute("INSERT INTO attempts_fts (attempts_fts) VALUES ('rebuild')")
+        self.log.info("fanout: the batch store %s built its search index", self.path)
 
     def _open_db(self) -> None:
         try:
@@ -822,7 +922,8 @@ class BatchStore:
         self._db.execute(
             "INSERT INTO batches (id, created_at, updated_at, title, prompt, options)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
-            (batch_id, at, at, default_title(prompt), prompt, json.dumps(options)),
+            (_clean(batch_id), at, at, _clean(default_title(prompt)), _clean(prompt),
+             json.dumps(options)),
         )
 
     def _w_start(self, recording: Recording, upstream: str, request: Any) -> None:
@@ -832,8 +933,9 @@ class BatchStore:
         cursor = self._db.execute(
             "INSERT INTO attempts (batch_id, response_id, attempt, upstream, model, request,"
             " status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-            (recording.batch_id, recording.response_id, recording.attempt, upstream,
-             model if isinstance(model, str) else "", text, recording.started_at),
+            (_clean(recording.batch_id), _clean(recording.response_id), recording.attempt,
+             _clean(upstream),
+             _clean(model) if isinstance(model, str) else "", text, recording.started_at),
         )
         recording.row = cursor.lastrowid
         self._live[recording.row] = recording  # type: ignore[index]
@@ -847,7 +949,7 @@ class BatchStore:
         if not (text or reasoning):
             return None
         recording.seq += 1
-        return (recording.row, recording.seq - 1, text, reasoning)
+        return (recording.row, recording.seq - 1, _clean(text), _clean(reasoning))
 
     def _flush_live(self) -> None:
         """One INSERT for the chunks of every running attempt: each statement the writer runs
@@ -881,7 +983,7 @@ class BatchStore:
                     "SELECT text, reasoning FROM chunks WHERE attempt_id = ? ORDER BY seq", (row,)):
                 parsed.text.append(text)
                 parsed.reasoning.append(reasoning)
-        text, reasoning = "".join(parsed.text), "".join(parsed.reasoning)
+        text, reasoning = _clean("".join(parsed.text)), _clean("".join(parsed.reasoning))
         if kind == "end":
             status = "error" if parsed.error else "complete" if parsed.done else "incomplete"
             error = parsed.error
@@ -906,9 +1008,10 @@ class BatchStore:
             "UPDATE attempts SET status = ?, error = ?, finish_reason = ?, text = ?, reasoning = ?,"
             " usage = ?, metrics = ?, ended_at = ?,"
             " model = CASE model WHEN '' THEN ? ELSE model END WHERE id = ?",
-            (status, json.dumps(error) if error else None, parsed.finish_reason, text,
+            (status, json.dumps(error) if error else None,
+             parsed.finish_reason and _clean(parsed.finish_reason), text,
              reasoning, json.dumps(parsed.usage) if parsed.usage else None,
-             json.dumps(metrics), at, parsed.model or "", row),
+             json.dumps(metrics), at, _clean(parsed.model or ""), row),
         )
         db.execute("DELETE FROM chunks WHERE attempt_id = ?", (row,))
         size = request_size + len(text.encode()) + len(reasoning.encode()) + 256
@@ -995,13 +1098,7 @@ class BatchStore:
 
     def _list(self, query: str, limit: int) -> list[dict[str, Any]]:
         db = self._rdb()
-        where, args = "", []
-        if query:
-            pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where = (" WHERE b.prompt LIKE ? ESCAPE '\\' OR b.title LIKE ? ESCAPE '\\' OR EXISTS"
-                     " (SELECT 1 FROM attempts s WHERE s.batch_id = b.id AND"
-                     " (s.text LIKE ? ESCAPE '\\' OR s.reasoning LIKE ? ESCAPE '\\'))")
-            args = [pattern] * 4
+        where, args = _search(query, bool(self.fts))
         # Only each response's latest attempt counts for N and the counts by status.
         rows = db.execute(
             "SELECT b.id, b.title, b.created_at, b.updated_at FROM batches b" + where
@@ -1071,7 +1168,8 @@ class BatchStore:
         # Rare and small: the reader's own connection writes it (busy_timeout waits for the
         # writer's transaction).
         db = self._rdb()
-        cursor = db.execute("UPDATE batches SET title = ? WHERE id = ?", (title, batch_id))
+        cursor = db.execute("UPDATE batches SET title = ? WHERE id = ?",
+                            (_clean(title), _clean(batch_id)))
         if cursor.rowcount == 0:
             raise StoreError(404, f"no batch {batch_id!r}")
         return {"id": batch_id, "title": title}
@@ -1092,6 +1190,63 @@ class BatchStore:
             raise StoreError(400, f"unknown format {fmt!r}: use json, markdown or notebook")
         batch = await self.get(batch_id)
         return export_batch(batch, fmt)
+
+
+def _has_fts5(db: sqlite3.Connection) -> bool:
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.fanout_fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp.fanout_fts5_probe")
+    return True
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+#: Batches one of whose running attempts holds a pattern in the chunks flushed so far.
+_RUNNING_LIKE = (
+    "SELECT a.batch_id FROM attempts a WHERE a.id IN (SELECT attempt_id FROM chunks) AND"
+    " ((SELECT group_concat(c.text, '') FROM chunks c WHERE c.attempt_id = a.id) LIKE ? ESCAPE '\\'"
+    " OR (SELECT group_concat(c.reasoning, '') FROM chunks c WHERE c.attempt_id = a.id)"
+    " LIKE ? ESCAPE '\\')")
+_FTS_TERM = (
+    "b.id IN (SELECT batch_id FROM batches_fts WHERE batches_fts MATCH ?"
+    " UNION SELECT a.batch_id FROM attempts_fts f JOIN attempts a ON a.id = f.rowid"
+    " WHERE attempts_fts MATCH ? UNION " + _RUNNING_LIKE + ")")
+_LIKE_TERM = (
+    "b.id IN (SELECT id FROM batches WHERE title LIKE ? ESCAPE '\\' OR prompt LIKE ? ESCAPE '\\'"
+    " UNION SELECT batch_id FROM attempts WHERE text LIKE ? ESCAPE '\\'"
+    " OR reasoning LIKE ? ESCAPE '\\' UNION " + _RUNNING_LIKE + ")")
+
+
+def _search(query: str, fts: bool) -> tuple[str, list[str]]:
+    """The WHERE clause (and its arguments) of the batches a search finds. A search is what
+    the user typed, never a query language: its words (runs of letters and digits), each of
+    which must begin a word of the batch's title, prompt, or any attempt's text or reasoning
+    (any case, accents ignored: FTS5's unicode61 tokenizer); without FTS5, or in a running
+    attempt's text, each must occur in them (LIKE, ASCII letters in any case). A search
+    without any word (`%`, `->`) looks for the whole of it, as it is, the same way as LIKE."""
+    query = _clean(query)
+    words = _WORDS.findall(query)
+    if not query.strip():
+        return "", []
+    if len(words) > MAX_SEARCH_WORDS:
+        raise StoreError(400, f"a search holds at most {MAX_SEARCH_WORDS} words")
+    terms, args = [], []
+    if not words:
+        pattern = _like(query.strip())
+        return " WHERE " + _LIKE_TERM, [pattern] * 6
+    for word in words:
+        pattern = _like(word)
+        if fts:
+            terms.append(_FTS_TERM)
+            args += [f'"{word}" *'] * 2 + [pattern] * 2
+        else:
+            terms.append(_LIKE_TERM)
+            args += [pattern] * 6
+    return " WHERE " + " AND ".join(terms), args
 
 
 def check_import(data: Any) -> dict[str, Any]:
