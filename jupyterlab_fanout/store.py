@@ -7,20 +7,32 @@ Nothing here blocks the event loop:
 - the raw SSE bytes of a running attempt are appended, on the event loop, to a bytearray of its
   `Recording` (nothing else per chunk). About once a second (`flush_interval`) the writer
   thread takes them, reads them (`SSEReader`, incremental: a line cut between two flushes waits
-  for its end) and appends the text and reasoning they added to `chunks`, so a SIGKILL loses
-  at most about a second. Raw bytes never reach the disk (about 290 bytes per token from vLLM
-  against about 5 of text); the parse costs the same whenever it is done, and done here it
-  stays off the event loop and keeps reads cheap;
+  for its end) and appends the text and reasoning they added to `chunks` (one INSERT for all
+  running attempts), so a SIGKILL loses at most about a second. Raw bytes never reach the disk
+  (about 290 bytes per token from vLLM against about 5 of text). The reader learns each
+  stream's events as templates and reads runs of them in a few passes over the bytes; the
+  result is exactly that of `json.loads` of every event (see `SSEReader`);
 - when an attempt ends, its text and reasoning, usage, finish reason, metrics and status are
   written to its `attempts` row and its chunks are dropped. An attempt that never ended (the
   server was killed) is finished from its chunks when the store is next opened: `incomplete`;
 - reads run in a one-thread executor on their own connection.
 
+Search (schema version 2; a version-1 file is upgraded in place when opened): SQLite's FTS5
+indexes the titles and prompts and every attempt's text and reasoning, kept in step by triggers
+(insert, end, rename, delete, import, retention). A search is the words a user typed, never
+FTS5's query language: each word (a run of letters and digits) must begin a word somewhere in
+the batch (any case, accents ignored); a search of punctuation only looks for itself as it is.
+A running attempt's text is searched in its chunks, as flushed (about every second), by
+substring. Without FTS5 (checked when the store opens) the same search runs with LIKE
+(substrings); the index triggers are dropped then, and the index is rebuilt from the rows when
+a SQLite with FTS5 opens the file again. Text that SQLite cannot store (lone UTF-16
+surrogates from JSON escapes) is kept with U+FFFD in their place.
+
 A store that cannot be opened or written never breaks streaming: the error is logged once,
 `state()` reports it (in `GET fanout/upstreams`; it stays reported until the server restarts,
 even when later writes succeed again: what that transaction held is lost), and the proxy goes
-on. A file that is not a
-database or is corrupt is moved aside (`<name>.corrupt-<time>`) and a new one is created.
+on. A file that is not a database or is corrupt is moved aside (`<name>.corrupt-<time>`) and a
+new one is created.
 """
 from __future__ import annotations
 
@@ -38,7 +50,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any, Optional, Union
 
@@ -149,9 +161,9 @@ _INNER = rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+'
 _LITERAL = re.compile(b'"' + _INNER + b'"')
 #: Insides joined by NUL (which no inside holds): all valid at once.
 _INNERS = re.compile(_INNER + b"(?:\x00" + _INNER + b")*+")
-#: Runs of digits made one 0 (`_integers_as_0`); bytes as 0 (a zero), 1 (another digit)
-#: or x (not a digit), where a run JSON would refuse as an integer shows as x00 or x01.
-_TO_0 = bytes.maketrans(b"123456789", b"000000000")
+#: Bytes as 0 (a zero), 1 (another digit) or x (not a digit): a run of digits JSON would
+#: refuse as an integer shows as x00 or x01.
+_DIGITS = b"0123456789"
 _CLASSES = bytes(48 if c == 48 else 49 if 49 <= c <= 57 else 120 for c in range(256))
 #: A delta field whose string value a template leaves open (`SSEReader._learn`).
 _FIELD = re.compile(rb'"(?:content|reasoning|reasoning_content)"[ \t\n\r]*:[ \t\n\r]*(?=")')
@@ -183,8 +195,10 @@ class _Template:
     #: end and `start` but for its last `len(cut)` bytes, on which a run is split.
     between: Optional[bytes] = None
     cut: Optional[bytes] = None
-    #: The closing quote and parts[1], every run of digits as one 0; its quotes.
+    #: A newline and parts[1] (what follows the closing quote) without its digits, where
+    #: its runs of digits begin (`_runs`), its quotes.
     rest: Optional[bytes] = None
+    runs: Optional[bytes] = None
     quotes: int = 0
 
 
@@ -286,22 +300,27 @@ class SSEReader:
             cores.append(last[:stop])
         if not cores:
             return self._lines(data, at, end, one=True)
-        # An inside ends at the quote that has as many quotes after it as the rest has (its
-        # own are escaped; checked below).
-        insides = tuple(map(_first, map(bytes.rsplit, cores, repeat(b'"'), repeat(template.quotes))))
-        rests = tuple(map(bytes.__getitem__, cores, map(slice, map(len, insides), repeat(None))))
-        value = self._insides(insides, rests, rest)
+        # An inside ends at its first quote, unless it holds escaped ones: then at the quote
+        # that has as many quotes after it as the rest has (either way checked below).
+        insides, _, rests = zip(*map(bytes.partition, cores, repeat(b'"')))
+        value = self._insides(insides, rests, template)
+        if value is None:
+            insides = tuple(map(_first, map(bytes.rsplit, cores, repeat(b'"'),
+                                            repeat(template.quotes + 1))))
+            rests = tuple(map(bytes.__getitem__, cores, map(
+                slice, map(add, map(len, insides), repeat(1)), repeat(None))))
+            value = self._insides(insides, rests, template)
         if value is None and len(insides) > 1:  # often the last is another kind of event
-            value = self._insides(insides[:-1], rests[:-1], rest)
+            value = self._insides(insides[:-1], rests[:-1], template)
             insides, rests = insides[:-1], rests[:-1]
         if value is None:  # one is not the template's: those before it (the rest line by line)
             for i in range(len(insides)):
-                if self._insides(insides[i:i + 1], rests[i:i + 1], rest) is None:
+                if self._insides(insides[i:i + 1], rests[i:i + 1], template) is None:
                     insides, rests = insides[:i], rests[:i]
                     break
             if not insides:
                 return self._lines(data, at, end, one=True)
-            value = self._insides(insides, rests, rest)
+            value = self._insides(insides, rests, template)
             assert value is not None
         self.fast_events += len(insides)
         if self.model is None and template.model is not None:
@@ -311,20 +330,22 @@ class SSEReader:
         if template.finish_reason is not None:
             self.finish_reason = template.finish_reason
         if template.usage is not None:  # the last event's (numbers read in full)
-            event = json.loads(template.parts[0] + b'"' + insides[-1] + rests[-1])
+            event = json.loads(template.parts[0] + b'"' + insides[-1] + b'"' + rests[-1])
             self.usage = event["usage"]
-        return (at + len(insides) * (len(start) + len(frame))
+        return (at + len(insides) * (len(start) + len(frame) + 1)
                 + sum(map(len, insides)) + sum(map(len, rests)))
 
     @staticmethod
     def _insides(insides: tuple[bytes, ...], rests: tuple[bytes, ...],
-                 rest: bytes) -> Optional[str]:
+                 template: _Template) -> Optional[str]:
         """The strings of events whose insides are valid JSON strings (as json.loads reads
-        them) and whose rests are the template's but for their integers, or None."""
-        joined = b"\n".join(rests)  # each begins with a quote: no run of digits spans two
+        them) and whose rests (after the closing quote) are the template's but for the digits
+        of their integers, or None."""
+        joined = b"\n" + b"\n".join(rests)  # each after a newline: no run spans two
         classes = joined.translate(_CLASSES)
-        if (b"x00" in classes or b"x01" in classes
-                or _integers_as_0(joined) != b"\n".join(repeat(rest, len(rests)))
+        if (b"x00" in classes or b"x01" in classes  # an integer JSON refuses
+                or joined.translate(None, _DIGITS) != template.rest * len(rests)
+                or _runs(classes) != template.runs * len(rests)
                 or _INNERS.fullmatch(b"\x00".join(insides)) is None):
             return None
         try:
@@ -433,8 +454,9 @@ class SSEReader:
                 if (frame + start).count(start[-size:]) == 1:
                     template.start, template.cut = start, start[-size:]
                     template.between = frame + start[:-size]
-                    template.rest = _integers_as_0(b'"' + parts[1])
-                    template.quotes = template.rest.count(b'"')
+                    template.rest = (b"\n" + parts[1]).translate(None, _DIGITS)
+                    template.runs = _runs((b"\n" + parts[1]).translate(_CLASSES))
+                    template.quotes = parts[1].count(b'"')
                     break
         self._templates.insert(0, template)
 
@@ -471,13 +493,11 @@ class SSEReader:
 _first = itemgetter(0)
 
 
-def _integers_as_0(data: bytes) -> bytes:
-    """Every run of digits as one 0: rests equal so read the same (runs of digits are parts
-    of numbers or of strings; `_CLASSES` finds those JSON would refuse)."""
-    data = data.translate(_TO_0)
-    while b"00" in data:
-        data = data.replace(b"00", b"0")
-    return data
+def _runs(classes: bytes) -> bytes:
+    """Where runs of digits begin, from `_CLASSES` of some bytes: one byte per byte that is not
+    a digit, y if a run of digits follows it, else x. Equal with equal bytes but for digits:
+    the runs of digits are in the same places."""
+    return classes.replace(b"1", b"0").replace(b"x0", b"y").translate(None, b"0")
 
 
 def _fill(parts: tuple[bytes, ...], payload: bytes) -> Optional[list[str]]:

@@ -108,7 +108,10 @@ def stream(rng: random.Random) -> bytes:
             payload = dumps(rng, chunk(rng, {field: piece(rng)})).replace(
                 *rng.choice([(b'tokens":', b'tokens":0'), (b'tokens":', b'tokens":-'),
                              (b'"finish_reason":null', b'"finish_reason":1'),
-                             (b'"index":0', b'"index":00'), (b'"created":1', b'"created":1.05')]))
+                             (b'"index":0', b'"index":00'), (b'"created":1', b'"created":1.05'),
+                             (b'"logprobs":null', b'"logprobs":nu1ll'),
+                             (b'"logprobs":null', b'"logprobs":null5'),
+                             (b'"logprobs"', b'"log9probs"')]))
         elif roll < 0.96:
             payload = b"[DONE]"
         elif roll < 0.97:
@@ -195,3 +198,18 @@ def test_runs_tolerate_other_integers_only_where_they_cannot_change_the_reading(
     reader = fast_read(usage, [])
     assert reader.usage == {"completion_tokens": 300} and reader.fast_events == 2
     assert fast_read(data, []).finish_reason == "1"
+
+
+def test_an_integer_json_refuses_in_a_run_skips_its_event():
+    def event(content: str, tokens: str) -> bytes:
+        return (b'data: {"model":"m","choices":[{"delta":{"content":"' + content.encode()
+                + b'"},"finish_reason":null}],"usage":{"completion_tokens":' + tokens.encode()
+                + b"}}\n\n")
+
+    for bad in ("07", "00", "-", "1.", "+1"):
+        data = b"".join(event(c, t) for c, t in [
+            ("a", "1"), ("b", "2"), ("c", "3"), ("d", bad), ("e", "50"), ("f", "600")])
+        reader = fast_read(data, [])
+        assert outcome(reader) == outcome(reference(data)), bad
+        assert "".join(reader.text) == "abcef" and reader.usage == {"completion_tokens": 600}
+        assert reader.fast_events >= 3
