@@ -13,7 +13,9 @@ key scrubber of the relayed stream runs on every chunk.
 
 Each repeat runs the batch twice, alternated: without the batch store and with it (a
 `BatchStore` on a SQLite file in a temporary directory, its writer thread's CPU counted: it
-is the same process). Prints both medians, their ratio (budget: 1.25) and the bytes the store
+is the same process; the CPU of the store's reader process, which reads the SSE bytes, is
+printed apart and added in the total). Per token it also prints the event loop thread's and
+the writer thread's CPU (`time.thread_time`, the thread's CPU clock). Prints both medians, their ratio (budget: 1.25) and the bytes the store
 keeps on disk per generated token (after the batches ended: parsed text, requests, metadata;
 the raw SSE bytes are dropped once an attempt is parsed). `--no-store` skips the store runs.
 """
@@ -36,7 +38,7 @@ from jupyterlab_fanout.config import Fanout, UpstreamSpec
 from jupyterlab_fanout.store import BatchStore
 from jupyterlab_fanout.upstream import Upstream
 
-from bench_util import cpu_seconds, free_port
+from bench_util import cpu_ns, cpu_seconds, free_port
 
 TOKENS = 200
 RATE = 50
@@ -51,9 +53,10 @@ def thread_cpu(thread: threading.Thread | None) -> float:
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
-async def one_batch(upstream: Upstream, n: int,
-                    store: BatchStore | None = None) -> tuple[float, float, int, float, float]:
-    """(process CPU, wall time, frames, event loop thread CPU, store writer thread CPU)."""
+async def one_batch(upstream: Upstream, n: int, store: BatchStore | None = None
+                    ) -> tuple[float, float, int, float, float, float]:
+    """(process CPU, wall time, frames, event loop thread CPU, store writer thread CPU, the
+    store's reader process CPU)."""
     ended: set[str] = set()
     frames = 0
 
@@ -68,6 +71,8 @@ async def one_batch(upstream: Upstream, n: int,
     batch = Batch(fanout=Fanout(), lookup=lambda _: upstream, user="u",
                   user_streams=UserStreams(), send=send, log=log, store=store)
     writer = store._thread if store is not None else None
+    reader = store.reader_pid if store is not None else None
+    reader_cpu = cpu_ns(reader) if reader else 0.0
     cpu, wall = time.process_time(), time.perf_counter()
     loop_cpu, writer_cpu = time.thread_time(), thread_cpu(writer)
     batch.handle_message(json.dumps({"type": "batch", "id": f"bench-{time.time_ns()}",
@@ -83,7 +88,8 @@ async def one_batch(upstream: Upstream, n: int,
     if store is not None:
         await store.sync()  # the parse of every ended attempt is counted
     return (time.process_time() - cpu, time.perf_counter() - wall, frames,
-            time.thread_time() - loop_cpu, thread_cpu(writer) - writer_cpu)
+            time.thread_time() - loop_cpu, thread_cpu(writer) - writer_cpu,
+            (cpu_ns(reader) - reader_cpu) if reader else 0.0)
 
 
 def disk_bytes(path: str) -> int:
@@ -106,18 +112,23 @@ async def main(n: int, repeats: int, base_url: str, key: str | None, with_store:
     results: dict[str, list[float]] = {"off": [], "on": []}
     loop: dict[str, list[float]] = {"off": [], "on": []}
     writer: list[float] = []
+    reader: list[float] = []
+    total: list[float] = []
     tokens = n * TOKENS
     for _ in range(repeats):
         for mode in ("off", "on") if store is not None else ("off",):
-            cpu, wall, frames, loop_cpu, writer_cpu = await one_batch(
+            cpu, wall, frames, loop_cpu, writer_cpu, reader_cpu = await one_batch(
                 upstream, n, store if mode == "on" else None)
             results[mode].append(cpu / tokens * 1e6)
             loop[mode].append(loop_cpu / tokens * 1e6)
             if mode == "on":
                 writer.append(writer_cpu / tokens * 1e6)
+                reader.append(reader_cpu / tokens * 1e6)
+                total.append((cpu + reader_cpu) / tokens * 1e6)
             print(f"  store {mode:3}: {cpu:.3f} s CPU over {wall:.2f} s, {frames} frames: "
                   f"{results[mode][-1]:.1f} µs per token (event loop thread "
-                  f"{loop[mode][-1]:.1f}" + (f", store writer thread {writer[-1]:.1f}"
+                  f"{loop[mode][-1]:.1f}" + (f", store writer thread {writer[-1]:.1f}; the"
+                                              f" store's reader process {reader[-1]:.1f}"
                                               if mode == "on" else "") + ")")
             await asyncio.sleep(0.3)
     await upstream.close()
@@ -135,6 +146,11 @@ async def main(n: int, repeats: int, base_url: str, key: str | None, with_store:
         print(f"  per token, medians: event loop thread {statistics.median(loop['off']):.1f} µs"
               f" (store off) / {statistics.median(loop['on']):.1f} µs (store on); the store's"
               f" writer thread {statistics.median(writer):.1f} µs")
+        if any(reader):
+            both = statistics.median(total)
+            print(f"  the store's reader process (not in the proxy's CPU above): median"
+                  f" {statistics.median(reader):.1f} µs per token; proxy and reader process"
+                  f" together {both:.1f} µs, {both / off:.2f} × store off")
         print(f"  bytes on disk per generated token: {disk_bytes(path) / stored_tokens:.1f}"
               f" ({disk_bytes(path)} bytes for {repeats + 1} batches of {n} × {TOKENS} tokens)")
         for name in os.listdir(directory):

@@ -40,18 +40,19 @@ import asyncio
 import json
 import logging
 import os
+import pickle
 import queue
 import re
-import secrets
+import select
 import sqlite3
+import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import add, itemgetter
-from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any, Optional, Union
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
@@ -155,72 +156,13 @@ class StoreError(Exception):
 # -- SSE ----------------------------------------------------------------------------------
 
 
-#: The inside of a JSON string exactly as Python's `json` reads one (strict: no raw control
-#: characters, only JSON's escapes), and a whole string.
-_INNER = rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+'
-_LITERAL = re.compile(b'"' + _INNER + b'"')
-#: Insides joined by NUL (which no inside holds): all valid at once.
-_INNERS = re.compile(_INNER + b"(?:\x00" + _INNER + b")*+")
-#: Bytes as 0 (a zero), 1 (another digit) or x (not a digit): a run of digits JSON would
-#: refuse as an integer shows as x00 or x01.
-_DIGITS = b"0123456789"
-_CLASSES = bytes(48 if c == 48 else 49 if 49 <= c <= 57 else 120 for c in range(256))
-#: A delta field whose string value a template leaves open (`SSEReader._learn`).
-_FIELD = re.compile(rb'"(?:content|reasoning|reasoning_content)"[ \t\n\r]*:[ \t\n\r]*(?=")')
-#: Stands for an open value while a template is checked; random, so no upstream can send it.
-_SENTINEL = "fanout-open-" + secrets.token_hex(12) + "-"
-#: Templates one stream keeps at most, and the events it reads in full before it stops
-#: learning new ones (an upstream whose events never repeat costs the full parse only).
-MAX_TEMPLATES = 8
-MAX_LEARNING_MISSES = 32
-
-
-@dataclass
-class _Template:
-    """The bytes of an event around its open values (`parts`, one more than there are open
-    values) and what reading such an event does: the model it names, the open values (by
-    index) it adds to the text and to the reasoning, its finish reason. With one open value
-    and the framing of the line it was learned from: `start` and `end`, the bytes of a whole
-    event (`data:` line and blank line) before and after the inside of that string."""
-
-    parts: tuple[bytes, ...]
-    model: Optional[str]
-    text: tuple[int, ...]
-    reasoning: tuple[int, ...]
-    finish_reason: Optional[str]
-    #: The event's usage (continuous usage stats: every event has one, its numbers change).
-    usage: Optional[dict] = None
-    start: Optional[bytes] = None
-    #: What follows a whole event of a run before the next one's inside: the blank line's
-    #: end and `start` but for its last `len(cut)` bytes, on which a run is split.
-    between: Optional[bytes] = None
-    cut: Optional[bytes] = None
-    #: A newline and parts[1] (what follows the closing quote) without its digits, where
-    #: its runs of digits begin (`_runs`), its quotes.
-    rest: Optional[bytes] = None
-    runs: Optional[bytes] = None
-    quotes: int = 0
-
-
 class SSEReader:
     """An OpenAI-style chat completion stream, read tolerantly and incrementally: malformed
     events, unknown fields and comments are skipped; a line cut between two `feed`s waits for
     its end. Reasoning is `delta.reasoning` or, when absent, `delta.reasoning_content`; text is
-    `delta.content`. The text and reasoning read so far are kept as lists of pieces.
+    `delta.content`. The text and reasoning read so far are kept as lists of pieces."""
 
-    The reference reading is line by line: each `data:` line's payload `json.loads`ed, then
-    `_event`. Most events of one stream differ only in the string of their delta. The first
-    time such an event is read in full, its bytes with those strings cut out become a template,
-    checked by reading the template itself in full with random strings in the holes; it is
-    kept only if reading it depends on the holes just through the strings they add to the text
-    or reasoning. A later event that is the template's bytes around one valid JSON string per
-    hole is read from the template (`_fill`: the strings decoded by `json.decoder.scanstring`).
-    A run of consecutive whole events of a one-hole template is read at once (`_run`: the bytes
-    split on what lies between two holes, every inside checked by one regular expression and
-    decoded together), with no Python work per event. The result is the reference reading's,
-    exactly (`fast=False` reads every event in full; tests compare the two)."""
-
-    def __init__(self, fast: bool = True) -> None:
+    def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.usage: Optional[dict] = None
@@ -231,12 +173,6 @@ class SSEReader:
         self.model: Optional[str] = None
         self.bytes = 0
         self._tail = b""
-        self._templates: list[_Template] = []
-        self._learning = fast
-        self._misses = 0
-        #: Events read from a template, and in full (tests, benchmarks).
-        self.fast_events = 0
-        self.full_events = 0
 
     def feed(self, data: bytes, final: bool = False) -> tuple[str, str]:
         """Read `data`; returns the (text, reasoning) it added. `final`: no more bytes come,
@@ -246,219 +182,20 @@ class SSEReader:
         end = len(data) if final else data.rfind(b"\n") + 1
         self._tail = data[end:]
         text_from, reasoning_from = len(self.text), len(self.reasoning)
-        at = 0
-        while at < end:
-            template = self._templates[0] if self._templates else None
-            if template is not None and template.start is not None:
-                at = self._run(template, data, at, end)
-            else:
-                at = self._lines(data, at, end)
+        if end:
+            payloads = []
+            for raw in data[:end].split(b"\n"):
+                if raw.startswith(b"data:"):
+                    payload = raw[5:].strip()
+                    if payload == b"[DONE]":
+                        self.done = True
+                    elif payload:
+                        payloads.append(payload)
+            if payloads:
+                for event in _decode(payloads):
+                    if isinstance(event, dict):
+                        self._event(event)
         return "".join(self.text[text_from:]), "".join(self.reasoning[reasoning_from:])
-
-    def _lines(self, data: bytes, at: int, end: int, one: bool = False) -> int:
-        """Read lines from `at` up to `end`, or only one, or until a template that reads runs
-        comes first (learned, or used last); returns where it stopped."""
-        first = self._templates[0] if self._templates else None
-        while at < end:
-            stop = data.find(b"\n", at, end)
-            if stop < 0:
-                stop = end
-            raw = data[at:stop]
-            at = stop + 1
-            if raw.startswith(b"data:"):
-                payload = raw[5:].strip()
-                if payload == b"[DONE]":
-                    self.done = True
-                elif payload:
-                    self._payload(payload, raw)
-            if one or (self._templates and self._templates[0] is not first
-                       and self._templates[0].start is not None):
-                break
-        return min(at, end)
-
-    def _run(self, template: _Template, data: bytes, at: int, end: int) -> int:
-        """Read the events of `template` that follow one another from `at` at once; at least
-        one line is read. Returns where it stopped."""
-        start, between, cut, rest = template.start, template.between, template.cut, template.rest
-        assert start is not None and between is not None and cut is not None and rest is not None
-        if not data.startswith(start, at):
-            return self._lines(data, at, end, one=True)
-        # Split on `cut` (it holds a quote: no inside holds it); each piece but the last is
-        # an event's inside, its closing quote and rest, then `between`.
-        pieces = data[at + len(start):end].split(cut)
-        last = pieces.pop()
-        if not all(map(bytes.endswith, pieces, repeat(between))):
-            for i, piece in enumerate(pieces):
-                if not piece.endswith(between):
-                    last = piece
-                    del pieces[i:]
-                    break
-        cores = list(map(bytes.__getitem__, pieces, repeat(slice(0, -len(between)))))
-        frame = between[:len(between) - len(start) + len(cut)]
-        stop = last.find(frame)
-        if stop >= 0:
-            cores.append(last[:stop])
-        if not cores:
-            return self._lines(data, at, end, one=True)
-        # An inside ends at its first quote, unless it holds escaped ones: then at the quote
-        # that has as many quotes after it as the rest has (either way checked below).
-        insides, _, rests = zip(*map(bytes.partition, cores, repeat(b'"')))
-        value = self._insides(insides, rests, template)
-        if value is None:
-            insides = tuple(map(_first, map(bytes.rsplit, cores, repeat(b'"'),
-                                            repeat(template.quotes + 1))))
-            rests = tuple(map(bytes.__getitem__, cores, map(
-                slice, map(add, map(len, insides), repeat(1)), repeat(None))))
-            value = self._insides(insides, rests, template)
-        if value is None and len(insides) > 1:  # often the last is another kind of event
-            value = self._insides(insides[:-1], rests[:-1], template)
-            insides, rests = insides[:-1], rests[:-1]
-        if value is None:  # one is not the template's: those before it (the rest line by line)
-            for i in range(len(insides)):
-                if self._insides(insides[i:i + 1], rests[i:i + 1], template) is None:
-                    insides, rests = insides[:i], rests[:i]
-                    break
-            if not insides:
-                return self._lines(data, at, end, one=True)
-            value = self._insides(insides, rests, template)
-            assert value is not None
-        self.fast_events += len(insides)
-        if self.model is None and template.model is not None:
-            self.model = template.model
-        if value:
-            (self.text if template.text else self.reasoning).append(value)
-        if template.finish_reason is not None:
-            self.finish_reason = template.finish_reason
-        if template.usage is not None:  # the last event's (numbers read in full)
-            event = json.loads(template.parts[0] + b'"' + insides[-1] + b'"' + rests[-1])
-            self.usage = event["usage"]
-        return (at + len(insides) * (len(start) + len(frame) + 1)
-                + sum(map(len, insides)) + sum(map(len, rests)))
-
-    @staticmethod
-    def _insides(insides: tuple[bytes, ...], rests: tuple[bytes, ...],
-                 template: _Template) -> Optional[str]:
-        """The strings of events whose insides are valid JSON strings (as json.loads reads
-        them) and whose rests (after the closing quote) are the template's but for the digits
-        of their integers, or None."""
-        joined = b"\n" + b"\n".join(rests)  # each after a newline: no run spans two
-        classes = joined.translate(_CLASSES)
-        if (b"x00" in classes or b"x01" in classes  # an integer JSON refuses
-                or joined.translate(None, _DIGITS) != template.rest * len(rests)
-                or _runs(classes) != template.runs * len(rests)
-                or _INNERS.fullmatch(b"\x00".join(insides)) is None):
-            return None
-        try:
-            value = b"\x00".join(insides).decode("utf-8", "surrogatepass").replace("\x00", "")
-        except UnicodeDecodeError:
-            return None
-        if "\\" in value:
-            if "\\u" in value:  # escaped surrogates must not pair across events
-                return "".join(_scanstring('"' + i.decode("utf-8", "surrogatepass") + '"', 1)[0]
-                               for i in insides)
-            return _scanstring('"' + value + '"', 1)[0]
-        return value
-
-    def _payload(self, payload: bytes, raw: bytes) -> None:
-        templates = self._templates
-        for i, template in enumerate(templates):
-            values = _fill(template.parts, payload)
-            if values is not None:
-                self._apply(template, values)
-                if i:  # the one used last is tried first
-                    templates.insert(0, templates.pop(i))
-                return
-        self.full_events += 1
-        try:
-            event = json.loads(payload)
-        except (ValueError, RecursionError):
-            return
-        if isinstance(event, dict):
-            self._event(event)
-            if self._learning:
-                self._learn(payload, raw)
-
-    def _apply(self, template: _Template, values: list[str]) -> None:
-        self.fast_events += 1
-        if self.model is None and template.model is not None:
-            self.model = template.model
-        for i in template.reasoning:
-            if values[i]:
-                self.reasoning.append(values[i])
-        for i in template.text:
-            if values[i]:
-                self.text.append(values[i])
-        if template.finish_reason is not None:
-            self.finish_reason = template.finish_reason
-        if template.usage is not None:
-            self.usage = template.usage
-
-    def _learn(self, payload: bytes, raw: bytes) -> None:
-        """Make a template of an event just read in full (its `data:` line `raw`), if reading
-        it depends on its open values only through the strings they add."""
-        self._misses += 1
-        if self._misses > MAX_LEARNING_MISSES or len(self._templates) >= MAX_TEMPLATES:
-            self._learning = False
-            return
-        # The bytes before the first hole decide the encoding json.loads detects: UTF-8 here.
-        if not payload.startswith(b"{") or b"\x00" in payload[:4]:
-            return
-        parts: list[bytes] = []
-        at = 0
-        for key in _FIELD.finditer(payload):
-            if key.end() < at:
-                continue
-            literal = _LITERAL.match(payload, key.end())
-            if literal is None:
-                return
-            parts.append(payload[at:key.end()])
-            at = literal.end()
-        if not parts:
-            return
-        parts.append(payload[at:])
-        holes = [_SENTINEL + str(i) for i in range(len(parts) - 1)]
-        try:
-            event = json.loads(parts[0] + b"".join(
-                json.dumps(hole).encode() + part for hole, part in zip(holes, parts[1:])))
-        except (ValueError, RecursionError):
-            return
-        if not isinstance(event, dict):
-            return
-        probe = SSEReader(fast=False)
-        probe._event(event)
-        if probe.error is not None or _SENTINEL in json.dumps(probe.usage):
-            return
-        index = {hole: i for i, hole in enumerate(holes)}
-        if any(piece not in index for piece in probe.text + probe.reasoning):
-            return
-        if any(_SENTINEL in s for s in (probe.model or "", probe.finish_reason or "")):
-            return
-        template = _Template(tuple(parts), probe.model, tuple(index[p] for p in probe.text),
-                             tuple(index[p] for p in probe.reasoning), probe.finish_reason,
-                             probe.usage)
-        lead = raw[5:len(raw) - len(raw[5:].lstrip())]
-        trail = raw[len(raw[5:].rstrip()) + 5:]
-        choices = event.get("choices")
-        if (len(parts) == 2 and lead in (b"", b" ") and trail in (b"", b"\r")
-                and len(probe.text) + len(probe.reasoning) == 1
-                and isinstance(choices, list) and len(choices) == 1
-                and isinstance(choices[0], dict) and choices[0].get("finish_reason") is None
-                and b"\n" not in parts[1]):
-            # Runs of whole events (`data:` line, blank line). Their rests may differ from
-            # parts[1] in integers only: no finish reason (a number there would count), a
-            # model already read, their usage read in full from the last of a run.
-            start = b"data:" + lead + parts[0] + b'"'
-            frame = trail + b"\n" + trail + b"\n"
-            # The shortest end of `start` (at least 8 bytes) found once in frame + start.
-            for size in range(8, len(start) + 1):
-                if (frame + start).count(start[-size:]) == 1:
-                    template.start, template.cut = start, start[-size:]
-                    template.between = frame + start[:-size]
-                    template.rest = (b"\n" + parts[1]).translate(None, _DIGITS)
-                    template.runs = _runs((b"\n" + parts[1]).translate(_CLASSES))
-                    template.quotes = parts[1].count(b'"')
-                    break
-        self._templates.insert(0, template)
 
     def _event(self, event: dict[str, Any]) -> None:
         if self.model is None and isinstance(event.get("model"), str):
@@ -490,40 +227,24 @@ class SSEReader:
                 self.finish_reason = str(choice["finish_reason"])
 
 
-_first = itemgetter(0)
-
-
-def _runs(classes: bytes) -> bytes:
-    """Where runs of digits begin, from `_CLASSES` of some bytes: one byte per byte that is not
-    a digit, y if a run of digits follows it, else x. Equal with equal bytes but for digits:
-    the runs of digits are in the same places."""
-    return classes.replace(b"1", b"0").replace(b"x0", b"y").translate(None, b"0")
-
-
-def _fill(parts: tuple[bytes, ...], payload: bytes) -> Optional[list[str]]:
-    """The strings in the holes of a template if `payload` is its bytes around one valid JSON
-    string per hole (decoded as json.loads decodes them), else None."""
-    head = parts[0]
-    if not payload.startswith(head):
-        return None
-    at = len(head)
-    values = []
-    for part in parts[1:]:
-        literal = _LITERAL.match(payload, at)
-        if literal is None:
-            return None
-        end = literal.end()
-        if not payload.startswith(part, end):
-            return None
+def _decode(payloads: list[bytes]) -> list[Any]:
+    """The JSON values of many events: one `json.loads` of them all as an array (half the
+    cost of one call each), or, when one is malformed, each alone (the malformed skipped).
+    Upstream-crafted lines that are malformed alone but valid joined could be read differently
+    from the browser's parser; only what the store keeps of that upstream's own text changes."""
+    try:
+        events = json.loads(b"[" + b",".join(payloads) + b"]")
+        if len(events) == len(payloads):  # else lines were malformed in a way that joins
+            return events
+    except (ValueError, RecursionError):
+        pass
+    events = []
+    for payload in payloads:
         try:
-            if payload.find(b"\\", at, end) < 0:
-                values.append(payload[at + 1:end - 1].decode("utf-8", "surrogatepass"))
-            else:
-                values.append(_scanstring(payload[at:end].decode("utf-8", "surrogatepass"), 1)[0])
-        except UnicodeDecodeError:
-            return None  # json.loads fails too: read in full (and skipped)
-        at = end + len(part)
-    return values if at == len(payload) else None
+            events.append(json.loads(payload))
+        except (ValueError, RecursionError):
+            pass
+    return events
 
 
 def parse_sse(data: bytes) -> SSEReader:
@@ -612,6 +333,66 @@ class Recording:
         return data
 
 
+class ParseWorker:
+    """The store's reader process (store_worker.py), used by the writer thread only."""
+
+    #: Seconds an answer may take before the process is given up.
+    TIMEOUT = 30.0
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.error: Optional[str] = None
+
+    @classmethod
+    def start(cls, log: Log) -> Optional["ParseWorker"]:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+                 " from jupyterlab_fanout.store_worker import main; main()", root],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        except OSError as e:
+            log.error("fanout: the batch store's reader process cannot start (%s); text is"
+                      " read in the server", e)
+            return None
+        return cls(proc)
+
+    def read(self, batch: list[tuple[int, bytes, bool]]) -> Optional[list[tuple]]:
+        """The answers to `batch` (store_worker.py), or None if the process failed (then
+        it is stopped; `error` says why)."""
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            blob = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+            stdin.write(struct.pack("<I", len(blob)) + blob)
+            stdin.flush()
+            if not select.select([stdout], [], [], self.TIMEOUT)[0]:
+                raise TimeoutError(f"no answer in {self.TIMEOUT:g} s")
+            head = stdout.read(4)
+            if len(head) < 4:
+                raise EOFError(f"it exited ({self.proc.poll()})")
+            (size,) = struct.unpack("<I", head)
+            answers = pickle.loads(stdout.read(size))
+            if len(answers) != len(batch):
+                raise ValueError("an answer of another length")
+            return answers
+        except Exception as e:  # noqa: BLE001 - reported by the caller; reading goes on here
+            self.error = f"{type(e).__name__}: {e}"
+            self.close()
+            return None
+
+    def close(self) -> None:
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
 class BatchStore:
     """See the module comment. `open()` starts the writer thread (which opens the file)."""
 
@@ -624,8 +405,12 @@ class BatchStore:
         max_bytes: int = 0,
         flush_interval: float = 1.0,
         fts: Optional[bool] = None,
+        parse_process: bool = True,
     ):
         self.path = path
+        #: Read the running attempts' bytes in a process of their own (`ParseWorker`).
+        self.parse_process = parse_process
+        self._worker: Optional[ParseWorker] = None
         #: Search with FTS5: None when this SQLite has it (found at open), False never (LIKE).
         self.fts = fts
         self.log = log
@@ -662,6 +447,12 @@ class BatchStore:
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10)
         await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
         self._reader.shutdown(wait=False)
+
+    @property
+    def reader_pid(self) -> Optional[int]:
+        """The reader process's id, while there is one (benchmarks, tests)."""
+        worker = self._worker
+        return worker.proc.pid if worker is not None else None
 
     def state(self) -> dict[str, Any]:
         return {"ok": self.ok, "error": self.error, "path": os.path.basename(self.path)}
@@ -813,6 +604,8 @@ class BatchStore:
 
     def _writer(self) -> None:
         self._open_db()
+        if self._db is not None and self.parse_process:
+            self._worker = ParseWorker.start(self.log)
         self._opened.set()
         last_flush = time.monotonic()
         running = True
@@ -840,6 +633,8 @@ class BatchStore:
                         item[2].set_exception(e)
             for done in syncs:
                 done.set_result(None)
+        if self._worker is not None:
+            self._worker.close()
         if self._db is not None:
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -960,22 +755,47 @@ class BatchStore:
         recording.row = cursor.lastrowid
         self._live[recording.row] = recording  # type: ignore[index]
 
-    def _read(self, recording: Recording, final: bool = False) -> Optional[tuple]:
-        """Read the bytes that arrived since the last flush: the chunk row of the text they
-        added, or None."""
-        if recording.row is None or not (recording.pending or final):
-            return None
-        text, reasoning = recording.reader.feed(recording.take(), final)
-        if not (text or reasoning):
-            return None
-        recording.seq += 1
-        return (recording.row, recording.seq - 1, _clean(text), _clean(reasoning))
+    def _read(self, reads: list[tuple[Recording, bool]]) -> list[tuple]:
+        """Read the bytes that arrived since the last flush of each (recording, final): the
+        chunk rows of the text they added. In the reader process, when there is one (its
+        answers are added to each recording's `reader`); else, or once it failed, here."""
+        batch = [(r, r.take(), final) for r, final in reads
+                 if r.row is not None and (r.pending or final)]
+        if not batch:
+            return []
+        answers = None
+        if self._worker is not None:
+            answers = self._worker.read([(r.row, data, final) for r, data, final in batch])
+            if answers is None:
+                self.log.error("fanout: the batch store's reader process failed (%s); its text"
+                               " is read in the server from now on (at most a line of each"
+                               " running response is lost)", self._worker.error)
+                self._worker = None
+        rows = []
+        for i, (recording, data, final) in enumerate(batch):
+            reader = recording.reader
+            if answers is None:
+                text, reasoning = reader.feed(data, final)
+            else:
+                _, text, reasoning, summary = answers[i]
+                reader.bytes += len(data)
+                if text:
+                    reader.text.append(text)
+                if reasoning:
+                    reader.reasoning.append(reasoning)
+                if summary is not None:
+                    (reader.usage, reader.finish_reason, reader.error, reader.done,
+                     reader.model, _) = summary
+            if text or reasoning:
+                recording.seq += 1
+                rows.append((recording.row, recording.seq - 1, _clean(text), _clean(reasoning)))
+        return rows
 
     def _flush_live(self) -> None:
         """One INSERT for the chunks of every running attempt: each statement the writer runs
         releases and retakes the GIL, which the event loop then has to hand back."""
         assert self._db is not None
-        rows = [row for row in map(self._read, list(self._live.values())) if row is not None]
+        rows = self._read([(r, False) for r in list(self._live.values())])
         for at in range(0, len(rows), CHUNK_ROWS_PER_INSERT):
             part = rows[at:at + CHUNK_ROWS_PER_INSERT]
             self._db.execute(
@@ -986,7 +806,7 @@ class BatchStore:
     def _w_end(self, recording: Recording, kind: str, error: Optional[dict], at: float) -> None:
         if recording.row is None:
             return  # its start was not written (the store failed meanwhile)
-        self._read(recording, final=True)  # its text is in the reader; chunks are dropped next
+        self._read([(recording, True)])  # its text is in the reader; chunks are dropped next
         self._live.pop(recording.row, None)
         self._finish_row(recording.row, kind, error, at, recording.first_byte_at,
                          recording.reader)
