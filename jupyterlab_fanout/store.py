@@ -6,12 +6,15 @@ Nothing here blocks the event loop:
   one transaction;
 - the raw SSE bytes of a running attempt are appended, on the event loop, to a bytearray of its
   `Recording` (nothing else per chunk). About once a second (`flush_interval`) the writer
-  thread takes them, reads them (`SSEReader`, incremental: a line cut between two flushes waits
-  for its end) and appends the text and reasoning they added to `chunks` (one INSERT for all
-  running attempts), so a SIGKILL loses at most about a second. Raw bytes never reach the disk
-  (about 290 bytes per token from vLLM against about 5 of text). The reader learns each
-  stream's events as templates and reads runs of them in a few passes over the bytes; the
-  result is exactly that of `json.loads` of every event (see `SSEReader`);
+  thread takes them, has them read (`SSEReader`, incremental: a line cut between two flushes
+  waits for its end) and appends the text and reasoning they added to `chunks` (one INSERT for
+  all running attempts), so a SIGKILL loses at most about a second. Raw bytes never reach the
+  disk (about 290 bytes per token from vLLM against about 5 of text);
+- the reading (JSON of every event: most of the store's CPU) is done in a process of the
+  store's own (`ParseWorker`, store_worker.py), one round trip per flush for all running
+  attempts, so that it takes neither the proxy's CPU nor its GIL. If it cannot start or dies,
+  the writer thread reads the bytes itself from then on (logged; a line cut at that moment is
+  lost). It ends when the store closes, or when the server dies (its stdin closes);
 - when an attempt ends, its text and reasoning, usage, finish reason, metrics and status are
   written to its `attempts` row and its chunks are dropped. An attempt that never ended (the
   server was killed) is finished from its chunks when the store is next opened: `incomplete`;
