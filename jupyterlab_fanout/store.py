@@ -40,6 +40,7 @@ new one is created.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -308,6 +309,9 @@ def prompt_of(request: Any) -> str:
 # -- recording ----------------------------------------------------------------------------
 
 
+_RECORDING_KEYS = itertools.count()
+
+
 @dataclass(eq=False)
 class Recording:
     """One attempt being recorded. The event loop appends to `pending`; the writer thread
@@ -324,6 +328,8 @@ class Recording:
     row: Optional[int] = None
     reader: SSEReader = field(default_factory=SSEReader)
     seq: int = 0
+    #: Names its reader in the reader process (never reused, unlike a rolled-back row id).
+    key: int = field(default_factory=lambda: next(_RECORDING_KEYS))
 
     def data(self, chunk: bytes) -> None:
         if self.first_byte_at is None:
@@ -768,7 +774,7 @@ class BatchStore:
             return []
         answers = None
         if self._worker is not None:
-            answers = self._worker.read([(r.row, data, final) for r, data, final in batch])
+            answers = self._worker.read([(r.key, data, final) for r, data, final in batch])
             if answers is None:
                 self.log.error("fanout: the batch store's reader process failed (%s); its text"
                                " is read in the server from now on (at most a line of each"

@@ -3,8 +3,8 @@ running attempts for the store's writer thread, so that reading them takes neith
 process's CPU nor its GIL. One request, one answer, in order, over stdin and stdout: a 4-byte
 little-endian length, then a pickle (between a process and its own child only).
 
-A request is a list of `(row, bytes, final)`; the answer, in the same order, a list of
-`(row, text, reasoning, summary)`: the text and reasoning those bytes added (`SSEReader`),
+A request is a list of `(key, bytes, final)` (a key names one attempt's reader); the answer,
+in the same order, a list of `(key, text, reasoning, summary)`: the text and reasoning those bytes added (`SSEReader`),
 and, when `final`, the reader's summary `(usage, finish_reason, error, done, model, bytes)`
 (the reader is dropped then). The process ends when stdin closes (the server exited, even
 killed)."""
@@ -30,17 +30,17 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
         if len(body) < size:
             return
         answers = []
-        for row, data, final in pickle.loads(body):
-            reader = readers.get(row)
+        for key, data, final in pickle.loads(body):
+            reader = readers.get(key)
             if reader is None:
-                reader = readers[row] = SSEReader()
+                reader = readers[key] = SSEReader()
             text, reasoning = reader.feed(data, final)
             summary = None
             if final:
-                del readers[row]
+                del readers[key]
                 summary = (reader.usage, reader.finish_reason, reader.error, reader.done,
                            reader.model, reader.bytes)
-            answers.append((row, text, reasoning, summary))
+            answers.append((key, text, reasoning, summary))
         blob = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
         out.write(struct.pack("<I", len(blob)) + blob)
         out.flush()
