@@ -100,3 +100,31 @@ async def test_the_reader_process_ends_with_the_store(tmp_path: Path):
     assert worker is not None and worker.proc.poll() is None
     await store.close()
     assert worker.proc.poll() is not None
+
+
+async def test_hostile_bytes_neither_stop_the_reader_process_nor_the_store(tmp_path: Path):
+    import random
+    rng = random.Random(7)
+    store = BatchStore(str(tmp_path / "b.sqlite3"), log=logging.getLogger("t"),
+                       flush_interval=0.02)
+    store.open()
+    try:
+        store.batch("h", "hostile", {})
+        recording = store.start("h", "1.1", "sim", {"model": "m"})
+        junk = [b"data: " + b"[" * 100000 + b"\n\n",  # too deep for json
+                b"data: {\"choices\":[{\"delta\":{\"content\":\"\\ud800 ok\"}}]}\n\n",
+                b"data: \xff\xfe{}\n\n", b"data: " + bytes(rng.randrange(256) for _ in range(5000)),
+                b"\n\n" + b"x" * 200000 + b"\n", b"data: {\"error\": 3}\n\n"]
+        for piece in junk:
+            recording.data(piece)
+            await asyncio.sleep(0.05)
+        recording.data(b'data: {"choices":[{"delta":{"content":" end"}}]}\n\ndata: [DONE]\n\n')
+        pid = store.reader_pid
+        store.end(recording, "end")
+        await store.sync()
+        attempt = (await store.get("h"))["responses"][0]["attempts"][0]
+        assert attempt["text"] == "\ufffd ok end"
+        assert attempt["status"] == "error" and attempt["error"] == {"message": "3"}
+        assert store.ok and store.reader_pid == pid is not None
+    finally:
+        await store.close()
