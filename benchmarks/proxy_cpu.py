@@ -14,7 +14,9 @@ key scrubber of the relayed stream runs on every chunk.
 
 Each repeat runs the batch twice, alternated: without the batch store and with it (a
 `BatchStore` on a SQLite file in a temporary directory, its writer thread's CPU counted: it
-is the same process). Prints both medians, their ratio (budget: 1.25) and the bytes the store
+is the same process; the CPU of the store's reader process, which reads the SSE bytes, is
+printed apart and added in the total). Per token it also prints the event loop thread's and
+the writer thread's CPU (`time.thread_time`, the thread's CPU clock). Prints both medians, their ratio (budget: 1.25) and the bytes the store
 keeps on disk per generated token (after the batches ended: parsed text, requests, metadata;
 the raw SSE bytes are dropped once an attempt is parsed). `--no-store` skips the store runs.
 
@@ -31,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -41,7 +44,7 @@ from jupyterlab_fanout.store import BatchStore
 from jupyterlab_fanout.subscriber import Subscriber
 from jupyterlab_fanout.upstream import Upstream
 
-from bench_util import cpu_seconds, free_port
+from bench_util import cpu_ns, cpu_seconds, free_port
 
 TOKENS = 200
 RATE = 50
@@ -51,8 +54,17 @@ KEPT: list[int] = []
 KEY = "sk-proxy-cpu-benchmark-0123456789abcdef"
 
 
-async def one_batch(upstream: Upstream, n: int,
-                    store: BatchStore | None = None) -> tuple[float, float, int]:
+def thread_cpu(thread: threading.Thread | None) -> float:
+    """CPU seconds a thread of this process has used (0 for none)."""
+    if thread is None or thread.ident is None:
+        return 0.0
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+async def one_batch(upstream: Upstream, n: int, store: BatchStore | None = None
+                    ) -> tuple[float, float, int, float, float, float]:
+    """(process CPU, wall time, frames, event loop thread CPU, store writer thread CPU, the
+    store's reader process CPU)."""
     ended: set[str] = set()
     frames = 0
 
@@ -68,7 +80,11 @@ async def one_batch(upstream: Upstream, n: int,
     registry = BatchRegistry(fanout=fanout, lookup=lambda _: upstream,
                              user_streams=UserStreams(), log=log, store=store)
     batch = Subscriber(registry=registry, fanout=fanout, user="u", send=send, log=log)
+    writer = store._thread if store is not None else None
+    reader = store.reader_pid if store is not None else None
+    reader_cpu = cpu_ns(reader) if reader else 0.0
     cpu, wall = time.process_time(), time.perf_counter()
+    loop_cpu, writer_cpu = time.thread_time(), thread_cpu(writer)
     batch.handle_message(json.dumps({"type": "batch", "id": f"bench-{time.time_ns()}",
                                      "prompt": "question", "options": {"n": n}}))
     for i in range(n):
@@ -81,7 +97,9 @@ async def one_batch(upstream: Upstream, n: int,
         await asyncio.sleep(0.01)
     if store is not None:
         await store.sync()  # the parse of every ended attempt is counted
-    elapsed = time.process_time() - cpu, time.perf_counter() - wall, frames
+    elapsed = (time.process_time() - cpu, time.perf_counter() - wall, frames,
+               time.thread_time() - loop_cpu, thread_cpu(writer) - writer_cpu,
+               (cpu_ns(reader) - reader_cpu) if reader else 0.0)
     assert batch.batch is not None
     KEPT.append(sum(sys.getsizeof(r.raw) + sum(map(sys.getsizeof, r.raw))
                     for r in batch.batch.responses.values()))
@@ -108,12 +126,26 @@ async def main(n: int, repeats: int, base_url: str, key: str | None, with_store:
     if store is not None:
         await one_batch(upstream, n, store)
     results: dict[str, list[float]] = {"off": [], "on": []}
+    loop: dict[str, list[float]] = {"off": [], "on": []}
+    writer: list[float] = []
+    reader: list[float] = []
+    total: list[float] = []
+    tokens = n * TOKENS
     for _ in range(repeats):
         for mode in ("off", "on") if store is not None else ("off",):
-            cpu, wall, frames = await one_batch(upstream, n, store if mode == "on" else None)
-            results[mode].append(cpu / (n * TOKENS) * 1e6)
+            cpu, wall, frames, loop_cpu, writer_cpu, reader_cpu = await one_batch(
+                upstream, n, store if mode == "on" else None)
+            results[mode].append(cpu / tokens * 1e6)
+            loop[mode].append(loop_cpu / tokens * 1e6)
+            if mode == "on":
+                writer.append(writer_cpu / tokens * 1e6)
+                reader.append(reader_cpu / tokens * 1e6)
+                total.append((cpu + reader_cpu) / tokens * 1e6)
             print(f"  store {mode:3}: {cpu:.3f} s CPU over {wall:.2f} s, {frames} frames: "
-                  f"{results[mode][-1]:.0f} µs per token")
+                  f"{results[mode][-1]:.1f} µs per token (event loop thread "
+                  f"{loop[mode][-1]:.1f}" + (f", store writer thread {writer[-1]:.1f}; the"
+                                              f" store's reader process {reader[-1]:.1f}"
+                                              if mode == "on" else "") + ")")
             await asyncio.sleep(0.3)
     await upstream.close()
     print(f"kept for attach: {KEPT[-1] / (n * TOKENS):.0f} bytes per token"
@@ -121,14 +153,22 @@ async def main(n: int, repeats: int, base_url: str, key: str | None, with_store:
     off = statistics.median(results["off"])
     print(f"proxy CPU per token, {n} streams × {TOKENS} tokens at {RATE} tokens/s"
           f"{' with an API key' if key else ''}: "
-          f"median {off:.0f} µs over {repeats} repeats (store off)")
+          f"median {off:.1f} µs over {repeats} repeats (store off)")
     if store is not None:
         on = statistics.median(results["on"])
         await store.close()
         stored_tokens = (repeats + 1) * n * TOKENS
         paired = statistics.median(b / a for a, b in zip(results["off"], results["on"]))
-        print(f"  with the batch store: median {on:.0f} µs; ratio on/off {on / off:.2f} of the"
+        print(f"  with the batch store: median {on:.1f} µs; ratio on/off {on / off:.2f} of the"
               f" medians, {paired:.2f} median of each repeat's pair (budget 1.25)")
+        print(f"  per token, medians: event loop thread {statistics.median(loop['off']):.1f} µs"
+              f" (store off) / {statistics.median(loop['on']):.1f} µs (store on); the store's"
+              f" writer thread {statistics.median(writer):.1f} µs")
+        if any(reader):
+            both = statistics.median(total)
+            print(f"  the store's reader process (not in the proxy's CPU above): median"
+                  f" {statistics.median(reader):.1f} µs per token; proxy and reader process"
+                  f" together {both:.1f} µs, {both / off:.2f} × store off")
         print(f"  bytes on disk per generated token: {disk_bytes(path) / stored_tokens:.1f}"
               f" ({disk_bytes(path)} bytes for {repeats + 1} batches of {n} × {TOKENS} tokens)")
         for name in os.listdir(directory):

@@ -3,8 +3,10 @@
 Fills a store (`jupyterlab_fanout/store.py`, a SQLite file in a temporary directory) with
 1,000 batches of 8 responses (about 2,000 characters of text and 500 of reasoning each), starts
 a Jupyter server with the extension on it (its own process), and times the listing over HTTP:
-every batch (`limit=1000`), the first page (the default `limit`, 100), and a search that
-reads every response's text (a word that is not there). Medians over repeats; budget 200 ms.
+every batch (`limit=1000`), the first page (the default `limit`, 100), and searches over all
+1,000 (`limit=1000`): a word that is nowhere, a word in every batch's text, a word in 10
+batches, the beginning of that word, two words. Medians over repeats; budget 200 ms.
+Search is FTS5 where the store has it (schema version 2), LIKE before it.
 
     python benchmarks/store_list.py [batches] [repeats]   # defaults: 1000, 20
 """
@@ -48,6 +50,8 @@ async def fill(path: str, batches: int) -> None:
                 "messages": [{"role": "user", "content": f"Prompt number {b}"}]})
             assert recording is not None
             text = " ".join(WORDS[(b + r + i) % len(WORDS)] for i in range(400))
+            if b % 100 == 0 and r == RESPONSES:
+                text += " narwhal"
             recording.data(chunk("reasoning", "thinking " * 55))
             recording.data(chunk("content", text))
             recording.data(b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
@@ -91,7 +95,11 @@ def main(batches: int, repeats: int) -> None:
             except OSError:
                 time.sleep(0.2)
         cases = {"every batch (limit=1000)": "?limit=1000", "first page (default limit 100)": "",
-                 "search every text (no match)": "?limit=1000&query=kraken"}
+                 "search, a word nowhere": "?limit=1000&query=kraken",
+                 "search, a word in every batch": "?limit=1000&query=harbour",
+                 "search, a word in 10 batches": "?limit=1000&query=narwhal",
+                 "search, its beginning": "?limit=1000&query=narwh",
+                 "search, two words": "?limit=1000&query=sea%20narwhal"}
         for name, query in cases.items():
             times, count = [], 0
             for _ in range(repeats):

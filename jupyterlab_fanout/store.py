@@ -6,30 +6,52 @@ Nothing here blocks the event loop:
   one transaction;
 - the raw SSE bytes of a running attempt are appended, on the event loop, to a bytearray of its
   `Recording` (nothing else per chunk). About once a second (`flush_interval`) the writer
-  thread takes them, reads them (`SSEReader`, incremental: a line cut between two flushes waits
-  for its end) and appends the text and reasoning they added to `chunks`, so a SIGKILL loses
-  at most about a second. Raw bytes never reach the disk (about 290 bytes per token from vLLM
-  against about 5 of text); the parse costs the same whenever it is done, and done here it
-  stays off the event loop and keeps reads cheap;
+  thread takes them, has them read (`SSEReader`, incremental: a line cut between two flushes
+  waits for its end) and appends the text and reasoning they added to `chunks` (one INSERT for
+  all running attempts), so a SIGKILL loses at most about a second. Raw bytes never reach the
+  disk (about 290 bytes per token from vLLM against about 5 of text);
+- the reading (JSON of every event: most of the store's CPU) is done in a process of the
+  store's own (`ParseWorker`, store_worker.py), one round trip per flush for all running
+  attempts, so that it takes neither the proxy's CPU nor its GIL. If it cannot start or dies,
+  the writer thread reads the bytes itself from then on (logged; a line cut at that moment is
+  lost). It ends when the store closes, or when the server dies (its stdin closes);
 - when an attempt ends, its text and reasoning, usage, finish reason, metrics and status are
   written to its `attempts` row and its chunks are dropped. An attempt that never ended (the
   server was killed) is finished from its chunks when the store is next opened: `incomplete`;
 - reads run in a one-thread executor on their own connection.
 
+Search (schema version 2; a version-1 file is upgraded in place when opened): SQLite's FTS5
+indexes the titles and prompts and every attempt's text and reasoning, kept in step by triggers
+(insert, end, rename, delete, import, retention). A search is the words a user typed, never
+FTS5's query language: each word (a run of letters and digits) must begin a word somewhere in
+the batch (any case, accents ignored); a search of punctuation only looks for itself as it is.
+A running attempt's text is searched in its chunks, as flushed (about every second), by
+substring. Without FTS5 (checked when the store opens) the same search runs with LIKE
+(substrings); the index triggers are dropped then, and the index is rebuilt from the rows when
+a SQLite with FTS5 opens the file again. Text that SQLite cannot store (lone UTF-16
+surrogates from JSON escapes) is kept with U+FFFD in their place.
+
 A store that cannot be opened or written never breaks streaming: the error is logged once,
 `state()` reports it (in `GET fanout/upstreams`; it stays reported until the server restarts,
 even when later writes succeed again: what that transaction held is lost), and the proxy goes
-on. A file that is not a
-database or is corrupt is moved aside (`<name>.corrupt-<time>`) and a new one is created.
+on. A file that is not a database or is corrupt is moved aside (`<name>.corrupt-<time>`) and a
+new one is created.
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
+import pickle
 import queue
+import re
+import select
 import sqlite3
+import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -39,7 +61,8 @@ from typing import Any, Optional, Union
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
 
-SCHEMA_VERSION = 1
+#: 1: batches, attempts, chunks. 2: the full-text index (`FTS_TABLES`, `FTS_TRIGGERS`).
+SCHEMA_VERSION = 2
 #: Chunk rows one INSERT writes at most (4 values each, under SQLite's 32766 variables).
 CHUNK_ROWS_PER_INSERT = 500
 #: Longest default title (the prompt's first line), in characters.
@@ -83,6 +106,43 @@ CREATE TABLE IF NOT EXISTS chunks (
     PRIMARY KEY (attempt_id, seq)
 );
 """
+
+#: Search (schema version 2): SQLite's FTS5 over the batches' titles and prompts (a table of
+#: its own, small) and the attempts' text and reasoning (external content: the `attempts`
+#: rows, indexed but not copied), kept in step by triggers whoever writes (the writer thread,
+#: a rename on the reader's connection, a cascade of a delete). Without FTS5 the triggers are
+#: dropped (the tables, if any, go stale) and search reads with LIKE; when FTS5 is there
+#: again the index is rebuilt at open.
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+FTS_TABLES = (
+    "CREATE VIRTUAL TABLE batches_fts USING fts5(batch_id UNINDEXED, title, prompt,"
+    f" tokenize = '{FTS_TOKENIZER}')",
+    "CREATE VIRTUAL TABLE attempts_fts USING fts5(text, reasoning, content = 'attempts',"
+    f" content_rowid = 'id', tokenize = '{FTS_TOKENIZER}')",
+)
+FTS_TRIGGERS = {
+    "batches_fts_insert": "AFTER INSERT ON batches BEGIN INSERT INTO batches_fts"
+    " (batch_id, title, prompt) VALUES (new.id, new.title, new.prompt); END",
+    "batches_fts_update": "AFTER UPDATE OF id, title, prompt ON batches BEGIN DELETE FROM"
+    " batches_fts WHERE batch_id = old.id; INSERT INTO batches_fts (batch_id, title, prompt)"
+    " VALUES (new.id, new.title, new.prompt); END",
+    "batches_fts_delete": "AFTER DELETE ON batches BEGIN DELETE FROM batches_fts WHERE"
+    " batch_id = old.id; END",
+    "attempts_fts_insert": "AFTER INSERT ON attempts BEGIN INSERT INTO attempts_fts"
+    " (rowid, text, reasoning) VALUES (new.id, new.text, new.reasoning); END",
+    "attempts_fts_update": "AFTER UPDATE OF text, reasoning ON attempts BEGIN INSERT INTO"
+    " attempts_fts (attempts_fts, rowid, text, reasoning) VALUES ('delete', old.id, old.text,"
+    " old.reasoning); INSERT INTO attempts_fts (rowid, text, reasoning) VALUES (new.id,"
+    " new.text, new.reasoning); END",
+    "attempts_fts_delete": "AFTER DELETE ON attempts BEGIN INSERT INTO attempts_fts"
+    " (attempts_fts, rowid, text, reasoning) VALUES ('delete', old.id, old.text,"
+    " old.reasoning); END",
+}
+#: Words one search may hold at most.
+MAX_SEARCH_WORDS = 32
+#: What a search reads as its words: runs of letters and digits (FTS5's unicode61 splits on
+#: everything else, `_` included).
+_WORDS = re.compile(r"[^\W_]+")
 
 #: Statuses of an attempt. `running` only while the server that started it lives.
 STATUSES = ("running", "complete", "stopped", "error", "incomplete")
@@ -200,6 +260,18 @@ def parse_sse(data: bytes) -> SSEReader:
     return reader
 
 
+def _clean(text: str) -> str:
+    """`text` as SQLite can store it: UTF-16 surrogates paired into their character, a lone
+    one (JSON's `\\ud800` escape; the browser shows U+FFFD) as U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def split_wire_id(wire: str) -> tuple[str, int]:
     """`"3.2"` → response "3", attempt 2 (src/model/batch.ts `wireId`); anything else is
     attempt 1 of a response of that id."""
@@ -237,6 +309,9 @@ def prompt_of(request: Any) -> str:
 # -- recording ----------------------------------------------------------------------------
 
 
+_RECORDING_KEYS = itertools.count()
+
+
 @dataclass(eq=False)
 class Recording:
     """One attempt being recorded. The event loop appends to `pending`; the writer thread
@@ -253,6 +328,8 @@ class Recording:
     row: Optional[int] = None
     reader: SSEReader = field(default_factory=SSEReader)
     seq: int = 0
+    #: Names its reader in the reader process (never reused, unlike a rolled-back row id).
+    key: int = field(default_factory=lambda: next(_RECORDING_KEYS))
 
     def data(self, chunk: bytes) -> None:
         if self.first_byte_at is None:
@@ -263,6 +340,66 @@ class Recording:
         data = bytes(self.pending)
         del self.pending[: len(data)]
         return data
+
+
+class ParseWorker:
+    """The store's reader process (store_worker.py), used by the writer thread only."""
+
+    #: Seconds an answer may take before the process is given up.
+    TIMEOUT = 30.0
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.error: Optional[str] = None
+
+    @classmethod
+    def start(cls, log: Log) -> Optional["ParseWorker"]:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+                 " from jupyterlab_fanout.store_worker import main; main()", root],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        except OSError as e:
+            log.error("fanout: the batch store's reader process cannot start (%s); text is"
+                      " read in the server", e)
+            return None
+        return cls(proc)
+
+    def read(self, batch: list[tuple[int, bytes, bool]]) -> Optional[list[tuple]]:
+        """The answers to `batch` (store_worker.py), or None if the process failed (then
+        it is stopped; `error` says why)."""
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            blob = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+            stdin.write(struct.pack("<I", len(blob)) + blob)
+            stdin.flush()
+            if not select.select([stdout], [], [], self.TIMEOUT)[0]:
+                raise TimeoutError(f"no answer in {self.TIMEOUT:g} s")
+            head = stdout.read(4)
+            if len(head) < 4:
+                raise EOFError(f"it exited ({self.proc.poll()})")
+            (size,) = struct.unpack("<I", head)
+            answers = pickle.loads(stdout.read(size))
+            if len(answers) != len(batch):
+                raise ValueError("an answer of another length")
+            return answers
+        except Exception as e:  # noqa: BLE001 - reported by the caller; reading goes on here
+            self.error = f"{type(e).__name__}: {e}"
+            self.close()
+            return None
+
+    def close(self) -> None:
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class BatchStore:
@@ -276,8 +413,15 @@ class BatchStore:
         max_batches: int = 0,
         max_bytes: int = 0,
         flush_interval: float = 1.0,
+        fts: Optional[bool] = None,
+        parse_process: bool = True,
     ):
         self.path = path
+        #: Read the running attempts' bytes in a process of their own (`ParseWorker`).
+        self.parse_process = parse_process
+        self._worker: Optional[ParseWorker] = None
+        #: Search with FTS5: None when this SQLite has it (found at open), False never (LIKE).
+        self.fts = fts
         self.log = log
         self.max_batches = max_batches
         self.max_bytes = max_bytes
@@ -312,6 +456,12 @@ class BatchStore:
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10)
         await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
         self._reader.shutdown(wait=False)
+
+    @property
+    def reader_pid(self) -> Optional[int]:
+        """The reader process's id, while there is one (benchmarks, tests)."""
+        worker = self._worker
+        return worker.proc.pid if worker is not None else None
 
     def state(self) -> dict[str, Any]:
         return {"ok": self.ok, "error": self.error, "path": os.path.basename(self.path)}
@@ -381,17 +531,50 @@ class BatchStore:
                 raise sqlite3.OperationalError("cannot use WAL mode")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-            if version < SCHEMA_VERSION:
-                db.execute("BEGIN")
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self.fts is None:
+                self.fts = _has_fts5(db)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    # New, or version 1 (upgraded in place: the index is built below).
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._fts_in_step(db)
                 db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         except BaseException:
             db.close()
             raise
         return db
+
+    def _fts_in_step(self, db: sqlite3.Connection) -> None:
+        """With FTS5: the index tables and their triggers, built from the rows if any trigger
+        was missing (a version-1 file, or one written without FTS5). Without: no triggers."""
+        triggers = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%\\_fts\\_%'"
+            " ESCAPE '\\'")}
+        if not self.fts:
+            for name in triggers:
+                db.execute(f"DROP TRIGGER {name}")
+            return
+        if triggers == set(FTS_TRIGGERS):
+            return
+        for name in triggers:
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("DROP TABLE IF EXISTS batches_fts")
+        db.execute("DROP TABLE IF EXISTS attempts_fts")
+        for statement in FTS_TABLES:
+            db.execute(statement)
+        for name, body in FTS_TRIGGERS.items():
+            db.execute(f"CREATE TRIGGER {name} {body}")
+        db.execute("INSERT INTO batches_fts (batch_id, title, prompt)"
+                   " SELECT id, title, prompt FROM batches")
+        db.execute("INSERT INTO attempts_fts (attempts_fts) VALUES ('rebuild')")
+        self.log.info("fanout: the batch store %s built its search index", self.path)
 
     def _open_db(self) -> None:
         try:
@@ -430,6 +613,8 @@ class BatchStore:
 
     def _writer(self) -> None:
         self._open_db()
+        if self._db is not None and self.parse_process:
+            self._worker = ParseWorker.start(self.log)
         self._opened.set()
         last_flush = time.monotonic()
         running = True
@@ -457,6 +642,8 @@ class BatchStore:
                         item[2].set_exception(e)
             for done in syncs:
                 done.set_result(None)
+        if self._worker is not None:
+            self._worker.close()
         if self._db is not None:
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -559,7 +746,8 @@ class BatchStore:
         self._db.execute(
             "INSERT INTO batches (id, created_at, updated_at, title, prompt, options)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
-            (batch_id, at, at, default_title(prompt), prompt, json.dumps(options)),
+            (_clean(batch_id), at, at, _clean(default_title(prompt)), _clean(prompt),
+             json.dumps(options)),
         )
 
     def _w_start(self, recording: Recording, upstream: str, request: Any) -> None:
@@ -569,28 +757,54 @@ class BatchStore:
         cursor = self._db.execute(
             "INSERT INTO attempts (batch_id, response_id, attempt, upstream, model, request,"
             " status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-            (recording.batch_id, recording.response_id, recording.attempt, upstream,
-             model if isinstance(model, str) else "", text, recording.started_at),
+            (_clean(recording.batch_id), _clean(recording.response_id), recording.attempt,
+             _clean(upstream),
+             _clean(model) if isinstance(model, str) else "", text, recording.started_at),
         )
         recording.row = cursor.lastrowid
         self._live[recording.row] = recording  # type: ignore[index]
 
-    def _read(self, recording: Recording, final: bool = False) -> Optional[tuple]:
-        """Read the bytes that arrived since the last flush: the chunk row of the text they
-        added, or None."""
-        if recording.row is None or not (recording.pending or final):
-            return None
-        text, reasoning = recording.reader.feed(recording.take(), final)
-        if not (text or reasoning):
-            return None
-        recording.seq += 1
-        return (recording.row, recording.seq - 1, text, reasoning)
+    def _read(self, reads: list[tuple[Recording, bool]]) -> list[tuple]:
+        """Read the bytes that arrived since the last flush of each (recording, final): the
+        chunk rows of the text they added. In the reader process, when there is one (its
+        answers are added to each recording's `reader`); else, or once it failed, here."""
+        batch = [(r, r.take(), final) for r, final in reads
+                 if r.row is not None and (r.pending or final)]
+        if not batch:
+            return []
+        answers = None
+        if self._worker is not None:
+            answers = self._worker.read([(r.key, data, final) for r, data, final in batch])
+            if answers is None:
+                self.log.error("fanout: the batch store's reader process failed (%s); its text"
+                               " is read in the server from now on (at most a line of each"
+                               " running response is lost)", self._worker.error)
+                self._worker = None
+        rows = []
+        for i, (recording, data, final) in enumerate(batch):
+            reader = recording.reader
+            if answers is None:
+                text, reasoning = reader.feed(data, final)
+            else:
+                _, text, reasoning, summary = answers[i]
+                reader.bytes += len(data)
+                if text:
+                    reader.text.append(text)
+                if reasoning:
+                    reader.reasoning.append(reasoning)
+                if summary is not None:
+                    (reader.usage, reader.finish_reason, reader.error, reader.done,
+                     reader.model, _) = summary
+            if text or reasoning:
+                recording.seq += 1
+                rows.append((recording.row, recording.seq - 1, _clean(text), _clean(reasoning)))
+        return rows
 
     def _flush_live(self) -> None:
         """One INSERT for the chunks of every running attempt: each statement the writer runs
         releases and retakes the GIL, which the event loop then has to hand back."""
         assert self._db is not None
-        rows = [row for row in map(self._read, list(self._live.values())) if row is not None]
+        rows = self._read([(r, False) for r in list(self._live.values())])
         for at in range(0, len(rows), CHUNK_ROWS_PER_INSERT):
             part = rows[at:at + CHUNK_ROWS_PER_INSERT]
             self._db.execute(
@@ -601,7 +815,7 @@ class BatchStore:
     def _w_end(self, recording: Recording, kind: str, error: Optional[dict], at: float) -> None:
         if recording.row is None:
             return  # its start was not written (the store failed meanwhile)
-        self._read(recording, final=True)  # its text is in the reader; chunks are dropped next
+        self._read([(recording, True)])  # its text is in the reader; chunks are dropped next
         self._live.pop(recording.row, None)
         self._finish_row(recording.row, kind, error, at, recording.first_byte_at,
                          recording.reader)
@@ -618,7 +832,7 @@ class BatchStore:
                     "SELECT text, reasoning FROM chunks WHERE attempt_id = ? ORDER BY seq", (row,)):
                 parsed.text.append(text)
                 parsed.reasoning.append(reasoning)
-        text, reasoning = "".join(parsed.text), "".join(parsed.reasoning)
+        text, reasoning = _clean("".join(parsed.text)), _clean("".join(parsed.reasoning))
         if kind == "end":
             status = "error" if parsed.error else "complete" if parsed.done else "incomplete"
             error = parsed.error
@@ -643,9 +857,10 @@ class BatchStore:
             "UPDATE attempts SET status = ?, error = ?, finish_reason = ?, text = ?, reasoning = ?,"
             " usage = ?, metrics = ?, ended_at = ?,"
             " model = CASE model WHEN '' THEN ? ELSE model END WHERE id = ?",
-            (status, json.dumps(error) if error else None, parsed.finish_reason, text,
+            (status, json.dumps(error) if error else None,
+             parsed.finish_reason and _clean(parsed.finish_reason), text,
              reasoning, json.dumps(parsed.usage) if parsed.usage else None,
-             json.dumps(metrics), at, parsed.model or "", row),
+             json.dumps(metrics), at, _clean(parsed.model or ""), row),
         )
         db.execute("DELETE FROM chunks WHERE attempt_id = ?", (row,))
         size = request_size + len(text.encode()) + len(reasoning.encode()) + 256
@@ -732,13 +947,7 @@ class BatchStore:
 
     def _list(self, query: str, limit: int) -> list[dict[str, Any]]:
         db = self._rdb()
-        where, args = "", []
-        if query:
-            pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where = (" WHERE b.prompt LIKE ? ESCAPE '\\' OR b.title LIKE ? ESCAPE '\\' OR EXISTS"
-                     " (SELECT 1 FROM attempts s WHERE s.batch_id = b.id AND"
-                     " (s.text LIKE ? ESCAPE '\\' OR s.reasoning LIKE ? ESCAPE '\\'))")
-            args = [pattern] * 4
+        where, args = _search(query, bool(self.fts))
         # Only each response's latest attempt counts for N and the counts by status.
         rows = db.execute(
             "SELECT b.id, b.title, b.created_at, b.updated_at FROM batches b" + where
@@ -808,7 +1017,8 @@ class BatchStore:
         # Rare and small: the reader's own connection writes it (busy_timeout waits for the
         # writer's transaction).
         db = self._rdb()
-        cursor = db.execute("UPDATE batches SET title = ? WHERE id = ?", (title, batch_id))
+        cursor = db.execute("UPDATE batches SET title = ? WHERE id = ?",
+                            (_clean(title), _clean(batch_id)))
         if cursor.rowcount == 0:
             raise StoreError(404, f"no batch {batch_id!r}")
         return {"id": batch_id, "title": title}
@@ -829,6 +1039,63 @@ class BatchStore:
             raise StoreError(400, f"unknown format {fmt!r}: use json, markdown or notebook")
         batch = await self.get(batch_id)
         return export_batch(batch, fmt)
+
+
+def _has_fts5(db: sqlite3.Connection) -> bool:
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.fanout_fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp.fanout_fts5_probe")
+    return True
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+#: Batches one of whose running attempts holds a pattern in the chunks flushed so far.
+_RUNNING_LIKE = (
+    "SELECT a.batch_id FROM attempts a WHERE a.id IN (SELECT attempt_id FROM chunks) AND"
+    " ((SELECT group_concat(c.text, '') FROM chunks c WHERE c.attempt_id = a.id) LIKE ? ESCAPE '\\'"
+    " OR (SELECT group_concat(c.reasoning, '') FROM chunks c WHERE c.attempt_id = a.id)"
+    " LIKE ? ESCAPE '\\')")
+_FTS_TERM = (
+    "b.id IN (SELECT batch_id FROM batches_fts WHERE batches_fts MATCH ?"
+    " UNION SELECT a.batch_id FROM attempts_fts f JOIN attempts a ON a.id = f.rowid"
+    " WHERE attempts_fts MATCH ? UNION " + _RUNNING_LIKE + ")")
+_LIKE_TERM = (
+    "b.id IN (SELECT id FROM batches WHERE title LIKE ? ESCAPE '\\' OR prompt LIKE ? ESCAPE '\\'"
+    " UNION SELECT batch_id FROM attempts WHERE text LIKE ? ESCAPE '\\'"
+    " OR reasoning LIKE ? ESCAPE '\\' UNION " + _RUNNING_LIKE + ")")
+
+
+def _search(query: str, fts: bool) -> tuple[str, list[str]]:
+    """The WHERE clause (and its arguments) of the batches a search finds. A search is what
+    the user typed, never a query language: its words (runs of letters and digits), each of
+    which must begin a word of the batch's title, prompt, or any attempt's text or reasoning
+    (any case, accents ignored: FTS5's unicode61 tokenizer); without FTS5, or in a running
+    attempt's text, each must occur in them (LIKE, ASCII letters in any case). A search
+    without any word (`%`, `->`) looks for the whole of it, as it is, the same way as LIKE."""
+    query = _clean(query)
+    words = _WORDS.findall(query)
+    if not query.strip():
+        return "", []
+    if len(words) > MAX_SEARCH_WORDS:
+        raise StoreError(400, f"a search holds at most {MAX_SEARCH_WORDS} words")
+    terms, args = [], []
+    if not words:
+        pattern = _like(query.strip())
+        return " WHERE " + _LIKE_TERM, [pattern] * 6
+    for word in words:
+        pattern = _like(word)
+        if fts:
+            terms.append(_FTS_TERM)
+            args += [f'"{word}" *'] * 2 + [pattern] * 2
+        else:
+            terms.append(_LIKE_TERM)
+            args += [pattern] * 6
+    return " WHERE " + " AND ".join(terms), args
 
 
 def check_import(data: Any) -> dict[str, Any]:

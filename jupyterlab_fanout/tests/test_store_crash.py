@@ -20,6 +20,14 @@ from .proxy_fixtures import BatchClient
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
 
+def alive(pid: str) -> bool:
+    """A process that has not exited (a zombie, not reaped yet, has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 async def test_sigkill_mid_batch_loses_at_most_about_a_second(
     simulator: SimulatorProcess, tmp_path: Path
 ):
@@ -43,11 +51,20 @@ async def test_sigkill_mid_batch_loses_at_most_about_a_second(
         # What the browser had 1.5 s before the kill must be in the store.
         before = {rid: bytes(body) for rid, body in client.body.items()}
         await asyncio.sleep(1.5)
+        # Children of any of its threads (the store's writer thread starts the reader).
+        workers = [pid for task in Path(f"/proc/{proc.pid}/task").glob("*")
+                   for pid in (task / "children").read_text().split()]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         at_kill = {rid: bytes(body) for rid, body in client.body.items()}
         await client.close()
 
+    # The store's reader process (a child of the server) ends with it: its stdin closed.
+    for _ in range(100):
+        if not any(map(alive, workers)):
+            break
+        await asyncio.sleep(0.1)
+    assert workers and not any(map(alive, workers)), workers
     db = sqlite3.connect(store_path)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.close()

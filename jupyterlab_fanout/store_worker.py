@@ -1,0 +1,56 @@
+"""The batch store's reader process (store.py `ParseWorker`): it reads the SSE bytes of the
+running attempts for the store's writer thread, so that reading them takes neither the proxy
+process's CPU nor its GIL. One request, one answer, in order, over stdin and stdout: a 4-byte
+little-endian length, then a pickle (between a process and its own child only).
+
+A request is a list of `(key, bytes, final)` (a key names one attempt's reader); the answer,
+in the same order, a list of `(key, text, reasoning, summary)`: the text and reasoning those bytes added (`SSEReader`),
+and, when `final`, the reader's summary `(usage, finish_reason, error, done, model, bytes)`
+(the reader is dropped then). The process ends when stdin closes (the server exited, even
+killed)."""
+from __future__ import annotations
+
+import pickle
+import signal
+import struct
+import sys
+from typing import BinaryIO
+
+from .store import SSEReader
+
+
+def serve(inp: BinaryIO, out: BinaryIO) -> None:
+    readers: dict[int, SSEReader] = {}
+    while True:
+        head = inp.read(4)
+        if len(head) < 4:
+            return
+        (size,) = struct.unpack("<I", head)
+        body = inp.read(size)
+        if len(body) < size:
+            return
+        answers = []
+        for key, data, final in pickle.loads(body):
+            reader = readers.get(key)
+            if reader is None:
+                reader = readers[key] = SSEReader()
+            text, reasoning = reader.feed(data, final)
+            summary = None
+            if final:
+                del readers[key]
+                summary = (reader.usage, reader.finish_reason, reader.error, reader.done,
+                           reader.model, reader.bytes)
+            answers.append((key, text, reasoning, summary))
+        blob = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<I", len(blob)) + blob)
+        out.flush()
+
+
+def main() -> None:
+    # Ctrl-C reaches the whole process group: the server, shutting down, still needs us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()
