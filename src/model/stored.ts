@@ -234,9 +234,10 @@ function readOptions(value: unknown, prompt: string, responses: IResponseSummary
       };
     });
   }
-  let fits: boolean;
+  // Options the browser described (`n` or `targets`) that ask for the responses stored.
+  let fits = finite(stored.n) !== null || Array.isArray(stored.targets);
   try {
-    fits = expandTargets(options).length === responses.length;
+    fits = fits && expandTargets(options).length === responses.length;
   } catch {
     fits = false;
   }
