@@ -1,5 +1,6 @@
 import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import { deleteIcon, downloadIcon, editIcon } from '@jupyterlab/ui-components';
 import type { ISignal } from '@lumino/signaling';
 
 import type { IStoredBatchSummary, IStoreState } from '../tokens';
@@ -53,7 +54,7 @@ function formatTime(seconds: number): string {
     : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-/** One stored batch: its title (opens it), when, models, N, counts by status, and its actions. */
+/** One stored batch: its title (opens it), its actions, when, models, N, counts by status. */
 function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps): JSX.Element {
   const { batch, trans } = props;
   const statuses = Object.keys(batch.counts ?? {}).sort(
@@ -62,13 +63,46 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
   const models = (batch.models ?? []).filter(Boolean).join(', ') || trans.__('default model');
   return (
     <li className="jp-Fanout-historyItem" data-batch-id={batch.id}>
-      <button
-        className="jp-Fanout-historyItem-title"
-        title={trans.__('Open “%1” in the sidebar', batch.title)}
-        onClick={() => props.onOpen(batch)}
-      >
-        {batch.title}
-      </button>
+      <div className="jp-Fanout-historyItem-head">
+        <button
+          className="jp-Fanout-historyItem-title"
+          data-action="open"
+          title={trans.__('Open “%1” in the Responses section', batch.title)}
+          onClick={() => props.onOpen(batch)}
+        >
+          {batch.title}
+        </button>
+        <div className="jp-Fanout-historyItem-actions">
+          <button
+            className="jp-Fanout-historyItem-action"
+            data-action="rename"
+            aria-label={trans.__('Rename “%1”', batch.title)}
+            title={trans.__('Rename')}
+            onClick={() => props.onRename(batch)}
+          >
+            <editIcon.react tag="span" elementSize="small" />
+          </button>
+          <button
+            className="jp-Fanout-historyItem-action"
+            data-action="export"
+            aria-haspopup="menu"
+            aria-label={trans.__('Export “%1”', batch.title)}
+            title={trans.__('Export as JSON, Markdown or a notebook')}
+            onClick={event => props.onExport(batch, event.currentTarget)}
+          >
+            <downloadIcon.react tag="span" elementSize="small" />
+          </button>
+          <button
+            className="jp-Fanout-historyItem-action"
+            data-action="delete"
+            aria-label={trans.__('Delete “%1”', batch.title)}
+            title={trans.__('Delete')}
+            onClick={() => props.onDelete(batch)}
+          >
+            <deleteIcon.react tag="span" elementSize="small" />
+          </button>
+        </div>
+      </div>
       <div className="jp-Fanout-historyItem-meta">
         <span className="jp-Fanout-historyItem-time">{formatTime(batch.created_at)}</span>
         <span className="jp-Fanout-historyItem-models" title={models}>
@@ -82,25 +116,6 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
             {statusLabel(trans, status, batch.counts[status])}
           </span>
         ))}
-      </div>
-      <div className="jp-Fanout-historyItem-actions">
-        <button className="jp-Fanout-historyItem-action" data-action="open" onClick={() => props.onOpen(batch)}>
-          {trans.__('Open')}
-        </button>
-        <button className="jp-Fanout-historyItem-action" data-action="rename" onClick={() => props.onRename(batch)}>
-          {trans.__('Rename')}
-        </button>
-        <button
-          className="jp-Fanout-historyItem-action"
-          data-action="export"
-          aria-haspopup="menu"
-          onClick={event => props.onExport(batch, event.currentTarget)}
-        >
-          {trans.__('Export')} ▾
-        </button>
-        <button className="jp-Fanout-historyItem-action" data-action="delete" onClick={() => props.onDelete(batch)}>
-          {trans.__('Delete')}
-        </button>
       </div>
     </li>
   );

@@ -98,7 +98,7 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       execute: () => {
         sections.expand(1);
         app.shell.activateById(sidebar.id);
-        history.node.querySelector<HTMLInputElement>('.jp-Fanout-history-search')?.focus();
+        history.node.querySelector<HTMLInputElement>('.jp-Fanout-history-search')?.focus({ preventScroll: true });
       }
     });
     const category = trans.__('Fanout');
