@@ -27,6 +27,17 @@ export interface IHistoryPanelProps {
   onExport: (batch: IStoredBatchSummary, anchor: HTMLElement) => void;
 }
 
+/** A file name from a batch's title: letters, digits, `-` and `_`, at most 60 characters. */
+export function exportName(batch: Pick<IStoredBatchSummary, 'id' | 'title'>): string {
+  const slug = batch.title
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60)
+    .replace(/-+$/, '');
+  return `fanout-${slug || batch.id.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 60)}`;
+}
+
 /** Statuses in the order their counts are shown. */
 const STATUS_ORDER = ['running', 'complete', 'stopped', 'incomplete', 'error'];
 
@@ -121,6 +132,23 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
   );
 }
 
+/**
+ * What the History section says about the store (`GET fanout/store`): null while it works or is
+ * not known yet (undefined).
+ */
+export function storeNotice(store: IStoreState | null | undefined, trans: TranslationBundle): string | null {
+  if (store === null) {
+    return trans.__('The batch store is off on this server (c.Fanout.store_path is empty): batches are not kept.');
+  }
+  if (store && !store.ok) {
+    return trans.__(
+      'The batch store cannot keep batches: %1. Streaming still works; what was stored before is listed below.',
+      store.error ?? trans.__('unknown error')
+    );
+  }
+  return null;
+}
+
 /** What the list shows: the batches, or why there are none. */
 type ListState =
   | { kind: 'loading' }
@@ -173,15 +201,7 @@ export function HistoryPanel(props: IHistoryPanelProps): JSX.Element {
     );
   }, [query, limit, generation]);
 
-  let notice: string | null = null;
-  if (store === null) {
-    notice = trans.__('The batch store is off on this server (its store_path is empty): batches are not kept.');
-  } else if (store && !store.ok) {
-    notice = trans.__(
-      'The batch store cannot keep batches: %1. Streaming still works; what was stored before is listed below.',
-      store.error ?? trans.__('unknown error')
-    );
-  }
+  const notice = storeNotice(store, trans);
 
   let body: JSX.Element;
   if (list.kind === 'loading') {

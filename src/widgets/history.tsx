@@ -9,7 +9,7 @@ import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 import { Menu } from '@lumino/widgets';
 
-import { HistoryPanel } from '../components/HistoryPanel';
+import { exportName, HistoryPanel } from '../components/HistoryPanel';
 import { CommandIDs, ExportFormat, IFanoutModel, IStoredBatchSummary, IStoreState } from '../tokens';
 
 /** What the History section needs: every action goes through the extension's commands. */
@@ -27,17 +27,6 @@ export interface IHistoryViewOptions {
 
 /** The commands after which the list may have changed. */
 const CHANGING: ReadonlySet<string> = new Set([CommandIDs.renameBatch, CommandIDs.deleteBatch]);
-
-/** A file name from a batch's title: letters, digits, `-` and `_`, at most 60 characters. */
-export function exportName(batch: IStoredBatchSummary): string {
-  const slug = batch.title
-    .normalize('NFKD')
-    .replace(/[^A-Za-z0-9_-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 60)
-    .replace(/-+$/, '');
-  return `fanout-${slug || batch.id.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 60)}`;
-}
 
 /** Offer `text` as a file download named `name`. */
 function download(name: string, text: string, type: string): void {

@@ -150,6 +150,14 @@ test.describe('The History section', () => {
     await expect(execute(page, 'fanout:open-batch', { batchId: first.batchId })).rejects.toThrow(
       `There is no batch ${first.batchId}`
     );
+
+    // A batch that ends while the History section is open is listed without asking.
+    await showHistory(page);
+    await page.locator(`${HISTORY} .jp-Fanout-history-search`).fill('');
+    await expect(page.locator(ITEM).first()).toHaveAttribute('data-batch-id', second.batchId);
+    const third = await execute(page, 'fanout:generate', { prompt: `Third question ${stamp}`, n: 1 });
+    await expect(page.locator(ITEM).first()).toHaveAttribute('data-batch-id', third.batchId);
+    await expect(page.locator(ITEM).first().locator('.jp-Fanout-historyItem-count')).toHaveText(['1 complete']);
   });
 });
 
@@ -245,6 +253,24 @@ test.describe('Batches kept in the workspace by an earlier version', () => {
     const data = (await after.json()).data;
     expect(data['jupyterlab-fanout:migrated']).toMatchObject({ imported: 1, present: 0, unreadable: [] });
     expect(data['jupyterlab-fanout:batches']).toBeTruthy();
+
+    // A reload does not move anything again: the marker is the same one.
+    const posts: string[] = [];
+    page.on('request', r => {
+      if (r.method() === 'POST' && r.url().includes('/fanout/batches')) {
+        posts.push(r.url());
+      }
+    });
+    const checked = page.waitForResponse(r => r.url().includes('/fanout/store'));
+    await page.reload();
+    await checked;
+    await page.waitForLoadState('networkidle');
+    expect(posts).toEqual([]);
+    const again = (await (await request.get(`/lab/api/workspaces/${workspace}`)).json()).data;
+    expect(again['jupyterlab-fanout:migrated']).toEqual(data['jupyterlab-fanout:migrated']);
+    expect((await execute(page, 'fanout:list-batches', { query: String(stamp) })).map((b: any) => b.id)).toEqual([
+      batchId
+    ]);
     await request.delete(`/lab/api/workspaces/${workspace}`);
   });
 });
