@@ -99,11 +99,17 @@ export class HistoryView extends ReactWidget {
           >
         }
         onOpen={batch => this._run(CommandIDs.openBatch, { batchId: batch.id })}
-        onRename={batch => void this._rename(batch)}
-        onDelete={batch => void this._delete(batch)}
+        onRename={batch => this._rename(batch).catch(reason => this._failed(reason))}
+        onDelete={batch => this._delete(batch).catch(reason => this._failed(reason))}
         onExport={(batch, anchor) => this._exportMenu(batch, anchor)}
       />
     );
+  }
+
+  /** A dialog that failed: said, and logged. */
+  private _failed(reason: unknown): void {
+    console.error('jupyterlab-fanout: a History dialog failed', reason);
+    Notification.error(String((reason as Error)?.message ?? reason), { autoClose: 8000 });
   }
 
   /** Run a command; its failure is already shown by the command, and logged here. */
@@ -174,9 +180,19 @@ export class HistoryView extends ReactWidget {
   private async _export(batch: IStoredBatchSummary, format: ExportFormat): Promise<void> {
     const { commands, trans } = this._options;
     const name = exportName(batch);
+    let path = '';
+    if (format === 'notebook') {
+      try {
+        path = await this._freePath(this._options.currentDirectory(), name, '.ipynb');
+      } catch (reason) {
+        Notification.error(trans.__('Export batch: %1', (reason as Error)?.message ?? String(reason)), {
+          autoClose: 8000
+        });
+        return;
+      }
+    }
     try {
       if (format === 'notebook') {
-        const path = await this._freePath(this._options.currentDirectory(), name, '.ipynb');
         await commands.execute(CommandIDs.exportBatch, { batchId: batch.id, format, path });
         Notification.success(trans.__('Saved “%1” as %2', batch.title, path), {
           autoClose: 5000,
@@ -206,8 +222,11 @@ export class HistoryView extends ReactWidget {
       const path = PathExt.join(dir, `${name}${i === 1 ? '' : `-${i}`}${extension}`);
       try {
         await this._options.contents.get(path, { content: false });
-      } catch {
-        return path; // Not found (or unreadable): the export's own save says if it cannot be written.
+      } catch (error) {
+        if ((error as { response?: { status?: number } })?.response?.status === 404) {
+          return path;
+        }
+        throw error;
       }
     }
     throw new Error(`Every name from ${name}${extension} to ${name}-999${extension} is taken in ${dir || '/'}.`);
