@@ -86,12 +86,18 @@ test.describe('The History section', () => {
     const listed = await execute(page, 'fanout:list-batches', { query: word });
     expect(listed.map((b: any) => [b.id, b.title])).toEqual([[first.batchId, `Pangolins ${stamp}`]]);
 
-    // What the cards show now; then the batch leaves this page, and Open reads it from the store.
+    // Response 1 re-generated (the simulator now says something else): two attempts. What the
+    // cards show now; then the batch leaves this page, and Open reads it from the store.
+    await execute(page, 'fanout:regenerate', { batchId: first.batchId, responseId: '1' });
+    await stored(page, first.batchId, 2);
+    await expect
+      .poll(async () => (await execute(page, 'fanout:list-batches', { query: 'armadillo' })).map((b: any) => b.id))
+      .toContain(first.batchId);
     await execute(page, 'fanout:open', { batchId: first.batchId });
     const texts = page.locator(`${RESPONSE} .jp-Fanout-response-text`);
     await expect(texts).toHaveCount(2);
-    await expect(texts.first()).toContainText(word);
-    await page.screenshot({ path: test.info().outputPath('open.png') });
+    await expect(texts.first()).toContainText('An armadillo has a shell.');
+    await expect(texts.nth(1)).toContainText(word);
     const shown = await texts.allTextContents();
     await execute(page, 'fanout:remove-batch', { batchId: first.batchId });
     expect(await execute(page, 'fanout:get-batch', { batchId: second.batchId })).toMatchObject({
@@ -99,16 +105,26 @@ test.describe('The History section', () => {
     });
     await showHistory(page);
     await item.locator('[data-action="open"]').click();
-    await expect(texts).toHaveCount(2);
-    expect(await texts.allTextContents()).toEqual(shown);
+    await expect.poll(() => texts.allTextContents()).toEqual(shown);
     await expect(page.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(2);
+    // Every attempt came back: ‹ 2/2 › on the first card, and ‹ shows the first attempt.
+    const card = page.locator(`${RESPONSE}[data-response-index="1"]`);
+    await expect(card.locator('.jp-Fanout-attempt-position')).toHaveText('2/2');
+    await card.locator('.jp-Fanout-attempt-previous').click();
+    await expect(card.locator('.jp-Fanout-attempt-position')).toHaveText('1/2');
+    await expect(card.locator('.jp-Fanout-response-text')).toContainText(`The ${word} rolls into a ball.`);
     const opened = await execute(page, 'fanout:get-batch', { batchId: first.batchId });
-    expect(opened.responses.map((r: any) => [r.id, r.status, r.content])).toEqual(
-      first.responses.map((r: any) => [r.id, 'complete', r.content])
-    );
-    expect(opened.responses[0].attempts).toHaveLength(1);
+    expect(opened.responses.map((r: any) => [r.id, r.status, r.attempts.length])).toEqual([
+      ['1', 'complete', 2],
+      ['2', 'complete', 1]
+    ]);
+    expect(opened.responses[0].attempts.map((a: any) => a.content)).toEqual([
+      first.responses[0].content,
+      'An armadillo has a shell.'
+    ]);
+    expect(opened.responses[1].content).toBe(first.responses[1].content);
 
-    // Export as Markdown: a download holding the responses.
+    // Export as Markdown: a download holding the responses (each one's latest attempt).
     await showHistory(page);
     await item.locator('[data-action="export"]').click();
     const [download] = await Promise.all([
@@ -118,8 +134,9 @@ test.describe('The History section', () => {
     expect(download.suggestedFilename()).toBe(`fanout-Pangolins-${stamp}.md`);
     const markdown = fs.readFileSync((await download.path())!, 'utf-8');
     expect(markdown).toContain(`# Pangolins ${stamp}`);
-    expect(markdown).toContain(`The ${word} rolls into a ball.`);
-    expect(markdown.split(`The ${word}`)).toHaveLength(3);
+    expect(markdown).toContain('An armadillo has a shell.');
+    expect(markdown).toContain('attempt 2 of 2');
+    expect(markdown.split(`The ${word} rolls into a ball.`)).toHaveLength(2);
 
     // Export as a notebook: written to the file browser's folder.
     await item.locator('[data-action="export"]').click();
@@ -132,7 +149,7 @@ test.describe('The History section', () => {
       return file.content.cells.map((cell: any) => (Array.isArray(cell.source) ? cell.source.join('') : cell.source));
     }, path);
     expect(notebook).toHaveLength(3);
-    expect(notebook[1]).toContain(`The ${word} rolls into a ball.`);
+    expect(notebook[1]).toContain('An armadillo has a shell.');
     expect(notebook[2]).toContain(`The ${word} rolls into a ball.`);
 
     // Delete, confirmed: gone from the list, from the store and from the sidebar.
