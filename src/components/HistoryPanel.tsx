@@ -152,6 +152,7 @@ export function storeNotice(store: IStoreState | null | undefined, trans: Transl
 /** What the list shows: the batches, or why there are none. */
 type ListState =
   | { kind: 'loading' }
+  | { kind: 'off' }
   | { kind: 'ready'; batches: IStoredBatchSummary[]; query: string; limit: number }
   | { kind: 'failed'; message: string };
 
@@ -190,21 +191,42 @@ export function HistoryPanel(props: IHistoryPanelProps): JSX.Element {
 
   useEffect(() => {
     const request = ++latest.current;
-    props.storeState().then(
-      state => request === latest.current && setStore(state),
-      () => request === latest.current && setStore(undefined)
-    );
-    props.list(query, limit).then(
-      batches => request === latest.current && setList({ kind: 'ready', batches, query, limit }),
-      (error: Error) =>
-        request === latest.current && setList({ kind: 'failed', message: error?.message ?? String(error) })
-    );
+    const current = () => request === latest.current;
+    const load = async () => {
+      let state: IStoreState | null | undefined;
+      try {
+        state = await props.storeState();
+      } catch {
+        state = undefined; // Not known: the list's own error says what is wrong.
+      }
+      if (!current()) {
+        return;
+      }
+      setStore(state);
+      if (state === null) {
+        setList({ kind: 'off' }); // Nothing to list: the notice says why.
+        return;
+      }
+      try {
+        const batches = await props.list(query, limit);
+        if (current()) {
+          setList({ kind: 'ready', batches, query, limit });
+        }
+      } catch (error) {
+        if (current()) {
+          setList({ kind: 'failed', message: (error as Error)?.message ?? String(error) });
+        }
+      }
+    };
+    void load();
   }, [query, limit, generation]);
 
   const notice = storeNotice(store, trans);
 
-  let body: JSX.Element;
-  if (list.kind === 'loading') {
+  let body: JSX.Element | null;
+  if (list.kind === 'off') {
+    body = null;
+  } else if (list.kind === 'loading') {
     body = <p className="jp-Fanout-history-state">{trans.__('Loading the stored batches…')}</p>;
   } else if (list.kind === 'failed') {
     body = (

@@ -7,7 +7,7 @@ import { listIcon, SidePanel } from '@jupyterlab/ui-components';
 import type { AccordionPanel, SplitLayout } from '@lumino/widgets';
 
 import { optionalString } from '../commands/args';
-import { listUpstreams, storeState } from '../handler';
+import { listBatches, listUpstreams, storeState } from '../handler';
 import { UpstreamCheck } from '../settings';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
 import { HistoryView } from '../widgets/history';
@@ -46,6 +46,7 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       model,
       trans,
       storeState: async () => (await storeState(serverSettings)).store,
+      listBatches: (query, limit) => listBatches(query ? { query, limit } : { limit }, serverSettings),
       currentDirectory: () => fileBrowser?.model.path ?? '',
       contents: app.serviceManager.contents
     });

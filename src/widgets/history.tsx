@@ -19,6 +19,11 @@ export interface IHistoryViewOptions {
   trans: TranslationBundle;
   /** `GET fanout/store`: null when the store is off. */
   storeState: () => Promise<IStoreState | null>;
+  /**
+   * `GET fanout/batches` (what `fanout:list-batches` calls; its errors are shown in the section,
+   * not as a notification at every refresh).
+   */
+  listBatches: (query: string, limit: number) => Promise<IStoredBatchSummary[]>;
   /** The file browser's current directory, where a notebook export is written ('' : the root). */
   currentDirectory: () => string;
   /** To find a free name for a notebook export. */
@@ -87,17 +92,13 @@ export class HistoryView extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    const { commands, trans } = this._options;
+    const { trans } = this._options;
     return (
       <HistoryPanel
         trans={trans}
         refresh={this._refresh}
         storeState={this._options.storeState}
-        list={(query, limit) =>
-          commands.execute(CommandIDs.listBatches, query ? { query, limit } : { limit }) as Promise<
-            IStoredBatchSummary[]
-          >
-        }
+        list={this._options.listBatches}
         onOpen={batch => this._run(CommandIDs.openBatch, { batchId: batch.id })}
         onRename={batch => this._rename(batch).catch(reason => this._failed(reason))}
         onDelete={batch => this._delete(batch).catch(reason => this._failed(reason))}
