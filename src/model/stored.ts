@@ -287,11 +287,18 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
     reader.fail('responses', 'hold the same response id twice');
   }
   const createdAt = ms(value.created_at) ?? now;
+  const options = readOptions(value.options, prompt, responses);
+  // Each response's upstream and model as asked for (empty: the default), as `fanout:generate`
+  // gives them; the store keeps the upstream that answered.
+  expandTargets(options).forEach((target, i) => {
+    responses[i].upstream = target.upstream;
+    responses[i].requestedModel = target.model;
+  });
   return {
     batchId: value.id,
     createdAt,
     prompt,
-    options: readOptions(value.options, prompt, responses),
+    options,
     metrics: batchMetrics(
       responses.map(r => r as ResponseSnapshot),
       now

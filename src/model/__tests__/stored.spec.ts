@@ -187,6 +187,22 @@ describe('batchFromSummary and the model', () => {
       ['2', 'second try', 2],
       ['3', 'so far', 1]
     ]);
+    // The same upstream and model as asked for, before and after opening.
+    expect(again.responses.map(r => [r.upstream, r.requestedModel])).toEqual(
+      summary.responses.map(r => [r.upstream, r.requestedModel])
+    );
+    const byDefault = stored();
+    byDefault.id = 'default-upstream';
+    byDefault.options.upstream = '';
+    const asked = storedSummary(byDefault);
+    expect(asked.responses.map(r => r.upstream)).toEqual(['', '', '']);
+    expect(
+      m
+        .open(asked)
+        .summary()
+        .responses.map(r => r.upstream)
+    ).toEqual(['', '', '']);
+    m.removeBatch('default-upstream');
     // Opening it again gives the same batch; an older one goes below it.
     expect(m.open(summary)).toBe(view);
     const older = stored();
