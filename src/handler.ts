@@ -113,6 +113,14 @@ export function renameBatch(
   );
 }
 
+/**
+ * Add a whole batch to the store, in the shape {@link getStoredBatch} answers (docs/protocol.md
+ * §4); the error of an id already there is the server's 409.
+ */
+export async function importStoredBatch(batch: unknown, settings?: ServerConnection.ISettings): Promise<void> {
+  await requestAPI<{ id: string }>('batches', { method: 'POST', body: JSON.stringify(batch) }, settings);
+}
+
 /** Delete a stored batch (refused while one of its responses runs). */
 export async function deleteStoredBatch(id: string, settings?: ServerConnection.ISettings): Promise<void> {
   await requestAPI<null>(batchPath(id), { method: 'DELETE' }, settings);

@@ -24,7 +24,7 @@ export namespace CommandIDs {
   export const fillGaps = 'fanout:fill-gaps';
   /** Remove an ended batch from the list (and from what is kept across reloads): `{batchId?}`. */
   export const removeBatch = 'fanout:remove-batch';
-  /** Show the Fanout sidebar. */
+  /** Show the Fanout sidebar: `{batchId?}` (also show that batch of this page). */
   export const open = 'fanout:open';
   /** Compare a batch's responses (the attempt shown of each) in the main area: `{batchId?, view?, layout?}`. */
   export const compare = 'fanout:compare';
@@ -47,8 +47,9 @@ export namespace CommandIDs {
    */
   export const showAttempt = 'fanout:show-attempt';
   /**
-   * One batch's summary, attempts included: `{batchId?}` (default: the newest). Resolves with
-   * the same {@link IBatchSummary} that `fanout:generate` resolves with.
+   * One batch's summary, attempts included: `{batchId?}` (default: the newest in this page; a
+   * batch not in this page is read from the server's store). Resolves with the same
+   * {@link IBatchSummary} that `fanout:generate` resolves with.
    */
   export const getBatch = 'fanout:get-batch';
   /**
@@ -65,6 +66,18 @@ export namespace CommandIDs {
    * `{path}`; without, it resolves with `{text}`.
    */
   export const exportBatch = 'fanout:export';
+  /**
+   * Show a batch in the sidebar: `{batchId}`, read from the server's store when it is not in
+   * this page (every attempt kept). Resolves with its {@link IBatchSummary}.
+   */
+  export const openBatch = 'fanout:open-batch';
+  /**
+   * Delete a batch from the server's store, and from the sidebar: `{batchId}`. Resolves with
+   * `{batchId}`; refused while it runs.
+   */
+  export const deleteBatch = 'fanout:delete-batch';
+  /** Show the History section of the Fanout sidebar (the stored batches), its search box focused. */
+  export const showHistory = 'fanout:show-history';
 }
 
 /** Some responses of a batch from one model of one upstream. */
@@ -228,6 +241,11 @@ export interface IFanoutModel {
   restore(saved: ReadonlyArray<IBatchSummary>): void;
   /** Remove an ended batch from the list. */
   removeBatch(batchId: string): void;
+  /**
+   * Show an ended batch read from the server's store (a summary in the shape `fanout:get-batch`
+   * resolves with): put in the list by time, and returned; the batch of that id if already there.
+   */
+  open(summary: IBatchSummary): IBatchView;
 }
 
 /** The token other extensions require to use the fanout model. */

@@ -4,6 +4,8 @@ import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { checkStore, exportArgs, listBatchesArgs, registerHistoryCommands, renameBatchArgs } from '../commands/history';
+import type { IConnectionHandlers } from '../engine';
+import { FanoutModel } from '../model';
 import { CommandIDs } from '../tokens';
 
 jest.mock('@jupyterlab/apputils', () => ({
@@ -22,6 +24,9 @@ class FakeCommands {
   private _commands = new Map<string, CommandRegistry.ICommandOptions>();
   addCommand(id: string, options: CommandRegistry.ICommandOptions): void {
     this._commands.set(id, options);
+  }
+  hasCommand(id: string): boolean {
+    return this._commands.has(id);
   }
   async execute(id: string, args: ReadonlyPartialJSONObject = {}): Promise<any> {
     const command = this._commands.get(id);
@@ -66,6 +71,41 @@ describe('the arguments of the store commands', () => {
   });
 });
 
+/** A stored batch as GET fanout/batches/<id> answers, one response with two attempts. */
+function storedBatch(id: string) {
+  const attempt = (n: number, text: string) => ({
+    attempt: n,
+    upstream: 'simulator',
+    model: 'm',
+    request: { seed: n },
+    status: 'complete',
+    error: null,
+    finish_reason: 'stop',
+    text,
+    reasoning: '',
+    usage: null,
+    metrics: null,
+    started_at: 1_700_000_000,
+    ended_at: 1_700_000_001
+  });
+  return {
+    id,
+    title: 'T',
+    prompt: 'P',
+    options: { n: 1 },
+    created_at: 1_700_000_000,
+    updated_at: 1_700_000_001,
+    models: ['m'],
+    n: 1,
+    responses: [{ id: '1', status: 'complete', attempts: [attempt(1, 'old'), attempt(2, 'new')] }]
+  };
+}
+
+function makeModel(): FanoutModel {
+  const connection = { start: () => undefined, stop: () => undefined, close: () => undefined };
+  return new FanoutModel({ connect: (_: IConnectionHandlers) => connection, schedule: callback => callback() });
+}
+
 describe('the store commands', () => {
   function setup(text = '{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}') {
     const commands = new FakeCommands();
@@ -76,6 +116,22 @@ describe('the store commands', () => {
       listBatches: jest.fn(async () => []),
       renameBatch: jest.fn(async (id: string, title: string) => ({ id, title })),
       exportBatch: jest.fn(async () => text),
+      getStoredBatch: jest.fn(async (id: string): Promise<unknown> => {
+        if (id !== 'stored-1') {
+          throw Object.assign(new Error(`GET fanout/batches/${id} failed (404): no batch '${id}'`), {
+            response: { status: 404 }
+          });
+        }
+        return storedBatch(id);
+      }),
+      deleteBatch: jest.fn(async (id: string) => {
+        if (id !== 'stored-1' && id !== 'here-1') {
+          throw Object.assign(new Error(`DELETE fanout/batches/${id} failed (404): no batch '${id}'`), {
+            response: { status: 404 }
+          });
+        }
+      }),
+      model: makeModel(),
       contents: {
         save: jest.fn(async (path: string, options?: unknown) => {
           saved.push({ path, options });
@@ -136,6 +192,70 @@ describe('the store commands', () => {
     );
     expect(Notification.error).toHaveBeenCalledTimes(3);
     expect(Notification.error.mock.calls[2][0]).toBe('Rename batch: PATCH fanout/batches/b1 failed (404): no batch b1');
+  });
+  it('get-batch answers from this page first, else from the store, attempts included', async () => {
+    const { commands, context } = setup();
+    const summary = await commands.execute(CommandIDs.getBatch, { batchId: 'stored-1' });
+    expect(summary.batchId).toBe('stored-1');
+    expect(summary.responses[0].attempts.map((a: any) => a.content)).toEqual(['old', 'new']);
+    expect(context.getStoredBatch).toHaveBeenCalledWith('stored-1');
+    const opened = context.model.open(summary);
+    context.getStoredBatch.mockClear();
+    expect((await commands.execute(CommandIDs.getBatch, { batchId: 'stored-1' })).batchId).toBe(opened.id);
+    expect(await commands.execute(CommandIDs.getBatch, {})).toMatchObject({ batchId: 'stored-1' });
+    expect(context.getStoredBatch).not.toHaveBeenCalled();
+  });
+
+  it('get-batch and open-batch reject an unknown id with a message naming it', async () => {
+    const { commands, context } = setup();
+    await expect(commands.execute(CommandIDs.getBatch, { batchId: 'nope' })).rejects.toThrow(
+      "There is no batch nope: it is neither in this page nor in the server's store."
+    );
+    await expect(commands.execute(CommandIDs.getBatch, {})).rejects.toThrow('There is no batch yet');
+    await expect(commands.execute(CommandIDs.openBatch, { batchId: 'nope' })).rejects.toThrow(
+      "There is no batch nope: it is neither in this page nor in the server's store."
+    );
+    await expect(commands.execute(CommandIDs.openBatch, {})).rejects.toThrow('Open batch needs a batchId.');
+    // A stored batch that is not a batch fails itself, clearly.
+    context.getStoredBatch.mockResolvedValueOnce({ id: 'stored-1', responses: 'x' });
+    await expect(commands.execute(CommandIDs.openBatch, { batchId: 'stored-1' })).rejects.toThrow(
+      'Stored batch stored-1 cannot be read: responses must be a list, not string "x".'
+    );
+    expect(context.model.batches).toHaveLength(0);
+  });
+
+  it('open-batch puts a stored batch in the sidebar and shows it', async () => {
+    const { commands, context } = setup();
+    const shown: unknown[] = [];
+    commands.addCommand(CommandIDs.open, { execute: args => void shown.push(args) });
+    const summary = await commands.execute(CommandIDs.openBatch, { batchId: 'stored-1' });
+    expect(context.model.batches.map(b => b.id)).toEqual(['stored-1']);
+    expect(summary.responses[0].content).toBe('new');
+    expect(context.model.getBatch('stored-1')!.responses[0].attempts).toHaveLength(2);
+    expect(shown).toEqual([{ batchId: 'stored-1' }]);
+    // Again: the same batch, not a second copy.
+    await commands.execute(CommandIDs.openBatch, { batchId: 'stored-1' });
+    expect(context.model.batches).toHaveLength(1);
+  });
+
+  it('delete-batch deletes from the store and from the sidebar', async () => {
+    const { commands, context } = setup();
+    await commands.execute(CommandIDs.openBatch, { batchId: 'stored-1' });
+    await expect(commands.execute(CommandIDs.deleteBatch, { batchId: 'stored-1' })).resolves.toEqual({
+      batchId: 'stored-1'
+    });
+    expect(context.deleteBatch).toHaveBeenCalledWith('stored-1');
+    expect(context.model.batches).toHaveLength(0);
+    await expect(commands.execute(CommandIDs.deleteBatch, { batchId: 'gone' })).rejects.toThrow(
+      "There is no batch gone in the server's store."
+    );
+    await expect(commands.execute(CommandIDs.deleteBatch, {})).rejects.toThrow('Delete batch needs a batchId.');
+    context.deleteBatch.mockRejectedValueOnce(
+      Object.assign(new Error("DELETE fanout/batches/stored-1 failed (409): batch 'stored-1' is still running"), {
+        response: { status: 409 }
+      })
+    );
+    await expect(commands.execute(CommandIDs.deleteBatch, { batchId: 'stored-1' })).rejects.toThrow('(409)');
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * The core commands, the public API of the extension: generate, stop, re-generate, fill the gaps,
- * show an attempt, get a batch, remove a batch, list the server's upstreams. The notebook's and compare's are beside this one.
+ * show an attempt, remove a batch, list the server's upstreams (`fanout:get-batch`, which also reads
+ * the store, is in `./history`). The notebook's and compare's are beside this one.
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -229,13 +230,6 @@ export function registerCoreCommands(context: ICoreCommandContext): void {
       model.showAttempt(batch.id, response.id, attempt);
       return { batchId: batch.id, responseId: response.id, attempt, attempts: response.attempts.length };
     }
-  });
-
-  commands.addCommand(CommandIDs.getBatch, {
-    label: trans.__('Get batch'),
-    caption: trans.__("A batch's summary, every attempt of every response included"),
-    describedBy: { args: { type: 'object', properties: { batchId: responseSchema.properties.batchId } } },
-    execute: args => findBatch(model, args).summary()
   });
 
   commands.addCommand(CommandIDs.listUpstreams, {

@@ -1,6 +1,7 @@
 /**
- * The commands on the server's batch store: list the stored batches, rename one, export one (as
- * text, or written to a file in the Jupyter contents). `fanout:get-batch` is the core's (in memory).
+ * The commands on the server's batch store: list the stored batches, get one (from memory, else
+ * from the store), open one in the sidebar, rename, delete, export one (as text, or written to a
+ * file in the Jupyter contents).
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { Contents } from '@jupyterlab/services';
@@ -8,8 +9,11 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { storedSummary } from '../model/stored';
+import type { IBatchSummary, IFanoutModel } from '../tokens';
 import { CommandIDs, ExportFormat, IStoredBatchSummary, IStoreState } from '../tokens';
 import { oneOf, optionalNumber, optionalString } from './args';
+import { findBatch } from './find';
 
 /** The store's REST calls (`../handler`), and where exports are written. */
 export interface IHistoryCommandContext {
@@ -18,6 +22,12 @@ export interface IHistoryCommandContext {
   listBatches: (options: { query?: string; limit?: number }) => Promise<IStoredBatchSummary[]>;
   renameBatch: (id: string, title: string) => Promise<{ id: string; title: string }>;
   exportBatch: (id: string, format: ExportFormat) => Promise<string>;
+  /** `GET fanout/batches/<id>`: the stored batch, read as hostile. */
+  getStoredBatch: (id: string) => Promise<unknown>;
+  /** `DELETE fanout/batches/<id>`. */
+  deleteBatch: (id: string) => Promise<void>;
+  /** The batches of this page: `fanout:get-batch` answers from it first, Open puts a batch in it. */
+  model: IFanoutModel;
   /** The Jupyter contents, for `fanout:export` with a `path`. */
   contents: Pick<Contents.IManager, 'save'>;
 }
@@ -31,6 +41,39 @@ function requiredString(args: ReadonlyPartialJSONObject, key: string, what: stri
     throw new Error(`${what} needs a ${key}.`);
   }
   return value;
+}
+
+/** True when `error` is the server's 404 (REST errors carry the response, see `../handler`). */
+function notFound(error: unknown): boolean {
+  return (error as { response?: { status?: number } } | null)?.response?.status === 404;
+}
+
+/**
+ * The summary of batch `batchId` (the newest in memory without one): from memory when it is
+ * there, else read from the store. An unknown id is an error naming it.
+ */
+export async function getBatchSummary(
+  model: IFanoutModel,
+  getStoredBatch: (id: string) => Promise<unknown>,
+  batchId: string | undefined
+): Promise<IBatchSummary> {
+  const here = model.getBatch(batchId);
+  if (here) {
+    return here.summary();
+  }
+  if (batchId === undefined) {
+    return findBatch(model, {}).summary(); // Throws: there is no batch yet.
+  }
+  let stored: unknown;
+  try {
+    stored = await getStoredBatch(batchId);
+  } catch (error) {
+    if (notFound(error)) {
+      throw new Error(`There is no batch ${batchId}: it is neither in this page nor in the server's store.`);
+    }
+    throw error;
+  }
+  return storedSummary(stored);
 }
 
 /** The arguments of `fanout:list-batches`, checked. */
@@ -101,25 +144,27 @@ export function storeWarning(store: IStoreState | null | undefined, trans: Trans
 }
 
 /**
- * Ask the server once whether its store works, and warn once if it does not. A failed check is
- * only logged: the sidebar says when the server cannot be reached.
+ * Ask the server once whether its store works, and warn once if it does not; resolves with its
+ * state (undefined when it could not be asked). A failed check is only logged: the sidebar says
+ * when the server cannot be reached.
  */
 export async function checkStore(
   listUpstreams: () => Promise<{ store?: IStoreState | null }>,
   trans: TranslationBundle,
   warn: (message: string) => void = message => Notification.warning(message, { autoClose: false })
-): Promise<void> {
+): Promise<IStoreState | null | undefined> {
   let store: IStoreState | null | undefined;
   try {
     store = (await listUpstreams()).store;
   } catch (error) {
     console.warn('jupyterlab-fanout: could not ask the server about its batch store', error);
-    return;
+    return undefined;
   }
   const message = storeWarning(store, trans);
   if (message) {
     warn(message);
   }
+  return store;
 }
 
 /** Register the store's commands. */
@@ -164,6 +209,73 @@ export function registerHistoryCommands(context: IHistoryCommandContext): void {
       shown(trans.__('Rename batch'), async () => {
         const { batchId, title } = renameBatchArgs(args);
         return context.renameBatch(batchId, title);
+      })
+  });
+
+  const batchIdOnly = (description: string) => ({
+    args: {
+      type: 'object',
+      required: ['batchId'],
+      properties: { batchId: { type: 'string', description } }
+    }
+  });
+
+  commands.addCommand(CommandIDs.getBatch, {
+    label: trans.__('Get batch'),
+    caption: trans.__("A batch's summary, every attempt of every response included"),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          batchId: {
+            type: 'string',
+            description: "The batch (in this page, else in the server's store); default: the newest."
+          }
+        }
+      }
+    },
+    execute: args => getBatchSummary(context.model, context.getStoredBatch, optionalString(args, 'batchId'))
+  });
+
+  commands.addCommand(CommandIDs.openBatch, {
+    label: trans.__('Open batch'),
+    caption: trans.__('Show a stored batch in the Fanout sidebar'),
+    describedBy: batchIdOnly('The batch to show (in this page, else read from the store).'),
+    execute: args =>
+      shown(trans.__('Open batch'), async () => {
+        const batchId = requiredString(args, 'batchId', 'Open batch');
+        const summary = await getBatchSummary(context.model, context.getStoredBatch, batchId);
+        const batch = context.model.open(summary);
+        if (commands.hasCommand(CommandIDs.open)) {
+          await commands.execute(CommandIDs.open, { batchId });
+        }
+        return batch.summary();
+      })
+  });
+
+  commands.addCommand(CommandIDs.deleteBatch, {
+    label: trans.__('Delete batch'),
+    caption: trans.__("Delete a batch from the server's store (and from the sidebar)"),
+    describedBy: batchIdOnly('The stored batch to delete.'),
+    execute: args =>
+      shown(trans.__('Delete batch'), async () => {
+        const batchId = requiredString(args, 'batchId', 'Delete batch');
+        const here = context.model.getBatch(batchId);
+        if (here?.active) {
+          throw new Error(`Batch ${batchId} is still running: stop it before deleting it.`);
+        }
+        try {
+          await context.deleteBatch(batchId);
+        } catch (error) {
+          if (!notFound(error) || !here) {
+            throw notFound(error) ? new Error(`There is no batch ${batchId} in the server's store.`) : error;
+          }
+          // Only in this page (a direct-mode batch): removed from the sidebar all the same.
+        }
+        if (here) {
+          context.model.removeBatch(batchId);
+        }
+        return { batchId };
       })
   });
 

@@ -23,6 +23,10 @@ export interface IFanoutPanelProps {
   onToggleContext?: (enabled: boolean) => void;
   /** A warning about the current settings to show above the prompt, if any. */
   notice?: () => string | null;
+  /** The batch to show (`fanout:open` with a `batchId`); null: the newest. */
+  chosen?: () => string | null;
+  /** The user picked another batch to show. */
+  onChoose?: (batchId: string) => void;
 }
 
 /** The sidebar: a prompt box with Generate responses, then the newest batch. */
@@ -31,7 +35,9 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
   const [prompt, setPrompt] = useState('');
   const notice = props.notice?.() ?? null;
   const context = props.context?.() ?? null;
-  const [chosen, setChosen] = useState<string | null>(null);
+  const [picked, setPicked] = useState<string | null>(null);
+  const chosen = props.chosen ? props.chosen() : picked;
+  const setChosen = props.onChoose ?? setPicked;
   // The newest batch unless the user picked an older one that still exists.
   const batch = model.batches.find(b => b.id === chosen) ?? model.batches[0];
   // Callbacks name the batch by id: React keeps the previous render's callbacks until the next

@@ -9,7 +9,8 @@ import type { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 
 import type { IBatchSummary, IFanoutModel } from '../tokens';
 
-const KEY = 'jupyterlab-fanout:batches';
+/** The workspace key of the saved batches (also read by `./migrate`). */
+export const KEY = 'jupyterlab-fanout:batches';
 /** The local-storage key of the snapshot taken when the page goes away with unsaved changes. */
 export const UNSAVED_KEY = 'jupyterlab-fanout:unsaved';
 

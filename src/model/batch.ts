@@ -266,10 +266,13 @@ export class Batch implements IBatchView {
     readonly id: string,
     readonly createdAt: number,
     readonly options: Readonly<IGenerateOptions>,
-    private readonly _now: () => number
+    private readonly _now: () => number,
+    /** The responses' ids (a stored batch's); default "1", "2", … */
+    responseIds?: ReadonlyArray<string>
   ) {
     expandTargets(options).forEach((target, i) => {
-      this.responses.push(new BatchResponse(String(i + 1), i + 1, target.upstream, target.model, _now));
+      const id = responseIds?.[i] ?? String(i + 1);
+      this.responses.push(new BatchResponse(id, i + 1, target.upstream, target.model, _now));
     });
   }
 

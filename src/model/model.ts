@@ -30,6 +30,7 @@ import { Batch, BatchResponse, GAPS } from './batch';
 import { interruptedSnapshot, seedOf, storedSnapshot } from './reattach';
 import { buildRequest, expandTargets } from './request';
 import { restoreBatch, savedSummary } from './saved';
+import { batchFromSummary } from './stored';
 
 /** How the model is built; everything it touches outside itself is injected. */
 export interface IFanoutModelOptions {
@@ -214,6 +215,22 @@ export class FanoutModel implements IFanoutModel {
       }
     }
     this._markChanged();
+  }
+
+  /**
+   * Put an ended batch read from the server's store (`./stored`) in the list, in its place by
+   * time; the batch of that id when there is one already.
+   */
+  open(summary: IBatchSummary): IBatchView {
+    const here = this._batches.find(b => b.id === summary.batchId);
+    if (here) {
+      return here;
+    }
+    const batch = batchFromSummary(summary, this._now);
+    const at = this._batches.findIndex(b => b.createdAt < batch.createdAt);
+    this._batches.splice(at === -1 ? this._batches.length : at, 0, batch);
+    this._markChanged();
+    return batch;
   }
 
   /**

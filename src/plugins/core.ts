@@ -2,10 +2,10 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import { ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { checkStore, registerCoreCommands, registerHistoryCommands } from '../commands';
+import { registerCoreCommands, registerHistoryCommands } from '../commands';
 import { batchSocketUrl, localEngine, realTransports, workerEngine } from '../engine';
 import { createStreamingWorker } from '../engine/spawn';
-import { exportBatch, getStoredBatch, listBatches, listUpstreams, renameBatch, storeState } from '../handler';
+import { deleteStoredBatch, exportBatch, getStoredBatch, listBatches, listUpstreams, renameBatch } from '../handler';
 import { FanoutModel } from '../model';
 import { transportOf } from '../settings';
 import { IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
@@ -58,10 +58,11 @@ export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
       listBatches: options => listBatches(options, serverSettings),
       renameBatch: (id, title) => renameBatch(id, title, serverSettings),
       exportBatch: (id, format) => exportBatch(id, format, serverSettings),
+      getStoredBatch: id => getStoredBatch(id, serverSettings),
+      deleteBatch: id => deleteStoredBatch(id, serverSettings),
+      model,
       contents: app.serviceManager.contents
     });
-    // One look at the store once JupyterLab is ready: a store that cannot keep batches is said once.
-    void app.restored.then(() => checkStore(() => storeState(serverSettings), trans));
     return model;
   }
 };

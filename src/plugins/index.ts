@@ -8,6 +8,7 @@ import { historyPlugin } from './history';
 import { notebookPlugin } from './notebook';
 import { settingsPlugin } from './settings';
 import { sidebarPlugin } from './sidebar';
+import { storePlugin } from './store';
 
 export const plugins: JupyterFrontEndPlugin<any>[] = [
   settingsPlugin,
@@ -16,5 +17,6 @@ export const plugins: JupyterFrontEndPlugin<any>[] = [
   sidebarPlugin,
   notebookPlugin,
   comparePlugin,
-  historyPlugin
+  historyPlugin,
+  storePlugin
 ];

@@ -1,21 +1,32 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { listIcon } from '@jupyterlab/ui-components';
+import { listIcon, SidePanel } from '@jupyterlab/ui-components';
+import type { AccordionPanel, SplitLayout } from '@lumino/widgets';
 
-import { listUpstreams } from '../handler';
+import { optionalString } from '../commands/args';
+import { listBatches, listUpstreams, storeState } from '../handler';
 import { UpstreamCheck } from '../settings';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
+import { HistoryView } from '../widgets/history';
 import { FanoutSidebar } from '../widgets/sidebar';
 
-/** The Fanout sidebar in the right area, `fanout:open`, and the palette's Fanout items. */
+/** The least height of an expanded section (px) before the two are given half each. */
+const MIN_SECTION_PX = 150;
+
+/**
+ * The Fanout sidebar in the right area, two collapsible sections: Responses (the prompt box, a
+ * batch and its responses) and History (the server's stored batches, collapsed at first);
+ * `fanout:open`, and the palette's Fanout items.
+ */
 export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-fanout:sidebar',
-  description: 'The Fanout sidebar: a prompt box, the batches and their responses.',
+  description: 'The Fanout sidebar: a prompt box, the batches and their responses, the stored batches.',
   autoStart: true,
   requires: [IFanoutModel, IFanoutSettings],
-  optional: [IFanoutActiveCell, ICommandPalette, ILayoutRestorer, ITranslator],
+  optional: [IFanoutActiveCell, ICommandPalette, ILayoutRestorer, ITranslator, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
     model: IFanoutModel,
@@ -23,22 +34,82 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     activeCell: IFanoutActiveCell | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    fileBrowser: IDefaultFileBrowser | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
     const serverSettings = ServerConnection.makeSettings();
     const upstreamCheck = new UpstreamCheck(settings, () => listUpstreams(serverSettings));
-    const sidebar = new FanoutSidebar({ model, settings, activeCell, upstreamCheck, commands: app.commands, trans });
+    const responses = new FanoutSidebar({ model, settings, activeCell, upstreamCheck, commands: app.commands, trans });
+    const history = new HistoryView({
+      commands: app.commands,
+      model,
+      trans,
+      storeState: async () => (await storeState(serverSettings)).store,
+      listBatches: (query, limit) => listBatches(query ? { query, limit } : { limit }, serverSettings),
+      currentDirectory: () => fileBrowser?.model.path ?? '',
+      contents: app.serviceManager.contents
+    });
+
+    const sidebar = new SidePanel({ translator: translator ?? nullTranslator });
+    sidebar.id = 'jupyterlab-fanout-sidebar';
+    sidebar.addClass('jp-Fanout-sidebar');
     sidebar.title.icon = listIcon;
+    sidebar.title.caption = trans.__('Fanout');
+    // Focusable, so that a click anywhere in it gives it the keyboard (Escape stops all).
+    sidebar.node.tabIndex = -1;
+    sidebar.addWidget(responses);
+    sidebar.addWidget(history);
+    const sections = sidebar.content as AccordionPanel;
+    sections.collapse(1);
+    // Collapsed before it had a size, History would expand to a sliver: the sections share
+    // the height then (later, a size the user dragged to is kept by the accordion).
+    sections.expansionToggled.connect(() => {
+      const sizes = (sections.layout as SplitLayout).absoluteSizes();
+      if (!responses.isHidden && !history.isHidden && Math.min(...sizes) < MIN_SECTION_PX) {
+        sections.setRelativeSizes([1, 1]);
+      }
+    });
     app.shell.add(sidebar, 'right', { rank: 600 });
     restorer?.add(sidebar, sidebar.id);
 
     app.commands.addCommand(CommandIDs.open, {
       label: trans.__('Show Fanout'),
-      execute: () => app.shell.activateById(sidebar.id)
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { batchId: { type: 'string', description: 'Also show this batch (one of this page).' } }
+        }
+      },
+      execute: args => {
+        const batchId = optionalString(args, 'batchId');
+        if (batchId !== undefined) {
+          if (!model.getBatch(batchId)) {
+            throw new Error(`There is no batch ${batchId} in this page: open it with ${CommandIDs.openBatch}.`);
+          }
+          sections.expand(0);
+          responses.showBatch(batchId);
+        }
+        app.shell.activateById(sidebar.id);
+      }
+    });
+    app.commands.addCommand(CommandIDs.showHistory, {
+      label: trans.__('Show stored batches'),
+      caption: trans.__('The History section of the Fanout sidebar'),
+      execute: () => {
+        sections.expand(1);
+        app.shell.activateById(sidebar.id);
+        history.node.querySelector<HTMLInputElement>('.jp-Fanout-history-search')?.focus({ preventScroll: true });
+      }
     });
     const category = trans.__('Fanout');
-    for (const command of [CommandIDs.generate, CommandIDs.stop, CommandIDs.fillGaps, CommandIDs.open]) {
+    for (const command of [
+      CommandIDs.generate,
+      CommandIDs.stop,
+      CommandIDs.fillGaps,
+      CommandIDs.open,
+      CommandIDs.showHistory
+    ]) {
       palette?.addItem({ command, category });
     }
     palette?.addItem({ command: CommandIDs.listUpstreams, category, args: { show: true } });

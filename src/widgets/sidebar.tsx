@@ -86,7 +86,7 @@ const MANY_STREAMING_RENDER_MS = 200;
 const MANY_RESPONSES = 16;
 
 /**
- * The Fanout sidebar: re-renders when the model says something changed (at most every
+ * The Responses section of the Fanout sidebar (a batch and its responses): re-renders when the model says something changed (at most every
  * {@link STREAMING_RENDER_MS}, or {@link MANY_STREAMING_RENDER_MS} with many responses, while a
  * batch streams; at once otherwise), and ticks while a batch
  * runs so that elapsed times move even while a server is slow to answer.
@@ -94,12 +94,17 @@ const MANY_RESPONSES = 16;
 export class FanoutSidebar extends ReactWidget {
   constructor(options: IFanoutSidebarOptions) {
     super();
-    this._props = sidebarPanelProps(options);
-    this.id = 'jupyterlab-fanout-sidebar';
-    this.addClass('jp-Fanout-sidebar');
-    this.title.caption = options.trans.__('Fanout');
-    // Focusable, so that a click anywhere in it gives it the keyboard (Escape stops all).
-    this.node.tabIndex = -1;
+    this._props = {
+      ...sidebarPanelProps(options),
+      chosen: () => this._chosen,
+      onChoose: batchId => {
+        this._chosen = batchId;
+        this._renderNow();
+      }
+    };
+    this.id = 'jupyterlab-fanout-responses';
+    this.addClass('jp-Fanout-section');
+    this.title.label = options.trans.__('Responses');
     options.model.changed.connect(this._onModelChanged, this);
     // The context line and the notices depend on the active cell, the settings and the server.
     options.activeCell?.changed.connect(this._onContextChanged, this);
@@ -114,6 +119,12 @@ export class FanoutSidebar extends ReactWidget {
     }
     this._props.model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
+  }
+
+  /** Show batch `batchId` (one of the model's); the newest again when it goes away. */
+  showBatch(batchId: string): void {
+    this._chosen = batchId;
+    this._requestRender(false);
   }
 
   private _onContextChanged(): void {
@@ -203,6 +214,8 @@ export class FanoutSidebar extends ReactWidget {
   }
 
   private readonly _props: IFanoutPanelProps;
+  /** The batch the user or `fanout:open` chose; null: the newest. */
+  private _chosen: string | null = null;
   private _timer: ReturnType<typeof setInterval> | null = null;
   private _renderTimer: ReturnType<typeof setTimeout> | null = null;
   private _lastRender = -Infinity;

@@ -41,3 +41,76 @@ for (const theme of ['light', 'dark'] as const) {
     await expect(page.locator(`${RESPONSE}[data-status="stopped"]`)).toHaveCount(4);
   });
 }
+
+/** A stored batch to import (POST fanout/batches): fixed times far ahead, so it lists first. */
+function storedBatch(i: number) {
+  const statuses = [
+    ['complete', 'complete', 'complete', 'complete'],
+    ['complete', 'stopped', 'error', 'complete'],
+    ['complete', 'incomplete'],
+    ['complete', 'complete', 'complete', 'complete', 'complete', 'complete', 'complete', 'complete']
+  ][i % 4];
+  const models = ['Qwen/Qwen3-8B', 'meta-llama/Llama-3.1-8B-Instruct', 'gpt-oss-20b'];
+  const prompts = [
+    'Explain attention in two sentences and one line of code.',
+    'Write a haiku about gradient descent',
+    'Summarise the differences between a list and a tuple in Python, with an example of when each is the better choice, and mention immutability',
+    'Refactor this function to avoid the nested loops'
+  ];
+  const created = Date.UTC(2099, 0, 1, 9, 0, 0) / 1000 - i * 3600;
+  return {
+    id: `screenshot-${String(i).padStart(2, '0')}`,
+    prompt: `${prompts[i % 4]}\n\nSecond line.`,
+    created_at: created,
+    options: { n: statuses.length },
+    responses: statuses.map((status, j) => ({
+      id: String(j + 1),
+      attempts: [
+        {
+          attempt: 1,
+          upstream: 'simulator',
+          model: models[(i + (j % 2)) % 3],
+          status,
+          text: `Answer ${j + 1}.`,
+          started_at: created,
+          ended_at: created + 3
+        }
+      ]
+    }))
+  };
+}
+
+for (const theme of ['light', 'dark'] as const) {
+  test(`the History section with 18 stored batches in the ${theme} theme`, async ({ page, request }, testInfo) => {
+    for (let i = 0; i < 18; i++) {
+      const response = await request.post('/fanout/batches', { data: storedBatch(i) });
+      // 409: the other theme's run imported it already.
+      expect([201, 409]).toContain(response.status());
+    }
+    if (theme === 'dark') {
+      await page.theme.setDarkTheme();
+    } else {
+      await page.theme.setLightTheme();
+    }
+    await page.evaluate(() => (window as any).jupyterapp.commands.execute('fanout:show-history'));
+    const history = page.locator('#jupyterlab-fanout-history');
+    await expect(history.locator('.jp-Fanout-historyItem').first()).toHaveAttribute('data-batch-id', 'screenshot-00');
+    // History alone, then beside the Responses section (both expanded, as after a click on its title).
+    const responsesTitle = page.locator('#jupyterlab-fanout-sidebar .jp-AccordionPanel-title', {
+      hasText: 'Responses'
+    });
+    await responsesTitle.click();
+    await expect(responsesTitle).toHaveAttribute('aria-expanded', 'false');
+    const sidebar = page.locator('#jupyterlab-fanout-sidebar');
+    await expect(sidebar).toHaveScreenshot(`history-${theme}.png`, { maxDiffPixelRatio: 0.01 });
+    await responsesTitle.click();
+    await expect(responsesTitle).toHaveAttribute('aria-expanded', 'true');
+    await page.screenshot({ path: testInfo.outputPath(`lab-history-${theme}.png`) });
+    // Keyboard: Tab from the search box reaches the first batch's title, then its actions.
+    await history.locator('.jp-Fanout-history-search').focus();
+    await page.keyboard.press('Tab');
+    await expect(history.locator('.jp-Fanout-historyItem-title').first()).toBeFocused();
+    await page.keyboard.press('Tab');
+    await expect(history.locator('[data-action="rename"]').first()).toBeFocused();
+  });
+}

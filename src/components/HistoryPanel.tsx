@@ -1,0 +1,286 @@
+import React, { useEffect, useRef, useState } from 'react';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { deleteIcon, downloadIcon, editIcon } from '@jupyterlab/ui-components';
+import type { ISignal } from '@lumino/signaling';
+
+import type { IStoredBatchSummary, IStoreState } from '../tokens';
+
+/** Batches listed at first, and added by each Show more. */
+export const HISTORY_PAGE = 50;
+
+/** Wait after the last keystroke in the search box before asking the server. */
+export const SEARCH_DEBOUNCE_MS = 300;
+
+/** Properties of the History section: where the list comes from and where its actions go. */
+export interface IHistoryPanelProps {
+  trans: TranslationBundle;
+  /** `fanout:list-batches`. */
+  list: (query: string, limit: number) => Promise<IStoredBatchSummary[]>;
+  /** `GET fanout/store`: null when the store is off. */
+  storeState: () => Promise<IStoreState | null>;
+  /** Emitted when the list may have changed (a batch ended, was renamed, deleted, moved in). */
+  refresh: ISignal<unknown, void>;
+  onOpen: (batch: IStoredBatchSummary) => void;
+  onRename: (batch: IStoredBatchSummary) => void;
+  onDelete: (batch: IStoredBatchSummary) => void;
+  /** Open the export menu for `batch` at the button. */
+  onExport: (batch: IStoredBatchSummary, anchor: HTMLElement) => void;
+}
+
+/** A file name from a batch's title: letters, digits, `-` and `_`, at most 60 characters. */
+export function exportName(batch: Pick<IStoredBatchSummary, 'id' | 'title'>): string {
+  const slug = batch.title
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60)
+    .replace(/-+$/, '');
+  return `fanout-${slug || batch.id.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 60)}`;
+}
+
+/** Statuses in the order their counts are shown. */
+const STATUS_ORDER = ['running', 'complete', 'stopped', 'incomplete', 'error'];
+
+function statusLabel(trans: TranslationBundle, status: string, count: number): string {
+  switch (status) {
+    case 'running':
+      return trans.__('%1 running', count);
+    case 'complete':
+      return trans.__('%1 complete', count);
+    case 'stopped':
+      return trans.__('%1 stopped', count);
+    case 'incomplete':
+      return trans.__('%1 incomplete', count);
+    case 'error':
+      return trans.__('%1 failed', count);
+    default:
+      return trans.__('%1 %2', count, status);
+  }
+}
+
+function formatTime(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime())
+    ? ''
+    : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** One stored batch: its title (opens it), its actions, when, models, N, counts by status. */
+function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps): JSX.Element {
+  const { batch, trans } = props;
+  const statuses = Object.keys(batch.counts ?? {}).sort(
+    (a, b) => (STATUS_ORDER.indexOf(a) + 1 || 99) - (STATUS_ORDER.indexOf(b) + 1 || 99)
+  );
+  const models = (batch.models ?? []).filter(Boolean).join(', ') || trans.__('default model');
+  return (
+    <li className="jp-Fanout-historyItem" data-batch-id={batch.id}>
+      <div className="jp-Fanout-historyItem-head">
+        <button
+          className="jp-Fanout-historyItem-title"
+          data-action="open"
+          title={trans.__('Open “%1” in the Responses section', batch.title)}
+          onClick={() => props.onOpen(batch)}
+        >
+          {batch.title}
+        </button>
+        <div className="jp-Fanout-historyItem-actions">
+          <button
+            className="jp-Fanout-historyItem-action"
+            data-action="rename"
+            aria-label={trans.__('Rename “%1”', batch.title)}
+            title={trans.__('Rename')}
+            onClick={() => props.onRename(batch)}
+          >
+            <editIcon.react tag="span" elementSize="small" />
+          </button>
+          <button
+            className="jp-Fanout-historyItem-action"
+            data-action="export"
+            aria-haspopup="menu"
+            aria-label={trans.__('Export “%1”', batch.title)}
+            title={trans.__('Export as JSON, Markdown or a notebook')}
+            onClick={event => props.onExport(batch, event.currentTarget)}
+          >
+            <downloadIcon.react tag="span" elementSize="small" />
+          </button>
+          <button
+            className="jp-Fanout-historyItem-action"
+            data-action="delete"
+            aria-label={trans.__('Delete “%1”', batch.title)}
+            title={trans.__('Delete')}
+            onClick={() => props.onDelete(batch)}
+          >
+            <deleteIcon.react tag="span" elementSize="small" />
+          </button>
+        </div>
+      </div>
+      <div className="jp-Fanout-historyItem-meta">
+        <span className="jp-Fanout-historyItem-time">{formatTime(batch.created_at)}</span>
+        <span className="jp-Fanout-historyItem-models" title={models}>
+          {models}
+        </span>
+        <span className="jp-Fanout-historyItem-n">{trans.__('N = %1', batch.n)}</span>
+      </div>
+      <div className="jp-Fanout-historyItem-counts">
+        {statuses.map(status => (
+          <span key={status} className="jp-Fanout-historyItem-count" data-status={status}>
+            {statusLabel(trans, status, batch.counts[status])}
+          </span>
+        ))}
+      </div>
+    </li>
+  );
+}
+
+/**
+ * What the History section says about the store (`GET fanout/store`): null while it works or is
+ * not known yet (undefined).
+ */
+export function storeNotice(store: IStoreState | null | undefined, trans: TranslationBundle): string | null {
+  if (store === null) {
+    return trans.__('The batch store is off on this server (c.Fanout.store_path is empty): batches are not kept.');
+  }
+  if (store && !store.ok) {
+    return trans.__(
+      'The batch store cannot keep batches: %1. Streaming still works; what was stored before is listed below.',
+      store.error ?? trans.__('unknown error')
+    );
+  }
+  return null;
+}
+
+/** What the list shows: the batches, or why there are none. */
+type ListState =
+  | { kind: 'loading' }
+  | { kind: 'off' }
+  | { kind: 'ready'; batches: IStoredBatchSummary[]; query: string; limit: number }
+  | { kind: 'failed'; message: string };
+
+/**
+ * The History section: the stored batches, newest first, a debounced search over prompts and
+ * responses, and per batch Open, Rename, Export and Delete. It lists at most
+ * {@link HISTORY_PAGE} batches more per Show more, so a store of thousands stays fast.
+ */
+export function HistoryPanel(props: IHistoryPanelProps): JSX.Element {
+  const { trans } = props;
+  const [input, setInput] = useState('');
+  const [query, setQuery] = useState('');
+  const [limit, setLimit] = useState(HISTORY_PAGE);
+  const [list, setList] = useState<ListState>({ kind: 'loading' });
+  const [store, setStore] = useState<IStoreState | null | undefined>(undefined);
+  const [generation, setGeneration] = useState(0);
+  /** Only the newest request's answer is shown. */
+  const latest = useRef(0);
+
+  // The search waits for typing to pause.
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      setQuery(input.trim());
+      setLimit(HISTORY_PAGE);
+    }, SEARCH_DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [input]);
+
+  useEffect(() => {
+    const bump = () => setGeneration(g => g + 1);
+    props.refresh.connect(bump);
+    return () => {
+      props.refresh.disconnect(bump);
+    };
+  }, [props.refresh]);
+
+  useEffect(() => {
+    const request = ++latest.current;
+    const current = () => request === latest.current;
+    const load = async () => {
+      let state: IStoreState | null | undefined;
+      try {
+        state = await props.storeState();
+      } catch {
+        state = undefined; // Not known: the list's own error says what is wrong.
+      }
+      if (!current()) {
+        return;
+      }
+      setStore(state);
+      if (state === null) {
+        setList({ kind: 'off' }); // Nothing to list: the notice says why.
+        return;
+      }
+      try {
+        const batches = await props.list(query, limit);
+        if (current()) {
+          setList({ kind: 'ready', batches, query, limit });
+        }
+      } catch (error) {
+        if (current()) {
+          setList({ kind: 'failed', message: (error as Error)?.message ?? String(error) });
+        }
+      }
+    };
+    void load();
+  }, [query, limit, generation]);
+
+  const notice = storeNotice(store, trans);
+
+  let body: JSX.Element | null;
+  if (list.kind === 'off') {
+    body = null;
+  } else if (list.kind === 'loading') {
+    body = <p className="jp-Fanout-history-state">{trans.__('Loading the stored batches…')}</p>;
+  } else if (list.kind === 'failed') {
+    body = (
+      <div className="jp-Fanout-history-state jp-Fanout-history-error" role="alert">
+        <p>{trans.__('Could not list the stored batches: %1', list.message)}</p>
+        <button className="jp-Button jp-mod-styled" onClick={() => setGeneration(g => g + 1)}>
+          {trans.__('Try again')}
+        </button>
+      </div>
+    );
+  } else if (list.batches.length === 0) {
+    body = (
+      <p className="jp-Fanout-history-state jp-Fanout-history-empty">
+        {list.query
+          ? trans.__('No stored batch matches “%1”.', list.query)
+          : trans.__('No stored batches yet: every batch you generate is kept here.')}
+      </p>
+    );
+  } else {
+    body = (
+      <>
+        <ul className="jp-Fanout-history-list" aria-label={trans.__('Stored batches')}>
+          {list.batches.map(batch => (
+            <HistoryItem key={batch.id} batch={batch} {...props} />
+          ))}
+        </ul>
+        {list.batches.length >= list.limit && (
+          <button
+            className="jp-Button jp-mod-styled jp-Fanout-history-more"
+            onClick={() => setLimit(list.limit + HISTORY_PAGE)}
+          >
+            {trans.__('Show more')}
+          </button>
+        )}
+      </>
+    );
+  }
+
+  return (
+    <div className="jp-Fanout-historyPanel">
+      <input
+        type="search"
+        className="jp-Fanout-history-search"
+        aria-label={trans.__('Search stored batches')}
+        placeholder={trans.__('Search prompts and responses')}
+        value={input}
+        onChange={event => setInput(event.target.value)}
+      />
+      {notice && (
+        <div className="jp-Fanout-notice" role="status">
+          {notice}
+        </div>
+      )}
+      {body}
+    </div>
+  );
+}
