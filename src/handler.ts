@@ -74,7 +74,7 @@ function batchPath(id: string, tail = ''): string {
   return `batches/${encodeURIComponent(id)}${tail}`;
 }
 
-/** The stored batches' summaries, newest first; `query` keeps those whose prompt, title or text contains it. */
+/** The stored batches' summaries, newest first; `query`: the words typed, each the beginning of a word of the prompt, title or any response's text or reasoning. */
 export async function listBatches(
   options: { query?: string; limit?: number } = {},
   settings?: ServerConnection.ISettings

@@ -53,8 +53,9 @@ export namespace CommandIDs {
    */
   export const getBatch = 'fanout:get-batch';
   /**
-   * The batches kept in the server's store: `{query?, limit?}` (`query`: keep those whose prompt,
-   * title or text contains it; `limit`: default 100). Resolves with their
+   * The batches kept in the server's store: `{query?, limit?}` (`query`: the words typed, each
+   * the beginning of a word of the prompt, title or any response's text or reasoning, any case;
+   * never a query language; `limit`: default 100). Resolves with their
    * {@link IStoredBatchSummary}s, newest first.
    */
   export const listBatches = 'fanout:list-batches';

@@ -188,7 +188,11 @@ export function registerHistoryCommands(context: IHistoryCommandContext): void {
       args: {
         type: 'object',
         properties: {
-          query: { type: 'string', description: 'Keep the batches whose prompt, title or text contains it.' },
+          query: {
+            type: 'string',
+            description:
+              'The words typed: keep the batches in which each begins a word of the prompt, title or any response (any case; not a query language).'
+          },
           limit: { type: 'integer', minimum: 1, description: 'At most this many (default 100).' }
         }
       }
