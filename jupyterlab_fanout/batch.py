@@ -22,7 +22,7 @@ from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from .config import Fanout
-from .errors import FanoutError
+from .errors import INTERNAL_ERROR, FanoutError
 from .outbox import record, record_of, record_prefix
 from .store import BatchStore, Recording, prompt_of
 from .upstream import Upstream, UpstreamStream
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
 
-#: What the browser is told when a response fails for a bug in the proxy (logged in full).
-INTERNAL_ERROR = FanoutError("internal", 500, "internal error in the proxy")
 #: How many ids of refused `start`s a batch remembers (to answer "already used"); beyond, the
 #: oldest is forgotten, so that a flood of refused starts does not grow the server.
 MAX_REFUSED_IDS = 1024

@@ -36,3 +36,8 @@ class FanoutError(Exception):
 
 class SocketClosed(Exception):
     """The browser's socket is gone; nothing more can be sent."""
+
+
+#: What the browser is told when a message or a response fails for a bug in the proxy (logged
+#: in full where it happens).
+INTERNAL_ERROR = FanoutError("internal", 500, "internal error in the proxy")

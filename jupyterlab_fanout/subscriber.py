@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from .config import Fanout
-from .errors import FanoutError, SocketClosed
+from .errors import INTERNAL_ERROR, FanoutError, SocketClosed
 from .outbox import Outbox, Send
 from .store import new_batch_id
 from .validation import (
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 Log = Union[logging.Logger, logging.LoggerAdapter]
 
-#: What the browser is told when a message fails for a bug in the proxy (logged in full).
-INTERNAL_ERROR = FanoutError("internal", 500, "internal error in the proxy")
 #: Close code of a batch socket whose browser stopped reading (`send_timeout`).
 STALL_CLOSE_CODE = 1008
 
