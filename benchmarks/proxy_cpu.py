@@ -20,8 +20,9 @@ the writer thread's CPU (`time.thread_time`, the thread's CPU clock). Prints bot
 keeps on disk per generated token (after the batches ended: parsed text, requests, metadata;
 the raw SSE bytes are dropped once an attempt is parsed). `--no-store` skips the store runs.
 
-It also prints the memory the batch keeps per token for a later `attach` (each response's raw
-chunks while its batch is in the registry: `sys.getsizeof` of the lists and of the chunks).
+It also prints the memory the batch keeps per token for a later `attach` once it has ended
+(each response's replay, deflate-compressed: jupyterlab_fanout/replay.py; while a response
+runs, its compressor's state, about 330 KB, comes on top).
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ from bench_util import cpu_ns, cpu_seconds, free_port
 
 TOKENS = 200
 RATE = 50
-#: Bytes the last batch kept for replay (its responses' `raw`, capacity included).
+#: Bytes the last batch kept for replay once ended (its responses' compressed replays).
 KEPT: list[int] = []
 #: The API key used with `--key`.
 KEY = "sk-proxy-cpu-benchmark-0123456789abcdef"
@@ -101,8 +102,7 @@ async def one_batch(upstream: Upstream, n: int, store: BatchStore | None = None
                time.thread_time() - loop_cpu, thread_cpu(writer) - writer_cpu,
                (cpu_ns(reader) - reader_cpu) if reader else 0.0)
     assert batch.batch is not None
-    KEPT.append(sum(sys.getsizeof(r.raw) + sum(map(sys.getsizeof, r.raw))
-                    for r in batch.batch.responses.values()))
+    KEPT.append(batch.batch.kept_bytes())
     batch.close()
     await registry.close()
     return elapsed

@@ -4,9 +4,9 @@ sockets subscribed to it (subscriber.py), decoupled from any one socket.
 State of one response: running -> ended. Exactly one terminal message (`end`, `stopped` or
 `error`) is emitted per response, whatever races happen between a stop, the end of the stream
 and the subscribers going away. Every message a response emits goes to each of its subscribers,
-in the same order for each. Each response keeps the raw chunks it forwarded (`raw`) while its
-batch is in the registry (registry.py), so that a socket that attaches later gets exactly what
-the others got (`attach`, docs/protocol.md). A batch with running responses and no subscriber is
+in the same order for each. Each response keeps the chunks it forwarded, compressed as one running
+zlib stream (`replay`, replay.py), while its batch is in the registry (registry.py), so that a
+socket that attaches later gets exactly what the others got (`attach`, docs/protocol.md). A batch with running responses and no subscriber is
 *detached*: its responses run on for `c.Fanout.detached_timeout` seconds, then stop. A batch
 with nothing running and no subscriber is dropped from the registry after a grace period.
 
@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from .config import Fanout
 from .errors import INTERNAL_ERROR, FanoutError
-from .outbox import record, record_of, record_prefix
+from .outbox import record, record_prefix
+from .replay import ENCODING, ReplayBuffer
 from .store import BatchStore, Recording, prompt_of
 from .upstream import Upstream, UpstreamStream
 from .validation import (
@@ -111,9 +112,9 @@ class Response:
         self._loop = loop
         self.started_at = loop.time()
         self.first_byte_at: float | None = None
-        #: Every chunk forwarded so far, for a later `attach` (None once the batch is dropped):
-        #: the chunks themselves, kept without a copy (cheaper per chunk than a bytearray).
-        self.raw: list[bytes] | None = []
+        #: Every chunk forwarded so far, compressed, for a later `attach` (None once the batch
+        #: is dropped).
+        self.replay: ReplayBuffer | None = ReplayBuffer()
         #: The `open` message once the upstream answered, the terminal one once ended.
         self.opened: dict[str, Any] | None = None
         self.terminal: dict[str, Any] | None = None
@@ -135,8 +136,8 @@ class Response:
             self.opened = {"type": "open", "id": self.id, "status": stream.status}
             self.emit(self.opened)
             recording = self.recording
-            raw = self.raw
-            assert raw is not None
+            replay = self.replay
+            assert replay is not None
             prefix = self.prefix
             while True:
                 chunk = await stream.read()
@@ -146,13 +147,14 @@ class Response:
                     self.first_byte_at = self._loop.time()
                 # Kept and queued for every subscriber in one step: an `attach` between two
                 # chunks replays exactly what the others were sent.
-                raw.append(chunk)
+                replay.add(chunk)
                 if recording is not None:
                     recording.data(chunk)
-                waits = self.forward(record(prefix, chunk))
-                if waits is not None:
-                    # Backpressure: only while some subscriber has too much unsent.
-                    await asyncio.wait(waits)
+                if self.subscribers:  # detached: no record is framed for nobody
+                    waits = self.forward(record(prefix, chunk))
+                    if waits is not None:
+                        # Backpressure: only while some subscriber has too much unsent.
+                        await asyncio.wait(waits)
             clean_end = True
         except FanoutError as e:
             self.finish(e.to_message(self.id))
@@ -164,6 +166,9 @@ class Response:
             # connection is closed before anyone is told the response stopped.
             if stream is not None:
                 stream.close()
+            # No chunk comes after this: the replay keeps its compressed bytes only.
+            if self.replay is not None:
+                self.replay.seal()
         if clean_end:
             self.finish({"type": "end", "id": self.id})
 
@@ -227,8 +232,12 @@ class Response:
             self.batch.store.end(recording, message["type"], error)
 
     def kept(self) -> bytes:
-        """Every byte forwarded so far (b"" once the batch was dropped)."""
-        return b"".join(self.raw or ())
+        """Every byte forwarded so far, inflated (b"" once the batch was dropped); for tests."""
+        return b"" if self.replay is None else self.replay.decoded()
+
+    def kept_bytes(self) -> int:
+        """About how much memory this response holds for a later `attach`."""
+        return 0 if self.replay is None else self.replay.kept_bytes()
 
     def describe(self, now: float) -> dict[str, Any]:
         """This response in an `attached` message."""
@@ -238,6 +247,10 @@ class Response:
             "first_byte_ms": (None if self.first_byte_at is None
                               else round((now - self.first_byte_at) * 1000, 1)),
             "state": "ended" if self.terminal is not None else "running",
+            # The record that follows `open` in the replay, when there is one: a zlib stream
+            # of `bytes` bytes (replay.py).
+            "replay": (None if self.replay is None or not self.replay.raw_bytes
+                       else {"encoding": ENCODING, "bytes": self.replay.raw_bytes}),
         }
 
 
@@ -256,6 +269,7 @@ class Batch:
         store: BatchStore | None = None,
         described: tuple[str, dict[str, Any]] | None = None,
         on_drop: Callable[[Batch], None] | None = None,
+        on_idle: Callable[[Batch], None] | None = None,
     ):
         #: The batch's id in the registry and in the store.
         self.id = batch_id
@@ -269,6 +283,10 @@ class Batch:
         self.user_streams = user_streams
         self.log = log
         self._on_drop = on_drop
+        #: Told when the batch becomes idle (ended, no socket: its grace period began).
+        self._on_idle = on_idle
+        #: Loop time the grace period began (None: not idle).
+        self.idle_since: float | None = None
         self.responses: dict[str, Response] = {}  # in start order
         self.subscribers: list[Subscriber] = []
         #: The id of every response started, and of the last MAX_REFUSED_IDS refused starts.
@@ -317,8 +335,9 @@ class Batch:
         for response in responses:
             if response.opened is not None:
                 subscriber.put_text(json.dumps(response.opened))
-            if response.raw:
-                subscriber.put_record(record_of(response.prefix, response.raw))
+            replay = response.replay
+            if replay is not None and replay.raw_bytes:
+                subscriber.put_record(record(response.prefix, replay.snapshot()))
             if response.terminal is not None:
                 subscriber.put_text(json.dumps(response.terminal))
             else:
@@ -390,13 +409,22 @@ class Batch:
         if grace <= 0 or not self.responses:
             self.drop()
             return
-        self._drop_timer = asyncio.get_running_loop().call_later(grace, self.drop)
+        loop = asyncio.get_running_loop()
+        self._drop_timer = loop.call_later(grace, self.drop)
+        self.idle_since = loop.time()
+        if self._on_idle is not None:
+            self._on_idle(self)
+
+    def kept_bytes(self) -> int:
+        """About how much memory the batch holds for a later `attach` (replay.py)."""
+        return sum(r.kept_bytes() for r in self.responses.values())
 
     def _cancel_timers(self) -> None:
         for timer in (self._detach_timer, self._drop_timer):
             if timer is not None:
                 timer.cancel()
         self._detach_timer = self._drop_timer = None
+        self.idle_since = None
 
     def drop(self) -> None:
         """Leave the registry; the bytes kept for replay are released."""
@@ -405,7 +433,7 @@ class Batch:
         self.closed = True
         self._cancel_timers()
         for response in self.responses.values():
-            response.raw = None
+            response.replay = None
             response.subscribers = []
         self.responses = {}
         self.subscribers = []
@@ -503,6 +531,8 @@ class Batch:
     def _on_done(self, response: Response, task: asyncio.Task[None]) -> None:
         """Release the user's slot, observe the task's outcome, drop the batch if idle."""
         self.user_streams.release(self.user)
+        if response.replay is not None:  # also when the task was cancelled before it ran
+            response.replay.seal()
         if not task.cancelled():
             exc = task.exception()
             if exc is not None:

@@ -163,6 +163,18 @@ class Fanout(Configurable):
         socket of their batch closes (the behaviour before server-owned batches).""",
     ).tag(config=True)
 
+    ended_replay_bytes = Int(
+        128 * 1024 * 1024,
+        min=0,
+        help="""Bytes the server may hold, all users together, for the replays of ended batches
+        that no socket holds (kept for an `attach` during their grace period of
+        min(detached_timeout, 60) s). Replays are kept deflate-compressed, about 10-20 bytes
+        per generated token. Beyond this, the batches that ended longest ago leave memory
+        before their grace period is over (the store still has them; an `attach` gets
+        'unknown_batch' and the page reads the store). 0: an ended batch with no socket
+        leaves memory at once. Running batches are not counted.""",
+    ).tag(config=True)
+
     store_path = Unicode(
         None,
         allow_none=True,

@@ -21,11 +21,6 @@ def record(prefix: bytes, chunk: bytes) -> bytes:
     return prefix + struct.pack(">I", len(chunk)) + chunk
 
 
-def record_of(prefix: bytes, chunks: list[bytes]) -> bytes:
-    """One record holding `chunks` one after another (one copy of their bytes)."""
-    return b"".join([prefix, struct.pack(">I", sum(map(len, chunks))), *chunks])
-
-
 def record_prefix(response_id: str) -> bytes:
     raw = response_id.encode("utf-8")
     return struct.pack(">H", len(raw)) + raw

@@ -1,5 +1,9 @@
 """The batches the server holds, by id: running ones, attached or detached, and ended ones
-during their grace period (batch.py). `FanoutState.batches` is the one registry."""
+during their grace period (batch.py). `FanoutState.batches` is the one registry.
+
+The memory ended batches keep for a later `attach` (their compressed replays, replay.py) is
+counted across the registry: beyond `c.Fanout.ended_replay_bytes`, the batches idle longest
+leave before their grace period is over."""
 from __future__ import annotations
 
 import asyncio
@@ -46,10 +50,37 @@ class BatchRegistry:
         batch = Batch(
             batch_id, fanout=self.fanout, lookup=self.lookup, user=user,
             user_streams=self.user_streams, log=self.log, store=self.store,
-            described=described, on_drop=self._forget,
+            described=described, on_drop=self._forget, on_idle=self._trim,
         )
         self._batches[batch_id] = batch
         return batch
+
+    def kept_bytes(self) -> tuple[int, int]:
+        """About how much memory the batches keep for replays: (running or subscribed, idle)."""
+        busy = idle = 0
+        for batch in self._batches.values():
+            if batch.idle_since is None:
+                busy += batch.kept_bytes()
+            else:
+                idle += batch.kept_bytes()
+        return busy, idle
+
+    def _trim(self, _batch: Batch) -> None:
+        """A batch became idle: while the idle batches keep more than `ended_replay_bytes`,
+        drop the one idle longest (the store still has it)."""
+        idle = sorted((b for b in self._batches.values() if b.idle_since is not None),
+                      key=lambda b: b.idle_since or 0.0)
+        sizes = {b.id: b.kept_bytes() for b in idle}
+        total = sum(sizes.values())
+        limit = self.fanout.ended_replay_bytes
+        for batch in idle:
+            if total <= limit:
+                break
+            total -= sizes[batch.id]
+            self.log.info("fanout: batch %r leaves memory before its grace period: ended"
+                          " batches keep more than %d bytes (c.Fanout.ended_replay_bytes)",
+                          batch.id, limit)
+            batch.drop()
 
     def _forget(self, batch: Batch) -> None:
         if self._batches.get(batch.id) is batch:

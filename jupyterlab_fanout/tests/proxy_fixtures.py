@@ -13,6 +13,7 @@ import json
 import logging
 import struct
 import time
+import zlib
 from typing import Any, Iterator
 
 import pytest
@@ -239,6 +240,10 @@ class BatchClient:
         self.messages: list[tuple[float, Any]] = []  # (time.time(), dict | (id, bytes))
         self.frames_with_several_records = 0
         self.body: dict[str, bytearray] = {}
+        #: Responses whose next record is a compressed replay (from `attached`): raw length.
+        self._replays: dict[str, int] = {}
+        #: The replay records as they came (compressed), by response id.
+        self.replay_records: dict[str, bytes] = {}
         self.closed = asyncio.Event()
         self._changed = asyncio.Event()
         self._reader = asyncio.ensure_future(self._read())
@@ -253,10 +258,23 @@ class BatchClient:
                 records = split_records(msg)
                 self.frames_with_several_records += len(records) > 1
                 for rid, chunk in records:
+                    if rid in self._replays:
+                        # The replay of an `attach`: one zlib stream of every byte so far
+                        # (docs/protocol.md); its decoded bytes are what the others got.
+                        expected = self._replays.pop(rid)
+                        self.replay_records[rid] = chunk
+                        chunk = zlib.decompress(chunk)
+                        assert len(chunk) == expected, (rid, len(chunk), expected)
                     self.body.setdefault(rid, bytearray()).extend(chunk)
                     self.messages.append((now, (rid, chunk)))
             else:
-                self.messages.append((now, json.loads(msg)))
+                message = json.loads(msg)
+                if message.get("type") == "attached":
+                    for listed in message["responses"]:
+                        if listed["replay"] is not None:
+                            assert listed["replay"]["encoding"] == "deflate", listed
+                            self._replays[listed["id"]] = listed["replay"]["bytes"]
+                self.messages.append((now, message))
             self._changed.set()
         self.closed.set()
         self._changed.set()

@@ -175,6 +175,7 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
     before.maxTokens === after.maxTokens &&
     before.trans === after.trans &&
     before.running === after.running &&
+    before.reconnecting === after.reconnecting &&
     before.attemptPosition === after.attemptPosition &&
     before.attemptCount === after.attemptCount &&
     before.previousAttempt === after.previousAttempt &&
@@ -249,7 +250,7 @@ const OUT_OF_VIEW_REFRESH_MS = 1000;
  * One response: status, counts, bar, metrics, text, and Stop or Re-generate.
  *
  * A card scrolled out of view re-renders at most once a second (and at once when its status
- * changes): with dozens of responses streaming, only the visible few re-render every time, and
+ * changes, or when it comes back from reconnecting after a reload): with dozens of responses streaming, only the visible few re-render every time, and
  * what the page holds for the others (for screen readers, find, scripts) is at most a second old.
  */
 export function ResponseCard(props: IResponseCardProps): JSX.Element {
@@ -269,10 +270,18 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
     observer.observe(node.current);
     return () => observer.disconnect();
   }, []);
+  const shownReconnecting = useRef(props.reconnecting);
   const now = performance.now();
-  if (inView || props.snapshot.status !== shown.current.status || now - shownAt.current >= OUT_OF_VIEW_REFRESH_MS) {
+  if (
+    inView ||
+    props.snapshot.status !== shown.current.status ||
+    props.reconnecting !== shownReconnecting.current ||
+    now - shownAt.current >= OUT_OF_VIEW_REFRESH_MS
+  ) {
+    // Out of view too, a response back from reconnecting shows its replayed state at once.
     shown.current = props.snapshot;
     shownAt.current = now;
+    shownReconnecting.current = props.reconnecting;
   }
   if (!everInView.current) {
     const status = props.snapshot.status;

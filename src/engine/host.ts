@@ -5,7 +5,7 @@
  * response every `interval` milliseconds (the first at once).
  */
 import { ResponseError, ResponseStream, takeUpdate } from '../core';
-import type { IAttachedWire, IBatchConnection, IConnectionHandlers } from './transport';
+import type { IAttachedWire, IBatchConnection, IConnectionHandlers, IReplayStats } from './transport';
 import type {
   EngineEvent,
   EngineRequest,
@@ -187,7 +187,8 @@ export class StreamHost {
   private _open(batchId: string, batch: IHostBatch, transport: TransportSpec): IBatchConnection {
     /** Set when the last reattached response's replay arrived (see `onData`). */
     let replayed = false;
-    const replay = { bytes: 0, parseMs: 0 };
+    /** The replays of the attach: inflated bytes, compressed bytes, parse time, longest inflate wait. */
+    const replay = { bytes: 0, wireBytes: 0, parseMs: 0, inflateMs: 0 };
     const live = (wire: string): ResponseStream | undefined => {
       const stream = batch.running.get(wire)?.stream;
       return stream && !stream.ended ? stream : undefined;
@@ -207,7 +208,7 @@ export class StreamHost {
       onOpen: (wire, status) =>
         batch.replaying.has(wire) ? live(wire)?.open(status) : apply(wire, stream => stream.open(status)),
       // `[DONE]` or an error event inside the bytes can end the response.
-      onData: (wire, bytes) => {
+      onData: (wire, bytes, stats?: IReplayStats) => {
         if (!batch.replaying.has(wire)) {
           apply(wire, stream => stream.feed(bytes));
           return;
@@ -217,6 +218,8 @@ export class StreamHost {
         apply(wire, stream => stream.feed(bytes));
         replay.bytes += bytes.length;
         replay.parseMs += this._options.now() - started;
+        replay.wireBytes += stats?.wireBytes ?? bytes.length;
+        replay.inflateMs = Math.max(replay.inflateMs, stats?.inflateMs ?? 0);
         if (replayed) {
           replayed = false;
           mark('replayed', { batch: batchId, ...replay }); // every replay of the attach is parsed

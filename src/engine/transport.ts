@@ -3,14 +3,18 @@
  * Jupyter server, carrying every response of the batch. No DOM beyond the WebSocket API.
  */
 import type { ResponseError } from '../core';
+import { type Inflate, inflateDeflate, inflateReplay, REPLAY_ENCODING } from './inflate';
 import type { IBatchDescription } from './protocol';
 
 /** What the connection reports, per response id. */
 export interface IConnectionHandlers {
   /** The upstream answered with headers; body bytes follow. */
   onOpen(id: string, status: number): void;
-  /** Raw upstream body bytes, cut anywhere. */
-  onData(id: string, bytes: Uint8Array): void;
+  /**
+   * Raw upstream body bytes, cut anywhere. For the replay of an attach (already inflated),
+   * `replay` says how many bytes it took on the wire and how long it waited to be inflated.
+   */
+  onData(id: string, bytes: Uint8Array, replay?: IReplayStats): void;
   /** The upstream closed the stream. */
   onEnd(id: string): void;
   /** The stop was carried out: the upstream connection is closed. */
@@ -30,6 +34,14 @@ export interface IConnectionHandlers {
   onAttachFailed?(error: ResponseError): void;
 }
 
+/** What the replay of one response cost before it reached `onData`. */
+export interface IReplayStats {
+  /** Bytes of its compressed record. */
+  wireBytes: number;
+  /** Milliseconds from its record's arrival to its inflated bytes (waiting for others included). */
+  inflateMs: number;
+}
+
 /** One response of an `attached` message (docs/protocol.md). */
 export interface IAttachedWire {
   id: string;
@@ -40,6 +52,8 @@ export interface IAttachedWire {
   /** Server time since its first byte, or null when none came yet. */
   first_byte_ms: number | null;
   state: 'running' | 'ended';
+  /** The replay record that follows its `open`: a zlib stream of `bytes` bytes; null: none. */
+  replay?: { encoding: string; bytes: number } | null;
 }
 
 /** One open batch connection. */
@@ -99,12 +113,24 @@ export function decodeDataFrame(frame: ArrayBuffer): Array<{ id: string; bytes: 
   return records;
 }
 
-/** A batch connection over a WebSocket at `url` (already carrying any auth query). */
+/** The clock the replay's inflate time is measured with. */
+const clock = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/**
+ * A batch connection over a WebSocket at `url` (already carrying any auth query).
+ *
+ * The replay record of each response listed in `attached` is compressed: it is inflated
+ * (asynchronously, `inflate`) before it reaches `onData`, and every later message of that
+ * response waits for it, so each response still sees its messages in order; the other
+ * responses do not wait. A replay that cannot be inflated fails its response alone
+ * (`onError`, code `replay_corrupt`).
+ */
 export class WebSocketBatchConnection implements IBatchConnection {
   constructor(
     url: string,
     private readonly _handlers: IConnectionHandlers,
-    makeSocket: (url: string) => WebSocket = u => new WebSocket(u)
+    makeSocket: (url: string) => WebSocket = u => new WebSocket(u),
+    private readonly _inflate: Inflate = inflateDeflate
   ) {
     this._socket = makeSocket(url);
     this._socket.binaryType = 'arraybuffer';
@@ -119,18 +145,28 @@ export class WebSocketBatchConnection implements IBatchConnection {
       this._failure = { message: 'The connection to the Jupyter server failed.', code: 'connection' };
     };
     this._socket.onclose = event => {
-      if (this._closedByUs) {
-        this._handlers.onClose(null);
+      if (this._inflating.size > 0) {
+        // What arrived before the close is delivered first: the replays being inflated, and
+        // the messages of their responses that wait for them.
+        void Promise.allSettled([...this._inflating]).then(() => this._safely(() => this._closed(event)));
         return;
       }
-      const reason = event.reason ? `: ${event.reason}` : '';
-      this._handlers.onClose(
-        this._failure ?? {
-          message: `The connection to the Jupyter server closed (code ${event.code}${reason}).`,
-          code: 'connection'
-        }
-      );
+      this._closed(event);
     };
+  }
+
+  private _closed(event: CloseEvent): void {
+    if (this._closedByUs) {
+      this._handlers.onClose(null);
+      return;
+    }
+    const reason = event.reason ? `: ${event.reason}` : '';
+    this._handlers.onClose(
+      this._failure ?? {
+        message: `The connection to the Jupyter server closed (code ${event.code}${reason}).`,
+        code: 'connection'
+      }
+    );
   }
 
   describe(batchId: string, description: IBatchDescription): void {
@@ -164,10 +200,71 @@ export class WebSocketBatchConnection implements IBatchConnection {
     }
   }
 
+  /** Run `deliver` now, or after the replay of response `id` when it is being inflated. */
+  private _deliver(id: string, deliver: () => void): void {
+    const held = this._held.get(id);
+    if (held) {
+      held.push(deliver);
+    } else {
+      deliver();
+    }
+  }
+
+  /** Inflate the replay record of `id`, then deliver it and what waited for it. */
+  private _replay(id: string, compressed: Uint8Array, replay: { encoding: string; bytes: number }): void {
+    const held: Array<() => void> = [];
+    this._held.set(id, held);
+    const began = clock();
+    const inflated =
+      replay.encoding === REPLAY_ENCODING
+        ? inflateReplay(this._inflate, compressed, replay.bytes)
+        : Promise.reject(
+            new Error(`its encoding '${String(replay.encoding).slice(0, 40)}' is not one this page reads`)
+          );
+    const done = inflated.then(
+      inflated => {
+        this._held.delete(id);
+        this._safely(() =>
+          this._handlers.onData(id, inflated, { wireBytes: compressed.length, inflateMs: clock() - began })
+        );
+        for (const deliver of held) {
+          this._safely(deliver);
+        }
+      },
+      (error: Error) => {
+        // This response alone fails; what waited for its replay is dropped with it.
+        this._held.delete(id);
+        this._safely(() =>
+          this._handlers.onError(id, {
+            message: `The replay of response ${id} from the server could not be read (${error.message}).`,
+            code: 'replay_corrupt'
+          })
+        );
+      }
+    );
+    this._inflating.add(done);
+    void done.then(() => this._inflating.delete(done));
+  }
+
+  /** A handler called after an inflate: what it throws is reported, never left unhandled. */
+  private _safely(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      console.error('jupyterlab-fanout: handling a replayed response failed', error);
+    }
+  }
+
   private _onMessage(data: unknown): void {
     if (data instanceof ArrayBuffer) {
       for (const { id, bytes } of decodeDataFrame(data)) {
-        this._handlers.onData(id, bytes);
+        const replay = this._replays.get(id);
+        if (replay !== undefined) {
+          this._replays.delete(id);
+          this._replay(id, bytes, replay);
+        } else {
+          this._deliver(id, () => this._handlers.onData(id, bytes));
+        }
       }
       return;
     }
@@ -182,20 +279,28 @@ export class WebSocketBatchConnection implements IBatchConnection {
       upstream?: string;
       request?: Record<string, unknown>;
     };
+    const id = message.id!;
     switch (message.type) {
       case 'open':
-        this._handlers.onOpen(message.id!, message.status ?? 200);
+        this._deliver(id, () => this._handlers.onOpen(id, message.status ?? 200));
         break;
       case 'end':
-        this._handlers.onEnd(message.id!);
+        this._deliver(id, () => this._handlers.onEnd(id));
         break;
       case 'stopped':
-        this._handlers.onStopped(message.id!);
+        this._deliver(id, () => this._handlers.onStopped(id));
         break;
-      case 'attached':
+      case 'attached': {
         this._attaching = false;
-        this._handlers.onAttached?.(message.batch ?? '', Array.isArray(message.responses) ? message.responses : []);
+        const responses = Array.isArray(message.responses) ? message.responses : [];
+        for (const response of responses) {
+          if (response.replay) {
+            this._replays.set(response.id, response.replay);
+          }
+        }
+        this._handlers.onAttached?.(message.batch ?? '', responses);
         break;
+      }
       case 'started':
         this._handlers.onStarted?.(message.id!, message.upstream ?? '', message.request ?? {});
         break;
@@ -214,7 +319,7 @@ export class WebSocketBatchConnection implements IBatchConnection {
           console.error(`jupyterlab-fanout: the server refused a message: ${error.message}`);
           this._failure = error;
         } else {
-          this._handlers.onError(message.id, error);
+          this._deliver(id, () => this._handlers.onError(id, error));
         }
         break;
       }
@@ -225,6 +330,12 @@ export class WebSocketBatchConnection implements IBatchConnection {
 
   private _socket: WebSocket;
   private _queue: string[] = [];
+  /** Responses whose next record is a compressed replay (from `attached`): its encoding and inflated length. */
+  private readonly _replays = new Map<string, { encoding: string; bytes: number }>();
+  /** Responses whose replay is being inflated: their messages that arrived meanwhile. */
+  private readonly _held = new Map<string, Array<() => void>>();
+  /** The inflates under way (a close is reported after them). */
+  private readonly _inflating = new Set<Promise<void>>();
   private _closedByUs = false;
   /** An attach was sent and not answered yet. */
   private _attaching = false;

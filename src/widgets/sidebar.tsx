@@ -167,6 +167,12 @@ export class FanoutSidebar extends ReactWidget {
       this._renderWhenShown = true;
       return;
     }
+    if (this._reconnecting > 0 && this._countReconnecting() === 0) {
+      // The last responses reattached after a reload are live again: shown now, not at the
+      // end of the streaming interval (up to 200 ms later with many responses).
+      this._renderNow();
+      return;
+    }
     if (this._renderTimer !== null) {
       return;
     }
@@ -185,13 +191,10 @@ export class FanoutSidebar extends ReactWidget {
     }
     this._lastRender = performance.now();
     let responses = 0;
-    let reconnecting = 0;
     for (const batch of this._props.model.batches) {
       responses += batch.active ? batch.responses.length : 0;
-      for (const response of batch.active ? batch.responses : []) {
-        reconnecting += response.reconnecting ? 1 : 0;
-      }
     }
+    const reconnecting = this._countReconnecting();
     this._interval = responses > MANY_RESPONSES ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
     const reconnected = reconnecting < this._reconnecting;
     this._reconnecting = reconnecting;
@@ -204,6 +207,17 @@ export class FanoutSidebar extends ReactWidget {
     // A transition: React renders in slices of a few milliseconds and lets typing and clicks
     // in between, instead of holding the main thread for the whole sidebar.
     React.startTransition(() => this._rendered.emit());
+  }
+
+  /** Responses of the running batches that are reconnecting (after a reload). */
+  private _countReconnecting(): number {
+    let reconnecting = 0;
+    for (const batch of this._props.model.batches) {
+      for (const response of batch.active ? batch.responses : []) {
+        reconnecting += response.reconnecting ? 1 : 0;
+      }
+    }
+    return reconnecting;
   }
 
   private _stopTicking(): void {

@@ -42,8 +42,11 @@ interface ISample {
   /** From ready: in the engine's worker, the answer to the attach read, every replay parsed. */
   engineAttachedMs: number;
   engineReplayedMs: number;
-  /** The replayed bytes (MB) and the worker's time parsing them. */
+  /** The replayed bytes (MB, inflated), the bytes of their compressed records on the wire
+   * (MB), the longest wait of one for its inflate and the worker's time parsing them. */
   replayMB: number;
+  wireMB: number;
+  inflateMs: number;
   parseMs: number;
   attachedMs: number;
   reconnectedMs: number;
@@ -175,6 +178,8 @@ test('reattach after a reload: every response live again after JupyterLab is rea
       engineAttachedMs: (engine.attached?.at ?? NaN) - rec.readyAt,
       engineReplayedMs: (engine.replayed?.at ?? NaN) - rec.readyAt,
       replayMB: (engine.replayed?.detail?.bytes ?? NaN) / 1e6,
+      wireMB: (engine.replayed?.detail?.wireBytes ?? NaN) / 1e6,
+      inflateMs: engine.replayed?.detail?.inflateMs ?? NaN,
       parseMs: engine.replayed?.detail?.parseMs ?? NaN,
       longTaskMs: between(rec).reduce((sum, d) => sum + d, 0),
       longestTaskMs: Math.max(0, ...between(rec)),
@@ -199,9 +204,11 @@ test('reattach after a reload: every response live again after JupyterLab is rea
     fmt(s.readyMs, 0),
     fmt(s.firstCardMs, 0),
     fmt(s.replayMB, 1),
+    fmt(s.wireMB, 2),
     fmt(s.attachMs, 0),
     fmt(s.engineAttachedMs, 0),
     fmt(s.engineReplayedMs, 0),
+    fmt(s.inflateMs, 0),
     fmt(s.parseMs, 0),
     fmt(s.attachedMs, 0),
     fmt(s.reconnectedMs, 0),
@@ -241,9 +248,11 @@ test('reattach after a reload: every response live again after JupyterLab is rea
           'ready',
           'first card',
           'replay (MB)',
+          'on the wire (MB)',
           'attach sent',
           'worker: attached',
           'worker: replays parsed',
+          'worker: inflate wait (ms)',
           'worker: parse (ms)',
           'attached',
           'all replayed',
@@ -273,7 +282,9 @@ test('reattach after a reload: every response live again after JupyterLab is rea
       "attach sent / attached / all replayed: the model's user-timing marks `jupyterlab-fanout:attach`, `:attached`",
       '(the answer reached the main thread), `:reconnected` (every response had its first replayed update).',
       "worker: the engine's marks `jupyterlab-fanout:engine-attached` (the answer read in the Web Worker) and",
-      "`:engine-replayed` (every replayed record parsed); replay (MB): the bytes replayed; parse: the worker's time in them.",
+      '`:engine-replayed` (every replayed record parsed); replay (MB): the bytes replayed (inflated); on the wire: their',
+      "compressed records; inflate wait: the longest time from a record's arrival to its inflated bytes (other",
+      "records' inflates and parses included); parse: the worker's time in them.",
       '',
       `Median, all repeats: every response live ${fmt(all, 0)} ms after JupyterLab is ready; budget ${BUDGET_MS} ms: ${passMiss(all <= BUDGET_MS)}`
     ].join('\n')

@@ -1,3 +1,4 @@
+import { deflateSync, inflateSync } from 'zlib';
 import { describeBatch } from '../protocol';
 import { decodeDataFrame, WebSocketBatchConnection } from '../transport';
 
@@ -186,5 +187,207 @@ describe('attach (server-owned batches)', () => {
     expect(spy).toHaveBeenCalled();
     spy.mockRestore();
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe('the compressed replay of an attach', () => {
+  const globals = globalThis as { WebSocket?: unknown };
+  const saved = globals.WebSocket;
+  beforeAll(() => {
+    globals.WebSocket = saved ?? { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
+  });
+  afterAll(() => {
+    globals.WebSocket = saved;
+  });
+
+  /** The SSE of one response, as the server forwarded it. */
+  function sse(id: string, tokens: number): Uint8Array {
+    let text = '';
+    for (let i = 0; i < tokens; i++) {
+      text += `data: {"id":"${id}","choices":[{"index":0,"delta":{"content":"word ${i} é "}}],"usage":{"completion_tokens":${i + 1}}}\n\n`;
+    }
+    return encoder.encode(text);
+  }
+
+  function listed(id: string, raw: Uint8Array | null) {
+    return {
+      id,
+      upstream: 'sim',
+      request: {},
+      elapsed_ms: 100,
+      first_byte_ms: 90,
+      state: 'running',
+      replay: raw ? { encoding: 'deflate', bytes: raw.length } : null
+    };
+  }
+
+  function connect(inflate?: (bytes: Uint8Array) => Promise<Uint8Array>) {
+    const socket = {
+      readyState: 1,
+      binaryType: '',
+      send: () => undefined,
+      close: () => undefined
+    } as unknown as WebSocket & {
+      onmessage: (event: { data: unknown }) => void;
+      onclose: (event: { code: number; reason: string }) => void;
+    };
+    const calls: unknown[][] = [];
+    const log =
+      (name: string) =>
+      (...args: unknown[]) =>
+        calls.push([name, ...args]);
+    const connection = new WebSocketBatchConnection(
+      'ws://x',
+      {
+        onOpen: log('open'),
+        onData: (id, bytes, stats) =>
+          calls.push(['data', id, new TextDecoder().decode(bytes), stats ? stats.wireBytes : null]),
+        onEnd: log('end'),
+        onStopped: log('stopped'),
+        onError: (id, error) => calls.push(['error', id, error.code, error.message]),
+        onClose: log('close'),
+        onAttached: (batch, responses) => calls.push(['attached', batch, responses.map(r => r.id)])
+      },
+      () => socket,
+      inflate
+    );
+    const receive = (message: unknown) =>
+      socket.onmessage({ data: message instanceof ArrayBuffer ? message : JSON.stringify(message) });
+    return { calls, connection, receive, socket };
+  }
+
+  /** Every inflate under way (and what waited for it) has run. */
+  const settle = () => new Promise(resolve => setTimeout(resolve, 50));
+
+  it("is inflated with the browser's DecompressionStream, byte-equal, then the live bytes follow in order", async () => {
+    const { calls, connection, receive } = connect();
+    connection.attach('b-1');
+    const one = sse('1.1', 300);
+    const two = sse('2.1', 7);
+    const oneZ = new Uint8Array(deflateSync(one));
+    expect(oneZ.length).toBeLessThan(one.length / 5);
+    receive({ type: 'attached', batch: 'b-1', responses: [listed('1.1', one), listed('2.1', two)] });
+    receive({ type: 'open', id: '1.1', status: 200 });
+    // The replay of 1.1, a live record of 1.1 in the same frame, then 2.1's replay and end.
+    receive(frame(record('1.1', oneZ), record('1.1', encoder.encode('data: [DONE]\n\n'))));
+    receive({ type: 'open', id: '2.1', status: 200 });
+    receive(frame(record('2.1', new Uint8Array(deflateSync(two)))));
+    receive({ type: 'end', id: '2.1' });
+    receive({ type: 'end', id: '1.1' });
+    // Until inflated, nothing of a replayed response after its open is delivered.
+    expect(calls).toEqual([
+      ['attached', 'b-1', ['1.1', '2.1']],
+      ['open', '1.1', 200],
+      ['open', '2.1', 200]
+    ]);
+    await settle();
+    const of = (id: string) => calls.filter(c => c[1] === id);
+    expect(of('1.1')).toEqual([
+      ['open', '1.1', 200],
+      ['data', '1.1', new TextDecoder().decode(one), oneZ.length],
+      ['data', '1.1', 'data: [DONE]\n\n', null],
+      ['end', '1.1']
+    ]);
+    expect(of('2.1').map(c => c[0])).toEqual(['open', 'data', 'end']);
+    expect(of('2.1')[1][2]).toEqual(new TextDecoder().decode(two));
+  });
+
+  it('a corrupt or truncated replay fails that response alone, with a clear error; the others go on', async () => {
+    const { calls, connection, receive } = connect();
+    connection.attach('b-2');
+    const good = sse('1.1', 50);
+    const cut = sse('2.1', 50);
+    const bad = sse('3.1', 50);
+    const cutZ = new Uint8Array(deflateSync(cut)).slice(0, 40); // truncated
+    const badZ = new Uint8Array(deflateSync(bad));
+    badZ[10] ^= 0xff; // corrupt
+    badZ[11] ^= 0xff;
+    receive({
+      type: 'attached',
+      batch: 'b-2',
+      responses: [listed('1.1', good), listed('2.1', cut), listed('3.1', bad)]
+    });
+    receive(
+      frame(
+        record('1.1', new Uint8Array(deflateSync(good))),
+        record('2.1', cutZ),
+        record('3.1', badZ),
+        record('2.1', encoder.encode('data: live\n\n'))
+      )
+    );
+    receive({ type: 'end', id: '2.1' });
+    receive(frame(record('1.1', encoder.encode('data: [DONE]\n\n'))));
+    receive({ type: 'end', id: '1.1' });
+    await settle();
+    expect(calls.filter(c => c[1] === '1.1').map(c => c[0])).toEqual(['data', 'data', 'end']);
+    const errors = calls.filter(c => c[0] === 'error');
+    expect(errors.map(c => [c[1], c[2]])).toEqual(
+      expect.arrayContaining([
+        ['2.1', 'replay_corrupt'],
+        ['3.1', 'replay_corrupt']
+      ])
+    );
+    expect(errors).toHaveLength(2);
+    for (const [, id, , message] of errors as string[][]) {
+      expect(message).toMatch(
+        new RegExp(
+          `^The replay of response ${id.replace('.', '\\.')} from the server could not be read \\(its \\d+ compressed bytes are not a complete deflate stream: .+\\)\\.$`
+        )
+      );
+    }
+    // Nothing of a failed response is delivered after its error (its live bytes and end were dropped).
+    expect(calls.filter(c => c[1] === '2.1').map(c => c[0])).toEqual(['error']);
+  });
+
+  it('a replay whose size or encoding differs from the announced one fails that response alone', async () => {
+    const { calls, connection, receive } = connect();
+    connection.attach('b-3');
+    const raw = sse('1.1', 20);
+    const other = sse('2.1', 20);
+    receive({
+      type: 'attached',
+      batch: 'b-3',
+      responses: [
+        { ...listed('1.1', raw), replay: { encoding: 'deflate', bytes: raw.length + 1 } },
+        { ...listed('2.1', other), replay: { encoding: 'br', bytes: other.length } }
+      ]
+    });
+    receive(frame(record('1.1', new Uint8Array(deflateSync(raw))), record('2.1', new Uint8Array(deflateSync(other)))));
+    await settle();
+    // Each fails on its own (in whichever order their inflates end).
+    expect(calls.slice(1).sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
+      [
+        'error',
+        '1.1',
+        'replay_corrupt',
+        `The replay of response 1.1 from the server could not be read (it inflates to ${raw.length} bytes, not the ${raw.length + 1} the server announced).`
+      ],
+      [
+        'error',
+        '2.1',
+        'replay_corrupt',
+        "The replay of response 2.1 from the server could not be read (its encoding 'br' is not one this page reads)."
+      ]
+    ]);
+  });
+
+  it('a socket closing while a replay is inflated reports the close after the replay', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>(resolve => (release = resolve));
+    const raw = sse('1.1', 5);
+    const { calls, connection, receive, socket } = connect(async bytes => {
+      await gate;
+      return new Uint8Array(inflateSync(bytes));
+    });
+    connection.attach('b-4');
+    receive({ type: 'attached', batch: 'b-4', responses: [listed('1.1', raw)] });
+    receive(frame(record('1.1', new Uint8Array(deflateSync(raw)))));
+    receive({ type: 'end', id: '1.1' });
+    socket.onclose({ code: 1001, reason: 'going away' });
+    await settle();
+    expect(calls.map(c => c[0])).toEqual(['attached']);
+    release();
+    await settle();
+    expect(calls.map(c => c[0])).toEqual(['attached', 'data', 'end', 'close']);
   });
 });
