@@ -87,6 +87,20 @@ async function cardTexts(page: Page): Promise<string[]> {
   return page.locator(`${RESPONSE} .jp-Fanout-response-text`).allTextContents();
 }
 
+/** The detail of the streaming worker's last user-timing mark `name`. */
+async function workerMark(page: Page, name: string): Promise<any> {
+  for (const worker of page.workers()) {
+    const detail = await worker.evaluate(n => {
+      const marks = performance.getEntriesByName(n);
+      return marks.length ? (marks[marks.length - 1] as any).detail : null;
+    }, name);
+    if (detail) {
+      return detail;
+    }
+  }
+  throw new Error(`no worker has the mark ${name}`);
+}
+
 async function allCompleted(request: APIRequestContext, n: number): Promise<void> {
   await expect
     .poll(async () => (await simulatorRequests(request)).map(entry => entry.outcome), { timeout: 60000 })
@@ -115,6 +129,11 @@ test.describe('A batch belongs to the server', () => {
       // TTFT counts from the server's first byte, not from the replay.
       expect(response.metrics.ttftMs).toBeLessThan(3000);
     });
+    // The replay came as deflate streams (docs/protocol.md), inflated in the worker: fewer
+    // bytes on the wire than the SSE they held, which the checks below find exact.
+    const replayed = await workerMark(page, 'jupyterlab-fanout:engine-replayed');
+    expect(replayed.bytes).toBeGreaterThan(0);
+    expect(replayed.wireBytes).toBeLessThan(replayed.bytes);
 
     await expect(page.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(4, { timeout: 60000 });
     const after = await getBatch(page, batchId);
