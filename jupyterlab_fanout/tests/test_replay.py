@@ -69,7 +69,7 @@ def test_sealing_keeps_the_same_bytes_and_lets_go_of_the_compressor():
     assert zlib.decompress(buffer.snapshot()) == before
     assert buffer.kept_bytes() == len(buffer.snapshot())
     # the compressor's state was counted while it ran, and is gone
-    assert running >= COMPRESSOR_BYTES and buffer.kept_bytes() < COMPRESSOR_BYTES // 100
+    assert running >= COMPRESSOR_BYTES and buffer.kept_bytes() < COMPRESSOR_BYTES // 10
     buffer.seal()  # twice: nothing changes
     assert zlib.decompress(buffer.snapshot()) == before
     with pytest.raises(RuntimeError, match="got bytes after it was sealed"):
@@ -107,7 +107,9 @@ async def test_the_replay_record_is_one_deflate_stream_that_decodes_byte_equal(
         announced = listed[rid]["replay"]
         assert announced["encoding"] == "deflate" and announced["bytes"] > 20000
         compressed = second.replay_records[rid]
-        assert compressed[:1] == b"\x78"  # a zlib header (RFC 1950)
+        # a zlib header (RFC 1950): method deflate, a window of at most 32 KiB, its check
+        assert compressed[0] & 0x0F == 8 and compressed[0] >> 4 <= 7
+        assert (compressed[0] << 8 | compressed[1]) % 31 == 0
         decompressor = zlib.decompressobj()
         replayed = decompressor.decompress(compressed)
         assert decompressor.eof and decompressor.unused_data == b""

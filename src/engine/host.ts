@@ -188,7 +188,14 @@ export class StreamHost {
     /** Set when the last reattached response's replay arrived (see `onData`). */
     let replayed = false;
     /** The replays of the attach: inflated bytes, compressed bytes, parse time, longest inflate wait. */
-    const replay = { bytes: 0, wireBytes: 0, parseMs: 0, inflateMs: 0 };
+    const replay = {
+      bytes: 0,
+      wireBytes: 0,
+      parseMs: 0,
+      inflateMs: 0,
+      firstArrivedAt: Infinity,
+      lastArrivedAt: -Infinity
+    };
     const live = (wire: string): ResponseStream | undefined => {
       const stream = batch.running.get(wire)?.stream;
       return stream && !stream.ended ? stream : undefined;
@@ -220,6 +227,11 @@ export class StreamHost {
         replay.parseMs += this._options.now() - started;
         replay.wireBytes += stats?.wireBytes ?? bytes.length;
         replay.inflateMs = Math.max(replay.inflateMs, stats?.inflateMs ?? 0);
+        if (stats) {
+          // When the compressed records arrived (this thread's `performance` clock, as the marks).
+          replay.firstArrivedAt = Math.min(replay.firstArrivedAt, stats.arrivedAt);
+          replay.lastArrivedAt = Math.max(replay.lastArrivedAt, stats.arrivedAt);
+        }
         if (replayed) {
           replayed = false;
           mark('replayed', { batch: batchId, ...replay }); // every replay of the attach is parsed

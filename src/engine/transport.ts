@@ -40,6 +40,8 @@ export interface IReplayStats {
   wireBytes: number;
   /** Milliseconds from its record's arrival to its inflated bytes (waiting for others included). */
   inflateMs: number;
+  /** When its record arrived (`performance.now()` of this thread). */
+  arrivedAt: number;
 }
 
 /** One response of an `attached` message (docs/protocol.md). */
@@ -225,7 +227,11 @@ export class WebSocketBatchConnection implements IBatchConnection {
       inflated => {
         this._held.delete(id);
         this._safely(() =>
-          this._handlers.onData(id, inflated, { wireBytes: compressed.length, inflateMs: clock() - began })
+          this._handlers.onData(id, inflated, {
+            wireBytes: compressed.length,
+            inflateMs: clock() - began,
+            arrivedAt: began
+          })
         );
         for (const deliver of held) {
           this._safely(deliver);
