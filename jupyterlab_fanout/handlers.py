@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Awaitable
+from typing import Any
 
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -29,14 +29,6 @@ from .validation import bad_request
 
 def _state(handler: web.RequestHandler) -> FanoutState:
     return handler.settings["fanout_state"]
-
-
-async def _written(write: Awaitable[None]) -> None:
-    """Wait for a WebSocket write begun by `BatchHandler._send`."""
-    try:
-        await write
-    except WebSocketClosedError:
-        raise SocketClosed() from None
 
 
 def _budget_key(user: Any) -> str:
@@ -214,16 +206,13 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
             _budget_key(self.current_user), self._send, close_socket=self.close
         )
 
-    def _send(self, message: str | bytes) -> Awaitable[None]:
-        """Begin writing `message` now (Tornado puts it on the socket's stream, in order); the
-        awaitable waits for the write. The outbox begins a whole burst before awaiting any."""
+    async def _send(self, message: str | bytes) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():
             raise SocketClosed()
         try:
-            written = self.write_message(message, binary=isinstance(message, bytes))
+            await self.write_message(message, binary=isinstance(message, bytes))
         except WebSocketClosedError:
             raise SocketClosed() from None
-        return _written(written)
 
     def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
         # Synchronous: Tornado would run an `async` on_message as a task and wait for it

@@ -12,9 +12,7 @@ from typing import Awaitable, Callable, Optional, Union
 
 from .errors import SocketClosed
 
-#: Writes one message to the browser's socket (raises SocketClosed once it is gone). A send
-#: that begins its write when called (the awaitable only waits for it), like the batch
-#: handler's, lets several messages leave in one turn of the event loop (`Outbox._write`).
+#: Writes one message to the browser's socket (raises SocketClosed once it is gone).
 Send = Callable[[Union[str, bytes]], Awaitable[None]]
 
 
@@ -181,78 +179,48 @@ class Outbox:
         try:
             while self._queue:
                 queued, self._queue = self._queue, []
-                # In order: each run of records as one frame, each text message on its own.
-                messages: list[tuple[str | bytes, list[asyncio.Future[None]]]] = []
                 records: list[tuple[bytes, Optional[asyncio.Future[None]]]] = []
                 for message, done in queued:
                     if isinstance(message, bytes):
                         records.append((message, done))
                         continue
-                    if records:
-                        messages.append(self._frame(records))
-                        records = []
-                    messages.append((message, [done] if done else []))
-                if records:
-                    messages.append(self._frame(records))
-                await self._write(messages)
+                    await self._flush(records)
+                    records = []
+                    await self._deliver(message, [done] if done else [])
+                    self._queued_bytes -= len(message)
+                    self._queued_text -= len(message)
+                    if self._readers and not self.backed_up:
+                        self._wake_readers()
+                await self._flush(records)
                 self._last_frame = loop.time()
         finally:
             self._draining = False
 
-    @staticmethod
-    def _frame(records: list[tuple[bytes, Optional[asyncio.Future[None]]]]
-               ) -> tuple[bytes, list[asyncio.Future[None]]]:
-        return (b"".join(r for r, _ in records),
-                [done for _, done in records if done is not None])
+    async def _flush(self, records: list[tuple[bytes, Optional[asyncio.Future[None]]]]) -> None:
+        if records:
+            frame = b"".join(r for r, _ in records)
+            await self._deliver(frame, [done for _, done in records if done is not None])
+            self._queued_bytes -= len(frame)
 
-    async def _write(self, messages: list[tuple[str | bytes, list[asyncio.Future[None]]]]
-                     ) -> None:
-        """Write `messages` in order. Every write is begun before the first is awaited (a
-        `send` that writes when called, as the batch handler's does, queues them on the
-        socket in order), so a burst of messages (the replay of an attach: `attached`, then an
-        `open` and a record per response) costs about one turn of the event loop, not one per
-        message. Then each is awaited in turn: its senders are told, its bytes leave the count.
-        After a failure, nothing more is sent; what was begun fails with it."""
-        writes: list[Optional[Awaitable[None]]] = []
-        if self._failure is None:
-            self._watch_write()
+    async def _deliver(self, message: str | bytes, waiting: list[asyncio.Future[None]]) -> None:
         try:
-            for message, _ in messages:
-                if self._failure is not None:
-                    writes.append(None)
-                    continue
-                try:
-                    writes.append(self._send(message))
-                except Exception as error:  # noqa: BLE001 - handed to its senders below
-                    self._failure = error
-                    writes.append(None)
-            for (message, waiting), write in zip(messages, writes):
-                error: BaseException | None = None
-                if write is not None and self._failure is not None and asyncio.iscoroutine(write):
-                    write.close()  # a send that writes when awaited: not begun, not sent
-                    write = None
-                if write is None:
-                    error = self._failure or SocketClosed()
-                else:
-                    try:
-                        await write
-                    except Exception as e:  # noqa: BLE001 - handed to every sender that waits
-                        error = e
-                        if self._failure is None:
-                            self._failure = e
-                for done in waiting:
-                    if not done.done():
-                        if error is None:
-                            done.set_result(None)
-                        else:
-                            done.set_exception(error)
-                self._queued_bytes -= len(message)
-                if isinstance(message, str):
-                    self._queued_text -= len(message)
-                    if self._readers and not self.backed_up:
-                        self._wake_readers()
-        finally:
-            self._write_began = None
+            if self._failure is not None:
+                raise SocketClosed() from self._failure
+            self._watch_write()
+            try:
+                await self._send(message)
+            finally:
+                self._write_began = None
+        except Exception as error:  # noqa: BLE001 - handed to every sender that waits on it
+            if self._failure is None:
+                self._failure = error
+            for done in waiting:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        for done in waiting:
+            if not done.done():
+                done.set_result(None)
 
     # -- the stall watch: a browser that stops reading -------------------------------------
 
