@@ -23,7 +23,7 @@ from .. import batch as batch_module
 from ..batch import UserStreams
 from ..config import Fanout, UpstreamSpec
 from ..registry import BatchRegistry
-from ..replay import COMPRESSOR_BYTES, ReplayBuffer
+from ..replay import COMPRESSOR_BYTES, PENDING_BYTES, ReplayBuffer
 from ..subscriber import Subscriber
 from ..upstream import Upstream
 
@@ -41,7 +41,8 @@ def sse_chunks(n: int) -> list[bytes]:
 
 
 def test_a_snapshot_is_a_complete_stream_of_every_byte_so_far_and_the_compressor_goes_on():
-    chunks = sse_chunks(400)
+    chunks = sse_chunks(1500)  # about 165 KB: compressed in several gathers, and a rest
+    assert sum(map(len, chunks)) > 2 * PENDING_BYTES
     buffer = ReplayBuffer()
     half = len(chunks) // 2
     for chunk in chunks[:half]:
