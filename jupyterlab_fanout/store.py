@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import os
 import pickle
 import queue
@@ -57,9 +56,11 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
-Log = Union[logging.Logger, logging.LoggerAdapter]
+if TYPE_CHECKING:  # not at run time: the reader process imports this module, not tornado
+    from .logs import Log
+
 
 #: 1: batches, attempts, chunks. 2: the full-text index (`FTS_TABLES`, `FTS_TRIGGERS`).
 SCHEMA_VERSION = 2
