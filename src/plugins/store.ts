@@ -1,5 +1,6 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -66,7 +67,8 @@ export const storePlugin: JupyterFrontEndPlugin<void> = {
         state,
         trans,
         importBatch: batch => importStoredBatch(batch, serverSettings),
-        report: message => Notification.warning(message, { autoClose: false })
+        report: message => Notification.warning(message, { autoClose: false }),
+        unsaved: { storage: globalThis.localStorage ?? null, workspace: PageConfig.getOption('workspace') }
       });
       if (result?.imported.length) {
         // The stored batches changed: the History section lists them again.
