@@ -58,7 +58,8 @@ const MODES = [
   {
     mode: 'unwritable',
     title: 'The store cannot be opened',
-    notice: /^The batch store cannot keep batches: cannot be opened: .+\. Streaming still works; what was stored before is listed below\.$/,
+    notice:
+      /^The batch store cannot keep batches: cannot be opened: .+\. Streaming still works; what was stored before is listed below\.$/,
     toasts: 1,
     listError: /unavailable/
   }
