@@ -1065,6 +1065,8 @@ class BatchStore:
                             upstream=latest["upstream"])
         batch["models"] = sorted({r["model"] for r in batch["responses"]})
         batch["n"] = len(batch["responses"])
+        if db.execute("SELECT 1 FROM direct_batches WHERE id = ?", (batch_id,)).fetchone():
+            batch["transport"] = "direct"  # recorded by the browser (direct_record.py)
         return batch
 
     def _rename(self, batch_id: str, title: str) -> dict[str, Any]:

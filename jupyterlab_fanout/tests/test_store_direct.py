@@ -48,7 +48,7 @@ async def test_a_direct_batch_is_recorded_listed_and_searchable(jp_fetch, jp_ser
                                                                    error={"message": "Stopped.", "code": "stopped_by_user"}))
     batch = await api(jp_fetch, "batches", "d-1")
     assert batch["prompt"] == BATCH["prompt"] and batch["options"] == BATCH["options"]
-    assert batch["created_at"] == BATCH["created_at"]
+    assert batch["created_at"] == BATCH["created_at"] and batch["transport"] == "direct"
     first = batch["responses"][0]
     assert [a["status"] for a in first["attempts"]] == ["complete", "stopped"]
     a = first["attempts"][0]
@@ -70,6 +70,7 @@ async def test_a_batch_the_proxy_recorded_cannot_be_written_as_direct(
     await stream_one(jp_ws_fetch, "proxied", "p")
     await the_store(jp_serverapp).sync()
     before = await api(jp_fetch, "batches", "proxied")
+    assert "transport" not in before
     code, message = await api_error(jp_fetch, "batches", "proxied", "direct", method="PUT", body=BATCH)
     assert code == 409 and "recorded by the proxy" in message
     code, _ = await api_error(jp_fetch, "batches", "proxied", "direct", "1", "1", method="PUT",
