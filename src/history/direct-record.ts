@@ -151,7 +151,7 @@ function everyAttempt(
 export function recordDirectBatches(
   model: IFanoutModel,
   options: IDirectRecordOptions
-): { refresh(): void; idle(): Promise<void>; dispose(): void } {
+): { refresh(): void; idle(): Promise<void>; tracked(): string[]; dispose(): void } {
   const now = options.now ?? (() => Date.now());
   /** Per batch: the last phase sent of each attempt (`<response>/<attempt>` → running|ended). */
   const sent = new Map<string, Map<string, { phase: 'running' | 'ended'; startedAt: number }>>();
@@ -240,6 +240,26 @@ export function recordDirectBatches(
     }
   };
 
+  /** Forget what is kept about batches the page no longer holds (removed). */
+  const forget = () => {
+    const here = new Set(model.batches.map(b => b.id));
+    for (const id of [...sent.keys(), ...secretsOf.keys()]) {
+      if (!here.has(id)) {
+        sent.delete(id);
+        secretsOf.delete(id);
+        quiet.delete(id);
+        reported.delete(id);
+        // The queued calls still run; the chain itself is dropped once it has settled.
+        const chain = chains.get(id);
+        void chain?.then(() => {
+          if (chains.get(id) === chain) {
+            chains.delete(id);
+          }
+        });
+      }
+    }
+  };
+
   const onChanged = () => {
     if (!options.enabled()) {
       return;
@@ -247,12 +267,17 @@ export function recordDirectBatches(
     for (const batch of model.batches) {
       visit(batch);
     }
+    if (sent.size > model.batches.length) {
+      forget();
+    }
   };
   model.changed.connect(onChanged);
   onChanged();
   return {
     /** Look again (when `enabled` may have changed: the store's state arrived). */
     refresh: onChanged,
+    /** The batches it keeps something about (tests: none of a removed batch). */
+    tracked: () => [...new Set([...sent.keys(), ...secretsOf.keys(), ...quiet, ...reported])],
     /** Resolves once every call queued so far has been answered (tests). */
     idle: () => Promise.all([...chains.values()]).then(() => undefined),
     dispose: () => model.changed.disconnect(onChanged)

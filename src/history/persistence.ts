@@ -191,6 +191,8 @@ export async function persistBatches(
     }
   }
   let storeWorks = false;
+  /** Batch id → the attempt numbers the store did not have (not asked again for those). */
+  const lacking = new Map<string, string>();
   /** Batches being looked up in the store (so that each is asked once at a time). */
   const checking = new Set<string>();
   /** When the snapshot this page restored from was taken; null once the workspace has it. */
@@ -201,7 +203,7 @@ export async function persistBatches(
 
   /** Look `batchId` up in the store; once it holds it whole, save again (by reference). */
   const verify = (summary: IBatchSummary) => {
-    if (!stored || checking.has(summary.batchId)) {
+    if (!stored || checking.has(summary.batchId) || lacking.get(summary.batchId) === signature(summary)) {
       return;
     }
     checking.add(summary.batchId);
@@ -212,10 +214,14 @@ export async function persistBatches(
         if (whole && signature(copy) === signature(summary)) {
           verified.set(summary.batchId, signature(summary));
           schedule();
+        } else {
+          lacking.set(summary.batchId, signature(summary));
         }
       })
       .catch(reason => {
-        // Not (yet) in the store: kept whole in the workspace, which is what was done anyway.
+        // Not (yet) in the store: kept whole in the workspace, which is what was done anyway;
+        // asked again once it changes (a new attempt) or at the next start, not at every save.
+        lacking.set(summary.batchId, signature(summary));
         console.debug(`jupyterlab-fanout: batch ${summary.batchId} is kept whole (not in the store)`, reason);
       })
       .finally(() => checking.delete(summary.batchId));
@@ -253,6 +259,14 @@ export async function persistBatches(
     for (const ref of pending.values()) {
       if (!summaries.some(s => s.batchId === ref.batchId)) {
         refs.push(ref);
+      }
+    }
+    // Nothing kept about batches no longer saved (removed, or beyond the newest kept).
+    for (const kept of [verified, lacking]) {
+      for (const id of kept.keys()) {
+        if (!summaries.some(s => s.batchId === id)) {
+          kept.delete(id);
+        }
       }
     }
     return { savedAt: now(), batches, refs };

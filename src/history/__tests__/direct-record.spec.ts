@@ -255,3 +255,27 @@ describe('recordDirectBatches', () => {
     ]);
   });
 });
+
+describe('recordDirectBatches and removed batches', () => {
+  it('forgets a batch the page removed (nothing kept per removed id), and records a new one', async () => {
+    const { model, handlers } = makeModel();
+    const { api, calls } = fakeApi();
+    const { recording } = recorder(model, api);
+    const { batch, done } = model.generate({ ...options, n: 1 });
+    handlers().onData('1.1', encoder.encode(chunk('x', 'stop') + 'data: [DONE]\n\n'));
+    handlers().onEnd('1.1');
+    await done;
+    await recording.idle();
+    model.removeBatch(batch.id);
+    model.generate({ ...options, n: 1 });
+    await recording.idle();
+    expect(calls.map(c => [c.kind, c.id === batch.id])).toEqual([
+      ['batch', true],
+      ['attempt', true],
+      ['attempt', true],
+      ['batch', false],
+      ['attempt', false]
+    ]);
+    expect(recording.tracked()).toEqual([model.batches[0].id]);
+  });
+});

@@ -332,9 +332,19 @@ describe('persistBatches with a working store: ended batches by reference', () =
     let saved = JSON.parse(values.get('jupyterlab-fanout:batches')!);
     expect(saved.batches.map((b: IBatchSummary) => b.batchId)).toEqual([batch.id]);
     expect(saved.refs).toEqual([]);
-    // The store has it (the proxy recorded it): the next save keeps a reference only.
+    // The store did not have it: not asked again at every save, only once it changes.
+    const reads = store.stored.read.mock.calls.length;
     store.copies.set(batch.id, first.model.getBatch(batch.id)!.summary());
     const running = first.model.generate({ ...options, prompt: 'still going' });
+    await wait();
+    expect(store.stored.read.mock.calls.length).toBe(reads);
+    expect(JSON.parse(values.get('jupyterlab-fanout:batches')!).refs).toEqual([]);
+    // A third attempt: the store has it too (the proxy recorded it); now a reference only.
+    const third = first.model.regenerate(batch.id, '1');
+    first.handlers().onData('1.3', encoder.encode(chunk('the third', 'stop') + 'data: [DONE]\n\n'));
+    await third;
+    store.copies.set(batch.id, first.model.getBatch(batch.id)!.summary());
+    first.model.showAttempt(batch.id, '1', 1);
     await wait();
     saved = JSON.parse(values.get('jupyterlab-fanout:batches')!);
     expect(saved.refs).toEqual([{ batchId: batch.id, createdAt: batch.createdAt, shown: { '1': 1 } }]);
@@ -348,7 +358,8 @@ describe('persistBatches with a working store: ended batches by reference', () =
     const response = second.model.getBatch(batch.id)!.responses[0];
     expect(response.attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([
       [1, 'the first answer'],
-      [2, 'the second']
+      [2, 'the second'],
+      [3, 'the third']
     ]);
     expect(response.shownAttempt).toBe(1);
     expect(second.model.batches.map(b => b.id)).toEqual([running.batch.id, batch.id]); // newest first
