@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections import defaultdict, deque
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from .logs import Log
 from .config import Fanout
 from .errors import INTERNAL_ERROR, FanoutError
 from .outbox import record, record_prefix
@@ -42,7 +42,6 @@ from .validation import (
 if TYPE_CHECKING:
     from .subscriber import Subscriber
 
-Log = Union[logging.Logger, logging.LoggerAdapter]
 
 #: How many ids of refused `start`s a batch remembers (to answer "already used"); beyond, the
 #: oldest is forgotten, so that a flood of refused starts does not grow the server.

@@ -196,6 +196,23 @@ class Fanout(Configurable):
         the oldest batches are deleted. 0: no limit.""",
     ).tag(config=True)
 
+    store_reader_process = Bool(
+        True,
+        help="""Read the SSE bytes of running responses for the store in a small process of the
+        store's own (store_worker.py), off the proxy's process and its GIL. False: the store's
+        writer thread reads them in the server's process (less memory, one process fewer, more
+        CPU in the proxy's process).""",
+    ).tag(config=True)
+
+    store_search_index = Bool(
+        True,
+        help="""Keep a full-text index (SQLite FTS5) of titles, prompts and every response's
+        text and reasoning, for History's search: word-prefix matches, fast on thousands of
+        batches, about 2.5 bytes more per generated token. False: no index (the triggers are
+        dropped), search by substrings (LIKE), slower on many batches. Also off when the
+        server's SQLite lacks FTS5.""",
+    ).tag(config=True)
+
     def limits(self) -> dict[str, int]:
         """The limits the browser may know about (GET fanout/upstreams)."""
         return {

@@ -17,6 +17,8 @@ from .handlers import (
     BatchExportHandler,
     BatchHandler,
     BatchRecordHandler,
+    DirectAttemptHandler,
+    DirectBatchHandler,
     StoreStateHandler,
     UpstreamsHandler,
 )
@@ -62,6 +64,8 @@ class FanoutExtensionApp(ExtensionApp):
                 ("fanout/batches", BatchesHandler),
                 (r"fanout/batches/([^/]+)", BatchRecordHandler),
                 (r"fanout/batches/([^/]+)/export", BatchExportHandler),
+                (r"fanout/batches/([^/]+)/direct", DirectBatchHandler),
+                (r"fanout/batches/([^/]+)/direct/([^/]+)/([^/]+)", DirectAttemptHandler),
             ]
         )
 

@@ -5,6 +5,8 @@
   (docs/protocol.md); the batch itself belongs to the server (registry.py).
 - `GET {base_url}fanout/batches?query=&limit=`, `GET|PATCH|DELETE fanout/batches/<id>`,
   `GET fanout/batches/<id>/export?format=json|markdown|notebook`: the batch store (store.py).
+- `PUT fanout/batches/<id>/direct`, `PUT fanout/batches/<id>/direct/<response id>/<attempt>`:
+  the browser records a batch it streams in direct mode (direct_record.py).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
 from . import ws_protocol
+from .direct_record import parse_body
 from .errors import SocketClosed
 from .logs import RedactedLogMixin
 from .state import FanoutState
@@ -88,6 +91,13 @@ class _StoreHandler(RedactedLogMixin, APIHandler):
     def set_default_headers(self) -> None:
         super().set_default_headers()
         self.set_header("Cache-Control", "no-store")
+
+    def _record_body(self) -> Any:
+        """The JSON body of a direct-mode record (413 above its size limit, 400 if not JSON)."""
+        try:
+            return parse_body(self.request.body)
+        except StoreError as e:
+            raise web.HTTPError(e.status, e.message.replace("%", "%%")) from None
 
     async def _call(self, coro: Any) -> Any:
         try:
@@ -167,6 +177,29 @@ class BatchExportHandler(_StoreHandler):
         self.finish(body)
 
 
+class DirectBatchHandler(_StoreHandler):
+    """`PUT fanout/batches/<id>/direct`: the browser records a batch it streams in direct mode
+    (direct_record.py checks it)."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, batch_id: str) -> None:
+        body = self._record_body()
+        self.finish(json.dumps(await self._call(self._store().record_direct_batch(batch_id, body))))
+
+
+class DirectAttemptHandler(_StoreHandler):
+    """`PUT fanout/batches/<id>/direct/<response id>/<attempt>`: one attempt of a direct-mode
+    batch, as it starts or ends."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, batch_id: str, response_id: str, attempt: str) -> None:
+        body = self._record_body()
+        self.finish(json.dumps(await self._call(
+            self._store().record_direct_attempt(batch_id, response_id, attempt, body))))
+
+
 class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One WebSocket = one subscriber of one batch. Authenticated upgrade, Origin checked by
     WebSocketMixin."""
@@ -236,6 +269,6 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
 
 
 __all__ = [
-    "BatchExportHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
+    "BatchExportHandler", "DirectAttemptHandler", "DirectBatchHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
     "UpstreamsHandler",
 ]

@@ -7,12 +7,16 @@ name looks like a credential, the way Jupyter's access log does.
 """
 from __future__ import annotations
 
+import logging
 from types import TracebackType
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Union
 from urllib.parse import unquote_plus
 
 from tornado import web
 from tornado.log import app_log
+
+#: What the server's modules log to: a logger, or an adapter that adds context (a batch id).
+Log = Union[logging.Logger, logging.LoggerAdapter]
 
 #: A query parameter whose name contains one of these is logged as `[secret]`
 #: (Jupyter's own list, plus a few; `extra_log_scrub_param_keys` adds more).

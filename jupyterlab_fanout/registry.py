@@ -7,15 +7,14 @@ leave before their grace period is over."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional
 
 from .batch import Batch, UserStreams
+from .logs import Log
 from .config import Fanout
 from .store import BatchStore
 from .validation import Lookup
 
-Log = Union[logging.Logger, logging.LoggerAdapter]
 
 
 class BatchRegistry:

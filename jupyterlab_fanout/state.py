@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import os
-from typing import Any, Union
+from typing import Any
 
 from .batch import UserStreams
 from .config import (
@@ -19,12 +18,12 @@ from .config import (
     UpstreamSpec,
 )
 from .errors import FanoutError
+from .logs import Log
 from .registry import BatchRegistry
 from .store import BatchStore
 from .subscriber import Subscriber
 from .upstream import Upstream
 
-Log = Union[logging.Logger, logging.LoggerAdapter]
 
 
 class FanoutState:
@@ -58,6 +57,8 @@ class FanoutState:
         store = BatchStore(
             path, log=self.log, max_batches=self.fanout.store_max_batches,
             max_bytes=self.fanout.store_max_bytes,
+            parse_process=self.fanout.store_reader_process,
+            fts=None if self.fanout.store_search_index else False,
         )
         store.open()
         return store

@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import os
 import pickle
 import queue
@@ -57,9 +56,11 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
-Log = Union[logging.Logger, logging.LoggerAdapter]
+if TYPE_CHECKING:  # not at run time: the reader process imports this module, not tornado
+    from .logs import Log
+
 
 #: 1: batches, attempts, chunks. 2: the full-text index (`FTS_TABLES`, `FTS_TRIGGERS`).
 SCHEMA_VERSION = 2
@@ -106,6 +107,12 @@ CREATE TABLE IF NOT EXISTS chunks (
     PRIMARY KEY (attempt_id, seq)
 );
 """
+
+#: Batches the browser recorded in direct mode (direct_record.py): only these can be written
+#: over `PUT fanout/batches/<id>/direct`. A table of its own, created when missing at open.
+DIRECT_SCHEMA = """CREATE TABLE IF NOT EXISTS direct_batches (
+    id TEXT PRIMARY KEY REFERENCES batches (id) ON DELETE CASCADE
+)"""
 
 #: Search (schema version 2): SQLite's FTS5 over the batches' titles and prompts (a table of
 #: its own, small) and the attempts' text and reasoning (external content: the `attempts`
@@ -541,6 +548,9 @@ class BatchStore:
                         if statement.strip():
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                # Which batches the browser recorded in direct mode (direct_record.py); a table
+                # of its own, so that a file earlier versions wrote needs no upgrade.
+                db.execute(DIRECT_SCHEMA)
                 self._fts_in_step(db)
                 db.execute("COMMIT")
             except BaseException:
@@ -945,6 +955,50 @@ class BatchStore:
             raise StoreError(409, f"batch {batch['id']!r} already exists")
         return {"id": batch["id"]}
 
+    async def record_direct_batch(self, batch_id: str, data: Any) -> dict[str, Any]:
+        """Create or update a batch the browser streamed in direct mode (direct_record.py):
+        `{"id", "created"}`; 409 for a batch the proxy recorded."""
+        from . import direct_record  # not at import: the reader process imports this module
+
+        batch = direct_record.check_batch(data)
+        batch_id = direct_record.check_id(batch_id, "the batch id")
+        title = _clean(default_title(batch["prompt"]))
+        created = await self._direct_write(
+            lambda db: direct_record.write_batch(db, batch_id, batch, title))
+        return {"id": batch_id, "created": created}
+
+    async def record_direct_attempt(self, batch_id: str, response_id: str, attempt: str,
+                                    data: Any) -> dict[str, Any]:
+        """Insert or replace one attempt of a direct-mode batch: `{"id", "response", "attempt",
+        "created"}`; 404 before its batch, 409 for a batch the proxy recorded."""
+        from . import direct_record
+
+        checked = direct_record.check_attempt(data, attempt)
+        batch_id = direct_record.check_id(batch_id, "the batch id")
+        response_id = direct_record.check_id(response_id, "the response id")
+        created = await self._direct_write(
+            lambda db: direct_record.write_attempt(db, batch_id, response_id, checked))
+        return {"id": batch_id, "response": response_id, "attempt": checked["attempt"],
+                "created": created}
+
+    async def _direct_write(self, fn: Any) -> Any:
+        if self._closed:
+            raise StoreError(503, "the batch store is closed")
+        await asyncio.get_running_loop().run_in_executor(None, self._opened.wait, 30)
+        if self._db is None:
+            raise StoreError(503, f"the batch store is unavailable: {self.error}")
+
+        def write(db: Optional[sqlite3.Connection]) -> Any:
+            if db is None:
+                raise StoreError(503, f"the batch store is unavailable: {self.error}")
+            try:
+                return fn(db)
+            except sqlite3.Error as e:
+                self._fail("cannot be written", e)
+                raise StoreError(503, f"the batch store cannot be written: {e}") from None
+
+        return await self.call_in_writer(write)
+
     def _list(self, query: str, limit: int) -> list[dict[str, Any]]:
         db = self._rdb()
         where, args = _search(query, bool(self.fts))
@@ -1011,6 +1065,8 @@ class BatchStore:
                             upstream=latest["upstream"])
         batch["models"] = sorted({r["model"] for r in batch["responses"]})
         batch["n"] = len(batch["responses"])
+        if db.execute("SELECT 1 FROM direct_batches WHERE id = ?", (batch_id,)).fetchone():
+            batch["transport"] = "direct"  # recorded by the browser (direct_record.py)
         return batch
 
     def _rename(self, batch_id: str, title: str) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from .logs import Log
 from .config import Fanout
 from .errors import INTERNAL_ERROR, FanoutError, SocketClosed
 from .outbox import Outbox, Send
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .batch import Batch
     from .registry import BatchRegistry
 
-Log = Union[logging.Logger, logging.LoggerAdapter]
 
 #: Close code of a batch socket whose browser stopped reading (`send_timeout`).
 STALL_CLOSE_CODE = 1008

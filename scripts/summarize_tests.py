@@ -1,7 +1,8 @@
 """Print one closing line over every suite: 'tests: N passed, N failed, N skipped'.
 
 Reads jest's --json output, pytest's JUnit XML and Playwright's JSON report, and optionally a
-fourth file: the release test's JUnit XML (release_tests/, a pytest run of its own). A report that
+fourth file: the release test's JUnit XML (release_tests/, a pytest run of its own), and a fifth:
+the Playwright report of the store-states run (playwright.store.config.js). A report that
 is missing, or counts no test, counts as a failure (its suite did not run), so the line cannot hide a broken suite.
 """
 from __future__ import annotations
@@ -31,7 +32,8 @@ def playwright_counts(path: Path) -> tuple[int, int, int]:
     return stats["expected"], stats["unexpected"] + stats.get("flaky", 0), stats["skipped"]
 
 
-def main(jest: str, pytest: str, playwright: str, release: str | None = None) -> int:
+def main(jest: str, pytest: str, playwright: str, release: str | None = None,
+         playwright_store: str | None = None) -> int:
     passed = failed = skipped = 0
     suites = [
         ("jest", jest_counts, jest),
@@ -40,6 +42,8 @@ def main(jest: str, pytest: str, playwright: str, release: str | None = None) ->
     ]
     if release is not None:
         suites.append(("release", pytest_counts, release))
+    if playwright_store is not None:
+        suites.append(("galata (store off, failing)", playwright_counts, playwright_store))
     for name, reader, path in suites:
         try:
             p, f, s = reader(Path(path))
@@ -58,4 +62,4 @@ def main(jest: str, pytest: str, playwright: str, release: str | None = None) ->
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:5]))
+    sys.exit(main(*sys.argv[1:6]))

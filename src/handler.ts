@@ -121,6 +121,34 @@ export async function importStoredBatch(batch: unknown, settings?: ServerConnect
   await requestAPI<{ id: string }>('batches', { method: 'POST', body: JSON.stringify(batch) }, settings);
 }
 
+/**
+ * Record a batch streamed in direct mode (the server never sees its stream): `PUT
+ * fanout/batches/<id>/direct` with `{prompt, options, created_at}` (docs/protocol.md §4).
+ */
+export async function recordDirectBatch(
+  id: string,
+  batch: { prompt: string; options: Record<string, unknown>; created_at: number },
+  settings?: ServerConnection.ISettings
+): Promise<{ id: string; created: boolean }> {
+  return requestAPI<{ id: string; created: boolean }>(
+    batchPath(id, '/direct'),
+    { method: 'PUT', body: JSON.stringify(batch) },
+    settings
+  );
+}
+
+/** Record (or replace) one attempt of a direct-mode batch, as it starts or ends. */
+export async function recordDirectAttempt(
+  id: string,
+  responseId: string,
+  attempt: number,
+  record: Record<string, unknown>,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  const path = batchPath(id, `/direct/${encodeURIComponent(responseId)}/${attempt}`);
+  await requestAPI<unknown>(path, { method: 'PUT', body: JSON.stringify(record) }, settings);
+}
+
 /** Delete a stored batch (refused while one of its responses runs). */
 export async function deleteStoredBatch(id: string, settings?: ServerConnection.ISettings): Promise<void> {
   await requestAPI<null>(batchPath(id), { method: 'DELETE' }, settings);

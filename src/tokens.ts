@@ -165,6 +165,12 @@ export interface IBatchView {
   readonly responses: ReadonlyArray<IResponseView>;
   /** True while any response is still running. */
   readonly active: boolean;
+  /**
+   * How its responses stream: `proxy` (through the Jupyter server, which keeps the batch and
+   * records it) or `direct` (the browser calls the model server itself: a reload stops it, and
+   * the page records it in the server's store).
+   */
+  readonly transport: 'proxy' | 'direct';
   metrics(): BatchMetrics;
   /** JSON summary of the batch (what the generate command resolves with). */
   summary(): IBatchSummary;
@@ -213,6 +219,8 @@ export interface IBatchSummary {
   options: IGenerateOptions;
   metrics: BatchMetrics;
   responses: IResponseSummary[];
+  /** `direct` for a batch streamed in direct mode; absent for the proxy. */
+  transport?: 'direct';
 }
 
 /** The fanout model: batches of responses, their state, and the actions on them. */

@@ -19,7 +19,22 @@ c.Fanout.upstreams = {  # noqa: F821
 }
 c.Fanout.default_upstream = "simulator"  # noqa: F821
 # Each run keeps its batches in a store of its own, not in the user's Jupyter data directory.
-c.Fanout.store_path = os.path.join(tempfile.mkdtemp(prefix="fanout-galata-"), "batches.sqlite3")  # noqa: F821
+# FANOUT_TEST_STORE (store-states.spec.ts, which starts its own JupyterLab): `off` disables the
+# store; `unwritable` puts it under a regular file, where no directory can be made (even root
+# cannot), so the store fails to open.
+_store_dir = tempfile.mkdtemp(prefix="fanout-galata-")
+_store_mode = os.environ.get("FANOUT_TEST_STORE", "")
+if _store_mode == "off":
+    c.Fanout.store_path = ""  # noqa: F821
+elif _store_mode == "unwritable":
+    _blocker = os.path.join(_store_dir, "not-a-directory")
+    with open(_blocker, "w") as _f:
+        _f.write("a file where the store's directory should be")
+    c.Fanout.store_path = os.path.join(_blocker, "batches.sqlite3")  # noqa: F821
+elif _store_mode:
+    raise ValueError(f"FANOUT_TEST_STORE must be 'off' or 'unwritable', not {_store_mode!r}")
+else:
+    c.Fanout.store_path = os.path.join(_store_dir, "batches.sqlite3")  # noqa: F821
 
 # A batch left with no tab is stopped after this many seconds (default 600 in real use): short,
 # so that reattach.spec.ts sees it happen. FANOUT_TEST_DETACHED_TIMEOUT sets it (seconds; the

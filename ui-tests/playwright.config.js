@@ -11,6 +11,8 @@ const python = process.env.FANOUT_PYTHON || 'python';
 module.exports = {
   ...baseConfig,
   testDir: 'tests',
+  // Starts JupyterLabs of its own (store off, store failing): playwright.store.config.js.
+  testIgnore: ['**/store-states.spec.ts'],
   reporter: [['list'], ['json', { outputFile: 'test-results/results.json' }]],
   workers: 1,
   retries: 0,

@@ -479,3 +479,42 @@ async def test_close_flushes_what_is_pending(tmp_path):
     [attempt] = (await again.get("c"))["responses"][0]["attempts"]
     assert attempt["text"] == "not yet flushed" and attempt["status"] == "incomplete"
     await again.close()
+
+
+# ------------------------------------------------------------------------ options
+
+
+def store_without_process_or_index(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {**store_in_tmp(request), "store_reader_process": False, "store_search_index": False}
+
+
+@pytest.mark.parametrize("fanout_overrides", [store_without_process_or_index], indirect=True)
+async def test_reader_process_and_search_index_can_be_turned_off(
+    jp_fetch, jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    """`c.Fanout.store_reader_process = False`: no reader process, the writer reads the bytes;
+    `c.Fanout.store_search_index = False`: no FTS5 table, search by substrings still works."""
+    store = the_store(jp_serverapp)
+    await stream_one(jp_ws_fetch, "opts", "Tell me about otters")
+    await store.sync()
+    assert store.parse_process is False and store.reader_pid is None
+    assert store.fts is False
+    tables = await store.call_in_writer(lambda db: [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE name LIKE '%fts%'")])
+    assert tables == []
+    text = (await api(jp_fetch, "batches", "opts"))["responses"][0]["attempts"][0]["text"]
+    assert text  # read by the writer thread
+    word = text.split()[0].strip(".,;:!?")[1:]  # a substring (LIKE finds it; FTS5 prefixes would not)
+    found = (await api(jp_fetch, "batches", params={"query": word}))["batches"]
+    assert [b["id"] for b in found] == ["opts"]
+
+
+@STORE
+async def test_reader_process_and_search_index_are_on_by_default(
+    jp_fetch, jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    store = the_store(jp_serverapp)
+    await stream_one(jp_ws_fetch, "defaults", "p")
+    await store.sync()
+    assert store.parse_process is True and store.reader_pid is not None
+    assert store.fts is True

@@ -1,6 +1,8 @@
 /**
  * Batches that earlier versions kept in the workspace (`./persistence`, key
- * `jupyterlab-fanout:batches`) are moved into the server's store once: each is converted to the
+ * `jupyterlab-fanout:batches`), and those only in the local-storage snapshot of changes the
+ * workspace had not saved yet (key `jupyterlab-fanout:unsaved`, this workspace's), are moved into
+ * the server's store once (a batch in both: the newer copy): each is converted to the
  * store's import shape (docs/protocol.md §4, `POST fanout/batches`) and posted; one the store
  * has already (409, e.g. it streamed through the proxy and was recorded) counts as moved. A
  * marker in the workspace keeps it from running again once every batch is in the store or
@@ -13,9 +15,13 @@ import type { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 
 import { buildRequest } from '../model/request';
 import type { IGenerateOptions } from '../tokens';
-import { KEY as BATCHES_KEY } from './persistence';
+import { KEY as BATCHES_KEY, UNSAVED_KEY } from './persistence';
 
-/** The workspace key of the marker: `{migratedAt, imported, present, unreadable}`. */
+/**
+ * The workspace key of the marker: `{migratedAt, imported, present, unreadable, unsaved}`;
+ * `unsaved: true` once the local-storage snapshot was read too (a marker of an earlier version,
+ * without it, has that part done once more).
+ */
 export const MIGRATED_KEY = 'jupyterlab-fanout:migrated';
 
 /** Statuses of a response that had not ended when it was saved. */
@@ -217,6 +223,40 @@ export interface IMigrateOptions {
   trans: TranslationBundle;
   /** Clock (ms since the epoch). */
   now?: () => number;
+  /** Where `./persistence` leaves its snapshot of unsaved changes, and this workspace's name. */
+  unsaved?: { storage: Pick<Storage, 'getItem'> | null; workspace: string };
+}
+
+/** Label of the snapshot in reports, when it cannot be read at all. */
+const SNAPSHOT = '(local-storage snapshot)';
+
+/**
+ * The batches of this workspace's snapshot in local storage and when it was taken; a snapshot
+ * that cannot be read is an error saying so (one of another workspace is none).
+ */
+function snapshotBatches(unsaved: IMigrateOptions['unsaved']): { savedAt: number; batches: unknown[] } | null {
+  const text = unsaved?.storage?.getItem(UNSAVED_KEY);
+  if (!text) {
+    return null;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UnreadableBatchError(
+      `The snapshot of unsaved batches in local storage is not JSON (${(error as Error).message}).`
+    );
+  }
+  if (!isObject(value) || typeof value.workspace !== 'string') {
+    throw new UnreadableBatchError('The snapshot of unsaved batches in local storage has no workspace.');
+  }
+  if (value.workspace !== unsaved!.workspace) {
+    return null;
+  }
+  if (!Array.isArray(value.batches)) {
+    throw new UnreadableBatchError('The snapshot of unsaved batches in local storage has no list of batches.');
+  }
+  return { savedAt: finite(value.savedAt) ?? 0, batches: value.batches };
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -234,10 +274,32 @@ export async function migrateWorkspaceBatches(options: IMigrateOptions): Promise
   const result: IMigrationResult = { imported: [], present: [], unreadable: [], failed: [] };
   const problems: string[] = [];
   try {
-    if ((await state.fetch(MIGRATED_KEY)) !== undefined) {
+    const marker = await state.fetch(MIGRATED_KEY);
+    const snapshotDone = isObject(marker) && marker.unsaved === true;
+    if (marker !== undefined && (snapshotDone || !options.unsaved)) {
       return null;
     }
-    const saved = savedBatches(await state.fetch(BATCHES_KEY));
+    // The snapshot first: once the workspace has saved what it held, it is removed.
+    let snapshot: { savedAt: number; batches: unknown[] } | null = null;
+    try {
+      snapshot = snapshotBatches(options.unsaved);
+    } catch (error) {
+      result.unreadable.push(SNAPSHOT);
+      problems.push((error as Error).message);
+    }
+    const fromWorkspace = marker === undefined ? await state.fetch(BATCHES_KEY) : undefined;
+    const workspaceSavedAt = isObject(fromWorkspace) ? (finite(fromWorkspace.savedAt) ?? 0) : 0;
+    const saved = [...savedBatches(fromWorkspace)];
+    // A batch in both: the newer copy (the snapshot holds what the workspace had not saved).
+    for (const entry of snapshot?.batches ?? []) {
+      const id = isObject(entry) ? entry.batchId : undefined;
+      const at = typeof id === 'string' ? saved.findIndex(b => isObject(b) && b.batchId === id) : -1;
+      if (at === -1) {
+        saved.push(entry);
+      } else if (snapshot!.savedAt > workspaceSavedAt) {
+        saved[at] = entry;
+      }
+    }
     for (let i = 0; i < saved.length; i++) {
       let batch: IImportBatch;
       try {
@@ -262,13 +324,16 @@ export async function migrateWorkspaceBatches(options: IMigrateOptions): Promise
       }
     }
     if (result.failed.length === 0) {
-      const marker = {
+      const before = isObject(marker) ? marker : {};
+      const count = (key: string) => finite(before[key]) ?? 0;
+      const written = {
         migratedAt: now(),
-        imported: result.imported.length,
-        present: result.present.length,
-        unreadable: result.unreadable
+        imported: count('imported') + result.imported.length,
+        present: count('present') + result.present.length,
+        unreadable: [...(Array.isArray(before.unreadable) ? before.unreadable : []), ...result.unreadable],
+        unsaved: snapshotDone || options.unsaved !== undefined
       };
-      await state.save(MIGRATED_KEY, marker as unknown as ReadonlyPartialJSONValue);
+      await state.save(MIGRATED_KEY, written as unknown as ReadonlyPartialJSONValue);
     }
   } catch (error) {
     problems.push((error as Error)?.message ?? String(error));

@@ -3,6 +3,14 @@
  * state database (the workspace) while they change, and brought back at start-up. What changed
  * since the last save when the page goes away (a reload in the middle of a batch) is written to
  * the browser's local storage at that moment, and preferred at start-up when it is newer.
+ *
+ * With a working store (`options.stored`), an ended batch the store is seen to hold whole (each
+ * response's latest attempt there, ended) is saved as a reference only (`refs`: its id, when,
+ * the attempt shown of each response) and read back from the store at start-up; running
+ * batches, and any the store does not hold (store off or failing, a record that failed), are
+ * saved whole as before. A reference the store cannot answer for now (503, the network) is kept
+ * and tried again at the next start, reported once; one the store no longer has (deleted
+ * elsewhere) is dropped.
  */
 import type { IStateDB } from '@jupyterlab/statedb';
 import type { ReadonlyPartialJSONValue } from '@lumino/coreutils';
@@ -14,10 +22,30 @@ export const KEY = 'jupyterlab-fanout:batches';
 /** The local-storage key of the snapshot taken when the page goes away with unsaved changes. */
 export const UNSAVED_KEY = 'jupyterlab-fanout:unsaved';
 
-/** What is saved: the batches and when (milliseconds since the epoch). */
+/** An ended batch the store holds, saved by reference: what the page needs to put it back. */
+export interface IBatchRef {
+  batchId: string;
+  /** When it was started (epoch ms): its place in the list. */
+  createdAt: number;
+  /** The attempt shown of each response where it is not the latest (`fanout:show-attempt`). */
+  shown?: Record<string, number>;
+}
+
+/** What is saved: the batches (whole), the references, and when (milliseconds since the epoch). */
 interface ISaved {
   savedAt: number;
   batches: IBatchSummary[];
+  refs?: IBatchRef[];
+}
+
+/** The server's store, as persistence uses it. */
+export interface IStoredBatches {
+  /** Whether the store keeps batches (asked once at start-up). */
+  works: Promise<boolean>;
+  /** A stored batch as a summary (`GET fanout/batches/<id>`); its error carries `response.status`. */
+  read: (batchId: string) => Promise<IBatchSummary>;
+  /** The one report of references that could not be read. */
+  report?: (message: string) => void;
 }
 
 /** The snapshot kept in local storage, for one workspace. */
@@ -38,6 +66,8 @@ export interface IPersistOptions {
   page?: { addEventListener(type: 'pagehide', listener: () => void): void };
   /** Clock (ms since the epoch). */
   now?: () => number;
+  /** The server's store: ended batches it holds are saved by reference. */
+  stored?: IStoredBatches;
 }
 
 /** The saved value, as written now (`{savedAt, batches}`) or by earlier versions (an array). */
@@ -47,9 +77,69 @@ function readSaved(value: unknown): ISaved | null {
   }
   const saved = value as Partial<ISaved> | undefined;
   if (saved && Array.isArray(saved.batches) && typeof saved.savedAt === 'number') {
-    return { savedAt: saved.savedAt, batches: saved.batches };
+    const refs = Array.isArray(saved.refs)
+      ? saved.refs.filter(
+          (r): r is IBatchRef =>
+            typeof r?.batchId === 'string' && r.batchId.length > 0 && typeof r.createdAt === 'number'
+        )
+      : [];
+    return { savedAt: saved.savedAt, batches: saved.batches, refs };
   }
   return null;
+}
+
+const RUNNING = new Set(['pending', 'connecting', 'thinking', 'generating']);
+
+/**
+ * Put the referenced batches back, read from the store, each in its place by time with the
+ * attempts shown it had; what was read leaves `pending`. One report for those that could not be
+ * read now (they stay in `pending`, saved again); those the store no longer has are dropped.
+ */
+async function restoreRefs(
+  model: IFanoutModel,
+  stored: IStoredBatches,
+  pending: Map<string, IBatchRef>,
+  verified: Map<string, string>,
+  signature: (summary: IBatchSummary) => string
+): Promise<void> {
+  const refs = [...pending.values()];
+  const failed: string[] = [];
+  await Promise.all(
+    refs.map(async ref => {
+      let summary: IBatchSummary;
+      try {
+        summary = await stored.read(ref.batchId);
+      } catch (error) {
+        if ((error as { response?: { status?: number } })?.response?.status === 404) {
+          console.warn(`jupyterlab-fanout: batch ${ref.batchId} is no longer in the store: not restored`);
+          pending.delete(ref.batchId);
+        } else {
+          failed.push(`${ref.batchId}: ${(error as Error)?.message ?? error}`);
+        }
+        return;
+      }
+      pending.delete(ref.batchId);
+      if (model.batches.some(b => b.id === ref.batchId)) {
+        return;
+      }
+      model.open(summary);
+      verified.set(ref.batchId, signature(summary));
+      for (const [responseId, attempt] of Object.entries(ref.shown ?? {})) {
+        try {
+          model.showAttempt(ref.batchId, responseId, attempt);
+        } catch (error) {
+          console.warn(`jupyterlab-fanout: batch ${ref.batchId}: attempt ${attempt} of ${responseId} not shown`, error);
+        }
+      }
+    })
+  );
+  if (failed.length && stored.report) {
+    stored.report(
+      `Fanout could not read ${failed.length} batches of this workspace from the server's store (${failed
+        .slice(0, 3)
+        .join('; ')}${failed.length > 3 ? ' …' : ''}); they are kept and read again at the next start.`
+    );
+  }
 }
 
 export function readUnsaved(storage: Storage | null, workspace: string): IUnsaved | null {
@@ -90,8 +180,97 @@ export async function persistBatches(
   if (newest) {
     model.restore(newest.batches);
   }
+  const stored = options.stored ?? null;
+  /** Batch id → the attempt numbers of the store's copy, seen ended (what a reference needs). */
+  const verified = new Map<string, string>();
+  /** References not read back yet (the store could not answer): saved again as they were. */
+  const pending = new Map<string, IBatchRef>();
+  for (const ref of [...(saved?.refs ?? []), ...(unsaved?.refs ?? [])]) {
+    if (!model.batches.some(b => b.id === ref.batchId)) {
+      pending.set(ref.batchId, ref);
+    }
+  }
+  let storeWorks = false;
+  /** Batch id → the attempt numbers the store did not have (not asked again for those). */
+  const lacking = new Map<string, string>();
+  /** Batches being looked up in the store (so that each is asked once at a time). */
+  const checking = new Set<string>();
   /** When the snapshot this page restored from was taken; null once the workspace has it. */
   let taken = newest !== null && newest === unsaved ? unsaved.savedAt : null;
+
+  /** The attempt numbers of each response, as the store's copy must have them to stand in. */
+  const signature = (summary: IBatchSummary) => summary.responses.map(r => `${r.id}:${r.attempt}`).join(' ');
+
+  /** Look `batchId` up in the store; once it holds it whole, save again (by reference). */
+  const verify = (summary: IBatchSummary) => {
+    if (!stored || checking.has(summary.batchId) || lacking.get(summary.batchId) === signature(summary)) {
+      return;
+    }
+    checking.add(summary.batchId);
+    stored
+      .read(summary.batchId)
+      .then(copy => {
+        const whole = copy.responses.every(r => !RUNNING.has(r.status));
+        if (whole && signature(copy) === signature(summary)) {
+          verified.set(summary.batchId, signature(summary));
+          schedule();
+        } else {
+          lacking.set(summary.batchId, signature(summary));
+        }
+      })
+      .catch(reason => {
+        // Not (yet) in the store: kept whole in the workspace, which is what was done anyway;
+        // asked again once it changes (a new attempt) or at the next start, not at every save.
+        lacking.set(summary.batchId, signature(summary));
+        console.debug(`jupyterlab-fanout: batch ${summary.batchId} is kept whole (not in the store)`, reason);
+      })
+      .finally(() => checking.delete(summary.batchId));
+  };
+
+  /** What the workspace keeps: running batches and those the store lacks whole, the rest by reference. */
+  const value = (): ISaved => {
+    const summaries = model.save();
+    if (!storeWorks) {
+      return { savedAt: now(), batches: summaries };
+    }
+    const batches: IBatchSummary[] = [];
+    const refs: IBatchRef[] = [];
+    for (const summary of summaries) {
+      const ended = summary.responses.every(r => !RUNNING.has(r.status));
+      if (ended && verified.get(summary.batchId) === signature(summary)) {
+        const shown: Record<string, number> = {};
+        for (const r of summary.responses) {
+          if (typeof r.shownAttempt === 'number') {
+            shown[r.id] = r.shownAttempt;
+          }
+        }
+        refs.push({
+          batchId: summary.batchId,
+          createdAt: summary.createdAt ?? 0,
+          ...(Object.keys(shown).length ? { shown } : {})
+        });
+      } else {
+        if (ended) {
+          verify(summary);
+        }
+        batches.push(summary);
+      }
+    }
+    for (const ref of pending.values()) {
+      if (!summaries.some(s => s.batchId === ref.batchId)) {
+        refs.push(ref);
+      }
+    }
+    // Nothing kept about batches no longer saved (removed, or beyond the newest kept).
+    for (const kept of [verified, lacking]) {
+      for (const id of kept.keys()) {
+        if (!summaries.some(s => s.batchId === id)) {
+          kept.delete(id);
+        }
+      }
+    }
+    return { savedAt: now(), batches, refs };
+  };
 
   let timer: ReturnType<typeof setTimeout> | null = null;
   let timerIsIdle = false;
@@ -100,9 +279,8 @@ export async function persistBatches(
   const save = () => {
     timer = null;
     changed = false;
-    const value: ISaved = { savedAt: now(), batches: model.save() };
     state
-      .save(KEY, value as unknown as ReadonlyPartialJSONValue)
+      .save(KEY, value() as unknown as ReadonlyPartialJSONValue)
       .then(() => {
         // The workspace now holds what the snapshot this page started from held (not a newer
         // snapshot another tab of the workspace may have left since).
@@ -133,13 +311,20 @@ export async function persistBatches(
   if (taken !== null) {
     schedule(); // Into the workspace, which then makes the snapshot unnecessary.
   }
+  if (stored) {
+    storeWorks = await stored.works.catch(() => false);
+    await restoreRefs(model, stored, pending, verified, signature);
+    if (storeWorks) {
+      schedule(); // Ended batches the store holds become references.
+    }
+  }
 
   let disposed = false;
   (options.page ?? globalThis.window)?.addEventListener('pagehide', () => {
     if (disposed || !changed || !storage) {
       return;
     }
-    const snapshot: IUnsaved = { workspace, savedAt: now(), batches: model.save() };
+    const snapshot: IUnsaved = { workspace, savedAt: now(), batches: model.save(), refs: [...pending.values()] };
     try {
       storage.setItem(UNSAVED_KEY, JSON.stringify(snapshot));
     } catch (error) {

@@ -288,7 +288,7 @@ export class Batch implements IBatchView {
   }
 
   summary(): IBatchSummary {
-    return {
+    const summary: IBatchSummary = {
       batchId: this.id,
       createdAt: this.createdAt,
       prompt: this.options.prompt,
@@ -296,7 +296,14 @@ export class Batch implements IBatchView {
       metrics: this.metrics(),
       responses: this.responses.map(r => r.summary())
     };
+    if (this.transport === 'direct') {
+      summary.transport = 'direct';
+    }
+    return summary;
   }
+
+  /** See {@link IBatchView.transport}; set when the batch starts or is restored. */
+  transport: 'proxy' | 'direct' = 'proxy';
 
   /** True once every response's current attempt has settled. */
   get settled(): boolean {

@@ -75,6 +75,10 @@ function mark(what: string, batchId: string): void {
   }
 }
 
+/** Why a direct-mode response that was streaming when the page went away is incomplete. */
+export const DIRECT_INTERRUPTED =
+  'Streamed in direct mode (from this browser straight to the model server): the reload stopped it and it cannot be reattached; the text that had arrived is kept.';
+
 function randomSeed(): number {
   return Math.floor(Math.random() * 0x7fffffff);
 }
@@ -120,6 +124,7 @@ export class FanoutModel implements IFanoutModel {
 
     const createdAt = Date.now();
     const batch = new Batch(`${createdAt.toString(36)}-${++this._batchCounter}`, createdAt, { ...options }, this._now);
+    batch.transport = this._transport().kind === 'direct' ? 'direct' : 'proxy';
     this._batches.unshift(batch);
     for (const response of batch.responses) {
       this._startAttempt(batch, response);
@@ -208,7 +213,10 @@ export class FanoutModel implements IFanoutModel {
       const batch = restoreBatch(summary, this._now, true);
       if (batch) {
         this._batches.push(batch);
-        if (batch.active) {
+        if (batch.active && batch.transport === 'direct') {
+          // Its streams ran in the page that went away: nothing on the server to reattach to.
+          this._interrupt(batch, DIRECT_INTERRUPTED);
+        } else if (batch.active) {
           mark('attach', batch.id);
           this._engine.send({ type: 'attach', batch: batch.id, transport: this._transport() });
         }
@@ -366,15 +374,7 @@ export class FanoutModel implements IFanoutModel {
    * final states from the server's store, or come back incomplete with the text saved here.
    */
   private _recoverFromStore(batch: Batch, reason: string): void {
-    const interrupted = (detail: string) => {
-      for (const response of batch.responses) {
-        if (response.reconnecting) {
-          response.finish(interruptedSnapshot(response.snapshot(), detail));
-          this._settle(batch, response);
-        }
-      }
-      this._markChanged();
-    };
+    const interrupted = (detail: string) => this._interrupt(batch, detail);
     if (!batch.responses.some(r => r.reconnecting)) {
       return;
     }
@@ -416,6 +416,17 @@ export class FanoutModel implements IFanoutModel {
           `This response could not be reattached (${reason}) nor read from the server's store (${(error as Error).message}); the text that had arrived is kept.`
         );
       });
+  }
+
+  /** Every reconnecting response of `batch` ends incomplete, with the text this page had. */
+  private _interrupt(batch: Batch, detail: string): void {
+    for (const response of batch.responses) {
+      if (response.reconnecting) {
+        response.finish(interruptedSnapshot(response.snapshot(), detail));
+        this._settle(batch, response);
+      }
+    }
+    this._markChanged();
   }
 
   /** A response's attempt ended: resolve its waiters, and the batch's once all have ended. */

@@ -60,6 +60,7 @@ function savedSnapshot(saved: IResponseSummary | IAttemptSummary): ResponseSnaps
  */
 export function restoreBatch(summary: IBatchSummary, now: () => number, reattach = false): Batch | null {
   const batch = new Batch(summary.batchId, summary.createdAt ?? Date.now(), summary.options, now);
+  batch.transport = summary.transport === 'direct' ? 'direct' : 'proxy';
   if (batch.responses.length !== summary.responses.length) {
     console.warn(`jupyterlab-fanout: not restoring batch ${summary.batchId}: its saved state is inconsistent`);
     return null;

@@ -294,7 +294,7 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
     responses[i].upstream = target.upstream;
     responses[i].requestedModel = target.model;
   });
-  return {
+  const summary: IBatchSummary = {
     batchId: value.id,
     createdAt,
     prompt,
@@ -305,6 +305,10 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
     ),
     responses
   };
+  if (value.transport === 'direct') {
+    summary.transport = 'direct';
+  }
+  return summary;
 }
 
 /**
@@ -319,6 +323,7 @@ export function batchFromSummary(summary: IBatchSummary, now: () => number): Bat
     now,
     summary.responses.map(r => r.id)
   );
+  batch.transport = summary.transport === 'direct' ? 'direct' : 'proxy';
   if (batch.responses.length !== summary.responses.length) {
     throw new StoredBatchError(
       `Stored batch ${summary.batchId} cannot be read: its options ask for ${batch.responses.length} responses and it holds ${summary.responses.length}.`

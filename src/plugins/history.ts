@@ -1,12 +1,19 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
 import { IStateDB } from '@jupyterlab/statedb';
 
+import { getStoredBatch, storeState } from '../handler';
 import { persistBatches } from '../history/persistence';
+import { storedSummary } from '../model/stored';
 import { reattachEarly } from '../history/reattach';
 import { IFanoutModel } from '../tokens';
 
-/** Nothing generated is lost on a reload: batches are kept in the workspace (and local storage). */
+/**
+ * Nothing generated is lost on a reload: batches are kept in the workspace (and local storage);
+ * with a working store, the ended batches it holds are kept there by reference only.
+ */
 export const historyPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-fanout:history',
   description: 'Keep Fanout batches across reloads.',
@@ -23,8 +30,19 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
     } catch (error) {
       console.error('jupyterlab-fanout: could not reattach the running batches early', error);
     }
+    const serverSettings = ServerConnection.makeSettings();
+    const stored = {
+      works: storeState(serverSettings)
+        .then(answer => answer.store?.ok === true)
+        .catch(reason => {
+          console.warn('jupyterlab-fanout: could not ask about the store; batches are kept whole', reason);
+          return false;
+        }),
+      read: (id: string) => getStoredBatch(id, serverSettings).then(value => storedSummary(value)),
+      report: (message: string) => Notification.warning(message, { autoClose: false })
+    };
     app.restored
-      .then(() => persistBatches(model, state, { workspace }))
+      .then(() => persistBatches(model, state, { workspace, stored }))
       .catch(reason => console.error('jupyterlab-fanout: could not restore the saved batches', reason));
   }
 };

@@ -10,6 +10,7 @@ import { Signal } from '@lumino/signaling';
 import { Menu } from '@lumino/widgets';
 
 import { exportName, HistoryPanel } from '../components/HistoryPanel';
+import { RelistOnActivity } from '../history/relist';
 import { CommandIDs, ExportFormat, IFanoutModel, IStoredBatchSummary, IStoreState } from '../tokens';
 
 /** What the History section needs: every action goes through the extension's commands. */
@@ -49,7 +50,7 @@ function download(name: string, text: string, type: string): void {
 
 /**
  * The History section of the Fanout sidebar: the server's stored batches. It lists them again
- * when a batch starts or ends, after a rename or delete, and when {@link refresh} is called
+ * when a batch starts or ends (at most once a second: `../history/relist`), after a rename or delete, and when {@link refresh} is called
  * (while hidden, once it is shown).
  */
 export class HistoryView extends ReactWidget {
@@ -61,8 +62,8 @@ export class HistoryView extends ReactWidget {
     this.addClass('jp-Fanout-history-section');
     this.title.label = trans.__('History');
     this.title.caption = trans.__("The batches kept in the server's store");
-    this._activeIds = this._active();
-    _options.model.changed.connect(this._onModelChanged, this);
+    // A batch started or ended: the store has it (or its end) now; a burst is listed once.
+    this._relist = new RelistOnActivity(_options.model, () => this.refresh());
     _options.commands.commandExecuted.connect(this._onCommand, this);
     _options.commands.commandChanged.connect(this._onCommandChanged, this);
   }
@@ -71,7 +72,7 @@ export class HistoryView extends ReactWidget {
     if (this.isDisposed) {
       return;
     }
-    this._options.model.changed.disconnect(this._onModelChanged, this);
+    this._relist.dispose();
     this._options.commands.commandExecuted.disconnect(this._onCommand, this);
     this._options.commands.commandChanged.disconnect(this._onCommandChanged, this);
     this._menu?.dispose();
@@ -233,22 +234,6 @@ export class HistoryView extends ReactWidget {
     throw new Error(`Every name from ${name}${extension} to ${name}-999${extension} is taken in ${dir || '/'}.`);
   }
 
-  private _active(): string {
-    return this._options.model.batches
-      .filter(b => b.active)
-      .map(b => b.id)
-      .join(' ');
-  }
-
-  /** A batch started or ended: the store has it (or its end) now. */
-  private _onModelChanged(): void {
-    const active = this._active();
-    if (active !== this._activeIds) {
-      this._activeIds = active;
-      this.refresh();
-    }
-  }
-
   private _onCommand(_: CommandRegistry, args: CommandRegistry.ICommandExecutedArgs): void {
     if (CHANGING.has(args.id)) {
       args.result.then(
@@ -266,6 +251,6 @@ export class HistoryView extends ReactWidget {
   }
 
   private readonly _refresh = new Signal<this, void>(this);
-  private _activeIds: string;
+  private readonly _relist: RelistOnActivity;
   private _menu: Menu | null = null;
 }

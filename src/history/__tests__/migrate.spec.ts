@@ -206,7 +206,13 @@ describe('migrateWorkspaceBatches', () => {
     expect(result).toEqual({ imported: ['b1'], present: ['b2'], unreadable: [], failed: [] });
     expect(posted.map(b => b.id)).toEqual(['b1', 'b2']);
     expect(report).not.toHaveBeenCalled();
-    expect(JSON.parse(values.get(MIGRATED_KEY)!)).toEqual({ migratedAt: 99, imported: 1, present: 1, unreadable: [] });
+    expect(JSON.parse(values.get(MIGRATED_KEY)!)).toEqual({
+      migratedAt: 99,
+      imported: 1,
+      present: 1,
+      unreadable: [],
+      unsaved: false
+    });
     // The workspace's batches are left as they were.
     expect(JSON.parse(values.get('jupyterlab-fanout:batches')!).batches).toHaveLength(2);
 
@@ -296,5 +302,129 @@ describe('migrateWorkspaceBatches', () => {
     expect(report.mock.calls[0][0]).toContain('workspace unavailable');
     expect(importBatch).not.toHaveBeenCalled();
     expect(state.save).not.toHaveBeenCalled();
+  });
+  describe('with the local-storage snapshot of unsaved changes', () => {
+    function storage(value: unknown) {
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      return { getItem: jest.fn((key: string) => (key === 'jupyterlab-fanout:unsaved' ? text : null)) };
+    }
+
+    it('moves batches only in the snapshot too, the newer copy of a batch in both, once', async () => {
+      const newer = saved('b1');
+      newer.responses[0].content = 'one, finished later';
+      const { state, values } = workspace({
+        'jupyterlab-fanout:batches': { savedAt: 10, batches: [saved('b1'), saved('b2')] }
+      });
+      const unsaved = {
+        storage: storage({ workspace: 'lab', savedAt: 20, batches: [newer, saved('only-here')] }),
+        workspace: 'lab'
+      };
+      const posted: IImportBatch[] = [];
+      const importBatch = jest.fn(async (batch: IImportBatch) => {
+        posted.push(batch);
+      });
+      const report = jest.fn();
+      const result = await migrateWorkspaceBatches({ state, importBatch, report, trans, unsaved, now: () => 5 });
+      expect(result).toEqual({ imported: ['b1', 'b2', 'only-here'], present: [], unreadable: [], failed: [] });
+      expect(posted[0].responses[0].attempts[0].text).toBe('one, finished later');
+      expect(report).not.toHaveBeenCalled();
+      expect(JSON.parse(values.get(MIGRATED_KEY)!)).toMatchObject({ imported: 3, unsaved: true });
+      // Once: the marker stops the next start.
+      await expect(migrateWorkspaceBatches({ state, importBatch, report, trans, unsaved })).resolves.toBeNull();
+      expect(importBatch).toHaveBeenCalledTimes(3);
+    });
+
+    it("an older snapshot does not replace the workspace copy; another workspace's snapshot is not read", async () => {
+      const stale = saved('b1');
+      stale.responses[0].content = 'stale';
+      const { state } = workspace({ 'jupyterlab-fanout:batches': { savedAt: 30, batches: [saved('b1')] } });
+      const posted: IImportBatch[] = [];
+      const importBatch = jest.fn(async (batch: IImportBatch) => {
+        posted.push(batch);
+      });
+      await migrateWorkspaceBatches({
+        state,
+        importBatch,
+        report: jest.fn(),
+        trans,
+        unsaved: { storage: storage({ workspace: 'lab', savedAt: 20, batches: [stale] }), workspace: 'lab' }
+      });
+      expect(posted.map(b => b.responses[0].attempts[0].text)).toEqual(['one']);
+
+      const other = workspace({});
+      const none = jest.fn(async () => undefined);
+      await migrateWorkspaceBatches({
+        state: other.state,
+        importBatch: none,
+        report: jest.fn(),
+        trans,
+        unsaved: { storage: storage({ workspace: 'other', savedAt: 20, batches: [saved('x')] }), workspace: 'lab' }
+      });
+      expect(none).not.toHaveBeenCalled();
+    });
+
+    it('after a marker of an earlier version (workspace only), moves the snapshot once, 409 counting as moved', async () => {
+      const { state, values } = workspace({
+        'jupyterlab-fanout:batches': { savedAt: 10, batches: [saved('w')] },
+        [MIGRATED_KEY]: { migratedAt: 1, imported: 1, present: 0, unreadable: [] }
+      });
+      const unsaved = {
+        storage: storage({ workspace: 'lab', savedAt: 20, batches: [saved('w'), saved('s')] }),
+        workspace: 'lab'
+      };
+      const importBatch = jest.fn(async (batch: IImportBatch) => {
+        if (batch.id === 'w') {
+          throw httpError(409, 'exists');
+        }
+      });
+      const result = await migrateWorkspaceBatches({ state, importBatch, report: jest.fn(), trans, unsaved });
+      expect(result).toEqual({ imported: ['s'], present: ['w'], unreadable: [], failed: [] });
+      expect(JSON.parse(values.get(MIGRATED_KEY)!)).toMatchObject({ imported: 2, present: 1, unsaved: true });
+      await expect(
+        migrateWorkspaceBatches({ state, importBatch, report: jest.fn(), trans, unsaved })
+      ).resolves.toBeNull();
+    });
+
+    it('a malformed snapshot entry, or a snapshot that is not JSON, is reported and skipped; the rest moves', async () => {
+      const { state, values } = workspace({ 'jupyterlab-fanout:batches': { savedAt: 1, batches: [saved('good')] } });
+      const importBatch = jest.fn(async () => undefined);
+      const report = jest.fn();
+      const result = await migrateWorkspaceBatches({
+        state,
+        importBatch,
+        report,
+        trans,
+        unsaved: {
+          storage: storage({
+            workspace: 'lab',
+            savedAt: 2,
+            batches: [{ batchId: 'broken', responses: 7 }, saved('fine')]
+          }),
+          workspace: 'lab'
+        }
+      });
+      expect(result).toEqual({ imported: ['good', 'fine'], present: [], unreadable: ['broken'], failed: [] });
+      expect(report).toHaveBeenCalledTimes(1);
+      expect(report.mock.calls[0][0]).toContain('Saved batch broken cannot be moved to the store');
+      expect(JSON.parse(values.get(MIGRATED_KEY)!).unreadable).toEqual(['broken']);
+
+      const second = workspace({ 'jupyterlab-fanout:batches': { savedAt: 1, batches: [saved('good')] } });
+      const report2 = jest.fn();
+      const result2 = await migrateWorkspaceBatches({
+        state: second.state,
+        importBatch,
+        report: report2,
+        trans,
+        unsaved: { storage: storage('{not json'), workspace: 'lab' }
+      });
+      expect(result2).toEqual({
+        imported: ['good'],
+        present: [],
+        unreadable: ['(local-storage snapshot)'],
+        failed: []
+      });
+      expect(report2).toHaveBeenCalledTimes(1);
+      expect(report2.mock.calls[0][0]).toContain('The snapshot of unsaved batches in local storage is not JSON');
+    });
   });
 });

@@ -6,7 +6,7 @@ import type { IStateDB } from '@jupyterlab/statedb';
 
 import { FanoutModel } from '../../model';
 import { persistBatches, UNSAVED_KEY } from '../persistence';
-import type { IGenerateOptions } from '../../tokens';
+import type { IBatchSummary, IGenerateOptions } from '../../tokens';
 import type { IBatchConnection, IConnectionHandlers } from '../../engine';
 
 const encoder = new TextEncoder();
@@ -263,5 +263,181 @@ describe('persistBatches and attempts', () => {
     const [response] = model.batches[0].responses;
     expect(response.attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([[1, 'kept']]);
     expect(response.shownAttempt).toBe(1);
+  });
+});
+
+describe('persistBatches with a working store: ended batches by reference', () => {
+  function attemptsModel() {
+    let handlers: IConnectionHandlers | null = null;
+    const model = new FanoutModel({
+      connect: h => {
+        handlers = h;
+        return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
+      },
+      now: () => 0,
+      schedule: callback => callback()
+    });
+    return { model, handlers: () => handlers! };
+  }
+
+  /** A store holding copies of summaries; `down` makes reads fail like a 503. */
+  function fakeStore(works = true) {
+    const copies = new Map<string, IBatchSummary>();
+    let down = false;
+    const reports: string[] = [];
+    const stored = {
+      works: Promise.resolve(works),
+      read: jest.fn(async (id: string) => {
+        if (down) {
+          throw Object.assign(new Error('GET fanout/batches failed (503): unavailable'), { response: { status: 503 } });
+        }
+        const copy = copies.get(id);
+        if (!copy) {
+          throw Object.assign(new Error('404'), { response: { status: 404 } });
+        }
+        return JSON.parse(JSON.stringify(copy)) as IBatchSummary;
+      }),
+      report: (message: string) => reports.push(message)
+    };
+    return { stored, copies, reports, setDown: (value: boolean) => (down = value) };
+  }
+
+  const wait = async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise(resolve => setTimeout(resolve, 2));
+      await settle();
+    }
+  };
+
+  it('keeps ended stored batches as references and running ones whole; puts them back from the store', async () => {
+    const { state, values } = memoryState();
+    const store = fakeStore();
+    const first = attemptsModel();
+    const persisted = await persistBatches(first.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      stored: store.stored
+    });
+    const { batch, done } = first.model.generate(options);
+    first.handlers().onData('1.1', encoder.encode(chunk('the first answer', 'stop') + 'data: [DONE]\n\n'));
+    await done;
+    const again = first.model.regenerate(batch.id, '1');
+    first.handlers().onData('1.2', encoder.encode(chunk('the second', 'stop') + 'data: [DONE]\n\n'));
+    await again;
+    first.model.showAttempt(batch.id, '1', 1);
+    // Not in the store yet: kept whole.
+    await wait();
+    let saved = JSON.parse(values.get('jupyterlab-fanout:batches')!);
+    expect(saved.batches.map((b: IBatchSummary) => b.batchId)).toEqual([batch.id]);
+    expect(saved.refs).toEqual([]);
+    // The store did not have it: not asked again at every save, only once it changes.
+    const reads = store.stored.read.mock.calls.length;
+    store.copies.set(batch.id, first.model.getBatch(batch.id)!.summary());
+    const running = first.model.generate({ ...options, prompt: 'still going' });
+    await wait();
+    expect(store.stored.read.mock.calls.length).toBe(reads);
+    expect(JSON.parse(values.get('jupyterlab-fanout:batches')!).refs).toEqual([]);
+    // A third attempt: the store has it too (the proxy recorded it); now a reference only.
+    const third = first.model.regenerate(batch.id, '1');
+    first.handlers().onData('1.3', encoder.encode(chunk('the third', 'stop') + 'data: [DONE]\n\n'));
+    await third;
+    store.copies.set(batch.id, first.model.getBatch(batch.id)!.summary());
+    first.model.showAttempt(batch.id, '1', 1);
+    await wait();
+    saved = JSON.parse(values.get('jupyterlab-fanout:batches')!);
+    expect(saved.refs).toEqual([{ batchId: batch.id, createdAt: batch.createdAt, shown: { '1': 1 } }]);
+    expect(saved.batches.map((b: IBatchSummary) => b.batchId)).toEqual([running.batch.id]); // running: whole
+    expect(JSON.stringify(saved)).not.toContain('the first answer');
+    persisted.dispose();
+
+    // A reload: the reference is read back from the store, every attempt, the one shown.
+    const second = attemptsModel();
+    (await persistBatches(second.model, state, { storage: null, page: new Page(), stored: store.stored })).dispose();
+    const response = second.model.getBatch(batch.id)!.responses[0];
+    expect(response.attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([
+      [1, 'the first answer'],
+      [2, 'the second'],
+      [3, 'the third']
+    ]);
+    expect(response.shownAttempt).toBe(1);
+    expect(second.model.batches.map(b => b.id)).toEqual([running.batch.id, batch.id]); // newest first
+    expect(store.reports).toEqual([]);
+  });
+
+  it('a reference the store cannot answer now is kept, reported once, and read at the next start; a deleted one is dropped', async () => {
+    const store = fakeStore();
+    const done = attemptsModel();
+    const ended = done.model.generate(options);
+    done.handlers().onData('1.1', encoder.encode(chunk('kept in the store', 'stop') + 'data: [DONE]\n\n'));
+    await ended.done;
+    store.copies.set(ended.batch.id, ended.batch.summary());
+    const { state, values } = memoryState({
+      savedAt: 1,
+      batches: [],
+      refs: [
+        { batchId: ended.batch.id, createdAt: ended.batch.createdAt },
+        { batchId: 'deleted-elsewhere', createdAt: 5 }
+      ]
+    });
+    store.setDown(true);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const first = attemptsModel();
+    const persisted = await persistBatches(first.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      stored: store.stored
+    });
+    expect(first.model.batches).toHaveLength(0);
+    expect(store.reports).toHaveLength(1);
+    expect(store.reports[0]).toContain("could not read 2 batches of this workspace from the server's store");
+    await wait();
+    // Saved again as they were, not lost.
+    expect(JSON.parse(values.get('jupyterlab-fanout:batches')!).refs.map((r: any) => r.batchId)).toEqual([
+      ended.batch.id,
+      'deleted-elsewhere'
+    ]);
+    persisted.dispose();
+
+    store.setDown(false);
+    const second = attemptsModel();
+    const again = await persistBatches(second.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      stored: store.stored
+    });
+    expect(second.model.batches.map(b => b.responses[0].snapshot().content)).toEqual(['kept in the store']);
+    await wait();
+    expect(JSON.parse(values.get('jupyterlab-fanout:batches')!).refs.map((r: any) => r.batchId)).toEqual([
+      ended.batch.id
+    ]);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('deleted-elsewhere is no longer in the store'));
+    again.dispose();
+    warn.mockRestore();
+  });
+
+  it('with the store off, batches are kept whole as before', async () => {
+    const { state, values } = memoryState();
+    const store = fakeStore(false);
+    const first = attemptsModel();
+    const persisted = await persistBatches(first.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      stored: store.stored
+    });
+    const { batch, done } = first.model.generate(options);
+    first.handlers().onData('1.1', encoder.encode(chunk('whole', 'stop') + 'data: [DONE]\n\n'));
+    await done;
+    store.copies.set(batch.id, batch.summary());
+    await wait();
+    const saved = JSON.parse(values.get('jupyterlab-fanout:batches')!);
+    expect(saved.batches.map((b: IBatchSummary) => b.responses[0].content)).toEqual(['whole']);
+    expect(saved.refs).toBeUndefined();
+    expect(store.stored.read).not.toHaveBeenCalled();
+    persisted.dispose();
   });
 });
