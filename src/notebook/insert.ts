@@ -135,8 +135,11 @@ export function undoInsertion(panel: NotebookPanel, insertion: IInsertion): numb
 export function focusNotebook(panel: NotebookPanel, activate: (panel: NotebookPanel) => void): void {
   panel.content.mode = 'command';
   activate(panel);
-  panel.content.activeCell?.node.scrollIntoView?.({ block: 'nearest' });
-  panel.content.node.focus();
+  const cell = panel.content.activeCell;
+  cell?.node.scrollIntoView?.({ block: 'nearest' });
+  // The active cell holds the keyboard in command mode (JupyterLab's Z and this extension's
+  // Ctrl+Z, undo cell operation, are bound to a focused element inside the notebook).
+  (cell?.node ?? panel.content.node).focus();
 }
 
 /** Create a new notebook holding exactly `cells`; resolves with its panel. */
