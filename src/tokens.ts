@@ -214,6 +214,11 @@ export interface IResponseSummary extends ResponseSnapshot {
   attempts?: IAttemptSummary[];
   /** The attempt the views show (absent: the latest). */
   shownAttempt?: number;
+  /**
+   * The attempt the latest one continues (`fanout:continue`); absent when it continues none. Its
+   * `content` and `reasoning` already begin with that attempt's text.
+   */
+  continues?: number;
 }
 
 /** JSON summary of a batch, as returned by the `generate` command. */

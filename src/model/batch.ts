@@ -207,6 +207,28 @@ export class BatchResponse implements IResponseView {
     this.mirror = new ResponseMirror(this._now);
   }
 
+  /**
+   * The current attempt (reattaching after a reload) continues earlier attempt `attempt`: the
+   * server's replay brings only the continuation, shown after that attempt's text. Nothing
+   * happens when there is no such earlier attempt.
+   */
+  continues(attempt: number): void {
+    const earlier = this._earlier.find(a => a.attempt === attempt);
+    if (!earlier) {
+      return;
+    }
+    const ended = earlier.snapshot();
+    this._continued = {
+      attempt,
+      content: ended.content,
+      reasoning: ended.reasoning,
+      thinkingTokens: ended.thinkingTokens,
+      answerTokens: ended.answerTokens,
+      tokensEstimated: ended.tokensEstimated
+    };
+    this._merged = null;
+  }
+
   /** The replay of a reconnecting attempt arrived: its state is the engine's from now on. */
   reconnected(): void {
     this._reconnect = null;
@@ -280,6 +302,9 @@ export class BatchResponse implements IResponseView {
     };
     if (this._shown !== null) {
       summary.shownAttempt = this._shown;
+    }
+    if (this._continued !== null) {
+      summary.continues = this._continued.attempt;
     }
     return summary;
   }

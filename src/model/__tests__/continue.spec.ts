@@ -3,6 +3,8 @@
  * fill: the model with a fake connection playing the proxy.
  */
 import { FanoutModel } from '../model';
+import { continuedPrefix, storedSnapshot } from '../reattach';
+import { restoreBatch } from '../saved';
 import type { IGenerateOptions } from '../../tokens';
 import type { IBatchConnection, IConnectionHandlers } from '../../engine';
 
@@ -145,5 +147,65 @@ describe('the stall clock and fill the gaps', () => {
     expect(() => model.fillGaps(batch.id)).toThrow(
       `Batch ${batch.id} has no gaps to fill: no response has ended stopped, failed or incomplete.`
     );
+  });
+});
+
+describe('a continued attempt read back from the store', () => {
+  const request = {
+    seed: 5,
+    continue_final_message: true,
+    add_generation_prompt: false,
+    messages: [
+      { role: 'user', content: 'Count to ten.' },
+      { role: 'assistant', content: 'One, two, three' }
+    ]
+  };
+
+  it('shows the text it continued, then its own, as it was live', () => {
+    expect(continuedPrefix(request)).toBe('One, two, three');
+    expect(continuedPrefix({ ...request, continue_final_message: false })).toBe('');
+    expect(continuedPrefix({ messages: request.messages })).toBe('');
+    expect(continuedPrefix(null)).toBe('');
+    const snapshot = storedSnapshot(
+      {
+        attempt: 2,
+        request,
+        upstream: 'simulator',
+        model: 'sim',
+        text: ', four.',
+        reasoning: '',
+        usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
+        finish_reason: 'stop',
+        status: 'complete',
+        error: null,
+        metrics: {},
+        started_at: 1,
+        ended_at: 2
+      } as any,
+      null
+    );
+    expect(snapshot.content).toBe('One, two, three, four.');
+    expect(snapshot.answerTokens).toBeGreaterThan(3);
+    expect(snapshot.tokensEstimated).toBe(true);
+  });
+});
+
+describe('a continuation reattached after a reload', () => {
+  it('keeps the text it continues: the replay brings only the continuation', async () => {
+    const { model, connections } = makeModel();
+    const { batch } = model.generate({ ...options, n: 1 });
+    connections[0].respond('1.1', { content: 'One, two, three' }, 'length');
+    void model.continueResponse(batch.id, '1');
+    const latest = connections[connections.length - 1];
+    latest.begin('1.2', ', four');
+    const [saved] = model.save();
+    expect(saved.responses[0]).toMatchObject({ attempt: 2, continues: 1, content: 'One, two, three, four' });
+
+    const restored = restoreBatch(JSON.parse(JSON.stringify(saved)), () => 0, true)!;
+    const response = restored.responses[0];
+    expect(response.reconnecting).toBe(true);
+    expect(response.continuation).toMatchObject({ attempt: 1, content: 'One, two, three' });
+    expect(response.snapshot().content).toBe('One, two, three, four');
+    expect(response.summary().continues).toBe(1);
   });
 });
