@@ -4,6 +4,7 @@
  * the store, is in `./history`). The notebook's and compare's are beside this one.
  */
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import React from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
@@ -41,7 +42,7 @@ export interface ICoreCommandContext {
    * length, max tokens over a limit), checked against the server's listing; empty when nothing
    * is known to fail. Absent: no check.
    */
-  checkSize?: (options: IGenerateOptions) => Promise<SizeProblem[]>;
+  checkSize?: (options: IGenerateOptions) => SizeProblem[] | Promise<SizeProblem[]>;
 }
 
 /** The user chose not to send a batch the size check warned about. */
@@ -52,7 +53,11 @@ class NotSent extends Error {}
  * problem, Cancel by default. True to send anyway.
  */
 async function confirmSize(problems: SizeProblem[], trans: TranslationBundle): Promise<boolean> {
-  const body = problems.map(problem => sizeProblemText(problem, trans)).join('\n\n');
+  const body = React.createElement(
+    'div',
+    { className: 'jp-Fanout-size-warning' },
+    problems.map((problem, i) => React.createElement('p', { key: i }, sizeProblemText(problem, trans)))
+  );
   const result = await showDialog({
     title: trans.__('This batch would fail'),
     body,
@@ -193,7 +198,9 @@ export function registerCoreCommands(context: ICoreCommandContext): void {
           throw new Error(trans.__('The prompt is empty: write a prompt in a cell or in the Fanout sidebar.'));
         }
         if (context.checkSize && optionalBoolean(args, 'force') !== true) {
-          const problems = await context.checkSize(options);
+          // No await when the answer is at hand: the batch starts within this call, as before.
+          const checked = context.checkSize(options);
+          const problems = Array.isArray(checked) ? checked : await checked;
           if (problems.length > 0 && !(await confirmSize(problems, trans))) {
             throw new NotSent(
               trans.__('Not sent: %1', problems.map(problem => sizeProblemText(problem, trans)).join(' '))

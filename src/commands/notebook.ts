@@ -64,8 +64,14 @@ export function cellsOf(
 export function registerNotebookCommands(context: INotebookCommandContext): void {
   const { commands, model, tracker, activeCell, trans } = context;
 
-  /** What was inserted, said once, with Undo (which removes the cells in one step). */
+  /**
+   * What was inserted, said once, with Undo (which removes the cells in one step). The
+   * notification stays in JupyterLab's notification list: it names the notebook by id, so that
+   * it does not keep a closed notebook in memory.
+   */
   const announce = (panel: NotebookPanel, insertion: IInsertion, what: string) => {
+    const panelId = panel.id;
+    const path = panel.context.path;
     const id = Notification.success(what, {
       autoClose: 10000,
       actions: [
@@ -73,18 +79,16 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
           label: trans.__('Undo'),
           caption: trans.__('Remove the inserted cells'),
           callback: () => {
-            const removed = undoInsertion(panel, insertion);
             Notification.dismiss(id);
-            if (removed === 0) {
-              Notification.info(
-                trans.__('Nothing to undo: the inserted cells are no longer in %1.', panel.context.path),
-                {
-                  autoClose: 5000
-                }
-              );
+            const open = tracker.find(candidate => candidate.id === panelId);
+            const removed = open ? undoInsertion(open, insertion) : 0;
+            if (!open || removed === 0) {
+              Notification.info(trans.__('Nothing to undo: the inserted cells are no longer in %1.', path), {
+                autoClose: 5000
+              });
               return;
             }
-            focusNotebook(panel, context.activate);
+            focusNotebook(open, context.activate);
           }
         }
       ]

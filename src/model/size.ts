@@ -100,9 +100,10 @@ export function sizeProblems(
 }
 
 /**
- * {@link sizeProblems} against the server's listing, read at most every `maxAgeMs` (it asks each
- * upstream for its models) and waited for at most `waitMs`: a server slow to list its models
- * delays a Generate responses by that much at most, and the batch is then sent unchecked.
+ * {@link sizeProblems} against the server's listing (which asks each upstream for its models).
+ * The last listing read is used at once, so that a batch starts without waiting when nothing is
+ * wrong, and read again in the background once older than `maxAgeMs`; before the first one has
+ * come, the check waits for it at most `waitMs` (then the batch is sent unchecked).
  */
 export class SizeCheck {
   constructor(
@@ -112,31 +113,61 @@ export class SizeCheck {
     private readonly _now: () => number = () => Date.now()
   ) {}
 
-  /** What would fail if `options` were sent; empty when nothing is known to fail or the listing is not to be had. */
-  async problems(options: IGenerateOptions): Promise<SizeProblem[]> {
-    const listing = await this._listing();
-    return listing ? sizeProblems(options, listing) : [];
+  /** A listing read elsewhere (`fanout:list-upstreams`): the newest the check knows. */
+  learn(listing: IUpstreamListing): void {
+    this._known = { at: this._now(), listing };
   }
 
-  private async _listing(): Promise<IUpstreamListing | null> {
-    if (this._cached === null || this._now() - this._cached.at > this._maxAgeMs) {
-      const promise = this._list().catch(error => {
-        console.warn('jupyterlab-fanout: the size check could not read the upstream listing', error);
-        this._cached = null; // Asked again next time.
-        return null;
-      });
-      this._cached = { at: this._now(), promise };
+  /** Read the listing now (at start-up), so that the first batch is checked without waiting. */
+  prefetch(): void {
+    this._refresh();
+  }
+
+  /**
+   * What would fail if `options` were sent; empty when nothing is known to fail or the listing is
+   * not to be had. Synchronous when a listing has been read (a stale one is read again meanwhile).
+   */
+  problems(options: IGenerateOptions): SizeProblem[] | Promise<SizeProblem[]> {
+    if (this._known !== null) {
+      if (this._now() - this._known.at > this._maxAgeMs) {
+        this._refresh();
+      }
+      return sizeProblems(options, this._known.listing);
     }
+    return this._waitForFirst().then(listing => (listing ? sizeProblems(options, listing) : []));
+  }
+
+  /** Read the listing unless a read is under way. */
+  private _refresh(): Promise<IUpstreamListing | null> {
+    if (this._pending === null) {
+      this._pending = this._list()
+        .then(listing => {
+          this._known = { at: this._now(), listing };
+          return listing;
+        })
+        .catch(error => {
+          console.warn('jupyterlab-fanout: the size check could not read the upstream listing', error);
+          return null;
+        })
+        .finally(() => {
+          this._pending = null;
+        });
+    }
+    return this._pending;
+  }
+
+  private async _waitForFirst(): Promise<IUpstreamListing | null> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<null>(resolve => {
       timer = setTimeout(() => resolve(null), this._waitMs);
     });
     try {
-      return await Promise.race([this._cached.promise, timeout]);
+      return await Promise.race([this._refresh(), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private _cached: { at: number; promise: Promise<IUpstreamListing | null> } | null = null;
+  private _known: { at: number; listing: IUpstreamListing } | null = null;
+  private _pending: Promise<IUpstreamListing | null> | null = null;
 }

@@ -52,10 +52,19 @@ export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
       trans,
       settings,
       activeCell,
-      listUpstreams: () => listUpstreams(serverSettings),
+      // Every listing read also updates the size check's.
+      listUpstreams: () =>
+        listUpstreams(serverSettings).then(listing => {
+          sizeCheck.learn(listing);
+          return listing;
+        }),
       // Checked against the proxy's listing; direct mode's server is not asked.
-      checkSize: async options => (settings.connection().transport === 'proxy' ? sizeCheck.problems(options) : [])
+      checkSize: options => (settings.connection().transport === 'proxy' ? sizeCheck.problems(options) : [])
     });
+    if (settings.connection().transport === 'proxy') {
+      // In the background: the first batch is then checked without waiting for the listing.
+      sizeCheck.prefetch();
+    }
     registerHistoryCommands({
       commands: app.commands,
       trans,

@@ -154,6 +154,8 @@ test.describe('States that read right', () => {
     request
   }) => {
     await resetSimulator(request, { ...FAST, max_model_len: 2048 });
+    // The check uses the last listing read (at start-up, before this reset): read it again.
+    await execute(page, 'fanout:list-upstreams');
     await page.notebook.createNew();
     const errors = collectErrors(page);
     const long = Array.from({ length: 3000 }, (_, i) => `word${i % 10}`).join(' ');
