@@ -65,7 +65,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
   const summarised = summarisedGroups(
     failureGroups(batch.responses.map(r => ({ index: r.index, snapshot: r.shownSnapshot() })))
   );
-  const summarisedKeys = new Set(summarised.flatMap(group => group.indexes));
+  const summarisedIndexes = new Set(summarised.flatMap(group => group.indexes));
   const stallMs = props.stallMs ?? 0;
   const now = performance.now();
   return (
@@ -131,7 +131,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             onShowAttempt={attempt => props.onShowAttempt(response.id, attempt)}
             onContinue={props.onContinue ? () => props.onContinue!(response.id, shown) : undefined}
             silentMs={shown === response.attempt ? silentFor(snapshot, response.lastActivityAt, now, stallMs) : null}
-            errorSummarised={summarisedKeys.has(response.index)}
+            errorSummarised={summarisedIndexes.has(response.index)}
             reconnecting={response.reconnecting === true && shown === response.attempt}
           />
         );
