@@ -48,6 +48,10 @@ class Dialect:
     send_n: bool = True
     #: Pass `chat_template_kwargs` on when the browser set it (servers that apply chat templates).
     chat_template_kwargs: bool = True
+    #: Pass `continue_final_message` / `add_generation_prompt` on (vLLM, SGLang); elsewhere
+    #: they are dropped and a last assistant message is left for the server to read (llama.cpp
+    #: continues it; others may answer it anew).
+    continue_final: bool = False
     #: Rewrite llama.cpp's `error: {json}` SSE field into `data: {"error": {json}}`.
     error_field: bool = False
     #: Rewrite `data: {"error": …}` events, dropping placeholder types and codes (LiteLLM).
@@ -59,6 +63,9 @@ class Dialect:
         out = dict(body)
         if not self.chat_template_kwargs:
             out.pop("chat_template_kwargs", None)
+        if not self.continue_final:
+            out.pop("continue_final_message", None)
+            out.pop("add_generation_prompt", None)
         # One token limit, under the name this server reads: the smaller of the two when the
         # browser gave both (validation checked each against max_tokens_limit).
         limits = [v for v in (out.pop("max_tokens", None), out.pop("max_completion_tokens", None))
@@ -90,8 +97,8 @@ class Dialect:
 DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("vllm", continuous_usage=True),
-        Dialect("sglang", continuous_usage=True),
+        Dialect("vllm", continuous_usage=True, continue_final=True),
+        Dialect("sglang", continuous_usage=True, continue_final=True),
         Dialect("llamacpp", send_n=False, error_field=True),
         Dialect("ollama", send_n=False, chat_template_kwargs=False),
         Dialect("openai", max_tokens_key="max_completion_tokens", chat_template_kwargs=False),

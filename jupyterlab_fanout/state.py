@@ -138,6 +138,9 @@ class FanoutState:
             "models": models,
             "default_model": upstream.spec.default_model or (models[0] if models else None),
             "error": error,
+            # Each listed model's context length where the server reports it (vLLM).
+            "context_lengths": {m: upstream.context_lengths[m] for m in models
+                                if m in upstream.context_lengths},
             # Configured, or detected from the listing just made; null while unknown.
             "dialect": upstream.dialect.name if upstream.dialect is not None else None,
         }
@@ -150,7 +153,7 @@ class FanoutState:
         if self._simulator_error:
             described.append(
                 {"name": SIMULATOR_UPSTREAM_NAME, "models": [], "default_model": None,
-                 "error": self._simulator_error, "dialect": None}
+                 "error": self._simulator_error, "dialect": None, "context_lengths": {}}
             )
         return {
             "default": self.default, "upstreams": described, "limits": self.fanout.limits(),

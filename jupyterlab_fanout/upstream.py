@@ -497,6 +497,9 @@ class Upstream:
         )
         self._detecting: asyncio.Future[Dialect] | None = None
         self._detect_failed_at: float | None = None
+        #: Each model's context length, as the last /models listing reported it (vLLM's
+        #: `max_model_len`); a model the listing gives none for is absent.
+        self.context_lengths: dict[str, int] = {}
 
     @property
     def pool(self) -> http_client.ConnectionPool:
@@ -613,6 +616,7 @@ class Upstream:
                     error = http_error(status, raw, self)
                     continue
                 ids = [self.scrub(m) for m in _model_ids(raw, self.name)]
+                self.context_lengths = {self.scrub(k): v for k, v in _context_lengths(raw).items()}
                 self._detected(replica, headers, raw)
                 return ids
             except FanoutError as e:
@@ -651,3 +655,18 @@ def _model_ids(raw: bytes, name: str) -> list[str]:
             "upstream_http", 502, f"upstream {name!r} sent an invalid /models answer"
         ) from None
     return ids
+
+
+def _context_lengths(raw: bytes) -> dict[str, int]:
+    """Each model's context length in an OpenAI `/models` answer where the server gives one
+    (vLLM's and SGLang's `max_model_len`); models without one are left out."""
+    try:
+        data = json.loads(raw.decode("utf-8")).get("data")
+        return {
+            m["id"]: m["max_model_len"] for m in data
+            if isinstance(m, dict) and isinstance(m.get("id"), str)
+            and isinstance(m.get("max_model_len"), int) and not isinstance(m["max_model_len"], bool)
+            and m["max_model_len"] > 0
+        }
+    except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError):
+        return {}

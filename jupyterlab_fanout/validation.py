@@ -27,7 +27,11 @@ ALLOWED_REQUEST_KEYS = (
     "chat_template_kwargs",
     "max_completion_tokens",
     "chat_template",
+    "continue_final_message",
+    "add_generation_prompt",
 )
+#: Boolean keys of the request (vLLM's and SGLang's chat options; a null is dropped).
+BOOLEAN_REQUEST_KEYS = ("continue_final_message", "add_generation_prompt")
 #: Keys a message may have (nothing else is forwarded: a key another server reads as
 #: media, e.g. Ollama's `images`, is refused by name).
 ALLOWED_MESSAGE_KEYS = frozenset(
@@ -313,6 +317,25 @@ def check_chat_template(body: dict[str, Any], upstream: Upstream) -> None:
             raise bad_request(f"{where} must be a string, number, boolean or null")
 
 
+def check_continuation(body: dict[str, Any]) -> None:
+    """`continue_final_message` / `add_generation_prompt` (booleans, null dropped): continuing
+    needs a last message from the assistant and no generation prompt, as vLLM requires."""
+    for key in BOOLEAN_REQUEST_KEYS:
+        if key in body and body[key] is None:
+            del body[key]
+        elif key in body and not isinstance(body[key], bool):
+            raise bad_request(f"'{key}' must be true or false")
+    if body.get("continue_final_message"):
+        if body.get("add_generation_prompt", True):
+            raise bad_request("'continue_final_message' needs 'add_generation_prompt': false")
+        messages = body.get("messages")
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        if not isinstance(last, dict) or last.get("role") != "assistant":
+            raise bad_request(
+                "'continue_final_message' needs the last message to be the assistant's"
+            )
+
+
 def _token_limit(body: dict[str, Any], key: str, max_tokens_limit: int) -> Optional[int]:
     """The request's `max_tokens` or `max_completion_tokens` (None if absent or null)."""
     value = body.get(key)
@@ -362,6 +385,7 @@ def build_body(
         body["model"] = model
     check_messages(body.get("messages"), upstream)
     check_chat_template(body, upstream)
+    check_continuation(body)
     max_tokens = _token_limit(body, "max_tokens", max_tokens_limit)
     completion = _token_limit(body, "max_completion_tokens", max_tokens_limit)
     if max_tokens is None:

@@ -40,6 +40,12 @@ export function contextSettings(settings: ReadonlyPartialJSONObject): { enabled:
   return { enabled: read(settings, 'contextCells', false), budget: read(settings, 'contextTokenBudget', 2000) };
 }
 
+/** Seconds without a byte before a running response shows as silent (0: never). */
+export function stallSeconds(settings: ReadonlyPartialJSONObject): number {
+  const value = read(settings, 'stallSeconds', 10);
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
 /** How the next batch connects: direct mode's server, or the proxy at `proxyUrl`. */
 export function transportOf(connection: IConnectionSettings, proxyUrl: string): TransportSpec {
   return connection.transport === 'direct'
@@ -69,6 +75,10 @@ export class FanoutSettings implements IFanoutSettings {
 
   context(): { enabled: boolean; budget: number } {
     return contextSettings(this._settings.composite);
+  }
+
+  stallSeconds(): number {
+    return stallSeconds(this._settings.composite);
   }
 
   async setContextEnabled(enabled: boolean): Promise<void> {

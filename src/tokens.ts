@@ -22,6 +22,13 @@ export namespace CommandIDs {
   export const regenerate = 'fanout:regenerate';
   /** Re-generate every stopped, failed or incomplete response of a batch: `{batchId?}`. */
   export const fillGaps = 'fanout:fill-gaps';
+  /**
+   * Continue a response cut off by `max_tokens`: `{batchId?, responseId, attempt?}` (default the
+   * attempt shown). A new attempt sends the prompt and the text so far for the model to go on
+   * with; its text is the earlier text followed by the continuation. Resolves with the response's
+   * summary when it ends.
+   */
+  export const continueResponse = 'fanout:continue';
   /** Remove an ended batch from the list (and from what is kept across reloads): `{batchId?}`. */
   export const removeBatch = 'fanout:remove-batch';
   /** Show the Fanout sidebar: `{batchId?}` (also show that batch of this page). */
@@ -146,6 +153,11 @@ export interface IResponseView {
    * reload): {@link snapshot} is then the state saved before the reload.
    */
   readonly reconnecting?: boolean;
+  /**
+   * When its latest attempt last received a byte (or was sent), in the model's clock
+   * (`performance.now()`); null when it is not live in this page. How long a stream has been silent.
+   */
+  readonly lastActivityAt?: number | null;
 }
 
 /** One attempt of a response: a (re-)generation with its own seed. */
@@ -208,6 +220,11 @@ export interface IResponseSummary extends ResponseSnapshot {
   attempts?: IAttemptSummary[];
   /** The attempt the views show (absent: the latest). */
   shownAttempt?: number;
+  /**
+   * The attempt the latest one continues (`fanout:continue`); absent when it continues none. Its
+   * `content` and `reasoning` already begin with that attempt's text.
+   */
+  continues?: number;
 }
 
 /** JSON summary of a batch, as returned by the `generate` command. */
@@ -235,6 +252,13 @@ export interface IFanoutModel {
   stop(batchId: string, responseId?: string): void;
   /** Re-generate one ended response (same parameters, new seed); resolves when it ends. */
   regenerate(batchId: string, responseId: string): Promise<IResponseSummary>;
+  /**
+   * Continue a response cut off by `max_tokens` (finish reason `length`): a new attempt that sends
+   * the prompt and the text so far as the assistant's message to continue, shown as one text
+   * (the earlier text, then the continuation). `attempt`: the one to continue (default the one
+   * shown). Throws when that attempt was not truncated; resolves when the new attempt ends.
+   */
+  continueResponse(batchId: string, responseId: string, attempt?: number): Promise<IResponseSummary>;
   /** Re-generate every stopped, failed or incomplete response of a batch, leaving the others. */
   fillGaps(batchId: string): Promise<IResponseSummary[]>;
   /**
@@ -284,6 +308,8 @@ export interface IFanoutSettings {
   setContextEnabled(enabled: boolean): Promise<void>;
   /** The warning the connection settings deserve, if any. */
   connectionWarning(): string | null;
+  /** Seconds without a byte after which a running response shows how long it has been silent; 0: never. */
+  stallSeconds?(): number;
 }
 
 /** The token of the user's settings. */
@@ -340,6 +366,11 @@ export interface IUpstreamDescription {
   /** Its dialect (`vllm`, `sglang`, `llamacpp`, `ollama`, `openai`, `litellm`, `generic`), configured or
    * detected; null while unknown (docs/dialects.md). */
   dialect?: string | null;
+  /**
+   * Each listed model's context length in tokens, where the server reports it (vLLM's and SGLang's
+   * `max_model_len`); absent from older servers.
+   */
+  context_lengths?: Record<string, number>;
 }
 
 /** What `GET fanout/upstreams` answers (the command `fanout:list-upstreams` returns it). */

@@ -15,7 +15,8 @@ import tornado.web
 from tornado.iostream import StreamClosedError
 
 from . import dialects, protocol
-from .chat_request import ChatRequest, count_prompt_tokens, parse_body, validate
+from .chat_request import (ChatRequest, count_prompt_tokens, final_message_text, parse_body,
+                           validate)
 from .protocol import ApiError
 from .settings import FaultRule, SimulatorSettings
 from .state import (COMPLETED, DISCONNECTED, DROPPED, ERROR, REJECTED, RequestRecord,
@@ -96,9 +97,12 @@ class ModelsHandler(_V1Handler):
         cards = [
             {"id": name, "object": "model", "created": created,
              "owned_by": dialects.OWNED_BY[settings.dialect],
-             "root": name, "parent": None, "max_model_len": settings.max_model_len}
+             "root": name, "parent": None, "max_model_len": settings.context_length(name)}
             for name in settings.served_models
         ]
+        if settings.dialect not in ("vllm", "sglang"):
+            for card in cards:  # Only vLLM and SGLang list a model's context length.
+                del card["max_model_len"]
         self.write_json({"object": "list", "data": cards})
 
 
@@ -175,11 +179,15 @@ class ChatCompletionsHandler(_V1Handler):
     def _new_run(self, record: RequestRecord, request: ChatRequest,
                  settings: SimulatorSettings, fault: Optional[FaultRule]) -> _Run:
         # Without a request seed, the arrival index makes every request's text differ.
-        key = [settings.seed, request.seed if request.seed is not None else
-               f"arrival-{record.index}", request.messages]
-        tokens, reasoning = completion_tokens(key, settings.reasoning_tokens,
-                                              settings.answer_tokens, settings.reasoning_format,
-                                              settings.answer_text)
+        seed = request.seed if request.seed is not None else f"arrival-{record.index}"
+        if request.continue_final:
+            tokens, reasoning = _continuation(settings, seed, request.messages), 0
+        else:
+            key = [settings.seed, seed, request.messages]
+            tokens, reasoning = completion_tokens(key, settings.reasoning_tokens,
+                                                  settings.answer_tokens,
+                                                  settings.reasoning_format,
+                                                  settings.answer_text)
         fields = _REASONING_FIELDS[settings.reasoning_format]
         if settings.dialect != "vllm" and fields:
             fields = dialects.REASONING_FIELD[settings.dialect]
@@ -391,6 +399,31 @@ class ChatCompletionsHandler(_V1Handler):
                 if timer is not None:
                     timer.cancel()
         return self._client_gone
+
+
+def _continuation(settings: SimulatorSettings, seed: Any, messages: List[Any]) -> List[str]:
+    """The tokens that continue the final (assistant) message, without reasoning: when that
+    message begins the answer this seed gives to the messages before it (a response cut off
+    by `max_tokens`), the rest of that answer, so that prefix + continuation is the whole
+    answer; otherwise an answer of its own to all the messages."""
+    prefix = final_message_text(messages)
+    key = [settings.seed, seed, messages[:-1]]
+    tokens, reasoning = completion_tokens(key, settings.reasoning_tokens,
+                                          settings.answer_tokens, settings.reasoning_format,
+                                          settings.answer_text)
+    answer = tokens[reasoning:]
+    text = ""
+    for i, token in enumerate(answer):
+        if text == prefix:
+            return answer[i:]
+        if len(text) > len(prefix):
+            break
+        text += token
+    if text == prefix:
+        return []
+    tokens, _ = completion_tokens([settings.seed, seed, messages], 0, settings.answer_tokens,
+                                  "none", settings.answer_text)
+    return tokens
 
 
 def _wake(waiter: Optional[asyncio.Future[None]]) -> None:

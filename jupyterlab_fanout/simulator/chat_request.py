@@ -23,6 +23,8 @@ class ChatRequest:
     prompt_tokens: int
     include_usage: bool
     continuous_usage: bool
+    #: `continue_final_message`: the last message (the assistant's) is continued, not answered.
+    continue_final: bool = False
 
 
 def parse_body(raw: bytes) -> Dict[str, Any]:
@@ -65,16 +67,39 @@ def validate(body: Dict[str, Any], settings: SimulatorSettings) -> ChatRequest:
     if model not in settings.served_models:
         raise model_not_found(model)
     prompt_tokens = count_prompt_tokens(messages)
-    if prompt_tokens >= settings.max_model_len:
-        raise prompt_too_long(settings.max_model_len, prompt_tokens)
-    max_tokens = _max_tokens(body, settings.max_model_len, prompt_tokens)
+    max_model_len = settings.context_length(model)
+    if prompt_tokens >= max_model_len:
+        raise prompt_too_long(max_model_len, prompt_tokens)
+    max_tokens = _max_tokens(body, max_model_len, prompt_tokens)
+    continue_final = _continue_final(body, messages)
     options = options or {}
     include_usage = options.get("include_usage") is True
     return ChatRequest(
         model=model, messages=messages, stream=stream, max_tokens=max_tokens, seed=seed,
         prompt_tokens=prompt_tokens, include_usage=include_usage,
         continuous_usage=include_usage and options.get("continuous_usage_stats") is True,
+        continue_final=continue_final,
     )
+
+
+def _continue_final(body: Dict[str, Any], messages: List[Dict[str, Any]]) -> bool:
+    """vLLM's `continue_final_message` / `add_generation_prompt` checks."""
+    continue_final = _optional_type(body, "continue_final_message", bool) or False
+    generation_prompt = _optional_type(body, "add_generation_prompt", bool)
+    if not continue_final:
+        return False
+    if generation_prompt is None or generation_prompt:
+        raise ApiError(400, "Cannot set both `continue_final_message` and "
+                            "`add_generation_prompt` to True.", "continue_final_message")
+    if messages[-1].get("role") != "assistant":
+        raise ApiError(400, "You can only use `continue_final_message` when the final message "
+                            "is from the assistant.", "continue_final_message")
+    return True
+
+
+def final_message_text(messages: List[Dict[str, Any]]) -> str:
+    """The text of the last message (the assistant's prefix a continuation extends)."""
+    return _message_text(messages[-1])
 
 
 def _max_tokens(body: Dict[str, Any], max_model_len: int, prompt_tokens: int) -> int:

@@ -67,6 +67,14 @@ def _text_list(key: str, value: Any) -> Tuple[str, ...]:
     return tuple(_text(f"{key}[{i}]", item) for i, item in enumerate(value))
 
 
+def _length_map(key: str, value: Any) -> Tuple[Tuple[str, int], ...]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"'{key}' must be an object of model ids to context lengths, "
+                            f"got {value!r}")
+    return tuple((_text(f"{key} key", name), _integer(1)(f"{key}.{name}", length))
+                 for name, length in value.items())
+
+
 def _apply_checks(
     key_prefix: str, data: Mapping[str, Any], checks: Mapping[str, Check]
 ) -> Dict[str, Any]:
@@ -139,6 +147,7 @@ _SETTINGS_CHECKS: Dict[str, Check] = {
     "reasoning_format": _choice(REASONING_FORMATS),
     "seed": _integer(0),
     "max_model_len": _integer(1),
+    "max_model_lens": _length_map,
     "api_key": _optional(_text),
     "error_format": _choice(ERROR_FORMATS),
     "dialect": _choice(DIALECTS),
@@ -159,6 +168,7 @@ class SimulatorSettings:
     reasoning_format: where reasoning goes (`reasoning`, `reasoning_content`, `both`,
     `think` for inline <think> tags in content, `none` for no reasoning).
     seed: mixed into every generated text. max_model_len: context length for validation.
+    max_model_lens: per model id, a context length that replaces max_model_len for it.
     api_key: when set, /v1/* requires `Authorization: Bearer <key>`.
     error_format: `current` (vLLM >= 0.10.1) or `legacy` shape of error bodies.
     dialect: which server to answer as (simulator/dialects.py): `vllm` (the default),
@@ -178,6 +188,7 @@ class SimulatorSettings:
     reasoning_format: str = "reasoning"
     seed: int = 0
     max_model_len: int = 8192
+    max_model_lens: Tuple[Tuple[str, int], ...] = ()
     api_key: Optional[str] = None
     error_format: str = "current"
     dialect: str = "vllm"
@@ -198,8 +209,13 @@ class SimulatorSettings:
         """JSON-ready settings; `from_dict(to_dict())` round-trips."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["models"] = list(self.models)
+        data["max_model_lens"] = dict(self.max_model_lens)
         data["faults"] = [rule.to_dict() for rule in self.faults]
         return data
+
+    def context_length(self, model: str) -> int:
+        """The context length of `model`: its own in max_model_lens, else max_model_len."""
+        return dict(self.max_model_lens).get(model, self.max_model_len)
 
     @property
     def served_models(self) -> Tuple[str, ...]:

@@ -278,3 +278,27 @@ def test_one_token_limit_goes_upstream_under_the_dialects_name():
         key = "max_completion_tokens" if name == "openai" else "max_tokens"
         other = "max_tokens" if name == "openai" else "max_completion_tokens"
         assert shaped[key] == 40 and other not in shaped, name
+
+
+def test_continuing_options_go_only_to_servers_that_read_them():
+    body = {"model": "m", "messages": [{"role": "user", "content": "q"},
+                                       {"role": "assistant", "content": "a"}],
+            "max_tokens": 9, "continue_final_message": True, "add_generation_prompt": False}
+    for name in ALL:
+        shaped = dialects.get(name).shape(body)
+        sent = name in ("vllm", "sglang")
+        assert ("continue_final_message" in shaped) is sent, name
+        assert ("add_generation_prompt" in shaped) is sent, name
+        assert shaped["messages"][-1] == {"role": "assistant", "content": "a"}, name
+
+
+@PROXY
+async def test_the_listing_gives_each_models_context_length(jp_fetch, dialect_sim):
+    _configure(dialect_sim, "vllm", models=["tiny"], max_model_lens={"tiny": 64})
+    response = await jp_fetch("fanout", "upstreams")
+    by_name = {u["name"]: u for u in json.loads(response.body)["upstreams"]}
+    assert by_name["as_vllm"]["context_lengths"] == {"fanout-sim": 8192, "tiny": 64}
+    _configure(dialect_sim, "openai")  # OpenAI's listing gives no context length
+    response = await jp_fetch("fanout", "upstreams")
+    by_name = {u["name"]: u for u in json.loads(response.body)["upstreams"]}
+    assert by_name["auto"]["context_lengths"] == {}

@@ -235,7 +235,7 @@ def test_extra_body_style_fields_are_not_forwarded():
         extra_body={"chat_template": TEMPLATE},
         mm_processor_kwargs={"url": "http://x/"}, media_io_kwargs={"video": {"num_frames": 1}},
         tools=[{"type": "function"}], documents=[{"url": "http://x/"}],
-        continue_final_message=True, add_generation_prompt=False,
+        echo=True, prompt_logprobs=5,
     ), EVERYWHERE)
     assert set(sent) == {"messages", "max_tokens", "stream", "n", "stream_options"}
 
@@ -317,3 +317,30 @@ def test_a_key_in_a_base_url_query_is_not_echoed_in_the_config_error():
     with pytest.raises(ConfigError) as e:
         resolve({"u": {"base_urls": ["http://h/v1#sk-secret-123456789"]}})
     assert "sk-secret" not in str(e.value)
+
+
+# ---------------------------------------------------------------- continuing a response
+
+CONTINUED = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hel"}]
+
+
+def test_continue_final_message_is_forwarded_with_an_assistant_prefix():
+    built = build(body(messages=CONTINUED, continue_final_message=True,
+                       add_generation_prompt=False))
+    assert built["continue_final_message"] is True and built["add_generation_prompt"] is False
+    # null: left out, as if absent
+    built = build(body(continue_final_message=None, add_generation_prompt=None))
+    assert "continue_final_message" not in built and "add_generation_prompt" not in built
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ({"continue_final_message": "yes"}, "'continue_final_message' must be true or false"),
+    ({"add_generation_prompt": 1}, "'add_generation_prompt' must be true or false"),
+    ({"continue_final_message": True, "messages": CONTINUED},
+     "needs 'add_generation_prompt': false"),
+    ({"continue_final_message": True, "add_generation_prompt": False},
+     "the last message to be the assistant's"),
+])
+def test_continue_final_message_is_checked(extra, fragment):
+    e = refused(body(**extra))
+    assert e.code == "bad_request" and fragment in e.message

@@ -264,6 +264,58 @@ async def test_max_tokens_cuts_with_length(simulator):
     assert body["usage"]["completion_tokens"] == 5
 
 
+async def test_continue_final_message_continues_a_cut_off_answer(simulator):
+    """A response cut off by max_tokens, sent back as the assistant's last message with
+    continue_final_message: the continuation is the rest of the same answer, without reasoning."""
+    simulator.configure(**FAST, reasoning_tokens=10, answer_tokens=60)
+    whole = await stream_chat(simulator, chat_body(seed=4))
+    cut = await stream_chat(simulator, chat_body(seed=4, max_tokens=30))
+    prefix = cut.text("content")
+    assert cut.content_chunks[-1]["choices"][0]["finish_reason"] == "length" and prefix
+    messages = [*MESSAGES, {"role": "assistant", "content": prefix}]
+    more = await stream_chat(simulator, chat_body(seed=4, messages=messages,
+                                                  continue_final_message=True,
+                                                  add_generation_prompt=False))
+    assert more.status == 200 and more.text("reasoning") == ""
+    assert prefix + more.text("content") == whole.text("content")
+    assert more.content_chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    record = simulator.requests()[-1]
+    assert record["content"] == more.text("content") and "continue_final_message" in record["keys"]
+    # A prefix this seed's answer does not begin with gets an answer of its own.
+    other = [*MESSAGES, {"role": "assistant", "content": "Something else entirely"}]
+    own = await stream_chat(simulator, chat_body(seed=4, messages=other,
+                                                 continue_final_message=True,
+                                                 add_generation_prompt=False))
+    assert own.status == 200 and own.text("content") and own.text("reasoning") == ""
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ({"continue_final_message": True}, "add_generation_prompt"),
+    ({"continue_final_message": True, "add_generation_prompt": False}, "final message"),
+    ({"continue_final_message": "yes"}, "must be of type bool"),
+])
+async def test_continue_final_message_is_checked_like_vllm(simulator, extra, fragment):
+    status, _, raw = await post_json(f"{simulator.base_url}/chat/completions",
+                                     chat_body(**extra))
+    assert status == 400 and fragment in json.loads(raw)["error"]["message"]
+
+
+async def test_max_model_lens_gives_one_model_a_context_length_of_its_own(simulator):
+    simulator.configure(models=["tiny"], max_model_lens={"tiny": 20})
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{simulator.base_url}/models") as resp:
+            cards = {m["id"]: m["max_model_len"] for m in (await resp.json())["data"]}
+    assert cards == {"fanout-sim": 8192, "tiny": 20}
+    status, _, raw = await post_json(f"{simulator.base_url}/chat/completions",
+                                     chat_body(model="tiny", max_tokens=10))
+    assert status == 400
+    assert ("maximum context length is 20 tokens and your request has 16 input tokens"
+            in json.loads(raw)["error"]["message"])
+    status, _, _ = await post_json(f"{simulator.base_url}/chat/completions",
+                                   chat_body(max_tokens=10))
+    assert status == 200
+
+
 async def test_non_streaming_completion(simulator):
     simulator.configure(**FAST, reasoning_tokens=6, answer_tokens=12)
     status, content_type, raw = await post_json(f"{simulator.base_url}/chat/completions",

@@ -12,6 +12,7 @@ import { CommandIDs, IBatchView, IFanoutActiveCell, IFanoutModel, IResponseView 
 import { CompareWidget, compareMainAreaWidget } from '../widgets/compare';
 import { oneOf, optionalString } from './args';
 import { attemptArg, findAttempt, findBatch, findResponse, responseArgs } from './find';
+import { reportingFailures } from './interactive';
 
 /** What these commands need, wired by the compare plugin. */
 export interface ICompareCommandContext {
@@ -73,20 +74,20 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       }
     },
     isEnabled: args => model.getBatch(optionalString(args, 'batchId')) !== undefined,
-    execute: args => {
+    execute: reportingFailures(trans.__('Compare responses'), args => {
       const batch = findBatch(model, args);
       const view = oneOf<CompareView>(args, 'view', ['rendered', 'parsed', 'raw'], 'rendered');
       const layout = oneOf<CompareLayout>(args, 'layout', ['tabs', 'side-by-side'], 'tabs');
       openCompare(batch, view, layout);
       return { batchId: batch.id };
-    }
+    })
   });
 
   app.commands.addCommand(CommandIDs.parse, {
     label: args =>
       args.responseId ? trans.__('Parse response into cells') : trans.__('Parse all responses into cells'),
     describedBy: { args: { type: 'object', properties: { ...responseArgs, attempt: attemptArg } } },
-    execute: args => {
+    execute: reportingFailures(trans.__('Parse responses'), args => {
       const batch = findBatch(model, args);
       const responseId = optionalString(args, 'responseId');
       const parse = (response: IResponseView, attempt = findAttempt(response, {})) => ({
@@ -105,6 +106,6 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       const results = batch.responses.map(response => parse(response));
       openCompare(batch, 'parsed', 'side-by-side');
       return { batchId: batch.id, responses: results };
-    }
+    })
   });
 }

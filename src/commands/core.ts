@@ -3,11 +3,14 @@
  * show an attempt, remove a batch, list the server's upstreams (`fanout:get-batch`, which also reads
  * the store, is in `./history`). The notebook's and compare's are beside this one.
  */
-import { Notification } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import React from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { sizeProblemText } from '../components/status';
+import type { SizeProblem } from '../model/size';
 import { contextMessage } from '../notebook/prompt';
 import { structuredOutputInstruction } from '../parse';
 import {
@@ -21,6 +24,7 @@ import {
 } from '../tokens';
 import { optionalBoolean, optionalNumber, optionalString } from './args';
 import { attemptArg, findBatch, findResponse, responseArgs } from './find';
+import { interactiveArg, isInteractive, reportingFailures } from './interactive';
 
 /** Everything the core commands need, wired by the core plugin. */
 export interface ICoreCommandContext {
@@ -33,6 +37,37 @@ export interface ICoreCommandContext {
   activeCell: IFanoutActiveCell | null;
   /** The server's upstreams (`GET fanout/upstreams`). */
   listUpstreams: () => Promise<IUpstreamListing>;
+  /**
+   * What would fail before any token if `options` were sent (prompt over a model's context
+   * length, max tokens over a limit), checked against the server's listing; empty when nothing
+   * is known to fail. Absent: no check.
+   */
+  checkSize?: (options: IGenerateOptions) => SizeProblem[] | Promise<SizeProblem[]>;
+}
+
+/** The user chose not to send a batch the size check warned about. */
+class NotSent extends Error {}
+
+/**
+ * Ask whether to send a batch that would fail (`problems`): a warning dialog naming each
+ * problem, Cancel by default. True to send anyway.
+ */
+async function confirmSize(problems: SizeProblem[], trans: TranslationBundle): Promise<boolean> {
+  const body = React.createElement(
+    'div',
+    { className: 'jp-Fanout-size-warning' },
+    problems.map((problem, i) => React.createElement('p', { key: i }, sizeProblemText(problem, trans)))
+  );
+  const result = await showDialog({
+    title: trans.__('This batch would fail'),
+    body,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Send anyway') })
+    ],
+    defaultButton: 0
+  });
+  return result.button.accept;
 }
 
 function optionalTargets(args: ReadonlyPartialJSONObject, key: string): ITarget[] | undefined {
@@ -90,9 +125,15 @@ const generateSchema = {
       type: 'boolean',
       description: 'Ask for JSON cells (structured output) and parse them as such (default: the setting).'
     },
+    interactive: interactiveArg,
     includeContext: {
       type: 'boolean',
       description: 'Send the cells above the active cell as context (default: the setting).'
+    },
+    force: {
+      type: 'boolean',
+      description:
+        "Send without checking the prompt's size against the models' context lengths and max tokens against the server's limit."
     },
     targets: {
       type: 'array',
@@ -105,7 +146,7 @@ const generateSchema = {
   }
 };
 
-const responseSchema = { type: 'object' as const, properties: responseArgs };
+const responseSchema = { type: 'object' as const, properties: { ...responseArgs, interactive: interactiveArg } };
 
 function requireBatchId(context: ICoreCommandContext, args: ReadonlyPartialJSONObject): string {
   return findBatch(context.model, args).id;
@@ -153,6 +194,19 @@ export function registerCoreCommands(context: ICoreCommandContext): void {
       let options: IGenerateOptions;
       try {
         options = resolveGenerateOptions(args, context.settings, context.activeCell);
+        if (!options.prompt.trim()) {
+          throw new Error(trans.__('The prompt is empty: write a prompt in a cell or in the Fanout sidebar.'));
+        }
+        if (context.checkSize && optionalBoolean(args, 'force') !== true) {
+          // No await when the answer is at hand: the batch starts within this call, as before.
+          const checked = context.checkSize(options);
+          const problems = Array.isArray(checked) ? checked : await checked;
+          if (problems.length > 0 && !(await confirmSize(problems, trans))) {
+            throw new NotSent(
+              trans.__('Not sent: %1', problems.map(problem => sizeProblemText(problem, trans)).join(' '))
+            );
+          }
+        }
         if (commands.hasCommand(CommandIDs.open)) {
           // Shows the sidebar (when its plugin is there); it runs before the batch starts.
           commands
@@ -162,9 +216,15 @@ export function registerCoreCommands(context: ICoreCommandContext): void {
         const { done } = model.generate(options);
         return await done;
       } catch (error) {
-        Notification.error(trans.__('Generate responses: %1', (error as Error).message), {
-          autoClose: 8000
-        });
+        if (!(error instanceof NotSent)) {
+          // (Not sent: the user said so in the dialog.)
+          Notification.error(trans.__('Generate responses: %1', (error as Error).message), {
+            autoClose: 8000
+          });
+        }
+        if (isInteractive(args)) {
+          return undefined; // Said in the notification; a key binding would leave it uncaught.
+        }
         throw error;
       }
     }
@@ -174,28 +234,41 @@ export function registerCoreCommands(context: ICoreCommandContext): void {
     label: args => (args.responseId ? trans.__('Stop response') : trans.__('Stop all responses')),
     describedBy: { args: responseSchema },
     isEnabled: args => model.getBatch(optionalString(args, 'batchId'))?.active ?? false,
-    execute: args => {
+    execute: reportingFailures(trans.__('Stop'), args => {
       model.stop(requireBatchId(context, args), optionalString(args, 'responseId'));
-    }
+    })
   });
 
   commands.addCommand(CommandIDs.regenerate, {
     label: trans.__('Re-generate response'),
     describedBy: { args: { ...responseSchema, required: ['responseId'] } },
-    execute: args => {
+    execute: reportingFailures(trans.__('Re-generate'), args => {
       const responseId = optionalString(args, 'responseId');
       if (!responseId) {
         throw new Error('Re-generate needs a responseId.');
       }
       return model.regenerate(requireBatchId(context, args), responseId);
-    }
+    })
+  });
+
+  commands.addCommand(CommandIDs.continueResponse, {
+    label: trans.__('Continue response'),
+    caption: trans.__('Ask the model to continue a response cut off by max tokens'),
+    describedBy: {
+      args: { type: 'object', required: ['responseId'], properties: { ...responseArgs, attempt: attemptArg } }
+    },
+    execute: reportingFailures(trans.__('Continue'), args => {
+      const batch = findBatch(model, args);
+      const response = findResponse(batch, optionalString(args, 'responseId'));
+      return model.continueResponse(batch.id, response.id, optionalNumber(args, 'attempt'));
+    })
   });
 
   commands.addCommand(CommandIDs.fillGaps, {
     label: trans.__('Fill the gaps'),
     caption: trans.__('Re-generate every stopped, failed or incomplete response'),
     describedBy: { args: responseSchema },
-    execute: args => model.fillGaps(requireBatchId(context, args))
+    execute: reportingFailures(trans.__('Fill the gaps'), args => model.fillGaps(requireBatchId(context, args)))
   });
 
   commands.addCommand(CommandIDs.removeBatch, {

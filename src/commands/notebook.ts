@@ -1,22 +1,28 @@
 /**
  * The notebook's commands: insert a response into the notebook, and generate from a cell.
  */
-import type { INotebookTracker } from '@jupyterlab/notebook';
+import { Notification } from '@jupyterlab/apputils';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import {
   currentNotebook,
+  focusNotebook,
   ICellSpec,
+  IInsertion,
   InsertMode,
   INSERT_MODES,
   insertIntoNewNotebook,
-  insertIntoNotebook
+  insertIntoNotebook,
+  IProvenance,
+  undoInsertion
 } from '../notebook/insert';
 import { isParseFailure, parseOne } from '../parse';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel } from '../tokens';
-import { oneOf, optionalString } from './args';
+import { oneOf, optionalBoolean, optionalString } from './args';
+import { interactiveArg, reportingFailures } from './interactive';
 import { attemptArg, findAttempt, findBatch, findResponse, responseArgs } from './find';
 
 /** What these commands need, wired by the notebook plugin. */
@@ -26,6 +32,8 @@ export interface INotebookCommandContext {
   tracker: INotebookTracker;
   activeCell: IFanoutActiveCell;
   trans: TranslationBundle;
+  /** Bring a notebook panel to the front and give it the keyboard (the shell's `activateById`). */
+  activate: (panel: NotebookPanel) => void;
 }
 
 /** The cells a response becomes: parsed (prose → markdown, code → code) or as one markdown cell. */
@@ -56,6 +64,37 @@ export function cellsOf(
 export function registerNotebookCommands(context: INotebookCommandContext): void {
   const { commands, model, tracker, activeCell, trans } = context;
 
+  /**
+   * What was inserted, said once, with Undo (which removes the cells in one step). The
+   * notification stays in JupyterLab's notification list: it names the notebook by id, so that
+   * it does not keep a closed notebook in memory.
+   */
+  const announce = (panel: NotebookPanel, insertion: IInsertion, what: string) => {
+    const panelId = panel.id;
+    const path = panel.context.path;
+    const id = Notification.success(what, {
+      autoClose: 10000,
+      actions: [
+        {
+          label: trans.__('Undo'),
+          caption: trans.__('Remove the inserted cells'),
+          callback: () => {
+            Notification.dismiss(id);
+            const open = tracker.find(candidate => candidate.id === panelId);
+            const removed = open ? undoInsertion(open, insertion) : 0;
+            if (!open || removed === 0) {
+              Notification.info(trans.__('Nothing to undo: the inserted cells are no longer in %1.', path), {
+                autoClose: 5000
+              });
+              return;
+            }
+            focusNotebook(open, context.activate);
+          }
+        }
+      ]
+    });
+  };
+
   const insert = async (args: ReadonlyPartialJSONObject) => {
     const batch = findBatch(model, args);
     const response = findResponse(batch, optionalString(args, 'responseId'));
@@ -76,13 +115,42 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
       { language: activeCell.language(), structured: batch.options.structured },
       typeof cellArg === 'number' ? cellArg : undefined
     );
+    const modelName = snapshot.model || response.model || null;
+    const provenance: IProvenance = {
+      batch: batch.id,
+      response: response.id,
+      attempt: attempt.attempt,
+      model: modelName,
+      seed: attempt.seed,
+      temperature: batch.options.temperature,
+      upstream: response.upstream || null
+    };
+    const from = modelName
+      ? trans._n(
+          '%1 cell from response %2 (model %3)',
+          '%1 cells from response %2 (model %3)',
+          cells.length,
+          response.index,
+          modelName
+        )
+      : trans._n('%1 cell from response %2', '%1 cells from response %2', cells.length, response.index);
+    const quiet = optionalBoolean(args, 'notify') === false;
     if (mode === 'new-notebook') {
-      const panel = await insertIntoNewNotebook(commands, cells);
+      const panel = await insertIntoNewNotebook(commands, cells, provenance);
+      if (!quiet) {
+        Notification.success(trans.__('Inserted %1 into the new notebook %2', from, panel.context.path), {
+          autoClose: 10000
+        });
+      }
       return { path: panel.context.path, index: 0, count: cells.length, attempt: attempt.attempt };
     }
     const panel = currentNotebook(tracker);
-    const index = insertIntoNotebook(panel, cells, mode);
-    return { path: panel.context.path, index, count: cells.length, attempt: attempt.attempt };
+    const insertion = insertIntoNotebook(panel, cells, mode, provenance);
+    focusNotebook(panel, context.activate);
+    if (!quiet) {
+      announce(panel, insertion, trans.__('Inserted %1 into %2', from, panel.context.path));
+    }
+    return { path: panel.context.path, index: insertion.index, count: cells.length, attempt: attempt.attempt };
   };
 
   commands.addCommand(CommandIDs.insert, {
@@ -100,15 +168,26 @@ export function registerNotebookCommands(context: INotebookCommandContext): void
             description: 'cells (parsed, default) or text (one markdown cell)'
           },
           cell: { type: 'integer', minimum: 0, description: 'Only this parsed cell (0-based).' },
-          attempt: attemptArg
+          attempt: attemptArg,
+          notify: {
+            type: 'boolean',
+            description: 'Say what was inserted in a notification with Undo (default true).'
+          },
+          interactive: interactiveArg
         }
       }
     },
-    execute: insert
+    execute: reportingFailures(trans.__('Insert'), insert)
   });
 
   commands.addCommand(CommandIDs.generateFromCell, {
     label: trans.__('Generate responses from this cell'),
-    execute: () => commands.execute(CommandIDs.generate, { prompt: activeCell.prompt() })
+    describedBy: { args: { type: 'object', properties: { interactive: interactiveArg } } },
+    // Run from the cell's context menu: `fanout:generate` shows its own failure (an empty cell).
+    execute: args =>
+      commands.execute(CommandIDs.generate, {
+        prompt: activeCell.prompt(),
+        ...(args.interactive === true ? { interactive: true } : {})
+      })
   });
 }

@@ -6,6 +6,7 @@ import type { IFanoutModel } from '../tokens';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
+import { failureGroups, failureSummary, indexList, silentFor, summarisedGroups } from './status';
 
 /** Properties of one batch's view. */
 export interface IBatchViewProps {
@@ -23,6 +24,10 @@ export interface IBatchViewProps {
   /** Insert attempt `attempt` of a response (the one its card shows). */
   onInsert: (responseId: string, attempt: number) => void;
   onShowAttempt: (responseId: string, attempt: number) => void;
+  /** Continue attempt `attempt` of a response, cut off by `max_tokens`. */
+  onContinue?: (responseId: string, attempt: number) => void;
+  /** Milliseconds without a byte before a running response shows as silent; 0: never. */
+  stallMs?: number;
 }
 
 /** How the responses are ordered. */
@@ -56,6 +61,13 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
   ];
   const sortChoice = { label: trans.__('Sort'), className: 'jp-Fanout-batch-order', options: orders };
   const hasGaps = rows.some(row => GAPS.includes(row.response.snapshot().status));
+  // Failures shared by several responses are said once, here; their cards keep a reference.
+  const summarised = summarisedGroups(
+    failureGroups(batch.responses.map(r => ({ index: r.index, snapshot: r.shownSnapshot() })))
+  );
+  const summarisedIndexes = new Set(summarised.flatMap(group => group.indexes));
+  const stallMs = props.stallMs ?? 0;
+  const now = performance.now();
   return (
     <div className="jp-Fanout-batch" data-batch-id={batch.id}>
       <div className="jp-Fanout-batch-header">
@@ -83,6 +95,18 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           />
         )}
       </div>
+      {summarised.length > 0 && (
+        <ul className="jp-Fanout-batch-failures" aria-label={trans.__('Failures')}>
+          {summarised.map(group => (
+            <li key={group.key} className="jp-Fanout-batch-failure" title={group.error.message}>
+              <span className="jp-Fanout-batch-failure-text">{failureSummary(group, trans)}</span>{' '}
+              <span className="jp-Fanout-batch-failure-which">
+                {trans.__('(responses %1)', indexList(group.indexes))}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
       {rows.map(({ response, snapshot }, position) => {
         const attempts = response.attempts;
         const shown = response.shownAttempt;
@@ -105,6 +129,9 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             previousAttempt={at > 0 ? attempts[at - 1].attempt : null}
             nextAttempt={at >= 0 && at < attempts.length - 1 ? attempts[at + 1].attempt : null}
             onShowAttempt={attempt => props.onShowAttempt(response.id, attempt)}
+            onContinue={props.onContinue ? () => props.onContinue!(response.id, shown) : undefined}
+            silentMs={shown === response.attempt ? silentFor(snapshot, response.lastActivityAt, now, stallMs) : null}
+            errorSummarised={summarisedIndexes.has(response.index)}
             reconnecting={response.reconnecting === true && shown === response.attempt}
           />
         );

@@ -8,7 +8,8 @@ import type { InsertMode } from '../notebook/insert';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
 import { LineDiff } from './LineDiff';
 import { RenderedMarkdown } from './RenderedMarkdown';
-import { ResponseDetails, statusLabel } from './ResponseCard';
+import { ResponseDetails } from './ResponseCard';
+import { shownState, stateLabel, stateTone } from './status';
 
 /** How each response is shown. */
 export type CompareView = 'rendered' | 'parsed' | 'raw';
@@ -124,8 +125,13 @@ function ResponseColumn(props: {
             {trans.__('attempt %1/%2', position, response.attempts.length)}
           </span>
         )}
-        <span className="jp-Fanout-response-status" data-status={snapshot.status}>
-          {statusLabel(snapshot.status, trans)}
+        <span
+          className="jp-Fanout-response-status"
+          data-status={snapshot.status}
+          data-state={shownState(snapshot)}
+          data-tone={stateTone(shownState(snapshot))}
+        >
+          {stateLabel(shownState(snapshot), trans)}
         </span>
         <span
           className="jp-Fanout-response-counts"

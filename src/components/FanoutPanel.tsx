@@ -17,6 +17,10 @@ export interface IFanoutPanelProps {
   /** Insert a response's attempt `attempt` (the one its card shows; default the one shown). */
   onInsert: (batchId: string, responseId: string, attempt?: number) => void;
   onShowAttempt: (batchId: string, responseId: string, attempt: number) => void;
+  /** Continue a response's attempt cut off by `max_tokens`. */
+  onContinue?: (batchId: string, responseId: string, attempt: number) => void;
+  /** Milliseconds without a byte before a running response shows as silent; 0: never. */
+  stallMs?: () => number;
   onRemove: (batchId: string) => void;
   /** What would be sent as context now; null without a notebook. */
   context?: () => { enabled: boolean; budget: number; cells: number; tokens: number } | null;
@@ -116,6 +120,10 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           onCompare={() => props.onCompare(batchId)}
           onInsert={(responseId, attempt) => props.onInsert(batchId, responseId, attempt)}
           onShowAttempt={(responseId, attempt) => props.onShowAttempt(batchId, responseId, attempt)}
+          onContinue={
+            props.onContinue ? (responseId, attempt) => props.onContinue!(batchId, responseId, attempt) : undefined
+          }
+          stallMs={props.stallMs?.() ?? 0}
         />
       ) : (
         <p className="jp-Fanout-empty">

@@ -5,6 +5,7 @@ import { isFinal } from '../core';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { ActionButton } from './controls';
 import { formatDuration, formatRate, percent } from './format';
+import { describeError, isTruncated, shortError, shownState, silenceText, stateLabel, stateTone } from './status';
 
 /** Properties of one response's progress card. */
 export interface IResponseCardProps {
@@ -36,27 +37,30 @@ export interface IResponseCardProps {
    */
   reconnecting?: boolean;
   /**
+   * Continue the shown attempt (cut off by `max_tokens`): offered on a truncated card, beside
+   * Re-generate.
+   */
+  onContinue?: () => void;
+  /**
+   * How long the running stream has been silent (ms), once that is long enough to say so
+   * (the `stallSeconds` setting); null or absent otherwise.
+   */
+  silentMs?: number | null;
+  /**
+   * True when the batch summarises this card's error once for all the responses that share it:
+   * the card then shows a short reference, the whole message in its tooltip.
+   */
+  errorSummarised?: boolean;
+  /**
    * Lay the card out at once (the first cards of a batch). Otherwise it starts as an empty box
    * with its status and fills in when first scrolled near, so a batch of 64 opens quickly.
    */
   eager?: boolean;
 }
 
-/** Each status as the user reads it (translated when shown). */
-const STATUS_LABELS: Record<ResponseStatus, string> = {
-  pending: 'Pending',
-  connecting: 'Connecting',
-  thinking: 'Thinking',
-  generating: 'Generating',
-  complete: 'Complete',
-  stopped: 'Stopped',
-  error: 'Error',
-  incomplete: 'Incomplete'
-};
-
-/** A status as the user reads it. */
+/** A status as the user reads it (see `./status` for a response's whole state, truncated included). */
 export function statusLabel(status: ResponseStatus, trans: TranslationBundle): string {
-  return trans.__(STATUS_LABELS[status]);
+  return stateLabel(status, trans);
 }
 
 /** The bar: thinking, answer and unused tokens against max_tokens, readable by screen readers. */
@@ -78,18 +82,33 @@ function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label:
 }
 
 /** A response's error (with the upstream's status), and its thinking folded away. */
-export function ResponseDetails(props: { snapshot: ResponseSnapshot; trans: TranslationBundle }): JSX.Element {
+export function ResponseDetails(props: {
+  snapshot: ResponseSnapshot;
+  trans: TranslationBundle;
+  /** The batch says this error once for all who share it: a short reference here. */
+  errorSummarised?: boolean;
+}): JSX.Element {
   const { snapshot, trans } = props;
   // Like the answer's preview: while it streams, only the newest lines of the reasoning.
   const reasoning = isFinal(snapshot.status) ? snapshot.reasoning : previewOf(snapshot.reasoning);
+  const error = snapshot.error;
   return (
     <>
-      {snapshot.error && (
-        <div className="jp-Fanout-response-error" role="alert">
-          {snapshot.error.status ? `${snapshot.error.status}: ` : ''}
-          {snapshot.error.message}
-        </div>
-      )}
+      {error &&
+        (props.errorSummarised ? (
+          <div
+            className="jp-Fanout-response-error jp-mod-summarised"
+            title={describeError(error, trans)}
+            data-error={error.message}
+          >
+            {trans.__('%1 (see the batch above)', shortError(error, trans))}
+          </div>
+        ) : (
+          <div className="jp-Fanout-response-error" role="alert">
+            {error.status ? `${error.status}: ` : ''}
+            {error.message}
+          </div>
+        ))}
       {snapshot.reasoning && (
         <details className="jp-Fanout-response-reasoning">
           <summary>{trans.__('Thinking')}</summary>
@@ -179,7 +198,11 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
     before.attemptPosition === after.attemptPosition &&
     before.attemptCount === after.attemptCount &&
     before.previousAttempt === after.previousAttempt &&
-    before.nextAttempt === after.nextAttempt
+    before.nextAttempt === after.nextAttempt &&
+    // A silent stream's counter moves once a second.
+    Math.floor((before.silentMs ?? -1000) / 1000) === Math.floor((after.silentMs ?? -1000) / 1000) &&
+    before.errorSummarised === after.errorSummarised &&
+    (before.onContinue === undefined) === (after.onContinue === undefined)
   );
 }
 
@@ -315,12 +338,17 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
     estimated
   );
   const title = props.model ? trans.__('Response %1 · %2', index, props.model) : trans.__('Response %1', index);
+  const state = shownState(snapshot);
+  const truncated = isTruncated(snapshot);
+  const silent = props.silentMs ?? null;
   return (
     <section
       ref={props.sectionRef}
-      className={`jp-Fanout-response jp-Fanout-status-${snapshot.status}`}
+      className={`jp-Fanout-response jp-Fanout-status-${snapshot.status}${truncated ? ' jp-Fanout-status-truncated' : ''}`}
       data-response-index={index}
       data-status={snapshot.status}
+      data-state={state}
+      data-silent={silent !== null ? '' : undefined}
       data-running={running ? '' : undefined}
       data-reconnecting={props.reconnecting ? '' : undefined}
       data-attempt={attempts > 1 ? `${props.attemptPosition ?? attempts}/${attempts}` : undefined}
@@ -340,11 +368,26 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
             trans={trans}
           />
         )}
-        <span className="jp-Fanout-response-status" data-status={snapshot.status}>
+        <span
+          className="jp-Fanout-response-status"
+          data-status={snapshot.status}
+          data-state={state}
+          data-tone={stateTone(state)}
+          title={
+            truncated
+              ? trans.__('Cut off by the maximum tokens (%1): Continue asks for the rest', maxTokens)
+              : undefined
+          }
+        >
           <span className="jp-Fanout-status-icon" aria-hidden="true" />
-          {props.reconnecting && running ? trans.__('Reconnecting…') : statusLabel(snapshot.status, trans)}
+          {props.reconnecting && running ? trans.__('Reconnecting…') : stateLabel(state, trans)}
         </span>
       </header>
+      {silent !== null && (
+        <div className="jp-Fanout-response-silent" role="status">
+          {silenceText(silent, trans)}
+        </div>
+      )}
       <TokenBar snapshot={snapshot} maxTokens={maxTokens} label={trans.__('Tokens of %1', title)} />
       <div className="jp-Fanout-response-footer">
         <div className="jp-Fanout-response-figures">
@@ -379,6 +422,14 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
                 onClick={props.onInsert}
                 label={trans.__('Insert')}
               />
+              {truncated && props.onContinue && (
+                <ActionButton
+                  className="jp-Fanout-continue"
+                  title={trans.__('Ask the model to continue this response where max tokens cut it off')}
+                  onClick={props.onContinue}
+                  label={trans.__('Continue')}
+                />
+              )}
               <ActionButton
                 className="jp-Fanout-regenerate"
                 onClick={props.onRegenerate}
@@ -388,7 +439,7 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
           )}
         </div>
       </div>
-      <ResponseDetails snapshot={snapshot} trans={trans} />
+      <ResponseDetails snapshot={snapshot} trans={trans} errorSummarised={props.errorSummarised} />
       {/* The newest lines stay in view (column-reverse keeps the scroll at the end). */}
       <div className="jp-Fanout-response-preview">
         {streaming ? (

@@ -57,10 +57,19 @@ export class ResponseMirror {
     return this._final;
   }
 
+  /**
+   * When something last happened on this side: the request was sent, or an update (bytes from
+   * the stream) arrived; null before it begins. How long a running stream has been silent.
+   */
+  get lastActivityAt(): number | null {
+    return this._lastActivityAt;
+  }
+
   /** The request was sent at `at`. */
   begin(at: number): void {
     this._state = { ...this._state, status: 'connecting' };
     this._timing = { ...this._timing, startedAt: at };
+    this._lastActivityAt = at;
     this._version++;
   }
 
@@ -69,6 +78,7 @@ export class ResponseMirror {
       return;
     }
     const { contentAppend, reasoningAppend, timing, final, ...state } = update;
+    this._lastActivityAt = this._now();
     this._content += contentAppend;
     this._reasoning += reasoningAppend;
     this._state = state;
@@ -129,6 +139,7 @@ export class ResponseMirror {
     httpStatus: null
   };
   private _timing: ResponseTiming = EMPTY_TIMING;
+  private _lastActivityAt: number | null = null;
   private _content = '';
   private _reasoning = '';
   private _final = false;

@@ -23,6 +23,35 @@ export const RUNNING = new Set(['pending', 'connecting', 'thinking', 'generating
 /** Statuses "fill the gaps" re-generates. */
 export const GAPS = new Set(['stopped', 'error', 'incomplete']);
 
+/**
+ * The text an attempt continues (`fanout:continue`): the attempt it extends, as it ended. The new
+ * attempt's state is this text followed by what the model sends after it.
+ */
+export interface IContinuation {
+  /** The number of the attempt continued. */
+  attempt: number;
+  content: string;
+  reasoning: string;
+  thinkingTokens: number;
+  answerTokens: number;
+  tokensEstimated: boolean;
+}
+
+/** A continuation's state: `prefix`'s text and tokens, then the continuing attempt's own. */
+export function continuedSnapshot(prefix: IContinuation, own: ResponseSnapshot): ResponseSnapshot {
+  const thinkingTokens = prefix.thinkingTokens + own.thinkingTokens;
+  const answerTokens = prefix.answerTokens + own.answerTokens;
+  return {
+    ...own,
+    content: prefix.content + own.content,
+    reasoning: prefix.reasoning + own.reasoning,
+    thinkingTokens,
+    answerTokens,
+    totalTokens: thinkingTokens + answerTokens,
+    tokensEstimated: prefix.tokensEstimated || own.tokensEstimated
+  };
+}
+
 /** An ended attempt, kept as it ended: its number, seed and final state. */
 export class EndedAttempt implements IAttemptView {
   constructor(
@@ -97,6 +126,19 @@ export class BatchResponse implements IResponseView {
     return this._reconnect !== null;
   }
 
+  /**
+   * When the current attempt last received something (or was sent); null when it is not live
+   * here (restored, or reconnecting after a reload). How long a running stream has been silent.
+   */
+  get lastActivityAt(): number | null {
+    return this._restored !== null || this._reconnect !== null ? null : this.mirror.lastActivityAt;
+  }
+
+  /** The text the current attempt continues (`fanout:continue`), or null. */
+  get continuation(): IContinuation | null {
+    return this._continued;
+  }
+
   /** True once the current attempt has ended (a restored response has always ended). */
   get ended(): boolean {
     return this._restored !== null || this.mirror.ended;
@@ -112,10 +154,12 @@ export class BatchResponse implements IResponseView {
    * ended, and the new one is shown. Its number is the next one, or `attempt` (one started by
    * another tab).
    */
-  begin(seed: number, at: number, attempt?: number): void {
+  begin(seed: number, at: number, attempt?: number, continued: IContinuation | null = null): void {
     if (this._attempt > 0) {
       this._earlier.push(new EndedAttempt(this._attempt, this._seed, this.snapshot()));
     }
+    this._continued = continued;
+    this._merged = null;
     this._attempt = attempt ?? this._attempt + 1;
     this._seed = seed;
     this.mirror = new ResponseMirror(this._now);
@@ -140,6 +184,7 @@ export class BatchResponse implements IResponseView {
     this._seed = seed;
     this._attempt = attempt;
     this._restored = snapshot;
+    this._continued = null;
     this._earlier = [...earlier];
     this._attemptViews = null;
     this._shown = shown !== undefined && shown !== attempt && earlier.some(a => a.attempt === shown) ? shown : null;
@@ -160,6 +205,28 @@ export class BatchResponse implements IResponseView {
     this._restored = null;
     this._reconnect = saved;
     this.mirror = new ResponseMirror(this._now);
+  }
+
+  /**
+   * The current attempt (reattaching after a reload) continues earlier attempt `attempt`: the
+   * server's replay brings only the continuation, shown after that attempt's text. Nothing
+   * happens when there is no such earlier attempt.
+   */
+  continues(attempt: number): void {
+    const earlier = this._earlier.find(a => a.attempt === attempt);
+    if (!earlier) {
+      return;
+    }
+    const ended = earlier.snapshot();
+    this._continued = {
+      attempt,
+      content: ended.content,
+      reasoning: ended.reasoning,
+      thinkingTokens: ended.thinkingTokens,
+      answerTokens: ended.answerTokens,
+      tokensEstimated: ended.tokensEstimated
+    };
+    this._merged = null;
   }
 
   /** The replay of a reconnecting attempt arrived: its state is the engine's from now on. */
@@ -200,7 +267,16 @@ export class BatchResponse implements IResponseView {
       const { status, error } = this.mirror.snapshot();
       return { ...reconnect, status, error };
     }
-    return this.mirror.snapshot();
+    const own = this.mirror.snapshot();
+    const continued = this._continued;
+    if (continued === null) {
+      return own;
+    }
+    // The same object while the mirror's is: an ended card is not rendered again.
+    if (this._merged === null || this._merged.own !== own) {
+      this._merged = { own, merged: continuedSnapshot(continued, own) };
+    }
+    return this._merged.merged;
   }
 
   shownSnapshot(): ResponseSnapshot {
@@ -226,6 +302,9 @@ export class BatchResponse implements IResponseView {
     };
     if (this._shown !== null) {
       summary.shownAttempt = this._shown;
+    }
+    if (this._continued !== null) {
+      summary.continues = this._continued.attempt;
     }
     return summary;
   }
@@ -258,6 +337,10 @@ export class BatchResponse implements IResponseView {
   /** The attempt shown when not the current one. */
   private _shown: number | null = null;
   private _attemptViews: IAttemptView[] | null = null;
+  /** What the current attempt continues, or null. */
+  private _continued: IContinuation | null = null;
+  /** The last continued snapshot and the mirror's it was made from. */
+  private _merged: { own: ResponseSnapshot; merged: ResponseSnapshot } | null = null;
 }
 
 /** N responses to one prompt, in the order they were asked for. */

@@ -26,9 +26,9 @@ import type {
   IResponseSummary,
   IStoredBatch
 } from '../tokens';
-import { Batch, BatchResponse, GAPS } from './batch';
+import { Batch, BatchResponse, GAPS, IContinuation } from './batch';
 import { interruptedSnapshot, seedOf, storedSnapshot } from './reattach';
-import { buildRequest, expandTargets } from './request';
+import { buildRequest, continuationRequest, expandTargets } from './request';
 import { restoreBatch, savedSummary } from './saved';
 import { batchFromSummary } from './stored';
 
@@ -164,9 +164,52 @@ export class FanoutModel implements IFanoutModel {
     return ended;
   }
 
+  continueResponse(batchId: string, responseId: string, attempt?: number): Promise<IResponseSummary> {
+    const batch = this._requireBatch(batchId);
+    const response = batch.require(responseId);
+    if (!response.ended) {
+      throw new Error(`Response ${responseId} of batch ${batchId} is still running: it can be continued once it ends.`);
+    }
+    const number = attempt ?? response.shownAttempt;
+    const view = response.findAttempt(number);
+    if (!view) {
+      const numbers = response.attempts.map(a => a.attempt).join(', ');
+      throw new Error(`Response ${responseId} has no attempt ${number} (its attempts: ${numbers}).`);
+    }
+    const ended = view.snapshot();
+    if (ended.finishReason !== 'length' || ended.status !== 'complete') {
+      const how = ended.finishReason ? `${ended.status}, finish reason ${ended.finishReason}` : ended.status;
+      throw new Error(
+        `Attempt ${number} of response ${responseId} was not cut off by max tokens (it ended ${how}): only a truncated response can be continued.`
+      );
+    }
+    if (!ended.content) {
+      throw new Error(`Attempt ${number} of response ${responseId} has no answer text to continue.`);
+    }
+    if (!response.settled) {
+      response.settle();
+    }
+    const continued: IContinuation = {
+      attempt: number,
+      content: ended.content,
+      reasoning: ended.reasoning,
+      thinkingTokens: ended.thinkingTokens,
+      answerTokens: ended.answerTokens,
+      tokensEstimated: ended.tokensEstimated
+    };
+    const done = new Promise<IResponseSummary>(resolve => response.waiters.push(resolve));
+    // The same seed as the attempt it continues: the model goes on with the same sampling.
+    this._startAttempt(batch, response, { seed: view.seed, continued });
+    this._markChanged();
+    return done;
+  }
+
   fillGaps(batchId: string): Promise<IResponseSummary[]> {
     const batch = this._requireBatch(batchId);
     const gaps = batch.responses.filter(r => r.ended && GAPS.has(r.snapshot().status));
+    if (gaps.length === 0) {
+      throw new Error(`Batch ${batchId} has no gaps to fill: no response has ended stopped, failed or incomplete.`);
+    }
     return Promise.all(gaps.map(r => this.regenerate(batchId, r.id)));
   }
 
@@ -249,15 +292,27 @@ export class FanoutModel implements IFanoutModel {
     this._engine.dispose();
   }
 
-  private _startAttempt(batch: Batch, response: BatchResponse): void {
+  /**
+   * Start the response's next attempt: a new seed, or (`continue`) the seed and text of the
+   * attempt it continues, sent as the assistant's last message for the model to go on with.
+   */
+  private _startAttempt(
+    batch: Batch,
+    response: BatchResponse,
+    extend?: { seed: number; continued: IContinuation }
+  ): void {
     const startedAt = this._now();
-    response.begin(this._nextSeed(), startedAt);
+    response.begin(extend?.seed ?? this._nextSeed(), startedAt, undefined, extend?.continued ?? null);
+    const request = buildRequest(batch.options, response.seed, response.model);
+    if (extend) {
+      continuationRequest(request, extend.continued.content);
+    }
     this._engine.send({
       type: 'start',
       batch: batch.id,
       wire: response.wireId,
       upstream: response.upstream,
-      request: buildRequest(batch.options, response.seed, response.model),
+      request,
       transport: this._transport(),
       startedAt,
       describe: describeBatch(batch.options)

@@ -28,7 +28,36 @@ function seconds(value: unknown): number | null {
  * in the page's clock. An attempt the store still has as running (the server stopped without
  * ending it) is incomplete.
  */
+/**
+ * The text a stored attempt continued (`fanout:continue` sends it as the assistant's last message
+ * with `continue_final_message`), or '' for an attempt that continued nothing. The store keeps
+ * only what the model sent after it.
+ */
+export function continuedPrefix(request: unknown): string {
+  const body = request as { continue_final_message?: unknown; messages?: unknown } | null;
+  if (!body || typeof body !== 'object' || body.continue_final_message !== true || !Array.isArray(body.messages)) {
+    return '';
+  }
+  const last = body.messages[body.messages.length - 1] as { role?: unknown; content?: unknown } | undefined;
+  return last?.role === 'assistant' && typeof last.content === 'string' ? last.content : '';
+}
+
 export function storedSnapshot(stored: IStoredAttempt, startedAt: number | null): ResponseSnapshot {
+  const prefix = continuedPrefix(stored.request);
+  if (prefix) {
+    // A continuation: shown as one text, the text it continued then its own (as it was live).
+    const own = storedSnapshot({ ...stored, request: null }, startedAt);
+    const tally = new TokenTally();
+    tally.addAnswer(prefix);
+    const before = tally.counts().answer;
+    return {
+      ...own,
+      content: prefix + own.content,
+      answerTokens: own.answerTokens + before,
+      totalTokens: own.totalTokens + before,
+      tokensEstimated: true
+    };
+  }
   const tally = new TokenTally();
   tally.addThinking(stored.reasoning ?? '');
   tally.addAnswer(stored.text ?? '');

@@ -42,3 +42,17 @@ export function buildRequest(options: IGenerateOptions, seed: number, model = op
   }
   return request;
 }
+
+/**
+ * Make `request` continue `prefix` (an answer cut off by `max_tokens`): the text so far is the
+ * assistant's last message, and the server is asked to continue it rather than answer it
+ * (`continue_final_message`, with no generation prompt: vLLM's and SGLang's chat options; other
+ * servers get the message only, see docs/protocol.md).
+ */
+export function continuationRequest(request: Record<string, unknown>, prefix: string): Record<string, unknown> {
+  const messages = request.messages as Array<{ role: string; content: string }>;
+  messages.push({ role: 'assistant', content: prefix });
+  request.continue_final_message = true;
+  request.add_generation_prompt = false;
+  return request;
+}

@@ -70,6 +70,10 @@ export function restoreBatch(summary: IBatchSummary, now: () => number, reattach
     const earlier = earlierAttempts(saved, summary.batchId);
     if (reattach && RUNNING.has(saved.status)) {
       batch.responses[i].reattach(saved.seed, saved.attempt, savedSnapshot(saved), earlier, shown);
+      if (typeof saved.continues === 'number') {
+        // The replay holds only the continuation: shown after the text it continues.
+        batch.responses[i].continues(saved.continues);
+      }
     } else {
       batch.responses[i].restore(saved.seed, saved.attempt, restoredSnapshot(saved), earlier, shown);
     }

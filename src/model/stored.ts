@@ -10,6 +10,7 @@ import { batchMetrics, ResponseError, ResponseMetrics, ResponseSnapshot, Respons
 import { readUsage, TokenTally } from '../core/token-count';
 import type { IAttemptSummary, IBatchSummary, IGenerateOptions, IResponseSummary, ITarget } from '../tokens';
 import { Batch, EndedAttempt } from './batch';
+import { continuedPrefix } from './reattach';
 import { expandTargets } from './request';
 
 /** A stored batch that cannot be read: the message names the batch and what is wrong. */
@@ -111,9 +112,12 @@ function readAttempt(
   if (stored !== 'running' && !ENDED.has(stored)) {
     reader.fail(`${path}.status`, `is not a status (${JSON.stringify(stored.slice(0, 40))})`);
   }
-  const content = reader.string(value.text, `${path}.text`, '');
-  const reasoning = reader.string(value.reasoning, `${path}.reasoning`, '');
   const request = isObject(value.request) ? value.request : {};
+  // A continuation (`fanout:continue`): the store keeps what the model sent after the text it
+  // continued; it is shown as one text, as it was live.
+  const prefix = continuedPrefix(request);
+  const content = prefix + reader.string(value.text, `${path}.text`, '');
+  const reasoning = reader.string(value.reasoning, `${path}.reasoning`, '');
   const seed = finite(request.seed) ?? 0;
   const requestedModel = typeof request.model === 'string' ? request.model : '';
   const upstream = typeof value.upstream === 'string' ? value.upstream : '';
@@ -123,8 +127,8 @@ function readAttempt(
   tally.addThinking(reasoning);
   tally.addAnswer(content);
   const usage = readUsage(value.usage);
-  if (usage) {
-    tally.applyUsage(usage);
+  if (usage && !prefix) {
+    tally.applyUsage(usage); // (A continuation's usage counts only what followed the prefix.)
   }
   const counts = tally.counts();
 

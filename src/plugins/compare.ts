@@ -30,7 +30,7 @@ export const comparePlugin: JupyterFrontEndPlugin<void> = {
     const blocking = new RemoteBlockingSanitizer(sanitizer);
     registerCompareCommands({ app, model, activeCell, rendermime: rendermime.clone({ sanitizer: blocking }), trans });
     const category = trans.__('Fanout');
-    palette?.addItem({ command: CommandIDs.compare, category });
-    palette?.addItem({ command: CommandIDs.parse, category });
+    palette?.addItem({ command: CommandIDs.compare, category, args: { interactive: true } });
+    palette?.addItem({ command: CommandIDs.parse, category, args: { interactive: true } });
   }
 };

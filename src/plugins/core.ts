@@ -7,6 +7,7 @@ import { batchSocketUrl, localEngine, realTransports, workerEngine } from '../en
 import { createStreamingWorker } from '../engine/spawn';
 import { deleteStoredBatch, exportBatch, getStoredBatch, listBatches, listUpstreams, renameBatch } from '../handler';
 import { FanoutModel } from '../model';
+import { SizeCheck } from '../model/size';
 import { transportOf } from '../settings';
 import { IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
 
@@ -44,14 +45,26 @@ export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
       storedBatch: id => getStoredBatch(id, serverSettings)
     });
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
+    const sizeCheck = new SizeCheck(() => listUpstreams(serverSettings));
     registerCoreCommands({
       commands: app.commands,
       model,
       trans,
       settings,
       activeCell,
-      listUpstreams: () => listUpstreams(serverSettings)
+      // Every listing read also updates the size check's.
+      listUpstreams: () =>
+        listUpstreams(serverSettings).then(listing => {
+          sizeCheck.learn(listing);
+          return listing;
+        }),
+      // Checked against the proxy's listing; direct mode's server is not asked.
+      checkSize: options => (settings.connection().transport === 'proxy' ? sizeCheck.problems(options) : [])
     });
+    if (settings.connection().transport === 'proxy') {
+      // In the background: the first batch is then checked without waiting for the listing.
+      sizeCheck.prefetch();
+    }
     registerHistoryCommands({
       commands: app.commands,
       trans,

@@ -20,7 +20,19 @@ export const notebookPlugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
-    registerNotebookCommands({ commands: app.commands, model, tracker, activeCell, trans });
-    app.contextMenu.addItem({ command: CommandIDs.generateFromCell, selector: '.jp-Notebook .jp-Cell', rank: 20 });
+    registerNotebookCommands({
+      commands: app.commands,
+      model,
+      tracker,
+      activeCell,
+      trans,
+      activate: panel => app.shell.activateById(panel.id)
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.generateFromCell,
+      args: { interactive: true },
+      selector: '.jp-Notebook .jp-Cell',
+      rank: 20
+    });
   }
 };

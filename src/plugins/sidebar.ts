@@ -110,8 +110,8 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       CommandIDs.open,
       CommandIDs.showHistory
     ]) {
-      palette?.addItem({ command, category });
+      palette?.addItem({ command, category, args: { interactive: true } });
     }
-    palette?.addItem({ command: CommandIDs.listUpstreams, category, args: { show: true } });
+    palette?.addItem({ command: CommandIDs.listUpstreams, category, args: { show: true, interactive: true } });
   }
 };

@@ -28,13 +28,12 @@ export interface IFanoutSidebarOptions {
 export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelProps {
   const { model, settings, activeCell, upstreamCheck, commands, trans } = options;
   const run = (command: string, args: ReadonlyPartialJSONObject = {}) => {
-    // Generate responses shows its own errors; the others' are logged and shown.
-    commands.execute(command, args).catch(reason => {
-      console.error(`jupyterlab-fanout: ${command} failed`, reason);
-      if (command !== CommandIDs.generate) {
-        const label = commands.label(command, args) || command;
-        Notification.error(`${label}: ${(reason as Error)?.message ?? reason}`, { autoClose: 8000 });
-      }
+    // A person clicked: commands that can fail say why in a notification and resolve
+    // (`interactive`); the others' failures are shown here. Either way the user reads why.
+    commands.execute(command, { ...args, interactive: true }).catch(reason => {
+      console.warn(`jupyterlab-fanout: ${command} failed`, reason);
+      const label = commands.label(command, args) || command;
+      Notification.error(`${label}: ${(reason as Error)?.message ?? reason}`, { autoClose: 8000 });
     });
   };
   return {
@@ -63,6 +62,8 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
     onInsert: (batchId, responseId, attempt) =>
       run(CommandIDs.insert, attempt === undefined ? { batchId, responseId } : { batchId, responseId, attempt }),
     onShowAttempt: (batchId, responseId, attempt) => run(CommandIDs.showAttempt, { batchId, responseId, attempt }),
+    onContinue: (batchId, responseId, attempt) => run(CommandIDs.continueResponse, { batchId, responseId, attempt }),
+    stallMs: () => (settings.stallSeconds?.() ?? 0) * 1000,
     onRemove: batchId => run(CommandIDs.removeBatch, { batchId })
   };
 }

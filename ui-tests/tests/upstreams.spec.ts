@@ -13,14 +13,24 @@ test('fanout:list-upstreams lists the simulator upstream with the models the sim
 }) => {
   const served = await request.get(`${SIMULATOR_URL}/v1/models`);
   expect(served.ok()).toBe(true);
-  const models: string[] = ((await served.json()).data as Array<{ id: string }>).map(model => model.id);
+  const cards = (await served.json()).data as Array<{ id: string; max_model_len: number }>;
+  const models: string[] = cards.map(model => model.id);
   expect(models.length).toBeGreaterThan(0);
+  // Each model's context length, as vLLM lists it (the size check before sending reads it).
+  const contextLengths = Object.fromEntries(cards.map(model => [model.id, model.max_model_len]));
 
   const listing = await execute(page, 'fanout:list-upstreams');
 
   expect(listing.default).toBe('simulator');
   const simulator = listing.upstreams.find((upstream: { name: string }) => upstream.name === 'simulator');
-  expect(simulator).toEqual({ name: 'simulator', models, default_model: models[0], dialect: 'vllm', error: null });
+  expect(simulator).toEqual({
+    name: 'simulator',
+    models,
+    default_model: models[0],
+    dialect: 'vllm',
+    error: null,
+    context_lengths: contextLengths
+  });
   expect(listing.upstreams.map((upstream: { name: string }) => upstream.name)).toContain('simulator-b');
   expect(listing.limits.max_responses_per_batch).toBeGreaterThan(0);
 });
