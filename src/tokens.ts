@@ -79,7 +79,20 @@ export namespace CommandIDs {
   export const deleteBatch = 'fanout:delete-batch';
   /** Show the History section of the Fanout sidebar (the stored batches), its search box focused. */
   export const showHistory = 'fanout:show-history';
+  /**
+   * Show a batch of this page as a board of live cards in the main area: `{batchId?}` (default:
+   * the newest; one not in this page is opened from the store first). Resolves with `{batchId}`.
+   */
+  export const openBoard = 'fanout:open-board';
+  /**
+   * How the sidebar lists responses: `{view: compact|cards}` (the `responseView` setting; without
+   * `view`, the other one). Resolves with `{view}`.
+   */
+  export const setView = 'fanout:set-view';
 }
+
+/** How the sidebar lists responses: one dense row each, or full cards. */
+export type ResponseViewMode = 'compact' | 'cards';
 
 /** Some responses of a batch from one model of one upstream. */
 export interface ITarget {
@@ -276,6 +289,9 @@ export interface IFanoutSettings {
   setContextEnabled(enabled: boolean): Promise<void>;
   /** The warning the connection settings deserve, if any. */
   connectionWarning(): string | null;
+  /** How the sidebar lists responses (the `responseView` setting). */
+  responseView(): ResponseViewMode;
+  setResponseView(view: ResponseViewMode): Promise<void>;
 }
 
 /** The token of the user's settings. */

@@ -63,7 +63,10 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
     onInsert: (batchId, responseId, attempt) =>
       run(CommandIDs.insert, attempt === undefined ? { batchId, responseId } : { batchId, responseId, attempt }),
     onShowAttempt: (batchId, responseId, attempt) => run(CommandIDs.showAttempt, { batchId, responseId, attempt }),
-    onRemove: batchId => run(CommandIDs.removeBatch, { batchId })
+    onRemove: batchId => run(CommandIDs.removeBatch, { batchId }),
+    view: () => settings.responseView(),
+    onView: view => run(CommandIDs.setView, { view }),
+    onBoard: batchId => run(CommandIDs.openBoard, { batchId })
   };
 }
 
