@@ -205,6 +205,8 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               label={trans.__('Board')}
             />
           )}
+        </span>
+        <span className="jp-Fanout-batch-options">
           <Choice {...sortChoice} value={order} onChange={setOrder} />
           {props.onView && (
             <Choice

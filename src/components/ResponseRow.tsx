@@ -10,7 +10,7 @@
 import React, { useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { ResponseSnapshot } from '../core';
+import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatRate, percent } from './format';
 import { statusLabel } from './ResponseCard';
 
@@ -32,6 +32,19 @@ export interface IResponseRowProps {
   /** The shown attempt among several ("2/3"), or null. */
   attempt?: string | null;
 }
+
+/** The shape each status shows in a row. */
+const GLYPHS: Record<ResponseStatus | 'truncated', string> = {
+  pending: '○',
+  connecting: '◌',
+  thinking: '◔',
+  generating: '▶',
+  complete: '✓',
+  truncated: '✂',
+  stopped: '■',
+  error: '✕',
+  incomplete: '◑'
+};
 
 /** "1,204" in the user's locale. */
 function count(value: number): string {
@@ -107,8 +120,16 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
         <span className="jp-Fanout-row-index" role="gridcell">
           {index}
         </span>
-        <span className="jp-Fanout-row-status" role="gridcell" data-status={snapshot.status} title={status}>
-          <span className="jp-Fanout-status-icon" aria-hidden="true" />
+        <span
+          className="jp-Fanout-row-status"
+          role="gridcell"
+          data-status={truncated ? 'truncated' : snapshot.status}
+          title={truncated ? trans.__('Truncated') : status}
+        >
+          {/* A shape per status (not only a colour); the word too when the sidebar is wide. */}
+          <span className="jp-Fanout-row-glyph" aria-hidden="true">
+            {props.reconnecting ? '↻' : GLYPHS[truncated ? 'truncated' : snapshot.status]}
+          </span>
           <span className="jp-Fanout-row-status-label">{truncated ? trans.__('Truncated') : status}</span>
         </span>
         <span className="jp-Fanout-row-model" role="gridcell" title={props.model}>

@@ -56,7 +56,10 @@ test.describe('The compact view', () => {
     expect(inView).toBeGreaterThanOrEqual(16);
     // Each row shows status, model, tokens and tokens per second.
     const first = page.locator(`${ROW}[data-response-index="1"]`);
-    await expect(first.locator('.jp-Fanout-row-status')).toHaveText('Complete');
+    await expect(first.locator('.jp-Fanout-row-status')).toHaveAttribute('data-status', 'complete');
+    await expect(first.locator('.jp-Fanout-row-status')).toHaveAttribute('title', 'Complete');
+    await expect(first.locator('.jp-Fanout-row-glyph')).toHaveText('✓');
+    await expect(first.locator('.jp-Fanout-row-status-label')).toHaveText('Complete');
     await expect(first.locator('.jp-Fanout-row-model')).not.toBeEmpty();
     await expect(first.locator('.jp-Fanout-row-tokens')).toHaveText('50');
     await expect(first.locator('.jp-Fanout-row-rate')).toHaveText(/^\d+\.\d\/s$/);
