@@ -46,9 +46,12 @@ const GLYPHS: Record<ResponseStatus | 'truncated', string> = {
   incomplete: '◑'
 };
 
+/** Numbers in the user's locale: one formatter for every row (`toLocaleString` builds one each call). */
+const NUMBERS = new Intl.NumberFormat();
+
 /** "1,204" in the user's locale. */
 function count(value: number): string {
-  return value.toLocaleString();
+  return NUMBERS.format(value);
 }
 
 /** A thin progress bar readable by screen readers: "Answer: 1,204 of 4,096 tokens". */

@@ -11,7 +11,7 @@ import { listBatches, listUpstreams, storeState } from '../handler';
 import { fanoutIcon } from '../icons';
 import { UpstreamCheck } from '../settings';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, ResponseViewMode } from '../tokens';
-import { Announcer } from '../widgets/announcer';
+import { Announcer, liveRegion } from '../widgets/announcer';
 import { HistoryView } from '../widgets/history';
 import { FanoutSidebar } from '../widgets/sidebar';
 
@@ -63,8 +63,9 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     sidebar.addWidget(responses);
     sidebar.addWidget(history);
     // One polite live region for the whole sidebar: responses and batches that ended.
-    const announcer = new Announcer({ model, trans });
-    sidebar.node.appendChild(announcer.node);
+    const live = liveRegion();
+    sidebar.node.appendChild(live);
+    const announcer = new Announcer({ model, trans, announce: text => (live.textContent = text) });
     sidebar.disposed.connect(() => announcer.dispose());
     const sections = sidebar.content as AccordionPanel;
     sections.collapse(1);

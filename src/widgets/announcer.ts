@@ -20,31 +20,40 @@ interface IPending {
   batches: string[];
 }
 
-/** Watches the model and writes what ended into a live region (`role="status"`). */
+/**
+ * The live region itself: a visually hidden `role="status"` element, polite and atomic. Put it
+ * in the sidebar once and give {@link Announcer} its `textContent` setter.
+ */
+export function liveRegion(): HTMLDivElement {
+  const node = document.createElement('div');
+  node.className = 'jp-Fanout-live';
+  node.setAttribute('role', 'status');
+  node.setAttribute('aria-live', 'polite');
+  node.setAttribute('aria-atomic', 'true');
+  return node;
+}
+
+/** Watches the model and says what ended, through `announce` (the live region's text). */
 export class Announcer {
   constructor(options: {
     model: IFanoutModel;
     trans: TranslationBundle;
+    /** Show `text` in the live region. */
+    announce: (text: string) => void;
     /** Clock in ms (default `performance.now`). */
     now?: () => number;
   }) {
     this._model = options.model;
     this._trans = options.trans;
+    this._write = options.announce;
     this._now = options.now ?? (() => performance.now());
-    this.node = document.createElement('div');
-    this.node.className = 'jp-Fanout-live';
-    this.node.setAttribute('role', 'status');
-    this.node.setAttribute('aria-live', 'polite');
-    this.node.setAttribute('aria-atomic', 'true');
     // What the page already holds (restored batches) is not news.
     for (const batch of this._model.batches) {
       this._remember(batch, false);
     }
+    this._batchCount = this._model.batches.length;
     this._model.changed.connect(this._onChanged, this);
   }
-
-  /** The live region: put it in the sidebar once. */
-  readonly node: HTMLDivElement;
 
   get isDisposed(): boolean {
     return this._disposed;
@@ -61,7 +70,7 @@ export class Announcer {
       this._timer = null;
     }
     this._seen.clear();
-    this.node.remove();
+    this._running.clear();
   }
 
   private _onChanged(): void {
@@ -165,12 +174,13 @@ export class Announcer {
     }
     parts.push(...batches);
     this._last = this._now();
-    this.node.textContent = parts.join(' ');
+    this._write(parts.join(' '));
   }
 
   private readonly _model: IFanoutModel;
   private readonly _trans: TranslationBundle;
   private readonly _now: () => number;
+  private readonly _write: (text: string) => void;
   /** Per batch and response: the attempt number that ended, or '' while it runs. */
   private readonly _seen = new Map<string, string>();
   /** Batches seen running and not yet seen ended. */
