@@ -7,7 +7,7 @@
  * move between rows, Enter or Space expands and collapses, Right expands and Left collapses
  * (the treegrid pattern). The expanded card's buttons follow its row in the tab order.
  */
-import React, { useRef, useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { ResponseSnapshot, ResponseStatus } from '../core';
@@ -200,12 +200,75 @@ export function nextRow(key: string, from: number, count: number): number | null
   }
 }
 
+/** How often a row out of view catches up while its response streams. */
+const OUT_OF_VIEW_REFRESH_MS = 1000;
+
+/**
+ * The snapshot each row should show: the newest for rows in view (and near it), and for rows
+ * scrolled away the one shown last, unless its status changed or it is a second old. With 64
+ * responses streaming, only the rows in view re-render at every update (the rows are memoized
+ * on their snapshot), and what the page holds for the others is at most a second old.
+ */
+function useSeen(list: React.RefObject<HTMLDivElement>) {
+  const inView = useRef(new Set<string>());
+  const shown = useRef(new Map<string, { snapshot: ResponseSnapshot; at: number }>());
+  useEffect(() => {
+    const root = list.current;
+    if (!root || typeof IntersectionObserver === 'undefined') {
+      return;
+    }
+    const observer = new IntersectionObserver(
+      entries => {
+        for (const entry of entries) {
+          const id = (entry.target as HTMLElement).dataset.responseId;
+          if (id !== undefined) {
+            if (entry.isIntersecting) {
+              inView.current.add(id);
+            } else {
+              inView.current.delete(id);
+            }
+          }
+        }
+      },
+      { rootMargin: '200px' }
+    );
+    const observeRows = () => {
+      observer.disconnect();
+      root.querySelectorAll(':scope > .jp-Fanout-row').forEach(row => observer.observe(row));
+    };
+    observeRows();
+    // Rows come and go with the batch's responses (and sorting moves them).
+    const mutations = new MutationObserver(observeRows);
+    mutations.observe(root, { childList: true });
+    return () => {
+      mutations.disconnect();
+      observer.disconnect();
+    };
+  }, []);
+  const now = performance.now();
+  return (id: string, snapshot: ResponseSnapshot): ResponseSnapshot => {
+    const last = shown.current.get(id);
+    if (
+      !last ||
+      typeof IntersectionObserver === 'undefined' ||
+      inView.current.has(id) ||
+      last.snapshot.status !== snapshot.status ||
+      now - last.at >= OUT_OF_VIEW_REFRESH_MS
+    ) {
+      shown.current.set(id, { snapshot, at: now });
+      return snapshot;
+    }
+    return last.snapshot;
+  };
+}
+
 /** The responses as rows: one tab stop, arrow keys between rows, Enter expands. */
 export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundle; label: string }): JSX.Element {
   const { items, trans } = props;
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
   const [current, setCurrent] = useState<string | null>(null);
   const list = useRef<HTMLDivElement>(null);
+  const seen = useSeen(list);
   // The tab stop: the row last focused, or the first.
   const currentId = items.some(item => item.id === current) ? current : (items[0]?.id ?? null);
   const toggle = (id: string, open?: boolean) => {
@@ -286,7 +349,13 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
         const open = expanded.has(item.id);
         return (
           <React.Fragment key={item.id}>
-            <ResponseRow {...item.row} expanded={open} current={item.id === currentId} trans={trans} />
+            <ResponseRow
+              {...item.row}
+              snapshot={seen(item.id, item.row.snapshot)}
+              expanded={open}
+              current={item.id === currentId}
+              trans={trans}
+            />
             {open && (
               <div className="jp-Fanout-row-card" role="row" aria-level={2}>
                 <div role="gridcell">{item.card()}</div>
