@@ -224,4 +224,30 @@ test.describe('The board', () => {
     await execute(page, 'fanout:remove-batch', { batchId });
     await expect(page.locator('.jp-Fanout-board-widget')).toHaveCount(0);
   });
+
+  test('a board is restored after a reload', async ({ page, request }) => {
+    await resetSimulator(request, { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 10 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 3);
+    await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(3);
+    const { batchId } = await execute(page, 'fanout:open-board', {});
+    await expect(page.locator('.jp-Fanout-board-widget .jp-Fanout-response[data-status="complete"]')).toHaveCount(3);
+    // Wait for the workspace to hold the board before reloading.
+    await expect
+      .poll(async () => {
+        const workspace = await page.evaluate(async () => {
+          const response = await fetch('/lab/api/workspaces/default', { credentials: 'same-origin' });
+          return response.ok ? JSON.stringify(await response.json()) : '';
+        });
+        return workspace.includes(`jupyterlab-fanout-board:${batchId}`);
+      })
+      .toBe(true);
+    const loaded = page.waitForEvent('load');
+    await page.evaluate(() => window.location.reload());
+    await loaded;
+    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open-board'));
+    const board = page.locator('.jp-Fanout-board-widget');
+    await expect(board.locator('.jp-Fanout-response[data-status="complete"]')).toHaveCount(3);
+    await expect(board).toHaveAttribute('id', `jupyterlab-fanout-board-${batchId}`);
+  });
 });
