@@ -141,7 +141,11 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
         <span
           className="jp-Fanout-row-tokens"
           role="gridcell"
-          title={trans.__('%1 thinking + %2 answer tokens', count(snapshot.thinkingTokens), count(snapshot.answerTokens))}
+          title={trans.__(
+            '%1 thinking + %2 answer tokens',
+            count(snapshot.thinkingTokens),
+            count(snapshot.answerTokens)
+          )}
         >
           {snapshot.tokensEstimated ? '≈' : ''}
           {count(snapshot.totalTokens)}

@@ -122,16 +122,17 @@ export class Announcer {
       this._running.add(batch.id);
     } else if (this._running.delete(batch.id) && news) {
       const metrics = batch.metrics();
-      this._pending.batches.push(
-        this._trans.__('Batch ended: %1 of %2 complete.', metrics.complete, metrics.total)
-      );
+      this._pending.batches.push(this._trans.__('Batch ended: %1 of %2 complete.', metrics.complete, metrics.total));
     }
   }
 
   /** Announce now, or when the last announcement is {@link ANNOUNCE_MS} old. */
   private _schedule(): void {
     const pending = this._pending;
-    if (this._timer !== null || (!pending.complete.length && !pending.failed.length && !pending.stopped && !pending.batches.length)) {
+    if (
+      this._timer !== null ||
+      (!pending.complete.length && !pending.failed.length && !pending.stopped && !pending.batches.length)
+    ) {
       return;
     }
     const wait = this._last + ANNOUNCE_MS - this._now();

@@ -43,10 +43,7 @@ async function rowsInView(page: IJupyterLabPageFixture): Promise<number> {
 }
 
 test.describe('The compact view', () => {
-  test('16 or more of 32 responses in view with their figures; the header stays pinned', async ({
-    page,
-    request
-  }) => {
+  test('16 or more of 32 responses in view with their figures; the header stays pinned', async ({ page, request }) => {
     await resetSimulator(request, { tokens_per_second: 200, ttft_ms: 20, reasoning_tokens: 10, answer_tokens: 40 });
     await notebookWithPrompt(page, 'Explain attention.');
     await generate(page, 32);
@@ -110,10 +107,7 @@ test.describe('The compact view', () => {
     await expect(live).toContainText('Batch ended: 3 of 3 complete.');
   });
 
-  test('one tab stop, arrow keys between rows, Enter and a click expand and collapse', async ({
-    page,
-    request
-  }) => {
+  test('one tab stop, arrow keys between rows, Enter and a click expand and collapse', async ({ page, request }) => {
     await resetSimulator(request, { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 20 });
     await notebookWithPrompt(page, 'Explain attention.');
     await generate(page, 6);
@@ -181,7 +175,9 @@ test.describe('The board', () => {
     const result = await execute(page, 'fanout:open-board', {});
     const board = page.locator('.jp-Fanout-board-widget');
     await expect(board).toBeVisible();
-    expect(result.batchId).toBe(await page.locator('.jp-Fanout-sidebar .jp-Fanout-batch').getAttribute('data-batch-id'));
+    expect(result.batchId).toBe(
+      await page.locator('.jp-Fanout-sidebar .jp-Fanout-batch').getAttribute('data-batch-id')
+    );
     const cards = board.locator('.jp-Fanout-response');
     await expect(cards).toHaveCount(8);
     // Live: the cards are seen streaming, then complete, with their text.
@@ -196,10 +192,16 @@ test.describe('The board', () => {
     await execute(page, 'fanout:open-board', {});
     await expect(board).toHaveCount(1);
     // Closing it: gone from the shell.
-    await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Board:' }).locator('.lm-TabBar-tabCloseIcon').click();
+    await page
+      .locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Board:' })
+      .locator('.lm-TabBar-tabCloseIcon')
+      .click();
     await expect(board).toHaveCount(0);
-    const boards = await page.evaluate(() =>
-      Array.from((window as any).jupyterapp.shell.widgets('main')).filter((w: any) => w.id.startsWith('jupyterlab-fanout-board-')).length
+    const boards = await page.evaluate(
+      () =>
+        Array.from((window as any).jupyterapp.shell.widgets('main')).filter((w: any) =>
+          w.id.startsWith('jupyterlab-fanout-board-')
+        ).length
     );
     expect(boards).toBe(0);
     // A bad batch id gets a specific error.

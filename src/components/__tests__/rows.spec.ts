@@ -12,7 +12,7 @@ describe('nextRow', () => {
     expect(nextRow('ArrowUp', 0, 5)).toBe(0);
   });
 
-  it('Home and End go to the first and last rows; other keys are not the list\'s', () => {
+  it("Home and End go to the first and last rows; other keys are not the list's", () => {
     expect(nextRow('Home', 3, 5)).toBe(0);
     expect(nextRow('End', 1, 5)).toBe(4);
     expect(nextRow('Enter', 1, 5)).toBeNull();
