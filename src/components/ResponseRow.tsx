@@ -76,7 +76,6 @@ export function TokenProgress(props: {
       aria-valuemax={max}
       aria-valuenow={Math.min(value, max)}
       aria-valuetext={text}
-      title={text}
       style={{ width: `${percent(value, max)}%` }}
     />
   );
