@@ -4,7 +4,14 @@ import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { directModeWarning, TransportSpec } from './engine';
-import type { IConnectionSettings, IFanoutSettings, IGenerateOptions, ITarget, IUpstreamListing } from './tokens';
+import type {
+  IConnectionSettings,
+  IFanoutSettings,
+  IGenerateOptions,
+  ITarget,
+  IUpstreamListing,
+  ResponseViewMode
+} from './tokens';
 
 function read<T>(settings: ReadonlyPartialJSONObject, key: string, fallback: T): T {
   const value = settings[key];
@@ -83,6 +90,14 @@ export class FanoutSettings implements IFanoutSettings {
 
   async setContextEnabled(enabled: boolean): Promise<void> {
     await this._settings.set('contextCells', enabled);
+  }
+
+  responseView(): ResponseViewMode {
+    return read<string>(this._settings.composite, 'responseView', 'compact') === 'cards' ? 'cards' : 'compact';
+  }
+
+  async setResponseView(view: ResponseViewMode): Promise<void> {
+    await this._settings.set('responseView', view);
   }
 
   /** The warning direct mode deserves with the current settings, if any. */

@@ -86,7 +86,20 @@ export namespace CommandIDs {
   export const deleteBatch = 'fanout:delete-batch';
   /** Show the History section of the Fanout sidebar (the stored batches), its search box focused. */
   export const showHistory = 'fanout:show-history';
+  /**
+   * Show a batch of this page as a board of live cards in the main area: `{batchId?}` (default:
+   * the newest; one not in this page is opened from the store first). Resolves with `{batchId}`.
+   */
+  export const openBoard = 'fanout:open-board';
+  /**
+   * How the sidebar lists responses: `{view: compact|cards}` (the `responseView` setting; without
+   * `view`, the other one). Resolves with `{view}`.
+   */
+  export const setView = 'fanout:set-view';
 }
+
+/** How the sidebar lists responses: one dense row each, or full cards. */
+export type ResponseViewMode = 'compact' | 'cards';
 
 /** Some responses of a batch from one model of one upstream. */
 export interface ITarget {
@@ -310,6 +323,9 @@ export interface IFanoutSettings {
   connectionWarning(): string | null;
   /** Seconds without a byte after which a running response shows how long it has been silent; 0: never. */
   stallSeconds?(): number;
+  /** How the sidebar lists responses (the `responseView` setting). */
+  responseView(): ResponseViewMode;
+  setResponseView(view: ResponseViewMode): Promise<void>;
 }
 
 /** The token of the user's settings. */

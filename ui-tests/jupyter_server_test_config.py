@@ -41,5 +41,14 @@ else:
 # spec reads the same variable).
 c.Fanout.detached_timeout = float(os.environ.get("FANOUT_TEST_DETACHED_TIMEOUT", "15"))  # noqa: F821
 
+# The user's settings in a directory of this run's own. Pages Galata does not mock settings for
+# (a second tab opened by a spec) list responses as cards, like the pages playwright.config.js
+# gives the cards view (the specs written before the compact view read full cards).
+USER_SETTINGS = tempfile.mkdtemp(prefix="fanout-galata-settings-")
+c.LabApp.user_settings_dir = USER_SETTINGS  # noqa: F821
+os.makedirs(os.path.join(USER_SETTINGS, "jupyterlab-fanout"))
+with open(os.path.join(USER_SETTINGS, "jupyterlab-fanout", "plugin.jupyterlab-settings"), "w") as f:
+    f.write('{"responseView": "cards"}')
+
 # Warnings and errors only: the test log stays readable (DEBUG when investigating).
 c.ServerApp.log_level = os.environ.get("FANOUT_TEST_LOG_LEVEL", "WARN")  # noqa: F821

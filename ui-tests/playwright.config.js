@@ -3,6 +3,7 @@
  * fanout proxy talks to a real vLLM simulator process.
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+const { galata } = require('@jupyterlab/galata');
 
 const labPort = process.env.FANOUT_TEST_LAB_PORT || '8890';
 const simulatorPort = process.env.FANOUT_TEST_SIMULATOR_PORT || '8891';
@@ -20,6 +21,9 @@ module.exports = {
   expect: { timeout: 30000 },
   use: {
     ...baseConfig.use,
+    // The specs written before the compact view read every response's full card: they run with
+    // the cards view. compact.spec.ts (and screenshots.spec.ts) use the default, the rows.
+    mockSettings: { ...galata.DEFAULT_SETTINGS, 'jupyterlab-fanout:plugin': { responseView: 'cards' } },
     baseURL: `http://localhost:${labPort}`,
     video: 'off',
     trace: 'off',

@@ -2,11 +2,13 @@ import React, { useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { isFinal } from '../core';
-import type { IFanoutModel } from '../tokens';
+import type { ResponseSnapshot } from '../core';
+import type { IFanoutModel, IResponseView, ResponseViewMode } from '../tokens';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 import { failureGroups, failureSummary, indexList, silentFor, summarisedGroups } from './status';
+import { IRowItem, ResponseRows } from './ResponseRow';
 
 /** Properties of one batch's view. */
 export interface IBatchViewProps {
@@ -28,6 +30,15 @@ export interface IBatchViewProps {
   onContinue?: (responseId: string, attempt: number) => void;
   /** Milliseconds without a byte before a running response shows as silent; 0: never. */
   stallMs?: number;
+  /**
+   * Rows (`compact`: one dense row per response, expanded into its card) or full cards; default
+   * cards.
+   */
+  view?: ResponseViewMode;
+  /** Switch the view (the header offers it when given). */
+  onView?: (view: ResponseViewMode) => void;
+  /** Open the batch as a board in the main area (the header offers it when given). */
+  onBoard?: () => void;
 }
 
 /** How the responses are ordered. */
@@ -38,7 +49,32 @@ const GAPS = ['stopped', 'error', 'incomplete'];
 /** Cards laid out as soon as a batch opens; the others when first scrolled near. */
 const EAGER_CARDS = 8;
 
-/** A batch: its header (batch tokens per second, X/N complete, Stop all) and its responses. */
+/** How many of a batch's responses ended each way that needs the user's eye. */
+export function endedCounts(snapshots: ReadonlyArray<ResponseSnapshot>): {
+  stopped: number;
+  failed: number;
+  truncated: number;
+  incomplete: number;
+} {
+  const counts = { stopped: 0, failed: 0, truncated: 0, incomplete: 0 };
+  for (const snapshot of snapshots) {
+    if (snapshot.status === 'stopped') {
+      counts.stopped++;
+    } else if (snapshot.status === 'error') {
+      counts.failed++;
+    } else if (snapshot.status === 'incomplete') {
+      counts.incomplete++;
+    } else if (snapshot.status === 'complete' && snapshot.finishReason === 'length') {
+      counts.truncated++;
+    }
+  }
+  return counts;
+}
+
+/**
+ * A batch: its header (X/N complete, stopped, failed and truncated counts, batch tokens per
+ * second, Stop all; pinned while the responses scroll) and its responses, as rows or cards.
+ */
 export function BatchView(props: IBatchViewProps): JSX.Element | null {
   const { trans } = props;
   const [order, setOrder] = useState<ResponseOrder>('generated');
@@ -68,32 +104,135 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
   const summarisedIndexes = new Set(summarised.flatMap(group => group.indexes));
   const stallMs = props.stallMs ?? 0;
   const now = performance.now();
+  const ended = endedCounts(batch.responses.map(r => r.snapshot()));
+  const view = props.view ?? 'cards';
+  const views: ChoiceOptions<ResponseViewMode> = [
+    ['compact', trans.__('rows')],
+    ['cards', trans.__('cards')]
+  ];
+  const card = (response: IResponseView, snapshot: ResponseSnapshot, eager: boolean) => {
+    const attempts = response.attempts;
+    const shown = response.shownAttempt;
+    const at = attempts.findIndex(a => a.attempt === shown);
+    return (
+      <ResponseCard
+        key={`${batch.id}:${response.id}`}
+        eager={eager}
+        index={response.index}
+        model={response.model || snapshot.model || ''}
+        snapshot={snapshot}
+        maxTokens={batch.options.maxTokens}
+        trans={trans}
+        onStop={() => props.onStop(response.id)}
+        onRegenerate={() => props.onRegenerate(response.id)}
+        onInsert={() => props.onInsert(response.id, shown)}
+        running={!isFinal(response.snapshot().status)}
+        attemptPosition={at + 1}
+        attemptCount={attempts.length}
+        previousAttempt={at > 0 ? attempts[at - 1].attempt : null}
+        nextAttempt={at >= 0 && at < attempts.length - 1 ? attempts[at + 1].attempt : null}
+        onShowAttempt={attempt => props.onShowAttempt(response.id, attempt)}
+        onContinue={props.onContinue ? () => props.onContinue!(response.id, shown) : undefined}
+        silentMs={shown === response.attempt ? silentFor(snapshot, response.lastActivityAt, now, stallMs) : null}
+        errorSummarised={summarisedIndexes.has(response.index)}
+        reconnecting={response.reconnecting === true && shown === response.attempt}
+      />
+    );
+  };
+  const items: IRowItem[] =
+    view === 'compact'
+      ? rows.map(({ response, snapshot }) => {
+          const attempts = response.attempts;
+          const at = attempts.findIndex(a => a.attempt === response.shownAttempt);
+          return {
+            id: response.id,
+            row: {
+              responseId: response.id,
+              index: response.index,
+              model: response.model || snapshot.model || '',
+              snapshot,
+              maxTokens: batch.options.maxTokens,
+              reconnecting: response.reconnecting === true && response.shownAttempt === response.attempt,
+              attempt: attempts.length > 1 ? `${at + 1}/${attempts.length}` : null
+            },
+            card: () => card(response, snapshot, true)
+          };
+        })
+      : [];
+  const figures: string[] = [];
+  if (ended.stopped) {
+    figures.push(trans.__('%1 stopped', ended.stopped));
+  }
+  if (ended.failed) {
+    figures.push(trans.__('%1 failed', ended.failed));
+  }
+  if (ended.incomplete) {
+    figures.push(trans.__('%1 incomplete', ended.incomplete));
+  }
+  if (ended.truncated) {
+    figures.push(trans.__('%1 truncated', ended.truncated));
+  }
   return (
-    <div className="jp-Fanout-batch" data-batch-id={batch.id}>
+    <div className={`jp-Fanout-batch jp-mod-${view}`} data-batch-id={batch.id}>
       <div className="jp-Fanout-batch-header">
         <span className="jp-Fanout-batch-prompt" title={batch.options.prompt}>
           {batch.options.prompt}
         </span>
-        <span className="jp-Fanout-batch-progress">{trans.__('%1/%2 complete', metrics.complete, metrics.total)}</span>
-        <span className="jp-Fanout-batch-rate">{trans.__('%1 tok/s', formatRate(metrics.tokensPerSecond))}</span>
-        <Choice {...sortChoice} value={order} onChange={setOrder} />
-        {hasGaps && (
-          <ActionButton
-            className="jp-Fanout-fill-gaps"
-            title={trans.__('Re-generate every stopped, failed or incomplete response')}
-            onClick={props.onFillGaps}
-            label={trans.__('Fill the gaps')}
-          />
-        )}
-        <ActionButton className="jp-Fanout-compare-open" onClick={props.onCompare} label={trans.__('Compare')} />
-        {batch.active && (
-          <ActionButton
-            className="jp-Fanout-stop-all"
-            warn
-            onClick={() => props.onStop()}
-            label={trans.__('Stop all')}
-          />
-        )}
+        <span className="jp-Fanout-batch-figures">
+          <span className="jp-Fanout-batch-progress">
+            {trans.__('%1/%2 complete', metrics.complete, metrics.total)}
+          </span>
+          {figures.length > 0 && (
+            <span
+              className="jp-Fanout-batch-ended"
+              data-stopped={ended.stopped}
+              data-failed={ended.failed}
+              data-truncated={ended.truncated}
+            >
+              {figures.join(' · ')}
+            </span>
+          )}
+          <span className="jp-Fanout-batch-rate">{trans.__('%1 tok/s', formatRate(metrics.tokensPerSecond))}</span>
+        </span>
+        <span className="jp-Fanout-batch-actions">
+          {batch.active && (
+            <ActionButton
+              className="jp-Fanout-stop-all"
+              warn
+              onClick={() => props.onStop()}
+              label={trans.__('Stop all')}
+            />
+          )}
+          {hasGaps && (
+            <ActionButton
+              className="jp-Fanout-fill-gaps"
+              title={trans.__('Re-generate every stopped, failed or incomplete response')}
+              onClick={props.onFillGaps}
+              label={trans.__('Fill the gaps')}
+            />
+          )}
+          <ActionButton className="jp-Fanout-compare-open" onClick={props.onCompare} label={trans.__('Compare')} />
+          {props.onBoard && (
+            <ActionButton
+              className="jp-Fanout-board-open"
+              title={trans.__('Show every response as a card, in the main area')}
+              onClick={props.onBoard}
+              label={trans.__('Board')}
+            />
+          )}
+        </span>
+        <span className="jp-Fanout-batch-options">
+          <Choice {...sortChoice} value={order} onChange={setOrder} />
+          {props.onView && (
+            <Choice
+              label={trans.__('Show')}
+              className="jp-Fanout-batch-view"
+              value={view}
+              options={views}
+              onChange={props.onView}
+            />
+          )}
+        </span>
       </div>
       {summarised.length > 0 && (
         <ul className="jp-Fanout-batch-failures" aria-label={trans.__('Failures')}>
@@ -107,35 +246,13 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           ))}
         </ul>
       )}
-      {rows.map(({ response, snapshot }, position) => {
-        const attempts = response.attempts;
-        const shown = response.shownAttempt;
-        const at = attempts.findIndex(a => a.attempt === shown);
-        return (
-          <ResponseCard
-            key={`${batch.id}:${response.id}`}
-            eager={position < EAGER_CARDS}
-            index={response.index}
-            model={response.model || snapshot.model || ''}
-            snapshot={snapshot}
-            maxTokens={batch.options.maxTokens}
-            trans={trans}
-            onStop={() => props.onStop(response.id)}
-            onRegenerate={() => props.onRegenerate(response.id)}
-            onInsert={() => props.onInsert(response.id, shown)}
-            running={!isFinal(response.snapshot().status)}
-            attemptPosition={at + 1}
-            attemptCount={attempts.length}
-            previousAttempt={at > 0 ? attempts[at - 1].attempt : null}
-            nextAttempt={at >= 0 && at < attempts.length - 1 ? attempts[at + 1].attempt : null}
-            onShowAttempt={attempt => props.onShowAttempt(response.id, attempt)}
-            onContinue={props.onContinue ? () => props.onContinue!(response.id, shown) : undefined}
-            silentMs={shown === response.attempt ? silentFor(snapshot, response.lastActivityAt, now, stallMs) : null}
-            errorSummarised={summarisedIndexes.has(response.index)}
-            reconnecting={response.reconnecting === true && shown === response.attempt}
-          />
-        );
-      })}
+      {view === 'compact' ? (
+        <ResponseRows items={items} trans={trans} label={trans.__('Responses')} />
+      ) : (
+        <div className="jp-Fanout-cards">
+          {rows.map(({ response, snapshot }, position) => card(response, snapshot, position < EAGER_CARDS))}
+        </div>
+      )}
     </div>
   );
 }

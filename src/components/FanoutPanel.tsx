@@ -1,7 +1,7 @@
 import React, { useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IFanoutModel } from '../tokens';
+import type { IFanoutModel, ResponseViewMode } from '../tokens';
 import { BatchView } from './BatchView';
 
 /** Properties of the sidebar's content. */
@@ -31,6 +31,12 @@ export interface IFanoutPanelProps {
   chosen?: () => string | null;
   /** The user picked another batch to show. */
   onChoose?: (batchId: string) => void;
+  /** How the responses are listed (default: cards). */
+  view?: () => ResponseViewMode;
+  /** Switch how the responses are listed. */
+  onView?: (view: ResponseViewMode) => void;
+  /** Open a batch as a board in the main area. */
+  onBoard?: (batchId: string) => void;
 }
 
 /** The sidebar: a prompt box with Generate responses, then the newest batch. */
@@ -124,6 +130,9 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
             props.onContinue ? (responseId, attempt) => props.onContinue!(batchId, responseId, attempt) : undefined
           }
           stallMs={props.stallMs?.() ?? 0}
+          view={props.view?.() ?? 'cards'}
+          onView={props.onView}
+          onBoard={props.onBoard ? () => props.onBoard!(batchId) : undefined}
         />
       ) : (
         <p className="jp-Fanout-empty">

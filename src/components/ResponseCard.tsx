@@ -74,6 +74,7 @@ function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label:
       aria-valuemin={0}
       aria-valuemax={maxTokens}
       aria-valuenow={snapshot.totalTokens}
+      aria-valuetext={`${snapshot.thinkingTokens.toLocaleString()} thinking + ${snapshot.answerTokens.toLocaleString()} answer of ${maxTokens.toLocaleString()} tokens`}
     >
       <div className="jp-Fanout-bar-thinking" style={{ width: `${percent(snapshot.thinkingTokens, maxTokens)}%` }} />
       <div className="jp-Fanout-bar-answer" style={{ width: `${percent(snapshot.answerTokens, maxTokens)}%` }} />

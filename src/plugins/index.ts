@@ -2,6 +2,7 @@
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { activeCellPlugin } from './active-cell';
+import { boardPlugin } from './board';
 import { comparePlugin } from './compare';
 import { corePlugin } from './core';
 import { historyPlugin } from './history';
@@ -17,6 +18,7 @@ export const plugins: JupyterFrontEndPlugin<any>[] = [
   sidebarPlugin,
   notebookPlugin,
   comparePlugin,
+  boardPlugin,
   historyPlugin,
   storePlugin
 ];

@@ -3,13 +3,15 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { listIcon, SidePanel } from '@jupyterlab/ui-components';
+import { SidePanel } from '@jupyterlab/ui-components';
 import type { AccordionPanel, SplitLayout } from '@lumino/widgets';
 
-import { optionalString } from '../commands/args';
+import { oneOf, optionalString } from '../commands/args';
 import { listBatches, listUpstreams, storeState } from '../handler';
+import { fanoutIcon } from '../icons';
 import { UpstreamCheck } from '../settings';
-import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
+import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, ResponseViewMode } from '../tokens';
+import { Announcer, liveRegion } from '../widgets/announcer';
 import { HistoryView } from '../widgets/history';
 import { FanoutSidebar } from '../widgets/sidebar';
 
@@ -54,12 +56,17 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     const sidebar = new SidePanel({ translator: translator ?? nullTranslator });
     sidebar.id = 'jupyterlab-fanout-sidebar';
     sidebar.addClass('jp-Fanout-sidebar');
-    sidebar.title.icon = listIcon;
+    sidebar.title.icon = fanoutIcon;
     sidebar.title.caption = trans.__('Fanout');
     // Focusable, so that a click anywhere in it gives it the keyboard (Escape stops all).
     sidebar.node.tabIndex = -1;
     sidebar.addWidget(responses);
     sidebar.addWidget(history);
+    // One polite live region for the whole sidebar: responses and batches that ended.
+    const live = liveRegion();
+    sidebar.node.appendChild(live);
+    const announcer = new Announcer({ model, trans, announce: text => (live.textContent = text) });
+    sidebar.disposed.connect(() => announcer.dispose());
     const sections = sidebar.content as AccordionPanel;
     sections.collapse(1);
     // Collapsed before it had a size, History would expand to a sliver: the sections share
@@ -91,6 +98,30 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           responses.showBatch(batchId);
         }
         app.shell.activateById(sidebar.id);
+        // The keyboard goes with it: to the responses' tab stop, or else the prompt box.
+        requestAnimationFrame(() => {
+          const target =
+            responses.node.querySelector<HTMLElement>('.jp-Fanout-row[tabindex="0"]') ??
+            responses.node.querySelector<HTMLElement>('.jp-Fanout-prompt-input');
+          target?.focus();
+        });
+      }
+    });
+    app.commands.addCommand(CommandIDs.setView, {
+      label: args =>
+        args.view === 'cards'
+          ? trans.__('List responses as cards')
+          : args.view === 'compact'
+            ? trans.__('List responses as rows')
+            : trans.__('Switch between rows and cards'),
+      describedBy: {
+        args: { type: 'object', properties: { view: { type: 'string', enum: ['compact', 'cards'] } } }
+      },
+      execute: async args => {
+        const other: ResponseViewMode = settings.responseView() === 'compact' ? 'cards' : 'compact';
+        const view = oneOf<ResponseViewMode>(args, 'view', ['compact', 'cards'], other);
+        await settings.setResponseView(view);
+        return { view };
       }
     });
     app.commands.addCommand(CommandIDs.showHistory, {
@@ -108,7 +139,8 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       CommandIDs.stop,
       CommandIDs.fillGaps,
       CommandIDs.open,
-      CommandIDs.showHistory
+      CommandIDs.showHistory,
+      CommandIDs.setView
     ]) {
       palette?.addItem({ command, category, args: { interactive: true } });
     }

@@ -64,7 +64,10 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
     onShowAttempt: (batchId, responseId, attempt) => run(CommandIDs.showAttempt, { batchId, responseId, attempt }),
     onContinue: (batchId, responseId, attempt) => run(CommandIDs.continueResponse, { batchId, responseId, attempt }),
     stallMs: () => (settings.stallSeconds?.() ?? 0) * 1000,
-    onRemove: batchId => run(CommandIDs.removeBatch, { batchId })
+    onRemove: batchId => run(CommandIDs.removeBatch, { batchId }),
+    view: () => settings.responseView(),
+    onView: view => run(CommandIDs.setView, { view }),
+    onBoard: batchId => run(CommandIDs.openBoard, { batchId })
   };
 }
 

@@ -572,3 +572,122 @@ test.describe('Benchmark 2: the UI', () => {
     report('ui', text);
   });
 });
+
+/**
+ * Issue 16, item 7: 64 responses at 200 tokens/s each, the sidebar listing them as rows (the
+ * compact view) or as cards (the view before it), alternated in one page: long tasks over
+ * 50 ms (count, longest), frame-interval p95 (target < 20 ms), typing latency during the batch
+ * over at rest (target < 1.5×). FANOUT_BENCH_ROUNDS rounds (default 3) of each view.
+ */
+test.describe('Benchmark 2b: 64 responses in the compact view', () => {
+  test('64 × 200 tokens/s: rows against cards', async ({ page, request }) => {
+    const N64 = 64;
+    const rounds = Number(process.env.FANOUT_BENCH_ROUNDS || '3');
+    const stream = { ...STREAM, answer_tokens: 1600 };
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.notebook.createNew();
+    await page.notebook.setCell(0, 'code', 'x = 1');
+    await page.notebook.enterCellEditingMode(0);
+    await installTypingProbe(page);
+    await resetSimulator(request, { ...stream, answer_tokens: 50 });
+    await startBatch(page, 4, 200);
+    await batchDone(page);
+
+    type Run = {
+      longTasks: number[];
+      starts: number[];
+      frames: number[];
+      rest: number[];
+      busy: number[];
+      inView: number;
+    };
+    const runs: Record<'compact' | 'cards', Run[]> = { compact: [], cards: [] };
+    for (let round = 0; round < rounds; round++) {
+      for (const view of round % 2 === 0 ? (['cards', 'compact'] as const) : (['compact', 'cards'] as const)) {
+        await page.evaluate(v => (window as any).jupyterapp.commands.execute('fanout:set-view', { view: v }), view);
+        const rest = await typeKeys(page, KEYSTROKES);
+        await resetSimulator(request, stream);
+        await startRecording(page);
+        await startBatch(page, N64, 4000);
+        await sleep(1500);
+        const inView = await page.evaluate(() => {
+          const section = document.querySelector('#jupyterlab-fanout-responses')!.getBoundingClientRect();
+          const sel = document.querySelector('.jp-Fanout-rows') ? '.jp-Fanout-row' : '.jp-Fanout-response';
+          return Array.from(document.querySelectorAll(`#jupyterlab-fanout-responses ${sel}`)).filter(n => {
+            const b = n.getBoundingClientRect();
+            return b.height > 0 && b.top >= section.top && b.bottom <= section.bottom;
+          }).length;
+        });
+        const busy = await typeKeys(page, KEYSTROKES);
+        const done = await batchDone(page);
+        const recorded = await stopRecording(page);
+        expect(done.statuses.filter(s => s === 'complete')).toHaveLength(N64);
+        runs[view].push({
+          longTasks: recorded.longTasks,
+          starts: recorded.longTaskStarts,
+          frames: recorded.frames,
+          rest,
+          busy,
+          inView
+        });
+        await page.evaluate(
+          batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
+          done.batchId
+        );
+        await sleep(1000);
+      }
+    }
+    const rows = (['cards', 'compact'] as const).map(view => {
+      const r = runs[view];
+      const longCounts = r.map(x => x.longTasks.length);
+      const longest = r.map(x => Math.max(0, ...x.longTasks));
+      const p95 = r.map(x => quantile(x.frames, 0.95));
+      const ratio = r.map(x => median(x.busy) / median(x.rest));
+      return [
+        view === 'compact' ? 'rows (compact view, after)' : 'cards (the view before)',
+        `${fmt(median(longCounts), 0)} (${longCounts.join(', ')})`,
+        `${fmt(median(longest), 0)} ms (${longest.map(v => fmt(v, 0)).join(', ')})`,
+        `${fmt(median(p95))} ms (${p95.map(v => fmt(v)).join(', ')}) ${passMiss(median(p95) < 20)}`,
+        `${fmt(median(ratio), 2)}× (${ratio.map(v => fmt(v, 2)).join(', ')}) ${passMiss(median(ratio) < 1.5)}`,
+        `${fmt(median(r.map(x => median(x.busy))))} / ${fmt(median(r.map(x => median(x.rest))))} ms`,
+        `${r.map(x => x.inView).join(', ')}`
+      ];
+    });
+    const text = [
+      '# Benchmark 2b — 64 responses, rows against cards (issue 16, item 7)',
+      '',
+      machineLine(),
+      '',
+      `${N64} responses, simulator ${TPS} tokens/s per stream, 1 token per event, 1,600 answer tokens (8 s); window 1400 × 900, the Fanout sidebar at its default width. ${rounds} rounds, the two views alternated (order swapped each round); medians over rounds, each round's figure in brackets.`,
+      '',
+      table(
+        [
+          'view',
+          'long tasks > 50 ms (count)',
+          'longest task',
+          'frame interval p95 (target < 20 ms)',
+          'typing during / at rest (target < 1.5×)',
+          'typing median during / at rest',
+          'responses wholly in view'
+        ],
+        rows
+      ),
+      '',
+      'Long tasks over 50 ms, each as duration @ ms after the click (the batch streams from about 100 ms to 8,100 ms):',
+      '',
+      ...(['cards', 'compact'] as const).map(
+        view =>
+          `- ${view}: ` +
+          runs[view]
+            .map(
+              (r, i) =>
+                `round ${i + 1}: ${r.longTasks.map((d, j) => `${fmt(d, 0)} @ ${fmt(r.starts[j], 0)}`).join(', ') || 'none'}`
+            )
+            .join('; ')
+      ),
+      '',
+      'Long tasks: `PerformanceObserver` longtask entries from the click to the batch’s end. Frames: successive `requestAnimationFrame` intervals over the same span. Typing: 20 keystrokes into a notebook cell at rest just before the batch, and 20 from 1.5 s into it (keydown → the frame that paints the character).'
+    ].join('\n');
+    report('ui-compact', text);
+  });
+});

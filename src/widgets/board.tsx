@@ -1,0 +1,152 @@
+/**
+ * The board: one batch as a grid of live cards in the main area, to read many responses at
+ * once. It follows the batch live (rendered at most every {@link BOARD_RENDER_MS} while it
+ * streams) and closes itself when the batch leaves the page.
+ */
+import React from 'react';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
+import { Signal } from '@lumino/signaling';
+
+import { BatchView } from '../components/BatchView';
+import { fanoutIcon } from '../icons';
+import type { IFanoutModel } from '../tokens';
+import type { IFanoutPanelProps } from '../components/FanoutPanel';
+
+/** Least time between two renders of a board while its batch streams. */
+export const BOARD_RENDER_MS = 250;
+
+/** What a board's buttons do: the sidebar's actions (each one of the extension's commands). */
+export type BoardActions = Pick<
+  IFanoutPanelProps,
+  'onStop' | 'onRegenerate' | 'onFillGaps' | 'onCompare' | 'onInsert' | 'onShowAttempt' | 'onContinue' | 'stallMs'
+>;
+
+/** The content of a board: a batch's header and its cards in a grid. */
+export class BoardContent extends ReactWidget {
+  constructor(
+    private readonly _options: {
+      model: IFanoutModel;
+      batchId: string;
+      trans: TranslationBundle;
+      actions: BoardActions;
+      /** The batch left the page: the board should close. */
+      onGone: () => void;
+    }
+  ) {
+    super();
+    this.addClass('jp-Fanout-board');
+    _options.model.changed.connect(this._onModelChanged, this);
+  }
+
+  /** The batch shown. */
+  get batchId(): string {
+    return this._options.batchId;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._options.model.changed.disconnect(this._onModelChanged, this);
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._stale) {
+      this._stale = false;
+      this._rendered.emit();
+    }
+  }
+
+  protected render(): JSX.Element {
+    const { model, batchId, trans, actions } = this._options;
+    return (
+      <UseSignal signal={this._rendered}>
+        {() => (
+          <BatchView
+            model={model}
+            batchId={batchId}
+            trans={trans}
+            view="cards"
+            onStop={responseId => actions.onStop(batchId, responseId)}
+            onRegenerate={responseId => actions.onRegenerate(batchId, responseId)}
+            onFillGaps={() => actions.onFillGaps(batchId)}
+            onCompare={() => actions.onCompare(batchId)}
+            onInsert={(responseId, attempt) => actions.onInsert(batchId, responseId, attempt)}
+            onShowAttempt={(responseId, attempt) => actions.onShowAttempt(batchId, responseId, attempt)}
+            onContinue={
+              actions.onContinue
+                ? (responseId, attempt) => actions.onContinue!(batchId, responseId, attempt)
+                : undefined
+            }
+            stallMs={actions.stallMs?.() ?? 0}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+
+  private _onModelChanged(): void {
+    if (!this._options.model.getBatch(this._options.batchId)) {
+      this._options.model.changed.disconnect(this._onModelChanged, this);
+      this._options.onGone();
+      return;
+    }
+    if (this._timer !== null) {
+      return;
+    }
+    const wait = this._last + BOARD_RENDER_MS - performance.now();
+    this._timer = setTimeout(
+      () => {
+        this._timer = null;
+        this._last = performance.now();
+        if (this.isVisible) {
+          React.startTransition(() => this._rendered.emit());
+        } else {
+          this._stale = true;
+        }
+      },
+      Math.max(0, wait)
+    );
+  }
+
+  private readonly _rendered = new Signal<this, void>(this);
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _last = -Infinity;
+  private _stale = false;
+}
+
+/** A board in a main-area widget titled after its batch's prompt. */
+export function boardWidget(
+  model: IFanoutModel,
+  batchId: string,
+  trans: TranslationBundle,
+  actions: BoardActions
+): MainAreaWidget<BoardContent> {
+  let widget: MainAreaWidget<BoardContent> | null = null;
+  const content = new BoardContent({
+    model,
+    batchId,
+    trans,
+    actions,
+    // Later than the model's change: not while the model tells its listeners.
+    onGone: () => setTimeout(() => widget?.dispose())
+  });
+  widget = new MainAreaWidget({ content });
+  const prompt = model.getBatch(batchId)?.options.prompt ?? batchId;
+  widget.id = `jupyterlab-fanout-board-${batchId}`;
+  widget.addClass('jp-Fanout-board-widget');
+  widget.title.label = trans.__('Board: %1', prompt.length > 30 ? `${prompt.slice(0, 30)}…` : prompt);
+  widget.title.caption = prompt;
+  widget.title.icon = fanoutIcon;
+  widget.title.closable = true;
+  return widget;
+}

@@ -1,0 +1,255 @@
+/**
+ * The compact view (one dense row per response), its pinned header, its keyboard, its live
+ * region, and the board: in a 1400 × 900 window at the default sidebar width, against the
+ * simulator over real sockets.
+ */
+import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+
+import { execute, notebookWithPrompt } from './helpers';
+import { resetSimulator } from './simulator';
+
+// The default settings: the compact view (playwright.config.js sets cards for the older specs).
+test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS }, viewport: { width: 1400, height: 900 } });
+
+const ROW = '.jp-Fanout-sidebar .jp-Fanout-row';
+const SECTION = '#jupyterlab-fanout-responses';
+
+/** Start a batch of `n` through the command (the sidebar shows it) and wait for its rows. */
+async function generate(page: IJupyterLabPageFixture, n: number, maxTokens = 1024): Promise<void> {
+  await page.evaluate(
+    ({ n, maxTokens }) => {
+      const w = window as any;
+      w.__done = w.jupyterapp.commands.execute('fanout:generate', { prompt: 'Explain attention.', n, maxTokens });
+    },
+    { n, maxTokens }
+  );
+  await expect(page.locator(ROW)).toHaveCount(n);
+}
+
+/** How many rows lie wholly in the visible part of the list (below the pinned header). */
+async function rowsInView(page: IJupyterLabPageFixture): Promise<number> {
+  return page.evaluate(
+    ({ ROW, SECTION }) => {
+      const section = document.querySelector(SECTION)!.getBoundingClientRect();
+      const header = document.querySelector(`${SECTION} .jp-Fanout-batch-header`)!.getBoundingClientRect();
+      const top = Math.max(section.top, header.bottom);
+      return Array.from(document.querySelectorAll(ROW)).filter(row => {
+        const box = row.getBoundingClientRect();
+        return box.height > 0 && box.top >= top - 0.5 && box.bottom <= section.bottom + 0.5;
+      }).length;
+    },
+    { ROW, SECTION }
+  );
+}
+
+test.describe('The compact view', () => {
+  test('16 or more of 32 responses in view with their figures; the header stays pinned', async ({ page, request }) => {
+    await resetSimulator(request, { tokens_per_second: 200, ttft_ms: 20, reasoning_tokens: 10, answer_tokens: 40 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 32);
+    await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(32);
+    const inView = await rowsInView(page);
+    console.log(`rows wholly in view at 1400 × 900: ${inView} of 32`);
+    expect(inView).toBeGreaterThanOrEqual(16);
+    // Each row shows status, model, tokens and tokens per second.
+    const first = page.locator(`${ROW}[data-response-index="1"]`);
+    await expect(first.locator('.jp-Fanout-row-status')).toHaveAttribute('data-status', 'complete');
+    await expect(first.locator('.jp-Fanout-row-status')).toHaveAttribute('title', 'Complete');
+    await expect(first.locator('.jp-Fanout-row-glyph')).toHaveText('✓');
+    await expect(first.locator('.jp-Fanout-row-status-label')).toHaveText('Complete');
+    await expect(first.locator('.jp-Fanout-row-model')).not.toBeEmpty();
+    await expect(first.locator('.jp-Fanout-row-tokens')).toHaveText('50');
+    await expect(first.locator('.jp-Fanout-row-rate')).toHaveText(/^\d+\.\d\/s$/);
+    await expect(page.locator('.jp-Fanout-batch-progress')).toHaveText('32/32 complete');
+
+    // Scrolled to the bottom: the header is still wholly in view, the last row too.
+    await page.locator(`${ROW}[data-response-index="32"]`).scrollIntoViewIfNeeded();
+    await page.evaluate(SECTION => {
+      const section = document.querySelector(SECTION)!;
+      section.scrollTop = section.scrollHeight;
+    }, SECTION);
+    const boxes = await page.evaluate(SECTION => {
+      const section = document.querySelector(SECTION)!;
+      const header = section.querySelector('.jp-Fanout-batch-header')!.getBoundingClientRect();
+      return {
+        scrolled: section.scrollTop,
+        section: section.getBoundingClientRect().toJSON(),
+        header: header.toJSON()
+      };
+    }, SECTION);
+    expect(boxes.scrolled).toBeGreaterThan(0);
+    expect(boxes.header.top).toBeGreaterThanOrEqual(boxes.section.top - 0.5);
+    expect(boxes.header.bottom).toBeLessThanOrEqual(boxes.section.bottom);
+    await expect(page.locator('.jp-Fanout-batch-progress')).toBeInViewport();
+  });
+
+  test('progress bars say thinking and answer tokens; the live region says the batch ended', async ({
+    page,
+    request
+  }) => {
+    await resetSimulator(request, { tokens_per_second: 200, ttft_ms: 20, reasoning_tokens: 12, answer_tokens: 30 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 3, 4096);
+    await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(3);
+    const row = page.locator(`${ROW}[data-response-index="2"]`);
+    await expect(row.locator('.jp-Fanout-row-bar-thinking')).toHaveAttribute(
+      'aria-valuetext',
+      'Thinking: 12 of 4,096 tokens'
+    );
+    await expect(row.locator('.jp-Fanout-row-bar-answer')).toHaveAttribute(
+      'aria-valuetext',
+      'Answer: 30 of 4,096 tokens'
+    );
+    // One live region for the sidebar, polite; the batch's end said once.
+    const live = page.locator('.jp-Fanout-sidebar [aria-live="polite"].jp-Fanout-live');
+    await expect(live).toHaveCount(1);
+    await expect(live).toHaveAttribute('role', 'status');
+    await expect(live).toContainText('Batch ended: 3 of 3 complete.');
+  });
+
+  test('one tab stop, arrow keys between rows, Enter and a click expand and collapse', async ({ page, request }) => {
+    await resetSimulator(request, { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 20 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 6);
+    await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(6);
+    // One tab stop in the list: the first row.
+    await expect(page.locator(`${ROW}[tabindex="0"]`)).toHaveCount(1);
+    await expect(page.locator(`${ROW}[tabindex="-1"]`)).toHaveCount(5);
+
+    // "Show Fanout" moves the keyboard into the sidebar, to the list's tab stop.
+    await page.locator('.jp-NotebookPanel').first().click();
+    await execute(page, 'fanout:open');
+    const focused = () => page.evaluate(() => (document.activeElement as HTMLElement)?.dataset.responseIndex ?? null);
+    await expect.poll(focused).toBe('1');
+
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(focused).toBe('3');
+    await page.keyboard.press('End');
+    await expect.poll(focused).toBe('6');
+    await page.keyboard.press('ArrowUp');
+    await expect.poll(focused).toBe('5');
+    await page.keyboard.press('Home');
+    await expect.poll(focused).toBe('1');
+    await page.keyboard.press('ArrowDown');
+    // The tab stop moved with the focus.
+    await expect(page.locator(`${ROW}[tabindex="0"]`)).toHaveAttribute('data-response-index', '2');
+
+    // Enter expands the row into its card; Tab reaches the card's buttons; Enter again collapses.
+    const second = page.locator(`${ROW}[data-response-index="2"]`);
+    await page.keyboard.press('Enter');
+    await expect(second).toHaveAttribute('aria-expanded', 'true');
+    const card = page.locator('.jp-Fanout-sidebar .jp-Fanout-row-card .jp-Fanout-response[data-response-index="2"]');
+    await expect(card).toBeVisible();
+    await expect(card.locator('.jp-Fanout-response-text')).not.toBeEmpty();
+    await page.keyboard.press('Tab');
+    const tabbed = await page.evaluate(() => document.activeElement?.closest('.jp-Fanout-row-card') !== null);
+    expect(tabbed).toBe(true);
+    await page.keyboard.press('Shift+Tab');
+    await expect.poll(focused).toBe('2');
+    await page.keyboard.press('Enter');
+    await expect(second).toHaveAttribute('aria-expanded', 'false');
+    await expect(card).toHaveCount(0);
+
+    // A click expands and collapses too.
+    const fourth = page.locator(`${ROW}[data-response-index="4"]`);
+    await fourth.click();
+    await expect(fourth).toHaveAttribute('aria-expanded', 'true');
+    await expect(page.locator('.jp-Fanout-sidebar .jp-Fanout-row-card .jp-Fanout-response')).toHaveCount(1);
+    await fourth.click();
+    await expect(fourth).toHaveAttribute('aria-expanded', 'false');
+    await expect(page.locator('.jp-Fanout-sidebar .jp-Fanout-row-card')).toHaveCount(0);
+  });
+
+  test('the sidebar has its own icon', async ({ page }) => {
+    const tab = page.locator('.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="jupyterlab-fanout-sidebar"]');
+    await expect(tab.locator('svg[data-icon="jupyterlab-fanout:fanout"]')).toHaveCount(1);
+  });
+});
+
+test.describe('The board', () => {
+  test('opens with live cards, follows the batch and closes', async ({ page, request }) => {
+    await resetSimulator(request, { tokens_per_second: 40, ttft_ms: 50, reasoning_tokens: 0, answer_tokens: 80 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 8);
+    const result = await execute(page, 'fanout:open-board', {});
+    const board = page.locator('.jp-Fanout-board-widget');
+    await expect(board).toBeVisible();
+    expect(result.batchId).toBe(
+      await page.locator('.jp-Fanout-sidebar .jp-Fanout-batch').getAttribute('data-batch-id')
+    );
+    const cards = board.locator('.jp-Fanout-response');
+    await expect(cards).toHaveCount(8);
+    // Live: the cards are seen streaming, then complete, with their text.
+    await expect(board.locator('.jp-Fanout-response[data-status="generating"]').first()).toBeVisible();
+    await expect(board.locator('.jp-Fanout-response[data-status="complete"]')).toHaveCount(8, { timeout: 30000 });
+    await expect(board.locator('.jp-Fanout-response-text').first()).not.toBeEmpty();
+    await expect(board.locator('.jp-Fanout-batch-progress')).toHaveText('8/8 complete');
+    // Several cards side by side: a grid.
+    const tops = await cards.evaluateAll(nodes => nodes.slice(0, 2).map(n => n.getBoundingClientRect().top));
+    expect(tops[0]).toBe(tops[1]);
+    // Opening it again shows the same board.
+    await execute(page, 'fanout:open-board', {});
+    await expect(board).toHaveCount(1);
+    // Closing it: gone from the shell.
+    await page
+      .locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Board:' })
+      .locator('.lm-TabBar-tabCloseIcon')
+      .click();
+    await expect(board).toHaveCount(0);
+    const boards = await page.evaluate(
+      () =>
+        Array.from((window as any).jupyterapp.shell.widgets('main')).filter((w: any) =>
+          w.id.startsWith('jupyterlab-fanout-board-')
+        ).length
+    );
+    expect(boards).toBe(0);
+    // A bad batch id gets a specific error.
+    const error = await page.evaluate(async () => {
+      try {
+        await (window as any).jupyterapp.commands.execute('fanout:open-board', { batchId: 'no-such-batch' });
+        return 'no error';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(error).toMatch(/no-such-batch/);
+  });
+
+  test('a removed batch closes its board', async ({ page, request }) => {
+    await resetSimulator(request, { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 10 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 2);
+    await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(2);
+    const { batchId } = await execute(page, 'fanout:open-board', {});
+    await expect(page.locator('.jp-Fanout-board-widget .jp-Fanout-response')).toHaveCount(2);
+    await execute(page, 'fanout:remove-batch', { batchId });
+    await expect(page.locator('.jp-Fanout-board-widget')).toHaveCount(0);
+  });
+
+  test('a board is restored after a reload', async ({ page, request }) => {
+    await resetSimulator(request, { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 10 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 3);
+    await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(3);
+    const { batchId } = await execute(page, 'fanout:open-board', {});
+    await expect(page.locator('.jp-Fanout-board-widget .jp-Fanout-response[data-status="complete"]')).toHaveCount(3);
+    // Wait for the workspace to hold the board before reloading.
+    await expect
+      .poll(async () => {
+        const workspace = await page.evaluate(async () => {
+          const response = await fetch('/lab/api/workspaces/default', { credentials: 'same-origin' });
+          return response.ok ? JSON.stringify(await response.json()) : '';
+        });
+        return workspace.includes(`jupyterlab-fanout-board:${batchId}`);
+      })
+      .toBe(true);
+    const loaded = page.waitForEvent('load');
+    await page.evaluate(() => window.location.reload());
+    await loaded;
+    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open-board'));
+    const board = page.locator('.jp-Fanout-board-widget');
+    await expect(board.locator('.jp-Fanout-response[data-status="complete"]')).toHaveCount(3);
+    await expect(board).toHaveAttribute('id', `jupyterlab-fanout-board-${batchId}`);
+  });
+});
