@@ -30,15 +30,29 @@ export interface IStreamHostOptions {
   now: () => number;
   /** Least milliseconds between two sends; 0 sends every change at once. */
   interval: number;
-  /** Timer (injected in tests). */
-  setTimer?: (callback: () => void, ms: number) => void;
+  /** Timer (injected in tests); returns a handle for `clearTimer`. */
+  setTimer?: (callback: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
 }
 
 interface IRunning {
   stream: ResponseStream;
   /** The connection this attempt runs on: a close fails only what ran on it. */
   connection: IBatchConnection;
+  /**
+   * This page asked to stop it and the connection's answer (`stopped`, or its end if it ended
+   * first) has not come yet: the bytes forwarded before the stop are still taken.
+   */
+  stopping?: boolean;
+  /** The timer that stops it here if the answer does not come ({@link STOP_ANSWER_MS}). */
+  stopTimer?: unknown;
 }
+
+/**
+ * How long a stop waits for the connection's answer before the response is stopped here anyway
+ * (a server that does not answer, a connection that hangs).
+ */
+export const STOP_ANSWER_MS = 2000;
 
 interface IHostBatch {
   connection: IBatchConnection | null;
@@ -72,9 +86,21 @@ export class StreamHost {
         const batch = this._batches.get(request.batch);
         const running = batch?.running.get(request.wire);
         if (running && !running.stream.ended) {
+          if (running.stopping) {
+            break;
+          }
+          // The stream ends when the connection answers (`stopped`), so that it holds exactly
+          // the bytes the server forwarded before the stop, as every other tab and the store
+          // do; the page shows it stopped at once meanwhile (the model ends it there).
+          running.stopping = true;
           running.connection.stop(request.wire);
-          running.stream.stop();
-          this._changed(request.batch, request.wire);
+          running.stopTimer = (this._options.setTimer ?? setTimeout)(() => {
+            running.stopTimer = undefined;
+            if (!running.stream.ended) {
+              running.stream.stop();
+              this._changed(request.batch, request.wire);
+            }
+          }, STOP_ANSWER_MS);
         } else if (!running && batch?.attaching && batch.connection) {
           // Not replayed yet: the server reads the stop after the attach, and its `stopped`
           // ends the response once the replay has made it.
@@ -288,7 +314,8 @@ export class StreamHost {
         // may report its close while a re-generated response already runs on a newer one.
         for (const [wire, running] of batch.running) {
           if (running.connection === connection) {
-            apply(wire, stream => stream.fail(lost));
+            // A response this page was stopping is stopped, not lost.
+            apply(wire, stream => (running.stopping ? stream.stop() : stream.fail(lost)));
           }
         }
         this._forget(batchId);
@@ -361,6 +388,10 @@ export class StreamHost {
             updates.push([batchId, wire, update]);
             if (update.final) {
               batch!.running.delete(wire);
+              if (running.stopTimer !== undefined) {
+                (this._options.clearTimer ?? clearTimeout)(running.stopTimer as ReturnType<typeof setTimeout>);
+                running.stopTimer = undefined;
+              }
             }
           }
           if (batch && batch.running.size === 0 && batch.connection === null) {

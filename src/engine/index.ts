@@ -3,7 +3,7 @@
  * (`./transport`), direct fetches (`./direct`), the Web Worker it runs in, and its protocol.
  */
 export * from './protocol';
-export { localEngine, StreamHost } from './host';
+export { localEngine, STOP_ANSWER_MS, StreamHost } from './host';
 export type { IStreamHostOptions, TransportConnector } from './host';
 export { workerEngine } from './remote';
 export type { IWorkerEngineOptions, IWorkerLike } from './remote';

@@ -13,6 +13,7 @@ import {
   realTransports,
   SpareSockets,
   StreamEngineFactory,
+  STOP_ANSWER_MS,
   StreamHost,
   workerEngine
 } from '..';
@@ -208,19 +209,54 @@ describe('StreamHost', () => {
     ]);
   });
 
-  it('stops a response on its connection and frees its stream after the last update', () => {
+  it('stops a response on its connection, keeps what was forwarded before the stop, and frees its stream', () => {
     const { host, sent, connections } = makeHost(0);
     host.handle(start('b', '1.1'));
     connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: 'so far' })));
     host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
     expect(connections[0].stopped).toEqual(['1.1']);
-    const last = sent[sent.length - 1][0][2];
-    expect(last).toMatchObject({ status: 'stopped', final: true });
-    // Late bytes of the stopped attempt are dropped, and a second stop does nothing.
+    // Not ended until the connection answers: bytes the server forwarded before the stop are kept.
+    expect(sent[sent.length - 1][0][2]).toMatchObject({ final: false });
+    connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: ' in flight' })));
+    expect(sent[sent.length - 1][0][2]).toMatchObject({ final: false, contentAppend: ' in flight' });
+    connections[0].handlers.onStopped('1.1');
+    expect(sent[sent.length - 1][0][2]).toMatchObject({ status: 'stopped', final: true });
+    // Late bytes after the answer are dropped, and a second stop does nothing.
+    const count = sent.length;
     connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: 'late' })));
     host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
-    expect(sent).toHaveLength(2);
+    expect(sent).toHaveLength(count);
     expect(connections[0].stopped).toEqual(['1.1']);
+  });
+
+  it('stops a response here when the connection does not answer the stop in time', () => {
+    const { host, sent, connections, timers, runTimers } = makeHost(0);
+    host.handle(start('b', '1.1'));
+    connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: 'so far' })));
+    host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
+    host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
+    expect(connections[0].stopped).toEqual(['1.1']);
+    expect(timers.map(t => t.ms)).toEqual([STOP_ANSWER_MS]);
+    runTimers();
+    expect(sent[sent.length - 1][0][2]).toMatchObject({ status: 'stopped', final: true });
+  });
+
+  it('a response being stopped is stopped, not failed, when its connection closes first', () => {
+    const { host, sent, connections } = makeHost(0);
+    host.handle(start('b', '1.1'));
+    host.handle(start('b', '2.1'));
+    connections[0].handlers.onData('1.1', encoder.encode(chunk({ content: 'a' })));
+    connections[0].handlers.onData('2.1', encoder.encode(chunk({ content: 'b' })));
+    host.handle({ type: 'stop', batch: 'b', wire: '1.1' });
+    connections[0].handlers.onClose(null);
+    const finals = new Map(
+      sent
+        .flat()
+        .filter(([, , u]) => u.final)
+        .map(([, wire, u]) => [wire, u])
+    );
+    expect(finals.get('1.1')).toMatchObject({ status: 'stopped', error: null });
+    expect(finals.get('2.1')).toMatchObject({ status: 'error', error: { code: 'connection' } });
   });
 
   it('describes the batch once on each connection it opens, before the first start', () => {
@@ -306,6 +342,11 @@ describe('FanoutModel over an engine that answers later', () => {
     void done.then(() => (resolved = true));
     await Promise.resolve();
     expect(resolved).toBe(false);
+    engine.pump();
+    // The stops reached the connection; the server answers them.
+    expect(resolved).toBe(false);
+    handlers.onStopped('1.1');
+    handlers.onStopped('2.1');
     engine.pump();
     const summary = await done;
     expect(summary.responses[0]).toMatchObject({ status: 'stopped', content: 'first second' });

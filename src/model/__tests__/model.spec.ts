@@ -138,13 +138,17 @@ describe('FanoutModel', () => {
     );
     model.stop(batch.id, '2');
     expect(connection.stopped).toEqual(['2.1']);
-    // Bytes already in flight for the stopped attempt are ignored.
+    expect(batch.responses[1].snapshot().status).toBe('stopped');
+    // Bytes the server forwarded before it read the stop are kept (as in every other tab and the
+    // store); those after its answer are not.
     connection.handlers.onData('2.1', encoder.encode(chunk({ content: ' more' })));
+    connection.handlers.onStopped('2.1');
+    connection.handlers.onData('2.1', encoder.encode(chunk({ content: ' late' })));
     connection.respond('1.1', 'one');
     connection.respond('3.1', 'three');
     const summary = await done;
     expect(summary.responses.map(r => r.status)).toEqual(['complete', 'stopped', 'complete']);
-    expect(summary.responses[1].content).toBe('partial');
+    expect(summary.responses[1].content).toBe('partial more');
   });
 
   it('stop without a response stops every running response of the batch', async () => {
