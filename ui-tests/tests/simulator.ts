@@ -19,6 +19,8 @@ export interface ISimulatorRequest {
   headers: Record<string, string | null>;
   model: string | null;
   messages: Array<{ role: string; content: string }>;
+  /** The prompt's length in tokens, as the simulator counts them. */
+  prompt_tokens: number;
   /** Epoch seconds. */
   started_at: number;
   first_token_at: number | null;
