@@ -9,6 +9,7 @@ import type { IAttachedWire, IBatchConnection, IConnectionHandlers } from './tra
 import type {
   EngineEvent,
   EngineRequest,
+  IBatchDescription,
   EngineUpdate,
   IStreamEngine,
   StreamEngineFactory,
@@ -85,6 +86,9 @@ export class StreamHost {
       case 'attach':
         this._attach(request.batch, request.transport);
         break;
+      case 'watch':
+        this._watch(request.batch, request.transport, request.describe);
+        break;
       case 'close':
         this._close(request.batch);
         break;
@@ -144,6 +148,29 @@ export class StreamHost {
     }
     batch.attaching = true;
     connection.attach(batchId);
+  }
+
+  /** Subscribe to an ended batch without replay (a `batch` message), unless it has a connection. */
+  private _watch(batchId: string, transport: TransportSpec, description: IBatchDescription): void {
+    if (this._batches.get(batchId)?.connection) {
+      return;
+    }
+    const batch: IHostBatch = this._batches.get(batchId) ?? {
+      connection: null,
+      running: new Map(),
+      attaching: false,
+      replaying: new Set()
+    };
+    this._batches.set(batchId, batch);
+    const connection = this._open(batchId, batch, transport);
+    if (!connection.describe) {
+      // Direct mode: batches are not on a server, so there is nothing to hear of.
+      batch.connection = null;
+      connection.close();
+      this._forget(batchId);
+      return;
+    }
+    connection.describe(batchId, description);
   }
 
   /** A batch with no connection and nothing running is forgotten. */
