@@ -216,6 +216,7 @@ export class FanoutModel implements IFanoutModel {
     this._batches.splice(this._batches.indexOf(batch), 1);
     // Its connection, if it still has one (an ended batch's lingers): closed with its timer.
     this._closeConnection(batch.id);
+    this._unsubscribed.delete(batch.id);
     this._liveWaiters.get(batch.id)?.reject(new Error(`Batch ${batchId} was removed.`));
     this._liveWaiters.delete(batch.id);
     this._markChanged();
@@ -328,6 +329,7 @@ export class FanoutModel implements IFanoutModel {
   /** Subscribe to a batch the server holds, with a replay (its reconnecting responses go live). */
   private _attach(batch: Batch): void {
     mark('attach', batch.id);
+    this._unsubscribed.delete(batch.id);
     this._unlinger(batch.id);
     this._engine.send({ type: 'attach', batch: batch.id, transport: this._transport() });
   }
@@ -338,7 +340,7 @@ export class FanoutModel implements IFanoutModel {
    */
   private _linger(batchId: string): void {
     this._unlinger(batchId);
-    if (this._lingerMs === 0 || this._lingerMax === 0) {
+    if (this._lingerMs === 0 || this._lingerMax === 0 || this._unsubscribed.has(batchId)) {
       this._engine.send({ type: 'close', batch: batchId });
       return;
     }
@@ -371,6 +373,7 @@ export class FanoutModel implements IFanoutModel {
 
   private _startAttempt(batch: Batch, response: BatchResponse): void {
     this._unlinger(batch.id);
+    this._unsubscribed.delete(batch.id); // Its start opens a socket if it has none.
     const startedAt = this._now();
     response.begin(this._nextSeed(), startedAt);
     this._engine.send({
@@ -452,6 +455,8 @@ export class FanoutModel implements IFanoutModel {
         this._adoptAttempt(batch, event.wire, seedOf(event.request));
         break;
       case 'attach-failed':
+        // No socket for it: nothing to keep open once it has ended.
+        this._unsubscribed.add(batch.id);
         this._recoverFromStore(batch, event.message);
         break;
     }
@@ -604,6 +609,8 @@ export class FanoutModel implements IFanoutModel {
   private readonly _clearTimer: (handle: unknown) => void;
   /** Ended batches whose connection stays open, oldest first, each with the timer that closes it. */
   private readonly _lingering = new Map<string, unknown>();
+  /** Batches whose attach failed (they have no socket until a start opens one): they do not linger. */
+  private readonly _unsubscribed = new Set<string>();
   /** Who waits for a batch's reconnecting responses to be live ({@link whenLive}). */
   private readonly _liveWaiters = new Map<string, PromiseDelegate<void>>();
   private _batchCounter = 0;

@@ -883,3 +883,17 @@ describe('an ended batch’s connection (lingering)', () => {
     expect(model.lingering).toEqual([]);
   });
 });
+
+describe('a batch whose attach failed', () => {
+  it('does not linger once its final states came from the store (it has no socket)', async () => {
+    const server = new FakeServer();
+    const { batchId, saved } = reloadMidBatch(server);
+    const ended = storedCopy(server, batchId, { '1.1': 'a', '2.1': 'b' }, { '1.1': 'complete', '2.1': 'complete' });
+    server.batches.delete(batchId);
+    const two = tab(server, async () => ended);
+    two.model.restore(saved);
+    await (two.model.getBatch(batchId) as Batch).done.promise;
+    expect(two.model.lingering).toEqual([]);
+    expect(two.timers.size).toBe(0);
+  });
+});
