@@ -161,7 +161,8 @@ describe('batchFromSummary and the model', () => {
     return new FanoutModel({
       connect: (_handlers: IConnectionHandlers) => connection,
       schedule: callback => callback(),
-      now: () => 0
+      now: () => 0,
+      lingerMs: 0 // no timer left behind (lingering: ./reattach.spec.ts)
     });
   }
 
