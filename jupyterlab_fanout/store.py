@@ -151,6 +151,14 @@ MAX_SEARCH_WORDS = 32
 #: everything else, `_` included).
 _WORDS = re.compile(r"[^\W_]+")
 
+#: The error of an attempt a dead server left `running` (SIGKILL, crash), recorded when the
+#: store is next opened: the browser shows it as the reason the response is incomplete.
+SERVER_DIED = {
+    "code": "server_died",
+    "message": "the Jupyter server stopped (killed or crashed) while this response was"
+               " streaming; the text stored until then is kept",
+}
+
 #: Statuses of an attempt. `running` only while the server that started it lives.
 STATUSES = ("running", "complete", "stopped", "error", "incomplete")
 
@@ -617,7 +625,7 @@ class BatchStore:
             return
         self._db.execute("BEGIN")
         for (row,) in rows:
-            self._finish_row(row, "incomplete", None, None, None)
+            self._finish_row(row, "incomplete", SERVER_DIED, None, None)
         self._db.execute("COMMIT")
         self.log.info("fanout: the batch store recovered %d unfinished attempts", len(rows))
 

@@ -288,10 +288,17 @@ export interface IFanoutModel {
   /** Remove an ended batch from the list. */
   removeBatch(batchId: string): void;
   /**
-   * Show an ended batch read from the server's store (a summary in the shape `fanout:get-batch`
+   * Show a batch read from the server's store (a summary in the shape `fanout:get-batch`
    * resolves with): put in the list by time, and returned; the batch of that id if already there.
+   * A response the store has as running (status `connecting`, `thinking` or `generating` in the
+   * summary) is reattached to the server, as after a reload: live, with Stop and Re-generate.
    */
   open(summary: IBatchSummary): IBatchView;
+  /**
+   * Resolves once no response of the batch is reconnecting (each reattached response has the
+   * server's state, or its final state from the store); rejects for an unknown or removed batch.
+   */
+  whenLive(batchId: string): Promise<void>;
 }
 
 /** The token other extensions require to use the fanout model. */

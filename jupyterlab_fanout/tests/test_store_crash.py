@@ -79,6 +79,9 @@ async def test_sigkill_mid_batch_loses_at_most_about_a_second(
         [attempt] = response["attempts"]
         rid = f"{response['id']}.1"
         assert attempt["status"] == "incomplete", attempt["status"]
+        # Why, for the browser to show: not left `running` (which it would try to reattach).
+        assert attempt["error"]["code"] == "server_died", attempt["error"]
+        assert "killed or crashed" in attempt["error"]["message"]
         stored = attempt["text"]
         sent_then = parse_sse(before[rid]).text
         sent_at_kill = parse_sse(at_kill[rid]).text

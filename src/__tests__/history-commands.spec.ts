@@ -103,7 +103,12 @@ function storedBatch(id: string) {
 
 function makeModel(): FanoutModel {
   const connection = { start: () => undefined, stop: () => undefined, close: () => undefined };
-  return new FanoutModel({ connect: (_: IConnectionHandlers) => connection, schedule: callback => callback() });
+  // lingerMs 0: no 10-minute timer left behind by an opened batch (lingering: model/__tests__/reattach.spec.ts).
+  return new FanoutModel({
+    connect: (_: IConnectionHandlers) => connection,
+    schedule: callback => callback(),
+    lingerMs: 0
+  });
 }
 
 describe('the store commands', () => {

@@ -9,6 +9,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { RUNNING } from '../model/batch';
 import { storedSummary } from '../model/stored';
 import type { IBatchSummary, IFanoutModel } from '../tokens';
 import { CommandIDs, ExportFormat, IStoredBatchSummary, IStoreState } from '../tokens';
@@ -48,9 +49,18 @@ function notFound(error: unknown): boolean {
   return (error as { response?: { status?: number } } | null)?.response?.status === 404;
 }
 
+/** A batch's summary from the store has a response that still runs on the server. */
+function runsOnServer(summary: IBatchSummary): boolean {
+  return summary.responses.some(r => RUNNING.has(r.status));
+}
+
 /**
  * The summary of batch `batchId` (the newest in memory without one): from memory when it is
- * there, else read from the store. An unknown id is an error naming it.
+ * there, else read from the store. A stored batch that still runs on the server is opened into
+ * the page (`model.open`: reattached, live in the sidebar's list) and its summary is the state
+ * once the server's replay arrived: running responses with a running status and their text so
+ * far (or, when the server no longer runs it, their final state from the store). An unknown id
+ * is an error naming it.
  */
 export async function getBatchSummary(
   model: IFanoutModel,
@@ -73,7 +83,13 @@ export async function getBatchSummary(
     }
     throw error;
   }
-  return storedSummary(stored);
+  const summary = storedSummary(stored);
+  if (!runsOnServer(summary)) {
+    return summary;
+  }
+  const batch = model.open(summary);
+  await model.whenLive(batch.id);
+  return batch.summary();
 }
 
 /** The arguments of `fanout:list-batches`, checked. */
@@ -233,7 +249,8 @@ export function registerHistoryCommands(context: IHistoryCommandContext): void {
         properties: {
           batchId: {
             type: 'string',
-            description: "The batch (in this page, else in the server's store); default: the newest."
+            description:
+              "The batch (in this page, else in the server's store); default: the newest. A stored batch still running on the server is opened into this page (live) and resolved with its state once the server's replay arrived."
           }
         }
       }
@@ -244,7 +261,9 @@ export function registerHistoryCommands(context: IHistoryCommandContext): void {
   commands.addCommand(CommandIDs.openBatch, {
     label: trans.__('Open batch'),
     caption: trans.__('Show a stored batch in the Fanout sidebar'),
-    describedBy: batchIdOnly('The batch to show (in this page, else read from the store).'),
+    describedBy: batchIdOnly(
+      'The batch to show (in this page, else read from the store); one still running on the server shows live.'
+    ),
     execute: args =>
       shown(trans.__('Open batch'), async () => {
         const batchId = requiredString(args, 'batchId', 'Open batch');

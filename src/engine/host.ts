@@ -9,6 +9,7 @@ import type { IAttachedWire, IBatchConnection, IConnectionHandlers, IReplayStats
 import type {
   EngineEvent,
   EngineRequest,
+  IBatchDescription,
   EngineUpdate,
   IStreamEngine,
   StreamEngineFactory,
@@ -111,6 +112,9 @@ export class StreamHost {
       case 'attach':
         this._attach(request.batch, request.transport);
         break;
+      case 'watch':
+        this._watch(request.batch, request.transport, request.describe);
+        break;
       case 'close':
         this._close(request.batch);
         break;
@@ -170,6 +174,29 @@ export class StreamHost {
     }
     batch.attaching = true;
     connection.attach(batchId);
+  }
+
+  /** Subscribe to an ended batch without replay (a `batch` message), unless it has a connection. */
+  private _watch(batchId: string, transport: TransportSpec, description: IBatchDescription): void {
+    if (this._batches.get(batchId)?.connection) {
+      return;
+    }
+    const batch: IHostBatch = this._batches.get(batchId) ?? {
+      connection: null,
+      running: new Map(),
+      attaching: false,
+      replaying: new Set()
+    };
+    this._batches.set(batchId, batch);
+    const connection = this._open(batchId, batch, transport);
+    if (!connection.describe) {
+      // Direct mode: batches are not on a server, so there is nothing to hear of.
+      batch.connection = null;
+      connection.close();
+      this._forget(batchId);
+      return;
+    }
+    connection.describe(batchId, description);
   }
 
   /** A batch with no connection and nothing running is forgotten. */
@@ -420,9 +447,13 @@ export class StreamHost {
  * An engine that runs in place, on the calling thread, sending every change at once: for tests,
  * and for browsers where the worker cannot be created.
  */
-export function localEngine(connect: TransportConnector, now: () => number): StreamEngineFactory {
+export function localEngine(
+  connect: TransportConnector,
+  now: () => number,
+  timers: Pick<IStreamHostOptions, 'setTimer' | 'clearTimer'> = {}
+): StreamEngineFactory {
   return (onUpdates, _onFailure, onEvent): IStreamEngine => {
-    const host = new StreamHost({ connect, send: onUpdates, emit: onEvent, now, interval: 0 });
+    const host = new StreamHost({ connect, send: onUpdates, emit: onEvent, now, interval: 0, ...timers });
     return {
       send: request => host.handle(request),
       dispose: () => host.dispose()

@@ -58,7 +58,13 @@ export type EngineRequest =
    * tab's): its responses are replayed from their first byte, then continue live. Answered by
    * an `attached` or an `attach-failed` {@link EngineEvent}.
    */
-  | { type: 'attach'; batch: string; transport: TransportSpec };
+  | { type: 'attach'; batch: string; transport: TransportSpec }
+  /**
+   * Subscribe to an ended batch without a replay (a `batch` message naming it, docs/protocol.md),
+   * so that the responses other tabs start in it arrive as `started-elsewhere`. Nothing when the
+   * batch has a connection already, or over a transport that has no batches (direct).
+   */
+  | { type: 'watch'; batch: string; transport: TransportSpec; describe: IBatchDescription };
 
 /** One response of a batch the server holds, as `attached` lists it. */
 export interface IAttachedResponse {

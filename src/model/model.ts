@@ -6,6 +6,7 @@
  * by `./request`), applies its updates, and tells views of changes at most once per animation
  * frame. Saved batches come back through `./saved`.
  */
+import { PromiseDelegate } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
@@ -26,7 +27,7 @@ import type {
   IResponseSummary,
   IStoredBatch
 } from '../tokens';
-import { Batch, BatchResponse, GAPS, IContinuation } from './batch';
+import { Batch, BatchResponse, GAPS, IContinuation, RUNNING } from './batch';
 import { interruptedSnapshot, seedOf, storedSnapshot } from './reattach';
 import { buildRequest, continuationRequest, expandTargets } from './request';
 import { restoreBatch, savedSummary } from './saved';
@@ -55,7 +56,24 @@ export interface IFanoutModelOptions {
    * come back incomplete).
    */
   storedBatch?: (batchId: string) => Promise<IStoredBatch>;
+  /**
+   * How long a batch's connection stays open after the batch ended, in milliseconds (default
+   * {@link LINGER_MS}): meanwhile a re-generate or Fill the gaps another tab starts in it shows
+   * here live, and Stop here reaches it. 0 closes it as soon as the batch ends.
+   */
+  lingerMs?: number;
+  /** At most this many ended batches keep their connection (default {@link LINGER_MAX}); the oldest closes first. */
+  lingerMax?: number;
+  /** Timers (injected in tests). */
+  setTimer?: (callback: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
 }
+
+/** How long an ended batch keeps its connection, by default: 10 minutes. */
+export const LINGER_MS = 10 * 60 * 1000;
+
+/** How many ended batches keep their connection at most, by default. */
+export const LINGER_MAX = 4;
 
 function defaultSchedule(callback: () => void): void {
   if (typeof requestAnimationFrame === 'function') {
@@ -79,6 +97,14 @@ function mark(what: string, batchId: string): void {
 export const DIRECT_INTERRUPTED =
   'Streamed in direct mode (from this browser straight to the model server): the reload stopped it and it cannot be reattached; the text that had arrived is kept.';
 
+/** True when `summary` (the store's) has a response whose running attempt is newer than `batch`'s. */
+function newerRunning(summary: IBatchSummary, batch: Batch): boolean {
+  return summary.responses.some(stored => {
+    const here = batch.responses.find(r => r.id === stored.id);
+    return here !== undefined && RUNNING.has(stored.status) && stored.attempt > here.attempt;
+  });
+}
+
 function randomSeed(): number {
   return Math.floor(Math.random() * 0x7fffffff);
 }
@@ -91,13 +117,20 @@ export class FanoutModel implements IFanoutModel {
     this._nextSeed = options.nextSeed ?? randomSeed;
     this._transport = options.transport ?? (() => ({ kind: 'proxy', url: '' }));
     this._storedBatch = options.storedBatch ?? null;
+    this._lingerMs = Math.max(0, options.lingerMs ?? LINGER_MS);
+    this._lingerMax = Math.max(0, options.lingerMax ?? LINGER_MAX);
+    this._setTimer = options.setTimer ?? ((callback, ms) => setTimeout(callback, ms));
+    this._clearTimer = options.clearTimer ?? (handle => clearTimeout(handle as ReturnType<typeof setTimeout>));
     let engine = options.engine;
     if (!engine) {
       const connect = options.connect;
       if (!connect) {
         throw new Error('FanoutModel needs an engine or a connect function.');
       }
-      engine = localEngine((_transport, handlers) => connect(handlers), this._now);
+      engine = localEngine((_transport, handlers) => connect(handlers), this._now, {
+        setTimer: this._setTimer,
+        clearTimer: this._clearTimer
+      });
     }
     this._engine = engine(
       updates => this._onUpdates(updates),
@@ -232,6 +265,11 @@ export class FanoutModel implements IFanoutModel {
       throw new Error(`Batch ${batchId} is still running: stop it before removing it.`);
     }
     this._batches.splice(this._batches.indexOf(batch), 1);
+    // Its connection, if it still has one (an ended batch's lingers): closed with its timer.
+    this._closeConnection(batch.id);
+    this._unsubscribed.delete(batch.id);
+    this._liveWaiters.get(batch.id)?.reject(new Error(`Batch ${batchId} was removed.`));
+    this._liveWaiters.delete(batch.id);
     this._markChanged();
   }
 
@@ -260,8 +298,7 @@ export class FanoutModel implements IFanoutModel {
           // Its streams ran in the page that went away: nothing on the server to reattach to.
           this._interrupt(batch, DIRECT_INTERRUPTED);
         } else if (batch.active) {
-          mark('attach', batch.id);
-          this._engine.send({ type: 'attach', batch: batch.id, transport: this._transport() });
+          this._attach(batch);
         }
       }
     }
@@ -269,19 +306,66 @@ export class FanoutModel implements IFanoutModel {
   }
 
   /**
-   * Put an ended batch read from the server's store (`./stored`) in the list, in its place by
-   * time; the batch of that id when there is one already.
+   * Put a batch read from the server's store (`./stored`) in the list, in its place by time; the
+   * batch of that id when there is one already. Each response whose latest attempt the store
+   * has as running comes back reconnecting and the batch is reattached, as after a reload
+   * ({@link restore}): the server's replay brings the text so far, then the rest live, and
+   * Stop, Stop all and Re-generate act on the server's batch. When the server no longer runs it
+   * (`unknown_batch`), each such response takes its final state from the store, or is
+   * incomplete with the reason. An ended batch is subscribed to without a replay (`watch`), so
+   * that a re-generate another tab starts in it shows here live, for as long as an ended
+   * batch's connection lingers ({@link IFanoutModelOptions.lingerMs}).
+   *
+   * A batch already here is returned as it is; if it has ended, has no connection and the
+   * store has an attempt newer than its own still running, it is reattached for that attempt.
    */
   open(summary: IBatchSummary): IBatchView {
     const here = this._batches.find(b => b.id === summary.batchId);
     if (here) {
+      if (!here.active && !this._lingering.has(here.id) && newerRunning(summary, here)) {
+        this._attach(here);
+      }
       return here;
     }
     const batch = batchFromSummary(summary, this._now);
     const at = this._batches.findIndex(b => b.createdAt < batch.createdAt);
     this._batches.splice(at === -1 ? this._batches.length : at, 0, batch);
+    if (batch.active) {
+      this._attach(batch);
+    } else {
+      this._engine.send({
+        type: 'watch',
+        batch: batch.id,
+        transport: this._transport(),
+        describe: describeBatch(batch.options)
+      });
+      this._linger(batch.id);
+    }
     this._markChanged();
     return batch;
+  }
+
+  /**
+   * Resolves once no response of batch `batchId` is reconnecting: each reattached response has
+   * its state from the server's replay (or its final state from the store). Rejects when there
+   * is no such batch, or when it is removed first.
+   */
+  whenLive(batchId: string): Promise<void> {
+    const batch = this._requireBatch(batchId);
+    if (!batch.responses.some(r => r.reconnecting)) {
+      return Promise.resolve();
+    }
+    let waiter = this._liveWaiters.get(batchId);
+    if (!waiter) {
+      waiter = new PromiseDelegate<void>();
+      this._liveWaiters.set(batchId, waiter);
+    }
+    return waiter.promise;
+  }
+
+  /** The ids of the ended batches whose connection lingers, oldest first (for tests and diagnostics). */
+  get lingering(): ReadonlyArray<string> {
+    return [...this._lingering.keys()];
   }
 
   /**
@@ -289,7 +373,56 @@ export class FanoutModel implements IFanoutModel {
    * server, which keeps it for the next page (only {@link stop} stops responses).
    */
   dispose(): void {
+    for (const handle of this._lingering.values()) {
+      this._clearTimer(handle);
+    }
+    this._lingering.clear();
     this._engine.dispose();
+  }
+
+  /** Subscribe to a batch the server holds, with a replay (its reconnecting responses go live). */
+  private _attach(batch: Batch): void {
+    mark('attach', batch.id);
+    this._unsubscribed.delete(batch.id);
+    this._unlinger(batch.id);
+    this._engine.send({ type: 'attach', batch: batch.id, transport: this._transport() });
+  }
+
+  /**
+   * Keep an ended batch's connection open for `lingerMs` (restarting its time), so that what
+   * other tabs start in it shows here; beyond `lingerMax` batches the oldest closes.
+   */
+  private _linger(batchId: string): void {
+    this._unlinger(batchId);
+    if (this._lingerMs === 0 || this._lingerMax === 0 || this._unsubscribed.has(batchId)) {
+      this._engine.send({ type: 'close', batch: batchId });
+      return;
+    }
+    this._lingering.set(
+      batchId,
+      this._setTimer(() => this._closeConnection(batchId), this._lingerMs)
+    );
+    for (const oldest of this._lingering.keys()) {
+      if (this._lingering.size <= this._lingerMax) {
+        break;
+      }
+      this._closeConnection(oldest);
+    }
+  }
+
+  /** The batch is active again: its connection no longer lingers (it is closed when it ends). */
+  private _unlinger(batchId: string): void {
+    const handle = this._lingering.get(batchId);
+    if (handle !== undefined) {
+      this._clearTimer(handle);
+      this._lingering.delete(batchId);
+    }
+  }
+
+  /** Close an ended batch's connection (a no-op in the engine when it has none). */
+  private _closeConnection(batchId: string): void {
+    this._unlinger(batchId);
+    this._engine.send({ type: 'close', batch: batchId });
   }
 
   /**
@@ -301,6 +434,8 @@ export class FanoutModel implements IFanoutModel {
     response: BatchResponse,
     extend?: { seed: number; continued: IContinuation }
   ): void {
+    this._unlinger(batch.id);
+    this._unsubscribed.delete(batch.id); // Its start opens a socket if it has none.
     const startedAt = this._now();
     response.begin(extend?.seed ?? this._nextSeed(), startedAt, undefined, extend?.continued ?? null);
     const request = buildRequest(batch.options, response.seed, response.model);
@@ -386,6 +521,8 @@ export class FanoutModel implements IFanoutModel {
         this._adoptAttempt(batch, event.wire, seedOf(event.request));
         break;
       case 'attach-failed':
+        // No socket for it: nothing to keep open once it has ended.
+        this._unsubscribed.add(batch.id);
         this._recoverFromStore(batch, event.message);
         break;
     }
@@ -409,6 +546,8 @@ export class FanoutModel implements IFanoutModel {
     }
     response.queued.push({ attempt, seed });
     response.queued.sort((a, b) => a.attempt - b.attempt);
+    // The batch runs again (an ended batch's lingering connection heard of it): no longer lingers.
+    this._unlinger(batch.id);
     if (response.settled) {
       this._beginQueued(response);
     }
@@ -491,7 +630,8 @@ export class FanoutModel implements IFanoutModel {
       return; // Another page's attempt of it runs now.
     }
     if (batch.settled) {
-      this._engine.send({ type: 'close', batch: batch.id });
+      // Its connection stays a while: another tab's re-generate of it shows here (`_linger`).
+      this._linger(batch.id);
       // The next batch's socket is opened now, not while this one was starting.
       this._engine.send({ type: 'prepare', transport: this._transport() });
       batch.done.resolve(batch.summary());
@@ -507,6 +647,13 @@ export class FanoutModel implements IFanoutModel {
   }
 
   private _markChanged(): void {
+    for (const [batchId, waiter] of this._liveWaiters) {
+      const batch = this._batches.find(b => b.id === batchId);
+      if (batch && !batch.responses.some(r => r.reconnecting)) {
+        this._liveWaiters.delete(batchId);
+        waiter.resolve();
+      }
+    }
     if (this._changePending) {
       return;
     }
@@ -525,6 +672,16 @@ export class FanoutModel implements IFanoutModel {
   private readonly _now: () => number;
   private readonly _schedule: (callback: () => void) => void;
   private readonly _nextSeed: () => number;
+  private readonly _lingerMs: number;
+  private readonly _lingerMax: number;
+  private readonly _setTimer: (callback: () => void, ms: number) => unknown;
+  private readonly _clearTimer: (handle: unknown) => void;
+  /** Ended batches whose connection stays open, oldest first, each with the timer that closes it. */
+  private readonly _lingering = new Map<string, unknown>();
+  /** Batches whose attach failed (they have no socket until a start opens one): they do not linger. */
+  private readonly _unsubscribed = new Set<string>();
+  /** Who waits for a batch's reconnecting responses to be live ({@link whenLive}). */
+  private readonly _liveWaiters = new Map<string, PromiseDelegate<void>>();
   private _batchCounter = 0;
   private _changePending = false;
 }

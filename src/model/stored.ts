@@ -9,7 +9,7 @@
 import { batchMetrics, ResponseError, ResponseMetrics, ResponseSnapshot, ResponseStatus } from '../core';
 import { readUsage, TokenTally } from '../core/token-count';
 import type { IAttemptSummary, IBatchSummary, IGenerateOptions, IResponseSummary, ITarget } from '../tokens';
-import { Batch, EndedAttempt } from './batch';
+import { Batch, EndedAttempt, RUNNING } from './batch';
 import { continuedPrefix } from './reattach';
 import { expandTargets } from './request';
 
@@ -21,14 +21,28 @@ export class StoredBatchError extends Error {
   }
 }
 
-/** The statuses a stored attempt may have; `running` is read as incomplete (the text so far). */
+/** The statuses a stored attempt may have besides `running`. */
 const ENDED: ReadonlySet<string> = new Set(['complete', 'stopped', 'error', 'incomplete']);
 
-/** What a still-running stored attempt says when it is read. */
+/**
+ * What an earlier attempt the store still has as running says (only a response's latest
+ * attempt can run; an earlier one left running is read as incomplete, with the text so far).
+ */
 export const RUNNING_ON_SERVER: ResponseError = {
   message: 'This response was still streaming on the server when the batch was read: this is the text stored so far.',
   code: 'running'
 };
+
+/**
+ * The running status a response's latest attempt that the store has as `running` is read with
+ * (the text stored so far): `connecting` with no text yet, `thinking` with reasoning only, else
+ * `generating`. The model reattaches such a batch (`FanoutModel.open`): the server's replay
+ * then replaces the stored text, or, when the server no longer runs the batch, the store's
+ * final state does.
+ */
+export function runningStatus(content: string, reasoning: string): ResponseStatus {
+  return content ? 'generating' : reasoning ? 'thinking' : 'connecting';
+}
 
 type Json = Record<string, unknown>;
 
@@ -100,7 +114,7 @@ function readAttempt(
   reader: Reader,
   value: unknown,
   path: string
-): { summary: IAttemptSummary; requestedModel: string; upstream: string } {
+): { summary: IAttemptSummary; requestedModel: string; upstream: string; running: boolean } {
   if (!isObject(value)) {
     reader.fail(path, `must be an object, not ${describe(value)}`);
   }
@@ -168,7 +182,7 @@ function readAttempt(
     httpStatus: error?.status ?? null,
     metrics
   };
-  return { summary: { attempt: number, seed, ...snapshot }, requestedModel, upstream };
+  return { summary: { attempt: number, seed, ...snapshot }, requestedModel, upstream, running };
 }
 
 /** One stored response: every attempt (oldest first), its latest's fields. */
@@ -191,6 +205,12 @@ function readResponse(reader: Reader, value: unknown, path: string, index: numbe
     }
   }
   const latest = read[read.length - 1];
+  if (latest.running) {
+    // Still streaming on the server: live once the batch is opened (reattached).
+    const { content, reasoning } = latest.summary;
+    latest.summary = { ...latest.summary, status: runningStatus(content, reasoning), error: null, httpStatus: null };
+    read[read.length - 1] = latest;
+  }
   return {
     id,
     index,
@@ -316,8 +336,11 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
 }
 
 /**
- * The ended batch a stored batch's summary ({@link storedSummary}) describes, every attempt
- * kept and the latest shown, as the sidebar, compare and insert use it.
+ * The batch a stored batch's summary ({@link storedSummary}) describes, every attempt kept and
+ * the latest shown, as the sidebar, compare and insert use it. A response whose latest attempt
+ * still runs on the server comes back reconnecting (`BatchResponse.reattach`, as after a
+ * reload), showing the text stored so far, its times moved to the page's clock (`now`); the
+ * batch is then active, and the model reattaches it. Every other response has ended.
  */
 export function batchFromSummary(summary: IBatchSummary, now: () => number): Batch {
   const batch = new Batch(
@@ -349,8 +372,27 @@ export function batchFromSummary(summary: IBatchSummary, now: () => number): Bat
       shownAttempt: _shown,
       ...snapshot
     } = response;
-    batch.responses[i].restore(seed, attempt, snapshot, earlier);
+    if (RUNNING.has(snapshot.status)) {
+      batch.responses[i].reattach(seed, attempt, { ...snapshot, metrics: toPageClock(snapshot.metrics, now) }, earlier);
+    } else {
+      batch.responses[i].restore(seed, attempt, snapshot, earlier);
+    }
   });
-  batch.done.resolve(batch.summary());
+  if (!batch.active) {
+    batch.done.resolve(batch.summary());
+  }
   return batch;
+}
+
+/** A stored attempt's times (epoch milliseconds) in the page's clock (`now`, `performance.now`-like). */
+function toPageClock(metrics: ResponseMetrics, now: () => number): ResponseMetrics {
+  const shift = now() - Date.now();
+  const at = (value: number | null) => (value === null ? null : value + shift);
+  return {
+    ...metrics,
+    startedAt: at(metrics.startedAt),
+    firstByteAt: at(metrics.firstByteAt),
+    firstTokenAt: at(metrics.firstTokenAt),
+    endedAt: at(metrics.endedAt)
+  };
 }

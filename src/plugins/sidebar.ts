@@ -85,14 +85,24 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       describedBy: {
         args: {
           type: 'object',
-          properties: { batchId: { type: 'string', description: 'Also show this batch (one of this page).' } }
+          properties: {
+            batchId: {
+              type: 'string',
+              description: `Also show this batch; one not in this page is opened from the store (${CommandIDs.openBatch}).`
+            }
+          }
         }
       },
-      execute: args => {
+      execute: async args => {
         const batchId = optionalString(args, 'batchId');
         if (batchId !== undefined) {
           if (!model.getBatch(batchId)) {
-            throw new Error(`There is no batch ${batchId} in this page: open it with ${CommandIDs.openBatch}.`);
+            if (!app.commands.hasCommand(CommandIDs.openBatch)) {
+              throw new Error(`There is no batch ${batchId} in this page.`);
+            }
+            // Read from the store (live if it still runs on the server); it runs this command again.
+            await app.commands.execute(CommandIDs.openBatch, { batchId });
+            return;
           }
           sections.expand(0);
           responses.showBatch(batchId);

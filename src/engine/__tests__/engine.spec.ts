@@ -300,7 +300,10 @@ describe('FanoutModel over an engine that answers later', () => {
       connect,
       send: updates => toModel.push(updates),
       now: () => 0,
-      interval: 0
+      interval: 0,
+      // The stop fallback has its own test above; here no 2-second timer is left behind.
+      setTimer: () => 0,
+      clearTimer: () => undefined
     });
     let deliver: (updates: EngineUpdate[]) => void = () => undefined;
     const factory: StreamEngineFactory = (onUpdates, onFailure) => {
@@ -327,7 +330,7 @@ describe('FanoutModel over an engine that answers later', () => {
 
   it('shows a stop at once and resolves the batch with the text that arrived before the stop reached the engine', async () => {
     const engine = deferredEngine();
-    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined, lingerMs: 0 });
     const { batch, done } = model.generate(options);
     engine.pump();
     const handlers = engine.connections[0].handlers;
@@ -356,7 +359,7 @@ describe('FanoutModel over an engine that answers later', () => {
 
   it('asks for a spare socket when created and once a batch has ended, never while a batch starts', async () => {
     const engine = deferredEngine();
-    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined, lingerMs: 0 });
     const { done } = model.generate(options);
     engine.pump();
     expect(engine.requests.map(r => r.type)).toEqual(['prepare', 'start', 'start']);
@@ -372,7 +375,7 @@ describe('FanoutModel over an engine that answers later', () => {
 
   it('re-generates a response stopped a moment ago without waiting for its last update', async () => {
     const engine = deferredEngine();
-    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined, lingerMs: 0 });
     const { batch } = model.generate(options);
     engine.pump();
     model.stop(batch.id, '1');
@@ -391,7 +394,7 @@ describe('FanoutModel over an engine that answers later', () => {
 
   it('ends every running response with an error, keeping its text, when the engine fails', async () => {
     const engine = deferredEngine();
-    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined });
+    const model = new FanoutModel({ engine: engine.factory, now: () => 0, schedule: () => undefined, lingerMs: 0 });
     const { done } = model.generate(options);
     engine.pump();
     engine.connections[0].handlers.onData('2.1', encoder.encode(chunk({ content: 'partial' })));

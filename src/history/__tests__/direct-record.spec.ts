@@ -35,7 +35,8 @@ function makeModel(kind: 'direct' | 'proxy' = 'direct') {
     },
     transport: () => transport,
     now: () => 0,
-    schedule: callback => callback()
+    schedule: callback => callback(),
+    lingerMs: 0 // no 10-minute timer left behind
   });
   return { model, handlers: () => handlers! };
 }

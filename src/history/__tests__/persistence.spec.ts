@@ -71,6 +71,7 @@ function makeModel() {
       return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
     },
     now: () => 0,
+    lingerMs: 0, // no 10-minute timer left behind
     schedule: callback => callback()
   });
   const feed = (text: string) => handlers!.onData('1.1', encoder.encode(text));
@@ -214,6 +215,7 @@ describe('persistBatches and attempts', () => {
         return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
       },
       now: () => 0,
+      lingerMs: 0, // no 10-minute timer left behind
       schedule: callback => callback()
     });
     return { model, handlers: () => handlers! };
@@ -275,7 +277,8 @@ describe('persistBatches with a working store: ended batches by reference', () =
         return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
       },
       now: () => 0,
-      schedule: callback => callback()
+      schedule: callback => callback(),
+      lingerMs: 0
     });
     return { model, handlers: () => handlers! };
   }

@@ -50,6 +50,7 @@ function makeModel() {
       return c;
     },
     now: () => 0,
+    lingerMs: 0, // no 10-minute timer left behind
     schedule: () => undefined
   });
   return { model, connections };

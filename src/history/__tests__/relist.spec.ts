@@ -36,7 +36,8 @@ function makeModel() {
       return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
     },
     now: () => 0,
-    schedule: callback => callback()
+    schedule: callback => callback(),
+    lingerMs: 0 // no 10-minute timer left behind
   });
   const end = (i: number) => {
     connections[i].onData('1.1', encoder.encode(done));

@@ -68,7 +68,8 @@ function makeModel() {
     },
     now: () => now,
     schedule: () => undefined,
-    nextSeed: () => seed++
+    nextSeed: () => seed++,
+    lingerMs: 0 // no 10-minute timer left behind
   });
   return { model, connections, setNow: (t: number) => (now = t) };
 }

@@ -67,7 +67,9 @@ function makeModel() {
     },
     now: () => 0,
     schedule: callback => scheduled.push(callback),
-    nextSeed: () => seed++
+    nextSeed: () => seed++,
+    // An ended batch's connection closes at once here (lingering: ./linger.spec.ts).
+    lingerMs: 0
   });
   const flush = () => scheduled.splice(0).forEach(callback => callback());
   return { model, connections, flush };

@@ -4,7 +4,12 @@
  * other subscribers, `stopped` to all), and models play the tabs.
  */
 import type { Batch } from '../batch';
-import { FanoutModel } from '../model';
+import { getBatchSummary } from '../../commands/history';
+
+// The commands module shows notifications; none is shown here.
+jest.mock('@jupyterlab/apputils', () => ({ Notification: { error: jest.fn(), warning: jest.fn() } }));
+import { FanoutModel, LINGER_MS } from '../model';
+import { storedSummary } from '../stored';
 import { storedSnapshot } from '../reattach';
 import type { IGenerateOptions, IStoredBatch } from '../../tokens';
 import {
@@ -155,8 +160,11 @@ class FakeSocket implements IBatchConnection {
   ) {}
   batch: string | null = null;
   sent: string[] = [];
+  /** The batches named by a `batch` message (a start's, or a watch's). */
+  described: string[] = [];
   closed = false;
   describe(batchId: string): void {
+    this.described.push(batchId);
     this._server.join(batchId, this);
   }
   attach(batchId: string): void {
@@ -192,10 +200,13 @@ const options: IGenerateOptions = {
   systemPrompt: ''
 };
 
-/** A tab: a model over sockets to `server`. */
-function tab(server: FakeServer, storedBatch?: (id: string) => Promise<IStoredBatch>) {
+/** A tab: a model over sockets to `server`, with timers it runs on demand. */
+function tab(server: FakeServer, storedBatch?: (id: string) => Promise<IStoredBatch>, lingerMax?: number) {
   const sockets: FakeSocket[] = [];
   let seed = 500;
+  let nextTimer = 0;
+  /** Pending timers by handle: what they run, after how long. */
+  const timers = new Map<number, { callback: () => void; ms: number }>();
   const model = new FanoutModel({
     connect: handlers => {
       const socket = new FakeSocket(server, handlers);
@@ -205,9 +216,21 @@ function tab(server: FakeServer, storedBatch?: (id: string) => Promise<IStoredBa
     now: () => server.clock,
     schedule: () => undefined,
     nextSeed: () => seed++,
-    storedBatch
+    storedBatch,
+    lingerMax,
+    setTimer: (callback, ms) => {
+      timers.set(++nextTimer, { callback, ms });
+      return nextTimer;
+    },
+    clearTimer: handle => timers.delete(handle as number)
   });
-  return { model, sockets };
+  /** Run every pending timer (as if their time had passed). */
+  const runTimers = () => {
+    const due = [...timers.values()];
+    timers.clear();
+    due.forEach(t => t.callback());
+  };
+  return { model, sockets, timers, runTimers };
 }
 
 /** A tab that generated a batch, streamed part of it, and was saved (as the page saves on a reload). */
@@ -259,8 +282,14 @@ describe('reattaching after a reload', () => {
     expect(batch.responses.map(r => r.snapshot().content)).toEqual(['Rayleigh scattering while away.', 'Blue.']);
     expect(batch.responses.map(r => r.attempt)).toEqual([1, 1]);
     expect(batch.active).toBe(false);
-    // Ended: its socket is closed (unsubscribed), and nothing was stopped.
+    // Ended: its socket lingers (to hear of other tabs' re-generates), then closes (unsubscribed).
+    expect(second.sockets[0].closed).toBe(false);
+    expect(second.model.lingering).toEqual([batchId]);
+    expect([...second.timers.values()].map(t => t.ms)).toEqual([LINGER_MS]);
+    second.runTimers();
     expect(second.sockets[0].closed).toBe(true);
+    expect(second.model.lingering).toEqual([]);
+    // Nothing was stopped.
     expect(second.sockets.flatMap(s => s.sent).filter(m => m.startsWith('stop'))).toEqual([]);
   });
 
@@ -563,5 +592,308 @@ describe('an attempt as the store kept it', () => {
     expect(snapshot.error?.code).toBe('interrupted');
     expect(snapshot.totalTokens).toBeGreaterThan(0);
     expect(snapshot.tokensEstimated).toBe(true);
+  });
+});
+
+/**
+ * The store's copy of a batch the fake server runs (`GET fanout/batches/<id>`): every wire's
+ * text so far, `running` unless `ended` says otherwise.
+ */
+function storedCopy(
+  server: FakeServer,
+  batchId: string,
+  texts: Record<string, string>,
+  ended: Record<string, string> = {}
+): IStoredBatch {
+  const byResponse = new Map<string, any[]>();
+  for (const [wire, w] of server.batches.get(batchId)?.wires ?? new Map<string, IWire>()) {
+    const [id, attempt] = wire.split('.');
+    const list = byResponse.get(id) ?? [];
+    const status = ended[wire] ?? 'running';
+    list.push({
+      attempt: Number(attempt),
+      upstream: w.upstream,
+      model: 'sim',
+      request: w.request,
+      status,
+      error: null,
+      finish_reason: status === 'complete' ? 'stop' : null,
+      text: texts[wire] ?? '',
+      reasoning: '',
+      usage: null,
+      metrics: {},
+      started_at: 1_700_000_000,
+      ended_at: status === 'running' ? null : 1_700_000_001
+    });
+    byResponse.set(id, list);
+  }
+  return {
+    id: batchId,
+    title: options.prompt,
+    prompt: options.prompt,
+    options: { n: options.n, upstream: options.upstream, maxTokens: options.maxTokens, temperature: 0.5 },
+    created_at: 1_700_000_000,
+    updated_at: 1_700_000_001,
+    models: ['sim'],
+    n: byResponse.size,
+    counts: {},
+    responses: [...byResponse].map(([id, attempts]) => ({
+      id,
+      status: attempts[attempts.length - 1].status,
+      model: 'sim',
+      upstream: 'simulator',
+      attempts
+    }))
+  } as unknown as IStoredBatch;
+}
+
+describe('a running batch opened from the store (History, fanout:open-batch, fanout:get-batch)', () => {
+  /** One tab runs a batch; text has arrived on both responses. */
+  function running(server: FakeServer) {
+    const one = tab(server);
+    const { batch } = one.model.generate(options);
+    server.send(batch.id, '1.1', chunk({ content: 'Rayleigh ' }));
+    server.send(batch.id, '2.1', chunk({ reasoning: 'Think. ' }));
+    return { one, batchId: batch.id };
+  }
+
+  it('comes back live through the reload path: the replay, then the rest, Stop reaching the server', () => {
+    const server = new FakeServer();
+    const { one, batchId } = running(server);
+    server.deferAttach = true;
+    const two = tab(server);
+    const summary = storedSummary(storedCopy(server, batchId, { '1.1': 'Rayl' }));
+    expect(summary.responses.map(r => r.status)).toEqual(['generating', 'connecting']);
+    const batch = two.model.open(summary);
+    expect(two.sockets[0].sent).toEqual([`attach ${batchId}`]);
+    expect(batch.active).toBe(true);
+    expect(batch.responses.map(r => r.reconnecting)).toEqual([true, true]);
+    // The store's text so far, in the page's clock (not epoch times), until the replay.
+    expect(batch.responses[0].snapshot().content).toBe('Rayl');
+    expect(batch.responses[0].snapshot().metrics.startedAt).toBeLessThan(server.clock + 1);
+
+    server.answerAttaches();
+    expect(batch.responses.map(r => r.reconnecting)).toEqual([false, false]);
+    expect(batch.responses[0].snapshot().content).toBe('Rayleigh ');
+    expect(batch.responses[1].snapshot().reasoning).toBe('Think. ');
+    server.send(batchId, '1.1', chunk({ content: 'scattering' }));
+    expect(batch.responses[0].snapshot().content).toBe('Rayleigh scattering');
+
+    // Stop in the tab that opened it: the server stops it, for both tabs.
+    two.model.stop(batchId, '1');
+    expect(two.sockets[0].sent).toEqual([`attach ${batchId}`, 'stop 1.1']);
+    expect(server.batches.get(batchId)!.wires.get('1.1')!.ended).toBe('stopped');
+    expect(one.model.getBatch(batchId)!.responses[0].snapshot().status).toBe('stopped');
+    // Stop all, then a re-generate from there: on the same socket, seen by the first tab.
+    two.model.stop(batchId);
+    expect(server.batches.get(batchId)!.wires.get('2.1')!.ended).toBe('stopped');
+    void two.model.regenerate(batchId, '2');
+    expect(two.sockets[0].sent.slice(-1)).toEqual(['start 2.2']);
+    expect(one.model.getBatch(batchId)!.responses[1].attempt).toBe(2);
+    expect(two.sockets).toHaveLength(1);
+  });
+
+  it('fanout:get-batch resolves with the live state once the replay arrived', async () => {
+    const server = new FakeServer();
+    const { batchId } = running(server);
+    server.deferAttach = true;
+    const two = tab(server);
+    const got = getBatchSummary(two.model, async () => storedCopy(server, batchId, { '1.1': 'Ray' }), batchId);
+    await Promise.resolve();
+    await Promise.resolve();
+    let settled = false;
+    void got.then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false); // Waits for the replay, not the store's text.
+    server.answerAttaches();
+    const summary = await got;
+    expect(summary.responses.map(r => [r.status, r.content, r.reasoning])).toEqual([
+      ['generating', 'Rayleigh ', ''],
+      ['thinking', '', 'Think. ']
+    ]);
+    expect(two.model.getBatch(batchId)!.active).toBe(true);
+  });
+
+  it('a batch the server no longer runs takes its final state from the store; one left running there is incomplete, never live', async () => {
+    const server = new FakeServer();
+    const { batchId } = running(server);
+    // The store's first read said running; the batch then ended and left the registry.
+    const first = storedCopy(server, batchId, { '1.1': 'Rayleigh', '2.1': '' });
+    const later = storedCopy(server, batchId, { '1.1': 'Rayleigh scattering.', '2.1': '' }, { '1.1': 'complete' });
+    server.batches.delete(batchId);
+    const two = tab(server, async () => later);
+    const batch = two.model.open(storedSummary(first)) as Batch;
+    const summary = await batch.done.promise;
+    expect(summary.responses.map(r => [r.status, r.content])).toEqual([
+      ['complete', 'Rayleigh scattering.'],
+      ['incomplete', '']
+    ]);
+    // Still `running` in the store although the server does not run it (a server that died
+    // without marking it): incomplete, with why.
+    expect(summary.responses[1].error).toEqual({
+      message: 'The server stopped before this response ended; the text it had kept is shown.',
+      code: 'interrupted'
+    });
+    expect(batch.active).toBe(false);
+    await two.model.whenLive(batchId); // resolves: nothing is reconnecting any more
+  });
+
+  it('a batch that has ended opens complete and hears of another tab’s re-generate', () => {
+    const server = new FakeServer();
+    const { one, batchId } = running(server);
+    for (const wire of ['1.1', '2.1']) {
+      server.send(batchId, wire, chunk({ content: 'done' }, 'stop') + 'data: [DONE]\n\n');
+      server.end(batchId, wire);
+    }
+    const ended = storedCopy(
+      server,
+      batchId,
+      { '1.1': 'Rayleigh done', '2.1': 'done' },
+      {
+        '1.1': 'complete',
+        '2.1': 'complete'
+      }
+    );
+    const two = tab(server);
+    const batch = two.model.open(storedSummary(ended));
+    expect(batch.active).toBe(false);
+    // Subscribed without a replay (`batch`), and lingering.
+    expect(two.sockets[0].described).toEqual([batchId]);
+    expect(two.sockets[0].sent).toEqual([]);
+    expect(two.model.lingering).toEqual([batchId]);
+
+    void one.model.regenerate(batchId, '1');
+    expect(batch.active).toBe(true);
+    expect(batch.responses[0].attempt).toBe(2);
+    expect(two.model.lingering).toEqual([]); // Runs again: not lingering until it ends.
+    server.send(batchId, '1.2', chunk({ content: 'Again' }));
+    expect(batch.responses[0].snapshot().content).toBe('Again');
+    // Stop from the tab that only watched: reaches the server, and the first tab.
+    two.model.stop(batchId, '1');
+    expect(two.sockets[0].sent).toEqual(['stop 1.2']);
+    expect(one.model.getBatch(batchId)!.responses[0].snapshot().status).toBe('stopped');
+    expect(batch.responses[0].attempts.map(a => [a.attempt, a.snapshot().status])).toEqual([
+      [1, 'complete'],
+      [2, 'stopped']
+    ]);
+    expect(two.model.lingering).toEqual([batchId]);
+  });
+});
+
+describe('an ended batch’s connection (lingering)', () => {
+  /** A tab whose batch ran to its end; the server still holds it. */
+  function ended(server: FakeServer, one = tab(server, undefined, 2)) {
+    const { batch } = one.model.generate(options);
+    for (const wire of ['1.1', '2.1']) {
+      server.send(batch.id, wire, chunk({ content: `end ${wire}` }, 'stop') + 'data: [DONE]\n\n');
+      server.end(batch.id, wire);
+    }
+    return { ...one, batchId: batch.id };
+  }
+
+  it('a tab that saw its batch end shows a re-generate from another tab live, and its Stop stops it', () => {
+    const server = new FakeServer();
+    const a = ended(server);
+    expect(a.sockets[0].closed).toBe(false);
+    const b = tab(server);
+    b.model.restore(JSON.parse(JSON.stringify(a.model.save())));
+    const again = b.model.regenerate(a.batchId, '2');
+    expect(b.sockets[0].sent).toEqual(['start 2.2']);
+    const seen = a.model.getBatch(a.batchId)!;
+    expect(seen.active).toBe(true);
+    expect(seen.responses[1].attempts.map(t => t.attempt)).toEqual([1, 2]);
+    expect(seen.responses[1].shownAttempt).toBe(2);
+    server.send(a.batchId, '2.2', chunk({ content: 'live' }));
+    expect(seen.responses[1].snapshot().content).toBe('live');
+    a.model.stop(a.batchId, '2');
+    expect(a.sockets[0].sent.slice(-1)).toEqual(['stop 2.2']);
+    expect(server.batches.get(a.batchId)!.wires.get('2.2')!.ended).toBe('stopped');
+    expect(b.model.getBatch(a.batchId)!.responses[1].snapshot().status).toBe('stopped');
+    expect(again).toBeInstanceOf(Promise);
+    expect(seen.active).toBe(false);
+    expect(a.model.lingering).toEqual([a.batchId]);
+  });
+
+  it('is bounded: at most lingerMax batches, the oldest closed first, each for lingerMs', () => {
+    const server = new FakeServer();
+    const t = tab(server, undefined, 2);
+    const ids = [ended(server, t).batchId, ended(server, t).batchId];
+    expect(t.model.lingering).toEqual(ids);
+    expect(t.sockets.map(s => s.closed)).toEqual([false, false]);
+    const third = ended(server, t).batchId;
+    expect(t.model.lingering).toEqual([ids[1], third]);
+    expect(t.sockets.map(s => s.closed)).toEqual([true, false, false]);
+    expect(t.timers.size).toBe(2); // The evicted one's timer was cleared.
+    expect(server.subscribers(ids[0])).toEqual([]);
+    t.runTimers();
+    expect(t.sockets.map(s => s.closed)).toEqual([true, true, true]);
+    expect(t.model.lingering).toEqual([]);
+    expect(t.timers.size).toBe(0);
+  });
+
+  it('leaks nothing when its batch is removed (or deleted) or the page goes away', () => {
+    const server = new FakeServer();
+    const a = ended(server);
+    expect(a.timers.size).toBe(1);
+    a.model.removeBatch(a.batchId);
+    expect(a.sockets[0].closed).toBe(true);
+    expect(a.timers.size).toBe(0);
+    expect(a.model.lingering).toEqual([]);
+    expect(server.subscribers(a.batchId)).toEqual([]);
+    // A batch opened ended from the store (watched), then removed: its socket closes too.
+    const b = tab(server);
+    b.model.open(storedSummary(storedCopy(server, a.batchId, {}, { '1.1': 'complete', '2.1': 'complete' })));
+    expect(server.subscribers(a.batchId)).toEqual([b.sockets[0]]);
+    b.model.removeBatch(a.batchId);
+    expect(b.sockets[0].closed).toBe(true);
+    expect(b.timers.size).toBe(0);
+    // dispose: every lingering timer cleared.
+    const c = ended(server);
+    expect(c.timers.size).toBe(1);
+    c.model.dispose();
+    expect(c.timers.size).toBe(0);
+    // A re-generate in the closed batch afterwards opens a new socket and reaches the server.
+    const d = ended(server);
+    d.runTimers();
+    expect(d.sockets[0].closed).toBe(true);
+    void d.model.regenerate(d.batchId, '1');
+    expect(d.sockets).toHaveLength(2);
+    expect(d.sockets[1].described).toEqual([d.batchId]);
+    expect(d.sockets[1].sent).toEqual(['start 1.2']);
+  });
+
+  it('with lingerMs 0 a batch’s connection closes as soon as it ends', () => {
+    const server = new FakeServer();
+    const sockets: FakeSocket[] = [];
+    const model = new FanoutModel({
+      connect: handlers => {
+        const socket = new FakeSocket(server, handlers);
+        sockets.push(socket);
+        return socket;
+      },
+      now: () => server.clock,
+      schedule: () => undefined,
+      lingerMs: 0
+    });
+    const { batch } = model.generate(options);
+    for (const wire of ['1.1', '2.1']) {
+      server.end(batch.id, wire);
+    }
+    expect(sockets[0].closed).toBe(true);
+    expect(model.lingering).toEqual([]);
+  });
+});
+
+describe('a batch whose attach failed', () => {
+  it('does not linger once its final states came from the store (it has no socket)', async () => {
+    const server = new FakeServer();
+    const { batchId, saved } = reloadMidBatch(server);
+    const ended = storedCopy(server, batchId, { '1.1': 'a', '2.1': 'b' }, { '1.1': 'complete', '2.1': 'complete' });
+    server.batches.delete(batchId);
+    const two = tab(server, async () => ended);
+    two.model.restore(saved);
+    await (two.model.getBatch(batchId) as Batch).done.promise;
+    expect(two.model.lingering).toEqual([]);
+    expect(two.timers.size).toBe(0);
   });
 });

@@ -64,7 +64,7 @@ describe('storedSummary', () => {
     expect(summary.responses.map(r => [r.id, r.index, r.attempt, r.status, r.content])).toEqual([
       ['1', 1, 1, 'complete', 'one'],
       ['2', 2, 2, 'stopped', 'second try'],
-      ['3', 3, 1, 'incomplete', 'so far']
+      ['3', 3, 1, 'generating', 'so far']
     ]);
     const second = summary.responses[1];
     expect(second.attempts!.map(a => [a.attempt, a.seed, a.status, a.content])).toEqual([
@@ -80,10 +80,10 @@ describe('storedSummary', () => {
     ]);
     expect(second.tokensEstimated).toBe(false);
     expect(second.metrics).toMatchObject({ ttftMs: 50, elapsedMs: 1500, tokensPerSecond: 20 });
-    // A response still streaming on the server: its text so far, said so.
-    expect(summary.responses[2].error).toEqual(RUNNING_ON_SERVER);
+    // A response still streaming on the server: its text so far, running (opened, it is reattached).
+    expect(summary.responses[2].error).toBeNull();
     expect(summary.responses[2].tokensEstimated).toBe(true);
-    expect(summary.metrics).toMatchObject({ complete: 1, ended: 3, total: 3 });
+    expect(summary.metrics).toMatchObject({ complete: 1, ended: 2, total: 3 });
   });
 
   it('makes one target per response when the options do not fit the responses stored', () => {
@@ -161,7 +161,8 @@ describe('batchFromSummary and the model', () => {
     return new FanoutModel({
       connect: (_handlers: IConnectionHandlers) => connection,
       schedule: callback => callback(),
-      now: () => 0
+      now: () => 0,
+      lingerMs: 0 // no timer left behind (lingering: ./reattach.spec.ts)
     });
   }
 
