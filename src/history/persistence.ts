@@ -119,11 +119,12 @@ async function restoreRefs(
         return;
       }
       pending.delete(ref.batchId);
-      if (model.batches.some(b => b.id === ref.batchId)) {
-        return;
+      // Already here when the page opened it from the store first (a command run at start-up):
+      // it is not opened twice, and still shows the attempts the workspace had shown.
+      if (!model.batches.some(b => b.id === ref.batchId)) {
+        model.open(summary);
+        verified.set(ref.batchId, signature(summary));
       }
-      model.open(summary);
-      verified.set(ref.batchId, signature(summary));
       for (const [responseId, attempt] of Object.entries(ref.shown ?? {})) {
         try {
           model.showAttempt(ref.batchId, responseId, attempt);
@@ -186,9 +187,8 @@ export async function persistBatches(
   /** References not read back yet (the store could not answer): saved again as they were. */
   const pending = new Map<string, IBatchRef>();
   for (const ref of [...(saved?.refs ?? []), ...(unsaved?.refs ?? [])]) {
-    if (!model.batches.some(b => b.id === ref.batchId)) {
-      pending.set(ref.batchId, ref);
-    }
+    // Also those already here (opened while the workspace was read): they take the attempts shown.
+    pending.set(ref.batchId, ref);
   }
   let storeWorks = false;
   /** Batch id → the attempt numbers the store did not have (not asked again for those). */

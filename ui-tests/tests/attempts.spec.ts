@@ -191,6 +191,9 @@ test('insert says why it cannot insert a failed attempt with no text', async ({ 
   const first = await execute(page, 'fanout:generate', { n: 1 });
   await upstreamDown(request);
   await execute(page, 'fanout:regenerate', { batchId: first.batchId, responseId: '1' });
+  // Insert inserts the attempt the card shows: under load the card may still show attempt 1 for
+  // a moment after the command resolved (and would rightly insert that one).
+  await expect(card(page, 1).locator('.jp-Fanout-attempt-position')).toHaveText('2/2');
   await card(page, 1).locator('.jp-Fanout-insert').click();
   await expect(page.locator('.Toastify__toast').last()).toContainText(
     'Attempt 2 of response 1 has no text to insert (error: upstream is down)'

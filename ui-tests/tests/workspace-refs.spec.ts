@@ -55,7 +55,8 @@ test('ended batches are kept in the workspace by reference and come back from th
   await page.evaluate(() => window.location.reload());
   await loaded;
   await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:get-batch'));
-  // In this page again (fanout:open rejects for a batch the page does not hold), read from the store.
+  // Opened in this page (from the store, if the page has not read its references yet: the page
+  // then still shows the attempt the workspace had shown).
   await expect
     .poll(
       () =>

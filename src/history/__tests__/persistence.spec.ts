@@ -367,6 +367,16 @@ describe('persistBatches with a working store: ended batches by reference', () =
     expect(response.shownAttempt).toBe(1);
     expect(second.model.batches.map(b => b.id)).toEqual([running.batch.id, batch.id]); // newest first
     expect(store.reports).toEqual([]);
+
+    // A page that opens the batch from the store while the references are being read (a
+    // command run at start-up): not opened twice, and it shows the attempt the workspace had shown.
+    const third_ = attemptsModel();
+    const restoring = persistBatches(third_.model, state, { storage: null, page: new Page(), stored: store.stored });
+    third_.model.open(store.copies.get(batch.id)!);
+    expect(third_.model.getBatch(batch.id)!.responses[0].shownAttempt).toBe(3);
+    (await restoring).dispose();
+    expect(third_.model.batches.filter(b => b.id === batch.id)).toHaveLength(1);
+    expect(third_.model.getBatch(batch.id)!.responses[0].shownAttempt).toBe(1);
   });
 
   it('a reference the store cannot answer now is kept, reported once, and read at the next start; a deleted one is dropped', async () => {
