@@ -159,7 +159,8 @@ def check_attempt(data: Any, attempt: str) -> dict[str, Any]:
     status = data.get("status")
     if status not in STATUSES:
         raise _bad(f"'status' must be one of {', '.join(STATUSES)}")
-    request = _object(data.get("request"), "request", REQUEST_KEYS) or {}
+    # Absent: the request recorded earlier stays (the record a closing page sends has no room for it).
+    request = _object(data.get("request"), "request", REQUEST_KEYS) or {} if "request" in data else None
     error = _object(data.get("error"), "error", ERROR_KEYS)
     if error is not None:
         _text(error.get("message", ""), "error.message", 4000)
@@ -173,7 +174,7 @@ def check_attempt(data: Any, attempt: str) -> dict[str, Any]:
     return {
         "attempt": int(attempt),
         "model": _text(data.get("model"), "model", 1000, ""),
-        "request": _json(request, "request"),
+        "request": _json(request, "request") if request is not None else None,
         "status": status,
         "error": _json(error, "error", 16 * 1024) if error else None,
         "finish_reason": _text(finish, "finish_reason", 100) if finish is not None else None,
@@ -230,7 +231,7 @@ def write_attempt(db: sqlite3.Connection, batch_id: str, response_id: str, a: di
         row = db.execute("SELECT id, length(request) + length(text) + length(reasoning) FROM attempts"
                          " WHERE batch_id = ? AND response_id = ? AND attempt = ?",
                          (batch_id, response_id, a["attempt"])).fetchone()
-        values = (DIRECT_UPSTREAM, a["model"], a["request"], a["status"], a["error"],
+        values = (DIRECT_UPSTREAM, a["model"], a["request"] or "{}", a["status"], a["error"],
                   a["finish_reason"], a["text"], a["reasoning"], a["usage"], a["metrics"],
                   a["started_at"], a["ended_at"])
         if row is None:
@@ -242,11 +243,14 @@ def write_attempt(db: sqlite3.Connection, batch_id: str, response_id: str, a: di
             old_size = 0
         else:
             db.execute(
-                "UPDATE attempts SET upstream = ?, model = ?, request = ?, status = ?, error = ?,"
-                " finish_reason = ?, text = ?, reasoning = ?, usage = ?, metrics = ?,"
-                " started_at = ?, ended_at = ? WHERE id = ?", (*values, row[0]))
+                "UPDATE attempts SET upstream = ?, model = ?, request = COALESCE(?, request), status = ?,"
+                " error = ?, finish_reason = ?, text = ?, reasoning = ?, usage = ?, metrics = ?,"
+                " started_at = ?, ended_at = ? WHERE id = ?",
+                (values[0], values[1], a["request"], *values[3:], row[0]))
             old_size = (row[1] or 0) + 256
-        size = len(a["request"]) + len(a["text"].encode()) + len(a["reasoning"].encode()) + 256
+        kept = a["request"] or db.execute("SELECT request FROM attempts WHERE batch_id = ? AND response_id = ?"
+                                          " AND attempt = ?", (batch_id, response_id, a["attempt"])).fetchone()[0]
+        size = len(kept) + len(a["text"].encode()) + len(a["reasoning"].encode()) + 256
         db.execute("UPDATE batches SET size = size + ?, updated_at = max(updated_at, ?) WHERE id = ?",
                    (size - old_size, a["ended_at"] or a["started_at"], batch_id))
         db.execute("COMMIT")

@@ -143,10 +143,15 @@ export async function recordDirectAttempt(
   responseId: string,
   attempt: number,
   record: Record<string, unknown>,
-  settings?: ServerConnection.ISettings
+  settings?: ServerConnection.ISettings,
+  options: { keepalive?: boolean } = {}
 ): Promise<void> {
   const path = batchPath(id, `/direct/${encodeURIComponent(responseId)}/${attempt}`);
-  await requestAPI<unknown>(path, { method: 'PUT', body: JSON.stringify(record) }, settings);
+  await requestAPI<unknown>(
+    path,
+    { method: 'PUT', body: JSON.stringify(record), ...(options.keepalive ? { keepalive: true } : {}) },
+    settings
+  );
 }
 
 /** Delete a stored batch (refused while one of its responses runs). */

@@ -64,6 +64,28 @@ async def test_a_direct_batch_is_recorded_listed_and_searchable(jp_fetch, jp_ser
 
 
 @STORE
+async def test_an_attempt_ended_without_a_request_keeps_the_one_recorded_at_its_start(
+    jp_fetch, jp_serverapp, no_unhandled_errors
+):
+    # What a page sends as it closes while the attempt streams: no room for the request.
+    await put(jp_fetch, "d-2", "direct", body=BATCH)
+    running = attempt(status="running", text="", reasoning="", finish_reason=None, usage=None,
+                      metrics=None, ended_at=None)
+    await put(jp_fetch, "d-2", "direct", "1", "1", body=running)
+    closed = {k: v for k, v in attempt(status="incomplete", text="The Dan", finish_reason=None,
+                                       error={"code": "page_closed", "message": "closed"}).items()
+              if k != "request"}
+    assert (await put(jp_fetch, "d-2", "direct", "1", "1", body=closed))["created"] is False
+    a = (await api(jp_fetch, "batches", "d-2"))["responses"][0]["attempts"][0]
+    assert a["status"] == "incomplete" and a["text"] == "The Dan" and a["error"]["code"] == "page_closed"
+    assert a["request"] == running["request"]
+    # A first record without a request is kept with an empty one.
+    await put(jp_fetch, "d-2", "direct", "2", "1", body=closed)
+    second = (await api(jp_fetch, "batches", "d-2"))["responses"][1]["attempts"][0]
+    assert second["request"] == {} and second["text"] == "The Dan"
+
+
+@STORE
 async def test_a_batch_the_proxy_recorded_cannot_be_written_as_direct(
     jp_fetch, jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
 ):

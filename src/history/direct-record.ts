@@ -23,7 +23,49 @@ export interface IDirectRecordApi {
     id: string,
     batch: { prompt: string; options: Record<string, unknown>; created_at: number }
   ): Promise<{ created: boolean }>;
-  attempt(id: string, responseId: string, attempt: number, record: Record<string, unknown>): Promise<void>;
+  /** `keepalive`: the request outlives the page (sent as the page closes). */
+  attempt(
+    id: string,
+    responseId: string,
+    attempt: number,
+    record: Record<string, unknown>,
+    options?: { keepalive?: boolean }
+  ): Promise<void>;
+}
+
+/** The error of a direct-mode attempt whose page closed while it streamed. */
+export const PAGE_CLOSED = {
+  code: 'page_closed',
+  message:
+    'The page streaming this response in direct mode was closed (it cannot be reattached); the text that had arrived is kept.'
+};
+
+/**
+ * Bytes the records sent as the page closes may take in all: a browser lets requests that
+ * outlive their page (`keepalive`) carry 64 KiB at most between them.
+ */
+export const CLOSING_BUDGET = 60 * 1024;
+
+const utf8 = new TextEncoder();
+
+/** The longest start of `text` whose UTF-8 takes at most `bytes` (never half a character). */
+function cutToBytes(text: string, bytes: number): string {
+  if (utf8.encode(text).length <= bytes) {
+    return text;
+  }
+  let low = 0;
+  let high = Math.min(text.length, bytes);
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (utf8.encode(text.slice(0, mid)).length <= bytes) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  // Not half of a surrogate pair.
+  const code = text.charCodeAt(low - 1);
+  return code >= 0xd800 && code <= 0xdbff ? text.slice(0, low - 1) : text.slice(0, low);
 }
 
 export interface IDirectRecordOptions {
@@ -151,7 +193,7 @@ function everyAttempt(
 export function recordDirectBatches(
   model: IFanoutModel,
   options: IDirectRecordOptions
-): { refresh(): void; idle(): Promise<void>; tracked(): string[]; dispose(): void } {
+): { refresh(): void; closing(): number; idle(): Promise<void>; tracked(): string[]; dispose(): void } {
   const now = options.now ?? (() => Date.now());
   /** Per batch: the last phase sent of each attempt (`<response>/<attempt>` → running|ended). */
   const sent = new Map<string, Map<string, { phase: 'running' | 'ended'; startedAt: number }>>();
@@ -260,6 +302,58 @@ export function recordDirectBatches(
     }
   };
 
+  /**
+   * The page is closing: each direct attempt still streaming here is recorded as incomplete
+   * ({@link PAGE_CLOSED}) with the text so far, in requests that outlive the page. Within
+   * {@link CLOSING_BUDGET} in all: an attempt whose text does not fit keeps its start, and its
+   * error says how much. Returns how many attempts were sent.
+   */
+  const closing = (): number => {
+    if (!options.enabled()) {
+      return 0;
+    }
+    const open: { batch: IBatchView; response: IResponseSummary; a: IResponseSummary; startedAt: number }[] = [];
+    for (const batch of model.batches) {
+      const attempts = sent.get(batch.id);
+      if (batch.transport !== 'direct' || !batch.active || !attempts) {
+        continue;
+      }
+      for (const response of batch.summary().responses) {
+        const known = attempts.get(`${response.id}/${response.attempt}`);
+        if (RUNNING.has(response.status) && known?.phase === 'running') {
+          open.push({ batch, response, a: response, startedAt: known.startedAt });
+        }
+      }
+    }
+    // What each record takes besides its text and reasoning (model, error, metrics, times).
+    const share = Math.floor(CLOSING_BUDGET / Math.max(1, open.length)) - 1024;
+    for (const { batch, response, a, startedAt } of open) {
+      const secrets = secretsOf.get(batch.id) ?? options.secrets();
+      const text = scrubSecrets(a.content, secrets);
+      const reasoning = scrubSecrets(a.reasoning ?? '', secrets);
+      const keptText = cutToBytes(text, Math.max(0, share));
+      const keptReasoning = cutToBytes(reasoning, Math.max(0, share - utf8.encode(keptText).length));
+      const cut = keptText.length < text.length || keptReasoning.length < reasoning.length;
+      const message = cut
+        ? `${PAGE_CLOSED.message.replace(/; the text.*$/, '')}; only the first ${keptText.length} of ${text.length} characters of its text (and ${keptReasoning.length} of ${reasoning.length} of its reasoning) fitted in the page's last request.`
+        : PAGE_CLOSED.message;
+      const closed = { ...a, status: 'incomplete', error: { code: PAGE_CLOSED.code, message } } as IResponseSummary;
+      const record = attemptRecord(batch, response, closed, { startedAt, endedAt: now() }, secrets);
+      // The request was recorded when the attempt started; the store keeps it (no room here).
+      delete record.request;
+      record.text = keptText;
+      record.reasoning = keptReasoning;
+      sent.get(batch.id)!.set(`${response.id}/${a.attempt}`, { phase: 'ended', startedAt });
+      options.api.attempt(batch.id, response.id, a.attempt, record, { keepalive: true }).catch((error: unknown) => {
+        console.error(
+          `jupyterlab-fanout: direct-mode batch ${batch.id} could not be recorded as the page closed`,
+          error
+        );
+      });
+    }
+    return open.length;
+  };
+
   const onChanged = () => {
     if (!options.enabled()) {
       return;
@@ -276,6 +370,7 @@ export function recordDirectBatches(
   return {
     /** Look again (when `enabled` may have changed: the store's state arrived). */
     refresh: onChanged,
+    closing,
     /** The batches it keeps something about (tests: none of a removed batch). */
     tracked: () => [...new Set([...sent.keys(), ...secretsOf.keys(), ...quiet, ...reported])],
     /** Resolves once every call queued so far has been answered (tests). */

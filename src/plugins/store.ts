@@ -38,8 +38,8 @@ export const storePlugin: JupyterFrontEndPlugin<void> = {
           const answer = await recordDirectBatch(id, batch, serverSettings);
           return { created: answer.created };
         },
-        attempt: (id, responseId, attempt, record) =>
-          recordDirectAttempt(id, responseId, attempt, record, serverSettings)
+        attempt: (id, responseId, attempt, record, options) =>
+          recordDirectAttempt(id, responseId, attempt, record, serverSettings, options)
       },
       secrets: () => {
         const connection = settings.connection();
@@ -76,6 +76,9 @@ export const storePlugin: JupyterFrontEndPlugin<void> = {
       }
     };
     // Once JupyterLab has restored its layout (the workspace is loaded then).
+    // A page closed while a direct-mode batch streams: its attempts are recorded as incomplete
+    // (on a reload, the page that comes back records them again, whole).
+    window.addEventListener('pagehide', () => direct.closing());
     app.restored
       .then(start)
       .catch(reason => console.error('jupyterlab-fanout: could not check the batch store', reason));

@@ -164,7 +164,51 @@ test('a reload stops a direct-mode batch: its responses say so, keep their text,
   await expect(page.locator(`${RESPONSE}[data-response-index="1"]`)).toContainText('cannot be reattached');
 
   // The store keeps what the page had, as incomplete (not running forever).
-  const stored = await storedWhen(request, batchId, b => b.responses.every((r: any) => r.status === 'incomplete'));
+  // (The closing page recorded them first, as page_closed; the page that came back records what it shows.)
+  const stored = await storedWhen(request, batchId, b =>
+    b.responses.every((r: any) => r.status === 'incomplete' && r.attempts[0].error?.code === 'interrupted')
+  );
   expect(stored.responses.map((r: any) => r.attempts[0].text)).toEqual(after.responses.map((r: any) => r.content));
   expect(stored.responses[0].attempts[0].error.code).toBe('interrupted');
+});
+
+test('a page closed while its direct-mode batch streams leaves it incomplete in the store, with its text, not running', async ({
+  page,
+  request
+}) => {
+  await resetSimulator(request, { tokens_per_second: 15, ttft_ms: 50, reasoning_tokens: 0, answer_tokens: 600 });
+  await setFanoutSetting(page, 'directUrl', `${SIMULATOR_URL}/v1`);
+  await setFanoutSetting(page, 'directApiKey', DIRECT_KEY);
+  await setFanoutSetting(page, 'transport', 'direct');
+  await notebookWithPrompt(page, 'A long direct answer, then the tab is closed.');
+  // Closing the page ends the call this waits in.
+  const generating = execute(page, 'fanout:generate', { n: 2 }).catch(error => String(error));
+  const first = page.locator(`${RESPONSE}[data-response-index="1"]`);
+  await expect(first).toHaveAttribute('data-status', 'generating');
+  const batchId = await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('fanout:get-batch').then((b: any) => b.batchId)
+  );
+  await storedWhen(
+    request,
+    batchId,
+    b => b.responses.length === 2 && b.responses.every((r: any) => r.status === 'running')
+  );
+  await expect
+    .poll(async () => (await first.locator('.jp-Fanout-response-text').textContent())?.length ?? 0)
+    .toBeGreaterThan(20);
+  const shown = (await first.locator('.jp-Fanout-response-text').textContent()) ?? '';
+
+  await page.close();
+  await generating;
+  const stored = await storedWhen(request, batchId, b => b.responses.every((r: any) => r.status === 'incomplete'));
+  for (const response of stored.responses) {
+    const attempt = response.attempts[0];
+    expect(attempt.error.code).toBe('page_closed');
+    expect(attempt.error.message).toContain('was closed');
+    // The request recorded at the start is kept.
+    expect(attempt.request.stream).toBe(true);
+  }
+  // At least what was on screen a moment before the close (the close sends what had arrived by then).
+  expect(stored.responses[0].attempts[0].text.startsWith(shown)).toBe(true);
+  expect(JSON.stringify(stored)).not.toContain(DIRECT_KEY);
 });

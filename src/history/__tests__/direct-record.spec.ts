@@ -6,7 +6,7 @@ import { FanoutModel } from '../../model';
 import { DIRECT_INTERRUPTED } from '../../model/model';
 import type { IBatchConnection, IConnectionHandlers, TransportSpec } from '../../engine';
 import type { IGenerateOptions } from '../../tokens';
-import { recordDirectBatches, scrubSecrets } from '../direct-record';
+import { CLOSING_BUDGET, PAGE_CLOSED, recordDirectBatches, scrubSecrets } from '../direct-record';
 
 const encoder = new TextEncoder();
 const chunk = (content: string, finish: string | null = null) =>
@@ -56,11 +56,11 @@ function fakeApi() {
       known.add(id);
       return { created };
     },
-    attempt: async (id: string, response: string, attempt: number, body: any) => {
+    attempt: async (id: string, response: string, attempt: number, body: any, options?: { keepalive?: boolean }) => {
       if (fail) {
         throw new Error(fail);
       }
-      calls.push({ kind: 'attempt', id, response, attempt, body });
+      calls.push({ kind: options?.keepalive ? 'closing' : 'attempt', id, response, attempt, body });
     }
   };
   return { api, calls, known, failWith: (message: string | null) => (fail = message) };
@@ -154,6 +154,59 @@ describe('recordDirectBatches', () => {
       ['2', 2, 'running'],
       ['2', 2, 'complete']
     ]);
+  });
+
+  it('as the page closes, records each attempt still streaming as incomplete with its text, within the budget', async () => {
+    const { model, handlers } = makeModel();
+    const { api, calls } = fakeApi();
+    const { recording } = recorder(model, api);
+    const { batch } = model.generate(options);
+    await recording.idle();
+    // Response 1 has a short text; response 2 more than its share of the budget (with a key in it).
+    handlers().onOpen('1.1', 200);
+    handlers().onData('1.1', encoder.encode(chunk('The Dan')));
+    const long = `${KEY} ` + 'é'.repeat(CLOSING_BUDGET);
+    handlers().onOpen('2.1', 200);
+    handlers().onData('2.1', encoder.encode(chunk(long)));
+    expect(recording.closing()).toBe(2);
+    await settle();
+    const closing = calls.filter(c => c.kind === 'closing');
+    expect(closing.map(c => [c.id, c.response, c.attempt, c.body.status, c.body.error.code])).toEqual([
+      [batch.id, '1', 1, 'incomplete', 'page_closed'],
+      [batch.id, '2', 1, 'incomplete', 'page_closed']
+    ]);
+    expect(closing[0].body.text).toBe('The Dan');
+    expect(closing[0].body.error.message).toBe(PAGE_CLOSED.message);
+    // No request (the store keeps the one recorded at the start), and within the budget in all.
+    expect(closing.every(c => c.body.request === undefined)).toBe(true);
+    const bytes = closing.reduce((sum, c) => sum + new TextEncoder().encode(JSON.stringify(c.body)).length, 0);
+    expect(bytes).toBeLessThanOrEqual(CLOSING_BUDGET);
+    const cut = closing[1].body;
+    expect(cut.text.startsWith('*** éé')).toBe(true);
+    expect(long.replace(KEY, '***').startsWith(cut.text)).toBe(true);
+    expect(cut.error.message).toContain(
+      `only the first ${cut.text.length} of ${long.replace(KEY, '***').length} characters`
+    );
+    expect(JSON.stringify(closing)).not.toContain(KEY);
+    // Once only: a second pagehide (or the end arriving) sends nothing more for these attempts.
+    expect(recording.closing()).toBe(0);
+  });
+
+  it('sends nothing as the page closes when no direct attempt streams, or the store is off', async () => {
+    const { model, handlers } = makeModel();
+    const { api, calls } = fakeApi();
+    let on = true;
+    const { recording } = recorder(model, api, () => on);
+    const { done } = model.generate({ ...options, n: 1 });
+    handlers().onData('1.1', encoder.encode(chunk('Done.', 'stop') + 'data: [DONE]\n\n'));
+    handlers().onEnd('1.1');
+    await done;
+    expect(recording.closing()).toBe(0);
+    model.generate({ ...options, n: 1 });
+    on = false;
+    expect(recording.closing()).toBe(0);
+    await settle();
+    expect(calls.filter(c => c.kind === 'closing')).toEqual([]);
   });
 
   it('leaves proxied batches alone (the server records them)', async () => {
