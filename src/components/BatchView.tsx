@@ -39,6 +39,8 @@ export interface IBatchViewProps {
   onView?: (view: ResponseViewMode) => void;
   /** Open the batch as a board in the main area (the header offers it when given). */
   onBoard?: () => void;
+  /** Put the batch's prompt and options back into the prompt box (the header offers it when given). */
+  onEditPrompt?: () => void;
 }
 
 /** How the responses are ordered. */
@@ -218,6 +220,16 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               title={trans.__('Show every response as a card, in the main area')}
               onClick={props.onBoard}
               label={trans.__('Board')}
+            />
+          )}
+          {props.onEditPrompt && (
+            <ActionButton
+              className="jp-Fanout-edit-prompt"
+              title={trans.__(
+                "Put this batch's prompt, N, model, temperature and max tokens back above, to edit and send again"
+              )}
+              onClick={props.onEditPrompt}
+              label={trans.__('Edit prompt')}
             />
           )}
         </span>
