@@ -184,7 +184,7 @@ export const GenerateControls = forwardRef<IGenerateControlsHandle, IGenerateCon
           )}
           {numberField(
             'temperature',
-            trans.__('Temp.'),
+            trans.__('Temperature'),
             trans.__('Temperature (%1 to %2)', CONTROL_BOUNDS.temperature.minimum, CONTROL_BOUNDS.temperature.maximum!),
             'jp-Fanout-control-temperature'
           )}

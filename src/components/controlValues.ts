@@ -133,8 +133,8 @@ export function buildModelList(
     const name = listedUpstream(listing, upstream.name);
     const choices: IModelChoice[] = [];
     const defaultModel = upstream.default_model
-      ? `Default model (${upstream.default_model})`
-      : 'Default model of the upstream';
+      ? `${upstream.default_model} (default)`
+      : "The upstream's default model";
     choices.push({ key: choiceKey(name, ''), upstream: name, model: '', label: defaultModel });
     for (const model of upstream.models) {
       choices.push({ key: choiceKey(name, model), upstream: name, model, label: model });

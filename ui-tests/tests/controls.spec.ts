@@ -60,7 +60,7 @@ test.describe('Controls above the prompt', () => {
     await expect(select.locator('optgroup')).toHaveCount(2);
     await expect(select.locator('optgroup[label="simulator (default)"]')).toHaveCount(1);
     const simulatorGroup = select.locator('optgroup[label="simulator (default)"] option');
-    await expect(simulatorGroup).toHaveText([`Default model (${models[0]})`, ...models]);
+    await expect(simulatorGroup).toHaveText([`${models[0]} (default)`, ...models]);
     await expect(select.locator('optgroup[label="simulator-b"] option')).toHaveCount(models.length + 1);
 
     await page.locator(N).fill('3');
@@ -68,12 +68,14 @@ test.describe('Controls above the prompt', () => {
     await page.locator(MAX_TOKENS).fill('321');
     await select.selectOption({ label: model });
     // The controls wrote the settings (one source of truth with the Settings editor).
-    await expect.poll(() => settingsOf(page)).toMatchObject({
-      responses: 3,
-      temperature: 1.3,
-      maxTokens: 321,
-      model
-    });
+    await expect
+      .poll(() => settingsOf(page))
+      .toMatchObject({
+        responses: 3,
+        temperature: 1.3,
+        maxTokens: 321,
+        model
+      });
 
     await page.locator(PROMPT).fill('Name three colours.');
     await page.locator(`${SIDEBAR} .jp-Fanout-generate`).click();
@@ -196,5 +198,13 @@ test.describe('Controls above the prompt', () => {
     expect(edited).toEqual({ batchId: first.batchId, prompt: 'First prompt, to edit.' });
     await expect(page.locator(PROMPT)).toHaveValue('First prompt, to edit.');
     expect(await settingsOf(page)).toMatchObject({ responses: 2, temperature: 0.4, maxTokens: 55, model });
+
+    // The same from the History section's item.
+    await page.locator(PROMPT).fill('');
+    await execute(page, 'fanout:show-history');
+    const item = page.locator(`${SIDEBAR} .jp-Fanout-historyItem[data-batch-id="${first.batchId}"]`);
+    await item.locator('[data-action="edit-prompt"]').click();
+    await expect(page.locator(PROMPT)).toHaveValue('First prompt, to edit.');
+    await expect(page.locator(PROMPT)).toBeFocused();
   });
 });

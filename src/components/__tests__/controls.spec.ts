@@ -87,7 +87,7 @@ describe('buildModelList', () => {
     expect(list.groups).toHaveLength(1);
     expect(list.groups[0].label).toBe('gpu (default)');
     expect(list.groups[0].choices.map(c => c.label)).toEqual([
-      'Default model (Qwen/Qwen3-8B)',
+      'Qwen/Qwen3-8B (default)',
       'Qwen/Qwen3-8B',
       'Qwen/Qwen3-32B'
     ]);
@@ -101,7 +101,7 @@ describe('buildModelList', () => {
     expect(list.groups.map(g => g.label)).toEqual(['gpu (default)', 'cloud']);
     const failed = list.groups[1].choices;
     expect(failed.map(c => c.label)).toEqual([
-      'Default model of the upstream',
+      "The upstream's default model",
       'Models unavailable: HTTP 401 from the upstream'
     ]);
     expect(failed[1].disabled).toBe(true);
