@@ -133,6 +133,18 @@ export const GenerateControls = forwardRef<IGenerateControlsHandle, IGenerateCon
 
     const write = (values: IGenerateControlValues): void => props.onChange?.(values);
 
+    // Enter alone in a field does not send (a form would, implicitly); Ctrl/Cmd+Enter does, as in the prompt.
+    const onKeyDown = (event: React.KeyboardEvent<HTMLInputElement>): void => {
+      if (event.key !== 'Enter') {
+        return;
+      }
+      event.preventDefault();
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey) {
+        event.stopPropagation();
+        event.currentTarget.form?.requestSubmit();
+      }
+    };
+
     const numberField = (field: ControlField, label: string, title: string, className: string) => {
       const error = errorOf(field);
       const bounds = CONTROL_BOUNDS[field];
@@ -148,6 +160,7 @@ export const GenerateControls = forwardRef<IGenerateControlsHandle, IGenerateCon
             aria-invalid={error ? true : undefined}
             aria-describedby={error ? `jp-Fanout-control-error-${field}` : undefined}
             disabled={field === 'responses' && several}
+            onKeyDown={onKeyDown}
             value={drafts[field] ?? String(settingOf(defaults, field))}
             onChange={event => {
               const text = event.target.value;
@@ -208,6 +221,7 @@ export const GenerateControls = forwardRef<IGenerateControlsHandle, IGenerateCon
               className="jp-Fanout-control-input jp-Fanout-model-input"
               aria-label={trans.__('Model')}
               placeholder={trans.__("empty: the upstream's default")}
+              onKeyDown={onKeyDown}
               value={modelText}
               onChange={event => {
                 const text = event.target.value;

@@ -142,6 +142,10 @@ test.describe('Controls above the prompt', () => {
       'Generate responses (Ctrl+Enter)'
     );
     await page.locator(N).fill('2');
+    // Enter alone in a field does not send (no implicit form submission).
+    await page.locator(N).press('Enter');
+    await page.waitForTimeout(500);
+    expect(await simulatorRequests(request)).toHaveLength(0);
     await page.locator(PROMPT).fill('Say hello.');
     await page.locator(PROMPT).press('Control+Enter');
     await expect(page.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(2);
