@@ -87,6 +87,7 @@ test.describe('Controls above the prompt', () => {
     for (const entry of record) {
       expect(entry.model).toBe(model);
       expect(entry.max_tokens).toBe(321);
+      expect(entry.temperature).toBe(1.3);
       expect(entry.messages[entry.messages.length - 1]).toEqual({ role: 'user', content: 'Name three colours.' });
     }
     const temperatures = await page.evaluate(() => {
@@ -192,6 +193,7 @@ test.describe('Controls above the prompt', () => {
     for (const entry of second) {
       expect(entry.model).toBe(model);
       expect(entry.max_tokens).toBe(55);
+      expect(entry.temperature).toBe(0.4);
       expect(entry.messages[entry.messages.length - 1].content).toBe('First prompt, to edit. Edited.');
     }
 
