@@ -7,6 +7,7 @@ import { directModeWarning, TransportSpec } from './engine';
 import type {
   IConnectionSettings,
   IFanoutSettings,
+  IGenerateControlValues,
   IGenerateOptions,
   ITarget,
   IUpstreamListing,
@@ -90,6 +91,15 @@ export class FanoutSettings implements IFanoutSettings {
 
   async setContextEnabled(enabled: boolean): Promise<void> {
     await this._settings.set('contextCells', enabled);
+  }
+
+  async setGenerateControls(values: IGenerateControlValues): Promise<void> {
+    // One at a time: each `set` saves the whole user settings.
+    for (const [key, value] of Object.entries(values)) {
+      if (value !== undefined && this._settings.composite[key] !== value) {
+        await this._settings.set(key, value);
+      }
+    }
   }
 
   responseView(): ResponseViewMode {

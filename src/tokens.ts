@@ -48,6 +48,12 @@ export namespace CommandIDs {
   /** The server's upstreams, their models, the default upstream and the limits ({@link IUpstreamListing}). */
   export const listUpstreams = 'fanout:list-upstreams';
   /**
+   * Put a batch's prompt back into the sidebar's prompt box, and its N, model, temperature and max
+   * tokens into the controls (and their settings), to edit and send again: `{batchId}` (in this
+   * page, else in the store; default the newest) → `{batchId, prompt}`.
+   */
+  export const editPrompt = 'fanout:edit-prompt';
+  /**
    * Show one attempt of a response (what its card, compare, insert and parse use by default):
    * `{batchId?, responseId, attempt}`, `attempt` an attempt number of `attempts`. Resolves with
    * `{batchId, responseId, attempt, attempts}` (`attempts`: how many the response keeps).
@@ -330,9 +336,23 @@ export interface IFanoutSettings {
   connectionWarning(): string | null;
   /** Seconds without a byte after which a running response shows how long it has been silent; 0: never. */
   stallSeconds?(): number;
+  /**
+   * Write the settings the sidebar's controls show (`responses`, `model`, `upstream`,
+   * `temperature`, `maxTokens`), each given one; the Settings editor shows the same values.
+   */
+  setGenerateControls?(values: IGenerateControlValues): Promise<void>;
   /** How the sidebar lists responses (the `responseView` setting). */
   responseView(): ResponseViewMode;
   setResponseView(view: ResponseViewMode): Promise<void>;
+}
+
+/** What the sidebar's generate controls write: each is the setting of the same name. */
+export interface IGenerateControlValues {
+  responses?: number;
+  model?: string;
+  upstream?: string;
+  temperature?: number;
+  maxTokens?: number;
 }
 
 /** The token of the user's settings. */

@@ -1,3 +1,4 @@
+import { editIcon } from '@jupyterlab/ui-components';
 import React, { useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
@@ -39,6 +40,8 @@ export interface IBatchViewProps {
   onView?: (view: ResponseViewMode) => void;
   /** Open the batch as a board in the main area (the header offers it when given). */
   onBoard?: () => void;
+  /** Put the batch's prompt and options back into the prompt box (the header offers it when given). */
+  onEditPrompt?: () => void;
 }
 
 /** How the responses are ordered. */
@@ -175,8 +178,23 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
   return (
     <div className={`jp-Fanout-batch jp-mod-${view}`} data-batch-id={batch.id}>
       <div className="jp-Fanout-batch-header">
-        <span className="jp-Fanout-batch-prompt" title={batch.options.prompt}>
-          {batch.options.prompt}
+        <span className="jp-Fanout-batch-prompt-line">
+          <span className="jp-Fanout-batch-prompt" title={batch.options.prompt}>
+            {batch.options.prompt}
+          </span>
+          {props.onEditPrompt && (
+            <button
+              className="jp-Fanout-edit-prompt"
+              aria-label={trans.__('Edit prompt')}
+              title={trans.__(
+                "Edit prompt: put this batch's prompt, N, model, temperature and max tokens back above, to edit and send again"
+              )}
+              onClick={props.onEditPrompt}
+            >
+              <editIcon.react tag="span" elementSize="small" />
+              {trans.__('Edit')}
+            </button>
+          )}
         </span>
         <span className="jp-Fanout-batch-figures">
           <span className="jp-Fanout-batch-progress">

@@ -1,15 +1,40 @@
-import React, { useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import type { ISignal } from '@lumino/signaling';
 
-import type { IFanoutModel, ResponseViewMode } from '../tokens';
+import type {
+  IFanoutModel,
+  IGenerateControlValues,
+  IGenerateOptions,
+  IUpstreamListing,
+  ResponseViewMode
+} from '../tokens';
 import { BatchView } from './BatchView';
+import { GenerateControls, IGenerateControlsHandle } from './GenerateControls';
 
 /** Properties of the sidebar's content. */
 export interface IFanoutPanelProps {
   model: IFanoutModel;
   trans: TranslationBundle;
-  /** Generate from the prompt box, or from the active cell when the box is empty. */
-  onGenerate: (prompt: string) => void;
+  /**
+   * Generate from the prompt box, or from the active cell when the box is empty, with the
+   * controls' values (absent without controls).
+   */
+  onGenerate: (prompt: string, values?: Required<IGenerateControlValues>) => void;
+  /** The settings' defaults the controls show (N, model, temperature, max tokens); absent: no controls. */
+  defaults?: () => Omit<IGenerateOptions, 'prompt'>;
+  /** Write the controls' settings. */
+  onControls?: (values: IGenerateControlValues) => void;
+  /** The server's upstream listing, for the model list. */
+  listUpstreams?: () => Promise<IUpstreamListing>;
+  /** Whether the next batch goes direct (the model is typed then). */
+  direct?: () => boolean;
+  /** Emits a prompt to put into the prompt box (`fanout:edit-prompt`). */
+  editRequests?: ISignal<unknown, string>;
+  /** Put a batch's prompt and options back into the prompt box (the batch header's Edit prompt). */
+  onEditPrompt?: (batchId: string) => void;
+  /** The send shortcut as shown in the Generate button's title ("Ctrl+Enter", "⌘+Enter"). */
+  sendShortcut?: string;
   onStop: (batchId: string, responseId?: string) => void;
   onRegenerate: (batchId: string, responseId: string) => void;
   onFillGaps: (batchId: string) => void;
@@ -43,6 +68,24 @@ export interface IFanoutPanelProps {
 export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
   const { model, trans } = props;
   const [prompt, setPrompt] = useState('');
+  const controls = useRef<IGenerateControlsHandle>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    const requests = props.editRequests;
+    if (!requests) {
+      return;
+    }
+    const onEdit = (_: unknown, text: string) => {
+      setPrompt(text);
+      controls.current?.reset();
+      input.current?.focus();
+    };
+    requests.connect(onEdit);
+    return () => void requests.disconnect(onEdit);
+  }, [props.editRequests]);
+  const defaults = props.defaults?.();
+  const shortcut = props.sendShortcut ?? 'Ctrl+Enter';
   const notice = props.notice?.() ?? null;
   const context = props.context?.() ?? null;
   const [picked, setPicked] = useState<string | null>(null);
@@ -61,18 +104,46 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
         </div>
       )}
       <form
+        ref={form}
         className="jp-Fanout-prompt"
         onSubmit={event => {
           event.preventDefault();
-          props.onGenerate(prompt);
+          if (!defaults) {
+            props.onGenerate(prompt);
+            return;
+          }
+          // A value out of its bounds keeps the batch unsent: its message is shown inline.
+          const values = controls.current?.read();
+          if (values) {
+            props.onGenerate(prompt, values);
+          }
         }}
       >
+        {defaults && (
+          <GenerateControls
+            ref={controls}
+            trans={trans}
+            defaults={defaults}
+            onChange={props.onControls}
+            listUpstreams={props.listUpstreams}
+            direct={props.direct?.() ?? false}
+          />
+        )}
         <textarea
+          ref={input}
           className="jp-Fanout-prompt-input"
           aria-label={trans.__('Prompt')}
-          placeholder={trans.__('Prompt (empty: the active cell)')}
+          aria-keyshortcuts="Control+Enter Meta+Enter"
+          placeholder={trans.__('Prompt (empty: the active cell); %1 sends', shortcut)}
           value={prompt}
           onChange={event => setPrompt(event.target.value)}
+          onKeyDown={event => {
+            if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey) {
+              event.preventDefault();
+              event.stopPropagation();
+              form.current?.requestSubmit();
+            }
+          }}
           rows={3}
         />
         {context && (
@@ -87,7 +158,12 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
               : trans.__('Include the cells above as context')}
           </label>
         )}
-        <button type="submit" className="jp-Button jp-mod-styled jp-mod-accept jp-Fanout-generate">
+        <button
+          type="submit"
+          className="jp-Button jp-mod-styled jp-mod-accept jp-Fanout-generate"
+          title={trans.__('Generate responses (%1)', shortcut)}
+          aria-keyshortcuts="Control+Enter Meta+Enter"
+        >
           {trans.__('Generate responses')}
         </button>
       </form>
@@ -133,6 +209,7 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           view={props.view?.() ?? 'cards'}
           onView={props.onView}
           onBoard={props.onBoard ? () => props.onBoard!(batchId) : undefined}
+          onEditPrompt={props.onEditPrompt ? () => props.onEditPrompt!(batchId) : undefined}
         />
       ) : (
         <p className="jp-Fanout-empty">

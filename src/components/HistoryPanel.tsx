@@ -1,6 +1,6 @@
 import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { deleteIcon, downloadIcon, editIcon } from '@jupyterlab/ui-components';
+import { deleteIcon, downloadIcon, editIcon, redoIcon } from '@jupyterlab/ui-components';
 import type { ISignal } from '@lumino/signaling';
 
 import type { IStoredBatchSummary, IStoreState } from '../tokens';
@@ -23,6 +23,8 @@ export interface IHistoryPanelProps {
   onOpen: (batch: IStoredBatchSummary) => void;
   onRename: (batch: IStoredBatchSummary) => void;
   onDelete: (batch: IStoredBatchSummary) => void;
+  /** Put the batch's prompt and options back into the Responses section's prompt box (`fanout:edit-prompt`). */
+  onEditPrompt?: (batch: IStoredBatchSummary) => void;
   /** Open the export menu for `batch` at the button. */
   onExport: (batch: IStoredBatchSummary, anchor: HTMLElement) => void;
 }
@@ -84,6 +86,19 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
           {batch.title}
         </button>
         <div className="jp-Fanout-historyItem-actions">
+          {props.onEditPrompt && (
+            <button
+              className="jp-Fanout-historyItem-action"
+              data-action="edit-prompt"
+              aria-label={trans.__('Edit the prompt of “%1” and send again', batch.title)}
+              title={trans.__(
+                'Edit prompt: put it back into the prompt box, with its N, model, temperature and max tokens'
+              )}
+              onClick={() => props.onEditPrompt!(batch)}
+            >
+              <redoIcon.react tag="span" elementSize="small" />
+            </button>
+          )}
           <button
             className="jp-Fanout-historyItem-action"
             data-action="rename"

@@ -7,10 +7,18 @@ import { SidePanel } from '@jupyterlab/ui-components';
 import type { AccordionPanel, SplitLayout } from '@lumino/widgets';
 
 import { oneOf, optionalString } from '../commands/args';
+import { interactiveArg, reportingFailures } from '../commands/interactive';
 import { listBatches, listUpstreams, storeState } from '../handler';
 import { fanoutIcon } from '../icons';
 import { UpstreamCheck } from '../settings';
-import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, ResponseViewMode } from '../tokens';
+import {
+  CommandIDs,
+  IBatchSummary,
+  IFanoutActiveCell,
+  IFanoutModel,
+  IFanoutSettings,
+  ResponseViewMode
+} from '../tokens';
 import { Announcer, liveRegion } from '../widgets/announcer';
 import { HistoryView } from '../widgets/history';
 import { FanoutSidebar } from '../widgets/sidebar';
@@ -117,6 +125,48 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         });
       }
     });
+    app.commands.addCommand(CommandIDs.editPrompt, {
+      label: trans.__('Edit the prompt of a batch'),
+      caption: trans.__(
+        "Put a batch's prompt back into the Fanout sidebar's prompt box, and its N, model, temperature and max tokens into the controls, to edit and send again"
+      ),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            batchId: {
+              type: 'string',
+              description: "The batch (in this page, else in the server's store); default: the newest."
+            },
+            interactive: interactiveArg
+          }
+        }
+      },
+      execute: reportingFailures(trans.__('Edit the prompt'), async args => {
+        const batchId = optionalString(args, 'batchId');
+        const here = model.getBatch(batchId);
+        // A batch only in the store: its summary holds its options (fanout:get-batch).
+        const summary: IBatchSummary | undefined = here
+          ? undefined
+          : ((await app.commands.execute(
+              CommandIDs.getBatch,
+              batchId === undefined ? {} : { batchId }
+            )) as IBatchSummary);
+        const options = here?.options ?? summary!.options;
+        const id = here?.id ?? summary!.batchId;
+        const several = (options.targets?.length ?? 0) > 0;
+        // The settings hold what the controls show: the Settings editor and a reload agree.
+        await settings.setGenerateControls?.({
+          temperature: options.temperature,
+          maxTokens: options.maxTokens,
+          ...(several ? {} : { responses: options.n, model: options.model, upstream: options.upstream })
+        });
+        sections.expand(0);
+        app.shell.activateById(sidebar.id);
+        responses.editPrompt(options.prompt);
+        return { batchId: id, prompt: options.prompt };
+      })
+    });
     app.commands.addCommand(CommandIDs.setView, {
       label: args =>
         args.view === 'cards'
@@ -150,7 +200,8 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       CommandIDs.fillGaps,
       CommandIDs.open,
       CommandIDs.showHistory,
-      CommandIDs.setView
+      CommandIDs.setView,
+      CommandIDs.editPrompt
     ]) {
       palette?.addItem({ command, category, args: { interactive: true } });
     }

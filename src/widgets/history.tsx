@@ -104,6 +104,12 @@ export class HistoryView extends ReactWidget {
         onRename={batch => this._rename(batch).catch(reason => this._failed(reason))}
         onDelete={batch => this._delete(batch).catch(reason => this._failed(reason))}
         onExport={(batch, anchor) => this._exportMenu(batch, anchor)}
+        onEditPrompt={batch =>
+          // Interactive: a failure is said in a notification, and the command resolves.
+          void this._options.commands
+            .execute(CommandIDs.editPrompt, { batchId: batch.id, interactive: true })
+            .catch(reason => this._failed(reason))
+        }
       />
     );
   }

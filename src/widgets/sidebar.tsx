@@ -7,9 +7,14 @@ import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
+import { controlArgs } from '../components/controlValues';
 import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
 import type { UpstreamCheck } from '../settings';
-import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings } from '../tokens';
+import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, IUpstreamListing } from '../tokens';
+
+/** The send shortcut as a person reads it on this platform. */
+export const SEND_SHORTCUT =
+  typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘+Enter' : 'Ctrl+Enter';
 
 /** What the sidebar shows and where its actions go. */
 export interface IFanoutSidebarOptions {
@@ -54,7 +59,27 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
         .catch(reason => console.error('jupyterlab-fanout: could not change the context setting', reason));
     },
     notice: () => [settings.connectionWarning(), upstreamCheck?.warning()].filter(Boolean).join(' ') || null,
-    onGenerate: prompt => run(CommandIDs.generate, prompt.trim() ? { prompt } : {}),
+    onGenerate: (prompt, values) =>
+      run(CommandIDs.generate, {
+        ...(prompt.trim() ? { prompt } : {}),
+        ...(values ? controlArgs(values, (settings.generateDefaults().targets?.length ?? 0) > 0) : {})
+      }),
+    defaults: settings.setGenerateControls ? () => settings.generateDefaults() : undefined,
+    onControls: values => {
+      settings.setGenerateControls?.(values).catch(reason => {
+        console.warn('jupyterlab-fanout: could not save the settings', reason);
+        Notification.error(
+          trans.__('Could not save the Fanout settings: %1', (reason as Error)?.message ?? String(reason)),
+          { autoClose: 8000 }
+        );
+      });
+    },
+    listUpstreams: commands.hasCommand(CommandIDs.listUpstreams)
+      ? () => commands.execute(CommandIDs.listUpstreams) as Promise<IUpstreamListing>
+      : undefined,
+    direct: () => settings.connection().transport === 'direct',
+    onEditPrompt: batchId => run(CommandIDs.editPrompt, { batchId }),
+    sendShortcut: SEND_SHORTCUT,
     onStop: (batchId, responseId) => run(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
     onRegenerate: (batchId, responseId) => run(CommandIDs.regenerate, { batchId, responseId }),
     onFillGaps: batchId => run(CommandIDs.fillGaps, { batchId }),
@@ -104,7 +129,8 @@ export class FanoutSidebar extends ReactWidget {
       onChoose: batchId => {
         this._chosen = batchId;
         this._renderNow();
-      }
+      },
+      editRequests: this._editRequests
     };
     this.id = 'jupyterlab-fanout-responses';
     this.addClass('jp-Fanout-section');
@@ -123,6 +149,11 @@ export class FanoutSidebar extends ReactWidget {
     }
     this._props.model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
+  }
+
+  /** Put `prompt` into the prompt box (replacing what is there) and give it the keyboard. */
+  editPrompt(prompt: string): void {
+    this._editRequests.emit(prompt);
   }
 
   /** Show batch `batchId` (one of the model's); the newest again when it goes away. */
@@ -232,6 +263,7 @@ export class FanoutSidebar extends ReactWidget {
   }
 
   private readonly _props: IFanoutPanelProps;
+  private readonly _editRequests = new Signal<this, string>(this);
   /** The batch the user or `fanout:open` chose; null: the newest. */
   private _chosen: string | null = null;
   private _timer: ReturnType<typeof setInterval> | null = null;

@@ -127,6 +127,8 @@ for (const theme of ['light', 'dark'] as const) {
     await page.keyboard.press('Tab');
     await expect(history.locator('.jp-Fanout-historyItem-title').first()).toBeFocused();
     await page.keyboard.press('Tab');
+    await expect(history.locator('[data-action="edit-prompt"]').first()).toBeFocused();
+    await page.keyboard.press('Tab');
     await expect(history.locator('[data-action="rename"]').first()).toBeFocused();
   });
 }

@@ -18,6 +18,8 @@ export interface ISimulatorRequest {
   finish_reason: string | null;
   headers: Record<string, string | null>;
   model: string | null;
+  /** The request's temperature, as sent (null when absent). */
+  temperature: number | null;
   messages: Array<{ role: string; content: string }>;
   /** The prompt's length in tokens, as the simulator counts them. */
   prompt_tokens: number;
