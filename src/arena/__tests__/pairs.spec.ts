@@ -18,7 +18,14 @@ describe('schedulePairs', () => {
   });
 
   it('skips pairs already voted on, either way round', () => {
-    const pairs = schedulePairs(batch, [['3', '1'], ['2', '4']], seededRandom(3));
+    const pairs = schedulePairs(
+      batch,
+      [
+        ['3', '1'],
+        ['2', '4']
+      ],
+      seededRandom(3)
+    );
     expect(pairs.map(p => sorted(p.a, p.b)).sort()).toEqual(['1-4', '2-3']);
   });
 
