@@ -70,6 +70,8 @@ export const arenaPlugin: JupyterFrontEndPlugin<void> = {
         const widget = voteMainAreaWidget(content, batch.id, batch.title, trans);
         app.shell.add(widget, 'main');
         app.shell.activateById(widget.id);
+        // The sidebar names each response's model beside its text: out of sight while voting.
+        (app.shell as { collapseRight?: () => void }).collapseRight?.();
       },
       openLeaderboard: tags => {
         const existing = Array.from(app.shell.widgets('main')).find(w => w.id === LEADERBOARD_ID);

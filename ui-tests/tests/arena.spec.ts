@@ -60,9 +60,12 @@ test('a blind vote between two models feeds the leaderboard, filtered by tags an
     ]
   });
   const batchId = summary.batchId;
+  // A tag of this run's own: the leaderboard is read over this batch's votes only (other tests
+  // of the same server vote too).
+  const tag = `primes-${batchId.slice(0, 8)}`;
   expect(summary.responses.map((r: any) => r.model)).toEqual([SMALL, LARGE, LARGE]);
   await stored(page, batchId, 3);
-  await execute(page, 'fanout:tag-batch', { batchId, tags: ['primes', 'easy'] });
+  await execute(page, 'fanout:tag-batch', { batchId, tags: [tag, 'easy'] });
 
   // Opened the way a person does: the palette's item votes on the newest batch of the page.
   await page.keyboard.press('Control+Shift+C');
@@ -113,24 +116,24 @@ test('a blind vote between two models feeds the leaderboard, filtered by tags an
   // a tie), 2 votes each.
   await view.locator('button', { hasText: 'Show the leaderboard' }).click();
   const board = page.locator(BOARD);
+  await expect(board.locator('.jp-Fanout-leaderboard-row').first()).toBeVisible();
+  await board.locator('.jp-Fanout-leaderboard-tag', { hasText: tag }).locator('input').check();
   await expect(board.locator('.jp-Fanout-leaderboard-row')).toHaveCount(2);
   await expect(board.locator('.jp-Fanout-leaderboard-model').first()).toHaveText(winner);
   await expect(board.locator('.jp-Fanout-leaderboard-votes')).toHaveText(['2', '2']);
-  const table = await execute(page, 'fanout:leaderboard', {});
+  const table = await execute(page, 'fanout:leaderboard', { tags: [tag] });
   expect(table.rows.map((r: any) => [r.model, r.votes, r.wins, r.losses, r.ties])).toEqual([
     [winner, 2, 1, 0, 1],
     [winner === LARGE ? SMALL : LARGE, 2, 0, 1, 1]
   ]);
   expect(table.rows[0].ci_low).toBeLessThanOrEqual(table.rows[0].score);
 
-  // Tags filter it: a tag of this batch keeps the rows, another tag has none.
-  expect((await execute(page, 'fanout:leaderboard', { tags: ['primes'] })).rows).toHaveLength(2);
-  expect((await execute(page, 'fanout:leaderboard', { tags: ['poems'] })).rows).toHaveLength(0);
-  await board.locator('.jp-Fanout-leaderboard-tag', { hasText: 'primes' }).locator('input').check();
-  await expect(board.locator('.jp-Fanout-leaderboard-row')).toHaveCount(2);
+  // Tags filter it: both tags of this batch keep the rows, another tag has none.
+  expect((await execute(page, 'fanout:leaderboard', { tags: [tag, 'easy'] })).rows).toHaveLength(2);
+  expect((await execute(page, 'fanout:leaderboard', { tags: [tag, 'poems'] })).rows).toHaveLength(0);
 
   // CSV: from the command, and the Export CSV button's download.
-  const csv: string = await execute(page, 'fanout:leaderboard', { format: 'csv', tags: ['primes'] });
+  const csv: string = await execute(page, 'fanout:leaderboard', { format: 'csv', tags: [tag] });
   const lines = csv.trim().split(/\r?\n/);
   expect(lines[0]).toBe('rank,model,upstream,score,ci_low,ci_high,votes,wins,losses,ties');
   expect(lines).toHaveLength(3);
@@ -156,4 +159,41 @@ test('the vote view says so for a batch of one model', async ({ page, request })
   await stored(page, summary.batchId, 2);
   expect(await execute(page, 'fanout:vote', { batchId: summary.batchId })).toEqual({ batchId: summary.batchId });
   await expect(page.locator(VOTE)).toContainText('at least two models');
+});
+
+test.describe('Pictures of the vote', () => {
+  test.use({ viewport: { width: 1400, height: 900 } });
+
+  for (const theme of ['light', 'dark'] as const) {
+    test(`the blind vote and its reveal in the ${theme} theme`, async ({ page, request }, testInfo) => {
+      await resetSimulator(request, { ...FAST, answer_tokens: 60, models: [LARGE] });
+      if (theme === 'dark') {
+        await page.theme.setDarkTheme();
+      } else {
+        await page.theme.setLightTheme();
+      }
+      await page.notebook.createNew();
+      const summary = await execute(page, 'fanout:generate', {
+        prompt: 'Explain in two sentences why the sky is blue.',
+        targets: [
+          { upstream: 'simulator', model: SMALL, n: 1 },
+          { upstream: 'simulator-b', model: LARGE, n: 1 }
+        ]
+      });
+      await stored(page, summary.batchId, 2);
+      await execute(page, 'fanout:vote', { batchId: summary.batchId });
+      const view = page.locator(VOTE);
+      await expect(view.locator('.jp-Fanout-vote-text')).toHaveCount(2);
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: testInfo.outputPath(`vote-${theme}.png`) });
+      await view.locator('.jp-Fanout-vote-b').click();
+      await expect(view.locator('.jp-Fanout-vote-model')).toHaveCount(2);
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: testInfo.outputPath(`vote-revealed-${theme}.png`) });
+      await view.locator('.jp-Fanout-vote-next').click();
+      await view.locator('button', { hasText: 'Show the leaderboard' }).click();
+      await expect(page.locator('.jp-Fanout-leaderboard-row').first()).toBeVisible();
+      await page.screenshot({ path: testInfo.outputPath(`leaderboard-${theme}.png`) });
+    });
+  }
 });
