@@ -17,10 +17,13 @@ from .handlers import (
     BatchExportHandler,
     BatchHandler,
     BatchRecordHandler,
+    BatchTagsHandler,
     DirectAttemptHandler,
     DirectBatchHandler,
+    LeaderboardHandler,
     StoreStateHandler,
     UpstreamsHandler,
+    VotesHandler,
 )
 from .state import FanoutState
 
@@ -64,6 +67,9 @@ class FanoutExtensionApp(ExtensionApp):
                 ("fanout/batches", BatchesHandler),
                 (r"fanout/batches/([^/]+)", BatchRecordHandler),
                 (r"fanout/batches/([^/]+)/export", BatchExportHandler),
+                (r"fanout/batches/([^/]+)/tags", BatchTagsHandler),
+                ("fanout/votes", VotesHandler),
+                ("fanout/leaderboard", LeaderboardHandler),
                 (r"fanout/batches/([^/]+)/direct", DirectBatchHandler),
                 (r"fanout/batches/([^/]+)/direct/([^/]+)/([^/]+)", DirectAttemptHandler),
             ]

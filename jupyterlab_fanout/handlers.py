@@ -5,6 +5,8 @@
   (docs/protocol.md); the batch itself belongs to the server (registry.py).
 - `GET {base_url}fanout/batches?query=&limit=`, `GET|PATCH|DELETE fanout/batches/<id>`,
   `GET fanout/batches/<id>/export?format=json|markdown|notebook`: the batch store (store.py).
+- `GET|POST fanout/votes`, `GET fanout/leaderboard?tags=&format=json|csv`,
+  `PUT fanout/batches/<id>/tags`: blind votes and the leaderboard (votes.py).
 - `PUT fanout/batches/<id>/direct`, `PUT fanout/batches/<id>/direct/<response id>/<attempt>`:
   the browser records a batch it streams in direct mode (direct_record.py).
 """
@@ -20,7 +22,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
-from . import ws_protocol
+from . import votes, ws_protocol
 from .direct_record import parse_body
 from .errors import SocketClosed
 from .logs import RedactedLogMixin
@@ -177,6 +179,76 @@ class BatchExportHandler(_StoreHandler):
         self.finish(body)
 
 
+class VotesHandler(_StoreHandler):
+    """`GET fanout/votes?batchId=&limit=`: votes, newest first; `POST`: one vote (votes.py)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        try:
+            limit = max(1, min(int(self.get_argument("limit", "1000")), 100000))
+        except ValueError:
+            raise web.HTTPError(400, "limit must be an integer") from None
+        batch_id = self.get_argument("batchId", "")
+        found = await self._call(self._store().call_in_reader(votes.list_votes, batch_id, limit))
+        self.finish(json.dumps({"votes": found}))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        created = await self._call(self._store().call_in_reader(votes.record, body))
+        self.set_status(201)
+        self.finish(json.dumps(created))
+
+
+class LeaderboardHandler(_StoreHandler):
+    """`GET fanout/leaderboard?tags=a,b&format=json|csv` (votes.py, leaderboard.py)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        fmt = self.get_argument("format", "json")
+        if fmt not in ("json", "csv"):
+            raise web.HTTPError(400, "format must be json or csv")
+        try:
+            tags = votes.parse_tag_filter(self.get_argument("tags", ""))
+        except StoreError as e:
+            raise web.HTTPError(400, e.message.replace("%", "%%")) from None
+        result = await self._call(self._store().call_in_reader(votes.board, tags))
+        if fmt == "csv":
+            self.set_header("Content-Disposition", 'attachment; filename="leaderboard.csv"')
+            self.set_header("X-Content-Type-Options", "nosniff")
+            # APIHandler.finish sets the Content-Type itself: JSON unless told.
+            self.finish(votes.to_csv(result["rows"]), set_content_type="text/csv; charset=utf-8")
+            return
+        result["all_tags"] = await self._call(self._store().call_in_reader(votes.all_tags))
+        self.finish(json.dumps(result))
+
+
+class BatchTagsHandler(_StoreHandler):
+    """`PUT fanout/batches/<id>/tags` `{tags: [...]}`: replace a batch's tags."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, batch_id: str) -> None:
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        if not isinstance(body, dict) or "tags" not in body:
+            raise web.HTTPError(400, "the body must be {\"tags\": [...]}")
+        try:
+            tags = votes.check_tags(body["tags"])
+        except StoreError as e:
+            raise web.HTTPError(400, e.message.replace("%", "%%")) from None
+        self.finish(json.dumps(await self._call(
+            self._store().call_in_reader(votes.set_tags, batch_id, tags))))
+
+
 class DirectBatchHandler(_StoreHandler):
     """`PUT fanout/batches/<id>/direct`: the browser records a batch it streams in direct mode
     (direct_record.py checks it)."""
@@ -269,6 +341,6 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
 
 
 __all__ = [
-    "BatchExportHandler", "DirectAttemptHandler", "DirectBatchHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
+    "BatchExportHandler", "BatchTagsHandler", "LeaderboardHandler", "VotesHandler", "DirectAttemptHandler", "DirectBatchHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
     "UpstreamsHandler",
 ]

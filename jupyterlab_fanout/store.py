@@ -559,6 +559,9 @@ class BatchStore:
                 # Which batches the browser recorded in direct mode (direct_record.py); a table
                 # of its own, so that a file earlier versions wrote needs no upgrade.
                 db.execute(DIRECT_SCHEMA)
+                # Votes and tags (votes.py): tables of their own, created when missing.
+                from . import votes  # not at import: votes.py imports this module
+                votes.migrate(db)
                 self._fts_in_step(db)
                 db.execute("COMMIT")
             except BaseException:
@@ -947,6 +950,11 @@ class BatchStore:
     async def delete(self, batch_id: str) -> None:
         await self._run(self._delete, batch_id)
 
+    async def call_in_reader(self, fn: Any, *args: Any) -> Any:
+        """`fn(connection, *args)` on the reader's connection, after what is queued is written
+        (small, rare writes too, like a rename: votes.py)."""
+        return await self._run(lambda: fn(self._rdb(), *args))
+
     async def import_batch(self, data: Any) -> dict[str, Any]:
         """Add a whole batch in the shape `get` answers (e.g. batches an earlier version kept
         in the browser's workspace); 409 if its id is taken. Written by the writer thread."""
@@ -1030,7 +1038,11 @@ class BatchStore:
             entry["counts"][status] = entry["counts"].get(status, 0) + 1
             if model not in entry["models"]:
                 entry["models"].append(model)
-        return [{"id": i, "title": t, "created_at": c, "updated_at": u, **per[i]}
+        tags: dict[str, list[str]] = {i: [] for i in ids}
+        for batch_id, tag in db.execute("SELECT batch_id, tag FROM batch_tags WHERE batch_id IN ("
+                                        + marks + ") ORDER BY rowid", ids):
+            tags[batch_id].append(tag)
+        return [{"id": i, "title": t, "created_at": c, "updated_at": u, "tags": tags[i], **per[i]}
                 for (i, t, c, u) in rows]
 
     def _get(self, batch_id: str) -> dict[str, Any]:
@@ -1073,6 +1085,8 @@ class BatchStore:
                             upstream=latest["upstream"])
         batch["models"] = sorted({r["model"] for r in batch["responses"]})
         batch["n"] = len(batch["responses"])
+        batch["tags"] = [t for (t,) in db.execute(
+            "SELECT tag FROM batch_tags WHERE batch_id = ? ORDER BY rowid", (batch_id,))]
         if db.execute("SELECT 1 FROM direct_batches WHERE id = ?", (batch_id,)).fetchone():
             batch["transport"] = "direct"  # recorded by the browser (direct_record.py)
         return batch

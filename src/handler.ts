@@ -5,7 +5,15 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { ExportFormat, IStoreState, IStoredBatch, IStoredBatchSummary, IUpstreamListing } from './tokens';
+import type {
+  ExportFormat,
+  ILeaderboard,
+  IStoreState,
+  IStoredBatch,
+  IStoredBatchSummary,
+  IUpstreamListing,
+  IVote
+} from './tokens';
 
 /**
  * Call `fanout/<path>` on the Jupyter server and return its JSON body. A failure is an error
@@ -166,4 +174,52 @@ export function exportBatch(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<string> {
   return request<string>(batchPath(id, `/export?format=${encodeURIComponent(format)}`), {}, settings, false);
+}
+
+/** `POST fanout/votes`: `{batchId, a, b, outcome}` or `{batchId, ranking}` (jupyterlab_fanout/votes.py). */
+export function postVote(
+  vote: Record<string, unknown>,
+  settings?: ServerConnection.ISettings
+): Promise<{ id: string; votes: IVote[] }> {
+  return requestAPI<{ id: string; votes: IVote[] }>('votes', { method: 'POST', body: JSON.stringify(vote) }, settings);
+}
+
+/** `GET fanout/votes?batchId=`: the votes (of one batch), newest first. */
+export async function listVotes(batchId = '', settings?: ServerConnection.ISettings): Promise<IVote[]> {
+  const search = batchId ? `?batchId=${encodeURIComponent(batchId)}` : '';
+  return (await requestAPI<{ votes: IVote[] }>(`votes${search}`, {}, settings)).votes;
+}
+
+function leaderboardPath(tags: string[], format: string): string {
+  const params = new URLSearchParams({ format });
+  if (tags.length) {
+    params.set('tags', tags.join(','));
+  }
+  return `leaderboard?${params.toString()}`;
+}
+
+/** `GET fanout/leaderboard?tags=`: the rows, best first. */
+export function getLeaderboard(tags: string[] = [], settings?: ServerConnection.ISettings): Promise<ILeaderboard> {
+  return requestAPI<ILeaderboard>(leaderboardPath(tags, 'json'), {}, settings);
+}
+
+/** `GET fanout/leaderboard?format=csv`: the leaderboard as CSV text. */
+export function getLeaderboardCsv(
+  tags: string[] = [],
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<string> {
+  return request<string>(leaderboardPath(tags, 'csv'), {}, settings, false);
+}
+
+/** `PUT fanout/batches/<id>/tags`: replace a stored batch's tags. */
+export function setBatchTags(
+  id: string,
+  tags: string[],
+  settings?: ServerConnection.ISettings
+): Promise<{ id: string; tags: string[] }> {
+  return requestAPI<{ id: string; tags: string[] }>(
+    batchPath(id, '/tags'),
+    { method: 'PUT', body: JSON.stringify({ tags }) },
+    settings
+  );
 }

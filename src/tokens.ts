@@ -102,6 +102,22 @@ export namespace CommandIDs {
    * `view`, the other one). Resolves with `{view}`.
    */
   export const setView = 'fanout:set-view';
+  /**
+   * Vote between two responses of a stored batch: `{batchId, a, b, outcome: a|b|tie|both-bad}`
+   * (`a`, `b`: response ids), or rank several: `{batchId, ranking: [response ids, best first]}`.
+   * Resolves with the server's `{id, votes}` ({@link IVote}s). With neither (only `{batchId?}`,
+   * default the newest batch of this page), opens the blind vote view and resolves with
+   * `{batchId}`.
+   */
+  export const vote = 'fanout:vote';
+  /**
+   * The leaderboard from the votes: `{tags?: string[], format?: table|csv}`. Resolves with
+   * {@link ILeaderboard} (`table`, the default) or the CSV text. Run from the palette (or with
+   * `open: true`) it also shows the leaderboard view.
+   */
+  export const leaderboard = 'fanout:leaderboard';
+  /** Replace a stored batch's tags: `{batchId, tags: string[]}`. Resolves with `{id, tags}`. */
+  export const tagBatch = 'fanout:tag-batch';
 }
 
 /** How the sidebar lists responses: one dense row each, or full cards. */
@@ -457,6 +473,8 @@ export interface IStoredBatchSummary {
   n: number;
   /** How many responses (their latest attempt) ended in each status. */
   counts: Record<string, number>;
+  /** The batch's tags (`fanout:tag-batch`); absent from servers before votes. */
+  tags?: string[];
 }
 
 /** One attempt of a stored response. */
@@ -481,4 +499,58 @@ export interface IStoredBatch extends IStoredBatchSummary {
   prompt: string;
   options: unknown;
   responses: { id: string; status: string; model: string; upstream: string; attempts: IStoredAttempt[] }[];
+}
+
+/** How a vote between responses A and B came out. */
+export type VoteOutcome = 'a' | 'b' | 'tie' | 'both-bad';
+
+/** One side of a stored vote: the response and what it was when voted on. */
+export interface IVoteSide {
+  response: string;
+  attempt: number;
+  upstream: string;
+  model: string;
+}
+
+/** One stored vote (a ranking is stored as the pairs it implies, sharing an `id`). */
+export interface IVote {
+  id: string;
+  batchId: string;
+  created_at: number;
+  outcome: VoteOutcome;
+  a: IVoteSide;
+  b: IVoteSide;
+  /** Both sides were the same upstream and model: kept, left out of the leaderboard. */
+  same_model: boolean;
+}
+
+/** One model of one upstream on the leaderboard. */
+export interface ILeaderboardRow {
+  rank: number;
+  model: string;
+  upstream: string;
+  /** Bradley-Terry strength on the Elo scale (1000 + 400 log10 strength). */
+  score: number;
+  /** The 95% bootstrap interval of the score (null without votes to resample). */
+  ci_low: number | null;
+  ci_high: number | null;
+  strength: number;
+  votes: number;
+  wins: number;
+  losses: number;
+  ties: number;
+}
+
+/** `GET fanout/leaderboard` (docs/protocol.md). */
+export interface ILeaderboard {
+  rows: ILeaderboardRow[];
+  /** The filter applied: only votes of batches carrying every one of these tags. */
+  tags: string[];
+  /** Every tag of a stored batch, for the filter. */
+  all_tags: string[];
+  /** Pairwise comparisons counted. */
+  comparisons: number;
+  /** Votes between two responses of one model, left out. */
+  same_model_skipped: number;
+  method: Record<string, unknown>;
 }

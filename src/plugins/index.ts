@@ -2,6 +2,7 @@
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { activeCellPlugin } from './active-cell';
+import { arenaPlugin } from './arena';
 import { boardPlugin } from './board';
 import { comparePlugin } from './compare';
 import { corePlugin } from './core';
@@ -20,5 +21,6 @@ export const plugins: JupyterFrontEndPlugin<any>[] = [
   comparePlugin,
   boardPlugin,
   historyPlugin,
-  storePlugin
+  storePlugin,
+  arenaPlugin
 ];
