@@ -195,38 +195,49 @@ function ResponseColumn(props: {
       </header>
       <div className="jp-Fanout-compare-actions" role="toolbar" aria-label={trans.__('Response actions')}>
         <button
-          className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-insert-cells"
-          title={trans.__('Insert below the active cell, parsed into cells')}
-          onClick={() => insert('below', 'cells')}
-        >
-          {trans.__('Insert as cells')}
-        </button>
-        <button
-          className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-insert-text"
-          title={trans.__('Insert below the active cell as one markdown cell')}
-          onClick={() => insert('below', 'text')}
-        >
-          {trans.__('Insert as text')}
-        </button>
-        <button
-          className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-replace-cell"
-          onClick={() => insert('replace', 'cells')}
-        >
-          {trans.__('Replace active cell')}
-        </button>
-        <button
-          className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-new-notebook"
-          onClick={() => insert('new-notebook', 'cells')}
-        >
-          {trans.__('New notebook')}
-        </button>
-        <button
           className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-copy-response"
           title={trans.__('Copy the whole response')}
           onClick={() => actions.copyResponse(response.id, attempt)}
         >
           {trans.__('Copy')}
         </button>
+        <span className="jp-Fanout-compare-insert-group" role="group" aria-label={trans.__('Insert')}>
+          <span className="jp-Fanout-compare-group-label" aria-hidden="true">
+            {trans.__('Insert')}
+          </span>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-insert-cells"
+            title={trans.__('Insert below the active cell, parsed into cells')}
+            aria-label={trans.__('Insert as cells')}
+            onClick={() => insert('below', 'cells')}
+          >
+            {trans.__('as cells')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-insert-text"
+            title={trans.__('Insert below the active cell as one markdown cell')}
+            aria-label={trans.__('Insert as text')}
+            onClick={() => insert('below', 'text')}
+          >
+            {trans.__('as text')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-replace-cell"
+            title={trans.__('Replace the active cell with this response, parsed into cells')}
+            aria-label={trans.__('Replace active cell')}
+            onClick={() => insert('replace', 'cells')}
+          >
+            {trans.__('replacing cell')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-new-notebook"
+            title={trans.__('Put this response into a new notebook')}
+            aria-label={trans.__('New notebook')}
+            onClick={() => insert('new-notebook', 'cells')}
+          >
+            {trans.__('in new notebook')}
+          </button>
+        </span>
       </div>
       <ResponseDetails snapshot={snapshot} trans={trans} />
       {view === 'rendered' && (

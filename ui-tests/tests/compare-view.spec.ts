@@ -168,7 +168,7 @@ test.describe('Compare view', () => {
       expect(await toolbar.count()).toBe(3);
       expect(await oneRow(toolbar)).toBe(true);
       for (const column of await compare.locator('.jp-Fanout-compare-column').all()) {
-        const buttons = column.locator('.jp-Fanout-compare-actions > button');
+        const buttons = column.locator('.jp-Fanout-compare-actions button');
         expect(await buttons.count()).toBe(5);
         // No label breaks inside its button: every button is as tall as the first.
         const h = await heights(buttons);
@@ -181,12 +181,15 @@ test.describe('Compare view', () => {
     await page.theme.setDarkTheme();
     await check('dark');
     await page.theme.setLightTheme();
-    // With the sidebar closed, each column's actions are one row.
-    await page.evaluate(() => (window as any).jupyterapp.shell.collapseLeft());
+    // With the sidebars closed, each column's actions are one row.
+    await page.evaluate(() => {
+      (window as any).jupyterapp.shell.collapseLeft();
+      (window as any).jupyterapp.shell.collapseRight();
+    });
     await page.waitForTimeout(300);
-    for (const column of await compare.locator('.jp-Fanout-compare-column').all()) {
-      expect(await oneRow(column.locator('.jp-Fanout-compare-actions > button'))).toBe(true);
-    }
     await page.screenshot({ path: testInfo.outputPath('compare-1024-wide-light.png') });
+    for (const column of await compare.locator('.jp-Fanout-compare-column').all()) {
+      expect(await oneRow(column.locator('.jp-Fanout-compare-actions button'))).toBe(true);
+    }
   });
 });
