@@ -146,7 +146,11 @@ test.describe('Compare view', () => {
   }, testInfo) => {
     await page.setViewportSize({ width: 1024, height: 768 });
     await resetSimulator(request, { ...FAST, answer_text: ANSWER });
-    await page.notebook.createNew();
+    // The active cell: the answer edited, for the word diff of the screenshot (docs/compare.png).
+    await notebookWithPrompt(
+      page,
+      ANSWER.replace('are mutable and', 'are mutable, growable and').replace('The area', 'Its area')
+    );
     await execute(page, 'fanout:generate', { prompt: 'layout', n: 2 });
     const compare = await compareOf(page, { layout: 'side-by-side', view: 'rendered' });
     await expect(compare.locator('.jp-Fanout-compare-column mjx-container').first()).toBeVisible();
@@ -191,5 +195,16 @@ test.describe('Compare view', () => {
     for (const column of await compare.locator('.jp-Fanout-compare-column').all()) {
       expect(await oneRow(column.locator('.jp-Fanout-compare-actions button'))).toBe(true);
     }
+    // The picture in the README: both columns, and the word diff of response 1 against the cell.
+    await compare.locator('.jp-Fanout-compare-diff summary').click();
+    await compare.locator('.jp-Fanout-diff-b').selectOption('cell');
+    await compare.locator('.jp-Fanout-diff-mode').selectOption('word');
+    await expect(compare.locator('.jp-Fanout-word-diff ins[data-diff="added"]')).toContainText(['Its', 'growable']);
+    await expect(compare.locator('.jp-Fanout-word-diff del[data-diff="removed"]')).toContainText(['The']);
+    await page.locator('.jp-Fanout-compare-widget').evaluate(e => e.scrollTo(0, e.scrollHeight));
+    await page.screenshot({ path: testInfo.outputPath('compare-word-diff-light.png') });
+    await page.theme.setDarkTheme();
+    await page.screenshot({ path: testInfo.outputPath('compare-word-diff-dark.png') });
+    await page.theme.setLightTheme();
   });
 });
