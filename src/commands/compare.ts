@@ -31,8 +31,8 @@ export interface ICompareCommandContext {
 }
 
 /**
- * Put `text` on the system clipboard (`navigator.clipboard`) and say so in a notification; on
- * failure an error notification says why, and the promise rejects with that reason.
+ * Put `text` on the system clipboard (`navigator.clipboard`) and say so in a notification. On
+ * failure it rejects with an error naming `what` and the reason, for the caller to report once.
  */
 export async function copyToClipboard(text: string, what: string, trans: TranslationBundle): Promise<void> {
   try {
@@ -41,9 +41,7 @@ export async function copyToClipboard(text: string, what: string, trans: Transla
     }
     await navigator.clipboard.writeText(text);
   } catch (error) {
-    const reason = (error as Error)?.message ?? String(error);
-    Notification.error(trans.__('Could not copy %1: %2', what, reason), { autoClose: 8000 });
-    throw error;
+    throw new Error(trans.__('Could not copy %1: %2', what, (error as Error)?.message ?? String(error)));
   }
   Notification.success(trans.__('Copied %1 (%2 characters)', what, text.length), { autoClose: 3000 });
 }
@@ -60,8 +58,10 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
         .execute(CommandIDs.insert, { batchId, responseId, mode, format, ...extra })
         .catch(reason => Notification.error(trans.__('Insert: %1', (reason as Error).message), { autoClose: 8000 }));
     },
-    // The failure was shown already (copyToClipboard); nothing is left uncaught.
-    copy: text => copyToClipboard(text, trans.__('the code block'), trans).catch(() => undefined),
+    copy: text =>
+      copyToClipboard(text, trans.__('the code block'), trans).catch(reason =>
+        Notification.error((reason as Error).message, { autoClose: 8000 })
+      ),
     copyResponse: (responseId, attempt, cell) => {
       const extra = { ...(cell === undefined ? {} : { cell }), ...(attempt === undefined ? {} : { attempt }) };
       app.commands

@@ -106,6 +106,23 @@ test.describe('Compare view', () => {
     );
     expect(error).toMatch(/no cell 9; this response has \d+ cell/);
     expect(await clipboard(page)).toBe(CODE);
+
+    // A clipboard that refuses: one error toast naming what and why, nothing uncaught.
+    const errors: string[] = [];
+    page.on('pageerror', e => errors.push(e.message));
+    await page.evaluate(() => {
+      Object.defineProperty(navigator.clipboard, 'writeText', {
+        configurable: true,
+        value: () => Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'))
+      });
+    });
+    await column.locator('.jp-Fanout-copy-response').click();
+    const refused = page.locator('.Toastify__toast--error', { hasText: 'Could not copy response 1' });
+    await expect(refused).toHaveCount(1);
+    await expect(refused).toContainText('Write permission denied.');
+    await page.waitForTimeout(300);
+    await expect(refused).toHaveCount(1);
+    expect(errors).toEqual([]);
   });
 
   test('the word diff defaults to the two responses on screen and marks an inserted and a deleted word', async ({
