@@ -41,6 +41,12 @@ export namespace CommandIDs {
    */
   export const parse = 'fanout:parse';
   /**
+   * Copy a response (the attempt shown unless `attempt` names one) or one of its parsed cells to the
+   * clipboard: `{batchId?, responseId, attempt?, cell?}` (`cell`: 0-based, as insert's). Resolves with
+   * `{batchId, responseId, attempt, cell?, text}`, `text` exactly what was copied.
+   */
+  export const copy = 'fanout:copy';
+  /**
    * Insert a response: `{batchId?, responseId, mode?: below|replace|new-notebook, format?: cells|text, cell?,
    * attempt?}` (`attempt`: default the one shown).
    */

@@ -1,18 +1,21 @@
 /**
- * Compare's commands: compare a batch's responses in the main area, and parse them into cells.
+ * Compare's commands: compare a batch's responses in the main area, parse them into cells, and
+ * copy a response or one of its cells.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
-import { Clipboard, Notification } from '@jupyterlab/apputils';
+import { Notification } from '@jupyterlab/apputils';
+import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { CompareLayout, CompareView, ICompareActions } from '../components/ComparePanel';
+import { copyTextOf } from '../components/diff';
 import { parseOne } from '../parse';
 import { CommandIDs, IBatchView, IFanoutActiveCell, IFanoutModel, IResponseView } from '../tokens';
 import { CompareWidget, compareMainAreaWidget } from '../widgets/compare';
 import { oneOf, optionalString } from './args';
 import { attemptArg, findAttempt, findBatch, findResponse, responseArgs } from './find';
-import { reportingFailures } from './interactive';
+import { interactiveArg, reportingFailures } from './interactive';
 
 /** What these commands need, wired by the compare plugin. */
 export interface ICompareCommandContext {
@@ -23,6 +26,24 @@ export interface ICompareCommandContext {
   /** A registry whose sanitizer refuses the command linker: model output is untrusted. */
   rendermime: IRenderMimeRegistry;
   trans: TranslationBundle;
+  /** JupyterLab's language registry, to highlight parsed code; null without it (plain text). */
+  languages?: IEditorLanguageRegistry | null;
+}
+
+/**
+ * Put `text` on the system clipboard (`navigator.clipboard`) and say so in a notification. On
+ * failure it rejects with an error naming `what` and the reason, for the caller to report once.
+ */
+export async function copyToClipboard(text: string, what: string, trans: TranslationBundle): Promise<void> {
+  try {
+    if (!navigator.clipboard?.writeText) {
+      throw new Error(trans.__('this browser gives no clipboard access here (it needs a secure context)'));
+    }
+    await navigator.clipboard.writeText(text);
+  } catch (error) {
+    throw new Error(trans.__('Could not copy %1: %2', what, (error as Error)?.message ?? String(error)));
+  }
+  Notification.success(trans.__('Copied %1 (%2 characters)', what, text.length), { autoClose: 3000 });
 }
 
 /** Register compare and parse. */
@@ -37,7 +58,16 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
         .execute(CommandIDs.insert, { batchId, responseId, mode, format, ...extra })
         .catch(reason => Notification.error(trans.__('Insert: %1', (reason as Error).message), { autoClose: 8000 }));
     },
-    copy: text => Clipboard.copyToSystem(text),
+    copy: text =>
+      copyToClipboard(text, trans.__('the code block'), trans).catch(reason =>
+        Notification.error((reason as Error).message, { autoClose: 8000 })
+      ),
+    copyResponse: (responseId, attempt, cell) => {
+      const extra = { ...(cell === undefined ? {} : { cell }), ...(attempt === undefined ? {} : { attempt }) };
+      app.commands
+        .execute(CommandIDs.copy, { batchId, responseId, ...extra, interactive: true })
+        .catch(reason => Notification.error(trans.__('Copy: %1', (reason as Error).message), { autoClose: 8000 }));
+    },
     activeCellSource: () => activeCell?.source() ?? null,
     language
   });
@@ -53,7 +83,8 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       trans,
       actions: actionsFor(batch.id),
       view,
-      layout
+      layout,
+      languages: context.languages ?? null
     });
     const widget = compareMainAreaWidget(content, batch.id, batch.options.prompt, trans);
     app.shell.add(widget, 'main');
@@ -106,6 +137,47 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       const results = batch.responses.map(response => parse(response));
       openCompare(batch, 'parsed', 'side-by-side');
       return { batchId: batch.id, responses: results };
+    })
+  });
+
+  app.commands.addCommand(CommandIDs.copy, {
+    label: args => (args.cell !== undefined ? trans.__('Copy cell of response') : trans.__('Copy response')),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          ...responseArgs,
+          attempt: attemptArg,
+          cell: {
+            type: 'integer',
+            minimum: 0,
+            description: "A cell of the parsed response (0-based, as insert's); default: the whole response."
+          },
+          interactive: interactiveArg
+        }
+      }
+    },
+    execute: reportingFailures(trans.__('Copy'), async args => {
+      const batch = findBatch(model, args);
+      const response = findResponse(batch, optionalString(args, 'responseId'));
+      const attempt = findAttempt(response, args);
+      const cell = args.cell === undefined || args.cell === null ? undefined : (args.cell as number);
+      const text = copyTextOf(attempt.snapshot().content, cell, {
+        language: language(),
+        structured: batch.options.structured
+      });
+      const what =
+        cell === undefined
+          ? trans.__('response %1', response.id)
+          : trans.__('cell %1 of response %2', cell, response.id);
+      await copyToClipboard(text, what, trans);
+      return {
+        batchId: batch.id,
+        responseId: response.id,
+        attempt: attempt.attempt,
+        ...(cell === undefined ? {} : { cell }),
+        text
+      };
     })
   });
 }

@@ -1,4 +1,5 @@
-import React, { useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
+import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
@@ -6,7 +7,8 @@ import { isParseFailure, parseOne } from '../parse';
 import type { IBatchView, IResponseView } from '../tokens';
 import type { InsertMode } from '../notebook/insert';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
-import { LineDiff } from './LineDiff';
+import { defaultDiffSides, DiffMode } from './diff';
+import { LineDiff, WordDiff } from './LineDiff';
 import { RenderedMarkdown } from './RenderedMarkdown';
 import { ResponseDetails } from './ResponseCard';
 import { shownState, stateLabel, stateTone } from './status';
@@ -20,7 +22,10 @@ export type CompareLayout = 'tabs' | 'side-by-side';
 export interface ICompareActions {
   /** Insert attempt `attempt` of a response (the one shown when undefined). */
   insert(responseId: string, mode: InsertMode, format: 'cells' | 'text', cell?: number, attempt?: number): void;
+  /** Copy `text` (a rendered code block) to the clipboard, saying whether it worked. */
   copy(text: string): void;
+  /** Copy a response's attempt, or one of its parsed cells (`fanout:copy`). */
+  copyResponse(responseId: string, attempt?: number, cell?: number): void;
   /** The active cell's source, for the diff against it; null without one. */
   activeCellSource(): string | null;
   /** The kernel language of the current notebook. */
@@ -34,6 +39,8 @@ export interface IComparePanelProps {
   actions: ICompareActions;
   initialView?: CompareView;
   initialLayout?: CompareLayout;
+  /** JupyterLab's language registry, to highlight parsed code cells; null: shown as plain text. */
+  languages?: IEditorLanguageRegistry | null;
 }
 
 const CELL = 'cell';
@@ -43,6 +50,43 @@ function label(response: IResponseView, trans: TranslationBundle): string {
   return model ? trans.__('Response %1 · %2', response.index, model) : trans.__('Response %1', response.index);
 }
 
+/**
+ * A parsed code cell, highlighted by JupyterLab's own language registry (as a notebook's markdown
+ * code blocks are): CodeMirror's parser, text nodes in spans, never markup from the model.
+ */
+function CodeBlock(props: { source: string; language: string; languages?: IEditorLanguageRegistry | null }) {
+  const host = useRef<HTMLPreElement>(null);
+  const { source, language, languages } = props;
+  useEffect(() => {
+    const element = host.current;
+    if (!element) {
+      return;
+    }
+    element.textContent = source;
+    if (!languages) {
+      return;
+    }
+    let current = true;
+    const code = document.createElement('code');
+    languages
+      .highlight(source, languages.findBest(language), code)
+      .then(() => {
+        if (current) {
+          element.replaceChildren(code);
+          element.dataset.highlighted = language;
+        }
+      })
+      .catch(reason => {
+        // The plain text stays; the reason goes to the console, not to a toast per cell.
+        console.warn(`Fanout: could not highlight ${language} code`, reason);
+      });
+    return () => {
+      current = false;
+    };
+  }, [source, language, languages]);
+  return <pre className="jp-Fanout-code" ref={host} />;
+}
+
 function ParsedView(props: {
   response: IResponseView;
   /** The batch asked for JSON cells (structured output). */
@@ -50,6 +94,7 @@ function ParsedView(props: {
   rendermime: IRenderMimeRegistry;
   trans: TranslationBundle;
   actions: ICompareActions;
+  languages?: IEditorLanguageRegistry | null;
 }): JSX.Element {
   const { response, trans, actions } = props;
   const attempt = response.shownAttempt;
@@ -78,22 +123,27 @@ function ParsedView(props: {
             <>
               <div className="jp-Fanout-code-actions">
                 <button
-                  className="jp-Button jp-mod-styled jp-Fanout-copy-code"
-                  onClick={() => actions.copy(cell.source)}
+                  className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-copy-code"
+                  title={trans.__('Copy this cell')}
+                  onClick={() => actions.copyResponse(response.id, attempt, i)}
                 >
                   {trans.__('Copy')}
                 </button>
                 <button
-                  className="jp-Button jp-mod-styled jp-Fanout-insert-code"
+                  className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-insert-code"
                   onClick={() => actions.insert(response.id, 'below', 'cells', i, attempt)}
                 >
                   {trans.__('Insert')}
                 </button>
               </div>
-              <pre className="jp-Fanout-code">{cell.source}</pre>
+              <CodeBlock
+                source={cell.source}
+                language={cell.language ?? actions.language()}
+                languages={props.languages}
+              />
             </>
           ) : (
-            <RenderedMarkdown rendermime={props.rendermime} source={cell.source} trans={trans} />
+            <RenderedMarkdown rendermime={props.rendermime} source={cell.source} trans={trans} onCopy={actions.copy} />
           )}
         </div>
       ))}
@@ -108,6 +158,7 @@ function ResponseColumn(props: {
   rendermime: IRenderMimeRegistry;
   trans: TranslationBundle;
   actions: ICompareActions;
+  languages?: IEditorLanguageRegistry | null;
 }): JSX.Element {
   const { response, view, trans, actions } = props;
   // The attempt the sidebar's card shows (see `AttemptSwitch`).
@@ -142,26 +193,55 @@ function ResponseColumn(props: {
             : trans.__('%1 tokens', snapshot.totalTokens)}
         </span>
       </header>
-      <div className="jp-Fanout-compare-actions">
-        <button className="jp-Button jp-mod-styled jp-Fanout-insert-cells" onClick={() => insert('below', 'cells')}>
-          {trans.__('Insert as cells')}
-        </button>
-        <button className="jp-Button jp-mod-styled jp-Fanout-insert-text" onClick={() => insert('below', 'text')}>
-          {trans.__('Insert as text')}
-        </button>
-        <button className="jp-Button jp-mod-styled jp-Fanout-replace-cell" onClick={() => insert('replace', 'cells')}>
-          {trans.__('Replace active cell')}
-        </button>
+      <div className="jp-Fanout-compare-actions" role="toolbar" aria-label={trans.__('Response actions')}>
         <button
-          className="jp-Button jp-mod-styled jp-Fanout-new-notebook"
-          onClick={() => insert('new-notebook', 'cells')}
+          className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-copy-response"
+          title={trans.__('Copy the whole response')}
+          onClick={() => actions.copyResponse(response.id, attempt)}
         >
-          {trans.__('New notebook')}
+          {trans.__('Copy')}
         </button>
+        <span className="jp-Fanout-compare-insert-group" role="group" aria-label={trans.__('Insert')}>
+          <span className="jp-Fanout-compare-group-label" aria-hidden="true">
+            {trans.__('Insert')}
+          </span>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-insert-cells"
+            title={trans.__('Insert below the active cell, parsed into cells')}
+            aria-label={trans.__('Insert as cells')}
+            onClick={() => insert('below', 'cells')}
+          >
+            {trans.__('as cells')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-insert-text"
+            title={trans.__('Insert below the active cell as one markdown cell')}
+            aria-label={trans.__('Insert as text')}
+            onClick={() => insert('below', 'text')}
+          >
+            {trans.__('as text')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-replace-cell"
+            title={trans.__('Replace the active cell with this response, parsed into cells')}
+            aria-label={trans.__('Replace active cell')}
+            onClick={() => insert('replace', 'cells')}
+          >
+            {trans.__('replacing cell')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-small jp-Fanout-new-notebook"
+            title={trans.__('Put this response into a new notebook')}
+            aria-label={trans.__('New notebook')}
+            onClick={() => insert('new-notebook', 'cells')}
+          >
+            {trans.__('in new notebook')}
+          </button>
+        </span>
       </div>
       <ResponseDetails snapshot={snapshot} trans={trans} />
       {view === 'rendered' && (
-        <RenderedMarkdown rendermime={props.rendermime} source={snapshot.content} trans={trans} />
+        <RenderedMarkdown rendermime={props.rendermime} source={snapshot.content} trans={trans} onCopy={actions.copy} />
       )}
       {view === 'parsed' && <ParsedView {...props} />}
       {view === 'raw' && <pre className="jp-Fanout-response-text">{snapshot.content}</pre>}
@@ -176,8 +256,11 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
   const [layout, setLayout] = useState<CompareLayout>(props.initialLayout ?? 'tabs');
   const [active, setActive] = useState('1');
   const [shown, setShown] = useState<string[]>(['1', '2']);
-  const [diffA, setDiffA] = useState('1');
-  const [diffB, setDiffB] = useState('');
+  // The diff's sides: null until chosen, meaning the two responses on screen.
+  const [diffA, setDiffA] = useState<string | null>(null);
+  const [diffB, setDiffB] = useState<string | null>(null);
+  const [diffMode, setDiffMode] = useState<DiffMode>('line');
+  const [diffOpen, setDiffOpen] = useState(false);
   if (!batch) {
     return <p className="jp-Fanout-empty">{trans.__('There is no batch to compare yet.')}</p>;
   }
@@ -191,11 +274,18 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
   const diffLabel = (id: string) => (id === CELL ? trans.__('active cell') : trans.__('Response %1', id));
   const sides = [...batch.responses.map(r => r.id), CELL].map(id => [id, diffLabel(id)] as const);
   const fromChoice = { label: trans.__('From'), className: 'jp-Fanout-diff-a', options: sides };
-  const toChoice = {
-    label: trans.__('to'),
-    className: 'jp-Fanout-diff-b',
-    options: [['', trans.__('(choose)')] as const, ...sides]
-  };
+  const toChoice = { label: trans.__('to'), className: 'jp-Fanout-diff-b', options: sides };
+  const modes: ChoiceOptions<DiffMode> = [
+    ['line', trans.__('Line')],
+    ['word', trans.__('Word')]
+  ];
+  const modeChoice = { label: trans.__('by'), className: 'jp-Fanout-diff-mode', options: modes };
+  const [defaultA, defaultB] = defaultDiffSides(
+    columns.map(r => r.id),
+    batch.responses.map(r => r.id)
+  );
+  const sideA = diffA ?? defaultA;
+  const sideB = diffB ?? (defaultB || CELL);
   const layouts: ChoiceOptions<CompareLayout> = [
     ['tabs', trans.__('tabs')],
     ['side-by-side', trans.__('side by side')]
@@ -207,8 +297,9 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
     ['raw', trans.__('raw text')]
   ];
   const viewChoice = { label: trans.__('Show'), className: 'jp-Fanout-compare-view', options: views };
-  const before = diffSource(diffA);
-  const after = diffB ? diffSource(diffB) : null;
+  const before = diffOpen ? diffSource(sideA) : null;
+  const after = diffOpen ? diffSource(sideB) : null;
+  const diffLabels = { beforeLabel: diffLabel(sideA), afterLabel: diffLabel(sideB) };
   return (
     <div className="jp-Fanout-compare" data-layout={layout} data-view={view}>
       <div className="jp-Fanout-compare-toolbar">
@@ -262,18 +353,28 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
             rendermime={props.rendermime}
             trans={trans}
             actions={actions}
+            languages={props.languages}
           />
         ))}
       </div>
-      <details className="jp-Fanout-compare-diff" open={diffB !== ''}>
+      <details
+        className="jp-Fanout-compare-diff"
+        open={diffOpen}
+        onToggle={event => setDiffOpen((event.target as HTMLDetailsElement).open)}
+      >
         <summary>{trans.__('Diff')}</summary>
-        <Choice {...fromChoice} value={diffA} onChange={setDiffA} />{' '}
-        <Choice {...toChoice} value={diffB} onChange={setDiffB} />
-        {diffB !== '' &&
+        <div className="jp-Fanout-diff-choices">
+          <Choice {...fromChoice} value={sideA} onChange={setDiffA} />
+          <Choice {...toChoice} value={sideB} onChange={setDiffB} />
+          <Choice {...modeChoice} value={diffMode} onChange={setDiffMode} />
+        </div>
+        {diffOpen &&
           (before === null || after === null ? (
             <p className="jp-Fanout-empty">{trans.__('There is no active cell to compare with.')}</p>
+          ) : diffMode === 'word' ? (
+            <WordDiff before={before} after={after} {...diffLabels} />
           ) : (
-            <LineDiff before={before} after={after} beforeLabel={diffLabel(diffA)} afterLabel={diffLabel(diffB)} />
+            <LineDiff before={before} after={after} {...diffLabels} />
           ))}
       </details>
     </div>

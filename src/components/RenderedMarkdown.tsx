@@ -1,6 +1,8 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import { MessageLoop } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
 
 import { BLOCKED_ATTRIBUTE, blockedUrl, hostOf, RemoteBlockingSanitizer, restoreElement } from '../render/remote';
 
@@ -63,6 +65,25 @@ function addPlaceholders(root: HTMLElement, trans: TranslationBundle): string[] 
 }
 
 /**
+ * A Copy button before each code block (`<pre>`) of the rendered markdown; it copies the block's
+ * text as shown (never markup). The buttons are built here, never from model text.
+ */
+function addCopyButtons(root: HTMLElement, trans: TranslationBundle, onCopy: (text: string) => void): void {
+  for (const pre of Array.from(root.querySelectorAll('pre'))) {
+    const bar = document.createElement('div');
+    bar.className = 'jp-Fanout-code-actions jp-Fanout-rendered-code-actions';
+    const copy = document.createElement('button');
+    copy.className = 'jp-Button jp-mod-styled jp-mod-small jp-Fanout-copy-code';
+    copy.textContent = trans.__('Copy');
+    copy.title = trans.__('Copy this code block');
+    // A fenced block's text ends with the newline before its closing fence: not part of the code.
+    copy.onclick = () => onCopy((pre.textContent ?? '').replace(/\n$/, ''));
+    bar.append(copy);
+    pre.before(bar);
+  }
+}
+
+/**
  * Markdown rendered by JupyterLab's rendermime, untrusted, so always sanitized. The registry
  * given here must be the extension's clone whose sanitizer refuses the command linker and
  * blocks remote resources (`RemoteBlockingSanitizer`); until the user clicks "Load remote
@@ -72,9 +93,11 @@ export function RenderedMarkdown(props: {
   rendermime: IRenderMimeRegistry;
   source: string;
   trans: TranslationBundle;
+  /** Given: each code block gets a Copy button that calls it with the block's text. */
+  onCopy?: (text: string) => void;
 }): JSX.Element {
   const host = useRef<HTMLDivElement>(null);
-  const { source, trans } = props;
+  const { source, trans, onCopy } = props;
   const [allowRemote, setAllowRemote] = useState(false);
   const [blockedHosts, setBlockedHosts] = useState<string[]>([]);
   const rendermime = useMemo(() => {
@@ -92,8 +115,16 @@ export function RenderedMarkdown(props: {
       .then(() => {
         if (current && host.current) {
           const hosts = addPlaceholders(renderer.node, trans);
+          if (onCopy) {
+            addCopyButtons(renderer.node, trans, onCopy);
+          }
           setBlockedHosts(previous => (previous.join(' ') === hosts.join(' ') ? previous : hosts));
           host.current.replaceChildren(renderer.node);
+          // What attaching does to a notebook's output: rendermime's renderer typesets its math
+          // (the registry's latexTypesetter, MathJax by default) and hardens its links when it is
+          // told it was attached, and only then. It runs on the sanitized DOM. (Not Widget.attach:
+          // React may remove the host before this effect's cleanup, and Widget.detach would throw.)
+          MessageLoop.sendMessage(renderer, Widget.Msg.AfterAttach);
         }
       })
       .catch(reason => {
@@ -103,9 +134,15 @@ export function RenderedMarkdown(props: {
       });
     return () => {
       current = false;
+      if (renderer.isAttached) {
+        // The pair of the AfterAttach above (it set the attached flag): dispose must not detach
+        // a node React may have removed already.
+        MessageLoop.sendMessage(renderer, Widget.Msg.BeforeDetach);
+        MessageLoop.sendMessage(renderer, Widget.Msg.AfterDetach);
+      }
       renderer.dispose();
     };
-  }, [rendermime, source, trans]);
+  }, [rendermime, source, trans, onCopy]);
   return (
     <div className="jp-Fanout-rendered">
       {blockedHosts.length > 0 && !allowRemote && (

@@ -1,5 +1,6 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, Sanitizer } from '@jupyterlab/apputils';
+import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
@@ -13,14 +14,15 @@ export const comparePlugin: JupyterFrontEndPlugin<void> = {
   description: "Compare a Fanout batch's responses, and parse them into cells.",
   autoStart: true,
   requires: [IFanoutModel, IRenderMimeRegistry],
-  optional: [IFanoutActiveCell, ICommandPalette, ITranslator],
+  optional: [IFanoutActiveCell, ICommandPalette, ITranslator, IEditorLanguageRegistry],
   activate: (
     app: JupyterFrontEnd,
     model: IFanoutModel,
     rendermime: IRenderMimeRegistry,
     activeCell: IFanoutActiveCell | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    languages: IEditorLanguageRegistry | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_fanout');
     // Model output is untrusted: sanitized, and never allowed to run commands when clicked.
@@ -28,7 +30,14 @@ export const comparePlugin: JupyterFrontEndPlugin<void> = {
     sanitizer.setAllowCommandLinker(false);
     // Nothing in it loads from another origin until the user asks (RemoteBlockingSanitizer).
     const blocking = new RemoteBlockingSanitizer(sanitizer);
-    registerCompareCommands({ app, model, activeCell, rendermime: rendermime.clone({ sanitizer: blocking }), trans });
+    registerCompareCommands({
+      app,
+      model,
+      activeCell,
+      rendermime: rendermime.clone({ sanitizer: blocking }),
+      trans,
+      languages
+    });
     const category = trans.__('Fanout');
     palette?.addItem({ command: CommandIDs.compare, category, args: { interactive: true } });
     palette?.addItem({ command: CommandIDs.parse, category, args: { interactive: true } });

@@ -1,5 +1,6 @@
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, UseSignal, listIcon } from '@jupyterlab/ui-components';
@@ -18,6 +19,7 @@ export class CompareWidget extends ReactWidget {
       actions: ICompareActions;
       view?: CompareView;
       layout?: CompareLayout;
+      languages?: IEditorLanguageRegistry | null;
     }
   ) {
     super();
@@ -25,7 +27,7 @@ export class CompareWidget extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    const { model, batchId, rendermime, trans, actions, view, layout } = this._options;
+    const { model, batchId, rendermime, trans, actions, view, layout, languages } = this._options;
     return (
       <UseSignal signal={model.changed}>
         {() => (
@@ -36,6 +38,7 @@ export class CompareWidget extends ReactWidget {
             actions={actions}
             initialView={view}
             initialLayout={layout}
+            languages={languages}
           />
         )}
       </UseSignal>

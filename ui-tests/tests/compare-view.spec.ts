@@ -1,0 +1,227 @@
+/**
+ * The compare view (issue 16, item 4): math typeset by JupyterLab's rendermime (MathJax), code
+ * highlighted in the rendered and parsed views, Copy on code blocks and whole responses, a toolbar
+ * that holds at 1024 px, and a word diff beside the line diff.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+import { execute, notebookWithPrompt } from './helpers';
+import { resetSimulator } from './simulator';
+
+const FAST = { tokens_per_second: 2000, ttft_ms: 10, reasoning_tokens: 0 };
+
+const CODE = "import json\ndata = json.loads('[1, 2, 3]')";
+const ANSWER = [
+  'The area is $x^2$ and the integral is',
+  '',
+  '$$\\int_0^1 x\\,dx = \\frac{1}{2}$$',
+  '',
+  '```python',
+  CODE,
+  '```',
+  '',
+  'Lists are mutable and tuples are not.',
+  ''
+].join('\n');
+
+async function compareOf(page: IJupyterLabPageFixture, args: Record<string, unknown>): Promise<Locator> {
+  await execute(page, 'fanout:compare', args);
+  const compare = page.locator('.jp-Fanout-compare');
+  await expect(compare).toBeVisible();
+  return compare;
+}
+
+async function clipboard(page: IJupyterLabPageFixture): Promise<string> {
+  return page.evaluate(() => navigator.clipboard.readText());
+}
+
+test.describe('Compare view', () => {
+  test.beforeEach(async ({ context }) => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  });
+
+  test('math is typeset by MathJax, through the sanitized renderer, and a script in the same answer stays inert', async ({
+    page,
+    request
+  }) => {
+    const hostile = `${ANSWER}\n<img src=x onerror="window.__fanoutPwned = 1">\n<script>window.__fanoutPwned = 2</script>\n`;
+    await resetSimulator(request, { ...FAST, answer_text: hostile });
+    await page.notebook.createNew();
+    await execute(page, 'fanout:generate', { prompt: 'math', n: 1 });
+    const compare = await compareOf(page, { view: 'rendered' });
+    const rendered = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown');
+    // Inline and display math: two MathJax containers, one of them display.
+    await expect(rendered.locator('mjx-container')).toHaveCount(2);
+    await expect(rendered.locator('mjx-container[display="true"]')).toHaveCount(1);
+    // The TeX source is not left as text.
+    await expect(rendered).not.toContainText('\\frac');
+    expect(await page.evaluate(() => (window as any).__fanoutPwned)).toBeUndefined();
+    await expect(rendered.locator('script, [onerror]')).toHaveCount(0);
+  });
+
+  test('code is highlighted in the rendered and parsed views, and every Copy copies exactly', async ({
+    page,
+    request
+  }) => {
+    await resetSimulator(request, { ...FAST, answer_text: ANSWER });
+    await page.notebook.createNew();
+    const summary = await execute(page, 'fanout:generate', { prompt: 'code', n: 1 });
+    const compare = await compareOf(page, { view: 'rendered' });
+    const column = compare.locator('.jp-Fanout-compare-column').first();
+
+    // Rendered: JupyterLab's markdown highlighting (CodeMirror's classes on spans).
+    const renderedCode = column.locator('.jp-Fanout-markdown pre code');
+    await expect(renderedCode).toHaveCount(1);
+    await expect.poll(() => renderedCode.locator('span[class]').count()).toBeGreaterThan(2);
+    await column.locator('.jp-Fanout-markdown .jp-Fanout-copy-code').click();
+    await expect.poll(() => clipboard(page)).toBe(CODE);
+    await expect(page.locator('.Toastify__toast', { hasText: 'Copied the code block' }).first()).toBeVisible();
+
+    // The whole response.
+    await column.locator('.jp-Fanout-copy-response').click();
+    await expect.poll(() => clipboard(page)).toBe(summary.responses[0].content);
+
+    // Parsed: the code cell is highlighted by the same registry, with the same classes' shape.
+    await compare.locator('.jp-Fanout-compare-view').selectOption('parsed');
+    const parsedCode = column.locator('.jp-Fanout-parsed-code .jp-Fanout-code');
+    await expect(parsedCode).toHaveCount(1);
+    await expect(parsedCode).toHaveAttribute('data-highlighted', 'python');
+    await expect.poll(() => parsedCode.locator('span[class]').count()).toBeGreaterThan(2);
+    await expect(parsedCode).toHaveText(CODE);
+    await page.evaluate(() => navigator.clipboard.writeText('nothing yet'));
+    await column.locator('.jp-Fanout-parsed-code .jp-Fanout-copy-code').click();
+    await expect.poll(() => clipboard(page)).toBe(CODE);
+
+    // The command: resolves with exactly what it copied; a bad cell is refused by name.
+    const copied = await execute(page, 'fanout:copy', { responseId: '1', cell: 1 });
+    expect(copied).toEqual({ batchId: summary.batchId, responseId: '1', attempt: 1, cell: 1, text: CODE });
+    expect(await clipboard(page)).toBe(CODE);
+    const error = await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('fanout:copy', { responseId: '1', cell: 9 }).then(
+        () => 'resolved',
+        (e: Error) => e.message
+      )
+    );
+    expect(error).toMatch(/no cell 9; this response has \d+ cell/);
+    expect(await clipboard(page)).toBe(CODE);
+
+    // A clipboard that refuses: one error toast naming what and why, nothing uncaught.
+    const errors: string[] = [];
+    page.on('pageerror', e => errors.push(e.message));
+    await page.evaluate(() => {
+      Object.defineProperty(navigator.clipboard, 'writeText', {
+        configurable: true,
+        value: () => Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'))
+      });
+    });
+    await column.locator('.jp-Fanout-copy-response').click();
+    const refused = page.locator('.Toastify__toast--error', { hasText: 'Could not copy response 1' });
+    await expect(refused).toHaveCount(1);
+    await expect(refused).toContainText('Write permission denied.');
+    await page.waitForTimeout(300);
+    await expect(refused).toHaveCount(1);
+    expect(errors).toEqual([]);
+  });
+
+  test('the word diff defaults to the two responses on screen and marks an inserted and a deleted word', async ({
+    page,
+    request
+  }) => {
+    await resetSimulator(request, { ...FAST, answer_text: 'Lists are mutable and tuples are not.' });
+    // The active cell: the answer with one word deleted ("and") and one inserted ("hashable").
+    await notebookWithPrompt(page, 'Lists are mutable tuples are not hashable.');
+    await execute(page, 'fanout:generate', { prompt: 'x', n: 3 });
+    const compare = await compareOf(page, { layout: 'side-by-side' });
+    await compare.locator('.jp-Fanout-compare-pick input').nth(0).uncheck();
+    await compare.locator('.jp-Fanout-compare-pick input').nth(2).check();
+    await compare.locator('.jp-Fanout-compare-diff summary').click();
+    await expect(compare.locator('.jp-Fanout-diff-a select')).toHaveValue('2');
+    await expect(compare.locator('.jp-Fanout-diff-b select')).toHaveValue('3');
+    await expect(compare.locator('.jp-Fanout-diff-mode select')).toHaveValue('line');
+    await compare.locator('.jp-Fanout-diff-mode').selectOption('word');
+    // Identical responses: nothing marked.
+    const diff = compare.locator('.jp-Fanout-word-diff');
+    await expect(diff).toBeVisible();
+    await expect(diff.locator('[data-diff="same"]')).toHaveText(['Lists are mutable and tuples are not.']);
+    await expect(diff.locator('[data-diff="added"], [data-diff="removed"]')).toHaveCount(0);
+
+    await compare.locator('.jp-Fanout-diff-b').selectOption('cell');
+    await expect(diff.locator('del[data-diff="removed"]')).toHaveText(['and ']);
+    await expect(diff.locator('ins[data-diff="added"]')).toHaveText([' hashable']);
+    // Back to lines: the whole line is removed and added.
+    await compare.locator('.jp-Fanout-diff-mode').selectOption('line');
+    await expect(compare.locator('.jp-Fanout-diff:not(.jp-Fanout-word-diff) [data-diff="removed"]')).toContainText(
+      'Lists are mutable and tuples are not.'
+    );
+  });
+
+  test('at 1024 × 768 the toolbar is one row and no button breaks, in both themes', async ({
+    page,
+    request
+  }, testInfo) => {
+    await page.setViewportSize({ width: 1024, height: 768 });
+    await resetSimulator(request, { ...FAST, answer_text: ANSWER });
+    // The active cell: the answer edited, for the word diff of the screenshot (docs/compare.png).
+    await notebookWithPrompt(
+      page,
+      ANSWER.replace('are mutable and', 'are mutable, growable and').replace('The area', 'Its area')
+    );
+    await execute(page, 'fanout:generate', { prompt: 'layout', n: 2 });
+    const compare = await compareOf(page, { layout: 'side-by-side', view: 'rendered' });
+    await expect(compare.locator('.jp-Fanout-compare-column mjx-container').first()).toBeVisible();
+
+    const tops = async (items: Locator) =>
+      (await items.evaluateAll(els => els.map(e => Math.round(e.getBoundingClientRect().top)))) as number[];
+    /** One row: every item's vertical extent overlaps every other's (centred items differ in height). */
+    const oneRow = async (items: Locator) => {
+      const boxes = (await items.evaluateAll(els =>
+        els.map(e => [e.getBoundingClientRect().top, e.getBoundingClientRect().bottom])
+      )) as number[][];
+      return Math.max(...boxes.map(b => b[0])) < Math.min(...boxes.map(b => b[1]));
+    };
+    const heights = async (items: Locator) =>
+      (await items.evaluateAll(els => els.map(e => e.getBoundingClientRect().height))) as number[];
+    const check = async (theme: string) => {
+      await page.screenshot({ path: testInfo.outputPath(`compare-1024-${theme}.png`) });
+      const toolbar = compare.locator('.jp-Fanout-compare-toolbar > *');
+      expect(await toolbar.count()).toBe(3);
+      expect(await oneRow(toolbar)).toBe(true);
+      for (const column of await compare.locator('.jp-Fanout-compare-column').all()) {
+        const buttons = column.locator('.jp-Fanout-compare-actions button');
+        expect(await buttons.count()).toBe(5);
+        // No label breaks inside its button: every button is as tall as the first.
+        const h = await heights(buttons);
+        expect(Math.max(...h) - Math.min(...h)).toBeLessThan(2);
+        // The group wraps at most once (two rows), never one button a row.
+        expect(new Set(await tops(buttons)).size).toBeLessThanOrEqual(2);
+      }
+    };
+    await check('light');
+    await page.theme.setDarkTheme();
+    await check('dark');
+    await page.theme.setLightTheme();
+    // With the sidebars closed, each column's actions are one row.
+    await page.evaluate(() => {
+      (window as any).jupyterapp.shell.collapseLeft();
+      (window as any).jupyterapp.shell.collapseRight();
+    });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: testInfo.outputPath('compare-1024-wide-light.png') });
+    for (const column of await compare.locator('.jp-Fanout-compare-column').all()) {
+      expect(await oneRow(column.locator('.jp-Fanout-compare-actions button'))).toBe(true);
+    }
+    // The picture in the README: both columns, and the word diff of response 1 against the cell.
+    await compare.locator('.jp-Fanout-compare-diff summary').click();
+    await compare.locator('.jp-Fanout-diff-b').selectOption('cell');
+    await compare.locator('.jp-Fanout-diff-mode').selectOption('word');
+    await expect(compare.locator('.jp-Fanout-word-diff ins[data-diff="added"]')).toContainText(['Its', 'growable']);
+    await expect(compare.locator('.jp-Fanout-word-diff del[data-diff="removed"]')).toContainText(['The']);
+    await page.locator('.jp-Fanout-compare-widget').evaluate(e => e.scrollTo(0, e.scrollHeight));
+    await page.screenshot({ path: testInfo.outputPath('compare-word-diff-light.png') });
+    await page.theme.setDarkTheme();
+    await page.screenshot({ path: testInfo.outputPath('compare-word-diff-dark.png') });
+    await page.theme.setLightTheme();
+  });
+});
