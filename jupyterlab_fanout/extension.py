@@ -19,6 +19,8 @@ from .handlers import (
     BatchRecordHandler,
     DirectAttemptHandler,
     DirectBatchHandler,
+    PickHandler,
+    RatingHandler,
     StoreStateHandler,
     UpstreamsHandler,
 )
@@ -65,6 +67,8 @@ class FanoutExtensionApp(ExtensionApp):
                 (r"fanout/batches/([^/]+)", BatchRecordHandler),
                 (r"fanout/batches/([^/]+)/export", BatchExportHandler),
                 (r"fanout/batches/([^/]+)/direct", DirectBatchHandler),
+                (r"fanout/batches/([^/]+)/pick", PickHandler),
+                (r"fanout/batches/([^/]+)/responses/([^/]+)/rating", RatingHandler),
                 (r"fanout/batches/([^/]+)/direct/([^/]+)/([^/]+)", DirectAttemptHandler),
             ]
         )
