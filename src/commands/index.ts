@@ -10,3 +10,5 @@ export { registerCompareCommands } from './compare';
 export type { ICompareCommandContext } from './compare';
 export { checkStore, registerHistoryCommands, storeWarning } from './history';
 export type { IHistoryCommandContext } from './history';
+export { agreementInputs, pickArgs, rateArgs, registerVerdictCommands } from './verdicts';
+export type { IVerdictCommandContext } from './verdicts';
