@@ -165,7 +165,9 @@ export function registerVerdictCommands(context: IVerdictCommandContext): void {
       }
       model.setPick(
         batchId,
-        kept.responseId === null || kept.attempt === null ? null : { responseId: kept.responseId, attempt: kept.attempt }
+        kept.responseId === null || kept.attempt === null
+          ? null
+          : { responseId: kept.responseId, attempt: kept.attempt }
       );
       commands.notifyCommandChanged(CommandIDs.listBatches);
       return { batchId, responseId: kept.responseId, attempt: kept.attempt };
@@ -215,9 +217,19 @@ export function registerVerdictCommands(context: IVerdictCommandContext): void {
       args: {
         type: 'object',
         properties: {
-          batchId: { type: 'string', description: "Default: the newest in this page; else read from the server's store." },
-          by: { type: 'string', enum: [...AGREEMENT_METHODS], description: 'How the final answer is read (default last-line).' },
-          pattern: { type: 'string', description: 'For regex: its first capture group (of the last match) is the answer.' },
+          batchId: {
+            type: 'string',
+            description: "Default: the newest in this page; else read from the server's store."
+          },
+          by: {
+            type: 'string',
+            enum: [...AGREEMENT_METHODS],
+            description: 'How the final answer is read (default last-line).'
+          },
+          pattern: {
+            type: 'string',
+            description: 'For regex: its first capture group (of the last match) is the answer.'
+          },
           field: { type: 'string', description: 'For json: a path like answer or result.label.' }
         }
       }
@@ -225,7 +237,11 @@ export function registerVerdictCommands(context: IVerdictCommandContext): void {
     execute: async (args): Promise<IAgreementResult> => {
       const batchId = optionalString(args, 'batchId');
       const by = optionalString(args, 'by') ?? 'last-line';
-      const options = { by: by as never, pattern: optionalString(args, 'pattern'), field: optionalString(args, 'field') };
+      const options = {
+        by: by as never,
+        pattern: optionalString(args, 'pattern'),
+        field: optionalString(args, 'field')
+      };
       if (batchId === undefined) {
         findBatch(model, {}); // Throws when there is no batch.
       }

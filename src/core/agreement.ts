@@ -115,7 +115,7 @@ const WRAPPERS: ReadonlyArray<[string, string]> = [
 export function normaliseAnswer(answer: string): string {
   let text = answer.trim();
   // Markdown emphasis, inline code and quotes around the whole answer: **42**, `42`, "42".
-  for (let again = true; again; ) {
+  for (let again = true; again;) {
     again = false;
     for (const [open, close] of WRAPPERS) {
       if (text.length > open.length + close.length && text.startsWith(open) && text.endsWith(close)) {
@@ -134,7 +134,6 @@ export function normaliseAnswer(answer: string): string {
   }
   return text.toLowerCase().replace(/\s+/g, ' ');
 }
-
 
 /** The options of `fanout:agreement`, checked: a specific error for each thing wrong. */
 export function checkAgreementOptions(options: {
@@ -159,7 +158,9 @@ export function checkAgreementOptions(options: {
       throw new AgreementError(`Agreement: the pattern is not a valid regular expression: ${(error as Error).message}`);
     }
     if (regex.test('')) {
-      throw new AgreementError('Agreement: the pattern matches the empty text; it would find an empty answer anywhere.');
+      throw new AgreementError(
+        'Agreement: the pattern matches the empty text; it would find an empty answer anywhere.'
+      );
     }
     return { by, pattern: options.pattern, regex };
   }

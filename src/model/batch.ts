@@ -439,7 +439,8 @@ export class Batch implements IBatchView {
       typeof attempt === 'number' &&
       this.responses.some(r => r.id === responseId && r.attempts.some(a => a.attempt === attempt));
     const pick = summary.pick;
-    this._pick = pick && ok(pick.responseId, pick.attempt) ? { responseId: pick.responseId, attempt: pick.attempt } : null;
+    this._pick =
+      pick && ok(pick.responseId, pick.attempt) ? { responseId: pick.responseId, attempt: pick.attempt } : null;
     this._ratings.clear();
     for (const r of Array.isArray(summary.ratings) ? summary.ratings : []) {
       if (r && ok(r.responseId, r.attempt) && Number.isInteger(r.rating) && r.rating >= 1 && r.rating <= 5) {

@@ -106,9 +106,7 @@ describe('agreement by regex', () => {
       responses('Answer: 3 ... no wait\nAnswer: 4', 'answer: 4.0', 'ANSWER: 5', 'I do not know'),
       { by: 'regex', pattern: '^[Aa]nswer:\\s*(\\S+)' }
     );
-    expect(result.groups.map(g => [g.answer, g.responseIds])).toEqual([
-      ['4', ['1', '2']]
-    ]);
+    expect(result.groups.map(g => [g.answer, g.responseIds])).toEqual([['4', ['1', '2']]]);
     expect(result.unreadable).toEqual([
       { responseId: '3', index: 3, why: 'the pattern does not match' },
       { responseId: '4', index: 4, why: 'the pattern does not match' }
