@@ -86,21 +86,21 @@ function HistoryVerdict(props: { batch: IStoredBatchSummary; trans: IHistoryPane
     return (
       <div className="jp-Fanout-historyItem-verdict" data-pick={pick.responseId}>
         <span className="jp-Fanout-historyItem-winner">
-          <span aria-hidden="true">🏆 </span>
+          <span aria-hidden="true">♛ </span>
           {which}
         </span>
-        {pick.model && (
-          <span className="jp-Fanout-historyItem-winner-model" title={pick.model}>
-            {' · '}
-            {pick.model}
-          </span>
-        )}
         {rating ? (
           <>
             {' '}
             <StarsShown rating={rating} trans={trans} />
           </>
         ) : null}
+        {pick.model && (
+          <span className="jp-Fanout-historyItem-winner-model" title={pick.model}>
+            {' · '}
+            {pick.model}
+          </span>
+        )}
       </div>
     );
   }

@@ -154,16 +154,15 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
               }
               aria-label={trans.__('Winner')}
             >
-              🏆{' '}
+              ♛{' '}
             </span>
           )}
-          {props.attempt ? `${props.model} · ${props.attempt}` : props.model}
           {props.rating ? (
             <>
-              {' '}
-              <StarsShown rating={props.rating} trans={trans} />
+              <StarsShown rating={props.rating} trans={trans} compact />{' '}
             </>
           ) : null}
+          {props.attempt ? `${props.model} · ${props.attempt}` : props.model}
         </span>
         <span
           className="jp-Fanout-row-tokens"

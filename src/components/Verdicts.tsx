@@ -13,19 +13,24 @@ export function WinnerMark(props: { trans: TranslationBundle; attempt?: string }
   const { trans } = props;
   return (
     <span className="jp-Fanout-winner" title={trans.__('Picked as the winner of this batch')}>
-      <span aria-hidden="true">🏆 </span>
+      <span aria-hidden="true">♛ </span>
       {props.attempt ? trans.__('Winner (%1)', props.attempt) : trans.__('Winner')}
     </span>
   );
 }
 
-/** Stars read only: `★★★☆☆`, with the rating said in words. */
-export function StarsShown(props: { rating: number; trans: TranslationBundle }): JSX.Element {
+/** Stars read only: `★★★☆☆` (`compact`: `★3`), with the rating said in words. */
+export function StarsShown(props: { rating: number; trans: TranslationBundle; compact?: boolean }): JSX.Element {
   const label = props.trans._n('%1 star', '%1 stars', props.rating);
   return (
-    <span className="jp-Fanout-stars-shown" role="img" aria-label={label} title={label} data-rating={props.rating}>
-      {'★'.repeat(props.rating)}
-      {'☆'.repeat(5 - props.rating)}
+    <span
+      className={`jp-Fanout-stars-shown${props.compact ? ' jp-mod-compact' : ''}`}
+      role="img"
+      aria-label={label}
+      title={label}
+      data-rating={props.rating}
+    >
+      {props.compact ? `★${props.rating}` : '★'.repeat(props.rating) + '☆'.repeat(5 - props.rating)}
     </span>
   );
 }

@@ -14,7 +14,7 @@
  * Answers are compared after a light normalisation ({@link normaliseAnswer}): surrounding
  * space, Markdown emphasis and quotes trimmed, case ignored, one trailing period dropped, and
  * numbers compared by value (`3.0` = `3`, `1,000` = `1000`). A group shows the answer as the
- * first response of it wrote it (trimmed).
+ * first response of it wrote it, tidied (the same marks and period removed, case kept).
  *
  * A response with no readable answer (still streaming, failed, stopped, cut off, no text, no
  * match, not JSON, no such field) is in `unreadable` with why; it is in no group.
@@ -42,7 +42,7 @@ export interface IAgreementInput {
 
 /** Responses that gave the same answer (after normalisation). */
 export interface IAgreementGroup {
-  /** The answer as the first response of the group wrote it (trimmed). */
+  /** The answer as the first response of the group wrote it, tidied ({@link tidyAnswer}). */
   answer: string;
   /** The normalised form the responses were compared by. */
   key: string;
@@ -111,8 +111,11 @@ const WRAPPERS: ReadonlyArray<[string, string]> = [
   ['‘', '’']
 ];
 
-/** See the module comment: the form answers are compared by. */
-export function normaliseAnswer(answer: string): string {
+/**
+ * An answer as shown: surrounding space, Markdown emphasis, inline code and quotes around the
+ * whole of it and one trailing period removed, inner runs of space made one (case kept).
+ */
+export function tidyAnswer(answer: string): string {
   let text = answer.trim();
   // Markdown emphasis, inline code and quotes around the whole answer: **42**, `42`, "42".
   for (let again = true; again;) {
@@ -125,14 +128,19 @@ export function normaliseAnswer(answer: string): string {
       }
     }
   }
-  text = text.replace(/\.$/, '').trim();
+  return text.replace(/\.$/, '').trim().replace(/\s+/g, ' ');
+}
+
+/** See the module comment: the form answers are compared by ({@link tidyAnswer}, then case and numbers). */
+export function normaliseAnswer(answer: string): string {
+  const text = tidyAnswer(answer);
   if (NUMBER.test(text)) {
     const value = Number(text.replace(/,/g, ''));
     if (Number.isFinite(value)) {
       return String(value);
     }
   }
-  return text.toLowerCase().replace(/\s+/g, ' ');
+  return text.toLowerCase();
 }
 
 /** The options of `fanout:agreement`, checked: a specific error for each thing wrong. */
@@ -312,7 +320,8 @@ export function agreement(responses: ReadonlyArray<IAgreementInput>, options: IA
       group.responseIds.push(responseId);
       group.indexes.push(index);
     } else {
-      const answer = read.answer.length > MAX_ANSWER ? `${read.answer.slice(0, MAX_ANSWER - 1)}…` : read.answer;
+      const tidy = tidyAnswer(read.answer);
+      const answer = tidy.length > MAX_ANSWER ? `${tidy.slice(0, MAX_ANSWER - 1)}…` : tidy;
       groups.set(key, { answer, key, count: 1, responseIds: [responseId], indexes: [index] });
     }
   }

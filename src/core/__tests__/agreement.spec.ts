@@ -1,5 +1,12 @@
 /** Agreement (self-consistency): extraction, normalisation, groups, majority and ties, errors. */
-import { agreement, AgreementError, checkAgreementOptions, IAgreementInput, normaliseAnswer } from '../agreement';
+import {
+  agreement,
+  AgreementError,
+  checkAgreementOptions,
+  IAgreementInput,
+  normaliseAnswer,
+  tidyAnswer
+} from '../agreement';
 
 function responses(...texts: Array<string | [string, string, (string | null)?]>): IAgreementInput[] {
   return texts.map((t, i) => {
@@ -31,6 +38,11 @@ describe('normaliseAnswer', () => {
     expect(normaliseAnswer(raw)).toBe(expected);
   });
 
+  it('tidies an answer for display, keeping its case', () => {
+    expect(tidyAnswer(' **New  York.** ')).toBe('New York');
+    expect(tidyAnswer('“Yes.”')).toBe('Yes');
+  });
+
   it('leaves unpaired marks and inner periods', () => {
     expect(normaliseAnswer('**42')).toBe('**42');
     expect(normaliseAnswer('e.g. this')).toBe('e.g. this');
@@ -45,7 +57,7 @@ describe('agreement by last line', () => {
     );
     expect(result.groups.map(g => [g.answer, g.count, g.responseIds])).toEqual([
       ['42', 3, ['1', '4', '5']],
-      ['It is 42.', 1, ['2']],
+      ['It is 42', 1, ['2']],
       ['41', 1, ['3']]
     ]);
     expect(result.groups[0].indexes).toEqual([1, 4, 5]);
