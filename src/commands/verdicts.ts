@@ -135,6 +135,19 @@ export function registerVerdictCommands(context: IVerdictCommandContext): void {
     return error as Error;
   };
 
+  /**
+   * Show a verdict the store kept in this page's copy of the batch. One on an attempt this page
+   * does not have (another tab re-generated it) is kept in the store all the same: said in the
+   * console, and shown when the batch is next read from the store.
+   */
+  const shownHere = (batchId: string, show: () => void) => {
+    try {
+      show();
+    } catch (error) {
+      console.warn(`jupyterlab-fanout: batch ${batchId}: the verdict is kept in the store, not shown here`, error);
+    }
+  };
+
   commands.addCommand(CommandIDs.pick, {
     label: args => (args.responseId === null ? trans.__('Clear the winner') : trans.__('Pick as winner')),
     caption: trans.__("Mark one response as the batch's winner, kept in the server's store"),
@@ -204,7 +217,7 @@ export function registerVerdictCommands(context: IVerdictCommandContext): void {
       } catch (error) {
         throw explain(batchId, error);
       }
-      model.setRating(batchId, kept.responseId, kept.attempt, kept.rating);
+      shownHere(batchId, () => model.setRating(batchId, kept.responseId, kept.attempt, kept.rating));
       commands.notifyCommandChanged(CommandIDs.listBatches);
       return { batchId, responseId: kept.responseId, attempt: kept.attempt, rating: kept.rating };
     })
