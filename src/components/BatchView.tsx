@@ -240,15 +240,18 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             />
           )}
           <ActionButton className="jp-Fanout-compare-open" onClick={props.onCompare} label={trans.__('Compare')} />
-          <button
-            type="button"
-            className={`jp-Button jp-mod-styled jp-Fanout-agreement-open${agreementOpen ? ' jp-mod-active' : ''}`}
-            aria-expanded={agreementOpen}
-            title={trans.__('Group the responses by their final answer (self-consistency)')}
-            onClick={() => setAgreementOpen(!agreementOpen)}
-          >
-            {trans.__('Agreement')}
-          </button>
+          {/* Once the batch has ended (in the place of Stop all), or while it is open. */}
+          {(!batch.active || agreementOpen) && (
+            <button
+              type="button"
+              className={`jp-Button jp-mod-styled jp-Fanout-agreement-open${agreementOpen ? ' jp-mod-active' : ''}`}
+              aria-expanded={agreementOpen}
+              title={trans.__('Group the responses by their final answer (self-consistency)')}
+              onClick={() => setAgreementOpen(!agreementOpen)}
+            >
+              {trans.__('Agreement')}
+            </button>
+          )}
           {props.onBoard && (
             <ActionButton
               className="jp-Fanout-board-open"

@@ -456,7 +456,8 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
           )}
         </div>
       </div>
-      {(props.onPick || props.onRate || props.rating) && (
+      {/* Verdicts on an ended attempt only: a running one's text is not its answer yet. */}
+      {!streaming && (props.onPick || props.onRate || props.rating) && (
         <div className="jp-Fanout-response-verdict">
           {props.onRate ? (
             <StarRating rating={props.rating ?? null} onRate={props.onRate} trans={trans} />
