@@ -58,10 +58,9 @@ test('ended batches are kept in the workspace by reference and come back from th
   // In this page again, read from the store by the workspace's restore (the sidebar shows the
   // newest batch). Not through fanout:open first: since a batch not in the page is opened from
   // the store by it, it would race the restore, which then leaves the attempt shown alone.
-  await expect(page.locator(`.jp-Fanout-sidebar .jp-Fanout-batch[data-batch-id="${summary.batchId}"]`)).toHaveCount(
-    1,
-    { timeout: 20000 }
-  );
+  await expect(page.locator(`.jp-Fanout-sidebar .jp-Fanout-batch[data-batch-id="${summary.batchId}"]`)).toHaveCount(1, {
+    timeout: 20000
+  });
   await execute(page, 'fanout:open', { batchId: summary.batchId });
   await expect(page.locator('.jp-Fanout-sidebar .jp-Fanout-response').first()).toContainText(`Wombats ${stamp}`);
   const after = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
