@@ -21,6 +21,8 @@ from .handlers import (
     DirectAttemptHandler,
     DirectBatchHandler,
     LeaderboardHandler,
+    PickHandler,
+    RatingHandler,
     StoreStateHandler,
     UpstreamsHandler,
     VotesHandler,
@@ -71,6 +73,8 @@ class FanoutExtensionApp(ExtensionApp):
                 ("fanout/votes", VotesHandler),
                 ("fanout/leaderboard", LeaderboardHandler),
                 (r"fanout/batches/([^/]+)/direct", DirectBatchHandler),
+                (r"fanout/batches/([^/]+)/pick", PickHandler),
+                (r"fanout/batches/([^/]+)/responses/([^/]+)/rating", RatingHandler),
                 (r"fanout/batches/([^/]+)/direct/([^/]+)/([^/]+)", DirectAttemptHandler),
             ]
         )

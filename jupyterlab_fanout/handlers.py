@@ -9,6 +9,8 @@
   `PUT fanout/batches/<id>/tags`: blind votes and the leaderboard (votes.py).
 - `PUT fanout/batches/<id>/direct`, `PUT fanout/batches/<id>/direct/<response id>/<attempt>`:
   the browser records a batch it streams in direct mode (direct_record.py).
+- `PUT fanout/batches/<id>/pick`, `PUT fanout/batches/<id>/responses/<response id>/rating`:
+  the winner of a batch and the rating of a response (verdicts.py).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
-from . import votes, ws_protocol
+from . import verdicts, votes, ws_protocol
 from .direct_record import parse_body
 from .errors import SocketClosed
 from .logs import RedactedLogMixin
@@ -272,6 +274,34 @@ class DirectAttemptHandler(_StoreHandler):
             self._store().record_direct_attempt(batch_id, response_id, attempt, body))))
 
 
+class PickHandler(_StoreHandler):
+    """`PUT fanout/batches/<id>/pick` `{"responseId": id | null, "attempt"?: n}`: the winner
+    (verdicts.py checks the body); answers `{"batchId", "responseId", "attempt"}`."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, batch_id: str) -> None:
+        async def pick() -> Any:
+            response_id, attempt = verdicts.check_pick(verdicts.parse(self.request.body))
+            return await self._store().pick(batch_id, response_id, attempt)
+
+        self.finish(json.dumps(await self._call(pick())))
+
+
+class RatingHandler(_StoreHandler):
+    """`PUT fanout/batches/<id>/responses/<response id>/rating` `{"rating": 1..5 | null,
+    "attempt"?: n}`; answers `{"batchId", "responseId", "attempt", "rating"}`."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, batch_id: str, response_id: str) -> None:
+        async def rate() -> Any:
+            rating, attempt = verdicts.check_rating(verdicts.parse(self.request.body))
+            return await self._store().rate(batch_id, response_id, attempt, rating)
+
+        self.finish(json.dumps(await self._call(rate())))
+
+
 class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One WebSocket = one subscriber of one batch. Authenticated upgrade, Origin checked by
     WebSocketMixin."""
@@ -341,6 +371,6 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
 
 
 __all__ = [
-    "BatchExportHandler", "BatchTagsHandler", "LeaderboardHandler", "VotesHandler", "DirectAttemptHandler", "DirectBatchHandler", "BatchHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
+    "BatchExportHandler", "BatchTagsHandler", "LeaderboardHandler", "VotesHandler", "DirectAttemptHandler", "DirectBatchHandler", "BatchHandler", "PickHandler", "RatingHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
     "UpstreamsHandler",
 ]

@@ -63,7 +63,8 @@ if TYPE_CHECKING:  # not at run time: the reader process imports this module, no
 
 
 #: 1: batches, attempts, chunks. 2: the full-text index (`FTS_TABLES`, `FTS_TRIGGERS`).
-SCHEMA_VERSION = 2
+#: 3: verdicts, the winner of a batch and the ratings of attempts (`_migrate_verdicts`).
+SCHEMA_VERSION = 3
 #: Chunk rows one INSERT writes at most (4 values each, under SQLite's 32766 variables).
 CHUNK_ROWS_PER_INSERT = 500
 #: Longest default title (the prompt's first line), in characters.
@@ -107,6 +108,27 @@ CREATE TABLE IF NOT EXISTS chunks (
     PRIMARY KEY (attempt_id, seq)
 );
 """
+
+#: Lowest and highest rating of an attempt (stars); NULL is "not rated".
+RATING_MIN, RATING_MAX = 1, 5
+
+
+def _migrate_verdicts(db: sqlite3.Connection) -> None:
+    """Schema step 3 (issue 17, pick and rate): the batch's winner (`pick_response`,
+    `pick_attempt`, NULL when none) and each attempt's `rating` (1..5, NULL when none). Plain
+    columns added in place, so a file of an earlier version keeps every row."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(batches)")}
+    if "pick_response" not in have:
+        db.execute("ALTER TABLE batches ADD COLUMN pick_response TEXT")
+    if "pick_attempt" not in have:
+        db.execute("ALTER TABLE batches ADD COLUMN pick_attempt INTEGER")
+    if "rating" not in {row[1] for row in db.execute("PRAGMA table_info(attempts)")}:
+        db.execute("ALTER TABLE attempts ADD COLUMN rating INTEGER")
+
+
+#: Schema steps past version 2, each a function of its own (run in order, in the open's
+#: transaction, on a file whose `user_version` is below the step).
+MIGRATIONS: dict[int, Any] = {3: _migrate_verdicts}
 
 #: Batches the browser recorded in direct mode (direct_record.py): only these can be written
 #: over `PUT fanout/batches/<id>/direct`. A table of its own, created when missing at open.
@@ -550,11 +572,16 @@ class BatchStore:
                 self.fts = _has_fts5(db)
             db.execute("BEGIN IMMEDIATE")
             try:
-                if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    # New, or version 1 (upgraded in place: the index is built below).
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                found = db.execute("PRAGMA user_version").fetchone()[0]
+                if found < SCHEMA_VERSION:
+                    if found < 2:
+                        # New, or version 1 (upgraded in place: the index is built below).
+                        for statement in SCHEMA.split(";"):
+                            if statement.strip():
+                                db.execute(statement)
+                    for step in sorted(MIGRATIONS):
+                        if found < step:
+                            MIGRATIONS[step](db)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 # Which batches the browser recorded in direct mode (direct_record.py); a table
                 # of its own, so that a file earlier versions wrote needs no upgrade.
@@ -955,6 +982,18 @@ class BatchStore:
         (small, rare writes too, like a rename: votes.py)."""
         return await self._run(lambda: fn(self._rdb(), *args))
 
+    async def pick(self, batch_id: str, response_id: Optional[str],
+                   attempt: Optional[int]) -> dict[str, Any]:
+        """Mark the winner of a batch: one response and attempt (its latest when `attempt` is
+        None), or none (`response_id` None). `{"batchId", "responseId", "attempt"}`."""
+        return await self._run(self._pick, batch_id, response_id, attempt)
+
+    async def rate(self, batch_id: str, response_id: str, attempt: Optional[int],
+                   rating: Optional[int]) -> dict[str, Any]:
+        """Rate one attempt (its response's latest when `attempt` is None) 1..5, or clear it
+        (`rating` None). `{"batchId", "responseId", "attempt", "rating"}`."""
+        return await self._run(self._rate, batch_id, response_id, attempt, rating)
+
     async def import_batch(self, data: Any) -> dict[str, Any]:
         """Add a whole batch in the shape `get` answers (e.g. batches an earlier version kept
         in the browser's workspace); 409 if its id is taken. Written by the writer thread."""
@@ -1020,7 +1059,8 @@ class BatchStore:
         where, args = _search(query, bool(self.fts))
         # Only each response's latest attempt counts for N and the counts by status.
         rows = db.execute(
-            "SELECT b.id, b.title, b.created_at, b.updated_at FROM batches b" + where
+            "SELECT b.id, b.title, b.created_at, b.updated_at, b.pick_response, b.pick_attempt"
+            " FROM batches b" + where
             + " ORDER BY b.created_at DESC LIMIT ?", (*args, limit)).fetchall()
         if not rows:
             return []
@@ -1031,7 +1071,21 @@ class BatchStore:
             " response_id, max(attempt) AS attempt FROM attempts WHERE batch_id IN (" + marks
             + ") GROUP BY batch_id, response_id) l ON a.batch_id = l.batch_id AND"
             " a.response_id = l.response_id AND a.attempt = l.attempt", ids).fetchall()
-        per: dict[str, dict[str, Any]] = {i: {"models": [], "n": 0, "counts": {}} for i in ids}
+        per: dict[str, dict[str, Any]] = {
+            i: {"models": [], "n": 0, "counts": {}, "pick": None, "ratings": []} for i in ids}
+        picks = {r[0]: (r[4], r[5]) for r in rows if r[4] is not None}
+        for batch_id, response_id, attempt, model, rating in db.execute(
+                "SELECT a.batch_id, a.response_id, a.attempt, a.model, a.rating FROM attempts a"
+                " WHERE a.batch_id IN (" + marks + ") AND (a.rating IS NOT NULL OR EXISTS"
+                " (SELECT 1 FROM batches b WHERE b.id = a.batch_id AND b.pick_response ="
+                " a.response_id AND b.pick_attempt = a.attempt)) ORDER BY a.started_at,"
+                " a.attempt", ids):
+            if rating is not None:
+                per[batch_id]["ratings"].append(
+                    {"responseId": response_id, "attempt": attempt, "rating": rating})
+            if picks.get(batch_id) == (response_id, attempt):
+                per[batch_id]["pick"] = {"responseId": response_id, "attempt": attempt,
+                                         "model": model}
         for batch_id, model, status in latest:
             entry = per[batch_id]
             entry["n"] += 1
@@ -1043,30 +1097,32 @@ class BatchStore:
                                         + marks + ") ORDER BY rowid", ids):
             tags[batch_id].append(tag)
         return [{"id": i, "title": t, "created_at": c, "updated_at": u, "tags": tags[i], **per[i]}
-                for (i, t, c, u) in rows]
+                for (i, t, c, u, _r, _a) in rows]
 
     def _get(self, batch_id: str) -> dict[str, Any]:
         db = self._rdb()
-        row = db.execute("SELECT id, created_at, updated_at, title, prompt, options FROM batches"
-                         " WHERE id = ?", (batch_id,)).fetchone()
+        row = db.execute("SELECT id, created_at, updated_at, title, prompt, options,"
+                         " pick_response, pick_attempt FROM batches WHERE id = ?",
+                         (batch_id,)).fetchone()
         if row is None:
             raise StoreError(404, f"no batch {batch_id!r}")
         batch: dict[str, Any] = {
             "id": row[0], "created_at": row[1], "updated_at": row[2], "title": row[3],
             "prompt": row[4], "options": json.loads(row[5]), "responses": [],
+            "pick": ({"responseId": row[6], "attempt": row[7]} if row[6] is not None else None),
         }
         responses: dict[str, dict[str, Any]] = {}
         for a in db.execute(
             "SELECT id, response_id, attempt, upstream, model, request, status, error,"
-            " finish_reason, text, reasoning, usage, metrics, started_at, ended_at FROM attempts"
-            " WHERE batch_id = ? ORDER BY started_at, attempt", (batch_id,)):
+            " finish_reason, text, reasoning, usage, metrics, started_at, ended_at, rating"
+            " FROM attempts WHERE batch_id = ? ORDER BY started_at, attempt", (batch_id,)):
             attempt = {
                 "attempt": a[2], "upstream": a[3], "model": a[4], "request": json.loads(a[5]),
                 "status": a[6], "error": json.loads(a[7]) if a[7] else None,
                 "finish_reason": a[8], "text": a[9], "reasoning": a[10],
                 "usage": json.loads(a[11]) if a[11] else None,
                 "metrics": json.loads(a[12]) if a[12] else None,
-                "started_at": a[13], "ended_at": a[14],
+                "started_at": a[13], "ended_at": a[14], "rating": a[15],
             }
             if a[6] == "running":  # what has been flushed so far
                 pieces = db.execute("SELECT text, reasoning FROM chunks WHERE attempt_id = ?"
@@ -1082,7 +1138,7 @@ class BatchStore:
             response["attempts"].sort(key=lambda x: x["attempt"])
             latest = response["attempts"][-1]
             response.update(status=latest["status"], model=latest["model"],
-                            upstream=latest["upstream"])
+                            upstream=latest["upstream"], rating=latest["rating"])
         batch["models"] = sorted({r["model"] for r in batch["responses"]})
         batch["n"] = len(batch["responses"])
         batch["tags"] = [t for (t,) in db.execute(
@@ -1100,6 +1156,53 @@ class BatchStore:
         if cursor.rowcount == 0:
             raise StoreError(404, f"no batch {batch_id!r}")
         return {"id": batch_id, "title": title}
+
+    def _attempt_of(self, db: sqlite3.Connection, batch_id: str, response_id: str,
+                    attempt: Optional[int], field: str) -> int:
+        """The attempt number `attempt` names (the latest when None); 404 for no batch, 400
+        naming `field` for a response or attempt the batch does not have."""
+        if db.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is None:
+            raise StoreError(404, f"no batch {batch_id!r}")
+        if attempt is None:
+            row = db.execute("SELECT max(attempt) FROM attempts WHERE batch_id = ? AND"
+                             " response_id = ?", (batch_id, response_id)).fetchone()
+            if row[0] is None:
+                raise StoreError(400, f"'{field}': batch {batch_id!r} has no response"
+                                      f" {response_id!r}")
+            return int(row[0])
+        if db.execute("SELECT 1 FROM attempts WHERE batch_id = ? AND response_id = ? AND"
+                      " attempt = ?", (batch_id, response_id, attempt)).fetchone() is None:
+            if db.execute("SELECT 1 FROM attempts WHERE batch_id = ? AND response_id = ?",
+                          (batch_id, response_id)).fetchone() is None:
+                raise StoreError(400, f"'{field}': batch {batch_id!r} has no response"
+                                      f" {response_id!r}")
+            raise StoreError(400, f"'attempt': response {response_id!r} of batch {batch_id!r}"
+                                  f" has no attempt {attempt}")
+        return attempt
+
+    def _pick(self, batch_id: str, response_id: Optional[str],
+              attempt: Optional[int]) -> dict[str, Any]:
+        # Rare and small, like a rename: the reader's own connection writes it.
+        db = self._rdb()
+        if response_id is None:
+            cursor = db.execute("UPDATE batches SET pick_response = NULL, pick_attempt = NULL"
+                                " WHERE id = ?", (batch_id,))
+            if cursor.rowcount == 0:
+                raise StoreError(404, f"no batch {batch_id!r}")
+            return {"batchId": batch_id, "responseId": None, "attempt": None}
+        number = self._attempt_of(db, batch_id, response_id, attempt, "responseId")
+        db.execute("UPDATE batches SET pick_response = ?, pick_attempt = ? WHERE id = ?",
+                   (response_id, number, batch_id))
+        return {"batchId": batch_id, "responseId": response_id, "attempt": number}
+
+    def _rate(self, batch_id: str, response_id: str, attempt: Optional[int],
+              rating: Optional[int]) -> dict[str, Any]:
+        db = self._rdb()
+        number = self._attempt_of(db, batch_id, response_id, attempt, "responseId")
+        db.execute("UPDATE attempts SET rating = ? WHERE batch_id = ? AND response_id = ? AND"
+                   " attempt = ?", (rating, batch_id, response_id, number))
+        return {"batchId": batch_id, "responseId": response_id, "attempt": number,
+                "rating": rating}
 
     def _delete(self, batch_id: str) -> None:
         if any(r.batch_id == batch_id for r in list(self._live.values())):

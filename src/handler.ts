@@ -220,6 +220,35 @@ export function setBatchTags(
   return requestAPI<{ id: string; tags: string[] }>(
     batchPath(id, '/tags'),
     { method: 'PUT', body: JSON.stringify({ tags }) },
+/**
+ * Mark the winner of a stored batch (`PUT fanout/batches/<id>/pick`): `responseId` null clears
+ * it, `attempt` undefined is the response's latest. Resolves with what the store kept.
+ */
+export function pickResponse(
+  id: string,
+  responseId: string | null,
+  attempt: number | undefined,
+  settings?: ServerConnection.ISettings
+): Promise<{ batchId: string; responseId: string | null; attempt: number | null }> {
+  const body = responseId === null ? { responseId } : { responseId, ...(attempt !== undefined ? { attempt } : {}) };
+  return requestAPI(batchPath(id, '/pick'), { method: 'PUT', body: JSON.stringify(body) }, settings);
+}
+
+/**
+ * Rate one attempt of a stored response 1 to 5, or clear it with null (`PUT
+ * fanout/batches/<id>/responses/<response id>/rating`). Resolves with what the store kept.
+ */
+export function rateResponse(
+  id: string,
+  responseId: string,
+  attempt: number | undefined,
+  rating: number | null,
+  settings?: ServerConnection.ISettings
+): Promise<{ batchId: string; responseId: string; attempt: number; rating: number | null }> {
+  const body = { rating, ...(attempt !== undefined ? { attempt } : {}) };
+  return requestAPI(
+    batchPath(id, `/responses/${encodeURIComponent(responseId)}/rating`),
+    { method: 'PUT', body: JSON.stringify(body) },
     settings
   );
 }

@@ -124,6 +124,38 @@ export namespace CommandIDs {
   export const leaderboard = 'fanout:leaderboard';
   /** Replace a stored batch's tags: `{batchId, tags: string[]}`. Resolves with `{id, tags}`. */
   export const tagBatch = 'fanout:tag-batch';
+  /**
+   * Mark the winner of a batch: `{batchId, responseId, attempt?}` (`attempt`: default the one
+   * shown; `responseId: null` clears it). Kept in the server's store (a batch the store does
+   * not hold yet is refused). Resolves with `{batchId, responseId, attempt}`.
+   */
+  export const pick = 'fanout:pick';
+  /**
+   * Rate a response: `{batchId, responseId, attempt?, rating}` (`rating` 1 to 5 stars, or null
+   * to clear; `attempt`: default the one shown). Kept in the server's store. Resolves with
+   * `{batchId, responseId, attempt, rating}`.
+   */
+  export const rate = 'fanout:rate';
+  /**
+   * Group a batch's responses by their final answer (self-consistency): `{batchId?, by:
+   * last-line|regex|json, pattern?, field?}`. Resolves with `{by, groups: [{answer, count,
+   * responseIds, indexes, key}], majority: {answer, count, total, tied} | null, unreadable:
+   * [{responseId, index, why}], normalisation}` (see src/core/agreement.ts).
+   */
+  export const agreement = 'fanout:agreement';
+}
+
+/** The winner of a batch: one attempt of one response. */
+export interface IPick {
+  responseId: string;
+  attempt: number;
+}
+
+/** The rating (1 to 5 stars) of one attempt of a response. */
+export interface IRating {
+  responseId: string;
+  attempt: number;
+  rating: number;
 }
 
 /** How the sidebar lists responses: one dense row each, or full cards. */
@@ -225,6 +257,10 @@ export interface IBatchView {
    */
   readonly transport: 'proxy' | 'direct';
   metrics(): BatchMetrics;
+  /** The winner (`fanout:pick`), or null. */
+  readonly pick: IPick | null;
+  /** The rating of one attempt of a response (`fanout:rate`), or null. */
+  ratingOf(responseId: string, attempt: number): number | null;
   /** JSON summary of the batch (what the generate command resolves with). */
   summary(): IBatchSummary;
 }
@@ -279,6 +315,13 @@ export interface IBatchSummary {
   responses: IResponseSummary[];
   /** `direct` for a batch streamed in direct mode; absent for the proxy. */
   transport?: 'direct';
+  /**
+   * The winner (`fanout:pick`), null for none. Absent from a batch in this page that has no
+   * verdict; `fanout:get-batch` always gives it.
+   */
+  pick?: IPick | null;
+  /** The rated attempts (`fanout:rate`), in the batch's order; like `pick`. */
+  ratings?: IRating[];
 }
 
 /** The fanout model: batches of responses, their state, and the actions on them. */
@@ -327,6 +370,13 @@ export interface IFanoutModel {
    * server's state, or its final state from the store); rejects for an unknown or removed batch.
    */
   whenLive(batchId: string): Promise<void>;
+  /**
+   * Show a verdict the server's store accepted (`fanout:pick`, `fanout:rate`): the winner of a
+   * batch (null: none), or the rating of one attempt (null: none). Does nothing for a batch
+   * not in this page; throws for a response or attempt the batch does not have.
+   */
+  setPick(batchId: string, pick: IPick | null): void;
+  setRating(batchId: string, responseId: string, attempt: number, rating: number | null): void;
 }
 
 /** The token other extensions require to use the fanout model. */
@@ -481,6 +531,10 @@ export interface IStoredBatchSummary {
   counts: Record<string, number>;
   /** The batch's tags (`fanout:tag-batch`); absent from servers before votes. */
   tags?: string[];
+  /** The winner and its model (absent from older servers). */
+  pick?: (IPick & { model: string }) | null;
+  /** The rated attempts (absent from older servers). */
+  ratings?: IRating[];
 }
 
 /** One attempt of a stored response. */
@@ -498,10 +552,13 @@ export interface IStoredAttempt {
   metrics: Record<string, number | null> | null;
   started_at: number | null;
   ended_at: number | null;
+  /** 1 to 5, null when not rated (absent from older servers). */
+  rating?: number | null;
 }
 
 /** One stored batch, as `GET fanout/batches/<id>` answers. */
-export interface IStoredBatch extends IStoredBatchSummary {
+export interface IStoredBatch extends Omit<IStoredBatchSummary, 'pick'> {
+  pick?: IPick | null;
   prompt: string;
   options: unknown;
   responses: { id: string; status: string; model: string; upstream: string; attempts: IStoredAttempt[] }[];

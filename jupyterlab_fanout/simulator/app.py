@@ -15,13 +15,13 @@ import tornado.web
 from tornado.iostream import StreamClosedError
 
 from . import dialects, protocol
-from .chat_request import (ChatRequest, count_prompt_tokens, final_message_text, parse_body,
-                           validate)
+from .chat_request import (ChatRequest, count_prompt_tokens, final_message_text, last_user_text,
+                           parse_body, validate)
 from .protocol import ApiError
 from .settings import FaultRule, SimulatorSettings
 from .state import (COMPLETED, DISCONNECTED, DROPPED, ERROR, REJECTED, RequestRecord,
                     SimulatorState)
-from .text import completion_tokens
+from .text import completion_tokens, final_answer
 
 # Where each reasoning format puts the reasoning text (`think` and `none`: nowhere).
 _REASONING_FIELDS = {
@@ -184,10 +184,13 @@ class ChatCompletionsHandler(_V1Handler):
             tokens, reasoning = _continuation(settings, seed, request.messages), 0
         else:
             key = [settings.seed, seed, request.messages]
+            # `[[final: a | b]]` in the prompt: a controlled short final answer (text.py).
+            directed = final_answer(last_user_text(request.messages), record.index)
             tokens, reasoning = completion_tokens(key, settings.reasoning_tokens,
                                                   settings.answer_tokens,
                                                   settings.reasoning_format,
-                                                  settings.answer_text)
+                                                  directed if directed is not None
+                                                  else settings.answer_text)
         fields = _REASONING_FIELDS[settings.reasoning_format]
         if settings.dialect != "vllm" and fields:
             fields = dialects.REASONING_FIELD[settings.dialect]

@@ -97,6 +97,14 @@ def _continue_final(body: Dict[str, Any], messages: List[Dict[str, Any]]) -> boo
     return True
 
 
+def last_user_text(messages: List[Dict[str, Any]]) -> str:
+    """The text of the last user message ('' without one)."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _message_text(message)
+    return ""
+
+
 def final_message_text(messages: List[Dict[str, Any]]) -> str:
     """The text of the last message (the assistant's prefix a continuation extends)."""
     return _message_text(messages[-1])

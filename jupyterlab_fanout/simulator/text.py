@@ -73,6 +73,26 @@ class Completion(NamedTuple):
     reasoning: int
 
 
+#: A prompt directive for a controlled short final answer (agreement / self-consistency tests):
+#: `[[final: 42 | 41 | 42.0]]` anywhere in the last user message. The request that arrives k-th
+#: (its arrival index in the simulator's record, 0 after a reset) answers with choice
+#: k mod len(choices), as `FINAL_TEMPLATE`: N requests in a row over N choices give each once.
+FINAL_DIRECTIVE = re.compile(r"\[\[final:([^\]\n]*)\]\]")
+FINAL_TEMPLATE = "Let me work this out step by step.\n\nAnswer:\n{answer}"
+
+
+def final_answer(prompt: str, arrival: int) -> Optional[str]:
+    """The answer text a `[[final: ...]]` directive in `prompt` gives the `arrival`-th request,
+    or None without one (or with no choice in it)."""
+    match = FINAL_DIRECTIVE.search(prompt)
+    if match is None:
+        return None
+    choices = [c.strip() for c in match.group(1).split("|") if c.strip()]
+    if not choices:
+        return None
+    return FINAL_TEMPLATE.format(answer=choices[arrival % len(choices)])
+
+
 def tokenize(text: str) -> List[str]:
     """Split text into tokens; "".join(tokenize(t)) == t for every text."""
     return _TOKEN.findall(text)

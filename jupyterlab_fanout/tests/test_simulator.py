@@ -610,3 +610,19 @@ async def test_litellm_strips_per_chunk_usage_and_sglang_writes_every_delta_fiel
     assert all({"role", "content", "reasoning_content", "tool_calls"} <= set(d) for d in deltas[1:])
     assert stream.content_chunks[-1]["choices"][0]["finish_reason"] == "abort"
     assert stream.events[-1] == "[DONE]"
+
+
+# -- the `[[final: ...]]` directive (agreement tests) ------------------------------------------
+
+
+async def test_a_final_directive_gives_each_choice_in_turn(simulator):
+    simulator.configure(**FAST, reasoning_tokens=5)
+    body = chat_body(messages=[{"role": "user", "content": "6 x 7? [[final: 42 | 41 | 42.0]]"}])
+    texts = [(await stream_chat(simulator, {**body, "seed": i})).text("content") for i in range(4)]
+    assert [t.splitlines()[-1] for t in texts] == ["42", "41", "42.0", "42"]
+    assert texts[0] == "Let me work this out step by step.\n\nAnswer:\n42"
+    # Without the directive, or with no choice in it: the usual generated text.
+    plain = await stream_chat(simulator, chat_body(seed=1))
+    assert "Answer:" not in plain.text("content").splitlines()[-1]
+    empty = chat_body(messages=[{"role": "user", "content": "x [[final: | ]]"}], seed=1)
+    assert not (await stream_chat(simulator, empty)).text("content").startswith("Let me work")

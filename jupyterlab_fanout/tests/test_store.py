@@ -150,7 +150,7 @@ async def test_a_batch_is_stored_with_every_attempt(
     listed = (await api(jp_fetch, "batches"))["batches"]
     assert listed == [{"id": "b-1", "title": "Write a poem", "created_at": batch["created_at"],
                        "updated_at": listed[0]["updated_at"], "tags": [], "models": ["fanout-sim"],
-                       "n": 3, "counts": {"complete": 2, "error": 1}}]
+                       "n": 3, "counts": {"complete": 2, "error": 1}, "pick": None, "ratings": []}]
     state = await api(jp_fetch, "upstreams")
     assert state["store"] == {"ok": True, "error": None, "path": "batches.sqlite3"}
 

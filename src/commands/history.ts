@@ -255,7 +255,11 @@ export function registerHistoryCommands(context: IHistoryCommandContext): void {
         }
       }
     },
-    execute: args => getBatchSummary(context.model, context.getStoredBatch, optionalString(args, 'batchId'))
+    execute: async args => {
+      const summary = await getBatchSummary(context.model, context.getStoredBatch, optionalString(args, 'batchId'));
+      // The verdicts (`fanout:pick`, `fanout:rate`) always: none is null and [].
+      return { ...summary, pick: summary.pick ?? null, ratings: summary.ratings ?? [] };
+    }
   });
 
   commands.addCommand(CommandIDs.openBatch, {

@@ -12,3 +12,5 @@ export { checkStore, registerHistoryCommands, storeWarning } from './history';
 export type { IHistoryCommandContext } from './history';
 export { registerArenaCommands } from './arena';
 export type { IArenaCommandContext } from './arena';
+export { agreementInputs, pickArgs, rateArgs, registerVerdictCommands } from './verdicts';
+export type { IVerdictCommandContext } from './verdicts';

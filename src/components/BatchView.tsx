@@ -10,6 +10,7 @@ import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 import { failureGroups, failureSummary, indexList, silentFor, summarisedGroups } from './status';
 import { IRowItem, ResponseRows } from './ResponseRow';
+import { AgreementView, WinnerMark } from './Verdicts';
 
 /** Properties of one batch's view. */
 export interface IBatchViewProps {
@@ -42,6 +43,13 @@ export interface IBatchViewProps {
   onBoard?: () => void;
   /** Put the batch's prompt and options back into the prompt box (the header offers it when given). */
   onEditPrompt?: () => void;
+  /**
+   * Pick attempt `attempt` of a response as the winner, or clear the pick (`responseId`
+   * null); cards offer it when given (`fanout:pick`).
+   */
+  onPick?: (responseId: string | null, attempt?: number) => void;
+  /** Rate attempt `attempt` of a response (null clears); cards offer stars when given (`fanout:rate`). */
+  onRate?: (responseId: string, attempt: number, rating: number | null) => void;
 }
 
 /** How the responses are ordered. */
@@ -81,6 +89,7 @@ export function endedCounts(snapshots: ReadonlyArray<ResponseSnapshot>): {
 export function BatchView(props: IBatchViewProps): JSX.Element | null {
   const { trans } = props;
   const [order, setOrder] = useState<ResponseOrder>('generated');
+  const [agreementOpen, setAgreementOpen] = useState(false);
   const batch = props.model.getBatch(props.batchId);
   if (!batch) {
     return null;
@@ -113,6 +122,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
     ['compact', trans.__('rows')],
     ['cards', trans.__('cards')]
   ];
+  const pick = batch.pick;
   const card = (response: IResponseView, snapshot: ResponseSnapshot, eager: boolean) => {
     const attempts = response.attempts;
     const shown = response.shownAttempt;
@@ -139,6 +149,17 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
         silentMs={shown === response.attempt ? silentFor(snapshot, response.lastActivityAt, now, stallMs) : null}
         errorSummarised={summarisedIndexes.has(response.index)}
         reconnecting={response.reconnecting === true && shown === response.attempt}
+        winner={pick !== null && pick.responseId === response.id && pick.attempt === shown}
+        onPick={
+          props.onPick
+            ? () =>
+                pick !== null && pick.responseId === response.id && pick.attempt === shown
+                  ? props.onPick!(null)
+                  : props.onPick!(response.id, shown)
+            : undefined
+        }
+        rating={batch.ratingOf(response.id, shown)}
+        onRate={props.onRate ? rating => props.onRate!(response.id, shown, rating) : undefined}
       />
     );
   };
@@ -156,7 +177,14 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               snapshot,
               maxTokens: batch.options.maxTokens,
               reconnecting: response.reconnecting === true && response.shownAttempt === response.attempt,
-              attempt: attempts.length > 1 ? `${at + 1}/${attempts.length}` : null
+              attempt: attempts.length > 1 ? `${at + 1}/${attempts.length}` : null,
+              winner:
+                pick === null || pick.responseId !== response.id
+                  ? null
+                  : pick.attempt === response.shownAttempt
+                    ? ''
+                    : `${attempts.findIndex(a => a.attempt === pick.attempt) + 1}/${attempts.length}`,
+              rating: batch.ratingOf(response.id, response.shownAttempt)
             },
             card: () => card(response, snapshot, true)
           };
@@ -230,6 +258,18 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             />
           )}
           <ActionButton className="jp-Fanout-compare-open" onClick={props.onCompare} label={trans.__('Compare')} />
+          {/* Once the batch has ended (in the place of Stop all), or while it is open. */}
+          {(!batch.active || agreementOpen) && (
+            <button
+              type="button"
+              className={`jp-Button jp-mod-styled jp-Fanout-agreement-open${agreementOpen ? ' jp-mod-active' : ''}`}
+              aria-expanded={agreementOpen}
+              title={trans.__('Group the responses by their final answer (self-consistency)')}
+              onClick={() => setAgreementOpen(!agreementOpen)}
+            >
+              {trans.__('Agreement')}
+            </button>
+          )}
           {props.onBoard && (
             <ActionButton
               className="jp-Fanout-board-open"
@@ -252,6 +292,23 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           )}
         </span>
       </div>
+      {pick !== null && (
+        <div className="jp-Fanout-batch-pick">
+          <WinnerMark trans={trans} />{' '}
+          {trans.__(
+            'response %1, attempt %2',
+            batch.responses.find(r => r.id === pick.responseId)?.index ?? pick.responseId,
+            pick.attempt
+          )}
+        </div>
+      )}
+      {agreementOpen && (
+        <AgreementView
+          inputs={batch.responses.map(r => ({ responseId: r.id, index: r.index, snapshot: r.shownSnapshot() }))}
+          trans={trans}
+          onClose={() => setAgreementOpen(false)}
+        />
+      )}
       {summarised.length > 0 && (
         <ul className="jp-Fanout-batch-failures" aria-label={trans.__('Failures')}>
           {summarised.map(group => (

@@ -47,6 +47,10 @@ export interface IFanoutPanelProps {
   /** Milliseconds without a byte before a running response shows as silent; 0: never. */
   stallMs?: () => number;
   onRemove: (batchId: string) => void;
+  /** Pick a response's attempt as the batch's winner (`responseId` null: clear); `fanout:pick`. */
+  onPick?: (batchId: string, responseId: string | null, attempt?: number) => void;
+  /** Rate a response's attempt (null clears); `fanout:rate`. */
+  onRate?: (batchId: string, responseId: string, attempt: number, rating: number | null) => void;
   /** What would be sent as context now; null without a notebook. */
   context?: () => { enabled: boolean; budget: number; cells: number; tokens: number } | null;
   onToggleContext?: (enabled: boolean) => void;
@@ -202,6 +206,12 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           onCompare={() => props.onCompare(batchId)}
           onInsert={(responseId, attempt) => props.onInsert(batchId, responseId, attempt)}
           onShowAttempt={(responseId, attempt) => props.onShowAttempt(batchId, responseId, attempt)}
+          onPick={props.onPick ? (responseId, attempt) => props.onPick!(batchId, responseId, attempt) : undefined}
+          onRate={
+            props.onRate
+              ? (responseId, attempt, rating) => props.onRate!(batchId, responseId, attempt, rating)
+              : undefined
+          }
           onContinue={
             props.onContinue ? (responseId, attempt) => props.onContinue!(batchId, responseId, attempt) : undefined
           }

@@ -4,6 +4,7 @@ import { deleteIcon, downloadIcon, editIcon, redoIcon } from '@jupyterlab/ui-com
 import type { ISignal } from '@lumino/signaling';
 
 import type { IStoredBatchSummary, IStoreState } from '../tokens';
+import { StarsShown } from './Verdicts';
 
 /** Batches listed at first, and added by each Show more. */
 export const HISTORY_PAGE = 50;
@@ -65,6 +66,55 @@ function formatTime(seconds: number): string {
   return Number.isNaN(date.getTime())
     ? ''
     : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/**
+ * A stored batch's verdicts: the winner (its response number, model and stars), else how many
+ * responses are rated and the best rating; nothing when there are none.
+ */
+function HistoryVerdict(props: { batch: IStoredBatchSummary; trans: IHistoryPanelProps['trans'] }): JSX.Element | null {
+  const { batch, trans } = props;
+  const ratings = Array.isArray(batch.ratings) ? batch.ratings : [];
+  const pick = batch.pick ?? null;
+  if (!pick && ratings.length === 0) {
+    return null;
+  }
+  if (pick) {
+    const rating = ratings.find(r => r.responseId === pick.responseId && r.attempt === pick.attempt)?.rating;
+    const which =
+      pick.attempt > 1
+        ? trans.__('Winner: response %1 (attempt %2)', pick.responseId, pick.attempt)
+        : trans.__('Winner: response %1', pick.responseId);
+    return (
+      <div className="jp-Fanout-historyItem-verdict" data-pick={pick.responseId}>
+        <span className="jp-Fanout-historyItem-winner">
+          <span aria-hidden="true">♛ </span>
+          {which}
+        </span>
+        {rating ? (
+          <>
+            {' '}
+            <StarsShown rating={rating} trans={trans} />
+          </>
+        ) : null}
+        {pick.model && (
+          <span className="jp-Fanout-historyItem-winner-model" title={pick.model}>
+            {' · '}
+            {pick.model}
+          </span>
+        )}
+      </div>
+    );
+  }
+  const best = Math.max(...ratings.map(r => r.rating));
+  return (
+    <div className="jp-Fanout-historyItem-verdict">
+      <span className="jp-Fanout-historyItem-rated">
+        {trans._n('%1 response rated, best', '%1 responses rated, best', ratings.length)}{' '}
+      </span>
+      <StarsShown rating={best} trans={trans} />
+    </div>
+  );
 }
 
 /** One stored batch: its title (opens it), its actions, when, models, N, counts by status. */
@@ -136,6 +186,7 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
         </span>
         <span className="jp-Fanout-historyItem-n">{trans.__('N = %1', batch.n)}</span>
       </div>
+      <HistoryVerdict batch={batch} trans={trans} />
       <div className="jp-Fanout-historyItem-counts">
         {statuses.map(status => (
           <span key={status} className="jp-Fanout-historyItem-count" data-status={status}>

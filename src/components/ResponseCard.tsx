@@ -4,6 +4,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { isFinal } from '../core';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { ActionButton } from './controls';
+import { StarRating, StarsShown, WinnerMark } from './Verdicts';
 import { formatDuration, formatRate, percent } from './format';
 import { describeError, isTruncated, shortError, shownState, silenceText, stateLabel, stateTone } from './status';
 
@@ -56,6 +57,14 @@ export interface IResponseCardProps {
    * with its status and fills in when first scrolled near, so a batch of 64 opens quickly.
    */
   eager?: boolean;
+  /** The shown attempt is the batch's winner (`fanout:pick`). */
+  winner?: boolean;
+  /** Pick the shown attempt as the winner, or (when it is) clear the pick; absent: not offered. */
+  onPick?: () => void;
+  /** The shown attempt's rating (1 to 5), or null. */
+  rating?: number | null;
+  /** Rate the shown attempt (null clears); absent: stars are shown read only. */
+  onRate?: (rating: number | null) => void;
 }
 
 /** A status as the user reads it (see `./status` for a response's whole state, truncated included). */
@@ -203,6 +212,10 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
     // A silent stream's counter moves once a second.
     Math.floor((before.silentMs ?? -1000) / 1000) === Math.floor((after.silentMs ?? -1000) / 1000) &&
     before.errorSummarised === after.errorSummarised &&
+    before.winner === after.winner &&
+    (before.rating ?? null) === (after.rating ?? null) &&
+    (before.onPick === undefined) === (after.onPick === undefined) &&
+    (before.onRate === undefined) === (after.onRate === undefined) &&
     (before.onContinue === undefined) === (after.onContinue === undefined)
   );
 }
@@ -353,7 +366,9 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
       data-running={running ? '' : undefined}
       data-reconnecting={props.reconnecting ? '' : undefined}
       data-attempt={attempts > 1 ? `${props.attemptPosition ?? attempts}/${attempts}` : undefined}
-      aria-label={title}
+      data-winner={props.winner ? '' : undefined}
+      data-rating={props.rating ?? undefined}
+      aria-label={props.winner ? trans.__('%1 (winner)', title) : title}
     >
       <header className={`jp-Fanout-response-header${attempts > 1 ? ' jp-mod-attempts' : ''}`}>
         <span className="jp-Fanout-response-title" title={title}>
@@ -369,6 +384,7 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
             trans={trans}
           />
         )}
+        {props.winner && <WinnerMark trans={trans} />}
         <span
           className="jp-Fanout-response-status"
           data-status={snapshot.status}
@@ -440,6 +456,31 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
           )}
         </div>
       </div>
+      {/* Verdicts on an ended attempt only: a running one's text is not its answer yet. */}
+      {!streaming && (props.onPick || props.onRate || props.rating) && (
+        <div className="jp-Fanout-response-verdict">
+          {props.onRate ? (
+            <StarRating rating={props.rating ?? null} onRate={props.onRate} trans={trans} />
+          ) : (
+            props.rating && <StarsShown rating={props.rating} trans={trans} />
+          )}
+          {props.onPick && (
+            <button
+              type="button"
+              className={`jp-Button jp-mod-minimal jp-Fanout-pick${props.winner ? ' jp-mod-active' : ''}`}
+              aria-pressed={props.winner === true}
+              title={
+                props.winner
+                  ? trans.__('Clear the pick: no winner for this batch')
+                  : trans.__("Pick this attempt as the batch's winner")
+              }
+              onClick={props.onPick}
+            >
+              {props.winner ? trans.__('Unpick') : trans.__('Pick as winner')}
+            </button>
+          )}
+        </div>
+      )}
       <ResponseDetails snapshot={snapshot} trans={trans} errorSummarised={props.errorSummarised} />
       {/* The newest lines stay in view (column-reverse keeps the scroll at the end). */}
       <div className="jp-Fanout-response-preview">

@@ -13,6 +13,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatRate, percent } from './format';
 import { statusLabel } from './ResponseCard';
+import { StarsShown } from './Verdicts';
 
 /** Properties of one row. */
 export interface IResponseRowProps {
@@ -31,6 +32,10 @@ export interface IResponseRowProps {
   reconnecting?: boolean;
   /** The shown attempt among several ("2/3"), or null. */
   attempt?: string | null;
+  /** This response is the batch's winner: "" for the attempt shown, else which attempt ("2/3"). */
+  winner?: string | null;
+  /** The shown attempt's rating (1 to 5), or null. */
+  rating?: number | null;
 }
 
 /** The shape each status shows in a row. */
@@ -92,7 +97,9 @@ function sameRow(before: IResponseRowProps, after: IResponseRowProps): boolean {
     before.expanded === after.expanded &&
     before.current === after.current &&
     before.reconnecting === after.reconnecting &&
-    before.attempt === after.attempt
+    before.attempt === after.attempt &&
+    before.winner === after.winner &&
+    before.rating === after.rating
   );
 }
 
@@ -117,6 +124,8 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
       data-response-id={props.responseId}
       data-status={snapshot.status}
       data-truncated={truncated ? '' : undefined}
+      data-winner={typeof props.winner === 'string' ? '' : undefined}
+      data-rating={props.rating ?? undefined}
     >
       <div className="jp-Fanout-row-line">
         <span className="jp-Fanout-row-index" role="gridcell">
@@ -135,6 +144,24 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
           <span className="jp-Fanout-row-status-label">{truncated ? trans.__('Truncated') : status}</span>
         </span>
         <span className="jp-Fanout-row-model" role="gridcell" title={props.model}>
+          {typeof props.winner === 'string' && (
+            <span
+              className="jp-Fanout-row-winner"
+              title={
+                props.winner
+                  ? trans.__('Winner (attempt %1)', props.winner)
+                  : trans.__('Picked as the winner of this batch')
+              }
+              aria-label={trans.__('Winner')}
+            >
+              ♛{' '}
+            </span>
+          )}
+          {props.rating ? (
+            <>
+              <StarsShown rating={props.rating} trans={trans} compact />{' '}
+            </>
+          ) : null}
           {props.attempt ? `${props.model} · ${props.attempt}` : props.model}
         </span>
         <span

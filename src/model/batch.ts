@@ -12,6 +12,8 @@ import type {
   IBatchSummary,
   IBatchView,
   IGenerateOptions,
+  IPick,
+  IRating,
   IResponseSummary,
   IResponseView
 } from '../tokens';
@@ -382,8 +384,80 @@ export class Batch implements IBatchView {
     if (this.transport === 'direct') {
       summary.transport = 'direct';
     }
+    if (this._pick || this._ratings.size) {
+      summary.pick = this._pick ? { ...this._pick } : null;
+      summary.ratings = this.ratings();
+    }
     return summary;
   }
+
+  get pick(): IPick | null {
+    return this._pick;
+  }
+
+  ratingOf(responseId: string, attempt: number): number | null {
+    return this._ratings.get(`${responseId}\n${attempt}`) ?? null;
+  }
+
+  /** The rated attempts, in the order of the responses and their attempts. */
+  ratings(): IRating[] {
+    const out: IRating[] = [];
+    for (const response of this.responses) {
+      for (const { attempt } of response.attempts) {
+        const rating = this.ratingOf(response.id, attempt);
+        if (rating !== null) {
+          out.push({ responseId: response.id, attempt, rating });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Set the winner (null: none); throws for a response or attempt this batch does not have. */
+  setPick(pick: IPick | null): void {
+    if (pick) {
+      this._requireAttempt(pick.responseId, pick.attempt);
+    }
+    this._pick = pick ? { responseId: pick.responseId, attempt: pick.attempt } : null;
+  }
+
+  /** Set one attempt's rating (null: none); throws for an attempt this batch does not have. */
+  setRating(responseId: string, attempt: number, rating: number | null): void {
+    this._requireAttempt(responseId, attempt);
+    const key = `${responseId}\n${attempt}`;
+    if (rating === null) {
+      this._ratings.delete(key);
+    } else {
+      this._ratings.set(key, rating);
+    }
+  }
+
+  /** Take the verdicts of a summary (saved, or read from the store); those naming nothing here are dropped. */
+  applyVerdicts(summary: Pick<IBatchSummary, 'pick' | 'ratings'>): void {
+    const ok = (responseId: unknown, attempt: unknown) =>
+      typeof responseId === 'string' &&
+      typeof attempt === 'number' &&
+      this.responses.some(r => r.id === responseId && r.attempts.some(a => a.attempt === attempt));
+    const pick = summary.pick;
+    this._pick =
+      pick && ok(pick.responseId, pick.attempt) ? { responseId: pick.responseId, attempt: pick.attempt } : null;
+    this._ratings.clear();
+    for (const r of Array.isArray(summary.ratings) ? summary.ratings : []) {
+      if (r && ok(r.responseId, r.attempt) && Number.isInteger(r.rating) && r.rating >= 1 && r.rating <= 5) {
+        this._ratings.set(`${r.responseId}\n${r.attempt}`, r.rating);
+      }
+    }
+  }
+
+  private _requireAttempt(responseId: string, attempt: number): void {
+    const response = this.require(responseId);
+    if (!response.attempts.some(a => a.attempt === attempt)) {
+      throw new Error(`Response ${responseId} of batch ${this.id} has no attempt ${attempt}.`);
+    }
+  }
+
+  private _pick: IPick | null = null;
+  private readonly _ratings = new Map<string, number>();
 
   /** See {@link IBatchView.transport}; set when the batch starts or is restored. */
   transport: 'proxy' | 'direct' = 'proxy';

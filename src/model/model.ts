@@ -24,6 +24,7 @@ import type {
   IBatchView,
   IFanoutModel,
   IGenerateOptions,
+  IPick,
   IResponseSummary,
   IStoredBatch
 } from '../tokens';
@@ -635,6 +636,22 @@ export class FanoutModel implements IFanoutModel {
       // The next batch's socket is opened now, not while this one was starting.
       this._engine.send({ type: 'prepare', transport: this._transport() });
       batch.done.resolve(batch.summary());
+    }
+  }
+
+  setPick(batchId: string, pick: IPick | null): void {
+    const batch = this._batches.find(b => b.id === batchId);
+    if (batch) {
+      batch.setPick(pick);
+      this._markChanged();
+    }
+  }
+
+  setRating(batchId: string, responseId: string, attempt: number, rating: number | null): void {
+    const batch = this._batches.find(b => b.id === batchId);
+    if (batch) {
+      batch.setRating(responseId, attempt, rating);
+      this._markChanged();
     }
   }
 

@@ -78,6 +78,7 @@ export function restoreBatch(summary: IBatchSummary, now: () => number, reattach
       batch.responses[i].restore(saved.seed, saved.attempt, restoredSnapshot(saved), earlier, shown);
     }
   });
+  batch.applyVerdicts(summary);
   if (!batch.active) {
     batch.done.resolve(batch.summary());
   }

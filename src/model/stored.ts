@@ -8,7 +8,15 @@
  */
 import { batchMetrics, ResponseError, ResponseMetrics, ResponseSnapshot, ResponseStatus } from '../core';
 import { readUsage, TokenTally } from '../core/token-count';
-import type { IAttemptSummary, IBatchSummary, IGenerateOptions, IResponseSummary, ITarget } from '../tokens';
+import type {
+  IAttemptSummary,
+  IBatchSummary,
+  IGenerateOptions,
+  IPick,
+  IRating,
+  IResponseSummary,
+  ITarget
+} from '../tokens';
 import { Batch, EndedAttempt, RUNNING } from './batch';
 import { continuedPrefix } from './reattach';
 import { expandTargets } from './request';
@@ -332,7 +340,43 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
   if (value.transport === 'direct') {
     summary.transport = 'direct';
   }
+  summary.pick = readPick(value.pick, responses);
+  summary.ratings = readRatings(value.responses, responses);
   return summary;
+}
+
+/** The stored winner, when it names an attempt of the batch (else none: a stale pick is not shown). */
+function readPick(value: unknown, responses: IResponseSummary[]): IPick | null {
+  if (!isObject(value) || typeof value.responseId !== 'string' || typeof value.attempt !== 'number') {
+    return null;
+  }
+  const { responseId, attempt } = value;
+  const response = responses.find(r => r.id === responseId);
+  return response?.attempts?.some(a => a.attempt === attempt) ? { responseId, attempt } : null;
+}
+
+/** The stored attempts' ratings (1 to 5), in the order of the responses read and their attempts. */
+function readRatings(stored: unknown[], responses: IResponseSummary[]): IRating[] {
+  const byId = new Map<string, Json>();
+  for (const r of stored) {
+    if (isObject(r) && typeof r.id === 'string') {
+      byId.set(r.id, r);
+    }
+  }
+  const out: IRating[] = [];
+  for (const response of responses) {
+    const attempts = byId.get(response.id)?.attempts;
+    for (const a of Array.isArray(attempts) ? attempts : []) {
+      if (isObject(a) && typeof a.attempt === 'number' && Number.isInteger(a.rating)) {
+        const rating = a.rating as number;
+        if (rating >= 1 && rating <= 5) {
+          out.push({ responseId: response.id, attempt: a.attempt, rating });
+        }
+      }
+    }
+  }
+  out.sort((a, b) => (a.responseId === b.responseId ? a.attempt - b.attempt : 0));
+  return out;
 }
 
 /**
@@ -378,6 +422,7 @@ export function batchFromSummary(summary: IBatchSummary, now: () => number): Bat
       batch.responses[i].restore(seed, attempt, snapshot, earlier);
     }
   });
+  batch.applyVerdicts(summary);
   if (!batch.active) {
     batch.done.resolve(batch.summary());
   }

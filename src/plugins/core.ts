@@ -2,10 +2,19 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import { ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { registerCoreCommands, registerHistoryCommands } from '../commands';
+import { registerCoreCommands, registerHistoryCommands, registerVerdictCommands } from '../commands';
 import { batchSocketUrl, localEngine, realTransports, workerEngine } from '../engine';
 import { createStreamingWorker } from '../engine/spawn';
-import { deleteStoredBatch, exportBatch, getStoredBatch, listBatches, listUpstreams, renameBatch } from '../handler';
+import {
+  deleteStoredBatch,
+  exportBatch,
+  getStoredBatch,
+  listBatches,
+  listUpstreams,
+  pickResponse,
+  rateResponse,
+  renameBatch
+} from '../handler';
 import { FanoutModel } from '../model';
 import { SizeCheck } from '../model/size';
 import { transportOf } from '../settings';
@@ -75,6 +84,14 @@ export const corePlugin: JupyterFrontEndPlugin<IFanoutModel> = {
       deleteBatch: id => deleteStoredBatch(id, serverSettings),
       model,
       contents: app.serviceManager.contents
+    });
+    registerVerdictCommands({
+      commands: app.commands,
+      trans,
+      model,
+      getStoredBatch: id => getStoredBatch(id, serverSettings),
+      pickResponse: (id, responseId, attempt) => pickResponse(id, responseId, attempt, serverSettings),
+      rateResponse: (id, responseId, attempt, rating) => rateResponse(id, responseId, attempt, rating, serverSettings)
     });
     return model;
   }

@@ -21,7 +21,16 @@ export const BOARD_RENDER_MS = 250;
 /** What a board's buttons do: the sidebar's actions (each one of the extension's commands). */
 export type BoardActions = Pick<
   IFanoutPanelProps,
-  'onStop' | 'onRegenerate' | 'onFillGaps' | 'onCompare' | 'onInsert' | 'onShowAttempt' | 'onContinue' | 'stallMs'
+  | 'onStop'
+  | 'onRegenerate'
+  | 'onFillGaps'
+  | 'onCompare'
+  | 'onInsert'
+  | 'onShowAttempt'
+  | 'onContinue'
+  | 'stallMs'
+  | 'onPick'
+  | 'onRate'
 >;
 
 /** The content of a board: a batch's header and its cards in a grid. */
@@ -88,6 +97,12 @@ export class BoardContent extends ReactWidget {
                 : undefined
             }
             stallMs={actions.stallMs?.() ?? 0}
+            onPick={actions.onPick ? (responseId, attempt) => actions.onPick!(batchId, responseId, attempt) : undefined}
+            onRate={
+              actions.onRate
+                ? (responseId, attempt, rating) => actions.onRate!(batchId, responseId, attempt, rating)
+                : undefined
+            }
           />
         )}
       </UseSignal>

@@ -92,7 +92,13 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
     onRemove: batchId => run(CommandIDs.removeBatch, { batchId }),
     view: () => settings.responseView(),
     onView: view => run(CommandIDs.setView, { view }),
-    onBoard: batchId => run(CommandIDs.openBoard, { batchId })
+    onBoard: batchId => run(CommandIDs.openBoard, { batchId }),
+    onPick: (batchId, responseId, attempt) =>
+      run(
+        CommandIDs.pick,
+        responseId === null ? { batchId, responseId } : { batchId, responseId, attempt: attempt ?? null }
+      ),
+    onRate: (batchId, responseId, attempt, rating) => run(CommandIDs.rate, { batchId, responseId, attempt, rating })
   };
 }
 
