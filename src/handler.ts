@@ -220,6 +220,10 @@ export function setBatchTags(
   return requestAPI<{ id: string; tags: string[] }>(
     batchPath(id, '/tags'),
     { method: 'PUT', body: JSON.stringify({ tags }) },
+    settings
+  );
+}
+
 /**
  * Mark the winner of a stored batch (`PUT fanout/batches/<id>/pick`): `responseId` null clears
  * it, `attempt` undefined is the response's latest. Resolves with what the store kept.
