@@ -41,6 +41,8 @@ export interface IBatchViewProps {
   onView?: (view: ResponseViewMode) => void;
   /** Open the batch as a board in the main area (the header offers it when given). */
   onBoard?: () => void;
+  /** Have a model judge the responses (`fanout:judge` with its dialog); offered once the batch has ended. */
+  onJudge?: () => void;
   /** Put the batch's prompt and options back into the prompt box (the header offers it when given). */
   onEditPrompt?: () => void;
   /**
@@ -269,6 +271,14 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             >
               {trans.__('Agreement')}
             </button>
+          )}
+          {props.onJudge && !batch.active && (
+            <ActionButton
+              className="jp-Fanout-judge-open"
+              title={trans.__('Have a model score the responses against the prompt or a rubric')}
+              onClick={props.onJudge}
+              label={trans.__('Judge…')}
+            />
           )}
           {props.onBoard && (
             <ActionButton
