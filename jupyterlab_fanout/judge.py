@@ -204,6 +204,11 @@ def check_request(data: Any) -> JudgeRequest:
 # ------------------------------------------------------------------ the responses judged
 
 
+def _who(label: str, response_id: str) -> str:
+    """`Response 2`, or `Response 2 (response 7)` when the label is not the response's id."""
+    return label if label == f"Response {response_id}" else f"{label} (response {response_id})"
+
+
 @dataclass
 class Judged:
     """One response as the judge sees it: its neutral label and text."""
@@ -271,7 +276,7 @@ def select(batch: dict[str, Any], request: JudgeRequest) -> tuple[list[Judged], 
         if item.cut:
             problems.append({"code": "cut", "responseId": item.response_id,
                              "attempt": item.attempt,
-                             "message": f"{item.label} (response {item.response_id}) was cut to"
+                             "message": f"{_who(item.label, item.response_id)} was cut to"
                                         f" its first {MAX_RESPONSE_CHARS:,} characters for the"
                                         " judge."})
     return chosen, problems
@@ -544,8 +549,8 @@ def read_answer(text: str, rubric: list[dict[str, str]], items: list[Judged]
     for number, item in by_number.items():
         got = read.get(number)
         if got is None and value is not None:
-            problems.append(_problem("missing_response", f"{item.label} (response"
-                                     f" {item.response_id}) was not judged.", label=item.label))
+            problems.append(_problem("missing_response", f"{_who(item.label, item.response_id)}"
+                                     " was not judged.", label=item.label))
         scores = got["scores"] if got else {n: None for n in names}
         rows.append({
             "label": item.label, "responseId": item.response_id, "attempt": item.attempt,

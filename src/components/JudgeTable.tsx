@@ -61,8 +61,7 @@ export function JudgeTable(props: { judgement: IJudgement; trans: TranslationBun
       <table className="jp-Fanout-judge-table">
         <thead>
           <tr>
-            <th scope="col">{trans.__('Response')}</th>
-            <th scope="col">{trans.__('Model')}</th>
+            <th scope="col">{trans.__('Response · model')}</th>
             {criteria.map(name => (
               <th
                 scope="col"
@@ -76,22 +75,23 @@ export function JudgeTable(props: { judgement: IJudgement; trans: TranslationBun
             <th scope="col" className="jp-Fanout-judge-score">
               {trans.__('Total')}
             </th>
-            <th scope="col">{trans.__('Rationale')}</th>
           </tr>
         </thead>
-        <tbody>
-          {judgement.rows.map(row => (
-            <tr key={row.responseId} data-response-id={row.responseId}>
+        {judgement.rows.map(row => (
+          <tbody key={row.responseId} className="jp-Fanout-judge-row" data-response-id={row.responseId}>
+            <tr>
               <th scope="row" className="jp-Fanout-judge-response">
                 {trans.__('Response %1', row.responseId)}
                 {row.attempt > 1 && (
                   <span className="jp-Fanout-judge-attempt">{trans.__(' (attempt %1)', row.attempt)}</span>
                 )}
+                <span className="jp-Fanout-judge-model" title={trans.__('Upstream %1', row.upstream)}>
+                  {row.model}
+                </span>
                 {row.label !== `Response ${row.responseId}` && (
                   <span className="jp-Fanout-judge-label">{trans.__('judged as %1', row.label)}</span>
                 )}
               </th>
-              <td className="jp-Fanout-judge-model">{row.model}</td>
               {criteria.map(name => (
                 <td
                   key={name}
@@ -103,10 +103,14 @@ export function JudgeTable(props: { judgement: IJudgement; trans: TranslationBun
                 </td>
               ))}
               <td className="jp-Fanout-judge-score jp-Fanout-judge-total">{score(row.total)}</td>
-              <td className="jp-Fanout-judge-rationale">{row.rationale}</td>
             </tr>
-          ))}
-        </tbody>
+            <tr>
+              <td className="jp-Fanout-judge-rationale" colSpan={criteria.length + 2}>
+                {row.rationale || <span className="jp-Fanout-judge-no-rationale">{trans.__('(no rationale)')}</span>}
+              </td>
+            </tr>
+          </tbody>
+        ))}
       </table>
       <details className="jp-Fanout-judge-raw" open={unreadable}>
         <summary>{trans.__("The judge's answer as it came")}</summary>

@@ -78,19 +78,12 @@ test.describe('Judge', () => {
     // The judgement, beside the compare view.
     const compare = page.locator(`#jupyterlab-fanout-compare-${batch.batchId}`);
     const pane = compare.locator(PANE);
-    await expect(pane.locator('.jp-Fanout-judge-table tbody tr')).toHaveCount(3, { timeout: 30000 });
+    await expect(pane.locator('.jp-Fanout-judge-row')).toHaveCount(3, { timeout: 30000 });
     await expect(compare.locator('.jp-Fanout-compare-toolbar .jp-Fanout-judge-open')).toBeVisible();
-    await expect(pane.locator('thead th')).toHaveText([
-      'Response',
-      'Model',
-      'accuracy',
-      'clarity',
-      'Total',
-      'Rationale'
-    ]);
+    await expect(pane.locator('thead th')).toHaveText(['Response · model', 'accuracy', 'clarity', 'Total']);
 
     const summary = await execute(page, 'fanout:get-batch', { batchId: batch.batchId });
-    const rows = pane.locator('.jp-Fanout-judge-table tbody tr');
+    const rows = pane.locator('.jp-Fanout-judge-row');
     const totals: number[] = [];
     for (let i = 0; i < 3; i++) {
       const row = rows.nth(i);
@@ -125,7 +118,12 @@ test.describe('Judge', () => {
     expect(listed.judgements).toHaveLength(1);
     expect(listed.judgements[0].rows.map((r: any) => r.total)).toEqual(totals);
 
-    // Bad input: a specific error naming the field.
+    await page.screenshot({ path: testInfo.outputPath('judge-light.png') });
+    await page.theme.setDarkTheme();
+    await page.screenshot({ path: testInfo.outputPath('judge-dark.png') });
+    await page.theme.setLightTheme();
+
+    // Bad input: a specific error naming the field (and the pane says the last request failed).
     expect(await rejection(page, 'fanout:judge', { batchId: batch.batchId, rubric: 'a\nA' })).toMatch(
       /names the criterion 'A' twice/
     );
@@ -133,10 +131,7 @@ test.describe('Judge', () => {
       /'upstream': there is no configured upstream 'nowhere'/
     );
 
-    await page.screenshot({ path: testInfo.outputPath('judge-light.png') });
-    await page.theme.setDarkTheme();
-    await page.screenshot({ path: testInfo.outputPath('judge-dark.png') });
-    await page.theme.setLightTheme();
+    await expect(pane.locator('.jp-Fanout-judge-error')).toContainText("no configured upstream 'nowhere'");
     expect(errors).toEqual([]);
   });
 
@@ -165,9 +160,9 @@ test.describe('Judge', () => {
     await expect(raw).toHaveAttribute('open', '');
     await expect(raw.locator('pre')).toContainText('{"judgements": [{"response": 1');
     // Response 1 was read; the others have no score ("—") and no total.
-    await expect(pane.locator('tbody tr[data-response-id="1"] .jp-Fanout-judge-total')).not.toHaveText('—');
-    await expect(pane.locator('tbody tr[data-response-id="2"] .jp-Fanout-judge-total')).toHaveText('—');
-    await expect(pane.locator('tbody tr[data-response-id="3"] [data-criterion="overall"]')).toHaveText('—');
+    await expect(pane.locator('.jp-Fanout-judge-row[data-response-id="1"] .jp-Fanout-judge-total')).not.toHaveText('—');
+    await expect(pane.locator('.jp-Fanout-judge-row[data-response-id="2"] .jp-Fanout-judge-total')).toHaveText('—');
+    await expect(pane.locator('.jp-Fanout-judge-row[data-response-id="3"] [data-criterion="overall"]')).toHaveText('—');
 
     await page.screenshot({ path: testInfo.outputPath('judge-problems-light.png') });
     await page.theme.setDarkTheme();
