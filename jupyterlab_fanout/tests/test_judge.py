@@ -466,3 +466,30 @@ async def test_an_upstream_error_is_a_502_with_its_message(jp_fetch, jp_serverap
     code, message = await api_error(jp_fetch, "batches", "j1", "judge", method="POST",
                                     body={"upstream": "faulty", "model": "fanout-sim"})
     assert code == 503 and "the judge request failed: the GPU is on fire" in message
+
+
+class _FakeUpstream:
+    name = "gpu"
+
+    def scrub(self, text: str) -> str:
+        return text.replace("sk-secret", "***")
+
+
+def test_parse_completion_reads_the_message_and_scrubs_the_key():
+    from jupyterlab_fanout import completion
+    from jupyterlab_fanout.errors import FanoutError
+
+    up: Any = _FakeUpstream()
+    body = {"choices": [{"message": {"content": [{"type": "text", "text": "{\"a\": "},
+                                                 {"type": "text", "text": "1} sk-secret"}],
+                                     "reasoning_content": "hm"},
+                         "finish_reason": "length"}], "usage": {"completion_tokens": 3}}
+    got = completion.parse_completion(json.dumps(body).encode(), up)
+    assert (got.content, got.reasoning, got.finish_reason) == ('{"a": 1} ***', "hm", "length")
+    assert got.usage == {"completion_tokens": 3}
+    for raw, whole, message in [(b"<html>", True, "did not answer with a chat completion"),
+                                (b'{"choices": []}', True, "a chat completion"),
+                                (b'{"choi', False, "the connection closed mid-answer")]:
+        with pytest.raises(FanoutError) as info:
+            completion.parse_completion(raw, up, whole)
+        assert info.value.status == 502 and message in info.value.message

@@ -73,6 +73,11 @@ test.describe('Judge', () => {
     await expect(select.locator('option', { hasText: 'fanout-sim' }).first()).toBeAttached();
     await expect(dialog.locator('.jp-Fanout-judge-dialog-note')).toContainText('3 responses');
     await dialog.locator('.jp-Fanout-judge-rubric').fill('accuracy: is it right\nclarity: is it easy to read');
+    await dialog.screenshot({ path: testInfo.outputPath('judge-dialog-light.png') });
+    await page.theme.setDarkTheme();
+    await dialog.screenshot({ path: testInfo.outputPath('judge-dialog-dark.png') });
+    await page.theme.setLightTheme();
+    await expect(dialog.locator('.jp-Fanout-judge-dialog')).toBeVisible();
     await dialog.locator('.jp-mod-accept').click();
 
     // The judgement, beside the compare view.
