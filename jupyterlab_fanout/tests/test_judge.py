@@ -493,3 +493,19 @@ def test_parse_completion_reads_the_message_and_scrubs_the_key():
         with pytest.raises(FanoutError) as info:
             completion.parse_completion(raw, up, whole)
         assert info.value.status == 502 and message in info.value.message
+
+
+async def test_the_judge_routes_require_authentication(jp_fetch, jp_serverapp):
+    port = jp_serverapp.port
+    client = tornado.httpclient.AsyncHTTPClient()
+    for method, path in (("GET", "batches/x/judgements"), ("POST", "batches/x/judge")):
+        with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+            await client.fetch(f"http://127.0.0.1:{port}{jp_serverapp.base_url}fanout/{path}",
+                               method=method, body=b"{}" if method == "POST" else None)
+        assert info.value.code in (302, 403), path
+
+
+@pytest.mark.parametrize("fanout_overrides", [{"store_path": ""}], indirect=True)
+async def test_without_a_store_the_judge_says_so(jp_fetch, jp_serverapp, no_unhandled_errors):
+    code, message = await api_error(jp_fetch, "batches", "x", "judge", method="POST", body={})
+    assert code == 404 and "the batch store is disabled" in message
