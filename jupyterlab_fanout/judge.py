@@ -632,6 +632,9 @@ async def run(state: Any, batch_id: str, data: Any) -> dict[str, Any]:
                    f" (allowed: {', '.join(upstream.spec.models)})")
     batch = await store.get(batch_id)
     items, problems = select(batch, request)
+    if len(batch["prompt"]) > MAX_PROMPT_CHARS:
+        problems.append(_problem("cut", f"The prompt was cut to its first {MAX_PROMPT_CHARS:,}"
+                                        " characters for the judge."))
     dialect = await completion.dialect_of(upstream)
     body = request_body(model, batch["prompt"], request.rubric, items,
                         json_schema=dialect.json_schema, strict_subset=dialect.name == "openai",

@@ -356,6 +356,11 @@ async def test_judge_a_stored_batch_against_the_simulator(jp_fetch, jp_serverapp
     assert again["rubric"] == [dict(c) for c in judge.DEFAULT_RUBRIC]
     assert again["rows"][0]["scores"] == expected_scores(TEXTS["9"], ["overall"])
     # An earlier attempt by name.
+    # A long prompt is cut for the judge, and said so.
+    await put(jp_fetch, "long", "direct", body={**BATCH, "prompt": "p" * (judge.MAX_PROMPT_CHARS + 5)})
+    await put(jp_fetch, "long", "direct", "1", "1", body=attempt(text="short answer"))
+    cut = await api(jp_fetch, "batches", "long", "judge", method="POST", body={"upstream": "sim"})
+    assert codes(cut["problems"]) == ["cut"] and "16,000 characters" in cut["problems"][0]["message"]
     first = await api(jp_fetch, "batches", "j1", "judge", method="POST",
                       body={"upstream": "sim", "responseIds": ["7"], "attempts": {"7": 1}})
     assert first["rows"][0]["attempt"] == 1
