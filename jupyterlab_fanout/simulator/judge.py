@@ -14,7 +14,8 @@ A prompt directive `[[judge: mode, mode]]` anywhere in the judge's user message 
 prompt is quoted there) answers badly on purpose, to test the defensive reader:
 `fenced` (in a ```json block with text around it), `prose` (no JSON at all), `partial` (cut off
 after the first judgement), `strings` (scores as text such as "7/10"), `range` (the first
-response's first score is 42), `missing` (the first response lacks its last criterion).
+response's first score is 42), `missing` (the first response lacks its last criterion), `html`
+(the first rationale is markup that would run if it were rendered as HTML: `HOSTILE`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ MARKER = "[fanout:judge v1]"
 SCHEMA_NAME = "fanout_judgement"
 DIRECTIVE = re.compile(r"\[\[judge:([^\]\n]*)\]\]")
 _RESPONSE = re.compile(r"^## Response (\d+)\n\n(~{4,})\n(.*?)\n\2$", re.DOTALL | re.MULTILINE)
+HOSTILE = '<img src="x" onerror="window.__fanoutJudgeXss = 1"><b>bold</b>'
 _CRITERIA = re.compile(r"^## Criteria\n\n((?:- [^\n]*\n?)+)", re.MULTILINE)
 
 
@@ -81,6 +83,8 @@ def answer(body: Dict[str, Any]) -> Optional[str]:
                            "rationale": f"Response {number} has {words} words."})
     if judgements and "range" in modes:
         judgements[0]["scores"][criteria[0]] = 42
+    if judgements and "html" in modes:
+        judgements[0]["rationale"] = HOSTILE
     if judgements and "missing" in modes:
         judgements[0]["scores"].pop(criteria[-1], None)
     if "strings" in modes:

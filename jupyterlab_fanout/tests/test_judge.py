@@ -260,7 +260,7 @@ def test_the_simulator_answers_badly_when_told():
     for mode, expected in [("prose", ["not_json"]),
                            ("partial", ["partial", "missing_response"]),
                            ("range", ["score_out_of_range"]),
-                           ("missing", ["missing_criterion"])]:
+                           ("missing", ["missing_criterion"]), ("html", [])]:
         answer = sim_judge.answer(judge_request(texts, f"[[judge: {mode}]]"))
         assert codes(judge.read_answer(answer, CRITERIA, items(*texts))[1]) == expected, mode
 

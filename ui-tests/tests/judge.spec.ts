@@ -4,7 +4,8 @@
  * rubric typed), the judgement shows beside the compare view, and its scores are the ones the
  * simulator's deterministic judge gives (jupyterlab_fanout/simulator/judge.py: for Response k
  * with W words and the i-th criterion, 1 + (W + 3i) % 10). A malformed answer (the simulator's
- * `[[judge: partial]]` directive) shows its problems and the raw text.
+ * `[[judge: partial, html]]` directive) shows its problems and the raw text, and a rationale
+ * that is markup shows as text.
  */
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
@@ -147,7 +148,7 @@ test.describe('Judge', () => {
     await resetSimulator(request, { tokens_per_second: 600, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 30 });
     // The directive is in the batch's prompt, which the judge's request quotes.
     const batch = await execute(page, 'fanout:generate', {
-      prompt: `Name a sea [[judge: partial]] ${Date.now()}`,
+      prompt: `Name a sea [[judge: partial, html]] ${Date.now()}`,
       n: 3
     });
     await stored(page, batch.batchId, 3);
@@ -168,6 +169,12 @@ test.describe('Judge', () => {
     await expect(pane.locator('.jp-Fanout-judge-row[data-response-id="1"] .jp-Fanout-judge-total')).not.toHaveText('—');
     await expect(pane.locator('.jp-Fanout-judge-row[data-response-id="2"] .jp-Fanout-judge-total')).toHaveText('—');
     await expect(pane.locator('.jp-Fanout-judge-row[data-response-id="3"] [data-criterion="overall"]')).toHaveText('—');
+
+    // The rationale is model output: shown as the text it is, never as HTML.
+    const rationale = pane.locator('.jp-Fanout-judge-row[data-response-id="1"] .jp-Fanout-judge-rationale');
+    await expect(rationale).toHaveText('<img src="x" onerror="window.__fanoutJudgeXss = 1"><b>bold</b>');
+    await expect(pane.locator('img, b')).toHaveCount(0);
+    expect(await page.evaluate(() => (window as any).__fanoutJudgeXss)).toBeUndefined();
 
     await page.screenshot({ path: testInfo.outputPath('judge-problems-light.png') });
     await page.theme.setDarkTheme();
