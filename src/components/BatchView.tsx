@@ -5,6 +5,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { isFinal } from '../core';
 import type { ResponseSnapshot } from '../core';
 import type { IFanoutModel, IResponseView, ResponseViewMode } from '../tokens';
+import { judgeIcon } from '../icons';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
@@ -273,12 +274,16 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             </button>
           )}
           {props.onJudge && !batch.active && (
-            <ActionButton
-              className="jp-Fanout-judge-open"
-              title={trans.__('Have a model score the responses against the prompt or a rubric')}
+            // An icon, so that the header keeps one row of actions at the default sidebar width.
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-Fanout-judge-open jp-Fanout-judge-icon"
+              title={trans.__('Judge…: have a model score the responses against the prompt or a rubric')}
+              aria-label={trans.__('Judge…')}
               onClick={props.onJudge}
-              label={trans.__('Judge…')}
-            />
+            >
+              <judgeIcon.react tag="span" className="jp-Fanout-judge-icon-svg" />
+            </button>
           )}
           {props.onBoard && (
             <ActionButton
