@@ -63,6 +63,8 @@ ANSWER_TOKENS_BASE, ANSWER_TOKENS_PER_RESPONSE = 256, 192
 #: it (or by the schema's name) when no `response_format` is sent.
 MARKER = "[fanout:judge v1]"
 SCHEMA_NAME = "fanout_judgement"
+#: Whose stream budget a judge request draws from (the same as every batch socket's).
+BUDGET_KEY = "server-user"
 
 DEFAULT_RUBRIC = ({"name": "overall",
                    "description": "how well the response answers the prompt: correct, complete"
@@ -640,10 +642,18 @@ async def run(state: Any, batch_id: str, data: Any) -> dict[str, Any]:
                         json_schema=dialect.json_schema, strict_subset=dialect.name == "openai",
                         max_tokens_limit=state.fanout.max_tokens_limit)
     timeout = float(getattr(state.fanout, "judge_timeout", 120.0))
+    # The judge's request takes one of the server's streams (`max_streams_per_user`; every socket
+    # of a server shares its user's budget, handlers._budget_key) while it runs.
+    limit = state.fanout.max_streams_per_user
+    if not state.user_streams.acquire(BUDGET_KEY, limit):
+        raise StoreError(429, f"the server already has {limit} upstream requests in flight"
+                              " (c.Fanout.max_streams_per_user): judge when some have ended")
     try:
         answer = await completion.complete(upstream, dialect, body, timeout)
     except FanoutError as e:
         raise StoreError(e.status, f"the judge request failed: {e.message}") from None
+    finally:
+        state.user_streams.release(BUDGET_KEY)
     rows, read_problems = read_answer(answer.content, request.rubric, items)
     if answer.finish_reason == "length":
         read_problems.insert(0, _problem(

@@ -460,6 +460,9 @@ async def test_a_client_that_goes_away_cancels_the_judge_request(
     assert info.value.code == 599  # the client gave up and closed its connection
     # Before the 2 s judge_timeout: the server closed the upstream request when the client left.
     assert await disconnected(faulty, within=1.2)
+    # Its slot of the stream budget is given back.
+    await asyncio.sleep(0.05)
+    assert jp_serverapp.web_app.settings["fanout_state"].user_streams.count(judge.BUDGET_KEY) == 0
 
 
 @JUDGE
@@ -514,3 +517,20 @@ async def test_the_judge_routes_require_authentication(jp_fetch, jp_serverapp):
 async def test_without_a_store_the_judge_says_so(jp_fetch, jp_serverapp, no_unhandled_errors):
     code, message = await api_error(jp_fetch, "batches", "x", "judge", method="POST", body={})
     assert code == 404 and "the batch store is disabled" in message
+
+
+def no_streams(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {**store_in_tmp(request), "max_streams_per_user": 0}
+
+
+@pytest.mark.parametrize("fanout_overrides", [no_streams], indirect=True)
+async def test_the_judge_takes_a_stream_of_the_servers_budget(jp_fetch, jp_serverapp,
+                                                               no_unhandled_errors):
+    from jupyterlab_fanout.handlers import _budget_key
+
+    assert judge.BUDGET_KEY == _budget_key(None)
+    await put(jp_fetch, "b", "direct", body=BATCH)
+    await put(jp_fetch, "b", "direct", "1", "1", body=attempt())
+    code, message = await api_error(jp_fetch, "batches", "b", "judge", method="POST", body={})
+    assert code == 429 and "max_streams_per_user" in message
+    assert jp_serverapp.web_app.settings["fanout_state"].user_streams.count(judge.BUDGET_KEY) == 0
