@@ -180,6 +180,20 @@ test.describe('Judge', () => {
     await page.theme.setDarkTheme();
     await page.screenshot({ path: testInfo.outputPath('judge-problems-dark.png') });
     await page.theme.setLightTheme();
+
+    // Kept in the store: after a reload, the compare view reads the batch's judgements again.
+    const loaded = page.waitForEvent('load');
+    await page.evaluate(() => window.location.reload());
+    await loaded;
+    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:judge'));
+    await execute(page, 'fanout:open', { batchId: batch.batchId });
+    await execute(page, 'fanout:compare', { batchId: batch.batchId });
+    const again = page.locator(`#jupyterlab-fanout-compare-${batch.batchId} ${PANE}`);
+    await expect(again.locator('.jp-Fanout-judgement')).toHaveAttribute('data-judgement-id', judgement.id);
+    await expect(again.locator('.jp-Fanout-judge-problem')).toHaveCount(3);
+    await expect(again.locator('.jp-Fanout-judge-row[data-response-id="1"] .jp-Fanout-judge-total')).toHaveText(
+      String(judgement.rows.find((r: any) => r.responseId === '1').total)
+    );
     expect(errors).toEqual([]);
   });
 });
