@@ -424,6 +424,10 @@ def find_json(text: str) -> tuple[Any, list[dict[str, Any]]]:
         value = json.loads(stripped)
         if isinstance(value, dict):
             return value, []
+        if isinstance(value, list):
+            return {"judgements": value}, [_problem(
+                "bare_list", "The JSON was a list, not {\"judgements\": [...]}; read as the"
+                             " judgements.")]
     except ValueError:
         pass
     for match in _FENCED.finditer(stripped):

@@ -182,6 +182,13 @@ def test_unknown_duplicate_and_labelled_responses():
     assert by_label["Response 1"]["total"] == 6
 
 
+def test_a_bare_list_is_read_as_the_judgements():
+    text = json.dumps([{"response": 1, "scores": {"correctness": 2, "clarity": 2},
+                        "rationale": "r"}])
+    rows, problems = judge.read_answer(text, CRITERIA, items("a"))
+    assert codes(problems) == ["bare_list"] and rows[0]["total"] == 4
+
+
 def test_no_judgements_list():
     rows, problems = judge.read_answer('{"scores": [1, 2]}', CRITERIA, items("a"))
     assert codes(problems) == ["no_judgements", "missing_response"]
