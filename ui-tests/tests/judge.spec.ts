@@ -73,7 +73,14 @@ test.describe('Judge', () => {
     const select = dialog.locator('.jp-Fanout-judge-model-select');
     await expect(select.locator('option', { hasText: 'fanout-sim' }).first()).toBeAttached();
     await expect(dialog.locator('.jp-Fanout-judge-dialog-note')).toContainText('3 responses');
-    await dialog.locator('.jp-Fanout-judge-rubric').fill('accuracy: is it right\nclarity: is it easy to read');
+    // Typed as a person would: Enter in the rubric starts a new line, it does not send.
+    const rubric = dialog.locator('.jp-Fanout-judge-rubric');
+    await expect(rubric).toHaveValue(/^overall: /);
+    await rubric.fill('');
+    await rubric.pressSequentially('accuracy: is it right');
+    await rubric.press('Enter');
+    await rubric.pressSequentially('clarity: is it easy to read');
+    await expect(rubric).toHaveValue('accuracy: is it right\nclarity: is it easy to read');
     await dialog.screenshot({ path: testInfo.outputPath('judge-dialog-light.png') });
     await page.theme.setDarkTheme();
     await dialog.screenshot({ path: testInfo.outputPath('judge-dialog-dark.png') });
@@ -109,6 +116,14 @@ test.describe('Judge', () => {
     }
     expect([...totals].sort((x, y) => y - x)).toEqual(totals); // best first
     await expect(pane.locator('.jp-Fanout-judge-problems')).toHaveCount(0);
+
+    // Judge… in the compare view's toolbar opens the same dialog, the last rubric kept; Cancel sends nothing.
+    await compare.locator('.jp-Fanout-compare-toolbar .jp-Fanout-judge-open').click();
+    await expect(dialog.locator('.jp-Fanout-judge-rubric')).toHaveValue(
+      'accuracy: is it right\nclarity: is it easy to read'
+    );
+    await dialog.locator('.jp-mod-reject').click();
+    await expect(dialog).toHaveCount(0);
 
     // The judge got structured output (the simulator speaks vLLM), no stream, temperature 0.
     const judged = (await simulatorRequests(request)).filter(r =>
