@@ -20,16 +20,3 @@ const FANOUT_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="1
 </svg>`;
 
 export const fanoutIcon = new LabIcon({ name: 'jupyterlab-fanout:fanout', svgstr: FANOUT_SVG });
-
-/** The judge's button in a batch's header (`fanout:judge`): a balance scale, in the icon colour. */
-const JUDGE_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
-  <g class="jp-icon3" fill="#616161">
-    <rect x="11" y="3" width="2" height="16"/>
-    <rect x="4" y="6" width="16" height="2" rx="1"/>
-    <rect x="7" y="19" width="10" height="2" rx="1"/>
-    <path d="M6 8.5 2.5 15h7z M18 8.5 14.5 15h7z" fill="none" stroke="#616161" stroke-width="1.4" class="jp-icon3"/>
-    <path d="M2.5 15a3.5 2 0 0 0 7 0z M14.5 15a3.5 2 0 0 0 7 0z"/>
-  </g>
-</svg>`;
-
-export const judgeIcon = new LabIcon({ name: 'jupyterlab-fanout:judge', svgstr: JUDGE_SVG });

@@ -5,8 +5,8 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { isFinal } from '../core';
 import type { ResponseSnapshot } from '../core';
 import type { IFanoutModel, IResponseView, ResponseViewMode } from '../tokens';
-import { judgeIcon } from '../icons';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
+import { JudgeIcon } from './JudgeIcon';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 import { failureGroups, failureSummary, indexList, silentFor, summarisedGroups } from './status';
@@ -282,7 +282,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               aria-label={trans.__('Judge…')}
               onClick={props.onJudge}
             >
-              <judgeIcon.react tag="span" className="jp-Fanout-judge-icon-svg" />
+              <JudgeIcon />
             </button>
           )}
           {props.onBoard && (
