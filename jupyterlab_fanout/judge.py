@@ -57,8 +57,12 @@ MAX_PROMPT_CHARS = 16000
 MAX_RESPONSE_CHARS = 12000
 #: Largest request body.
 MAX_BODY_BYTES = 64 * 1024
-#: The judge's token budget: a base plus this much per response, at most the server's limit.
-ANSWER_TOKENS_BASE, ANSWER_TOKENS_PER_RESPONSE = 256, 192
+#: The judge's token budget: a base (room to think, for a reasoning model) plus, per response,
+#: this much and this much per criterion; at most the server's limit and what the model's
+#: context length leaves after the prompt (where the upstream lists it).
+ANSWER_TOKENS_BASE, ANSWER_TOKENS_PER_RESPONSE, ANSWER_TOKENS_PER_SCORE = 512, 128, 16
+#: A generous estimate of a prompt's tokens: characters / 3, plus this per message.
+TOKENS_PER_MESSAGE = 8
 #: The first line of the judge's system message. The simulator recognises a judge request by
 #: it (or by the schema's name) when no `response_format` is sent.
 MARKER = "[fanout:judge v1]"
@@ -357,18 +361,33 @@ def schema(rubric: list[dict[str, str]], count: int, *, bounds: bool = True) -> 
     }
 
 
+def prompt_estimate(messages: list[dict[str, str]]) -> int:
+    """A generous estimate of the tokens of `messages` (characters / 3, plus per message)."""
+    return sum(TOKENS_PER_MESSAGE + len(m["content"]) // 3 for m in messages)
+
+
 def request_body(model: str, prompt: str, rubric: list[dict[str, str]], items: list[Judged],
-                 *, json_schema: bool, strict_subset: bool, max_tokens_limit: int
-                 ) -> dict[str, Any]:
+                 *, json_schema: bool, strict_subset: bool, max_tokens_limit: int,
+                 context_length: Optional[int] = None) -> dict[str, Any]:
     """The chat completion request for the judge (before the dialect shapes it)."""
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "system", "content": system_message(rubric, len(items))},
                      {"role": "user", "content": user_message(prompt, rubric, items)}],
         "temperature": 0,
-        "max_tokens": min(max_tokens_limit,
-                          ANSWER_TOKENS_BASE + ANSWER_TOKENS_PER_RESPONSE * len(items)),
     }
+    budget = min(max_tokens_limit, ANSWER_TOKENS_BASE + len(items) * (
+        ANSWER_TOKENS_PER_RESPONSE + ANSWER_TOKENS_PER_SCORE * len(rubric)))
+    if context_length:
+        prompt_tokens = prompt_estimate(body["messages"])
+        room = context_length - prompt_tokens
+        if room < 64:
+            raise _bad(f"the judge's prompt (about {prompt_tokens:,} tokens: the prompt, the"
+                       f" rubric and {len(items)} responses) does not fit {model!r}'s context of"
+                       f" {context_length:,} tokens: judge fewer responses ('responseIds') or"
+                       " use a model with a longer context")
+        budget = min(budget, room)
+    body["max_tokens"] = budget
     if json_schema:
         body["response_format"] = {"type": "json_schema", "json_schema": {
             "name": SCHEMA_NAME, "strict": True,
@@ -644,7 +663,8 @@ async def run(state: Any, batch_id: str, data: Any) -> dict[str, Any]:
     dialect = await completion.dialect_of(upstream)
     body = request_body(model, batch["prompt"], request.rubric, items,
                         json_schema=dialect.json_schema, strict_subset=dialect.name == "openai",
-                        max_tokens_limit=state.fanout.max_tokens_limit)
+                        max_tokens_limit=state.fanout.max_tokens_limit,
+                        context_length=upstream.context_lengths.get(model))
     timeout = float(getattr(state.fanout, "judge_timeout", 120.0))
     # The judge's request takes one of the server's streams (`max_streams_per_user`; every socket
     # of a server shares its user's budget, handlers._budget_key) while it runs.

@@ -14,7 +14,7 @@ from jupyterlab_fanout import dialects, judge
 from jupyterlab_fanout.simulator import judge as sim_judge
 
 from .proxy_fixtures import *  # noqa: F403 - fixtures
-from .proxy_fixtures import API_KEY, KEY_ENV
+from .proxy_fixtures import API_KEY, FAST, KEY_ENV
 from .test_store import api, api_error, store_in_tmp
 from .test_store_direct import BATCH, attempt, put
 
@@ -212,13 +212,25 @@ def test_the_prompt_labels_responses_neutrally_and_fences_them():
     item = schema["schema"]["properties"]["judgements"]["items"]
     assert item["properties"]["scores"]["required"] == ["correctness", "clarity"]
     assert item["properties"]["response"] == {"type": "integer", "minimum": 1, "maximum": 2}
-    assert body["temperature"] == 0 and body["max_tokens"] == 256 + 2 * 192
+    assert body["temperature"] == 0 and body["max_tokens"] == 512 + 2 * (128 + 16 * 2)
     openai = judge.request_body("m", "p", CRITERIA, chosen, json_schema=True,
                                 strict_subset=True, max_tokens_limit=300)
     assert "minimum" not in json.dumps(openai["response_format"]) and openai["max_tokens"] == 300
     plain = judge.request_body("m", "p", CRITERIA, chosen, json_schema=False,
                                strict_subset=False, max_tokens_limit=300)
     assert "response_format" not in plain
+
+
+def test_the_budget_fits_the_judges_context():
+    chosen = items("word " * 600, "short")
+    body = judge.request_body("m", "p", CRITERIA, chosen, json_schema=False,
+                              strict_subset=False, max_tokens_limit=100000, context_length=2000)
+    estimate = judge.prompt_estimate(body["messages"])
+    assert estimate > 1000 and body["max_tokens"] == 2000 - estimate
+    with pytest.raises(judge.StoreError) as info:
+        judge.request_body("m", "p", CRITERIA, chosen, json_schema=False, strict_subset=False,
+                           max_tokens_limit=100000, context_length=estimate + 10)
+    assert info.value.status == 400 and "does not fit 'm''s context" in info.value.message
 
 
 def test_dialects_say_which_take_a_json_schema():
@@ -541,3 +553,24 @@ async def test_the_judge_takes_a_stream_of_the_servers_budget(jp_fetch, jp_serve
     code, message = await api_error(jp_fetch, "batches", "b", "judge", method="POST", body={})
     assert code == 429 and "max_streams_per_user" in message
     assert jp_serverapp.web_app.settings["fanout_state"].user_streams.count(judge.BUDGET_KEY) == 0
+
+
+@JUDGE
+async def test_the_judge_asks_for_no_more_than_the_models_context_leaves(
+        jp_fetch, jp_serverapp, simulator, no_unhandled_errors):
+    simulator.reset()
+    simulator.configure(api_key=API_KEY, tokens_per_second=2000, ttft_ms=5, max_model_len=900)
+    try:
+        await stored_batch(jp_fetch)
+        # The listing gives the model's context length (vLLM's max_model_len).
+        listed = await api(jp_fetch, "upstreams")
+        sim = next(u for u in listed["upstreams"] if u["name"] == "sim")
+        assert sim["context_lengths"] == {"fanout-sim": 900}
+        result = await api(jp_fetch, "batches", "j1", "judge", method="POST",
+                           body={"upstream": "sim"})
+        [record] = judge_records(simulator)
+        assert record["max_tokens"] < 900 - 300 and record["status"] == 200
+        assert [r["total"] is not None for r in result["rows"]] == [True, True]
+    finally:
+        simulator.reset()
+        simulator.configure(api_key=API_KEY, **FAST)
