@@ -151,6 +151,13 @@ class Fanout(Configurable):
         5.0, help="Seconds to wait for an upstream's /models listing."
     ).tag(config=True)
 
+    judge_timeout = Float(
+        120.0,
+        min=1.0,
+        help="""Seconds a judge request (`POST fanout/batches/<id>/judge`, one non-streamed
+        completion) may take in all before it fails with 504; the upstream request is closed.""",
+    ).tag(config=True)
+
     detached_timeout = Float(
         600.0,
         min=0.0,

@@ -56,6 +56,10 @@ class Dialect:
     error_field: bool = False
     #: Rewrite `data: {"error": …}` events, dropping placeholder types and codes (LiteLLM).
     error_placeholders: bool = False
+    #: Takes `response_format: {"type": "json_schema", "json_schema": {name, schema, strict}}`
+    #: (vLLM, SGLang, OpenAI, llama.cpp's server): structured output for the judge. Elsewhere
+    #: (Ollama, LiteLLM, generic) it is dropped and the JSON is asked for by instructions only.
+    json_schema: bool = False
 
     def shape(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The upstream request body: the checked browser `request` (validation.build_body),
@@ -83,6 +87,17 @@ class Dialect:
         out["stream_options"] = options
         return out
 
+    def shape_once(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A request body for one non-streamed completion (the judge): the token limit and `n`
+        as `shape` sends them, `stream: false`, no stream options, and `response_format` only
+        where the server takes it."""
+        out = self.shape(body)
+        out["stream"] = False
+        out.pop("stream_options", None)
+        if not self.json_schema:
+            out.pop("response_format", None)
+        return out
+
     def encode(self, body: Mapping[str, Any]) -> bytes:
         """`shape(body)` as the JSON bytes of the request."""
         return json.dumps(self.shape(body)).encode("utf-8")
@@ -97,11 +112,12 @@ class Dialect:
 DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("vllm", continuous_usage=True, continue_final=True),
-        Dialect("sglang", continuous_usage=True, continue_final=True),
-        Dialect("llamacpp", send_n=False, error_field=True),
+        Dialect("vllm", continuous_usage=True, continue_final=True, json_schema=True),
+        Dialect("sglang", continuous_usage=True, continue_final=True, json_schema=True),
+        Dialect("llamacpp", send_n=False, error_field=True, json_schema=True),
         Dialect("ollama", send_n=False, chat_template_kwargs=False),
-        Dialect("openai", max_tokens_key="max_completion_tokens", chat_template_kwargs=False),
+        Dialect("openai", max_tokens_key="max_completion_tokens", chat_template_kwargs=False,
+                json_schema=True),
         Dialect("litellm", error_placeholders=True),
         Dialect("generic", send_n=False),
     )

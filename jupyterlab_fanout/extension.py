@@ -20,6 +20,8 @@ from .handlers import (
     BatchTagsHandler,
     DirectAttemptHandler,
     DirectBatchHandler,
+    JudgementsHandler,
+    JudgeHandler,
     LeaderboardHandler,
     PickHandler,
     RatingHandler,
@@ -76,6 +78,8 @@ class FanoutExtensionApp(ExtensionApp):
                 (r"fanout/batches/([^/]+)/pick", PickHandler),
                 (r"fanout/batches/([^/]+)/responses/([^/]+)/rating", RatingHandler),
                 (r"fanout/batches/([^/]+)/direct/([^/]+)/([^/]+)", DirectAttemptHandler),
+                (r"fanout/batches/([^/]+)/judge", JudgeHandler),
+                (r"fanout/batches/([^/]+)/judgements", JudgementsHandler),
             ]
         )
 

@@ -24,7 +24,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
-from . import verdicts, votes, ws_protocol
+from . import judge, verdicts, votes, ws_protocol
 from .direct_record import parse_body
 from .errors import SocketClosed
 from .logs import RedactedLogMixin
@@ -302,6 +302,50 @@ class RatingHandler(_StoreHandler):
         self.finish(json.dumps(await self._call(rate())))
 
 
+class JudgeHandler(_StoreHandler):
+    """`POST fanout/batches/<id>/judge`: a model scores the batch's responses (judge.py). The
+    browser going away cancels the judge request (its upstream connection is closed)."""
+
+    _task: "asyncio.Task[Any] | None" = None
+
+    @web.authenticated
+    @authorized("execute")
+    async def post(self, batch_id: str) -> None:
+        state = _state(self)
+        self._store()
+        try:
+            data = judge.parse_body(self.request.body)
+        except StoreError as e:
+            raise web.HTTPError(e.status, e.message.replace("%", "%%")) from None
+        self._task = asyncio.ensure_future(judge.run(state, batch_id, data))
+        try:
+            created = await self._call(self._task)
+        except asyncio.CancelledError:
+            if self.request.connection.stream is None or self.request.connection.stream.closed():
+                return  # the browser went away: nothing to answer
+            raise
+        finally:
+            self._task = None
+        self.set_status(201)
+        self.finish(json.dumps(created))
+
+    def on_connection_close(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+        super().on_connection_close()
+
+
+class JudgementsHandler(_StoreHandler):
+    """`GET fanout/batches/<id>/judgements`: the batch's judgements, newest first."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, batch_id: str) -> None:
+        found = await self._call(self._store().call_in_reader(judge.list_judgements, batch_id))
+        self.finish(json.dumps({"judgements": found}))
+
+
 class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One WebSocket = one subscriber of one batch. Authenticated upgrade, Origin checked by
     WebSocketMixin."""
@@ -371,6 +415,6 @@ class BatchHandler(RedactedLogMixin, WebSocketMixin, WebSocketHandler, JupyterHa
 
 
 __all__ = [
-    "BatchExportHandler", "BatchTagsHandler", "LeaderboardHandler", "VotesHandler", "DirectAttemptHandler", "DirectBatchHandler", "BatchHandler", "PickHandler", "RatingHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
+    "BatchExportHandler", "JudgeHandler", "JudgementsHandler", "BatchTagsHandler", "LeaderboardHandler", "VotesHandler", "DirectAttemptHandler", "DirectBatchHandler", "BatchHandler", "PickHandler", "RatingHandler", "BatchRecordHandler", "BatchesHandler", "StoreStateHandler",
     "UpstreamsHandler",
 ]

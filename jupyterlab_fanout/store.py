@@ -589,6 +589,9 @@ class BatchStore:
                 # Votes and tags (votes.py): tables of their own, created when missing.
                 from . import votes  # not at import: votes.py imports this module
                 votes.migrate(db)
+                # Judgements (judge.py): a table of its own, created when missing.
+                from . import judge
+                judge.migrate(db)
                 self._fts_in_step(db)
                 db.execute("COMMIT")
             except BaseException:

@@ -7,6 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type {
   ExportFormat,
+  IJudgement,
   ILeaderboard,
   IStoreState,
   IStoredBatch,
@@ -255,4 +256,27 @@ export function rateResponse(
     { method: 'PUT', body: JSON.stringify(body) },
     settings
   );
+}
+
+/** The body of `POST fanout/batches/<id>/judge` (jupyterlab_fanout/judge.py). */
+export interface IJudgeRequest {
+  model?: string;
+  upstream?: string;
+  rubric?: string | { name: string; description?: string }[];
+  responseIds?: string[];
+  attempts?: Record<string, number>;
+}
+
+/** Have a model judge a stored batch's responses; the judgement the server keeps. */
+export function postJudge(
+  batchId: string,
+  body: IJudgeRequest,
+  settings?: ServerConnection.ISettings
+): Promise<IJudgement> {
+  return requestAPI<IJudgement>(batchPath(batchId, '/judge'), { method: 'POST', body: JSON.stringify(body) }, settings);
+}
+
+/** A stored batch's judgements, newest first. */
+export async function listJudgements(batchId: string, settings?: ServerConnection.ISettings): Promise<IJudgement[]> {
+  return (await requestAPI<{ judgements: IJudgement[] }>(batchPath(batchId, '/judgements'), {}, settings)).judgements;
 }

@@ -143,6 +143,18 @@ export namespace CommandIDs {
    * [{responseId, index, why}], normalisation}` (see src/core/agreement.ts).
    */
   export const agreement = 'fanout:agreement';
+  /**
+   * Judge a batch: a chosen model scores its responses against the prompt, or a rubric:
+   * `{batchId?, model?, upstream?, rubric?, responseIds?, attempts?, dialog?}` (`batchId`:
+   * default the newest of this page; `rubric`: `[{name, description?}]` or a text, one
+   * criterion per line `name: description`, default one criterion "overall" 1 to 10;
+   * `responseIds`: default every ended response with text; `attempts`: `{responseId: n}`,
+   * default the attempt each card shows; `dialog: true` asks for model and rubric in a dialog
+   * first). The server builds the judge's request from the stored batch, the responses labelled
+   * "Response 1".."Response k" (no model names), and keeps the judgement. Resolves with the
+   * {@link IJudgement}; run by a person it also shows the table beside the compare view.
+   */
+  export const judge = 'fanout:judge';
 }
 
 /** The winner of a batch: one attempt of one response. */
@@ -616,4 +628,58 @@ export interface ILeaderboard {
   /** Votes between two responses of one model, left out. */
   same_model_skipped: number;
   method: Record<string, unknown>;
+}
+
+/** One criterion of a judge's rubric (every criterion is scored on `IJudgement.scale`). */
+export interface IJudgeCriterion {
+  name: string;
+  description: string;
+}
+
+/** One row of a judgement: a judged response (its model revealed here, never to the judge). */
+export interface IJudgementRow {
+  /** The neutral label the judge saw ("Response 2"). */
+  label: string;
+  responseId: string;
+  attempt: number;
+  model: string;
+  upstream: string;
+  /** A score per criterion; null where the judge gave none that could be used. */
+  scores: Record<string, number | null>;
+  /** The sum of the scores; null when one is missing. */
+  total: number | null;
+  /** The judge's rationale: model output, shown as text only. */
+  rationale: string;
+}
+
+/** What reading the judge's answer found wrong (a code and a sentence), and where. */
+export interface IJudgeProblem {
+  code: string;
+  message: string;
+  label?: string;
+  criterion?: string;
+  responseId?: string;
+  attempt?: number;
+}
+
+/** A judgement kept in the server's store (`fanout:judge`, `GET fanout/batches/<id>/judgements`). */
+export interface IJudgement {
+  id: string;
+  batchId: string;
+  /** Seconds since the epoch. */
+  created_at: number;
+  model: string;
+  upstream: string;
+  rubric: IJudgeCriterion[];
+  /** The scale of every criterion, `[min, max]`. */
+  scale: [number, number];
+  /** Whether the judge was asked for JSON through structured output (else by instructions only). */
+  structured: boolean;
+  dialect: string;
+  /** The rows, best first (a row without a total last). */
+  rows: IJudgementRow[];
+  problems: IJudgeProblem[];
+  /** The judge's answer as it came. */
+  raw: string;
+  finishReason: string | null;
 }

@@ -15,13 +15,14 @@ import tornado.web
 from tornado.iostream import StreamClosedError
 
 from . import dialects, protocol
+from . import judge as judge_requests
 from .chat_request import (ChatRequest, count_prompt_tokens, final_message_text, last_user_text,
                            parse_body, validate)
 from .protocol import ApiError
 from .settings import FaultRule, SimulatorSettings
 from .state import (COMPLETED, DISCONNECTED, DROPPED, ERROR, REJECTED, RequestRecord,
                     SimulatorState)
-from .text import completion_tokens, final_answer
+from .text import completion_tokens, final_answer, tokenize
 
 # Where each reasoning format puts the reasoning text (`think` and `none`: nowhere).
 _REASONING_FIELDS = {
@@ -172,15 +173,20 @@ class ChatCompletionsHandler(_V1Handler):
         record.fault = fault.kind if fault else None
         if fault is not None and fault.kind == "http_error":
             return self._answer_http_fault(record, fault, settings)
-        await self._generate(self._new_run(record, request, settings, fault))
+        # A judge request (simulator/judge.py) gets its deterministic JSON judgement.
+        judged = judge_requests.answer(body)
+        await self._generate(self._new_run(record, request, settings, fault, judged))
 
     # -- accepted requests -------------------------------------------------------------
 
     def _new_run(self, record: RequestRecord, request: ChatRequest,
-                 settings: SimulatorSettings, fault: Optional[FaultRule]) -> _Run:
+                 settings: SimulatorSettings, fault: Optional[FaultRule],
+                 answer_text: Optional[str] = None) -> _Run:
         # Without a request seed, the arrival index makes every request's text differ.
         seed = request.seed if request.seed is not None else f"arrival-{record.index}"
-        if request.continue_final:
+        if answer_text is not None:  # a given answer, without reasoning (a judge request)
+            tokens, reasoning = tokenize(answer_text), 0
+        elif request.continue_final:
             tokens, reasoning = _continuation(settings, seed, request.messages), 0
         else:
             key = [settings.seed, seed, request.messages]

@@ -12,6 +12,7 @@ import type { CompareLayout, CompareView, ICompareActions } from '../components/
 import { copyTextOf } from '../components/diff';
 import { parseOne } from '../parse';
 import { CommandIDs, IBatchView, IFanoutActiveCell, IFanoutModel, IResponseView } from '../tokens';
+import type { JudgementStore } from '../model/judgements';
 import { CompareWidget, compareMainAreaWidget } from '../widgets/compare';
 import { oneOf, optionalString } from './args';
 import { attemptArg, findAttempt, findBatch, findResponse, responseArgs } from './find';
@@ -28,6 +29,9 @@ export interface ICompareCommandContext {
   trans: TranslationBundle;
   /** JupyterLab's language registry, to highlight parsed code; null without it (plain text). */
   languages?: IEditorLanguageRegistry | null;
+  /** The judge's judgements, shown beside the view, and how to read a batch's stored ones. */
+  judgements?: JudgementStore;
+  loadJudgements?: (batchId: string) => Promise<void>;
 }
 
 /**
@@ -84,7 +88,20 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       actions: actionsFor(batch.id),
       view,
       layout,
-      languages: context.languages ?? null
+      languages: context.languages ?? null,
+      judge: context.judgements
+        ? {
+            store: context.judgements,
+            run: () => {
+              app.commands
+                .execute(CommandIDs.judge, { batchId: batch.id, dialog: true, interactive: true })
+                .catch(reason =>
+                  Notification.error(trans.__('Judge: %1', (reason as Error).message), { autoClose: 8000 })
+                );
+            },
+            load: context.loadJudgements
+          }
+        : undefined
     });
     const widget = compareMainAreaWidget(content, batch.id, batch.options.prompt, trans);
     app.shell.add(widget, 'main');

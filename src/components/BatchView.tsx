@@ -6,6 +6,7 @@ import { isFinal } from '../core';
 import type { ResponseSnapshot } from '../core';
 import type { IFanoutModel, IResponseView, ResponseViewMode } from '../tokens';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
+import { JudgeIcon } from './JudgeIcon';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 import { failureGroups, failureSummary, indexList, silentFor, summarisedGroups } from './status';
@@ -41,6 +42,8 @@ export interface IBatchViewProps {
   onView?: (view: ResponseViewMode) => void;
   /** Open the batch as a board in the main area (the header offers it when given). */
   onBoard?: () => void;
+  /** Have a model judge the responses (`fanout:judge` with its dialog); offered once the batch has ended. */
+  onJudge?: () => void;
   /** Put the batch's prompt and options back into the prompt box (the header offers it when given). */
   onEditPrompt?: () => void;
   /**
@@ -268,6 +271,18 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               onClick={() => setAgreementOpen(!agreementOpen)}
             >
               {trans.__('Agreement')}
+            </button>
+          )}
+          {props.onJudge && !batch.active && (
+            // An icon, so that the header keeps one row of actions at the default sidebar width.
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-Fanout-judge-open jp-Fanout-judge-icon"
+              title={trans.__('Judge…: have a model score the responses against the prompt or a rubric')}
+              aria-label={trans.__('Judge…')}
+              onClick={props.onJudge}
+            >
+              <JudgeIcon />
             </button>
           )}
           {props.onBoard && (

@@ -41,6 +41,8 @@ export interface IComparePanelProps {
   initialLayout?: CompareLayout;
   /** JupyterLab's language registry, to highlight parsed code cells; null: shown as plain text. */
   languages?: IEditorLanguageRegistry | null;
+  /** More buttons at the end of the toolbar (the judge's). */
+  toolbarExtra?: React.ReactNode;
 }
 
 const CELL = 'cell';
@@ -306,6 +308,7 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
         <Choice {...layoutChoice} value={layout} onChange={setLayout} />
         <Choice {...viewChoice} value={view} onChange={setView} />
         <ActionButton className="jp-Fanout-parse-all" onClick={() => setView('parsed')} label={trans.__('Parse all')} />
+        {props.toolbarExtra}
       </div>
       {layout === 'tabs' ? (
         <div className="jp-Fanout-compare-tabs" role="tablist">

@@ -66,6 +66,8 @@ export interface IFanoutPanelProps {
   onView?: (view: ResponseViewMode) => void;
   /** Open a batch as a board in the main area. */
   onBoard?: (batchId: string) => void;
+  /** Have a model judge a batch's responses (`fanout:judge`, with its dialog). */
+  onJudge?: (batchId: string) => void;
 }
 
 /** The sidebar: a prompt box with Generate responses, then the newest batch. */
@@ -219,6 +221,7 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           view={props.view?.() ?? 'cards'}
           onView={props.onView}
           onBoard={props.onBoard ? () => props.onBoard!(batchId) : undefined}
+          onJudge={props.onJudge ? () => props.onJudge!(batchId) : undefined}
           onEditPrompt={props.onEditPrompt ? () => props.onEditPrompt!(batchId) : undefined}
         />
       ) : (

@@ -6,6 +6,9 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, UseSignal, listIcon } from '@jupyterlab/ui-components';
 
 import { CompareLayout, ComparePanel, CompareView, ICompareActions } from '../components/ComparePanel';
+import { ActionButton } from '../components/controls';
+import { JudgePane } from '../components/JudgeTable';
+import type { JudgementStore } from '../model/judgements';
 import type { IFanoutModel } from '../tokens';
 
 /** The compare view of one batch, in the main area. */
@@ -20,6 +23,12 @@ export class CompareWidget extends ReactWidget {
       view?: CompareView;
       layout?: CompareLayout;
       languages?: IEditorLanguageRegistry | null;
+      /** The judge: its judgements (shown beside the view), "Judge…" and how to read the stored ones. */
+      judge?: {
+        store: JudgementStore;
+        run: () => void;
+        load?: (batchId: string) => Promise<void>;
+      };
     }
   ) {
     super();
@@ -27,8 +36,16 @@ export class CompareWidget extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    const { model, batchId, rendermime, trans, actions, view, layout, languages } = this._options;
-    return (
+    const { model, batchId, rendermime, trans, actions, view, layout, languages, judge } = this._options;
+    const judgeButton = judge && (
+      <ActionButton
+        className="jp-Fanout-judge-open"
+        title={trans.__('Have a model score these responses against the prompt or a rubric')}
+        onClick={judge.run}
+        label={trans.__('Judge…')}
+      />
+    );
+    const panel = (
       <UseSignal signal={model.changed}>
         {() => (
           <ComparePanel
@@ -39,9 +56,19 @@ export class CompareWidget extends ReactWidget {
             initialView={view}
             initialLayout={layout}
             languages={languages}
+            toolbarExtra={judgeButton}
           />
         )}
       </UseSignal>
+    );
+    if (!judge) {
+      return panel;
+    }
+    return (
+      <div className="jp-Fanout-compare-judged">
+        <div className="jp-Fanout-compare-main">{panel}</div>
+        <JudgePane store={judge.store} batchId={batchId} trans={trans} load={judge.load} />
+      </div>
     );
   }
 }
