@@ -112,6 +112,8 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
     return () => void requests.disconnect(onFollowUp);
   }, [props.followUpRequests]);
   const send = (values?: Required<IGenerateControlValues>) => {
+    // The batch this starts is the newest: shown, rather than an older one picked before.
+    setChosen('');
     if (followUp && props.onFollowUp) {
       props.onFollowUp(followUp, prompt, values);
       if (prompt.trim()) {
