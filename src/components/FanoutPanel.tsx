@@ -111,6 +111,11 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
     requests.connect(onFollowUp);
     return () => void requests.disconnect(onFollowUp);
   }, [props.followUpRequests]);
+  const chipText = !followUp
+    ? ''
+    : followUp.model
+      ? trans.__('Following up on %1 · response %2', followUp.model, followUp.index)
+      : trans.__('Following up on response %1', followUp.index);
   const send = (values?: Required<IGenerateControlValues>) => {
     // The batch this starts is the newest: shown, rather than an older one picked before.
     setChosen('');
@@ -177,10 +182,8 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
             data-response-id={followUp.responseId}
             data-attempt={followUp.attempt}
           >
-            <span className="jp-Fanout-follow-up-chip-text">
-              {followUp.model
-                ? trans.__('Following up on %1 · response %2', followUp.model, followUp.index)
-                : trans.__('Following up on response %1', followUp.index)}
+            <span className="jp-Fanout-follow-up-chip-text" title={chipText}>
+              {chipText}
             </span>
             <button
               type="button"

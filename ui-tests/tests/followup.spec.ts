@@ -48,7 +48,11 @@ async function stored(page: IJupyterLabPageFixture, batchId: string, n: number):
 }
 
 /** What a command rejects with (its message), or null when it resolves. */
-async function rejection(page: IJupyterLabPageFixture, id: string, args: Record<string, unknown>): Promise<string | null> {
+async function rejection(
+  page: IJupyterLabPageFixture,
+  id: string,
+  args: Record<string, unknown>
+): Promise<string | null> {
   return page.evaluate(
     async ({ id, args }) => {
       try {
@@ -76,7 +80,9 @@ async function ended(page: IJupyterLabPageFixture, batchId: string): Promise<any
     .poll(
       async () => {
         summary = await execute(page, 'fanout:get-batch', { batchId });
-        return summary.responses.every((r: any) => !['pending', 'connecting', 'thinking', 'generating'].includes(r.status));
+        return summary.responses.every(
+          (r: any) => !['pending', 'connecting', 'thinking', 'generating'].includes(r.status)
+        );
       },
       { timeout: 20000 }
     )
@@ -101,7 +107,9 @@ test.describe('Follow-up', () => {
     await execute(page, 'fanout:open', { batchId: parent.batchId });
 
     // Follow up on response 2: the prompt box says so, and × dismisses it.
-    const card = page.locator(`${BATCH}[data-batch-id="${parent.batchId}"] .jp-Fanout-response[data-response-index="2"]`);
+    const card = page.locator(
+      `${BATCH}[data-batch-id="${parent.batchId}"] .jp-Fanout-response[data-response-index="2"]`
+    );
     await card.locator('.jp-Fanout-follow-up').click();
     await expect(page.locator(CHIP)).toHaveText(new RegExp(`Following up on ${chosen.model} · response 2`));
     await expect(page.locator(CHIP)).toHaveAttribute('data-batch-id', parent.batchId);
@@ -193,10 +201,15 @@ test.describe('Follow-up', () => {
     await execute(page, 'fanout:show-history');
     const item = page.locator(`${HISTORY} .jp-Fanout-historyItem[data-batch-id="${grandchildId}"]`);
     await expect(item.locator('.jp-Fanout-historyItem-thread')).toHaveAttribute('data-parent-batch', childId);
-    await expect(item.locator('.jp-Fanout-historyItem-thread')).toContainText('Follow-up of response 1 of “How long is it?');
+    await expect(item.locator('.jp-Fanout-historyItem-thread')).toContainText(
+      'Follow-up of response 1 of “How long is it?'
+    );
     const first = page.locator(`${HISTORY} .jp-Fanout-historyItem[data-batch-id="${parent.batchId}"]`);
     await expect(first.locator('.jp-Fanout-historyItem-thread')).toHaveCount(0);
 
+    // The screenshots: History folded away, so that the batch and its thread show; the thread expanded.
+    await page.locator(`${SIDEBAR} .jp-AccordionPanel-title`, { hasText: 'History' }).click();
+    await expect(page.locator(HISTORY)).toBeHidden();
     for (const theme of ['light', 'dark'] as const) {
       // (Galata's theme helper lost its page handle with the reload: JupyterLab's own command.)
       const name = theme === 'dark' ? 'JupyterLab Dark' : 'JupyterLab Light';
@@ -204,6 +217,11 @@ test.describe('Follow-up', () => {
       await expect(page.locator('body')).toHaveAttribute('data-jp-theme-name', name);
       await execute(page, 'fanout:follow-up', { batchId: grandchildId, responseId: '2' });
       await expect(page.locator(CHIP)).toBeVisible();
+      await reloaded.locator('.jp-Fanout-thread-toggle').click();
+      await expect(reloaded).not.toHaveClass(/jp-mod-expanded/);
+      await page.locator(SIDEBAR).screenshot({ path: testInfo.outputPath(`followup-collapsed-${theme}.png`) });
+      await reloaded.locator('.jp-Fanout-thread-toggle').click();
+      await expect(reloaded).toHaveClass(/jp-mod-expanded/);
       await page.locator(SIDEBAR).screenshot({ path: testInfo.outputPath(`followup-sidebar-${theme}.png`) });
       await page.screenshot({ path: testInfo.outputPath(`followup-page-${theme}.png`) });
     }
@@ -243,7 +261,9 @@ test.describe('Follow-up', () => {
 
     // The store has it: get-batch from the store (after the page forgets it) and the list.
     await stored(page, result.batchId, 3);
-    const listed = (await execute(page, 'fanout:list-batches', { limit: 50 })).find((b: any) => b.id === result.batchId);
+    const listed = (await execute(page, 'fanout:list-batches', { limit: 50 })).find(
+      (b: any) => b.id === result.batchId
+    );
     expect(listed.followup).toMatchObject({ batchId: parent.batchId, responseId: '1', attempt: 1 });
     await execute(page, 'fanout:remove-batch', { batchId: result.batchId });
     const fromStore = await execute(page, 'fanout:get-batch', { batchId: result.batchId });
@@ -271,16 +291,16 @@ test.describe('Follow-up', () => {
     expect(
       await rejection(page, 'fanout:follow-up', { batchId: parent.batchId, responseId: '1', attempt: 5, prompt: 'x' })
     ).toBe('Response 1 has no attempt 5 (its attempts: 1).');
-    expect(await rejection(page, 'fanout:follow-up', { batchId: parent.batchId, responseId: '1', prompt: '  ' })).toMatch(
-      /The follow-up prompt is empty/
-    );
+    expect(
+      await rejection(page, 'fanout:follow-up', { batchId: parent.batchId, responseId: '1', prompt: '  ' })
+    ).toMatch(/The follow-up prompt is empty/);
     // An attempt with no answer text (max tokens spent thinking).
     await resetSimulator(request, { ...FAST, reasoning_tokens: 40, answer_tokens: 10 });
     const thinking = await execute(page, 'fanout:generate', { prompt: `Think hard ${stamp}`, n: 1, maxTokens: 5 });
     expect(thinking.responses[0].content).toBe('');
-    expect(await rejection(page, 'fanout:follow-up', { batchId: thinking.batchId, responseId: '1', prompt: 'x' })).toMatch(
-      /^Attempt 1 of response 1 has no answer text to follow up on/
-    );
+    expect(
+      await rejection(page, 'fanout:follow-up', { batchId: thinking.batchId, responseId: '1', prompt: 'x' })
+    ).toMatch(/^Attempt 1 of response 1 has no answer text to follow up on/);
     // Run by a person: said in a notification, nothing rejected.
     await execute(page, 'fanout:follow-up', {
       batchId: thinking.batchId,
@@ -288,7 +308,12 @@ test.describe('Follow-up', () => {
       prompt: 'x',
       interactive: true
     });
-    await expect(page.locator('.jp-toast-container, .Toastify').getByText(/has no answer text/).first()).toBeVisible();
+    await expect(
+      page
+        .locator('.jp-toast-container, .Toastify')
+        .getByText(/has no answer text/)
+        .first()
+    ).toBeVisible();
     expect(errors).toEqual([]);
   });
 });
