@@ -10,7 +10,7 @@ deletes its row; deleting its parent leaves it (the thread's text is the follow-
 
 - `GET fanout/batches/<id>` gives `followup: {parent, messages}` (null for a batch that is none);
 - `GET fanout/batches` gives each follow-up's `followup: {batchId, responseId, attempt, title}`
-  (`title`: the parent's, null when the parent is no longer stored);
+  (`title`: the parent's, null when the parent is no longer stored); other batches have none;
 - the exports (JSON, Markdown, notebook) hold the thread's earlier turns before the prompt.
 
 Checks (400s naming the field): a thread that is not `{parent, messages}`, a message that is

@@ -1106,7 +1106,7 @@ class BatchStore:
         from . import followups  # which are follow-ups, and of what (followups.py)
         threads = followups.marks(db, ids)
         return [{"id": i, "title": t, "created_at": c, "updated_at": u, "tags": tags[i], **per[i],
-                 "followup": threads.get(i)}
+                 **({"followup": threads[i]} if i in threads else {})}
                 for (i, t, c, u, _r, _a) in rows]
 
     def _get(self, batch_id: str) -> dict[str, Any]:

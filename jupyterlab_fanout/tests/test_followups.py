@@ -68,7 +68,7 @@ async def test_a_followup_is_stored_listed_and_exported_with_its_thread(
 
     # The list says which batches are follow-ups, of what (with the parent's title).
     listed = {b["id"]: b for b in (await api(jp_fetch, "batches"))["batches"]}
-    assert listed["p"]["followup"] is None
+    assert "followup" not in listed["p"]  # only follow-ups have one
     assert listed["f1"]["followup"] == {"batchId": "p", "responseId": "2", "attempt": 1,
                                         "title": PARENT_PROMPT}
     assert listed["f2"]["followup"]["batchId"] == "f1"
