@@ -316,4 +316,35 @@ test.describe('Follow-up', () => {
     ).toBeVisible();
     expect(errors).toEqual([]);
   });
+  test("from a row's expanded card; a hostile answer in the thread is text", async ({ page, request }) => {
+    const errors: string[] = [];
+    page.on('pageerror', error => errors.push(error.message));
+    const hostile = '<img src=x onerror="window.__fanoutPwned=1"> **bold** <script>window.__fanoutPwned=2</script>';
+    await resetSimulator(request, { ...FAST, answer_text: hostile });
+    const stamp = Date.now();
+    const parent = await execute(page, 'fanout:generate', { prompt: `Say something ${stamp}`, n: 2 });
+    expect(parent.responses[0].content).toBe(hostile);
+    await execute(page, 'fanout:set-view', { view: 'compact' });
+    await execute(page, 'fanout:open', { batchId: parent.batchId });
+    const row = page.locator(`${BATCH}[data-batch-id="${parent.batchId}"] .jp-Fanout-row`).first();
+    await row.click();
+    const expanded = page.locator(`${BATCH}[data-batch-id="${parent.batchId}"] .jp-Fanout-response`).first();
+    await expanded.locator('.jp-Fanout-follow-up').click();
+    await expect(page.locator(CHIP)).toHaveText(/response 1/);
+
+    await resetSimulator(request, { ...FAST, answer_text: 'Fine.' });
+    await page.locator(PROMPT_BOX).fill(`Again ${stamp}`);
+    await page.locator(PROMPT_BOX).press('Control+Enter');
+    const childId = await shownBatchOtherThan(page, parent.batchId);
+    await ended(page, childId);
+    const [sent] = await simulatorRequests(request);
+    expect(sent.messages[1]).toEqual({ role: 'assistant', content: hostile });
+    const thread = page.locator(`${BATCH}[data-batch-id="${childId}"] .jp-Fanout-thread`);
+    await thread.locator('.jp-Fanout-thread-toggle').click();
+    await expect(thread.locator('.jp-Fanout-thread-answer .jp-Fanout-thread-text')).toHaveText(hostile);
+    await expect(thread.locator('img, script, strong')).toHaveCount(0);
+    expect(await page.evaluate(() => (window as any).__fanoutPwned)).toBeUndefined();
+    await execute(page, 'fanout:set-view', { view: 'cards' });
+    expect(errors).toEqual([]);
+  });
 });
