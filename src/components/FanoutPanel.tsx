@@ -251,7 +251,8 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           >
             {model.batches.map(b => (
               <option key={b.id} value={b.id}>
-                {new Date(b.createdAt).toLocaleTimeString()} · {b.options.prompt.slice(0, 40)}
+                {new Date(b.createdAt).toLocaleTimeString()} · {b.options.thread ? '↳ ' : ''}
+                {b.options.prompt.slice(0, 40)}
               </option>
             ))}
           </select>
