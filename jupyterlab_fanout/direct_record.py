@@ -40,7 +40,7 @@ MAX_ATTEMPT = 10_000
 #: What the options of a batch may hold (the generate options, less the prompt).
 OPTION_KEYS = frozenset({
     "n", "model", "upstream", "maxTokens", "temperature", "systemPrompt", "context", "structured",
-    "targets",
+    "targets", "thread",
 })
 #: What the request of an attempt may hold: the proxy's forwarded fields, and what direct mode
 #: adds to every request (`directRequestBody`).
@@ -140,8 +140,11 @@ def check_batch(data: Any) -> dict[str, Any]:
         raise _bad("the body must be a JSON object {prompt, options, created_at}")
     _keys(data, BATCH_KEYS, "")
     options = _object(data.get("options"), "options", OPTION_KEYS) or {}
+    from . import followups  # not at import: followups.py imports store.py
+    thread = followups.thread_of(options)  # a follow-up's thread: 400 naming the field
     title = data.get("title")
     return {
+        "thread": thread,
         "prompt": _text(data.get("prompt"), "prompt", MAX_TEXT, ""),
         "options": _json(options, "options"),
         "created_at": _number(data.get("created_at"), "created_at", time.time()),
@@ -208,12 +211,18 @@ def write_batch(db: sqlite3.Connection, batch_id: str, batch: dict[str, Any], de
             if batch["title"]:
                 db.execute("UPDATE batches SET title = ? WHERE id = ?", (batch["title"], batch_id))
         else:
+            if batch.get("thread") is not None:
+                from . import followups  # the parent it follows up on must be stored, with text
+                followups.check_parent(db, batch["thread"])
             db.execute(
                 "INSERT INTO batches (id, created_at, updated_at, title, prompt, options)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (batch_id, batch["created_at"], batch["created_at"],
                  batch["title"] or default_title, batch["prompt"], batch["options"]))
             db.execute("INSERT INTO direct_batches (id) VALUES (?)", (batch_id,))
+        if batch.get("thread") is not None:
+            from . import followups
+            followups.record(db, batch_id, {"thread": batch["thread"]})
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

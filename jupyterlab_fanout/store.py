@@ -592,6 +592,9 @@ class BatchStore:
                 # Judgements (judge.py): a table of its own, created when missing.
                 from . import judge
                 judge.migrate(db)
+                # Follow-ups' threads (followups.py): a table of its own, created when missing.
+                from . import followups
+                followups.migrate(db)
                 self._fts_in_step(db)
                 db.execute("COMMIT")
             except BaseException:
@@ -783,6 +786,8 @@ class BatchStore:
                          json.dumps(a["metrics"]) if a["metrics"] else None,
                          a["started_at"], a["ended_at"]))
             db.execute("UPDATE batches SET size = ? WHERE id = ?", (size, batch["id"]))
+            from . import followups  # a follow-up's thread (followups.py)
+            followups.record_safely(db, batch["id"], batch["options"], self.log)
         except (sqlite3.Error, ValueError, UnicodeError) as e:
             db.execute("ROLLBACK TO import_batch")
             db.execute("RELEASE import_batch")
@@ -800,6 +805,8 @@ class BatchStore:
             (_clean(batch_id), at, at, _clean(default_title(prompt)), _clean(prompt),
              json.dumps(options)),
         )
+        from . import followups  # a follow-up's thread (followups.py)
+        followups.record_safely(self._db, _clean(batch_id), options, self.log)
 
     def _w_start(self, recording: Recording, upstream: str, request: Any) -> None:
         assert self._db is not None
@@ -1099,7 +1106,10 @@ class BatchStore:
         for batch_id, tag in db.execute("SELECT batch_id, tag FROM batch_tags WHERE batch_id IN ("
                                         + marks + ") ORDER BY rowid", ids):
             tags[batch_id].append(tag)
-        return [{"id": i, "title": t, "created_at": c, "updated_at": u, "tags": tags[i], **per[i]}
+        from . import followups  # which are follow-ups, and of what (followups.py)
+        threads = followups.marks(db, ids)
+        return [{"id": i, "title": t, "created_at": c, "updated_at": u, "tags": tags[i], **per[i],
+                 **({"followup": threads[i]} if i in threads else {})}
                 for (i, t, c, u, _r, _a) in rows]
 
     def _get(self, batch_id: str) -> dict[str, Any]:
@@ -1148,6 +1158,8 @@ class BatchStore:
             "SELECT tag FROM batch_tags WHERE batch_id = ? ORDER BY rowid", (batch_id,))]
         if db.execute("SELECT 1 FROM direct_batches WHERE id = ?", (batch_id,)).fetchone():
             batch["transport"] = "direct"  # recorded by the browser (direct_record.py)
+        from . import followups  # a follow-up's thread (followups.py)
+        batch["followup"] = followups.get(db, batch_id)
         return batch
 
     def _rename(self, batch_id: str, title: str) -> dict[str, Any]:
@@ -1373,6 +1385,11 @@ def export_batch(batch: dict[str, Any], fmt: str) -> tuple[str, str, str]:
         return "application/json", name + ".json", json.dumps(batch, indent=1)
     cells = [_prompt_markdown(batch)] + [_response_markdown(r, i) for i, r in
                                           enumerate(batch["responses"], 1)]
+    if batch.get("followup"):
+        # A follow-up: the thread's earlier turns first, after the title (followups.py).
+        from . import followups
+        title, _, rest = cells[0].partition("\n\n## Prompt")
+        cells[0:1] = [title, followups.turns_markdown(batch["followup"]), "## Prompt" + rest]
     if fmt == "markdown":
         return "text/markdown; charset=utf-8", name + ".md", "\n\n".join(cells) + "\n"
     notebook = {

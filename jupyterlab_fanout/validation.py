@@ -122,6 +122,14 @@ def check_batch_message(message: dict[str, Any]) -> tuple[str, str, dict[str, An
         options = {}
     if not isinstance(options, dict):
         raise bad_request("batch 'options' must be an object")
+    if options.get("thread") is not None:
+        # A follow-up's thread (followups.py), checked as the store will read it.
+        from . import followups
+        from .store import StoreError
+        try:
+            followups.check_thread(options["thread"])
+        except StoreError as e:
+            raise bad_request(f"batch {e.message}") from None
     try:
         (batch_id + prompt).encode("utf-8")
     except UnicodeEncodeError:

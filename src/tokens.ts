@@ -155,6 +155,41 @@ export namespace CommandIDs {
    * {@link IJudgement}; run by a person it also shows the table beside the compare view.
    */
   export const judge = 'fanout:judge';
+  /**
+   * Follow up on one response: `{batchId?, responseId, attempt?, prompt, n?, model?, upstream?,
+   * temperature?, maxTokens?}` (`batchId`: in this page, else read from the store; default the
+   * newest; `attempt`: default the one shown). Starts a NEW batch whose every request is the
+   * earlier turns of the thread (the parent's messages, then that attempt's answer text as the
+   * assistant's turn, never its reasoning) followed by `prompt`; resolves like
+   * {@link generate}, its summary's `options.thread` naming the parent. Without `prompt`, puts
+   * the sidebar's prompt box in follow-up mode for that response and resolves with
+   * `{batchId, responseId, attempt}`.
+   */
+  export const followUp = 'fanout:follow-up';
+}
+
+/** One message of a chat request. */
+export interface IChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** The response (and its attempt) a follow-up batch continues from. */
+export interface IThreadParent {
+  batchId: string;
+  responseId: string;
+  attempt: number;
+}
+
+/**
+ * The earlier turns a follow-up batch sends before its own prompt (`fanout:follow-up`): the
+ * parent's messages as it sent them (system, user prompt with its context, and its own earlier
+ * turns), then the chosen attempt's answer as the assistant's message.
+ */
+export interface IThread {
+  parent: IThreadParent;
+  /** Ends with the parent attempt's answer (role `assistant`). */
+  messages: IChatMessage[];
 }
 
 /** The winner of a batch: one attempt of one response. */
@@ -206,6 +241,11 @@ export interface IGenerateOptions {
    * this order, and `n`, `model` and `upstream` are ignored.
    */
   targets?: ITarget[];
+  /**
+   * A follow-up (`fanout:follow-up`): the earlier turns, sent before `prompt` in place of
+   * `systemPrompt` and `context` (which the thread's first messages already hold).
+   */
+  thread?: IThread;
 }
 
 /** One response of a batch as the views and the API see it. */
@@ -547,6 +587,11 @@ export interface IStoredBatchSummary {
   pick?: (IPick & { model: string }) | null;
   /** The rated attempts (absent from older servers). */
   ratings?: IRating[];
+  /**
+   * The response a follow-up batch continues from, and its batch's title (null when that batch
+   * is no longer stored); absent (or null) for a batch that is no follow-up.
+   */
+  followup?: (IThreadParent & { title?: string | null }) | null;
 }
 
 /** One attempt of a stored response. */
@@ -569,8 +614,10 @@ export interface IStoredAttempt {
 }
 
 /** One stored batch, as `GET fanout/batches/<id>` answers. */
-export interface IStoredBatch extends Omit<IStoredBatchSummary, 'pick'> {
+export interface IStoredBatch extends Omit<IStoredBatchSummary, 'pick' | 'followup'> {
   pick?: IPick | null;
+  /** A follow-up batch's thread (its parent and the earlier turns it sent); absent or null otherwise. */
+  followup?: IThread | null;
   prompt: string;
   options: unknown;
   responses: { id: string; status: string; model: string; upstream: string; attempts: IStoredAttempt[] }[];

@@ -11,6 +11,7 @@ import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { sizeProblemText } from '../components/status';
 import type { SizeProblem } from '../model/size';
+import { readThread } from '../model/thread';
 import { contextMessage } from '../notebook/prompt';
 import { structuredOutputInstruction } from '../parse';
 import {
@@ -20,6 +21,7 @@ import {
   IFanoutSettings,
   IGenerateOptions,
   ITarget,
+  IThread,
   IUpstreamListing
 } from '../tokens';
 import { optionalBoolean, optionalNumber, optionalString } from './args';
@@ -104,8 +106,24 @@ export function generateOptions(
     temperature: optionalNumber(args, 'temperature') ?? defaults.temperature,
     systemPrompt: optionalString(args, 'systemPrompt') ?? defaults.systemPrompt,
     targets: optionalTargets(args, 'targets') ?? defaults.targets,
-    structured: optionalBoolean(args, 'structured') ?? defaults.structured
+    structured: optionalBoolean(args, 'structured') ?? defaults.structured,
+    ...optionalThread(args)
   };
+}
+
+/** The `thread` argument (`fanout:follow-up` passes it): checked, or a specific error. */
+function optionalThread(args: ReadonlyPartialJSONObject): { thread?: IThread } {
+  const value = args.thread;
+  if (value === undefined || value === null) {
+    return {};
+  }
+  const thread = readThread(value);
+  if (!thread || thread.messages[thread.messages.length - 1]?.role !== 'assistant') {
+    throw new Error(
+      'Argument "thread" must be {parent: {batchId, responseId, attempt}, messages: [{role, content}, …]} ending with the assistant\'s answer.'
+    );
+  }
+  return { thread };
 }
 
 const generateSchema = {
@@ -135,6 +153,11 @@ const generateSchema = {
       description:
         "Send without checking the prompt's size against the models' context lengths and max tokens against the server's limit."
     },
+    thread: {
+      type: 'object',
+      description:
+        'A follow-up (fanout:follow-up builds it): {parent: {batchId, responseId, attempt}, messages: [{role, content}, …]}, the earlier turns sent before the prompt.'
+    },
     targets: {
       type: 'array',
       description: 'Several models in one batch: [{upstream, model, n}, …]; overrides n, model and upstream.',
@@ -161,8 +184,9 @@ export function resolveGenerateOptions(
   const options = generateOptions(args, settings.generateDefaults(), () => activeCell?.prompt() ?? '');
   const { enabled, budget } = settings.context();
   const include = optionalBoolean(args, 'includeContext') ?? enabled;
-  options.context = include ? contextMessage(activeCell?.context(budget) ?? null) : '';
-  if (options.structured) {
+  // A follow-up's thread holds the parent's context and system prompt already.
+  options.context = include && !options.thread ? contextMessage(activeCell?.context(budget) ?? null) : '';
+  if (options.structured && !options.thread) {
     const instruction = structuredOutputInstruction(activeCell?.language() ?? 'python');
     options.systemPrompt = [options.systemPrompt, instruction].filter(Boolean).join('\n\n');
   }

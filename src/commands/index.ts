@@ -16,3 +16,5 @@ export { agreementInputs, pickArgs, rateArgs, registerVerdictCommands } from './
 export type { IVerdictCommandContext } from './verdicts';
 export { judgeArgs, registerJudgeCommands } from './judge';
 export type { IJudgeCommandContext } from './judge';
+export { registerFollowUpCommand } from './followup';
+export type { IFollowUpCommandContext, IFollowUpTarget } from './followup';

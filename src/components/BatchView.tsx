@@ -11,6 +11,7 @@ import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 import { failureGroups, failureSummary, indexList, silentFor, summarisedGroups } from './status';
 import { IRowItem, ResponseRows } from './ResponseRow';
+import { ThreadView } from './ThreadView';
 import { AgreementView, WinnerMark } from './Verdicts';
 
 /** Properties of one batch's view. */
@@ -53,6 +54,10 @@ export interface IBatchViewProps {
   onPick?: (responseId: string | null, attempt?: number) => void;
   /** Rate attempt `attempt` of a response (null clears); cards offer stars when given (`fanout:rate`). */
   onRate?: (responseId: string, attempt: number, rating: number | null) => void;
+  /** Follow up on attempt `attempt` of a response (`fanout:follow-up`); cards offer it when given. */
+  onFollowUp?: (responseId: string, attempt: number) => void;
+  /** Show another batch (a thread's parent: `fanout:open`). */
+  onOpenBatch?: (batchId: string) => void;
 }
 
 /** How the responses are ordered. */
@@ -149,6 +154,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
         nextAttempt={at >= 0 && at < attempts.length - 1 ? attempts[at + 1].attempt : null}
         onShowAttempt={attempt => props.onShowAttempt(response.id, attempt)}
         onContinue={props.onContinue ? () => props.onContinue!(response.id, shown) : undefined}
+        onFollowUp={props.onFollowUp ? () => props.onFollowUp!(response.id, shown) : undefined}
         silentMs={shown === response.attempt ? silentFor(snapshot, response.lastActivityAt, now, stallMs) : null}
         errorSummarised={summarisedIndexes.has(response.index)}
         reconnecting={response.reconnecting === true && shown === response.attempt}
@@ -307,6 +313,9 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           )}
         </span>
       </div>
+      {batch.options.thread && (
+        <ThreadView thread={batch.options.thread} trans={trans} onOpenBatch={props.onOpenBatch} />
+      )}
       {pick !== null && (
         <div className="jp-Fanout-batch-pick">
           <WinnerMark trans={trans} />{' '}

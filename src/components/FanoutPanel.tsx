@@ -9,6 +9,7 @@ import type {
   IUpstreamListing,
   ResponseViewMode
 } from '../tokens';
+import type { IFollowUpTarget } from '../commands/followup';
 import { BatchView } from './BatchView';
 import { GenerateControls, IGenerateControlsHandle } from './GenerateControls';
 
@@ -31,6 +32,14 @@ export interface IFanoutPanelProps {
   direct?: () => boolean;
   /** Emits a prompt to put into the prompt box (`fanout:edit-prompt`). */
   editRequests?: ISignal<unknown, string>;
+  /** Emits a response to follow up on: the prompt box goes into follow-up mode (`fanout:follow-up`). */
+  followUpRequests?: ISignal<unknown, IFollowUpTarget>;
+  /** A card's Follow up: asks for follow-up mode (`fanout:follow-up` without a prompt). */
+  onFollowUpMode?: (batchId: string, responseId: string, attempt: number) => void;
+  /** Send the prompt box's text as a follow-up of `target`, with the controls' values. */
+  onFollowUp?: (target: IFollowUpTarget, prompt: string, values?: Required<IGenerateControlValues>) => void;
+  /** Show a batch (a thread's parent): `fanout:open`. */
+  onOpenBatch?: (batchId: string) => void;
   /** Put a batch's prompt and options back into the prompt box (the batch header's Edit prompt). */
   onEditPrompt?: (batchId: string) => void;
   /** The send shortcut as shown in the Generate button's title ("Ctrl+Enter", "⌘+Enter"). */
@@ -90,6 +99,38 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
     requests.connect(onEdit);
     return () => void requests.disconnect(onEdit);
   }, [props.editRequests]);
+  // Follow-up mode: the next Generate sends a follow-up of this response (dismissed with ×).
+  const [followUp, setFollowUp] = useState<IFollowUpTarget | null>(null);
+  useEffect(() => {
+    const requests = props.followUpRequests;
+    if (!requests) {
+      return;
+    }
+    const onFollowUp = (_: unknown, target: IFollowUpTarget) => {
+      setFollowUp(target);
+      input.current?.focus();
+    };
+    requests.connect(onFollowUp);
+    return () => void requests.disconnect(onFollowUp);
+  }, [props.followUpRequests]);
+  const chipText = !followUp
+    ? ''
+    : followUp.model
+      ? trans.__('Following up on %1 · response %2', followUp.model, followUp.index)
+      : trans.__('Following up on response %1', followUp.index);
+  const send = (values?: Required<IGenerateControlValues>) => {
+    // The batch this starts is the newest: shown, rather than an older one picked before.
+    setChosen('');
+    if (followUp && props.onFollowUp) {
+      props.onFollowUp(followUp, prompt, values);
+      if (prompt.trim()) {
+        // Sent: the new batch is shown, and the box starts a new conversation again.
+        setFollowUp(null);
+      }
+      return;
+    }
+    props.onGenerate(prompt, values);
+  };
   const defaults = props.defaults?.();
   const shortcut = props.sendShortcut ?? 'Ctrl+Enter';
   const notice = props.notice?.() ?? null;
@@ -115,13 +156,13 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
         onSubmit={event => {
           event.preventDefault();
           if (!defaults) {
-            props.onGenerate(prompt);
+            send();
             return;
           }
           // A value out of its bounds keeps the batch unsent: its message is shown inline.
           const values = controls.current?.read();
           if (values) {
-            props.onGenerate(prompt, values);
+            send(values);
           }
         }}
       >
@@ -135,12 +176,41 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
             direct={props.direct?.() ?? false}
           />
         )}
+        {followUp && (
+          <div
+            className="jp-Fanout-follow-up-chip"
+            role="status"
+            data-batch-id={followUp.batchId}
+            data-response-id={followUp.responseId}
+            data-attempt={followUp.attempt}
+          >
+            <span className="jp-Fanout-follow-up-chip-text" title={chipText}>
+              {chipText}
+            </span>
+            <button
+              type="button"
+              className="jp-Fanout-follow-up-dismiss"
+              aria-label={trans.__('Stop following up: the next prompt starts a new conversation')}
+              title={trans.__('Stop following up: the next prompt starts a new conversation')}
+              onClick={() => {
+                setFollowUp(null);
+                input.current?.focus();
+              }}
+            >
+              ×
+            </button>
+          </div>
+        )}
         <textarea
           ref={input}
           className="jp-Fanout-prompt-input"
           aria-label={trans.__('Prompt')}
           aria-keyshortcuts="Control+Enter Meta+Enter"
-          placeholder={trans.__('Prompt (empty: the active cell); %1 sends', shortcut)}
+          placeholder={
+            followUp
+              ? trans.__('Follow-up prompt; %1 sends', shortcut)
+              : trans.__('Prompt (empty: the active cell); %1 sends', shortcut)
+          }
           value={prompt}
           onChange={event => setPrompt(event.target.value)}
           onKeyDown={event => {
@@ -183,7 +253,8 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           >
             {model.batches.map(b => (
               <option key={b.id} value={b.id}>
-                {new Date(b.createdAt).toLocaleTimeString()} · {b.options.prompt.slice(0, 40)}
+                {new Date(b.createdAt).toLocaleTimeString()} · {b.options.thread ? '↳ ' : ''}
+                {b.options.prompt.slice(0, 40)}
               </option>
             ))}
           </select>
@@ -223,6 +294,12 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           onBoard={props.onBoard ? () => props.onBoard!(batchId) : undefined}
           onJudge={props.onJudge ? () => props.onJudge!(batchId) : undefined}
           onEditPrompt={props.onEditPrompt ? () => props.onEditPrompt!(batchId) : undefined}
+          onFollowUp={
+            props.onFollowUpMode
+              ? (responseId, attempt) => props.onFollowUpMode!(batchId, responseId, attempt)
+              : undefined
+          }
+          onOpenBatch={props.onOpenBatch}
         />
       ) : (
         <p className="jp-Fanout-empty">

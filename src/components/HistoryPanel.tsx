@@ -26,6 +26,8 @@ export interface IHistoryPanelProps {
   onDelete: (batch: IStoredBatchSummary) => void;
   /** Put the batch's prompt and options back into the Responses section's prompt box (`fanout:edit-prompt`). */
   onEditPrompt?: (batch: IStoredBatchSummary) => void;
+  /** Open a batch by id (a follow-up's parent). */
+  onOpenBatchId?: (batchId: string) => void;
   /** Open the export menu for `batch` at the button. */
   onExport: (batch: IStoredBatchSummary, anchor: HTMLElement) => void;
 }
@@ -117,6 +119,38 @@ function HistoryVerdict(props: { batch: IStoredBatchSummary; trans: IHistoryPane
   );
 }
 
+/** A follow-up batch's mark in History: ↳ and the response it follows up on (a click opens that batch). */
+function HistoryThreadMark(props: {
+  followup: NonNullable<IStoredBatchSummary['followup']>;
+  trans: TranslationBundle;
+  onOpen?: (batchId: string) => void;
+}): JSX.Element {
+  const { followup, trans } = props;
+  const parentTitle = followup.title ?? null;
+  const text = parentTitle
+    ? trans.__('Follow-up of response %1 of “%2”', followup.responseId, parentTitle)
+    : trans.__('Follow-up of response %1 (its batch is no longer stored)', followup.responseId);
+  return (
+    <div className="jp-Fanout-historyItem-thread" data-parent-batch={followup.batchId}>
+      <span className="jp-Fanout-historyItem-thread-mark" aria-hidden="true">
+        ↳
+      </span>
+      {props.onOpen && parentTitle ? (
+        <button
+          type="button"
+          className="jp-Fanout-historyItem-thread-parent"
+          title={trans.__('Open the batch this follows up on')}
+          onClick={() => props.onOpen!(followup.batchId)}
+        >
+          {text}
+        </button>
+      ) : (
+        <span className="jp-Fanout-historyItem-thread-parent">{text}</span>
+      )}
+    </div>
+  );
+}
+
 /** One stored batch: its title (opens it), its actions, when, models, N, counts by status. */
 function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps): JSX.Element {
   const { batch, trans } = props;
@@ -186,6 +220,7 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
         </span>
         <span className="jp-Fanout-historyItem-n">{trans.__('N = %1', batch.n)}</span>
       </div>
+      {batch.followup && <HistoryThreadMark followup={batch.followup} trans={trans} onOpen={props.onOpenBatchId} />}
       <HistoryVerdict batch={batch} trans={trans} />
       <div className="jp-Fanout-historyItem-counts">
         {statuses.map(status => (

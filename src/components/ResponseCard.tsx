@@ -43,6 +43,11 @@ export interface IResponseCardProps {
    */
   onContinue?: () => void;
   /**
+   * Follow up on the shown attempt (`fanout:follow-up`): offered on an ended attempt with
+   * answer text; puts the sidebar's prompt box in follow-up mode.
+   */
+  onFollowUp?: () => void;
+  /**
    * How long the running stream has been silent (ms), once that is long enough to say so
    * (the `stallSeconds` setting); null or absent otherwise.
    */
@@ -216,7 +221,8 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
     (before.rating ?? null) === (after.rating ?? null) &&
     (before.onPick === undefined) === (after.onPick === undefined) &&
     (before.onRate === undefined) === (after.onRate === undefined) &&
-    (before.onContinue === undefined) === (after.onContinue === undefined)
+    (before.onContinue === undefined) === (after.onContinue === undefined) &&
+    (before.onFollowUp === undefined) === (after.onFollowUp === undefined)
   );
 }
 
@@ -452,6 +458,16 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
                 onClick={props.onRegenerate}
                 label={trans.__('Re-generate')}
               />
+              {props.onFollowUp && snapshot.content.trim() !== '' && (
+                <ActionButton
+                  className="jp-Fanout-follow-up"
+                  title={trans.__(
+                    'Follow up: ask again with this answer as the conversation so far (a new batch, shown as a thread)'
+                  )}
+                  onClick={props.onFollowUp}
+                  label={trans.__('Follow up')}
+                />
+              )}
             </>
           )}
         </div>

@@ -240,7 +240,8 @@ export function recordDirectBatches(
       enqueue(batch.id, async () => {
         const answer = await options.api.batch(batch.id, {
           prompt,
-          options: JSON.parse(JSON.stringify(rest)) as Record<string, unknown>,
+          // Scrubbed like the requests: a follow-up's thread holds earlier answers (model output).
+          options: JSON.parse(scrubSecrets(JSON.stringify(rest), secrets)) as Record<string, unknown>,
           created_at: created / 1000
         });
         // A batch restored ended (after a reload): all of it if the store did not have it (a

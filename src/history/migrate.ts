@@ -16,6 +16,7 @@ import type { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 import { buildRequest } from '../model/request';
 import type { IGenerateOptions } from '../tokens';
 import { KEY as BATCHES_KEY, UNSAVED_KEY } from './persistence';
+import { readThread } from '../model/thread';
 
 /**
  * The workspace key of the marker: `{migratedAt, imported, present, unreadable, unsaved}`;
@@ -112,6 +113,11 @@ export function importShape(saved: unknown, index = 0): IImportBatch {
     systemPrompt: typeof options.systemPrompt === 'string' ? options.systemPrompt : '',
     context: typeof options.context === 'string' ? options.context : ''
   };
+  // A follow-up's thread: its requests were the thread's messages, then the prompt.
+  const thread = readThread(options.thread);
+  if (thread) {
+    requestOptions.thread = thread;
+  }
   if (!Array.isArray(saved.responses) || saved.responses.length === 0) {
     fail('its responses are not a non-empty list');
   }

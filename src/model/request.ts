@@ -24,13 +24,20 @@ export function expandTargets(options: IGenerateOptions): ITarget[] {
 /** Build the chat completion request of one response. */
 export function buildRequest(options: IGenerateOptions, seed: number, model = options.model): Record<string, unknown> {
   const messages: Array<{ role: string; content: string }> = [];
-  if (options.systemPrompt) {
-    messages.push({ role: 'system', content: options.systemPrompt });
+  if (options.thread) {
+    // A follow-up: the thread's earlier turns (the parent's system prompt and context among
+    // them), then the new prompt.
+    messages.push(...options.thread.messages.map(m => ({ role: m.role, content: m.content })));
+    messages.push({ role: 'user', content: options.prompt });
+  } else {
+    if (options.systemPrompt) {
+      messages.push({ role: 'system', content: options.systemPrompt });
+    }
+    messages.push({
+      role: 'user',
+      content: options.context ? `${options.context}\n\n---\n\n${options.prompt}` : options.prompt
+    });
   }
-  messages.push({
-    role: 'user',
-    content: options.context ? `${options.context}\n\n---\n\n${options.prompt}` : options.prompt
-  });
   const request: Record<string, unknown> = {
     messages,
     max_tokens: options.maxTokens,

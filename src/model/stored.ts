@@ -19,6 +19,7 @@ import type {
 } from '../tokens';
 import { Batch, EndedAttempt, RUNNING } from './batch';
 import { continuedPrefix } from './reattach';
+import { readThread } from './thread';
 import { expandTargets } from './request';
 
 /** A stored batch that cannot be read: the message names the batch and what is wrong. */
@@ -320,6 +321,11 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
   }
   const createdAt = ms(value.created_at) ?? now;
   const options = readOptions(value.options, prompt, responses);
+  // A follow-up's thread: the store's record of it (followups.py), else the options' own.
+  const thread = readThread(value.followup) ?? readThread(isObject(value.options) ? value.options.thread : null);
+  if (thread) {
+    options.thread = thread;
+  }
   // Each response's upstream and model as asked for (empty: the default), as `fanout:generate`
   // gives them; the store keeps the upstream that answered.
   expandTargets(options).forEach((target, i) => {

@@ -7,6 +7,7 @@ import { SidePanel } from '@jupyterlab/ui-components';
 import type { AccordionPanel, SplitLayout } from '@lumino/widgets';
 
 import { oneOf, optionalString } from '../commands/args';
+import { registerFollowUpCommand } from '../commands/followup';
 import { interactiveArg, reportingFailures } from '../commands/interactive';
 import { listBatches, listUpstreams, storeState } from '../handler';
 import { fanoutIcon } from '../icons';
@@ -166,6 +167,15 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         responses.editPrompt(options.prompt);
         return { batchId: id, prompt: options.prompt };
       })
+    });
+    registerFollowUpCommand({
+      commands: app.commands,
+      trans,
+      showFollowUp: target => {
+        sections.expand(0);
+        app.shell.activateById(sidebar.id);
+        responses.followUp(target);
+      }
     });
     app.commands.addCommand(CommandIDs.setView, {
       label: args =>

@@ -31,6 +31,8 @@ export type BoardActions = Pick<
   | 'stallMs'
   | 'onPick'
   | 'onRate'
+  | 'onFollowUpMode'
+  | 'onOpenBatch'
 >;
 
 /** The content of a board: a batch's header and its cards in a grid. */
@@ -103,6 +105,12 @@ export class BoardContent extends ReactWidget {
                 ? (responseId, attempt, rating) => actions.onRate!(batchId, responseId, attempt, rating)
                 : undefined
             }
+            onFollowUp={
+              actions.onFollowUpMode
+                ? (responseId, attempt) => actions.onFollowUpMode!(batchId, responseId, attempt)
+                : undefined
+            }
+            onOpenBatch={actions.onOpenBatch}
           />
         )}
       </UseSignal>

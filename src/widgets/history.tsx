@@ -101,6 +101,7 @@ export class HistoryView extends ReactWidget {
         storeState={this._options.storeState}
         list={this._options.listBatches}
         onOpen={batch => this._run(CommandIDs.openBatch, { batchId: batch.id })}
+        onOpenBatchId={batchId => this._run(CommandIDs.openBatch, { batchId })}
         onRename={batch => this._rename(batch).catch(reason => this._failed(reason))}
         onDelete={batch => this._delete(batch).catch(reason => this._failed(reason))}
         onExport={(batch, anchor) => this._exportMenu(batch, anchor)}

@@ -7,6 +7,7 @@ import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
+import type { IFollowUpTarget } from '../commands/followup';
 import { controlArgs } from '../components/controlValues';
 import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
 import type { UpstreamCheck } from '../settings';
@@ -79,6 +80,16 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
       : undefined,
     direct: () => settings.connection().transport === 'direct',
     onEditPrompt: batchId => run(CommandIDs.editPrompt, { batchId }),
+    onFollowUpMode: (batchId, responseId, attempt) => run(CommandIDs.followUp, { batchId, responseId, attempt }),
+    onFollowUp: (target, prompt, values) =>
+      run(CommandIDs.followUp, {
+        batchId: target.batchId,
+        responseId: target.responseId,
+        attempt: target.attempt,
+        prompt,
+        ...(values ? controlArgs(values, (settings.generateDefaults().targets?.length ?? 0) > 0) : {})
+      }),
+    onOpenBatch: batchId => run(CommandIDs.open, { batchId }),
     sendShortcut: SEND_SHORTCUT,
     onStop: (batchId, responseId) => run(CommandIDs.stop, { batchId, responseId: responseId ?? null }),
     onRegenerate: (batchId, responseId) => run(CommandIDs.regenerate, { batchId, responseId }),
@@ -137,7 +148,8 @@ export class FanoutSidebar extends ReactWidget {
         this._chosen = batchId;
         this._renderNow();
       },
-      editRequests: this._editRequests
+      editRequests: this._editRequests,
+      followUpRequests: this._followUpRequests
     };
     this.id = 'jupyterlab-fanout-responses';
     this.addClass('jp-Fanout-section');
@@ -161,6 +173,11 @@ export class FanoutSidebar extends ReactWidget {
   /** Put `prompt` into the prompt box (replacing what is there) and give it the keyboard. */
   editPrompt(prompt: string): void {
     this._editRequests.emit(prompt);
+  }
+
+  /** Put the prompt box in follow-up mode for `target` (`fanout:follow-up` without a prompt). */
+  followUp(target: IFollowUpTarget): void {
+    this._followUpRequests.emit(target);
   }
 
   /** Show batch `batchId` (one of the model's); the newest again when it goes away. */
@@ -271,6 +288,7 @@ export class FanoutSidebar extends ReactWidget {
 
   private readonly _props: IFanoutPanelProps;
   private readonly _editRequests = new Signal<this, string>(this);
+  private readonly _followUpRequests = new Signal<this, IFollowUpTarget>(this);
   /** The batch the user or `fanout:open` chose; null: the newest. */
   private _chosen: string | null = null;
   private _timer: ReturnType<typeof setInterval> | null = null;

@@ -333,3 +333,35 @@ describe('recordDirectBatches and removed batches', () => {
     expect(recording.tracked()).toEqual([model.batches[0].id]);
   });
 });
+
+describe('a direct-mode follow-up', () => {
+  it('is recorded with its thread, which its requests send, scrubbed of the URL and key', async () => {
+    const { model, handlers } = makeModel();
+    const { api, calls } = fakeApi();
+    const { recording } = recorder(model, api);
+    const thread = {
+      parent: { batchId: 'p-1', responseId: '2', attempt: 1 },
+      messages: [
+        { role: 'user' as const, content: 'Name a river' },
+        { role: 'assistant' as const, content: `The Danube (as ${URL_} says).` }
+      ]
+    };
+    const { done } = model.generate({ ...options, n: 1, prompt: 'How long is it?', thread });
+    await recording.idle();
+    const [batchCall, attemptCall] = calls;
+    expect(batchCall.body.options.thread).toEqual({
+      parent: thread.parent,
+      messages: [thread.messages[0], { role: 'assistant', content: 'The Danube (as [direct URL] says).' }]
+    });
+    expect(attemptCall.body.request.messages).toEqual([
+      ...batchCall.body.options.thread.messages,
+      { role: 'user', content: 'How long is it?' }
+    ]);
+    handlers().onOpen('1.1', 200);
+    handlers().onData('1.1', encoder.encode(chunk('2,850 km.', 'stop') + 'data: [DONE]\n\n'));
+    handlers().onEnd('1.1');
+    await done;
+    await recording.idle();
+    expect(JSON.stringify(calls)).not.toContain('gpu-7');
+  });
+});
