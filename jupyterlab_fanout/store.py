@@ -589,6 +589,9 @@ class BatchStore:
                 # Votes and tags (votes.py): tables of their own, created when missing.
                 from . import votes  # not at import: votes.py imports this module
                 votes.migrate(db)
+                # Fused responses (fusions.py): a table of its own, created when missing.
+                from . import fusions
+                fusions.migrate(db)
                 self._fts_in_step(db)
                 db.execute("COMMIT")
             except BaseException:
@@ -1145,6 +1148,8 @@ class BatchStore:
             "SELECT tag FROM batch_tags WHERE batch_id = ? ORDER BY rowid", (batch_id,))]
         if db.execute("SELECT 1 FROM direct_batches WHERE id = ?", (batch_id,)).fetchone():
             batch["transport"] = "direct"  # recorded by the browser (direct_record.py)
+        from . import fusions  # which responses are fused, and what they merged
+        fusions.annotate(db, batch)
         return batch
 
     def _rename(self, batch_id: str, title: str) -> dict[str, Any]:
