@@ -143,6 +143,42 @@ export namespace CommandIDs {
    * [{responseId, index, why}], normalisation}` (see src/core/agreement.ts).
    */
   export const agreement = 'fanout:agreement';
+  /**
+   * Fuse responses of a batch into one new response of that batch, streamed like the others:
+   * `{batchId?, responseIds?: string[] (default: every ended response with text, fused ones
+   * left out), model?, upstream?, instruction?, checklist?: string[]}`. Resolves once the fused
+   * response has started, with `{batchId, responseId}`; its summary then has `fusion`.
+   */
+  export const fuse = 'fanout:fuse';
+  /**
+   * The guided merge's checklist: the distinct points across responses of a batch, asked of a
+   * model as JSON: `{batchId?, responseIds?, model?, upstream?}`. Resolves with `{batchId,
+   * points: [{id, text, sources: responseIds}], raw, model}`; an answer that cannot be read
+   * rejects with the reason (the raw text in the dialog).
+   */
+  export const fuseChecklist = 'fanout:fuse-checklist';
+  /**
+   * Open the Fuse dialog of a batch (`{batchId?}`): the responses to merge, the model, the
+   * instruction and *Guided* (a checklist first). Resolves with `{batchId, responseId}` once
+   * the fused response has started, or null when cancelled.
+   */
+  export const fuseDialog = 'fanout:fuse-dialog';
+}
+
+/** One response (and its attempt) a fused response merged. */
+export interface IFusionSource {
+  responseId: string;
+  attempt: number;
+}
+
+/** What a fused response merged (`fanout:fuse`): its sources, instruction and checklist. */
+export interface IFusion {
+  /** The responses merged, in the order their drafts were given. */
+  sources: IFusionSource[];
+  /** The synthesis instruction sent. */
+  instruction: string;
+  /** The checklist points the merge was asked to cover (guided merge), or null. */
+  checklist: string[] | null;
 }
 
 /** The winner of a batch: one attempt of one response. */
@@ -231,6 +267,8 @@ export interface IResponseView {
    * (`performance.now()`); null when it is not live in this page. How long a stream has been silent.
    */
   readonly lastActivityAt?: number | null;
+  /** Set on a fused response (`fanout:fuse`): what it merged; null or absent otherwise. */
+  readonly fusion?: IFusion | null;
 }
 
 /** One attempt of a response: a (re-)generation with its own seed. */
@@ -302,6 +340,8 @@ export interface IResponseSummary extends ResponseSnapshot {
    * `content` and `reasoning` already begin with that attempt's text.
    */
   continues?: number;
+  /** Present on a fused response (`fanout:fuse`): what it merged. */
+  fusion?: IFusion;
 }
 
 /** JSON summary of a batch, as returned by the `generate` command. */
@@ -377,6 +417,13 @@ export interface IFanoutModel {
    */
   setPick(batchId: string, pick: IPick | null): void;
   setRating(batchId: string, responseId: string, attempt: number, rating: number | null): void;
+  /**
+   * Add a fused response to a batch (`fanout:fuse`) and start it: its request merges the
+   * sources' attempts following the instruction (src/fuse/prompt.ts), from `model` of
+   * `upstream`. Re-generate asks the same again. Throws for a source that has not ended or has
+   * no text. Returns the new response.
+   */
+  fuse(batchId: string, fusion: IFusion & { model: string; upstream: string; responseId?: string }): IResponseView;
 }
 
 /** The token other extensions require to use the fanout model. */
@@ -413,6 +460,8 @@ export interface IFanoutSettings {
    * `temperature`, `maxTokens`), each given one; the Settings editor shows the same values.
    */
   setGenerateControls?(values: IGenerateControlValues): Promise<void>;
+  /** Fuse's default synthesis instruction (the `fuseInstruction` setting). */
+  fuseInstruction?(): string;
   /** How the sidebar lists responses (the `responseView` setting). */
   responseView(): ResponseViewMode;
   setResponseView(view: ResponseViewMode): Promise<void>;

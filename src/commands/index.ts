@@ -14,3 +14,5 @@ export { registerArenaCommands } from './arena';
 export type { IArenaCommandContext } from './arena';
 export { agreementInputs, pickArgs, rateArgs, registerVerdictCommands } from './verdicts';
 export type { IVerdictCommandContext } from './verdicts';
+export { checklistArg, fuseSources, registerFuseCommands, responseIdsArg } from './fuse';
+export type { IFuseChoice, IFuseCommandContext } from './fuse';

@@ -50,6 +50,8 @@ export interface IBatchViewProps {
   onPick?: (responseId: string | null, attempt?: number) => void;
   /** Rate attempt `attempt` of a response (null clears); cards offer stars when given (`fanout:rate`). */
   onRate?: (responseId: string, attempt: number, rating: number | null) => void;
+  /** Open the Fuse dialog (`fanout:fuse-dialog`); the header offers *Fuse…* when given. */
+  onFuse?: () => void;
 }
 
 /** How the responses are ordered. */
@@ -123,6 +125,17 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
     ['cards', trans.__('cards')]
   ];
   const pick = batch.pick;
+  /** The tooltip of a fused response's badge: what it merged (null for the others). */
+  const fusedFrom = (response: IResponseView): string | null => {
+    const fusion = response.fusion;
+    if (!fusion) {
+      return null;
+    }
+    const indexes = fusion.sources.map(s => batch.responses.find(r => r.id === s.responseId)?.index ?? s.responseId);
+    return fusion.checklist
+      ? trans.__('Fused from responses %1, covering %2 ticked points', indexes.join(', '), fusion.checklist.length)
+      : trans.__('Fused from responses %1', indexes.join(', '));
+  };
   const card = (response: IResponseView, snapshot: ResponseSnapshot, eager: boolean) => {
     const attempts = response.attempts;
     const shown = response.shownAttempt;
@@ -160,6 +173,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
         }
         rating={batch.ratingOf(response.id, shown)}
         onRate={props.onRate ? rating => props.onRate!(response.id, shown, rating) : undefined}
+        fused={fusedFrom(response)}
       />
     );
   };
@@ -184,7 +198,8 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
                   : pick.attempt === response.shownAttempt
                     ? ''
                     : `${attempts.findIndex(a => a.attempt === pick.attempt) + 1}/${attempts.length}`,
-              rating: batch.ratingOf(response.id, response.shownAttempt)
+              rating: batch.ratingOf(response.id, response.shownAttempt),
+              fused: fusedFrom(response)
             },
             card: () => card(response, snapshot, true)
           };
@@ -269,6 +284,14 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             >
               {trans.__('Agreement')}
             </button>
+          )}
+          {props.onFuse && !batch.active && (
+            <ActionButton
+              className="jp-Fanout-fuse-open"
+              title={trans.__('Merge responses into one new response with a chosen model')}
+              onClick={props.onFuse}
+              label={trans.__('Fuse…')}
+            />
           )}
           {props.onBoard && (
             <ActionButton

@@ -66,6 +66,8 @@ export interface IFanoutPanelProps {
   onView?: (view: ResponseViewMode) => void;
   /** Open a batch as a board in the main area. */
   onBoard?: (batchId: string) => void;
+  /** Open the Fuse dialog of a batch. */
+  onFuse?: (batchId: string) => void;
 }
 
 /** The sidebar: a prompt box with Generate responses, then the newest batch. */
@@ -219,6 +221,7 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           view={props.view?.() ?? 'cards'}
           onView={props.onView}
           onBoard={props.onBoard ? () => props.onBoard!(batchId) : undefined}
+          onFuse={props.onFuse ? () => props.onFuse!(batchId) : undefined}
           onEditPrompt={props.onEditPrompt ? () => props.onEditPrompt!(batchId) : undefined}
         />
       ) : (

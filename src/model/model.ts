@@ -19,13 +19,16 @@ import {
   StreamEngineFactory,
   TransportSpec
 } from '../engine';
+import { fuseRequest, IFuseDraft } from '../fuse/prompt';
 import type {
   IBatchSummary,
   IBatchView,
   IFanoutModel,
+  IFusion,
   IGenerateOptions,
   IPick,
   IResponseSummary,
+  IResponseView,
   IStoredBatch
 } from '../tokens';
 import { Batch, BatchResponse, GAPS, IContinuation, RUNNING } from './batch';
@@ -103,6 +106,30 @@ function newerRunning(summary: IBatchSummary, batch: Batch): boolean {
   return summary.responses.some(stored => {
     const here = batch.responses.find(r => r.id === stored.id);
     return here !== undefined && RUNNING.has(stored.status) && stored.attempt > here.attempt;
+  });
+}
+
+/**
+ * The drafts a fusion merges: each source's attempt's answer text, in the fusion's order.
+ * Throws naming the response for a source the batch does not have, one still running, or one
+ * with no answer text.
+ */
+export function fusionDrafts(batch: Batch, fusion: IFusion): IFuseDraft[] {
+  return fusion.sources.map(({ responseId, attempt }) => {
+    const response = batch.require(responseId);
+    const view = response.findAttempt(attempt);
+    if (!view) {
+      const numbers = response.attempts.map(a => a.attempt).join(', ');
+      throw new Error(`Response ${responseId} has no attempt ${attempt} (its attempts: ${numbers}).`);
+    }
+    const snapshot = view.snapshot();
+    if (attempt === response.attempt && !response.ended) {
+      throw new Error(`Response ${responseId} of batch ${batch.id} is still running: fuse it once it has ended.`);
+    }
+    if (!snapshot.content.trim()) {
+      throw new Error(`Attempt ${attempt} of response ${responseId} has no answer text to fuse.`);
+    }
+    return { responseId, attempt, text: snapshot.content };
   });
 }
 
@@ -236,6 +263,26 @@ export class FanoutModel implements IFanoutModel {
     this._startAttempt(batch, response, { seed: view.seed, continued });
     this._markChanged();
     return done;
+  }
+
+  fuse(batchId: string, fusion: IFusion & { model: string; upstream: string; responseId?: string }): IResponseView {
+    const batch = this._requireBatch(batchId);
+    if (fusion.sources.length === 0) {
+      throw new Error(`Fuse needs at least one response of batch ${batchId} to merge.`);
+    }
+    if (!fusion.instruction.trim()) {
+      throw new Error('The synthesis instruction is empty: write what the merge should do.');
+    }
+    fusionDrafts(batch, fusion); // Throws for a source that cannot be merged.
+    const response = batch.addFused({
+      id: fusion.responseId ?? batch.nextResponseId(),
+      upstream: fusion.upstream,
+      model: fusion.model,
+      fusion
+    });
+    this._startAttempt(batch, response);
+    this._markChanged();
+    return response;
   }
 
   fillGaps(batchId: string): Promise<IResponseSummary[]> {
@@ -439,7 +486,16 @@ export class FanoutModel implements IFanoutModel {
     this._unsubscribed.delete(batch.id); // Its start opens a socket if it has none.
     const startedAt = this._now();
     response.begin(extend?.seed ?? this._nextSeed(), startedAt, undefined, extend?.continued ?? null);
-    const request = buildRequest(batch.options, response.seed, response.model);
+    const request =
+      response.fusion === null
+        ? buildRequest(batch.options, response.seed, response.model)
+        : fuseRequest(
+            batch.options,
+            response.fusion,
+            fusionDrafts(batch, response.fusion),
+            response.seed,
+            response.model
+          );
     if (extend) {
       continuationRequest(request, extend.continued.content);
     }

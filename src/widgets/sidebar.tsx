@@ -93,6 +93,7 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
     view: () => settings.responseView(),
     onView: view => run(CommandIDs.setView, { view }),
     onBoard: batchId => run(CommandIDs.openBoard, { batchId }),
+    onFuse: batchId => run(CommandIDs.fuseDialog, { batchId }),
     onPick: (batchId, responseId, attempt) =>
       run(
         CommandIDs.pick,
