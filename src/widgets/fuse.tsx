@@ -12,7 +12,7 @@ import type { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
 import type { IFuseChoice } from '../commands/fuse';
-import { fuseSources } from '../commands/fuse';
+import { fuseSources } from '../fuse/sources';
 import { buildModelList, choiceKey, currentChoiceKey, parseChoiceKey } from '../components/controlValues';
 import type { IChecklistPoint } from '../fuse';
 import { CommandIDs, IBatchView, IFanoutSettings, IUpstreamListing } from '../tokens';
