@@ -7,8 +7,8 @@ message, each between `=== Draft <k> (response <id>) ===` and `=== End of draft 
 fuse prompt following a checklist lists the points under `Cover exactly these points:` as
 `- <point>` lines.
 
-- A fuse prompt is answered `Fused answer from <k> drafts.`, then one line per draft quoting
-  its first non-empty line, then the points it was asked to cover (numbered), then a closing
+- A fuse prompt is answered `Fused answer from <k> drafts.`, then one list item per draft
+  quoting its first non-empty line, then the points it was asked to cover (numbered), then a closing
   sentence: deterministic, so a test can compare the text with the record.
 - A checklist prompt is answered with JSON `{"points": [{"text", "drafts": [k, ...]}]}`: one
   point all the drafts share, then one per draft naming its first line. When the request's
@@ -75,7 +75,7 @@ def _quote(line: str, limit: int = 80) -> str:
 def fuse_answer(prompt: str) -> str:
     found = drafts(prompt)
     lines = [f"Fused answer from {len(found)} drafts.", ""]
-    lines += [f'Draft {k} begins: "{_quote(first)}"' for k, _, first in found]
+    lines += [f'- Draft {k} begins: "{_quote(first)}"' for k, _, first in found]
     asked = points(prompt)
     if asked:
         lines += ["", f"Covering {len(asked)} points:"]

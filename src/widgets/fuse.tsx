@@ -262,7 +262,9 @@ class ChecklistForm extends ReactWidget {
             <span className="jp-Fanout-fuse-pointText">{point.text}</span>
             {point.sources.length ? (
               <span className="jp-Fanout-fuse-pointSources">
-                {trans.__('responses %1', point.sources.map(id => this._indexOf(id)).join(', '))}
+                {point.sources.length === 1
+                  ? trans.__('response %1', this._indexOf(point.sources[0]))
+                  : trans.__('responses %1', point.sources.map(id => this._indexOf(id)).join(', '))}
               </span>
             ) : null}
           </label>
