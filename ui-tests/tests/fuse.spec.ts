@@ -199,6 +199,7 @@ test.describe('Fuse', () => {
     const texts = (await points.locator('.jp-Fanout-fuse-pointText').allTextContents()).map(t => t.trim());
     expect(texts[0]).toBe('All drafts answer the same question in prose and code.');
     await expect(points.first().locator('.jp-Fanout-fuse-pointSources')).toHaveText('responses 1, 2');
+    await expect(points.nth(1).locator('.jp-Fanout-fuse-pointSources')).toHaveText('response 1');
     await page.screenshot({ path: testInfo.outputPath('fuse-checklist-light.png') });
     // Untick the first: two of three are left.
     await points.first().locator('input').uncheck();
@@ -235,7 +236,10 @@ test.describe('Fuse', () => {
     expect(listed.points.map((p: any) => p.sources)).toEqual([['1', '2'], ['1'], ['2']]);
   });
 
-  test('a checklist answer that is not JSON is said plainly, with the raw text', async ({ page, request }) => {
+  test('a checklist answer that is not JSON is said plainly, with the raw text', async ({
+    page,
+    request
+  }, testInfo) => {
     await resetSimulator(request, FAST);
     const summary = await batchOf(page, `Sort a list [[checklist: malformed]] ${Date.now()}`, 2);
     await page.locator(`${BATCH} .jp-Fanout-fuse-open`).click();
@@ -251,6 +255,7 @@ test.describe('Fuse', () => {
     await expect(error.locator('.jp-Fanout-fuse-raw')).toHaveText(
       '{"points": [{"text": "An unfinished point", "drafts": [1'
     );
+    await page.screenshot({ path: testInfo.outputPath('fuse-checklist-error-light.png') });
     await page.locator(`${DIALOG} .jp-Dialog-button.jp-mod-reject`).click();
     await expect(page.locator(DIALOG)).toHaveCount(0);
     // Nothing was added to the batch; from code, the command rejects with the same reason.
@@ -270,6 +275,10 @@ test.describe('Fuse', () => {
     await resetSimulator(request, FAST);
     await page.theme.setDarkTheme();
     const summary = await batchOf(page, `Write a function that adds two numbers ${Date.now()}`, 3);
+    await page.locator(`${BATCH} .jp-Fanout-fuse-open`).click();
+    await expect(page.locator(`${DIALOG} .jp-Fanout-fuse-modelSelect`)).toBeEnabled();
+    await page.screenshot({ path: testInfo.outputPath('fuse-dialog-dark.png') });
+    await page.locator(`${DIALOG} .jp-Dialog-button.jp-mod-reject`).click();
     const started = await execute(page, 'fanout:fuse', { batchId: summary.batchId });
     expect(started.responseId).toBe('4');
     const fused = card(page, 4);
