@@ -98,3 +98,25 @@ export function fuseRequest(
   }
   return request;
 }
+
+/**
+ * The drafts of a fusion as a batch's views hold them (best effort: a source the batch no longer
+ * has, or an attempt it does not keep, is left out). The model checks strictly before it sends
+ * (`fusionDrafts` in src/model/model.ts); this is for records of what was sent.
+ */
+export function viewDrafts(
+  responses: ReadonlyArray<{
+    id: string;
+    attempts: ReadonlyArray<{ attempt: number; snapshot(): { content: string } }>;
+  }>,
+  fusion: IFusion
+): IFuseDraft[] {
+  const drafts: IFuseDraft[] = [];
+  for (const { responseId, attempt } of fusion.sources) {
+    const view = responses.find(r => r.id === responseId)?.attempts.find(a => a.attempt === attempt);
+    if (view) {
+      drafts.push({ responseId, attempt, text: view.snapshot().content });
+    }
+  }
+  return drafts;
+}

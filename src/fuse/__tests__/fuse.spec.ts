@@ -5,7 +5,7 @@
  * with the fuse request, re-generated the same way, saved and restored, read from the store.
  */
 import type { IBatchConnection, IConnectionHandlers } from '../../engine';
-import { fuseSources } from '../sources';
+import { checklistArg, fuseSources, responseIdsArg } from '../sources';
 import { FanoutModel } from '../../model/model';
 import { restoreBatch, savedSummary } from '../../model/saved';
 import { batchFromSummary, storedSummary } from '../../model/stored';
@@ -17,7 +17,8 @@ import {
   FUSE_MARKER,
   fuseMessages,
   fuseRequest,
-  readChecklist
+  readChecklist,
+  viewDrafts
 } from '..';
 
 const encoder = new TextEncoder();
@@ -319,5 +320,39 @@ describe('a fused response in the model', () => {
     const opened = batchFromSummary(summary, () => 0);
     expect(opened.responses[3].fusion).toEqual(fusion);
     expect(opened.responses[3].upstream).toBe('gpu');
+  });
+});
+
+describe("the fuse commands' arguments", () => {
+  it('reads response ids and points, refusing what is not a list of strings', () => {
+    expect(responseIdsArg({})).toBeUndefined();
+    expect(responseIdsArg({ responseIds: ['1', '3'] })).toEqual(['1', '3']);
+    expect(() => responseIdsArg({ responseIds: '1' })).toThrow(/must be a list of response ids/);
+    expect(() => responseIdsArg({ responseIds: ['1', ''] })).toThrow(/must be a list of response ids/);
+    expect(() => responseIdsArg({ responseIds: ['1', '1'] })).toThrow(/names response 1 twice/);
+    expect(checklistArg({ checklist: null })).toBeUndefined();
+    expect(checklistArg({ checklist: ['A'] })).toEqual(['A']);
+    expect(() => checklistArg({ checklist: [] })).toThrow(/is empty: tick at least one point/);
+    expect(() => checklistArg({ checklist: ['A', ' '] })).toThrow(/must be a list of points/);
+  });
+
+  it('reads the drafts a record names from the views, leaving out what is gone', () => {
+    const responses = [
+      { id: '1', attempts: [{ attempt: 1, snapshot: () => ({ content: 'one' }) }] },
+      { id: '2', attempts: [{ attempt: 2, snapshot: () => ({ content: 'two' }) }] }
+    ];
+    const fusion = {
+      sources: [
+        { responseId: '2', attempt: 2 },
+        { responseId: '1', attempt: 5 },
+        { responseId: '1', attempt: 1 }
+      ],
+      instruction: 'M',
+      checklist: null
+    };
+    expect(viewDrafts(responses, fusion)).toEqual([
+      { responseId: '2', attempt: 2, text: 'two' },
+      { responseId: '1', attempt: 1, text: 'one' }
+    ]);
   });
 });
