@@ -4,11 +4,11 @@
  * deterministically (jupyterlab_fanout/simulator/fuse.py): fuse from the batch header's dialog
  * (the fused card streams, its text is what the simulator sent, it is kept across a reload, Stop
  * stops it); the guided merge (tick two of three points: the fuse request holds exactly those);
- * a checklist answer that is not JSON (a clear error, the raw text shown). Takes docs/fuse.png.
+ * a checklist answer that is not JSON (a clear error, the raw text shown). Takes the picture
+ * docs/fuse.png is (fuse-light.png in the test's output).
  */
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
-import * as path from 'path';
 
 import { execute, RESPONSE } from './helpers';
 import { resetSimulator, SIMULATOR_URL, simulatorRequests } from './simulator';
@@ -149,7 +149,8 @@ test.describe('Fuse', () => {
       }
     });
     await stored(page, summary.batchId, 4);
-    await picture(page, summary.batchId, 4, path.join(__dirname, '..', '..', 'docs', 'fuse.png'));
+    // docs/fuse.png is this picture, copied from the test's output (a run does not rewrite docs/).
+    await picture(page, summary.batchId, 4, testInfo.outputPath('fuse-light.png'));
 
     // After a reload it is still there, fused, with the same text.
     await reload(page);
