@@ -288,9 +288,9 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           {props.onFuse && !batch.active && (
             <ActionButton
               className="jp-Fanout-fuse-open"
-              title={trans.__('Merge responses into one new response with a chosen model')}
+              title={trans.__('Fuse…: merge responses into one new response with a chosen model')}
               onClick={props.onFuse}
-              label={trans.__('Fuse…')}
+              label={trans.__('Fuse')}
             />
           )}
           {props.onBoard && (
