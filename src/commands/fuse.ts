@@ -20,14 +20,14 @@ import {
   questionOf,
   readChecklist
 } from '../fuse';
+import { checklistArg, fuseSources, responseIdsArg } from '../fuse/sources';
 import type { IChecklistAnswer } from '../handler';
 import { CommandIDs, IBatchView, IFanoutModel, IFanoutSettings, IFusion, IFusionSource } from '../tokens';
-
-export { checklistArg, fuseSources, responseIdsArg };
-import { checklistArg, fuseSources, responseIdsArg } from '../fuse/sources';
 import { optionalString } from './args';
 import { findBatch } from './find';
 import { interactiveArg, reportingFailures } from './interactive';
+
+export { checklistArg, fuseSources, responseIdsArg };
 
 /** What the dialog gives back: the fuse arguments, and whether to ask for a checklist first. */
 export interface IFuseChoice {
@@ -154,9 +154,10 @@ export function registerFuseCommands(context: IFuseCommandContext): void {
     const sources = fuseSources(batch, responseIdsArg(args));
     const drafts = draftsOf(batch, sources);
     const { model: chosenModel, upstream } = target(args);
+    // No max_tokens: the server sends its default (`c.Fanout.default_max_tokens`, within its
+    // limit), room for a list of points whatever the batch's own max tokens were.
     const request: Record<string, unknown> = {
       messages: checklistMessages(questionOf(batch.options), drafts),
-      max_tokens: Math.max(batch.options.maxTokens, 2048),
       temperature: 0
     };
     if (chosenModel) {
