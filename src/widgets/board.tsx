@@ -31,6 +31,7 @@ export type BoardActions = Pick<
   | 'stallMs'
   | 'onPick'
   | 'onRate'
+  | 'onFuse'
 >;
 
 /** The content of a board: a batch's header and its cards in a grid. */
@@ -103,6 +104,7 @@ export class BoardContent extends ReactWidget {
                 ? (responseId, attempt, rating) => actions.onRate!(batchId, responseId, attempt, rating)
                 : undefined
             }
+            onFuse={actions.onFuse ? () => actions.onFuse!(batchId) : undefined}
           />
         )}
       </UseSignal>
