@@ -610,7 +610,15 @@ export interface IStoredBatch extends Omit<IStoredBatchSummary, 'pick'> {
   pick?: IPick | null;
   prompt: string;
   options: unknown;
-  responses: { id: string; status: string; model: string; upstream: string; attempts: IStoredAttempt[] }[];
+  responses: {
+    id: string;
+    status: string;
+    model: string;
+    upstream: string;
+    attempts: IStoredAttempt[];
+    /** A fused response's record (`fanout:fuse`): what it merged, the model and upstream asked. */
+    fusion?: IFusion & { model: string; upstream: string; created_at?: number };
+  }[];
 }
 
 /** How a vote between responses A and B came out. */

@@ -59,6 +59,16 @@ export function fuseMessages(
   ];
 }
 
+/** True when `request` is a fused response's (its system message starts with {@link FUSE_MARKER}). */
+export function isFuseRequest(request: Record<string, unknown>): boolean {
+  const messages = request.messages;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    return false;
+  }
+  const first = messages[0] as { role?: unknown; content?: unknown } | null;
+  return first?.role === 'system' && typeof first.content === 'string' && first.content.startsWith(FUSE_MARKER);
+}
+
 /** The messages of a checklist request: the distinct points across the drafts, as JSON. */
 export function checklistMessages(
   question: string,

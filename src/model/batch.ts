@@ -85,9 +85,23 @@ export class BatchResponse implements IResponseView {
     readonly model: string,
     private readonly _now: () => number,
     /** What a fused response merged (`fanout:fuse`); null for the others. */
-    readonly fusion: IFusion | null = null
+    fusion: IFusion | null = null
   ) {
     this.mirror = new ResponseMirror(_now);
+    this._fusion = fusion;
+  }
+
+  /** What a fused response merged (`fanout:fuse`); null for the others. */
+  get fusion(): IFusion | null {
+    return this._fusion;
+  }
+
+  /**
+   * Learn what a fused response merged: one another tab started is known as fused at once (its
+   * request says so) and learns its sources from the server's store.
+   */
+  learnFusion(fusion: IFusion): void {
+    this._fusion = fusion;
   }
 
   /** The id of the current attempt on the wire: unique within the batch's connections. */
@@ -347,6 +361,7 @@ export class BatchResponse implements IResponseView {
   private _attemptViews: IAttemptView[] | null = null;
   /** What the current attempt continues, or null. */
   private _continued: IContinuation | null = null;
+  private _fusion: IFusion | null;
   /** The last continued snapshot and the mirror's it was made from. */
   private _merged: { own: ResponseSnapshot; merged: ResponseSnapshot } | null = null;
 }

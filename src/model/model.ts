@@ -19,7 +19,7 @@ import {
   StreamEngineFactory,
   TransportSpec
 } from '../engine';
-import { fuseRequest, IFuseDraft } from '../fuse/prompt';
+import { fuseRequest, IFuseDraft, isFuseRequest } from '../fuse/prompt';
 import type {
   IBatchSummary,
   IBatchView,
@@ -31,7 +31,7 @@ import type {
   IResponseView,
   IStoredBatch
 } from '../tokens';
-import { Batch, BatchResponse, GAPS, IContinuation, RUNNING } from './batch';
+import { Batch, BatchResponse, GAPS, IContinuation, readFusion, RUNNING } from './batch';
 import { interruptedSnapshot, seedOf, storedSnapshot } from './reattach';
 import { buildRequest, continuationRequest, expandTargets } from './request';
 import { restoreBatch, savedSummary } from './saved';
@@ -133,6 +133,15 @@ export function fusionDrafts(batch: Batch, fusion: IFusion): IFuseDraft[] {
   });
 }
 
+/** A fused response started in another tab whose sources this page has not learnt yet cannot be sent again. */
+function requireKnownFusion(response: BatchResponse): void {
+  if (response.fusion && response.fusion.sources.length === 0) {
+    throw new Error(
+      `What response ${response.id} fused is not known in this page yet (another tab started it): reload the page to read it from the server's store.`
+    );
+  }
+}
+
 function randomSeed(): number {
   return Math.floor(Math.random() * 0x7fffffff);
 }
@@ -215,6 +224,7 @@ export class FanoutModel implements IFanoutModel {
     if (!response.ended) {
       throw new Error(`Response ${responseId} of batch ${batchId} is still running: stop it first.`);
     }
+    requireKnownFusion(response);
     if (!response.settled) {
       // Stopped a moment ago and its last update has not come yet: the old attempt is done.
       response.settle();
@@ -231,6 +241,7 @@ export class FanoutModel implements IFanoutModel {
     if (!response.ended) {
       throw new Error(`Response ${responseId} of batch ${batchId} is still running: it can be continued once it ends.`);
     }
+    requireKnownFusion(response);
     const number = attempt ?? response.shownAttempt;
     const view = response.findAttempt(number);
     if (!view) {
@@ -570,12 +581,12 @@ export class FanoutModel implements IFanoutModel {
           }
         }
         for (const attached of event.responses) {
-          this._adoptAttempt(batch, attached.wire, seedOf(attached.request));
+          this._adoptAttempt(batch, attached.wire, seedOf(attached.request), attached);
         }
         break;
       }
       case 'started-elsewhere':
-        this._adoptAttempt(batch, event.wire, seedOf(event.request));
+        this._adoptAttempt(batch, event.wire, seedOf(event.request), event);
         break;
       case 'attach-failed':
         // No socket for it: nothing to keep open once it has ended.
@@ -590,10 +601,26 @@ export class FanoutModel implements IFanoutModel {
    * An attempt started by another page (wire `<response>.<attempt>`): it becomes the response's
    * current attempt, once the one this page has has settled (its last update comes first).
    */
-  private _adoptAttempt(batch: Batch, wire: string, seed: number): void {
+  private _adoptAttempt(
+    batch: Batch,
+    wire: string,
+    seed: number,
+    started?: { upstream: string; request: Record<string, unknown> }
+  ): void {
     const dot = wire.lastIndexOf('.');
     const response = batch.responses.find(r => r.id === wire.slice(0, dot));
     const attempt = Number(wire.slice(dot + 1));
+    if (
+      !response &&
+      dot > 0 &&
+      Number.isInteger(attempt) &&
+      attempt >= 1 &&
+      started &&
+      isFuseRequest(started.request)
+    ) {
+      this._adoptFused(batch, wire.slice(0, dot), attempt, seed, started);
+      return;
+    }
     if (!response || dot < 0 || !Number.isInteger(attempt) || attempt < 1) {
       console.warn(`jupyterlab-fanout: batch ${batch.id}: ignoring a response started elsewhere as '${wire}'`);
       return;
@@ -608,6 +635,39 @@ export class FanoutModel implements IFanoutModel {
     if (response.settled) {
       this._beginQueued(response);
     }
+  }
+
+  /**
+   * A fused response another page added to the batch (`fanout:fuse`): added here too and shown
+   * live; what it merged is read from the server's store (recorded before it started). Until
+   * then it cannot be re-generated here.
+   */
+  private _adoptFused(
+    batch: Batch,
+    id: string,
+    attempt: number,
+    seed: number,
+    started: { upstream: string; request: Record<string, unknown> }
+  ): void {
+    const response = batch.addFused({
+      id,
+      upstream: started.upstream,
+      model: typeof started.request.model === 'string' ? started.request.model : '',
+      fusion: { sources: [], instruction: '', checklist: null }
+    });
+    response.begin(seed, this._now(), attempt);
+    this._unlinger(batch.id);
+    this._storedBatch?.(batch.id)
+      .then(stored => {
+        const fusion = readFusion(stored.responses.find(r => r.id === id)?.fusion);
+        if (fusion) {
+          response.learnFusion(fusion);
+          this._markChanged();
+        }
+      })
+      .catch(error => {
+        console.warn(`jupyterlab-fanout: batch ${batch.id}: what response ${id} fused could not be read`, error);
+      });
   }
 
   /** Begin the next attempt another page started, if any; true if one began. */

@@ -356,3 +356,67 @@ describe("the fuse commands' arguments", () => {
     ]);
   });
 });
+
+describe('a fused response another tab started', () => {
+  it('shows here live, learns its sources from the store, and cannot be re-generated before', async () => {
+    const connections: FakeConnection[] = [];
+    const fusion = {
+      sources: [
+        { responseId: '1', attempt: 1 },
+        { responseId: '2', attempt: 1 }
+      ],
+      instruction: 'Merge.',
+      checklist: null
+    };
+    let answer: (value: any) => void = () => undefined;
+    const model = new FanoutModel({
+      connect: handlers => {
+        const connection = new FakeConnection(handlers);
+        connections.push(connection);
+        return connection;
+      },
+      now: () => 0,
+      schedule: () => undefined,
+      nextSeed: () => 7,
+      // The ended batch's connection lingers (no timer in the test): the other tab's start arrives on it.
+      setTimer: () => 0,
+      clearTimer: () => undefined,
+      storedBatch: () => new Promise(resolve => (answer = resolve))
+    });
+    const { batch } = model.generate({ ...options, n: 2 });
+    const connection = connections[0];
+    connection.respond('1.1', 'One.');
+    connection.respond('2.1', 'Two.');
+    expect(batch.active).toBe(false);
+
+    const request = {
+      model: 'big',
+      seed: 42,
+      messages: fuseMessages('Add two numbers.', [], 'Merge.', null)
+    };
+    connection.handlers.onStarted!('3.1', 'simulator-b', request);
+    const fused = batch.responses.find(r => r.id === '3')!;
+    expect(fused).toBeDefined();
+    expect(fused.model).toBe('big');
+    expect(fused.upstream).toBe('simulator-b');
+    expect(fused.seed).toBe(42);
+    connection.respond('3.1', 'Merged elsewhere.');
+    expect(fused.snapshot().content).toBe('Merged elsewhere.');
+    expect(() => model.regenerate(batch.id, '3')).toThrow(/not known in this page yet/);
+
+    answer({
+      id: batch.id,
+      responses: [{ id: '3', fusion: { ...fusion, model: 'big', upstream: 'simulator-b' } }]
+    });
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(fused.fusion).toEqual(fusion);
+    expect(batch.summary().responses[2].fusion).toEqual(fusion);
+
+    // Any other response started elsewhere that the page does not have is still ignored.
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    connection.handlers.onStarted!('9.1', 'simulator', { messages: [{ role: 'user', content: 'x' }] });
+    expect(batch.responses.map(r => r.id)).toEqual(['1', '2', '3']);
+    warn.mockRestore();
+    model.dispose();
+  });
+});
