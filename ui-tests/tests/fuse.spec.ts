@@ -152,7 +152,10 @@ test.describe('Fuse', () => {
     // docs/fuse.png is this picture, copied from the test's output (a run does not rewrite docs/).
     await picture(page, summary.batchId, 4, testInfo.outputPath('fuse-light.png'));
 
-    // After a reload it is still there, fused, with the same text.
+    // After a reload it is still there, fused, with the same text. (The workspace is written a
+    // moment after the last change, as in attempts.spec.ts: a reload at once may find the state
+    // of before the fuse, which is not what this checks.)
+    await page.waitForTimeout(3000);
     await reload(page);
     await execute(page, 'fanout:open', { batchId: summary.batchId });
     await expect(card(page, 4).locator('.jp-Fanout-fusedBadge')).toHaveText('Fused');
@@ -270,6 +273,37 @@ test.describe('Fuse', () => {
       }
     }, summary.batchId);
     expect(message).toMatch(/^The checklist is not valid JSON/);
+  });
+
+  test('a fuse started in another page shows live here, marked Fused', async ({ page, request }) => {
+    await resetSimulator(request, FAST);
+    const summary = await batchOf(page, `Two pages ${Date.now()}`, 2);
+    // A second page of the same browser, in a workspace of its own, opens the batch from the store.
+    const second = await page.context().newPage();
+    await second.goto(`/lab/workspaces/fuse-second-${Date.now()}`);
+    await second.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:fuse'));
+    await second.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    await execute(second as any, 'fanout:open-batch', { batchId: summary.batchId });
+    await execute(second as any, 'fanout:open', { batchId: summary.batchId });
+    await expect(second.locator(`${RESPONSE}[data-response-index="2"]`)).toBeVisible();
+
+    await resetSimulator(request, { ...FAST, tokens_per_second: 40 });
+    expect(await execute(second as any, 'fanout:fuse', { batchId: summary.batchId })).toEqual({
+      batchId: summary.batchId,
+      responseId: '3'
+    });
+    // This page hears of it on the batch's socket: live, then complete, marked Fused.
+    const here = card(page, 3);
+    await expect(here.locator('.jp-Fanout-response-status')).toHaveAttribute('data-status', /generating|complete/);
+    await expect(here.locator('.jp-Fanout-response-status')).toHaveAttribute('data-status', 'complete', {
+      timeout: 20000
+    });
+    await expect(here.locator('.jp-Fanout-fusedBadge')).toHaveAttribute('title', 'Fused from responses 1, 2');
+    const [entry] = await simulatorRequests(request);
+    expect(await cardText(page, 3)).toBe(entry.content);
+    const got = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
+    expect(got.responses[2].fusion.sources.map((s: any) => s.responseId)).toEqual(['1', '2']);
+    await second.close();
   });
 
   test('the fused card in the dark theme (a picture, not committed)', async ({ page, request }, testInfo) => {
