@@ -285,14 +285,17 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               {trans.__('Agreement')}
             </button>
           )}
-          {props.onFuse && !batch.active && (
-            <ActionButton
-              className="jp-Fanout-fuse-open"
-              title={trans.__('Fuse…: merge responses into one new response with a chosen model')}
-              onClick={props.onFuse}
-              label={trans.__('Fuse')}
-            />
-          )}
+          {/* Once the batch has ended, with two responses or more to merge. */}
+          {props.onFuse &&
+            !batch.active &&
+            batch.responses.filter(r => /\S/.test(r.shownSnapshot().content)).length >= 2 && (
+              <ActionButton
+                className="jp-Fanout-fuse-open"
+                title={trans.__('Fuse…: merge responses into one new response with a chosen model')}
+                onClick={props.onFuse}
+                label={trans.__('Fuse')}
+              />
+            )}
           {props.onBoard && (
             <ActionButton
               className="jp-Fanout-board-open"
