@@ -12,6 +12,7 @@ import os
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import ConfigError, Fanout, resolve_upstreams
+from .fuse_handlers import ChecklistHandler, FusionHandler
 from .handlers import (
     BatchesHandler,
     BatchExportHandler,
@@ -80,6 +81,8 @@ class FanoutExtensionApp(ExtensionApp):
                 (r"fanout/batches/([^/]+)/direct/([^/]+)/([^/]+)", DirectAttemptHandler),
                 (r"fanout/batches/([^/]+)/judge", JudgeHandler),
                 (r"fanout/batches/([^/]+)/judgements", JudgementsHandler),
+                (r"fanout/batches/([^/]+)/responses/([^/]+)/fusion", FusionHandler),
+                ("fanout/fuse/checklist", ChecklistHandler),
             ]
         )
 

@@ -595,6 +595,9 @@ class BatchStore:
                 # Follow-ups' threads (followups.py): a table of its own, created when missing.
                 from . import followups
                 followups.migrate(db)
+                # Fused responses (fusions.py): a table of its own, created when missing.
+                from . import fusions
+                fusions.migrate(db)
                 self._fts_in_step(db)
                 db.execute("COMMIT")
             except BaseException:
@@ -1160,6 +1163,8 @@ class BatchStore:
             batch["transport"] = "direct"  # recorded by the browser (direct_record.py)
         from . import followups  # a follow-up's thread (followups.py)
         batch["followup"] = followups.get(db, batch_id)
+        from . import fusions  # which responses are fused, and what they merged
+        fusions.annotate(db, batch)
         return batch
 
     def _rename(self, batch_id: str, title: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type {
   ExportFormat,
+  IFusion,
   IJudgement,
   ILeaderboard,
   IStoreState,
@@ -279,4 +280,51 @@ export function postJudge(
 /** A stored batch's judgements, newest first. */
 export async function listJudgements(batchId: string, settings?: ServerConnection.ISettings): Promise<IJudgement[]> {
   return (await requestAPI<{ judgements: IJudgement[] }>(batchPath(batchId, '/judgements'), {}, settings)).judgements;
+}
+
+/**
+ * Record what fused response `responseId` of batch `id` merges (`PUT
+ * fanout/batches/<id>/responses/<rid>/fusion`, jupyterlab_fanout/fusions.py), before it starts.
+ */
+export function recordFusion(
+  id: string,
+  responseId: string,
+  fusion: IFusion & { model: string; upstream: string },
+  settings?: ServerConnection.ISettings
+): Promise<unknown> {
+  const body = {
+    sources: fusion.sources,
+    instruction: fusion.instruction,
+    checklist: fusion.checklist,
+    model: fusion.model,
+    upstream: fusion.upstream
+  };
+  return requestAPI(
+    batchPath(id, `/responses/${encodeURIComponent(responseId)}/fusion`),
+    { method: 'PUT', body: JSON.stringify(body) },
+    settings
+  );
+}
+
+/** The server's answer to a checklist call: the model's text, unparsed. */
+export interface IChecklistAnswer {
+  text: string;
+  finishReason: string | null;
+  model: string | null;
+  /** Whether structured output (`response_format`) was asked for. */
+  structured: boolean;
+  dialect: string | null;
+}
+
+/** Ask an upstream for the guided merge's checklist (`POST fanout/fuse/checklist`). */
+export function checklistCall(
+  upstream: string,
+  request: Record<string, unknown>,
+  settings?: ServerConnection.ISettings
+): Promise<IChecklistAnswer> {
+  return requestAPI<IChecklistAnswer>(
+    'fuse/checklist',
+    { method: 'POST', body: JSON.stringify({ upstream, request }) },
+    settings
+  );
 }

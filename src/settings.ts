@@ -4,6 +4,7 @@ import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { directModeWarning, TransportSpec } from './engine';
+import { DEFAULT_FUSE_INSTRUCTION } from './fuse/prompt';
 import type {
   IConnectionSettings,
   IFanoutSettings,
@@ -100,6 +101,11 @@ export class FanoutSettings implements IFanoutSettings {
         await this._settings.set(key, value);
       }
     }
+  }
+
+  fuseInstruction(): string {
+    const value = read<string>(this._settings.composite, 'fuseInstruction', '');
+    return typeof value === 'string' && value.trim() ? value : DEFAULT_FUSE_INSTRUCTION;
   }
 
   responseView(): ResponseViewMode {

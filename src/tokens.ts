@@ -166,6 +166,26 @@ export namespace CommandIDs {
    * `{batchId, responseId, attempt}`.
    */
   export const followUp = 'fanout:follow-up';
+  /**
+   * Fuse responses of a batch into one new response of that batch, streamed like the others:
+   * `{batchId?, responseIds?: string[] (default: every ended response with text, fused ones
+   * left out), model?, upstream?, instruction?, checklist?: string[]}`. Resolves once the fused
+   * response has started, with `{batchId, responseId}`; its summary then has `fusion`.
+   */
+  export const fuse = 'fanout:fuse';
+  /**
+   * The guided merge's checklist: the distinct points across responses of a batch, asked of a
+   * model as JSON: `{batchId?, responseIds?, model?, upstream?}`. Resolves with `{batchId,
+   * points: [{id, text, sources: responseIds}], raw, model}`; an answer that cannot be read
+   * rejects with the reason (the raw text in the dialog).
+   */
+  export const fuseChecklist = 'fanout:fuse-checklist';
+  /**
+   * Open the Fuse dialog of a batch (`{batchId?}`): the responses to merge, the model, the
+   * instruction and *Guided* (a checklist first). Resolves with `{batchId, responseId}` once
+   * the fused response has started, or null when cancelled.
+   */
+  export const fuseDialog = 'fanout:fuse-dialog';
 }
 
 /** One message of a chat request. */
@@ -181,6 +201,12 @@ export interface IThreadParent {
   attempt: number;
 }
 
+/** One response (and its attempt) a fused response merged. */
+export interface IFusionSource {
+  responseId: string;
+  attempt: number;
+}
+
 /**
  * The earlier turns a follow-up batch sends before its own prompt (`fanout:follow-up`): the
  * parent's messages as it sent them (system, user prompt with its context, and its own earlier
@@ -190,6 +216,16 @@ export interface IThread {
   parent: IThreadParent;
   /** Ends with the parent attempt's answer (role `assistant`). */
   messages: IChatMessage[];
+}
+
+/** What a fused response merged (`fanout:fuse`): its sources, instruction and checklist. */
+export interface IFusion {
+  /** The responses merged, in the order their drafts were given. */
+  sources: IFusionSource[];
+  /** The synthesis instruction sent. */
+  instruction: string;
+  /** The checklist points the merge was asked to cover (guided merge), or null. */
+  checklist: string[] | null;
 }
 
 /** The winner of a batch: one attempt of one response. */
@@ -283,6 +319,8 @@ export interface IResponseView {
    * (`performance.now()`); null when it is not live in this page. How long a stream has been silent.
    */
   readonly lastActivityAt?: number | null;
+  /** Set on a fused response (`fanout:fuse`): what it merged; null or absent otherwise. */
+  readonly fusion?: IFusion | null;
 }
 
 /** One attempt of a response: a (re-)generation with its own seed. */
@@ -354,6 +392,8 @@ export interface IResponseSummary extends ResponseSnapshot {
    * `content` and `reasoning` already begin with that attempt's text.
    */
   continues?: number;
+  /** Present on a fused response (`fanout:fuse`): what it merged. */
+  fusion?: IFusion;
 }
 
 /** JSON summary of a batch, as returned by the `generate` command. */
@@ -429,6 +469,13 @@ export interface IFanoutModel {
    */
   setPick(batchId: string, pick: IPick | null): void;
   setRating(batchId: string, responseId: string, attempt: number, rating: number | null): void;
+  /**
+   * Add a fused response to a batch (`fanout:fuse`) and start it: its request merges the
+   * sources' attempts following the instruction (src/fuse/prompt.ts), from `model` of
+   * `upstream`. Re-generate asks the same again. Throws for a source that has not ended or has
+   * no text. Returns the new response.
+   */
+  fuse(batchId: string, fusion: IFusion & { model: string; upstream: string; responseId?: string }): IResponseView;
 }
 
 /** The token other extensions require to use the fanout model. */
@@ -465,6 +512,8 @@ export interface IFanoutSettings {
    * `temperature`, `maxTokens`), each given one; the Settings editor shows the same values.
    */
   setGenerateControls?(values: IGenerateControlValues): Promise<void>;
+  /** Fuse's default synthesis instruction (the `fuseInstruction` setting). */
+  fuseInstruction?(): string;
   /** How the sidebar lists responses (the `responseView` setting). */
   responseView(): ResponseViewMode;
   setResponseView(view: ResponseViewMode): Promise<void>;
@@ -620,7 +669,15 @@ export interface IStoredBatch extends Omit<IStoredBatchSummary, 'pick' | 'follow
   followup?: IThread | null;
   prompt: string;
   options: unknown;
-  responses: { id: string; status: string; model: string; upstream: string; attempts: IStoredAttempt[] }[];
+  responses: {
+    id: string;
+    status: string;
+    model: string;
+    upstream: string;
+    attempts: IStoredAttempt[];
+    /** A fused response's record (`fanout:fuse`): what it merged, the model and upstream asked. */
+    fusion?: IFusion & { model: string; upstream: string; created_at?: number };
+  }[];
 }
 
 /** How a vote between responses A and B came out. */

@@ -14,7 +14,7 @@ import tornado.netutil
 import tornado.web
 from tornado.iostream import StreamClosedError
 
-from . import dialects, protocol
+from . import dialects, fuse, protocol
 from . import judge as judge_requests
 from .chat_request import (ChatRequest, count_prompt_tokens, final_message_text, last_user_text,
                            parse_body, validate)
@@ -149,6 +149,7 @@ class ChatCompletionsHandler(_V1Handler):
         self._client_gone = False
         self._waiter: Optional[asyncio.Future[None]] = None
         self._record: Optional[RequestRecord] = None
+        self._directed: Optional[str] = None
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -166,6 +167,8 @@ class ChatCompletionsHandler(_V1Handler):
             record.describe(body, count_prompt_tokens(body.get("messages")))
             dialects.check_parameters(settings.dialect, body)
             request = validate(body, settings)
+            # The extension's fuse and checklist prompts (fuse.py), recognised by their marker.
+            self._directed = fuse.directed_answer(request.messages, body)
         except ApiError as error:
             return self._reject(record, error.status,
                                 lambda error=error: self._write_api_error(error, settings))
@@ -192,6 +195,8 @@ class ChatCompletionsHandler(_V1Handler):
             key = [settings.seed, seed, request.messages]
             # `[[final: a | b]]` in the prompt: a controlled short final answer (text.py).
             directed = final_answer(last_user_text(request.messages), record.index)
+            if directed is None:
+                directed = self._directed
             tokens, reasoning = completion_tokens(key, settings.reasoning_tokens,
                                                   settings.answer_tokens,
                                                   settings.reasoning_format,

@@ -18,3 +18,5 @@ export { judgeArgs, registerJudgeCommands } from './judge';
 export type { IJudgeCommandContext } from './judge';
 export { registerFollowUpCommand } from './followup';
 export type { IFollowUpCommandContext, IFollowUpTarget } from './followup';
+export { checklistArg, fuseSources, registerFuseCommands, responseIdsArg } from './fuse';
+export type { IFuseChoice, IFuseCommandContext } from './fuse';

@@ -58,6 +58,8 @@ export interface IBatchViewProps {
   onFollowUp?: (responseId: string, attempt: number) => void;
   /** Show another batch (a thread's parent: `fanout:open`). */
   onOpenBatch?: (batchId: string) => void;
+  /** Open the Fuse dialog (`fanout:fuse-dialog`); the header offers *Fuse…* when given. */
+  onFuse?: () => void;
 }
 
 /** How the responses are ordered. */
@@ -131,6 +133,17 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
     ['cards', trans.__('cards')]
   ];
   const pick = batch.pick;
+  /** The tooltip of a fused response's badge: what it merged (null for the others). */
+  const fusedFrom = (response: IResponseView): string | null => {
+    const fusion = response.fusion;
+    if (!fusion) {
+      return null;
+    }
+    const indexes = fusion.sources.map(s => batch.responses.find(r => r.id === s.responseId)?.index ?? s.responseId);
+    return fusion.checklist
+      ? trans.__('Fused from responses %1, covering %2 ticked points', indexes.join(', '), fusion.checklist.length)
+      : trans.__('Fused from responses %1', indexes.join(', '));
+  };
   const card = (response: IResponseView, snapshot: ResponseSnapshot, eager: boolean) => {
     const attempts = response.attempts;
     const shown = response.shownAttempt;
@@ -169,6 +182,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
         }
         rating={batch.ratingOf(response.id, shown)}
         onRate={props.onRate ? rating => props.onRate!(response.id, shown, rating) : undefined}
+        fused={fusedFrom(response)}
       />
     );
   };
@@ -193,7 +207,8 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
                   : pick.attempt === response.shownAttempt
                     ? ''
                     : `${attempts.findIndex(a => a.attempt === pick.attempt) + 1}/${attempts.length}`,
-              rating: batch.ratingOf(response.id, response.shownAttempt)
+              rating: batch.ratingOf(response.id, response.shownAttempt),
+              fused: fusedFrom(response)
             },
             card: () => card(response, snapshot, true)
           };
@@ -291,6 +306,17 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               <JudgeIcon />
             </button>
           )}
+          {/* Once the batch has ended, with two responses or more to merge. */}
+          {props.onFuse &&
+            !batch.active &&
+            batch.responses.filter(r => /\S/.test(r.shownSnapshot().content)).length >= 2 && (
+              <ActionButton
+                className="jp-Fanout-fuse-open"
+                title={trans.__('Fuse…: merge responses into one new response with a chosen model')}
+                onClick={props.onFuse}
+                label={trans.__('Fuse')}
+              />
+            )}
           {props.onBoard && (
             <ActionButton
               className="jp-Fanout-board-open"

@@ -49,7 +49,9 @@ const CELL = 'cell';
 
 function label(response: IResponseView, trans: TranslationBundle): string {
   const model = response.model || response.snapshot().model;
-  return model ? trans.__('Response %1 · %2', response.index, model) : trans.__('Response %1', response.index);
+  const base = model ? trans.__('Response %1 · %2', response.index, model) : trans.__('Response %1', response.index);
+  // A fused response (`fanout:fuse`) says so, as its card does.
+  return response.fusion ? trans.__('%1 · fused', base) : base;
 }
 
 /**

@@ -77,6 +77,8 @@ export interface IFanoutPanelProps {
   onBoard?: (batchId: string) => void;
   /** Have a model judge a batch's responses (`fanout:judge`, with its dialog). */
   onJudge?: (batchId: string) => void;
+  /** Open the Fuse dialog of a batch. */
+  onFuse?: (batchId: string) => void;
 }
 
 /** The sidebar: a prompt box with Generate responses, then the newest batch. */
@@ -293,6 +295,7 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           onView={props.onView}
           onBoard={props.onBoard ? () => props.onBoard!(batchId) : undefined}
           onJudge={props.onJudge ? () => props.onJudge!(batchId) : undefined}
+          onFuse={props.onFuse ? () => props.onFuse!(batchId) : undefined}
           onEditPrompt={props.onEditPrompt ? () => props.onEditPrompt!(batchId) : undefined}
           onFollowUp={
             props.onFollowUpMode

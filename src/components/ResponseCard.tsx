@@ -62,6 +62,8 @@ export interface IResponseCardProps {
    * with its status and fills in when first scrolled near, so a batch of 64 opens quickly.
    */
   eager?: boolean;
+  /** A fused response (`fanout:fuse`): what it merged, for the badge's tooltip; null otherwise. */
+  fused?: string | null;
   /** The shown attempt is the batch's winner (`fanout:pick`). */
   winner?: boolean;
   /** Pick the shown attempt as the winner, or (when it is) clear the pick; absent: not offered. */
@@ -218,6 +220,7 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
     Math.floor((before.silentMs ?? -1000) / 1000) === Math.floor((after.silentMs ?? -1000) / 1000) &&
     before.errorSummarised === after.errorSummarised &&
     before.winner === after.winner &&
+    before.fused === after.fused &&
     (before.rating ?? null) === (after.rating ?? null) &&
     (before.onPick === undefined) === (after.onPick === undefined) &&
     (before.onRate === undefined) === (after.onRate === undefined) &&
@@ -389,6 +392,11 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
             onShow={props.onShowAttempt}
             trans={trans}
           />
+        )}
+        {props.fused && (
+          <span className="jp-Fanout-fusedBadge" title={props.fused}>
+            {trans.__('Fused')}
+          </span>
         )}
         {props.winner && <WinnerMark trans={trans} />}
         <span

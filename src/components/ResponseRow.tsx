@@ -36,6 +36,8 @@ export interface IResponseRowProps {
   winner?: string | null;
   /** The shown attempt's rating (1 to 5), or null. */
   rating?: number | null;
+  /** A fused response (`fanout:fuse`): what it merged, for the badge's tooltip; null otherwise. */
+  fused?: string | null;
 }
 
 /** The shape each status shows in a row. */
@@ -98,6 +100,7 @@ function sameRow(before: IResponseRowProps, after: IResponseRowProps): boolean {
     before.current === after.current &&
     before.reconnecting === after.reconnecting &&
     before.attempt === after.attempt &&
+    before.fused === after.fused &&
     before.winner === after.winner &&
     before.rating === after.rating
   );
@@ -160,6 +163,13 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
           {props.rating ? (
             <>
               <StarsShown rating={props.rating} trans={trans} compact />{' '}
+            </>
+          ) : null}
+          {props.fused ? (
+            <>
+              <span className="jp-Fanout-fusedBadge" title={props.fused}>
+                {trans.__('Fused')}
+              </span>{' '}
             </>
           ) : null}
           {props.attempt ? `${props.model} · ${props.attempt}` : props.model}

@@ -10,6 +10,7 @@
  * a failure is logged and reported once per batch, and what the page shows is untouched (the
  * workspace keeps it as before).
  */
+import { fuseRequest, viewDrafts } from '../fuse/prompt';
 import { buildRequest } from '../model/request';
 import { directRequestBody } from '../engine/direct';
 import type { IAttemptSummary, IBatchSummary, IBatchView, IFanoutModel, IResponseSummary } from '../tokens';
@@ -142,7 +143,17 @@ export function attemptRecord(
   secrets: { url: string; apiKey: string }
 ): Record<string, unknown> {
   const scrub = (text: string) => scrubSecrets(text, secrets);
-  const request = directRequestBody(buildRequest(batch.options, a.seed, response.requestedModel));
+  // A fused response (`fanout:fuse`) sent the merge of its sources, not the batch's prompt.
+  const sent = response.fusion
+    ? fuseRequest(
+        batch.options,
+        response.fusion,
+        viewDrafts(batch.responses, response.fusion),
+        a.seed,
+        response.requestedModel
+      )
+    : buildRequest(batch.options, a.seed, response.requestedModel);
+  const request = directRequestBody(sent);
   const common = {
     model: scrub(a.model || response.requestedModel || ''),
     request: JSON.parse(scrub(JSON.stringify(request))) as Record<string, unknown>,

@@ -11,6 +11,7 @@ import type {
   IAttemptView,
   IBatchSummary,
   IBatchView,
+  IFusion,
   IGenerateOptions,
   IPick,
   IRating,
@@ -82,9 +83,25 @@ export class BatchResponse implements IResponseView {
     readonly index: number,
     readonly upstream: string,
     readonly model: string,
-    private readonly _now: () => number
+    private readonly _now: () => number,
+    /** What a fused response merged (`fanout:fuse`); null for the others. */
+    fusion: IFusion | null = null
   ) {
     this.mirror = new ResponseMirror(_now);
+    this._fusion = fusion;
+  }
+
+  /** What a fused response merged (`fanout:fuse`); null for the others. */
+  get fusion(): IFusion | null {
+    return this._fusion;
+  }
+
+  /**
+   * Learn what a fused response merged: one another tab started is known as fused at once (its
+   * request says so) and learns its sources from the server's store.
+   */
+  learnFusion(fusion: IFusion): void {
+    this._fusion = fusion;
   }
 
   /** The id of the current attempt on the wire: unique within the batch's connections. */
@@ -308,6 +325,9 @@ export class BatchResponse implements IResponseView {
     if (this._continued !== null) {
       summary.continues = this._continued.attempt;
     }
+    if (this.fusion !== null) {
+      summary.fusion = copyFusion(this.fusion);
+    }
     return summary;
   }
 
@@ -341,11 +361,61 @@ export class BatchResponse implements IResponseView {
   private _attemptViews: IAttemptView[] | null = null;
   /** What the current attempt continues, or null. */
   private _continued: IContinuation | null = null;
+  private _fusion: IFusion | null;
   /** The last continued snapshot and the mirror's it was made from. */
   private _merged: { own: ResponseSnapshot; merged: ResponseSnapshot } | null = null;
 }
 
-/** N responses to one prompt, in the order they were asked for. */
+/** A copy of a fusion record (what a summary holds, so that it cannot change the batch). */
+export function copyFusion(fusion: IFusion): IFusion {
+  return {
+    sources: fusion.sources.map(s => ({ responseId: s.responseId, attempt: s.attempt })),
+    instruction: fusion.instruction,
+    checklist: fusion.checklist ? [...fusion.checklist] : null
+  };
+}
+
+/**
+ * A fusion record read from saved or stored (hostile) JSON: null unless it has the shape of
+ * {@link IFusion} (sources of a response id and an attempt number, an instruction, a checklist
+ * of strings or null).
+ */
+export function readFusion(value: unknown): IFusion | null {
+  if (typeof value !== 'object' || value === null) {
+    return null;
+  }
+  const { sources, instruction, checklist } = value as Record<string, unknown>;
+  if (!Array.isArray(sources) || typeof instruction !== 'string') {
+    return null;
+  }
+  const read: IFusion['sources'] = [];
+  for (const source of sources) {
+    const { responseId, attempt } = (source ?? {}) as Record<string, unknown>;
+    if (typeof responseId !== 'string' || typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
+      return null;
+    }
+    read.push({ responseId, attempt });
+  }
+  if (checklist !== null && checklist !== undefined) {
+    if (!Array.isArray(checklist) || !checklist.every(p => typeof p === 'string')) {
+      return null;
+    }
+  }
+  return { sources: read, instruction, checklist: Array.isArray(checklist) ? [...(checklist as string[])] : null };
+}
+
+/** A fused response a batch holds beyond those its options ask for (`fanout:fuse`). */
+export interface IFusedResponse {
+  id: string;
+  upstream: string;
+  model: string;
+  fusion: IFusion;
+}
+
+/**
+ * N responses to one prompt, in the order they were asked for, then the fused responses added
+ * to it (`fanout:fuse`), in the order they were added.
+ */
 export class Batch implements IBatchView {
   constructor(
     readonly id: string,
@@ -353,12 +423,45 @@ export class Batch implements IBatchView {
     readonly options: Readonly<IGenerateOptions>,
     private readonly _now: () => number,
     /** The responses' ids (a stored batch's); default "1", "2", … */
-    responseIds?: ReadonlyArray<string>
+    responseIds?: ReadonlyArray<string>,
+    /** Fused responses it holds after those (a saved or stored batch's). */
+    fused: ReadonlyArray<IFusedResponse> = []
   ) {
     expandTargets(options).forEach((target, i) => {
       const id = responseIds?.[i] ?? String(i + 1);
       this.responses.push(new BatchResponse(id, i + 1, target.upstream, target.model, _now));
     });
+    for (const f of fused) {
+      this.addFused(f);
+    }
+  }
+
+  /** Add a fused response after the others (not started). */
+  addFused(fused: IFusedResponse): BatchResponse {
+    if (this.responses.some(r => r.id === fused.id)) {
+      throw new Error(`Batch ${this.id} already has a response ${fused.id}.`);
+    }
+    const response = new BatchResponse(
+      fused.id,
+      this.responses.length + 1,
+      fused.upstream,
+      fused.model,
+      this._now,
+      copyFusion(fused.fusion)
+    );
+    this.responses.push(response);
+    return response;
+  }
+
+  /** The id of the next response added: one above the highest numeric id. */
+  nextResponseId(): string {
+    let highest = 0;
+    for (const r of this.responses) {
+      if (/^[1-9][0-9]{0,8}$/.test(r.id)) {
+        highest = Math.max(highest, Number(r.id));
+      }
+    }
+    return String(Math.max(highest, this.responses.length) + 1);
   }
 
   get active(): boolean {

@@ -19,16 +19,19 @@ import {
   StreamEngineFactory,
   TransportSpec
 } from '../engine';
+import { fuseRequest, IFuseDraft, isFuseRequest } from '../fuse/prompt';
 import type {
   IBatchSummary,
   IBatchView,
   IFanoutModel,
+  IFusion,
   IGenerateOptions,
   IPick,
   IResponseSummary,
+  IResponseView,
   IStoredBatch
 } from '../tokens';
-import { Batch, BatchResponse, GAPS, IContinuation, RUNNING } from './batch';
+import { Batch, BatchResponse, GAPS, IContinuation, readFusion, RUNNING } from './batch';
 import { interruptedSnapshot, seedOf, storedSnapshot } from './reattach';
 import { buildRequest, continuationRequest, expandTargets } from './request';
 import { restoreBatch, savedSummary } from './saved';
@@ -104,6 +107,39 @@ function newerRunning(summary: IBatchSummary, batch: Batch): boolean {
     const here = batch.responses.find(r => r.id === stored.id);
     return here !== undefined && RUNNING.has(stored.status) && stored.attempt > here.attempt;
   });
+}
+
+/**
+ * The drafts a fusion merges: each source's attempt's answer text, in the fusion's order.
+ * Throws naming the response for a source the batch does not have, one still running, or one
+ * with no answer text.
+ */
+export function fusionDrafts(batch: Batch, fusion: IFusion): IFuseDraft[] {
+  return fusion.sources.map(({ responseId, attempt }) => {
+    const response = batch.require(responseId);
+    const view = response.findAttempt(attempt);
+    if (!view) {
+      const numbers = response.attempts.map(a => a.attempt).join(', ');
+      throw new Error(`Response ${responseId} has no attempt ${attempt} (its attempts: ${numbers}).`);
+    }
+    const snapshot = view.snapshot();
+    if (attempt === response.attempt && !response.ended) {
+      throw new Error(`Response ${responseId} of batch ${batch.id} is still running: fuse it once it has ended.`);
+    }
+    if (!snapshot.content.trim()) {
+      throw new Error(`Attempt ${attempt} of response ${responseId} has no answer text to fuse.`);
+    }
+    return { responseId, attempt, text: snapshot.content };
+  });
+}
+
+/** A fused response started in another tab whose sources this page has not learnt yet cannot be sent again. */
+function requireKnownFusion(response: BatchResponse): void {
+  if (response.fusion && response.fusion.sources.length === 0) {
+    throw new Error(
+      `What response ${response.id} fused is not known in this page yet (another tab started it): reload the page to read it from the server's store.`
+    );
+  }
 }
 
 function randomSeed(): number {
@@ -188,6 +224,7 @@ export class FanoutModel implements IFanoutModel {
     if (!response.ended) {
       throw new Error(`Response ${responseId} of batch ${batchId} is still running: stop it first.`);
     }
+    requireKnownFusion(response);
     if (!response.settled) {
       // Stopped a moment ago and its last update has not come yet: the old attempt is done.
       response.settle();
@@ -204,6 +241,7 @@ export class FanoutModel implements IFanoutModel {
     if (!response.ended) {
       throw new Error(`Response ${responseId} of batch ${batchId} is still running: it can be continued once it ends.`);
     }
+    requireKnownFusion(response);
     const number = attempt ?? response.shownAttempt;
     const view = response.findAttempt(number);
     if (!view) {
@@ -236,6 +274,26 @@ export class FanoutModel implements IFanoutModel {
     this._startAttempt(batch, response, { seed: view.seed, continued });
     this._markChanged();
     return done;
+  }
+
+  fuse(batchId: string, fusion: IFusion & { model: string; upstream: string; responseId?: string }): IResponseView {
+    const batch = this._requireBatch(batchId);
+    if (fusion.sources.length === 0) {
+      throw new Error(`Fuse needs at least one response of batch ${batchId} to merge.`);
+    }
+    if (!fusion.instruction.trim()) {
+      throw new Error('The synthesis instruction is empty: write what the merge should do.');
+    }
+    fusionDrafts(batch, fusion); // Throws for a source that cannot be merged.
+    const response = batch.addFused({
+      id: fusion.responseId ?? batch.nextResponseId(),
+      upstream: fusion.upstream,
+      model: fusion.model,
+      fusion
+    });
+    this._startAttempt(batch, response);
+    this._markChanged();
+    return response;
   }
 
   fillGaps(batchId: string): Promise<IResponseSummary[]> {
@@ -439,7 +497,16 @@ export class FanoutModel implements IFanoutModel {
     this._unsubscribed.delete(batch.id); // Its start opens a socket if it has none.
     const startedAt = this._now();
     response.begin(extend?.seed ?? this._nextSeed(), startedAt, undefined, extend?.continued ?? null);
-    const request = buildRequest(batch.options, response.seed, response.model);
+    const request =
+      response.fusion === null
+        ? buildRequest(batch.options, response.seed, response.model)
+        : fuseRequest(
+            batch.options,
+            response.fusion,
+            fusionDrafts(batch, response.fusion),
+            response.seed,
+            response.model
+          );
     if (extend) {
       continuationRequest(request, extend.continued.content);
     }
@@ -514,12 +581,12 @@ export class FanoutModel implements IFanoutModel {
           }
         }
         for (const attached of event.responses) {
-          this._adoptAttempt(batch, attached.wire, seedOf(attached.request));
+          this._adoptAttempt(batch, attached.wire, seedOf(attached.request), attached);
         }
         break;
       }
       case 'started-elsewhere':
-        this._adoptAttempt(batch, event.wire, seedOf(event.request));
+        this._adoptAttempt(batch, event.wire, seedOf(event.request), event);
         break;
       case 'attach-failed':
         // No socket for it: nothing to keep open once it has ended.
@@ -534,10 +601,26 @@ export class FanoutModel implements IFanoutModel {
    * An attempt started by another page (wire `<response>.<attempt>`): it becomes the response's
    * current attempt, once the one this page has has settled (its last update comes first).
    */
-  private _adoptAttempt(batch: Batch, wire: string, seed: number): void {
+  private _adoptAttempt(
+    batch: Batch,
+    wire: string,
+    seed: number,
+    started?: { upstream: string; request: Record<string, unknown> }
+  ): void {
     const dot = wire.lastIndexOf('.');
     const response = batch.responses.find(r => r.id === wire.slice(0, dot));
     const attempt = Number(wire.slice(dot + 1));
+    if (
+      !response &&
+      dot > 0 &&
+      Number.isInteger(attempt) &&
+      attempt >= 1 &&
+      started &&
+      isFuseRequest(started.request)
+    ) {
+      this._adoptFused(batch, wire.slice(0, dot), attempt, seed, started);
+      return;
+    }
     if (!response || dot < 0 || !Number.isInteger(attempt) || attempt < 1) {
       console.warn(`jupyterlab-fanout: batch ${batch.id}: ignoring a response started elsewhere as '${wire}'`);
       return;
@@ -552,6 +635,39 @@ export class FanoutModel implements IFanoutModel {
     if (response.settled) {
       this._beginQueued(response);
     }
+  }
+
+  /**
+   * A fused response another page added to the batch (`fanout:fuse`): added here too and shown
+   * live; what it merged is read from the server's store (recorded before it started). Until
+   * then it cannot be re-generated here.
+   */
+  private _adoptFused(
+    batch: Batch,
+    id: string,
+    attempt: number,
+    seed: number,
+    started: { upstream: string; request: Record<string, unknown> }
+  ): void {
+    const response = batch.addFused({
+      id,
+      upstream: started.upstream,
+      model: typeof started.request.model === 'string' ? started.request.model : '',
+      fusion: { sources: [], instruction: '', checklist: null }
+    });
+    response.begin(seed, this._now(), attempt);
+    this._unlinger(batch.id);
+    this._storedBatch?.(batch.id)
+      .then(stored => {
+        const fusion = readFusion(stored.responses.find(r => r.id === id)?.fusion);
+        if (fusion) {
+          response.learnFusion(fusion);
+          this._markChanged();
+        }
+      })
+      .catch(error => {
+        console.warn(`jupyterlab-fanout: batch ${batch.id}: what response ${id} fused could not be read`, error);
+      });
   }
 
   /** Begin the next attempt another page started, if any; true if one began. */

@@ -7,7 +7,7 @@
  */
 import type { ResponseSnapshot } from '../core';
 import type { IAttemptSummary, IBatchSummary, IResponseSummary } from '../tokens';
-import { Batch, EndedAttempt, RUNNING } from './batch';
+import { Batch, EndedAttempt, IFusedResponse, readFusion, RUNNING } from './batch';
 
 /** A summary as saved: each response's earlier attempts, without the latest (its own fields). */
 export function savedSummary(summary: IBatchSummary): IBatchSummary {
@@ -47,6 +47,7 @@ function savedSnapshot(saved: IResponseSummary | IAttemptSummary): ResponseSnaps
     requestedModel: _model,
     attempts: _attempts,
     shownAttempt: _shown,
+    fusion: _fusion,
     ...snapshot
   } = saved as IResponseSummary;
   return snapshot;
@@ -59,7 +60,15 @@ function savedSnapshot(saved: IResponseSummary | IAttemptSummary): ResponseSnaps
  * done until they end.
  */
 export function restoreBatch(summary: IBatchSummary, now: () => number, reattach = false): Batch | null {
-  const batch = new Batch(summary.batchId, summary.createdAt ?? Date.now(), summary.options, now);
+  // Fused responses (`fanout:fuse`) come after those the options ask for.
+  const fused: IFusedResponse[] = [];
+  for (const response of summary.responses) {
+    const fusion = readFusion(response.fusion);
+    if (fusion) {
+      fused.push({ id: response.id, upstream: response.upstream ?? '', model: response.requestedModel ?? '', fusion });
+    }
+  }
+  const batch = new Batch(summary.batchId, summary.createdAt ?? Date.now(), summary.options, now, undefined, fused);
   batch.transport = summary.transport === 'direct' ? 'direct' : 'proxy';
   if (batch.responses.length !== summary.responses.length) {
     console.warn(`jupyterlab-fanout: not restoring batch ${summary.batchId}: its saved state is inconsistent`);

@@ -17,7 +17,7 @@ import type {
   IResponseSummary,
   ITarget
 } from '../tokens';
-import { Batch, EndedAttempt, RUNNING } from './batch';
+import { Batch, EndedAttempt, IFusedResponse, readFusion, RUNNING } from './batch';
 import { continuedPrefix } from './reattach';
 import { readThread } from './thread';
 import { expandTargets } from './request';
@@ -214,6 +214,8 @@ function readResponse(reader: Reader, value: unknown, path: string, index: numbe
     }
   }
   const latest = read[read.length - 1];
+  // A fused response (`fanout:fuse`): what it merged, and the model and upstream asked.
+  const fusion = readFusion(value.fusion);
   if (latest.running) {
     // Still streaming on the server: live once the batch is opened (reattached).
     const { content, reasoning } = latest.summary;
@@ -226,7 +228,16 @@ function readResponse(reader: Reader, value: unknown, path: string, index: numbe
     upstream: latest.upstream,
     requestedModel: latest.requestedModel,
     ...latest.summary,
-    attempts: read.map(a => a.summary)
+    attempts: read.map(a => a.summary),
+    ...(fusion
+      ? {
+          fusion,
+          upstream:
+            typeof (value.fusion as Json).upstream === 'string' ? ((value.fusion as Json).upstream as string) : '',
+          requestedModel:
+            typeof (value.fusion as Json).model === 'string' ? ((value.fusion as Json).model as string) : ''
+        }
+      : {})
   };
 }
 
@@ -313,14 +324,20 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
   if (value.responses.length === 0) {
     reader.fail('responses', 'is empty');
   }
-  const responses = byNumber(value.responses.map((r, i) => readResponse(reader, r, `responses[${i}]`, i + 1)));
+  const all = byNumber(value.responses.map((r, i) => readResponse(reader, r, `responses[${i}]`, i + 1)));
+  // The fused responses (`fanout:fuse`) after those the batch's options asked for.
+  const regular = all.filter(r => !r.fusion);
+  const responses = [...regular, ...all.filter(r => r.fusion)];
   responses.forEach((r, i) => (r.index = i + 1));
   const ids = new Set(responses.map(r => r.id));
   if (ids.size !== responses.length) {
     reader.fail('responses', 'hold the same response id twice');
   }
   const createdAt = ms(value.created_at) ?? now;
-  const options = readOptions(value.options, prompt, responses);
+  if (regular.length === 0) {
+    reader.fail('responses', 'hold only fused responses');
+  }
+  const options = readOptions(value.options, prompt, regular);
   // A follow-up's thread: the store's record of it (followups.py), else the options' own.
   const thread = readThread(value.followup) ?? readThread(isObject(value.options) ? value.options.thread : null);
   if (thread) {
@@ -329,8 +346,8 @@ export function storedSummary(value: unknown, now: number = Date.now()): IBatchS
   // Each response's upstream and model as asked for (empty: the default), as `fanout:generate`
   // gives them; the store keeps the upstream that answered.
   expandTargets(options).forEach((target, i) => {
-    responses[i].upstream = target.upstream;
-    responses[i].requestedModel = target.model;
+    regular[i].upstream = target.upstream;
+    regular[i].requestedModel = target.model;
   });
   const summary: IBatchSummary = {
     batchId: value.id,
@@ -393,12 +410,20 @@ function readRatings(stored: unknown[], responses: IResponseSummary[]): IRating[
  * batch is then active, and the model reattaches it. Every other response has ended.
  */
 export function batchFromSummary(summary: IBatchSummary, now: () => number): Batch {
+  const fused: IFusedResponse[] = [];
+  for (const r of summary.responses) {
+    const fusion = readFusion(r.fusion);
+    if (fusion) {
+      fused.push({ id: r.id, upstream: r.upstream, model: r.requestedModel, fusion });
+    }
+  }
   const batch = new Batch(
     summary.batchId,
     summary.createdAt ?? Date.now(),
     summary.options,
     now,
-    summary.responses.map(r => r.id)
+    summary.responses.filter(r => !readFusion(r.fusion)).map(r => r.id),
+    fused
   );
   batch.transport = summary.transport === 'direct' ? 'direct' : 'proxy';
   if (batch.responses.length !== summary.responses.length) {
@@ -420,6 +445,7 @@ export function batchFromSummary(summary: IBatchSummary, now: () => number): Bat
       requestedModel: _model,
       attempts: _attempts,
       shownAttempt: _shown,
+      fusion: _fusion,
       ...snapshot
     } = response;
     if (RUNNING.has(snapshot.status)) {

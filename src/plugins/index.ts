@@ -6,6 +6,7 @@ import { arenaPlugin } from './arena';
 import { boardPlugin } from './board';
 import { comparePlugin } from './compare';
 import { corePlugin } from './core';
+import { fusePlugin } from './fuse';
 import { historyPlugin } from './history';
 import { notebookPlugin } from './notebook';
 import { settingsPlugin } from './settings';
@@ -22,5 +23,6 @@ export const plugins: JupyterFrontEndPlugin<any>[] = [
   boardPlugin,
   historyPlugin,
   storePlugin,
-  arenaPlugin
+  arenaPlugin,
+  fusePlugin
 ];

@@ -33,6 +33,7 @@ export type BoardActions = Pick<
   | 'onRate'
   | 'onFollowUpMode'
   | 'onOpenBatch'
+  | 'onFuse'
 >;
 
 /** The content of a board: a batch's header and its cards in a grid. */
@@ -111,6 +112,7 @@ export class BoardContent extends ReactWidget {
                 : undefined
             }
             onOpenBatch={actions.onOpenBatch}
+            onFuse={actions.onFuse ? () => actions.onFuse!(batchId) : undefined}
           />
         )}
       </UseSignal>

@@ -105,6 +105,7 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
     onView: view => run(CommandIDs.setView, { view }),
     onBoard: batchId => run(CommandIDs.openBoard, { batchId }),
     onJudge: batchId => run(CommandIDs.judge, { batchId, dialog: true }),
+    onFuse: batchId => run(CommandIDs.fuseDialog, { batchId }),
     onPick: (batchId, responseId, attempt) =>
       run(
         CommandIDs.pick,
