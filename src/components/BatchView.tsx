@@ -6,6 +6,8 @@ import { isFinal } from '../core';
 import type { ResponseSnapshot } from '../core';
 import type { IFanoutModel, IResponseView, ResponseViewMode } from '../tokens';
 import { ActionButton, Choice, ChoiceOptions } from './controls';
+import { BoardIcon } from './BoardIcon';
+import { FuseIcon } from './FuseIcon';
 import { JudgeIcon } from './JudgeIcon';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
@@ -310,20 +312,28 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
           {props.onFuse &&
             !batch.active &&
             batch.responses.filter(r => /\S/.test(r.shownSnapshot().content)).length >= 2 && (
-              <ActionButton
-                className="jp-Fanout-fuse-open"
+              <button
+                type="button"
+                className="jp-Button jp-mod-styled jp-Fanout-fuse-open jp-Fanout-icon-action"
                 title={trans.__('Fuse…: merge responses into one new response with a chosen model')}
+                aria-label={trans.__('Fuse…')}
                 onClick={props.onFuse}
-                label={trans.__('Fuse')}
-              />
+              >
+                <FuseIcon />
+              </button>
             )}
           {props.onBoard && (
-            <ActionButton
-              className="jp-Fanout-board-open"
-              title={trans.__('Show every response as a card, in the main area')}
+            // Icons (Judge, Fuse, Board), labelled for screen readers and in their tooltips: an ended
+            // batch's header keeps one row of actions at the default sidebar width.
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-Fanout-board-open jp-Fanout-icon-action"
+              title={trans.__('Board: every response as a card, in the main area')}
+              aria-label={trans.__('Board')}
               onClick={props.onBoard}
-              label={trans.__('Board')}
-            />
+            >
+              <BoardIcon />
+            </button>
           )}
         </span>
         <span className="jp-Fanout-batch-options">
