@@ -398,7 +398,14 @@ function RankAll(props: {
               onKeyDown={event => {
                 if (event.altKey && (event.key === 'ArrowUp' || event.key === 'ArrowDown')) {
                   event.preventDefault();
-                  move(index, event.key === 'ArrowUp' ? -1 : 1, 'item');
+                  // Anywhere in the item (its buttons too): the keyboard stays where it is.
+                  const target = event.target as HTMLElement;
+                  const part = target.classList.contains('jp-Fanout-rank-up')
+                    ? 'up'
+                    : target.classList.contains('jp-Fanout-rank-down')
+                      ? 'down'
+                      : 'item';
+                  move(index, event.key === 'ArrowUp' ? -1 : 1, part);
                 }
               }}
             >

@@ -119,7 +119,9 @@ test('rank all with the keyboard: blind everywhere until cast, stored as pairwis
   const responses = page.locator('#jupyterlab-fanout-responses');
   await expect(responses.locator('.jp-Fanout-response')).toHaveCount(3);
   await expect(responses).toContainText(HIDDEN);
-  expect(await responses.evaluate(node => node.outerHTML)).not.toContain(SMALL);
+  // The batch's cards (the model picker above lists the upstreams' models, not this batch's).
+  const cards = responses.locator(`.jp-Fanout-batch[data-batch-id="${batchId}"]`);
+  expect(await cards.evaluate(node => node.outerHTML)).not.toContain(SMALL);
   await expect(row.locator('.jp-Fanout-historyItem-models')).toHaveText(HIDDEN);
   await page.evaluate(id => (window as any).jupyterapp.shell.activateById(`jupyterlab-fanout-vote-${id}`), batchId);
 
@@ -136,21 +138,27 @@ test('rank all with the keyboard: blind everywhere until cast, stored as pairwis
   await view.getByRole('button', { name: 'Move B up' }).click();
   await expect(items.locator('.jp-Fanout-vote-label')).toHaveText(['C', 'B', 'A']);
   expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Move B up');
-  await page.keyboard.press('Alt+ArrowDown'); // on the button: not a move
+  // Alt+Down on B's button moves B too, and the keyboard stays on that button.
+  await page.keyboard.press('Alt+ArrowDown');
+  await expect(items.locator('.jp-Fanout-vote-label')).toHaveText(['C', 'A', 'B']);
+  expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Move B up');
   await items.nth(0).focus();
   await page.keyboard.press('Alt+ArrowDown');
+  expect(await focusedItem(page)).toBe('C, place 2 of 3');
   await page.keyboard.press('Alt+ArrowUp');
-  await expect(items.locator('.jp-Fanout-vote-label')).toHaveText(['C', 'B', 'A']);
+  await expect(items.locator('.jp-Fanout-vote-label')).toHaveText(['C', 'A', 'B']);
   expect(await voteMarkup(page, batchId)).not.toContain(SMALL);
 
   await view.locator('.jp-Fanout-rank-submit').click();
   await expect(view.locator('.jp-Fanout-vote-model')).toHaveCount(3);
   const revealed = (await view.locator('.jp-Fanout-vote-model').allTextContents()).map(t => t.replace(/^ · /, ''));
-  expect(revealed.slice().sort()).toEqual([`${LARGE} (simulator-b)`, `${SMALL} (simulator)`, `${SMALL} (simulator-b)`]);
+  expect(revealed.slice().sort()).toEqual(
+    [`${LARGE} (simulator-b)`, `${SMALL} (simulator)`, `${SMALL} (simulator-b)`].sort()
+  );
   await expect(view.locator('.jp-Fanout-rank-up').first()).toBeDisabled();
   // Shown again elsewhere once cast.
-  await expect(responses).not.toContainText(HIDDEN);
-  await expect(responses).toContainText(SMALL);
+  await expect(cards).not.toContainText(HIDDEN);
+  await expect(cards.locator('.jp-Fanout-response-title').first()).toContainText(SMALL);
   await expect(row.locator('.jp-Fanout-historyItem-models')).toContainText(SMALL);
 
   // Stored as the k(k-1)/2 = 3 pairs the ranking implies, each a win of the higher one.
@@ -213,7 +221,7 @@ test('a pair vote hides the models in the sidebar, a board and the compare view 
   await expect(view.locator('.jp-Fanout-vote-text')).toHaveCount(2);
   await execute(page, 'fanout:open');
   await execute(page, 'fanout:set-view', { view: 'compact' });
-  const responses = page.locator('#jupyterlab-fanout-responses');
+  const responses = page.locator(`#jupyterlab-fanout-responses .jp-Fanout-batch[data-batch-id="${batchId}"]`);
   await expect(responses.locator('.jp-Fanout-row-model')).toHaveText([HIDDEN, HIDDEN]);
   expect(await responses.evaluate(node => node.outerHTML)).not.toContain(SMALL);
   await execute(page, 'fanout:set-view', { view: 'cards' });
