@@ -195,17 +195,6 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
               <redoIcon.react tag="span" elementSize="small" />
             </button>
           )}
-          {props.onEditTags && (
-            <button
-              className="jp-Fanout-historyItem-action"
-              data-action="tags"
-              aria-label={trans.__('Edit the tags of “%1”', batch.title)}
-              title={trans.__('Tags: the leaderboard can be filtered by them')}
-              onClick={() => props.onEditTags!(batch)}
-            >
-              <tagIcon.react tag="span" elementSize="small" />
-            </button>
-          )}
           <button
             className="jp-Fanout-historyItem-action"
             data-action="rename"
@@ -225,6 +214,17 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
           >
             <downloadIcon.react tag="span" elementSize="small" />
           </button>
+          {props.onEditTags && (
+            <button
+              className="jp-Fanout-historyItem-action"
+              data-action="tags"
+              aria-label={trans.__('Edit the tags of “%1”', batch.title)}
+              title={trans.__('Tags: the leaderboard can be filtered by them')}
+              onClick={() => props.onEditTags!(batch)}
+            >
+              <tagIcon.react tag="span" elementSize="small" />
+            </button>
+          )}
           <button
             className="jp-Fanout-historyItem-action"
             data-action="delete"
