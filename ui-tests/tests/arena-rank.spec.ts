@@ -3,7 +3,8 @@
  * against the real store of the test server and the vLLM simulator. A batch over three models
  * (two upstreams) is tagged from History, ranked with the keyboard and the move buttons (no model
  * name in the view, nor in the sidebar reopened meanwhile, nor in History), stored as its three
- * pairwise wins, and the leaderboard, filtered by the tag in its UI, says so, as does its CSV.
+ * pairwise wins, and the leaderboard, filtered by the tag in its UI, says so, as does its CSV;
+ * tags are also set from the vote view's header.
  */
 import * as fs from 'fs';
 
@@ -219,6 +220,16 @@ test('a pair vote hides the models in the sidebar, a board and the compare view 
   await execute(page, 'fanout:vote', { batchId });
   const view = page.locator(VOTE);
   await expect(view.locator('.jp-Fanout-vote-text')).toHaveCount(2);
+  // Tags from the vote view's header: Edit tags…, the dialog, the header and the store updated.
+  await expect(view.locator('.jp-Fanout-vote-tags')).toContainText('none');
+  await view.locator('.jp-Fanout-vote-edit-tags').click();
+  await page.locator('.jp-Dialog input').fill('rivers, geography');
+  await page.locator('.jp-Dialog .jp-mod-accept').click();
+  await expect(view.locator('.jp-Fanout-vote-tags .jp-Fanout-tag')).toHaveText(['rivers', 'geography']);
+  expect((await execute(page, 'fanout:list-batches', { limit: 50 })).find((b: any) => b.id === batchId).tags).toEqual([
+    'rivers',
+    'geography'
+  ]);
   await execute(page, 'fanout:open');
   await execute(page, 'fanout:set-view', { view: 'compact' });
   const responses = page.locator(`#jupyterlab-fanout-responses .jp-Fanout-batch[data-batch-id="${batchId}"]`);
