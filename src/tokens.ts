@@ -9,6 +9,7 @@ import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
 import type { BatchMetrics, ResponseSnapshot } from './core';
+import type { BlindBatches } from './model/blind';
 
 /** Command IDs: every user action is one of these, with the arguments documented in the README. */
 export namespace CommandIDs {
@@ -113,7 +114,9 @@ export namespace CommandIDs {
    * (`a`, `b`: response ids), or rank several: `{batchId, ranking: [response ids, best first]}`.
    * Resolves with the server's `{id, votes}` ({@link IVote}s). With neither (only `{batchId?}`,
    * default the newest batch of this page), opens the blind vote view and resolves with
-   * `{batchId}`.
+   * `{batchId}`; `mode: 'rank'` opens it on "Rank all" (order every response, no ties) rather
+   * than on pairs. While that view's current pair or ranking is not voted, the other views of
+   * the batch say "hidden until you vote" instead of its models ({@link IFanoutModel.blind}).
    */
   export const vote = 'fanout:vote';
   /**
@@ -122,7 +125,11 @@ export namespace CommandIDs {
    * `open: true`) it also shows the leaderboard view.
    */
   export const leaderboard = 'fanout:leaderboard';
-  /** Replace a stored batch's tags: `{batchId, tags: string[]}`. Resolves with `{id, tags}`. */
+  /**
+   * Replace a stored batch's tags: `{batchId, tags: string[]}`. Resolves with `{id, tags}`.
+   * Without `tags`, run by a person (`interactive: true`: History's Tags button, the vote view),
+   * a dialog asks for them (separated by commas), and it resolves with undefined on Cancel.
+   */
   export const tagBatch = 'fanout:tag-batch';
   /**
    * Mark the winner of a batch: `{batchId, responseId, attempt?}` (`attempt`: default the one
@@ -442,6 +449,11 @@ export interface IFanoutModel {
    * throws when it has no such attempt. A new attempt is shown when it starts.
    */
   showAttempt(batchId: string, responseId: string, attempt: number): void;
+  /**
+   * The batches being voted on blind (`fanout:vote`): while one is held, the views show "hidden
+   * until you vote" instead of its models. Its changes are also emitted as `changed`.
+   */
+  readonly blind?: BlindBatches;
   /** Find a batch by id, or the newest one when `batchId` is omitted. */
   getBatch(batchId?: string): IBatchView | undefined;
   /** The newest batches' summaries, to be saved so that nothing is lost on a reload. */

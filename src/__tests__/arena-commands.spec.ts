@@ -30,6 +30,8 @@ class FakeCommands {
 
 const BATCH = { id: 'b1', title: 'T', prompt: 'P', responses: [] } as unknown as IStoredBatch;
 
+const answer: { tags: string[] | null } = { tags: null };
+
 function setup(newest: string | null = 'b1') {
   const commands = new FakeCommands();
   const calls: string[] = [];
@@ -47,7 +49,11 @@ function setup(newest: string | null = 'b1') {
     getLeaderboard: jest.fn(async tags => ({ rows: [], tags }) as any),
     getLeaderboardCsv: jest.fn(async () => 'rank,model\r\n'),
     setBatchTags: jest.fn(async (id, tags) => ({ id, tags })),
-    openVote: jest.fn(batch => calls.push(`vote:${batch.id}`)),
+    openVote: jest.fn((batch, mode) => calls.push(mode === 'rank' ? `rank:${batch.id}` : `vote:${batch.id}`)),
+    askTags: jest.fn(async (title: string, current: string[]) => {
+      calls.push(`ask:${title}:${current.join(',')}`);
+      return answer.tags;
+    }),
     openLeaderboard: jest.fn(tags => calls.push(`board:${tags.join(',')}`)),
     changed: jest.fn(() => calls.push('changed'))
   };
@@ -128,5 +134,32 @@ describe('fanout:leaderboard and fanout:tag-batch', () => {
     expect(commands.notified).toEqual([CommandIDs.listBatches]);
     await expect(commands.execute(CommandIDs.tagBatch, { batchId: 'b1' })).rejects.toThrow('needs "tags"');
     await expect(commands.execute(CommandIDs.tagBatch, { tags: [] })).rejects.toThrow('needs "batchId"');
+  });
+});
+
+describe('Rank all and the tags dialog', () => {
+  it('opens the vote view on "Rank all" with mode rank, and refuses another mode', async () => {
+    const { commands, calls } = setup();
+    expect(await commands.execute(CommandIDs.vote, { batchId: 'b1', mode: 'rank' })).toEqual({ batchId: 'b1' });
+    expect(await commands.execute(CommandIDs.vote, { batchId: 'b1' })).toEqual({ batchId: 'b1' });
+    expect(calls).toEqual(['rank:b1', 'vote:b1']);
+    await expect(commands.execute(CommandIDs.vote, { batchId: 'b1', mode: 'ties' })).rejects.toThrow(
+      'must be one of pairs, rank'
+    );
+  });
+
+  it('asks a person for the tags (the stored ones first), and does nothing on Cancel', async () => {
+    const { commands, context, calls } = setup();
+    (context.getStoredBatch as jest.Mock).mockResolvedValueOnce({ ...BATCH, tags: ['old'] });
+    answer.tags = ['new', 'math'];
+    expect(await commands.execute(CommandIDs.tagBatch, { batchId: 'b1', interactive: true })).toEqual({
+      id: 'b1',
+      tags: ['new', 'math']
+    });
+    expect(context.setBatchTags).toHaveBeenCalledWith('b1', ['new', 'math']);
+    answer.tags = null;
+    expect(await commands.execute(CommandIDs.tagBatch, { batchId: 'b1', interactive: true })).toBeUndefined();
+    expect(context.setBatchTags).toHaveBeenCalledTimes(1);
+    expect(calls).toEqual(['ask:T:old', 'changed', 'ask:T:']);
   });
 });

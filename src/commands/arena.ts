@@ -14,6 +14,10 @@ import { interactiveArg, isInteractive, reportingFailures } from './interactive'
 
 export const OUTCOMES: ReadonlyArray<VoteOutcome> = ['a', 'b', 'tie', 'both-bad'];
 
+/** The vote view's two modes: one pair at a time, or every response put in order. */
+export type VoteMode = 'pairs' | 'rank';
+export const VOTE_MODES: ReadonlyArray<VoteMode> = ['pairs', 'rank'];
+
 /** The REST calls (`../handler`) and the views, wired by the arena plugin. */
 export interface IArenaCommandContext {
   commands: CommandRegistry;
@@ -24,10 +28,15 @@ export interface IArenaCommandContext {
   getLeaderboard: (tags: string[]) => Promise<ILeaderboard>;
   getLeaderboardCsv: (tags: string[]) => Promise<string>;
   setBatchTags: (id: string, tags: string[]) => Promise<{ id: string; tags: string[] }>;
-  /** Show the blind vote view of a stored batch. */
-  openVote: (batch: IStoredBatch) => void;
+  /** Show the blind vote view of a stored batch, on pairs or on "Rank all". */
+  openVote: (batch: IStoredBatch, mode: VoteMode) => void;
   /** Show the leaderboard view, filtered by these tags. */
   openLeaderboard: (tags: string[]) => void;
+  /**
+   * Ask a person for a batch's tags (`fanout:tag-batch` run without `tags`): the new list, or
+   * null when they cancelled.
+   */
+  askTags?: (title: string, current: string[]) => Promise<string[] | null>;
   /** A vote was cast or a batch's tags changed: the leaderboard reads again. */
   changed: () => void;
 }
@@ -57,7 +66,8 @@ export function registerArenaCommands(context: IArenaCommandContext): void {
   const { commands, trans } = context;
 
   commands.addCommand(CommandIDs.vote, {
-    label: trans.__('Blind vote on a batch'),
+    label: args =>
+      args.mode === 'rank' ? trans.__('Blind vote: rank all responses of a batch') : trans.__('Blind vote on a batch'),
     describedBy: {
       args: {
         type: 'object',
@@ -67,6 +77,11 @@ export function registerArenaCommands(context: IArenaCommandContext): void {
           b: { type: 'string', description: 'Response id of side B.' },
           outcome: { type: 'string', enum: [...OUTCOMES] },
           ranking: { type: 'array', items: { type: 'string' }, description: 'Response ids, best first.' },
+          mode: {
+            type: 'string',
+            enum: [...VOTE_MODES],
+            description: 'Opening the view: one pair at a time (default) or "Rank all".'
+          },
           interactive: interactiveArg
         }
       }
@@ -95,7 +110,8 @@ export function registerArenaCommands(context: IArenaCommandContext): void {
       if (!batchId) {
         throw new Error('Vote needs a batchId: there is no batch in this page.');
       }
-      context.openVote(await context.getStoredBatch(batchId));
+      const mode = oneOf<VoteMode>(args, 'mode', VOTE_MODES, 'pairs');
+      context.openVote(await context.getStoredBatch(batchId), mode);
       return { batchId };
     })
   });
@@ -129,15 +145,31 @@ export function registerArenaCommands(context: IArenaCommandContext): void {
     describedBy: {
       args: {
         type: 'object',
-        properties: { batchId: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
-        required: ['batchId', 'tags']
+        properties: {
+          batchId: { type: 'string' },
+          tags: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'The new tags, replacing the old ones; without it, run by a person, a dialog asks.'
+          },
+          interactive: interactiveArg
+        },
+        required: ['batchId']
       }
     },
     execute: reportingFailures(trans.__('Tag batch'), async args => {
       const batchId = required(args, 'batchId', 'Tag batch');
-      const tags = optionalStrings(args, 'tags', 'Tag batch');
+      let tags = optionalStrings(args, 'tags', 'Tag batch');
       if (tags === undefined) {
-        throw new Error('Tag batch needs "tags" (a list of strings; [] removes them all).');
+        if (!isInteractive(args) || !context.askTags) {
+          throw new Error('Tag batch needs "tags" (a list of strings; [] removes them all).');
+        }
+        const batch = await context.getStoredBatch(batchId);
+        const answer = await context.askTags(batch.title, batch.tags ?? []);
+        if (answer === null) {
+          return undefined;
+        }
+        tags = answer;
       }
       const answer = await context.setBatchTags(batchId, tags);
       context.changed();

@@ -135,6 +135,9 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
     ['cards', trans.__('cards')]
   ];
   const pick = batch.pick;
+  // A blind vote of this batch is open and not yet voted (`fanout:vote`): no model is named.
+  const modelOf = (response: IResponseView, snapshot: ResponseSnapshot) =>
+    props.model.blind?.has(batch.id) ? trans.__('hidden until you vote') : response.model || snapshot.model || '';
   /** The tooltip of a fused response's badge: what it merged (null for the others). */
   const fusedFrom = (response: IResponseView): string | null => {
     const fusion = response.fusion;
@@ -155,7 +158,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
         key={`${batch.id}:${response.id}`}
         eager={eager}
         index={response.index}
-        model={response.model || snapshot.model || ''}
+        model={modelOf(response, snapshot)}
         snapshot={snapshot}
         maxTokens={batch.options.maxTokens}
         trans={trans}
@@ -198,7 +201,7 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
             row: {
               responseId: response.id,
               index: response.index,
-              model: response.model || snapshot.model || '',
+              model: modelOf(response, snapshot),
               snapshot,
               maxTokens: batch.options.maxTokens,
               reconnecting: response.reconnecting === true && response.shownAttempt === response.attempt,

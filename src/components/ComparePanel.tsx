@@ -43,12 +43,15 @@ export interface IComparePanelProps {
   languages?: IEditorLanguageRegistry | null;
   /** More buttons at the end of the toolbar (the judge's). */
   toolbarExtra?: React.ReactNode;
+  /** Say "hidden until you vote" instead of each response's model (a blind vote is open). */
+  hideModels?: boolean;
 }
 
 const CELL = 'cell';
 
-function label(response: IResponseView, trans: TranslationBundle): string {
-  const model = response.model || response.snapshot().model;
+function label(response: IResponseView, trans: TranslationBundle, hideModels = false): string {
+  // A blind vote of the batch is open and not yet voted (`fanout:vote`): no model is named.
+  const model = hideModels ? trans.__('hidden until you vote') : response.model || response.snapshot().model;
   const base = model ? trans.__('Response %1 · %2', response.index, model) : trans.__('Response %1', response.index);
   // A fused response (`fanout:fuse`) says so, as its card does.
   return response.fusion ? trans.__('%1 · fused', base) : base;
@@ -163,6 +166,7 @@ function ResponseColumn(props: {
   trans: TranslationBundle;
   actions: ICompareActions;
   languages?: IEditorLanguageRegistry | null;
+  hideModels?: boolean;
 }): JSX.Element {
   const { response, view, trans, actions } = props;
   // The attempt the sidebar's card shows (see `AttemptSwitch`).
@@ -172,9 +176,13 @@ function ResponseColumn(props: {
     actions.insert(response.id, mode, format, undefined, attempt);
   const position = response.attempts.findIndex(a => a.attempt === attempt) + 1;
   return (
-    <section className="jp-Fanout-compare-column" data-response-id={response.id} aria-label={label(response, trans)}>
+    <section
+      className="jp-Fanout-compare-column"
+      data-response-id={response.id}
+      aria-label={label(response, trans, props.hideModels)}
+    >
       <header className="jp-Fanout-compare-column-header">
-        <span className="jp-Fanout-response-title">{label(response, trans)}</span>
+        <span className="jp-Fanout-response-title">{label(response, trans, props.hideModels)}</span>
         {response.attempts.length > 1 && (
           <span className="jp-Fanout-compare-attempt" data-attempt={attempt}>
             {trans.__('attempt %1/%2', position, response.attempts.length)}
@@ -322,7 +330,7 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
               className="jp-Fanout-compare-tab"
               onClick={() => setActive(response.id)}
             >
-              {label(response, trans)}
+              {label(response, trans, props.hideModels)}
             </button>
           ))}
         </div>
@@ -343,7 +351,7 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
                   )
                 }
               />
-              {label(response, trans)}
+              {label(response, trans, props.hideModels)}
             </label>
           ))}
         </fieldset>
@@ -351,6 +359,7 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
       <div className="jp-Fanout-compare-columns">
         {columns.map(response => (
           <ResponseColumn
+            hideModels={props.hideModels}
             key={response.id}
             response={response}
             structured={batch.options.structured}

@@ -1,6 +1,6 @@
 import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { deleteIcon, downloadIcon, editIcon, redoIcon } from '@jupyterlab/ui-components';
+import { deleteIcon, downloadIcon, editIcon, redoIcon, tagIcon } from '@jupyterlab/ui-components';
 import type { ISignal } from '@lumino/signaling';
 
 import type { IStoredBatchSummary, IStoreState } from '../tokens';
@@ -30,6 +30,10 @@ export interface IHistoryPanelProps {
   onOpenBatchId?: (batchId: string) => void;
   /** Open the export menu for `batch` at the button. */
   onExport: (batch: IStoredBatchSummary, anchor: HTMLElement) => void;
+  /** Edit the batch's tags (`fanout:tag-batch` with its dialog). */
+  onEditTags?: (batch: IStoredBatchSummary) => void;
+  /** A blind vote of this batch is open and not yet voted: its models are not named. */
+  isBlind?: (batchId: string) => boolean;
 }
 
 /** A file name from a batch's title: letters, digits, `-` and `_`, at most 60 characters. */
@@ -74,7 +78,11 @@ function formatTime(seconds: number): string {
  * A stored batch's verdicts: the winner (its response number, model and stars), else how many
  * responses are rated and the best rating; nothing when there are none.
  */
-function HistoryVerdict(props: { batch: IStoredBatchSummary; trans: IHistoryPanelProps['trans'] }): JSX.Element | null {
+function HistoryVerdict(props: {
+  batch: IStoredBatchSummary;
+  trans: IHistoryPanelProps['trans'];
+  blind?: boolean;
+}): JSX.Element | null {
   const { batch, trans } = props;
   const ratings = Array.isArray(batch.ratings) ? batch.ratings : [];
   const pick = batch.pick ?? null;
@@ -99,7 +107,7 @@ function HistoryVerdict(props: { batch: IStoredBatchSummary; trans: IHistoryPane
             <StarsShown rating={rating} trans={trans} />
           </>
         ) : null}
-        {pick.model && (
+        {pick.model && !props.blind && (
           <span className="jp-Fanout-historyItem-winner-model" title={pick.model}>
             {' · '}
             {pick.model}
@@ -157,7 +165,11 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
   const statuses = Object.keys(batch.counts ?? {}).sort(
     (a, b) => (STATUS_ORDER.indexOf(a) + 1 || 99) - (STATUS_ORDER.indexOf(b) + 1 || 99)
   );
-  const models = (batch.models ?? []).filter(Boolean).join(', ') || trans.__('default model');
+  const blind = props.isBlind?.(batch.id) ?? false;
+  const models = blind
+    ? trans.__('hidden until you vote')
+    : (batch.models ?? []).filter(Boolean).join(', ') || trans.__('default model');
+  const tags = Array.isArray(batch.tags) ? batch.tags : [];
   return (
     <li className="jp-Fanout-historyItem" data-batch-id={batch.id}>
       <div className="jp-Fanout-historyItem-head">
@@ -202,6 +214,17 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
           >
             <downloadIcon.react tag="span" elementSize="small" />
           </button>
+          {props.onEditTags && (
+            <button
+              className="jp-Fanout-historyItem-action"
+              data-action="tags"
+              aria-label={trans.__('Edit the tags of “%1”', batch.title)}
+              title={trans.__('Tags: the leaderboard can be filtered by them')}
+              onClick={() => props.onEditTags!(batch)}
+            >
+              <tagIcon.react tag="span" elementSize="small" />
+            </button>
+          )}
           <button
             className="jp-Fanout-historyItem-action"
             data-action="delete"
@@ -221,7 +244,16 @@ function HistoryItem(props: { batch: IStoredBatchSummary } & IHistoryPanelProps)
         <span className="jp-Fanout-historyItem-n">{trans.__('N = %1', batch.n)}</span>
       </div>
       {batch.followup && <HistoryThreadMark followup={batch.followup} trans={trans} onOpen={props.onOpenBatchId} />}
-      <HistoryVerdict batch={batch} trans={trans} />
+      {tags.length > 0 && (
+        <div className="jp-Fanout-historyItem-tags" aria-label={trans.__('Tags')}>
+          {tags.map(tag => (
+            <span key={tag} className="jp-Fanout-tag">
+              {tag}
+            </span>
+          ))}
+        </div>
+      )}
+      <HistoryVerdict batch={batch} trans={trans} blind={blind} />
       <div className="jp-Fanout-historyItem-counts">
         {statuses.map(status => (
           <span key={status} className="jp-Fanout-historyItem-count" data-status={status}>

@@ -31,6 +31,7 @@ import type {
   IResponseView,
   IStoredBatch
 } from '../tokens';
+import { BlindBatches } from './blind';
 import { Batch, BatchResponse, GAPS, IContinuation, readFusion, RUNNING } from './batch';
 import { interruptedSnapshot, seedOf, storedSnapshot } from './reattach';
 import { buildRequest, continuationRequest, expandTargets } from './request';
@@ -158,6 +159,8 @@ export class FanoutModel implements IFanoutModel {
     this._lingerMax = Math.max(0, options.lingerMax ?? LINGER_MAX);
     this._setTimer = options.setTimer ?? ((callback, ms) => setTimeout(callback, ms));
     this._clearTimer = options.clearTimer ?? (handle => clearTimeout(handle as ReturnType<typeof setTimeout>));
+    // A batch hidden or shown again for a blind vote: every view of it renders again.
+    this.blind.changed.connect(() => this._markChanged());
     let engine = options.engine;
     if (!engine) {
       const connect = options.connect;
@@ -177,6 +180,8 @@ export class FanoutModel implements IFanoutModel {
     // So that the first Generate responses finds its connection ready.
     this._engine.send({ type: 'prepare', transport: this._transport() });
   }
+
+  readonly blind = new BlindBatches();
 
   get batches(): ReadonlyArray<IBatchView> {
     return this._batches;

@@ -1,5 +1,5 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, InputDialog } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
@@ -51,7 +51,23 @@ export const arenaPlugin: JupyterFrontEndPlugin<void> = {
       getLeaderboardCsv: tags => getLeaderboardCsv(tags, settings),
       setBatchTags: (id, tags) => setBatchTags(id, tags, settings),
       changed: () => changed.emit(),
-      openVote: batch => {
+      askTags: async (title, current) => {
+        const answer = await InputDialog.getText({
+          title: trans.__('Tags of “%1”', title.length > 60 ? `${title.slice(0, 60)}…` : title),
+          label: trans.__('Tags, separated by commas (the leaderboard can be filtered by them)'),
+          text: current.join(', '),
+          okLabel: trans.__('Save tags'),
+          cancelLabel: trans.__('Cancel')
+        });
+        if (!answer.button.accept || answer.value === null) {
+          return null;
+        }
+        return answer.value
+          .split(',')
+          .map(tag => tag.trim())
+          .filter(Boolean);
+      },
+      openVote: (batch, mode) => {
         const id = `jupyterlab-fanout-vote-${batch.id}`;
         Array.from(app.shell.widgets('main'))
           .find(w => w.id === id)
@@ -64,8 +80,18 @@ export const arenaPlugin: JupyterFrontEndPlugin<void> = {
             getBatch: async () => batch,
             listVotes: batchId => listVotes(batchId, settings),
             vote,
+            rank: (batchId, ranking) => app.commands.execute(CommandIDs.vote, { batchId, ranking }),
+            setBlind: blind => (blind ? model.blind?.hold(batch.id) : model.blind?.release(batch.id)),
+            editTags: async () => {
+              const answer = (await app.commands.execute(CommandIDs.tagBatch, {
+                batchId: batch.id,
+                interactive: true
+              })) as { tags: string[] } | undefined;
+              return answer?.tags;
+            },
             showLeaderboard: () => void app.commands.execute(CommandIDs.leaderboard, { interactive: true })
-          }
+          },
+          initialMode: mode
         });
         const widget = voteMainAreaWidget(content, batch.id, batch.title, trans);
         app.shell.add(widget, 'main');
@@ -97,5 +123,10 @@ export const arenaPlugin: JupyterFrontEndPlugin<void> = {
     const category = trans.__('Fanout');
     palette?.addItem({ command: CommandIDs.vote, category, args: { interactive: true } });
     palette?.addItem({ command: CommandIDs.leaderboard, category, args: { interactive: true } });
+    palette?.addItem({
+      command: CommandIDs.vote,
+      category,
+      args: { interactive: true, mode: 'rank' }
+    });
   }
 };

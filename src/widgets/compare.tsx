@@ -57,6 +57,7 @@ export class CompareWidget extends ReactWidget {
             initialLayout={layout}
             languages={languages}
             toolbarExtra={judgeButton}
+            hideModels={model.blind?.has(batchId) ?? false}
           />
         )}
       </UseSignal>

@@ -66,6 +66,12 @@ export class HistoryView extends ReactWidget {
     this._relist = new RelistOnActivity(_options.model, () => this.refresh());
     _options.commands.commandExecuted.connect(this._onCommand, this);
     _options.commands.commandChanged.connect(this._onCommandChanged, this);
+    // A blind vote opened or cast: the rows of that batch name its models or not.
+    _options.model.blind?.changed.connect(this._onBlindChanged, this);
+  }
+
+  private _onBlindChanged(): void {
+    this.update();
   }
 
   dispose(): void {
@@ -75,6 +81,7 @@ export class HistoryView extends ReactWidget {
     this._relist.dispose();
     this._options.commands.commandExecuted.disconnect(this._onCommand, this);
     this._options.commands.commandChanged.disconnect(this._onCommandChanged, this);
+    this._options.model.blind?.changed.disconnect(this._onBlindChanged, this);
     this._menu?.dispose();
     super.dispose();
   }
@@ -105,6 +112,8 @@ export class HistoryView extends ReactWidget {
         onRename={batch => this._rename(batch).catch(reason => this._failed(reason))}
         onDelete={batch => this._delete(batch).catch(reason => this._failed(reason))}
         onExport={(batch, anchor) => this._exportMenu(batch, anchor)}
+        onEditTags={batch => this._run(CommandIDs.tagBatch, { batchId: batch.id, interactive: true })}
+        isBlind={batchId => this._options.model.blind?.has(batchId) ?? false}
         onEditPrompt={batch =>
           // Interactive: a failure is said in a notification, and the command resolves.
           void this._options.commands
@@ -122,7 +131,7 @@ export class HistoryView extends ReactWidget {
   }
 
   /** Run a command; its failure is already shown by the command, and logged here. */
-  private _run(id: string, args: Record<string, string>): Promise<unknown> {
+  private _run(id: string, args: Record<string, string | boolean>): Promise<unknown> {
     return this._options.commands.execute(id, args).catch(reason => {
       console.error(`jupyterlab-fanout: ${id} failed`, reason);
       return undefined;
