@@ -1,0 +1,169 @@
+/**
+ * A reload at any moment after a change that reached the server shows it (issue 15's promise:
+ * never lose a generation). Each test makes one change, waits only for what a user would see
+ * (the card ended, the mark shown), then reloads at once: no wait for the workspace to be
+ * written. Against the real workspace on the server (not Galata's in-memory one), the real store
+ * and the vLLM simulator.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { APIRequestContext } from '@playwright/test';
+
+import { execute, RESPONSE } from './helpers';
+import { resetSimulator } from './simulator';
+
+test.use({ mockState: false, autoGoto: false });
+
+const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 30 };
+const BATCH = '.jp-Fanout-sidebar .jp-Fanout-batch';
+
+let workspace = '';
+
+/** A workspace of this test's own on the server, opened. */
+test.beforeEach(async ({ page, request }, testInfo) => {
+  workspace = `fanout-keep-${Date.now()}-${testInfo.workerIndex}`;
+  await page.goto(`workspaces/${workspace}`);
+  await labReady(page);
+  await resetSimulator(request, FAST);
+});
+
+test.afterEach(async ({ request }) => {
+  await request.delete(`/lab/api/workspaces/${workspace}`);
+});
+
+async function labReady(page: IJupyterLabPageFixture): Promise<void> {
+  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:fuse'));
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+}
+
+/** A plain browser reload (Galata's own waits for a launcher the restored layout does not show). */
+async function reload(page: IJupyterLabPageFixture): Promise<void> {
+  const loaded = page.waitForEvent('load');
+  await page.evaluate(() => window.location.reload());
+  await loaded;
+  await labReady(page);
+  await execute(page, 'fanout:open');
+}
+
+function card(page: IJupyterLabPageFixture, index: number) {
+  return page.locator(`${RESPONSE}[data-response-index="${index}"]`);
+}
+
+async function cardText(page: IJupyterLabPageFixture, index: number): Promise<string> {
+  return (await card(page, index).locator('.jp-Fanout-response-text').textContent()) ?? '';
+}
+
+/** What the workspace on the server keeps of the batches. */
+async function workspaceBatches(request: APIRequestContext): Promise<any> {
+  const answer = await request.get(`/lab/api/workspaces/${workspace}`);
+  return (await answer.json()).data?.['jupyterlab-fanout:batches'] ?? null;
+}
+
+/** A batch of `n` generated and ended, shown in the sidebar. */
+async function batchOf(page: IJupyterLabPageFixture, prompt: string, n: number): Promise<any> {
+  const summary = await execute(page, 'fanout:generate', { prompt, n });
+  await execute(page, 'fanout:open');
+  for (let i = 1; i <= n; i++) {
+    await expect(card(page, i)).toHaveAttribute('data-status', 'complete');
+  }
+  return summary;
+}
+
+test('(a) a re-generate that ended, reloaded at once: the new attempt is there and shown', async ({
+  page,
+  request
+}) => {
+  const summary = await batchOf(page, `Keep the attempt ${Date.now()}`, 2);
+  const second = card(page, 2);
+  const position = second.locator('.jp-Fanout-attempt-position');
+  await second.locator('.jp-Fanout-regenerate').click();
+  await expect(position).toHaveText('2/2');
+  await expect(second).toHaveAttribute('data-status', 'complete');
+  // The user looks at attempt 1 a while: the workspace on the server holds that.
+  await second.getByRole('button', { name: 'Previous attempt' }).click();
+  await expect(position).toHaveText('1/2');
+  await expect
+    .poll(async () => (await workspaceBatches(request))?.refs?.find((r: any) => r.batchId === summary.batchId)?.shown, {
+      timeout: 20000
+    })
+    .toEqual({ '2': 1 });
+
+  // Re-generate again: attempt 3 is shown; the reload comes as soon as it has ended.
+  await second.locator('.jp-Fanout-regenerate').click();
+  await expect(position).toHaveText('3/3');
+  await expect(second).toHaveAttribute('data-status', 'complete');
+  const third = await cardText(page, 2);
+  expect(third.length).toBeGreaterThan(20);
+  await reload(page);
+
+  const again = card(page, 2);
+  await expect(again.locator('.jp-Fanout-attempt-position')).toHaveText('3/3');
+  await expect(again.locator('.jp-Fanout-response-text')).toHaveText(third);
+  const after = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
+  expect(after.responses[1].attempts.map((a: any) => a.attempt)).toEqual([1, 2, 3]);
+});
+
+test('(a) going back to an earlier attempt, reloaded at once: that attempt is shown', async ({ page }) => {
+  await batchOf(page, `Keep the attempt shown ${Date.now()}`, 2);
+  const second = card(page, 2);
+  const position = second.locator('.jp-Fanout-attempt-position');
+  await second.locator('.jp-Fanout-regenerate').click();
+  await expect(position).toHaveText('2/2');
+  await expect(second).toHaveAttribute('data-status', 'complete');
+  await second.getByRole('button', { name: 'Previous attempt' }).click();
+  await expect(position).toHaveText('1/2');
+  const first = await cardText(page, 2);
+  await reload(page);
+
+  await expect(card(page, 2).locator('.jp-Fanout-attempt-position')).toHaveText('1/2');
+  await expect(card(page, 2).locator('.jp-Fanout-response-text')).toHaveText(first);
+});
+
+test('(b) a fuse that ended, reloaded at once: the fused response is there', async ({ page }) => {
+  const summary = await batchOf(page, `Keep the fused one ${Date.now()}`, 2);
+  const started = await execute(page, 'fanout:fuse', { batchId: summary.batchId, responseIds: ['1', '2'] });
+  expect(started).toEqual({ batchId: summary.batchId, responseId: '3' });
+  const fused = card(page, 3);
+  await expect(fused.locator('.jp-Fanout-response-status')).toHaveAttribute('data-status', 'complete');
+  const text = await cardText(page, 3);
+  expect(text.startsWith('Fused answer from 2 drafts.')).toBe(true);
+  await reload(page);
+
+  await expect(card(page, 3).locator('.jp-Fanout-fusedBadge')).toHaveText('Fused');
+  await expect(card(page, 3).locator('.jp-Fanout-response-text')).toHaveText(text);
+  const after = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
+  expect(after.responses.map((r: any) => r.id)).toEqual(['1', '2', '3']);
+  expect(after.responses[2].fusion.sources.map((s: any) => s.responseId)).toEqual(['1', '2']);
+});
+
+test('(c) a pick, a rating and a rename, reloaded at once: all kept', async ({ page }) => {
+  const summary = await batchOf(page, `Keep the verdicts ${Date.now()}`, 2);
+  const title = `Renamed ${Date.now()}`;
+  await execute(page, 'fanout:pick', { batchId: summary.batchId, responseId: '2' });
+  await execute(page, 'fanout:rate', { batchId: summary.batchId, responseId: '1', rating: 4 });
+  await execute(page, 'fanout:rename-batch', { batchId: summary.batchId, title });
+  await expect(card(page, 2).locator('.jp-Fanout-winner')).toBeVisible();
+  await expect(card(page, 1).locator('.jp-Fanout-stars')).toHaveAttribute('data-rating', '4');
+  await reload(page);
+
+  await expect(page.locator(`${BATCH}[data-batch-id="${summary.batchId}"]`)).toBeVisible();
+  await expect(card(page, 2).locator('.jp-Fanout-winner')).toBeVisible();
+  await expect(card(page, 1).locator('.jp-Fanout-winner')).toHaveCount(0);
+  await expect(card(page, 1).locator('.jp-Fanout-stars')).toHaveAttribute('data-rating', '4');
+  const after = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
+  expect(after.pick).toMatchObject({ responseId: '2', attempt: 1 });
+  const listed = await execute(page, 'fanout:list-batches', { limit: 50 });
+  expect(listed.find((b: any) => b.id === summary.batchId)?.title).toBe(title);
+});
+
+test('(d) a new batch that ended, reloaded at once: it is there, every response with its text', async ({ page }) => {
+  const summary = await batchOf(page, `Keep the new batch ${Date.now()}`, 3);
+  const texts = [await cardText(page, 1), await cardText(page, 2), await cardText(page, 3)];
+  await reload(page);
+
+  await expect(page.locator(`${BATCH}[data-batch-id="${summary.batchId}"]`)).toBeVisible();
+  for (let i = 1; i <= 3; i++) {
+    await expect(card(page, i)).toHaveAttribute('data-status', 'complete');
+    await expect(card(page, i).locator('.jp-Fanout-response-text')).toHaveText(texts[i - 1]);
+  }
+});
