@@ -69,6 +69,73 @@ async function batchOf(page: IJupyterLabPageFixture, prompt: string, n: number):
   return summary;
 }
 
+/**
+ * A batch of `n` that the workspace on the server keeps whole (not by reference): as when the
+ * store had not recorded its end yet when the page looked (here: the page's reads of the stored
+ * batch fail while it is made).
+ */
+async function batchKeptWhole(
+  page: IJupyterLabPageFixture,
+  request: APIRequestContext,
+  prompt: string,
+  n: number
+): Promise<any> {
+  let failing = true;
+  await page.route(/\/fanout\/batches\/[^/?]+(\?.*)?$/, route =>
+    failing && route.request().method() === 'GET'
+      ? route.fulfill({ status: 503, contentType: 'application/json', body: '{"message": "busy"}' })
+      : route.fallback()
+  );
+  const summary = await batchOf(page, prompt, n);
+  await expect
+    .poll(
+      async () => {
+        const saved = await workspaceBatches(request);
+        const whole = saved?.batches?.find((b: any) => b.batchId === summary.batchId);
+        return whole?.responses?.map((r: any) => r.status) ?? null;
+      },
+      { timeout: 20000 }
+    )
+    .toEqual(Array(n).fill('complete'));
+  failing = false;
+  return summary;
+}
+
+/**
+ * From now on the page's workspace saves do not reach the server: JupyterLab sends them a
+ * moment after the page saved (`IStateDB.save` has resolved by then), and a reload in that
+ * moment cuts them off. `sent()` waits until the page has sent one written after `since`.
+ */
+async function holdWorkspaceSaves(page: IJupyterLabPageFixture) {
+  const held: any[] = [];
+  await page.route(
+    url => url.pathname.startsWith('/lab/api/workspaces/'),
+    async route => {
+      if (route.request().method() !== 'PUT') {
+        await route.fallback();
+        return;
+      }
+      held.push(route.request().postDataJSON());
+      // Never answered: the reload cancels it.
+    }
+  );
+  return {
+    sent: async (since: number) => {
+      await expect
+        .poll(() => held.some(body => (body?.data?.['jupyterlab-fanout:batches']?.savedAt ?? 0) > since), {
+          timeout: 20000
+        })
+        .toBe(true);
+    }
+  };
+}
+
+/** Reload at once, with what the page sent last not on the server. */
+async function reloadCuttingOff(page: IJupyterLabPageFixture): Promise<void> {
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await reload(page);
+}
+
 test('(a) a re-generate that ended, reloaded at once: the new attempt is there and shown', async ({
   page,
   request
@@ -88,13 +155,16 @@ test('(a) a re-generate that ended, reloaded at once: the new attempt is there a
     })
     .toEqual({ '2': 1 });
 
-  // Re-generate again: attempt 3 is shown; the reload comes as soon as it has ended.
+  // Re-generate again: attempt 3 is shown; the reload comes as soon as the page has saved.
+  const saves = await holdWorkspaceSaves(page);
+  const since = Date.now();
   await second.locator('.jp-Fanout-regenerate').click();
   await expect(position).toHaveText('3/3');
   await expect(second).toHaveAttribute('data-status', 'complete');
   const third = await cardText(page, 2);
   expect(third.length).toBeGreaterThan(20);
-  await reload(page);
+  await saves.sent(since);
+  await reloadCuttingOff(page);
 
   const again = card(page, 2);
   await expect(again.locator('.jp-Fanout-attempt-position')).toHaveText('3/3');
@@ -103,48 +173,88 @@ test('(a) a re-generate that ended, reloaded at once: the new attempt is there a
   expect(after.responses[1].attempts.map((a: any) => a.attempt)).toEqual([1, 2, 3]);
 });
 
-test('(a) going back to an earlier attempt, reloaded at once: that attempt is shown', async ({ page }) => {
+test('(a) back to an earlier attempt, reloaded at once: that attempt is shown', async ({ page }) => {
   await batchOf(page, `Keep the attempt shown ${Date.now()}`, 2);
   const second = card(page, 2);
   const position = second.locator('.jp-Fanout-attempt-position');
   await second.locator('.jp-Fanout-regenerate').click();
   await expect(position).toHaveText('2/2');
   await expect(second).toHaveAttribute('data-status', 'complete');
+  const saves = await holdWorkspaceSaves(page);
+  const since = Date.now();
   await second.getByRole('button', { name: 'Previous attempt' }).click();
   await expect(position).toHaveText('1/2');
   const first = await cardText(page, 2);
-  await reload(page);
+  await saves.sent(since);
+  await reloadCuttingOff(page);
 
   await expect(card(page, 2).locator('.jp-Fanout-attempt-position')).toHaveText('1/2');
   await expect(card(page, 2).locator('.jp-Fanout-response-text')).toHaveText(first);
 });
 
-test('(b) a fuse that ended, reloaded at once: the fused response is there', async ({ page }) => {
-  const summary = await batchOf(page, `Keep the fused one ${Date.now()}`, 2);
-  const started = await execute(page, 'fanout:fuse', { batchId: summary.batchId, responseIds: ['1', '2'] });
-  expect(started).toEqual({ batchId: summary.batchId, responseId: '3' });
+/** Fuse responses 1 and 2 of `batchId` and wait for the fused card (3) to end; its text. */
+async function fuse(page: IJupyterLabPageFixture, batchId: string): Promise<string> {
+  const started = await execute(page, 'fanout:fuse', { batchId, responseIds: ['1', '2'] });
+  expect(started).toEqual({ batchId, responseId: '3' });
   const fused = card(page, 3);
   await expect(fused.locator('.jp-Fanout-response-status')).toHaveAttribute('data-status', 'complete');
   const text = await cardText(page, 3);
   expect(text.startsWith('Fused answer from 2 drafts.')).toBe(true);
-  await reload(page);
+  return text;
+}
 
+/** The fused card (3) of the batch shown, with `text`, and the batch's summary saying what it fused. */
+async function expectFused(page: IJupyterLabPageFixture, batchId: string, text: string): Promise<void> {
   await expect(card(page, 3).locator('.jp-Fanout-fusedBadge')).toHaveText('Fused');
   await expect(card(page, 3).locator('.jp-Fanout-response-text')).toHaveText(text);
-  const after = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
+  const after = await execute(page, 'fanout:get-batch', { batchId });
   expect(after.responses.map((r: any) => r.id)).toEqual(['1', '2', '3']);
   expect(after.responses[2].fusion.sources.map((s: any) => s.responseId)).toEqual(['1', '2']);
+}
+
+test('(b) a fuse that ended, reloaded at once: the fused response is there', async ({ page, request }) => {
+  const summary = await batchKeptWhole(page, request, `Keep the fused one ${Date.now()}`, 2);
+  const saves = await holdWorkspaceSaves(page);
+  const since = Date.now();
+  const text = await fuse(page, summary.batchId);
+  await saves.sent(since);
+  await reloadCuttingOff(page);
+  await expectFused(page, summary.batchId, text);
 });
 
-test('(c) a pick, a rating and a rename, reloaded at once: all kept', async ({ page }) => {
-  const summary = await batchOf(page, `Keep the verdicts ${Date.now()}`, 2);
+test('(b) a fuse that ended, the workspace opened at once in another browser: the store has the fused response', async ({
+  page,
+  request,
+  browser
+}) => {
+  const summary = await batchKeptWhole(page, request, `Fused, another browser ${Date.now()}`, 2);
+  const saves = await holdWorkspaceSaves(page);
+  const since = Date.now();
+  const text = await fuse(page, summary.batchId);
+  await saves.sent(since);
+  // The workspace on the server still has the batch as it was before the fuse, and another
+  // browser has nothing in local storage: only the store has the fused response.
+  const elsewhere = await browser.newContext({ baseURL: new URL(page.url()).origin });
+  const other = (await elsewhere.newPage()) as IJupyterLabPageFixture;
+  await other.goto(`lab/workspaces/${workspace}`);
+  await labReady(other);
+  await execute(other, 'fanout:open');
+  await expectFused(other, summary.batchId, text);
+  await elsewhere.close();
+});
+
+test('(c) a pick, a rating and a rename, reloaded at once: all kept', async ({ page, request }) => {
+  const summary = await batchKeptWhole(page, request, `Keep the verdicts ${Date.now()}`, 2);
   const title = `Renamed ${Date.now()}`;
+  const saves = await holdWorkspaceSaves(page);
+  const since = Date.now();
   await execute(page, 'fanout:pick', { batchId: summary.batchId, responseId: '2' });
   await execute(page, 'fanout:rate', { batchId: summary.batchId, responseId: '1', rating: 4 });
   await execute(page, 'fanout:rename-batch', { batchId: summary.batchId, title });
   await expect(card(page, 2).locator('.jp-Fanout-winner')).toBeVisible();
   await expect(card(page, 1).locator('.jp-Fanout-stars')).toHaveAttribute('data-rating', '4');
-  await reload(page);
+  await saves.sent(since);
+  await reloadCuttingOff(page);
 
   await expect(page.locator(`${BATCH}[data-batch-id="${summary.batchId}"]`)).toBeVisible();
   await expect(card(page, 2).locator('.jp-Fanout-winner')).toBeVisible();
@@ -152,14 +262,18 @@ test('(c) a pick, a rating and a rename, reloaded at once: all kept', async ({ p
   await expect(card(page, 1).locator('.jp-Fanout-stars')).toHaveAttribute('data-rating', '4');
   const after = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
   expect(after.pick).toMatchObject({ responseId: '2', attempt: 1 });
-  const listed = await execute(page, 'fanout:list-batches', { limit: 50 });
-  expect(listed.find((b: any) => b.id === summary.batchId)?.title).toBe(title);
+  // The title is the store's (History lists it).
+  await execute(page, 'fanout:show-history');
+  await expect(page.locator(`.jp-Fanout-historyItem[data-batch-id="${summary.batchId}"]`)).toContainText(title);
 });
 
 test('(d) a new batch that ended, reloaded at once: it is there, every response with its text', async ({ page }) => {
+  const saves = await holdWorkspaceSaves(page);
+  const since = Date.now();
   const summary = await batchOf(page, `Keep the new batch ${Date.now()}`, 3);
   const texts = [await cardText(page, 1), await cardText(page, 2), await cardText(page, 3)];
-  await reload(page);
+  await saves.sent(since);
+  await reloadCuttingOff(page);
 
   await expect(page.locator(`${BATCH}[data-batch-id="${summary.batchId}"]`)).toBeVisible();
   for (let i = 1; i <= 3; i++) {
