@@ -104,7 +104,8 @@ async function batchKeptWhole(
 /**
  * From now on the page's workspace saves do not reach the server: JupyterLab sends them a
  * moment after the page saved (`IStateDB.save` has resolved by then), and a reload in that
- * moment cuts them off. `sent()` waits until the page has sent one written after `since`.
+ * moment cuts them off. `sent(check)` waits until the page has sent a save of its batches for
+ * which `check` holds (the last one the change makes: the page has nothing left to save).
  */
 async function holdWorkspaceSaves(page: IJupyterLabPageFixture) {
   const held: any[] = [];
@@ -120,11 +121,9 @@ async function holdWorkspaceSaves(page: IJupyterLabPageFixture) {
     }
   );
   return {
-    sent: async (since: number) => {
+    sent: async (check: (saved: any) => boolean) => {
       await expect
-        .poll(() => held.some(body => (body?.data?.['jupyterlab-fanout:batches']?.savedAt ?? 0) > since), {
-          timeout: 20000
-        })
+        .poll(() => held.some(body => check(body?.data?.['jupyterlab-fanout:batches'] ?? {})), { timeout: 20000 })
         .toBe(true);
     }
   };
@@ -157,13 +156,13 @@ test('(a) a re-generate that ended, reloaded at once: the new attempt is there a
 
   // Re-generate again: attempt 3 is shown; the reload comes as soon as the page has saved.
   const saves = await holdWorkspaceSaves(page);
-  const since = Date.now();
   await second.locator('.jp-Fanout-regenerate').click();
   await expect(position).toHaveText('3/3');
   await expect(second).toHaveAttribute('data-status', 'complete');
   const third = await cardText(page, 2);
   expect(third.length).toBeGreaterThan(20);
-  await saves.sent(since);
+  // Its last save: a reference, attempt 3 (the latest) shown.
+  await saves.sent(saved => saved.refs?.some((r: any) => r.batchId === summary.batchId && r.shown === undefined));
   await reloadCuttingOff(page);
 
   const again = card(page, 2);
@@ -174,18 +173,17 @@ test('(a) a re-generate that ended, reloaded at once: the new attempt is there a
 });
 
 test('(a) back to an earlier attempt, reloaded at once: that attempt is shown', async ({ page }) => {
-  await batchOf(page, `Keep the attempt shown ${Date.now()}`, 2);
+  const summary = await batchOf(page, `Keep the attempt shown ${Date.now()}`, 2);
   const second = card(page, 2);
   const position = second.locator('.jp-Fanout-attempt-position');
   await second.locator('.jp-Fanout-regenerate').click();
   await expect(position).toHaveText('2/2');
   await expect(second).toHaveAttribute('data-status', 'complete');
   const saves = await holdWorkspaceSaves(page);
-  const since = Date.now();
   await second.getByRole('button', { name: 'Previous attempt' }).click();
   await expect(position).toHaveText('1/2');
   const first = await cardText(page, 2);
-  await saves.sent(since);
+  await saves.sent(saved => saved.refs?.some((r: any) => r.batchId === summary.batchId && r.shown?.['2'] === 1));
   await reloadCuttingOff(page);
 
   await expect(card(page, 2).locator('.jp-Fanout-attempt-position')).toHaveText('1/2');
@@ -215,9 +213,9 @@ async function expectFused(page: IJupyterLabPageFixture, batchId: string, text: 
 test('(b) a fuse that ended, reloaded at once: the fused response is there', async ({ page, request }) => {
   const summary = await batchKeptWhole(page, request, `Keep the fused one ${Date.now()}`, 2);
   const saves = await holdWorkspaceSaves(page);
-  const since = Date.now();
   const text = await fuse(page, summary.batchId);
-  await saves.sent(since);
+  // Its last save: a reference (the store has the fused response).
+  await saves.sent(saved => saved.refs?.some((r: any) => r.batchId === summary.batchId));
   await reloadCuttingOff(page);
   await expectFused(page, summary.batchId, text);
 });
@@ -229,9 +227,8 @@ test('(b) a fuse that ended, the workspace opened at once in another browser: th
 }) => {
   const summary = await batchKeptWhole(page, request, `Fused, another browser ${Date.now()}`, 2);
   const saves = await holdWorkspaceSaves(page);
-  const since = Date.now();
   const text = await fuse(page, summary.batchId);
-  await saves.sent(since);
+  await saves.sent(saved => saved.refs?.some((r: any) => r.batchId === summary.batchId));
   // The workspace on the server still has the batch as it was before the fuse, and another
   // browser has nothing in local storage: only the store has the fused response.
   const elsewhere = await browser.newContext({ baseURL: new URL(page.url()).origin });
@@ -247,13 +244,15 @@ test('(c) a pick, a rating and a rename, reloaded at once: all kept', async ({ p
   const summary = await batchKeptWhole(page, request, `Keep the verdicts ${Date.now()}`, 2);
   const title = `Renamed ${Date.now()}`;
   const saves = await holdWorkspaceSaves(page);
-  const since = Date.now();
   await execute(page, 'fanout:pick', { batchId: summary.batchId, responseId: '2' });
   await execute(page, 'fanout:rate', { batchId: summary.batchId, responseId: '1', rating: 4 });
   await execute(page, 'fanout:rename-batch', { batchId: summary.batchId, title });
   await expect(card(page, 2).locator('.jp-Fanout-winner')).toBeVisible();
   await expect(card(page, 1).locator('.jp-Fanout-stars')).toHaveAttribute('data-rating', '4');
-  await saves.sent(since);
+  await saves.sent(saved => {
+    const whole = saved.batches?.find((b: any) => b.batchId === summary.batchId);
+    return whole?.pick?.responseId === '2' && whole?.ratings?.some((r: any) => r.rating === 4);
+  });
   await reloadCuttingOff(page);
 
   await expect(page.locator(`${BATCH}[data-batch-id="${summary.batchId}"]`)).toBeVisible();
@@ -269,10 +268,9 @@ test('(c) a pick, a rating and a rename, reloaded at once: all kept', async ({ p
 
 test('(d) a new batch that ended, reloaded at once: it is there, every response with its text', async ({ page }) => {
   const saves = await holdWorkspaceSaves(page);
-  const since = Date.now();
   const summary = await batchOf(page, `Keep the new batch ${Date.now()}`, 3);
   const texts = [await cardText(page, 1), await cardText(page, 2), await cardText(page, 3)];
-  await saves.sent(since);
+  await saves.sent(saved => saved.refs?.some((r: any) => r.batchId === summary.batchId));
   await reloadCuttingOff(page);
 
   await expect(page.locator(`${BATCH}[data-batch-id="${summary.batchId}"]`)).toBeVisible();
