@@ -210,7 +210,7 @@ async function expectFused(page: IJupyterLabPageFixture, batchId: string, text: 
   expect(after.responses[2].fusion.sources.map((s: any) => s.responseId)).toEqual(['1', '2']);
 }
 
-test('(b) a fuse that ended, reloaded at once: the fused response is there', async ({ page, request }) => {
+test('(b) a fuse that ended, reloaded at once: the fused response is there', async ({ page, request }, testInfo) => {
   const summary = await batchKeptWhole(page, request, `Keep the fused one ${Date.now()}`, 2);
   const saves = await holdWorkspaceSaves(page);
   const text = await fuse(page, summary.batchId);
@@ -218,6 +218,8 @@ test('(b) a fuse that ended, reloaded at once: the fused response is there', asy
   await saves.sent(saved => saved.refs?.some((r: any) => r.batchId === summary.batchId));
   await reloadCuttingOff(page);
   await expectFused(page, summary.batchId, text);
+  await page.mouse.move(0, 0);
+  await page.locator('#jupyterlab-fanout-sidebar').screenshot({ path: testInfo.outputPath('fused-after-reload.png') });
 });
 
 test('(b) a fuse that ended, the workspace opened at once in another browser: the store has the fused response', async ({
