@@ -138,7 +138,7 @@ async function reloadCuttingOff(page: IJupyterLabPageFixture): Promise<void> {
 test('(a) a re-generate that ended, reloaded at once: the new attempt is there and shown', async ({
   page,
   request
-}) => {
+}, testInfo) => {
   const summary = await batchOf(page, `Keep the attempt ${Date.now()}`, 2);
   const second = card(page, 2);
   const position = second.locator('.jp-Fanout-attempt-position');
@@ -170,6 +170,13 @@ test('(a) a re-generate that ended, reloaded at once: the new attempt is there a
   await expect(again.locator('.jp-Fanout-response-text')).toHaveText(third);
   const after = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
   expect(after.responses[1].attempts.map((a: any) => a.attempt)).toEqual([1, 2, 3]);
+  // (Galata's theme helper lost its page handle with the reload: JupyterLab's own command.)
+  await execute(page, 'apputils:change-theme', { theme: 'JupyterLab Dark' });
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
+  await page.mouse.move(0, 0);
+  await page
+    .locator('#jupyterlab-fanout-sidebar')
+    .screenshot({ path: testInfo.outputPath('attempt-after-reload-dark.png') });
 });
 
 test('(a) back to an earlier attempt, reloaded at once: that attempt is shown', async ({ page }) => {
