@@ -174,9 +174,9 @@ test('(a) a re-generate that ended, reloaded at once: the new attempt is there a
   await execute(page, 'apputils:change-theme', { theme: 'JupyterLab Dark' });
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'false');
   await page.mouse.move(0, 0);
-  await page
-    .locator('#jupyterlab-fanout-sidebar')
-    .screenshot({ path: testInfo.outputPath('attempt-after-reload-dark.png') });
+  await card(page, 2).screenshot({ path: testInfo.outputPath('attempt-after-reload-dark.png') });
+  await execute(page, 'apputils:change-theme', { theme: 'JupyterLab Light' });
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-light', 'true');
 });
 
 test('(a) back to an earlier attempt, reloaded at once: that attempt is shown', async ({ page }) => {
@@ -226,7 +226,7 @@ test('(b) a fuse that ended, reloaded at once: the fused response is there', asy
   await reloadCuttingOff(page);
   await expectFused(page, summary.batchId, text);
   await page.mouse.move(0, 0);
-  await page.locator('#jupyterlab-fanout-sidebar').screenshot({ path: testInfo.outputPath('fused-after-reload.png') });
+  await card(page, 3).screenshot({ path: testInfo.outputPath('fused-after-reload-light.png') });
 });
 
 test('(b) a fuse that ended, the workspace opened at once in another browser: the store has the fused response', async ({
