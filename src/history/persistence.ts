@@ -2,7 +2,10 @@
  * Nothing a user generated is lost on a reload: the newest batches are saved in JupyterLab's
  * state database (the workspace) while they change, and brought back at start-up. What changed
  * since the last save when the page goes away (a reload in the middle of a batch) is written to
- * the browser's local storage at that moment, and preferred at start-up when it is newer.
+ * the browser's local storage at that moment, and preferred at start-up when it is newer. So is
+ * what was saved shortly before (`settleMs`): `IStateDB.save` resolves before the workspace
+ * reaches the server (JupyterLab sends it after a pause), so a reload right after a save would
+ * otherwise find the workspace of before it.
  *
  * With a working store (`options.stored`), an ended batch the store is seen to hold whole (each
  * response's latest attempt there, ended) is saved as a reference only (`refs`: its id, when,
@@ -11,6 +14,13 @@
  * saved whole as before. A reference the store cannot answer for now (503, the network) is kept
  * and tried again at the next start, reported once; one the store no longer has (deleted
  * elsewhere) is dropped.
+ *
+ * The store is the truth for what a batch holds (its responses, attempts, texts, verdicts); what
+ * the workspace adds is the view: which batches the page shows and the attempt each response
+ * shows. So an ended batch the workspace kept whole is read from the store too at start-up, and
+ * the store's copy is shown when it holds every attempt the workspace's copy has (a stale
+ * workspace copy, written before a fuse or a re-generate reached it, does not hide them); the
+ * workspace's copy only when the store lacks something of it or cannot answer.
  */
 import type { IStateDB } from '@jupyterlab/statedb';
 import type { ReadonlyPartialJSONValue } from '@lumino/coreutils';
@@ -66,6 +76,11 @@ export interface IPersistOptions {
   page?: { addEventListener(type: 'pagehide', listener: () => void): void };
   /** Clock (ms since the epoch). */
   now?: () => number;
+  /**
+   * How long after a save the workspace may still not be on the server (ms): a page that goes
+   * away within it leaves its batches in local storage too.
+   */
+  settleMs?: number;
   /** The server's store: ended batches it holds are saved by reference. */
   stored?: IStoredBatches;
 }
@@ -90,50 +105,114 @@ function readSaved(value: unknown): ISaved | null {
 
 const RUNNING = new Set(['pending', 'connecting', 'thinking', 'generating']);
 
+/** True when every response of `summary` has ended. */
+function ended(summary: IBatchSummary): boolean {
+  return Array.isArray(summary?.responses) && summary.responses.every(r => !RUNNING.has(r?.status));
+}
+
 /**
- * Put the referenced batches back, read from the store, each in its place by time with the
- * attempts shown it had; what was read leaves `pending`. One report for those that could not be
- * read now (they stay in `pending`, saved again); those the store no longer has are dropped.
+ * Whether the store's `copy` of a batch can stand in for the workspace's `whole` copy: it has
+ * every response of it, each at the same attempt or a later one, and an attempt the workspace
+ * has as ended the store has ended too (the store has caught up with everything the page saw).
  */
-async function restoreRefs(
+export function storeCovers(copy: IBatchSummary, whole: IBatchSummary): boolean {
+  return whole.responses.every(saved => {
+    const there = copy.responses.find(r => r.id === saved.id);
+    if (!there || there.attempt < saved.attempt) {
+      return false;
+    }
+    return there.attempt > saved.attempt || !RUNNING.has(there.status) || RUNNING.has(saved.status);
+  });
+}
+
+/** What the workspace had of a batch: a reference, or (`whole`) the ended batch itself. */
+interface IRestoring {
+  ref: IBatchRef;
+  whole?: IBatchSummary;
+}
+
+/**
+ * Put the batches the workspace had back, read from the store, each in its place by time with the
+ * attempts shown it had: the references (`pending`; what was read leaves it) and the ended batches
+ * it kept whole (`whole`: the store's copy when it holds all of it, else the workspace's). One
+ * report for references that could not be read now (they stay in `pending`, saved again); those
+ * the store no longer has are dropped. A whole batch the store cannot give is restored as kept.
+ */
+async function restoreFromStore(
   model: IFanoutModel,
   stored: IStoredBatches,
   pending: Map<string, IBatchRef>,
+  whole: IBatchSummary[],
   verified: Map<string, string>,
   signature: (summary: IBatchSummary) => string
 ): Promise<void> {
-  const refs = [...pending.values()];
+  const restoring: IRestoring[] = [
+    ...[...pending.values()].map(ref => ({ ref })),
+    ...whole.map(summary => ({ ref: { batchId: summary.batchId, createdAt: summary.createdAt ?? 0 }, whole: summary }))
+  ];
   const failed: string[] = [];
-  await Promise.all(
-    refs.map(async ref => {
-      let summary: IBatchSummary;
+  const read = await Promise.all(
+    restoring.map(async ({ ref, whole }) => {
       try {
-        summary = await stored.read(ref.batchId);
+        return await stored.read(ref.batchId);
       } catch (error) {
-        if ((error as { response?: { status?: number } })?.response?.status === 404) {
+        if (whole) {
+          console.debug(`jupyterlab-fanout: batch ${ref.batchId} is restored as the workspace kept it`, error);
+        } else if ((error as { response?: { status?: number } })?.response?.status === 404) {
           console.warn(`jupyterlab-fanout: batch ${ref.batchId} is no longer in the store: not restored`);
           pending.delete(ref.batchId);
         } else {
           failed.push(`${ref.batchId}: ${(error as Error)?.message ?? error}`);
         }
-        return;
-      }
-      pending.delete(ref.batchId);
-      // Already here when the page opened it from the store first (a command run at start-up):
-      // it is not opened twice, and still shows the attempts the workspace had shown.
-      if (!model.batches.some(b => b.id === ref.batchId)) {
-        model.open(summary);
-        verified.set(ref.batchId, signature(summary));
-      }
-      for (const [responseId, attempt] of Object.entries(ref.shown ?? {})) {
-        try {
-          model.showAttempt(ref.batchId, responseId, attempt);
-        } catch (error) {
-          console.warn(`jupyterlab-fanout: batch ${ref.batchId}: attempt ${attempt} of ${responseId} not shown`, error);
-        }
+        return null;
       }
     })
   );
+  // Newest first, so that each goes after those already put back (as the saved list was).
+  const order = restoring.map((entry, i) => ({ ...entry, copy: read[i] }));
+  order.sort((a, b) => b.ref.createdAt - a.ref.createdAt);
+  for (const { ref, whole, copy } of order) {
+    let shown: Record<string, number> = ref.shown ?? {};
+    if (!whole) {
+      if (!copy) {
+        continue;
+      }
+      pending.delete(ref.batchId);
+    } else {
+      shown = {};
+      for (const r of whole.responses) {
+        // The attempt shown, unless the store has a later attempt (shown as it began).
+        const there = copy?.responses.find(c => c.id === r.id);
+        if (typeof r.shownAttempt === 'number' && (!there || there.attempt === r.attempt)) {
+          shown[r.id] = r.shownAttempt;
+        }
+      }
+    }
+    // Already here when the page opened it from the store first (a command run at start-up):
+    // it is not opened twice, and still shows the attempts the workspace had shown.
+    if (!model.batches.some(b => b.id === ref.batchId)) {
+      if (copy && (!whole || storeCovers(copy, whole))) {
+        try {
+          model.open(copy);
+          verified.set(ref.batchId, signature(copy));
+        } catch (error) {
+          console.warn(`jupyterlab-fanout: batch ${ref.batchId} could not be opened from the store`, error);
+          if (whole) {
+            model.restore([whole]);
+          }
+        }
+      } else if (whole) {
+        model.restore([whole]);
+      }
+    }
+    for (const [responseId, attempt] of Object.entries(shown)) {
+      try {
+        model.showAttempt(ref.batchId, responseId, attempt);
+      } catch (error) {
+        console.warn(`jupyterlab-fanout: batch ${ref.batchId}: attempt ${attempt} of ${responseId} not shown`, error);
+      }
+    }
+  }
   if (failed.length && stored.report) {
     stored.report(
       `Fanout could not read ${failed.length} batches of this workspace from the server's store (${failed
@@ -174,19 +253,33 @@ export async function persistBatches(
   const storage = options.storage === undefined ? (globalThis.localStorage ?? null) : options.storage;
   const workspace = options.workspace ?? '';
   const now = options.now ?? (() => Date.now());
+  const settleMs = options.settleMs ?? 10_000;
 
   const saved = readSaved(await state.fetch(KEY));
   const unsaved = readUnsaved(storage, workspace);
   const newest = unsaved && unsaved.savedAt > (saved?.savedAt ?? -1) ? unsaved : saved;
-  if (newest) {
-    model.restore(newest.batches);
-  }
   const stored = options.stored ?? null;
+  /**
+   * The ended batches the workspace kept whole, while the store is asked for its copy (with a
+   * store): saved again as they were until then. Running ones are restored at once (reattached).
+   */
+  const held = new Map<string, IBatchSummary>();
+  if (newest) {
+    const now_: IBatchSummary[] = [];
+    for (const summary of newest.batches) {
+      if (stored && ended(summary) && typeof summary.batchId === 'string') {
+        held.set(summary.batchId, summary);
+      } else {
+        now_.push(summary);
+      }
+    }
+    model.restore(now_);
+  }
   /** Batch id → the attempt numbers of the store's copy, seen ended (what a reference needs). */
   const verified = new Map<string, string>();
   /** References not read back yet (the store could not answer): saved again as they were. */
   const pending = new Map<string, IBatchRef>();
-  for (const ref of [...(saved?.refs ?? []), ...(unsaved?.refs ?? [])]) {
+  for (const ref of newest?.refs ?? []) {
     // Also those already here (opened while the workspace was read): they take the attempts shown.
     pending.set(ref.batchId, ref);
   }
@@ -231,7 +324,13 @@ export async function persistBatches(
   const value = (): ISaved => {
     const summaries = model.save();
     if (!storeWorks) {
-      return { savedAt: now(), batches: summaries };
+      // (With the batches still waiting for the store's answer, as they were.)
+      const waiting = [...held.values()].filter(h => !summaries.some(s => s.batchId === h.batchId));
+      return {
+        savedAt: now(),
+        batches: [...summaries, ...waiting],
+        ...(pending.size ? { refs: [...pending.values()] } : {})
+      };
     }
     const batches: IBatchSummary[] = [];
     const refs: IBatchRef[] = [];
@@ -261,6 +360,11 @@ export async function persistBatches(
         refs.push(ref);
       }
     }
+    for (const summary of held.values()) {
+      if (!summaries.some(s => s.batchId === summary.batchId)) {
+        batches.push(summary);
+      }
+    }
     // Nothing kept about batches no longer saved (removed, or beyond the newest kept).
     for (const kept of [verified, lacking]) {
       for (const id of kept.keys()) {
@@ -276,9 +380,12 @@ export async function persistBatches(
   let timerIsIdle = false;
   /** Changes since the last save that completed. */
   let changed = false;
+  /** When the last save was handed to the state database (it reaches the server later). */
+  let lastSave: number | null = null;
   const save = () => {
     timer = null;
     changed = false;
+    lastSave = now();
     state
       .save(KEY, value() as unknown as ReadonlyPartialJSONValue)
       .then(() => {
@@ -313,7 +420,12 @@ export async function persistBatches(
   }
   if (stored) {
     storeWorks = await stored.works.catch(() => false);
-    await restoreRefs(model, stored, pending, verified, signature);
+    const whole = [...held.values()];
+    if (!storeWorks) {
+      model.restore(whole);
+    }
+    await restoreFromStore(model, stored, pending, storeWorks ? whole : [], verified, signature);
+    held.clear();
     if (storeWorks) {
       schedule(); // Ended batches the store holds become references.
     }
@@ -321,10 +433,18 @@ export async function persistBatches(
 
   let disposed = false;
   (options.page ?? globalThis.window)?.addEventListener('pagehide', () => {
-    if (disposed || !changed || !storage) {
+    // Also right after a save: the workspace may not have reached the server yet.
+    const settling = lastSave !== null && now() - lastSave < settleMs;
+    if (disposed || !(changed || settling) || !storage) {
       return;
     }
-    const snapshot: IUnsaved = { workspace, savedAt: now(), batches: model.save(), refs: [...pending.values()] };
+    const batches = model.save();
+    for (const summary of held.values()) {
+      if (!batches.some(s => s.batchId === summary.batchId)) {
+        batches.push(summary);
+      }
+    }
+    const snapshot: IUnsaved = { workspace, savedAt: now(), batches, refs: [...pending.values()] };
     try {
       storage.setItem(UNSAVED_KEY, JSON.stringify(snapshot));
     } catch (error) {

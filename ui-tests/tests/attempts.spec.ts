@@ -127,8 +127,7 @@ test.describe('Attempts are versions', () => {
       [2, 'error', '']
     ]);
 
-    // Kept across a reload, with the attempt shown.
-    await page.waitForTimeout(2000);
+    // Kept across a reload at once, with the attempt shown (reload-keep.spec.ts: at any moment).
     // A plain browser reload (Galata's own waits for a launcher the restored layout does not show).
     const loaded = page.waitForEvent('load');
     await page.evaluate(() => window.location.reload());

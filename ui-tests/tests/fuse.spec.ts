@@ -152,10 +152,7 @@ test.describe('Fuse', () => {
     // docs/fuse.png is this picture, copied from the test's output (a run does not rewrite docs/).
     await picture(page, summary.batchId, 4, testInfo.outputPath('fuse-light.png'));
 
-    // After a reload it is still there, fused, with the same text. (The workspace is written a
-    // moment after the last change, as in attempts.spec.ts: a reload at once may find the state
-    // of before the fuse, which is not what this checks.)
-    await page.waitForTimeout(3000);
+    // After a reload at once it is still there, fused, with the same text.
     await reload(page);
     await execute(page, 'fanout:open', { batchId: summary.batchId });
     await expect(card(page, 4).locator('.jp-Fanout-fusedBadge')).toHaveText('Fused');

@@ -6,6 +6,7 @@ import type { IStateDB } from '@jupyterlab/statedb';
 
 import { FanoutModel } from '../../model';
 import { persistBatches, UNSAVED_KEY } from '../persistence';
+import { savedSummary } from '../../model/saved';
 import type { IBatchSummary, IGenerateOptions } from '../../tokens';
 import type { IBatchConnection, IConnectionHandlers } from '../../engine';
 
@@ -159,21 +160,34 @@ describe('persistBatches', () => {
     }
   });
 
-  it('writes nothing when the page goes away with everything saved, and survives a full storage', async () => {
+  it('right after a save (not on the server yet) the page leaves a snapshot; once settled, nothing; survives a full storage', async () => {
     const { state } = memoryState();
     const page = new Page();
     const storage = new MemoryStorage();
     const { model, feed } = makeModel();
+    let clock = 1000;
     const persisted = await persistBatches(model, state, {
       storage: storage as unknown as Storage,
       page,
       workspace: 'w',
-      idleDelayMs: 0
+      idleDelayMs: 0,
+      settleMs: 2000,
+      now: () => clock
     });
     model.generate(options);
     feed(chunk('done', 'stop') + 'data: [DONE]\n\n');
     await new Promise(resolve => setTimeout(resolve, 5));
     await settle();
+    // Saved at 1000: `IStateDB.save` has resolved, but JupyterLab sends the workspace later.
+    clock = 2500;
+    page.hide();
+    expect(JSON.parse(storage.getItem(UNSAVED_KEY)!)).toMatchObject({
+      workspace: 'w',
+      savedAt: 2500,
+      batches: [{ responses: [{ content: 'done' }] }]
+    });
+    storage.removeItem(UNSAVED_KEY);
+    clock = 3000; // The save is long enough ago to be on the server.
     page.hide();
     expect(storage.getItem(UNSAVED_KEY)).toBeNull();
     persisted.dispose();
@@ -452,5 +466,188 @@ describe('persistBatches with a working store: ended batches by reference', () =
     expect(saved.refs).toBeUndefined();
     expect(store.stored.read).not.toHaveBeenCalled();
     persisted.dispose();
+  });
+});
+
+describe('persistBatches: the store is the truth for what a batch holds, the workspace for the view', () => {
+  function attemptsModel() {
+    let handlers: IConnectionHandlers | null = null;
+    const model = new FanoutModel({
+      connect: h => {
+        handlers = h;
+        return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
+      },
+      now: () => 0,
+      schedule: callback => callback(),
+      lingerMs: 0
+    });
+    return { model, handlers: () => handlers! };
+  }
+
+  /** A store whose reads answer from `copies` (404 for the others) once `gate` resolves. */
+  function fakeStore(copies: Map<string, IBatchSummary>, gate: Promise<void> = Promise.resolve()) {
+    return {
+      works: Promise.resolve(true),
+      read: jest.fn(async (id: string) => {
+        await gate;
+        const copy = copies.get(id);
+        if (!copy) {
+          throw Object.assign(new Error('404'), { response: { status: 404 } });
+        }
+        return JSON.parse(JSON.stringify(copy)) as IBatchSummary;
+      }),
+      report: jest.fn()
+    };
+  }
+
+  /** An ended batch of two responses; response 2 re-generated `extra` times. */
+  async function endedBatch(extra: number, page = attemptsModel()) {
+    const { model, handlers } = page;
+    const { batch, done } = model.generate({ ...options, n: 2 });
+    handlers().onData('1.1', encoder.encode(chunk('one', 'stop') + 'data: [DONE]\n\n'));
+    handlers().onData('2.1', encoder.encode(chunk('two', 'stop') + 'data: [DONE]\n\n'));
+    await done;
+    for (let i = 2; i <= extra + 1; i++) {
+      const again = model.regenerate(batch.id, '2');
+      handlers().onData(`2.${i}`, encoder.encode(chunk(`two, attempt ${i}`, 'stop') + 'data: [DONE]\n\n'));
+      await again;
+    }
+    return { model, batch, saved: () => savedSummary(batch.summary()) };
+  }
+
+  const wait = async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise(resolve => setTimeout(resolve, 2));
+      await settle();
+    }
+  };
+
+  it('a stale whole copy in the workspace does not hide a later attempt and a pick the store has', async () => {
+    // The workspace was written while the user looked at attempt 1 of response 2 of 2 ...
+    const { model, batch } = await endedBatch(1);
+    model.showAttempt(batch.id, '2', 1);
+    const { state } = memoryState({ savedAt: 1, batches: model.save() });
+    // ... then a third attempt and a pick reached the server (the store), not the workspace.
+    const later = await endedBatch(2);
+    const copy = { ...later.batch.summary(), batchId: batch.id, createdAt: batch.createdAt };
+    copy.pick = { responseId: '1', attempt: 1 };
+    const store = fakeStore(new Map([[batch.id, copy]]));
+
+    const page = attemptsModel();
+    (await persistBatches(page.model, state, { storage: null, page: new Page(), stored: store })).dispose();
+    const restored = page.model.getBatch(batch.id)!;
+    expect(restored.responses[1].attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([
+      [1, 'two'],
+      [2, 'two, attempt 2'],
+      [3, 'two, attempt 3']
+    ]);
+    // The attempt the workspace showed predates attempt 3: the latest is shown, as it began.
+    expect(restored.responses[1].shownAttempt).toBe(3);
+    expect(restored.pick).toEqual({ responseId: '1', attempt: 1 });
+    expect(store.read).toHaveBeenCalledWith(batch.id);
+  });
+
+  it('the attempt shown is the workspace’s when the store has nothing later', async () => {
+    const { model, batch } = await endedBatch(1);
+    model.showAttempt(batch.id, '2', 1);
+    const { state } = memoryState({ savedAt: 1, batches: model.save() });
+    const copy = batch.summary();
+    copy.ratings = [{ responseId: '2', attempt: 1, rating: 4 }];
+    const page = attemptsModel();
+    const store = fakeStore(new Map([[batch.id, copy]]));
+    (await persistBatches(page.model, state, { storage: null, page: new Page(), stored: store })).dispose();
+    const restored = page.model.getBatch(batch.id)!;
+    expect(restored.responses[1].shownAttempt).toBe(1);
+    expect(restored.summary().ratings).toEqual([{ responseId: '2', attempt: 1, rating: 4 }]);
+  });
+
+  it('the workspace’s copy is kept when the store lacks part of it or does not have it', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const one = attemptsModel();
+    const behind = await endedBatch(1, one); // the store has attempt 1 of response 2 only
+    const absent = await endedBatch(0, one); // the store has nothing (a direct-mode record that failed)
+    const older = await endedBatch(0);
+    const { state } = memoryState({ savedAt: 1, batches: [absent.saved(), behind.saved()] });
+    const copy = { ...older.batch.summary(), batchId: behind.batch.id, createdAt: behind.batch.createdAt };
+    const page = attemptsModel();
+    const store = fakeStore(new Map([[behind.batch.id, copy]]));
+    (await persistBatches(page.model, state, { storage: null, page: new Page(), stored: store })).dispose();
+    expect(page.model.getBatch(behind.batch.id)!.responses[1].attempts.map(a => a.attempt)).toEqual([1, 2]);
+    expect(page.model.getBatch(absent.batch.id)!.responses[0].snapshot().content).toBe('one');
+    expect(store.report).not.toHaveBeenCalled();
+    expect(warn).not.toHaveBeenCalled();
+    warn.mockRestore();
+  });
+
+  it('a save while the store is asked keeps the ended batches waiting for it; they come back newest first', async () => {
+    const one = attemptsModel();
+    const first = await endedBatch(0, one);
+    const second = await endedBatch(0, one);
+    const saved = one.model.save(); // newest first
+    expect(saved.map(b => b.batchId)).toEqual([second.batch.id, first.batch.id]);
+    const { state, values } = memoryState({ savedAt: 1, batches: saved });
+    let open!: () => void;
+    const gate = new Promise<void>(resolve => (open = resolve));
+    const store = fakeStore(
+      new Map([
+        [first.batch.id, first.batch.summary()],
+        [second.batch.id, second.batch.summary()]
+      ]),
+      gate
+    );
+    const page = attemptsModel();
+    const restoring = persistBatches(page.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      stored: store
+    });
+    await wait();
+    // The page starts a batch meanwhile: saved, with the two still waiting kept whole.
+    page.model.generate({ ...options, prompt: 'meanwhile' });
+    await wait();
+    const meanwhile = JSON.parse(values.get('jupyterlab-fanout:batches')!);
+    expect(meanwhile.batches.map((b: IBatchSummary) => b.batchId)).toEqual([
+      page.model.batches[0].id,
+      second.batch.id,
+      first.batch.id
+    ]);
+    open();
+    (await restoring).dispose();
+    expect(page.model.batches.map(b => b.id).slice(1)).toEqual([second.batch.id, first.batch.id]);
+  });
+
+  it('a batch removed after the workspace was saved does not come back from an older reference', async () => {
+    const one = attemptsModel();
+    const kept = await endedBatch(0, one);
+    const removed = await endedBatch(0, one);
+    const storage = new MemoryStorage();
+    // The workspace still refers to both; the snapshot the page left when it went away, newer, to one.
+    const { state } = memoryState({
+      savedAt: 1,
+      batches: [],
+      refs: [
+        { batchId: removed.batch.id, createdAt: removed.batch.createdAt },
+        { batchId: kept.batch.id, createdAt: kept.batch.createdAt }
+      ]
+    });
+    storage.setItem(UNSAVED_KEY, JSON.stringify({ workspace: 'w', savedAt: 2, batches: [kept.saved()], refs: [] }));
+    const store = fakeStore(
+      new Map([
+        [kept.batch.id, kept.batch.summary()],
+        [removed.batch.id, removed.batch.summary()]
+      ])
+    );
+    const page = attemptsModel();
+    (
+      await persistBatches(page.model, state, {
+        storage: storage as unknown as Storage,
+        workspace: 'w',
+        page: new Page(),
+        stored: store
+      })
+    ).dispose();
+    expect(page.model.batches.map(b => b.id)).toEqual([kept.batch.id]);
   });
 });
