@@ -241,7 +241,10 @@ def rate(comparisons: Sequence[Comparison], groups: Optional[Sequence[Hashable]]
     for k, g in enumerate(groups):
         members[g].append(k)
     rng = random.Random(seed)
-    if players and bootstrap > 0:
+    # One vote (one pair, or one ranking's pairs, which move together) resamples to itself every
+    # time: its interval would have no width, claiming a certainty one vote cannot give. No
+    # interval then (None, shown as "–"), until a second vote.
+    if players and bootstrap > 0 and len(order) >= 2:
         for _ in range(bootstrap):
             weights = [0.0] * len(cell_list)
             for _ in order:

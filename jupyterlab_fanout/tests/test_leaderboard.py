@@ -134,6 +134,17 @@ def test_bootstrap_resamples_a_ranking_as_one_group():
     assert by["A"]["ci_low"] >= 1000 - 1e-6 and by["C"]["ci_high"] <= 1000 + 1e-6
 
 
+def test_a_single_vote_has_no_interval():
+    # One vote (here one ranking's three pairs) resamples to itself: no width, so no interval
+    # rather than a zero-width one; a second vote brings it back.
+    one = L.rate([("A", "B", 1.0), ("A", "C", 1.0), ("B", "C", 1.0)], groups=["r1"] * 3)
+    assert [(r["ci_low"], r["ci_high"]) for r in one] == [(None, None)] * 3
+    assert one[0]["player"] == "A" and one[0]["score"] > one[1]["score"] > one[2]["score"]
+    assert all(r["ci_low"] is None for r in L.rate([("A", "B", 1.0)]))
+    two = L.rate([("A", "B", 1.0), ("A", "B", 0.0)])
+    assert all(r["ci_low"] is not None and r["ci_low"] <= r["score"] <= r["ci_high"] for r in two)
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="itself"):
         L.fit([("A", "A", 1.0)])
