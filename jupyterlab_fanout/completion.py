@@ -1,4 +1,5 @@
-"""One non-streamed chat completion through a configured upstream (the judge, judge.py).
+"""One non-streamed chat completion through a configured upstream (the judge, judge.py, and the
+guided merge's checklist, fusions.py).
 
 The same client as the proxy's streams (upstream.py: the upstream's pool, replicas, headers
 with its key, errors read by dialects.py), but the request asks for `stream: false` and the
@@ -27,6 +28,7 @@ class Completion:
     reasoning: str
     finish_reason: Optional[str]
     usage: Optional[dict[str, Any]]
+    model: Optional[str] = None
 
 
 async def dialect_of(upstream: Upstream) -> Dialect:
@@ -103,4 +105,25 @@ def parse_completion(raw: bytes, upstream: Upstream, whole: bool = True) -> Comp
         reasoning=upstream.scrub(reasoning if isinstance(reasoning, str) else ""),
         finish_reason=finish if isinstance(finish, str) else None,
         usage=usage,
+        model=obj.get("model") if isinstance(obj.get("model"), str) else None,
     )
+
+
+#: Whose stream budget (`max_streams_per_user`) a one-shot request draws from: the same one as
+#: every batch socket of this server (handlers._budget_key).
+BUDGET_KEY = "server-user"
+
+
+async def complete_counted(state: Any, upstream: Upstream, dialect: Dialect,
+                           body: dict[str, Any]) -> Completion:
+    """`complete`, holding one of the server's streams (`max_streams_per_user`, 429 when none
+    is left) while it runs, bounded by `c.Fanout.judge_timeout`."""
+    limit = state.fanout.max_streams_per_user
+    if not state.user_streams.acquire(BUDGET_KEY, limit):
+        raise FanoutError("limit", 429, f"the server already has {limit} upstream requests in"
+                          " flight (c.Fanout.max_streams_per_user): try again when some have ended")
+    try:
+        return await complete(upstream, dialect, body,
+                              float(getattr(state.fanout, "judge_timeout", 120.0)))
+    finally:
+        state.user_streams.release(BUDGET_KEY)

@@ -154,8 +154,9 @@ class Fanout(Configurable):
     judge_timeout = Float(
         120.0,
         min=1.0,
-        help="""Seconds a judge request (`POST fanout/batches/<id>/judge`, one non-streamed
-        completion) may take in all before it fails with 504; the upstream request is closed.""",
+        help="""Seconds a judge request (`POST fanout/batches/<id>/judge`) or a guided merge's
+        checklist (`POST fanout/fuse/checklist`), each one non-streamed completion, may take in
+        all before it fails with 504; the upstream request is closed.""",
     ).tag(config=True)
 
     detached_timeout = Float(

@@ -16,7 +16,7 @@ from tornado import web
 
 from . import fusions
 from .errors import FanoutError
-from .handlers import AUTH_RESOURCE, _StoreHandler, _state
+from .handlers import AUTH_RESOURCE, CancelledOnCloseMixin, _StoreHandler, _state
 from .logs import RedactedLogMixin
 
 #: The largest checklist request body read (the drafts it quotes included).
@@ -43,10 +43,11 @@ class FusionHandler(_StoreHandler):
             self._store().call_in_reader(fusions.record, batch_id, response_id, body))))
 
 
-class ChecklistHandler(RedactedLogMixin, APIHandler):
+class ChecklistHandler(CancelledOnCloseMixin, RedactedLogMixin, APIHandler):
     """`POST fanout/fuse/checklist` `{upstream, request}` → `{text, finishReason, model,
     structured, dialect}` (fusions.checklist_call). It spends the upstream's GPU: the
-    authorizer is asked for "execute", as for a batch socket."""
+    authorizer is asked for "execute", as for a batch socket. The browser going away cancels
+    the upstream request."""
 
     auth_resource = AUTH_RESOURCE
 
@@ -59,9 +60,10 @@ class ChecklistHandler(RedactedLogMixin, APIHandler):
     async def post(self) -> None:
         body = _json_body(self, MAX_CHECKLIST_BODY)
         try:
-            answer = await fusions.checklist_call(_state(self), body)
+            answered, answer = await self.run_cancellable(fusions.checklist_call(_state(self), body))
         except FanoutError as e:
             self.set_status(e.status)
             self.finish(json.dumps({"message": e.message, "code": e.code}))
             return
-        self.finish(json.dumps(answer))
+        if answered:
+            self.finish(json.dumps(answer))

@@ -25,18 +25,21 @@ batch: it must not appear in the batch, the store, History or the leaderboard, i
 `response_format` (structured output), which the batch socket deliberately does not forward,
 and the browser needs only its whole text. The server checks it like a `start`
 (`validation.build_body`: a configured upstream only, the model allow-list, the messages, the
-token limits), keeps the key server-side, asks vLLM and SGLang for a `json_schema`
-`response_format`, and answers the text the model wrote, unparsed: the browser reads it
+token limits), keeps the key server-side, asks for a `json_schema` `response_format` where the
+dialect takes one (`Dialect.json_schema`: vLLM, SGLang, llama.cpp, OpenAI), sends it through the
+judge's one-shot client (completion.py), and answers the text the model wrote, unparsed: the
+browser reads it
 defensively (src/fuse/checklist.ts), so that a bad answer is shown with its raw text.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import time
 from typing import Any, Optional
 
+from . import completion
+from .dialects import Dialect
 from .errors import FanoutError
 from .store import StoreError
 from .validation import build_body, check_depth, check_upstream
@@ -60,8 +63,6 @@ MAX_INSTRUCTION = 20000
 MAX_POINTS = 64
 MAX_POINT = 2000
 MAX_NAME = 200
-#: Dialects whose servers take `response_format: {"type": "json_schema", ...}`.
-STRUCTURED_DIALECTS = ("vllm", "sglang")
 #: The JSON schema of the checklist's answer.
 CHECKLIST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -80,8 +81,6 @@ CHECKLIST_SCHEMA: dict[str, Any] = {
     },
     "required": ["points"],
 }
-#: The longest checklist answer read (bytes of the upstream's stream).
-MAX_CHECKLIST_BYTES = 4 * 1024 * 1024
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -209,14 +208,14 @@ def annotate(db: sqlite3.Connection, batch: dict[str, Any]) -> None:
 
 
 def checklist_body(request: Any, upstream: Any, max_tokens_limit: int,
-                   default_max_tokens: Optional[int], dialect: Optional[str]) -> dict[str, Any]:
+                   default_max_tokens: Optional[int], dialect: Dialect) -> dict[str, Any]:
     """The upstream body of a checklist call: checked like a `start` (build_body), and with
-    `response_format` (a json_schema) where the server understands it."""
+    `response_format` (a json_schema) where the dialect takes it (`Dialect.json_schema`)."""
     check_depth(request)
     body = build_body(request, upstream, max_tokens_limit, default_max_tokens)
     body.pop("continue_final_message", None)
     body.pop("add_generation_prompt", None)
-    if dialect in STRUCTURED_DIALECTS:
+    if dialect.json_schema:
         body["response_format"] = {
             "type": "json_schema",
             "json_schema": {"name": "fanout_checklist", "schema": CHECKLIST_SCHEMA},
@@ -224,43 +223,12 @@ def checklist_body(request: Any, upstream: Any, max_tokens_limit: int,
     return body
 
 
-def read_sse_text(raw: bytes) -> tuple[str, Optional[str], Optional[str], Optional[dict]]:
-    """The content, finish reason and model of an OpenAI chat completion stream, and the
-    error an event carried (`{"message", ...}`) if one did."""
-    text: list[str] = []
-    finish: Optional[str] = None
-    model: Optional[str] = None
-    for line in raw.decode("utf-8", errors="replace").splitlines():
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if not data or data == "[DONE]":
-            continue
-        try:
-            event = json.loads(data)
-        except ValueError:
-            continue
-        if not isinstance(event, dict):
-            continue
-        if isinstance(event.get("error"), dict):
-            return "".join(text), finish, model, event["error"]
-        if isinstance(event.get("model"), str):
-            model = event["model"]
-        for choice in event.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or choice.get("message") or {}
-            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-                text.append(delta["content"])
-            if isinstance(choice.get("finish_reason"), str):
-                finish = choice["finish_reason"]
-    return "".join(text), finish, model, None
-
-
 async def checklist_call(state: Any, body: Any) -> dict[str, Any]:
     """`POST fanout/fuse/checklist` `{upstream, request}` (request as a `start`'s):
-    `{text, finishReason, model, structured, dialect}`. Raises FanoutError (its status and
-    message go to the browser)."""
+    `{text, finishReason, model, structured, dialect}`. One non-streamed completion through the
+    judge's client (completion.py: a stream of the server's budget, `c.Fanout.judge_timeout`,
+    the upstream request closed when cancelled). Raises FanoutError (its status and message go
+    to the browser)."""
     if not isinstance(body, dict):
         raise FanoutError("bad_request", 400, "the body must be a JSON object")
     unknown = set(body) - {"upstream", "request"}
@@ -269,45 +237,18 @@ async def checklist_call(state: Any, body: Any) -> dict[str, Any]:
     await state.ensure_started()
     upstream = check_upstream(body.get("upstream"), state.lookup)
     fanout = state.fanout
-    dialect = upstream.dialect.name if upstream.dialect is not None else None
-    if dialect is None:
-        try:
-            resolved = await asyncio.wait_for(asyncio.shield(upstream.resolve_dialect()),
-                                              upstream.models_timeout)
-            dialect = resolved.name
-        except (asyncio.TimeoutError, FanoutError):
-            dialect = None
+    dialect = await completion.dialect_of(upstream)
     request = checklist_body(body.get("request"), upstream, fanout.max_tokens_limit,
                              fanout.default_max_tokens, dialect)
-    user_streams = state.user_streams
-    if not user_streams.acquire("server-user", fanout.max_streams_per_user):
-        raise FanoutError("limit", 429, f"max_streams_per_user {fanout.max_streams_per_user}:"
-                          " too many streams in flight")
     try:
-        stream = await upstream.begin(request).open()
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            while True:
-                data = await stream.read()
-                if not data:
-                    break
-                size += len(data)
-                if size > MAX_CHECKLIST_BYTES:
-                    raise FanoutError("limit", 502, f"upstream {upstream.name!r} sent more than"
-                                      f" {MAX_CHECKLIST_BYTES} bytes for a checklist")
-                chunks.append(data)
-        finally:
-            stream.close()
-    finally:
-        user_streams.release("server-user")
-    text, finish, model, error = read_sse_text(b"".join(chunks))
-    if error is not None:
-        message = error.get("message") if isinstance(error.get("message"), str) else str(error)
-        raise FanoutError("upstream_http", 502, upstream.scrub(
-            f"upstream {upstream.name!r} failed the checklist: {message}"[:2000]))
-    return {"text": upstream.scrub(text), "finishReason": finish, "model": model,
-            "structured": "response_format" in request, "dialect": dialect}
+        answer = await completion.complete_counted(state, upstream, dialect, request)
+    except FanoutError as e:
+        if e.status in (400, 429):
+            raise
+        raise FanoutError(e.code, e.status, upstream.scrub(
+            f"upstream {upstream.name!r} failed the checklist: {e.message}"[:2000])) from None
+    return {"text": answer.content, "finishReason": answer.finish_reason, "model": answer.model,
+            "structured": "response_format" in request, "dialect": dialect.name}
 
 
 __all__ = ["annotate", "check", "checklist_call", "fusions_of", "migrate", "record"]

@@ -24,7 +24,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol
 
-from . import judge, verdicts, votes, ws_protocol
+from . import completion, judge, verdicts, votes, ws_protocol
 from .direct_record import parse_body
 from .errors import SocketClosed
 from .logs import RedactedLogMixin
@@ -44,9 +44,9 @@ def _budget_key(user: Any) -> str:
     A Jupyter server belongs to one user (JupyterHub starts one per user), and token
     authentication gives every request a fresh anonymous identity, so per-identity
     counting could be bypassed by opening more sockets: all sockets of this server
-    share the one budget of its user.
+    share the one budget of its user (the one the judge and the checklist draw from too).
     """
-    return "server-user"
+    return completion.BUDGET_KEY
 
 
 #: The resource a Jupyter server authorizer is asked about: "read" to list the upstreams,
@@ -302,11 +302,35 @@ class RatingHandler(_StoreHandler):
         self.finish(json.dumps(await self._call(rate())))
 
 
-class JudgeHandler(_StoreHandler):
-    """`POST fanout/batches/<id>/judge`: a model scores the batch's responses (judge.py). The
-    browser going away cancels the judge request (its upstream connection is closed)."""
+class CancelledOnCloseMixin:
+    """A POST whose work (one upstream request: the judge, the checklist) is cancelled when the
+    browser goes away, which closes the upstream connection, so the model server aborts it."""
 
     _task: "asyncio.Task[Any] | None" = None
+
+    async def run_cancellable(self, work: Any) -> tuple[bool, Any]:
+        """`(True, result)`, or `(False, None)` when the browser went away (nothing to answer)."""
+        self._task = asyncio.ensure_future(work)
+        try:
+            return True, await self._task
+        except asyncio.CancelledError:
+            stream = self.request.connection.stream  # type: ignore[attr-defined]
+            if stream is None or stream.closed():
+                return False, None
+            raise
+        finally:
+            self._task = None
+
+    def on_connection_close(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+        super().on_connection_close()  # type: ignore[misc]
+
+
+class JudgeHandler(CancelledOnCloseMixin, _StoreHandler):
+    """`POST fanout/batches/<id>/judge`: a model scores the batch's responses (judge.py). The
+    browser going away cancels the judge request (its upstream connection is closed)."""
 
     @web.authenticated
     @authorized("execute")
@@ -317,23 +341,10 @@ class JudgeHandler(_StoreHandler):
             data = judge.parse_body(self.request.body)
         except StoreError as e:
             raise web.HTTPError(e.status, e.message.replace("%", "%%")) from None
-        self._task = asyncio.ensure_future(judge.run(state, batch_id, data))
-        try:
-            created = await self._call(self._task)
-        except asyncio.CancelledError:
-            if self.request.connection.stream is None or self.request.connection.stream.closed():
-                return  # the browser went away: nothing to answer
-            raise
-        finally:
-            self._task = None
-        self.set_status(201)
-        self.finish(json.dumps(created))
-
-    def on_connection_close(self) -> None:
-        task = self._task
-        if task is not None and not task.done():
-            task.cancel()
-        super().on_connection_close()
+        answered, created = await self.run_cancellable(self._call(judge.run(state, batch_id, data)))
+        if answered:
+            self.set_status(201)
+            self.finish(json.dumps(created))
 
 
 class JudgementsHandler(_StoreHandler):

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .completion import BUDGET_KEY  # noqa: F401 (the stream budget the judge draws from)
 from .store import StoreError
 
 MIGRATION = (
@@ -68,7 +69,6 @@ TOKENS_PER_MESSAGE = 8
 MARKER = "[fanout:judge v1]"
 SCHEMA_NAME = "fanout_judgement"
 #: Whose stream budget a judge request draws from (the same as every batch socket's).
-BUDGET_KEY = "server-user"
 
 DEFAULT_RUBRIC = ({"name": "overall",
                    "description": "how well the response answers the prompt: correct, complete"
@@ -665,19 +665,12 @@ async def run(state: Any, batch_id: str, data: Any) -> dict[str, Any]:
                         json_schema=dialect.json_schema, strict_subset=dialect.name == "openai",
                         max_tokens_limit=state.fanout.max_tokens_limit,
                         context_length=upstream.context_lengths.get(model))
-    timeout = float(getattr(state.fanout, "judge_timeout", 120.0))
-    # The judge's request takes one of the server's streams (`max_streams_per_user`; every socket
-    # of a server shares its user's budget, handlers._budget_key) while it runs.
-    limit = state.fanout.max_streams_per_user
-    if not state.user_streams.acquire(BUDGET_KEY, limit):
-        raise StoreError(429, f"the server already has {limit} upstream requests in flight"
-                              " (c.Fanout.max_streams_per_user): judge when some have ended")
+    # The judge's request takes one of the server's streams (`max_streams_per_user`) while it runs.
     try:
-        answer = await completion.complete(upstream, dialect, body, timeout)
+        answer = await completion.complete_counted(state, upstream, dialect, body)
     except FanoutError as e:
-        raise StoreError(e.status, f"the judge request failed: {e.message}") from None
-    finally:
-        state.user_streams.release(BUDGET_KEY)
+        raise StoreError(e.status, e.message if e.status == 429
+                         else f"the judge request failed: {e.message}") from None
     rows, read_problems = read_answer(answer.content, request.rubric, items)
     if answer.finish_reason == "length":
         read_problems.insert(0, _problem(

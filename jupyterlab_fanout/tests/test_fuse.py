@@ -13,8 +13,11 @@ from .proxy_fixtures import *  # noqa: F403 - fixtures
 from .proxy_fixtures import open_batch
 from .test_store import STORE, api, api_error
 from ..simulator import fuse as sim_fuse
-from ..fusions import check, checklist_body, read_sse_text
+from ..completion import parse_completion
+from ..dialects import DIALECTS
+from ..fusions import check, checklist_body
 from ..config import UpstreamSpec
+from ..errors import FanoutError
 from ..store import StoreError
 from ..upstream import Upstream
 
@@ -111,12 +114,20 @@ def test_fusion_body_checks_name_the_field():
         assert info.value.status == 400 and message in info.value.message, (body, info.value.message)
 
 
-def test_sse_text_is_read_with_its_error():
-    raw = (b'data: {"model": "m", "choices": [{"delta": {"content": "{\\"po"}}]}\n\n'
-           b'data: {"choices": [{"delta": {"content": "ints\\": []}"}, "finish_reason": "stop"}]}\n\n'
-           b"data: [DONE]\n\n")
-    assert read_sse_text(raw) == ('{"points": []}', "stop", "m", None)
-    assert read_sse_text(b'data: {"error": {"message": "boom"}}\n\n')[3] == {"message": "boom"}
+def test_the_checklist_answer_is_read_with_its_model_and_finish_reason():
+    # The checklist goes through the judge's one-shot client (completion.py): a non-streamed
+    # answer, its content, finish reason and model read, its key scrubbed.
+    up = Upstream(UpstreamSpec(name="u", base_urls=("http://127.0.0.1:1/v1",), api_key="sk-secret"),
+                  idle_timeout=1, connect_timeout=1, models_timeout=1,
+                  log=logging.getLogger("test"))
+    raw = json.dumps({"model": "m", "choices": [{"message": {"content": '{"points": []} sk-secret'},
+                                                 "finish_reason": "stop"}]}).encode()
+    answer = parse_completion(raw, up)
+    assert (answer.finish_reason, answer.model) == ("stop", "m")
+    assert answer.content.startswith('{"points": []}') and "sk-secret" not in answer.content
+    with pytest.raises(FanoutError) as info:
+        parse_completion(b'data: {"error": {"message": "boom"}}\n\n', up)
+    assert info.value.status == 502 and "did not answer with a chat completion" in info.value.message
 
 
 # ---------------------------------------------------------------- through a real server
@@ -209,8 +220,9 @@ def test_checklist_body_has_response_format_only_where_understood():
 
     request = {"max_tokens": 10, "messages": [{"role": "user", "content": "x"}],
                "continue_final_message": False}
-    vllm = checklist_body(dict(request), up, 100, None, "vllm")
+    vllm = checklist_body(dict(request), up, 100, None, DIALECTS["vllm"])
     assert vllm["response_format"]["type"] == "json_schema"
     assert "continue_final_message" not in vllm
-    assert "response_format" not in checklist_body(dict(request), up, 100, None, "ollama")
-    assert "response_format" not in checklist_body(dict(request), up, 100, None, None)
+    assert "response_format" not in checklist_body(dict(request), up, 100, None, DIALECTS["ollama"])
+    # A dialect that could not be detected is generic (completion.dialect_of): no response_format.
+    assert "response_format" not in checklist_body(dict(request), up, 100, None, DIALECTS["generic"])
