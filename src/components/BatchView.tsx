@@ -5,10 +5,8 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { isFinal } from '../core';
 import type { ResponseSnapshot } from '../core';
 import type { IFanoutModel, IResponseView, ResponseViewMode } from '../tokens';
-import { ActionButton, Choice, ChoiceOptions } from './controls';
-import { BoardIcon } from './BoardIcon';
-import { FuseIcon } from './FuseIcon';
-import { JudgeIcon } from './JudgeIcon';
+import { ActionButton, Choice, ChoiceOptions, IconActionButton } from './controls';
+import { BoardIcon, FuseIcon, JudgeIcon } from './actionIcons';
 import { formatRate } from './format';
 import { ResponseCard } from './ResponseCard';
 import { failureGroups, failureSummary, indexList, silentFor, summarisedGroups } from './status';
@@ -299,44 +297,36 @@ export function BatchView(props: IBatchViewProps): JSX.Element | null {
               {trans.__('Agreement')}
             </button>
           )}
+          {/* Icons, labelled (actionIcons.tsx): an ended batch's actions keep one row. */}
           {props.onJudge && !batch.active && (
-            // An icon, so that the header keeps one row of actions at the default sidebar width.
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-Fanout-judge-open jp-Fanout-judge-icon"
+            <IconActionButton
+              className="jp-Fanout-judge-open"
+              label={trans.__('Judge…')}
               title={trans.__('Judge…: have a model score the responses against the prompt or a rubric')}
-              aria-label={trans.__('Judge…')}
               onClick={props.onJudge}
-            >
-              <JudgeIcon />
-            </button>
+              icon={<JudgeIcon />}
+            />
           )}
           {/* Once the batch has ended, with two responses or more to merge. */}
           {props.onFuse &&
             !batch.active &&
             batch.responses.filter(r => /\S/.test(r.shownSnapshot().content)).length >= 2 && (
-              <button
-                type="button"
-                className="jp-Button jp-mod-styled jp-Fanout-fuse-open jp-Fanout-icon-action"
+              <IconActionButton
+                className="jp-Fanout-fuse-open"
+                label={trans.__('Fuse…')}
                 title={trans.__('Fuse…: merge responses into one new response with a chosen model')}
-                aria-label={trans.__('Fuse…')}
                 onClick={props.onFuse}
-              >
-                <FuseIcon />
-              </button>
+                icon={<FuseIcon />}
+              />
             )}
           {props.onBoard && (
-            // Icons (Judge, Fuse, Board), labelled for screen readers and in their tooltips: an ended
-            // batch's header keeps one row of actions at the default sidebar width.
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-Fanout-board-open jp-Fanout-icon-action"
+            <IconActionButton
+              className="jp-Fanout-board-open"
+              label={trans.__('Board')}
               title={trans.__('Board: every response as a card, in the main area')}
-              aria-label={trans.__('Board')}
               onClick={props.onBoard}
-            >
-              <BoardIcon />
-            </button>
+              icon={<BoardIcon />}
+            />
           )}
         </span>
         <span className="jp-Fanout-batch-options">

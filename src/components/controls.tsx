@@ -41,3 +41,24 @@ export function ActionButton(props: {
     </button>
   );
 }
+
+/** An icon button of the batch header: its label for screen readers, its tooltip saying more. */
+export function IconActionButton(props: {
+  className: string;
+  label: string;
+  title: string;
+  onClick: () => void;
+  icon: JSX.Element;
+}): JSX.Element {
+  return (
+    <button
+      type="button"
+      className={`jp-Button jp-mod-styled jp-Fanout-icon-action ${props.className}`}
+      title={props.title}
+      aria-label={props.label}
+      onClick={props.onClick}
+    >
+      {props.icon}
+    </button>
+  );
+}
