@@ -2,7 +2,8 @@
  * The engine itself: each batch's connection and each response's {@link ResponseStream}. It
  * runs in a Web Worker in the extension ({@link ./worker}) and in place in tests
  * ({@link localEngine}); it has no DOM and sends only {@link ResponseUpdate}s out, at most one per
- * response every `interval` milliseconds (the first at once).
+ * response every `interval` milliseconds (the first at once), or every `busy.interval` while more
+ * than `busy.running` responses run.
  */
 import { ResponseError, ResponseStream, takeUpdate } from '../core';
 import type { IAttachedWire, IBatchConnection, IConnectionHandlers, IReplayStats } from './transport';
@@ -31,6 +32,12 @@ export interface IStreamHostOptions {
   now: () => number;
   /** Least milliseconds between two sends; 0 sends every change at once. */
   interval: number;
+  /**
+   * While more than `running` responses run (over every batch), the least milliseconds between
+   * two sends is `interval` instead: each send costs the receiving thread a message, and what
+   * it shows of many responses is refreshed less often than that anyway. Default: never.
+   */
+  busy?: { running: number; interval: number };
   /** Timer (injected in tests); returns a handle for `clearTimer`. */
   setTimer?: (callback: () => void, ms: number) => unknown;
   clearTimer?: (handle: unknown) => void;
@@ -388,11 +395,26 @@ export class StreamHost {
       return;
     }
     this._timerPending = true;
-    const wait = Math.max(0, this._lastSend + this._options.interval - this._options.now());
+    const wait = Math.max(0, this._lastSend + this._interval() - this._options.now());
     (this._options.setTimer ?? setTimeout)(() => {
       this._timerPending = false;
       this._flush();
     }, wait);
+  }
+
+  /** The least time between two sends now: `busy.interval` while more than `busy.running` run. */
+  private _interval(): number {
+    const { interval, busy } = this._options;
+    if (busy) {
+      let running = 0;
+      for (const batch of this._batches.values()) {
+        running += batch.running.size;
+      }
+      if (running > busy.running) {
+        return Math.max(interval, busy.interval);
+      }
+    }
+    return interval;
   }
 
   /** Send the updates of every changed response; a response's last update frees its stream. */

@@ -1,7 +1,8 @@
 /**
  * The Web Worker the extension streams in: a {@link StreamHost} with the real transports. The
  * main thread sends `init` (its clock's origin) and then {@link EngineRequest}s; the worker
- * answers with batched {@link EngineMessage}s, at most one every {@link UPDATE_INTERVAL_MS}.
+ * answers with batched {@link EngineMessage}s, at most one every {@link UPDATE_INTERVAL_MS}
+ * ({@link BUSY_UPDATE_INTERVAL_MS} while more than {@link BUSY_RUNNING} responses run).
  */
 import { realTransports, SpareSockets } from './connect';
 import { StreamHost } from './host';
@@ -9,6 +10,19 @@ import type { EngineMessage, EngineRequest, IEngineInit } from './protocol';
 
 /** About one display frame: updates more often than this could not be shown anyway. */
 export const UPDATE_INTERVAL_MS = 16;
+
+/**
+ * With more than this many responses running, the sidebar renders at most five times a second
+ * and the board four (widgets/sidebar.tsx, widgets/board.tsx)...
+ */
+export const BUSY_RUNNING = 16;
+
+/**
+ * ...so updates come at most every 50 ms: each message costs the page's main thread a structured
+ * clone, a model update and an animation frame, and at 64 × 200 tokens/s one a frame kept it
+ * busy (benchmarks/README.md, typing latency). A render is then at most 50 ms behind the stream.
+ */
+export const BUSY_UPDATE_INTERVAL_MS = 50;
 
 interface IWorkerScope {
   onmessage: ((event: MessageEvent) => void) | null;
@@ -28,7 +42,8 @@ scope.onmessage = (event: MessageEvent) => {
       send: updates => scope.postMessage({ type: 'updates', updates }),
       emit: event => scope.postMessage(event),
       now: () => performance.now() + offset,
-      interval: UPDATE_INTERVAL_MS
+      interval: UPDATE_INTERVAL_MS,
+      busy: { running: BUSY_RUNNING, interval: BUSY_UPDATE_INTERVAL_MS }
     });
     scope.postMessage({ type: 'ready' });
     return;

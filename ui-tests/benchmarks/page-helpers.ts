@@ -216,7 +216,7 @@ export function pageHelpers(scanSource: string): void {
       const info: { wsOpenMs?: number } = {};
       if (path === 'proxy') {
         work = w.jupyterapp.commands
-          .execute('fanout:generate', { prompt, n, maxTokens, temperature: 0.7 })
+          .execute('fanout:generate', { prompt, n, maxTokens, temperature: 0.7, force: true })
           .then((summary: any) =>
             summary.responses.map((r: any) => ({
               startedAt: r.metrics.startedAt,

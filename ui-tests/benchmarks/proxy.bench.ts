@@ -275,7 +275,8 @@ test.describe('Benchmark 1: the batch proxy', () => {
           prompt: 'Write a long story about a GPU.',
           n: 20,
           maxTokens: 4000,
-          temperature: 0.7
+          temperature: 0.7,
+          force: true
         });
       });
       // Every stream is sending tokens.

@@ -127,7 +127,7 @@ async function startBatch(page: Page): Promise<string> {
   return page.evaluate(
     async ({ n, tokens }) => {
       const commands = (window as any).jupyterapp.commands;
-      void commands.execute('fanout:generate', { prompt: 'A long essay, please.', n, maxTokens: tokens });
+      void commands.execute('fanout:generate', { prompt: 'A long essay, please.', n, maxTokens: tokens, force: true });
       return (await commands.execute('fanout:get-batch', {})).batchId as string;
     },
     { n: N, tokens: TOKENS }

@@ -163,7 +163,7 @@ describe('ResponseMirror', () => {
 });
 
 describe('StreamHost', () => {
-  function makeHost(interval: number) {
+  function makeHost(interval: number, busy?: { running: number; interval: number }) {
     let now = 0;
     const timers: Array<{ callback: () => void; ms: number }> = [];
     const sent: EngineUpdate[][] = [];
@@ -173,6 +173,7 @@ describe('StreamHost', () => {
       send: updates => sent.push(updates),
       now: () => now,
       interval,
+      busy,
       setTimer: (callback, ms) => timers.push({ callback, ms })
     });
     const tick = (ms: number) => {
@@ -207,6 +208,34 @@ describe('StreamHost', () => {
       ['b', '1.1', 'bcdef'],
       ['b', '2.1', 'BCDEF']
     ]);
+  });
+
+  it('sends less often while more than busy.running responses run, and as often again once fewer do', () => {
+    const { host, sent, connections, timers, tick, runTimers } = makeHost(16, { running: 2, interval: 50 });
+    for (const wire of ['1.1', '2.1', '3.1']) {
+      host.handle(start('b', wire));
+    }
+    const { handlers } = connections[0];
+    handlers.onData('1.1', encoder.encode(chunk({ content: 'a' })));
+    runTimers();
+    expect(sent).toHaveLength(1);
+    tick(4);
+    handlers.onData('2.1', encoder.encode(chunk({ content: 'b' })));
+    // Three running, more than two: 50 ms after the last send, not 16.
+    expect(timers.map(t => t.ms)).toEqual([46]);
+    tick(46);
+    runTimers();
+    expect(sent).toHaveLength(2);
+    // One ends: its final update goes out at the busy pace (it was still running)...
+    handlers.onData('3.1', encoder.encode(chunk({ content: 'c' }, 'stop') + 'data: [DONE]\n\n'));
+    handlers.onEnd('3.1');
+    expect(timers.map(t => t.ms)).toEqual([50]);
+    tick(50);
+    runTimers();
+    expect(sent[2].map(([, wire, update]) => [wire, update.final])).toEqual([['3.1', true]]);
+    // ...and with two left running, changes go out every 16 ms again.
+    handlers.onData('1.1', encoder.encode(chunk({ content: 'd' })));
+    expect(timers.map(t => t.ms)).toEqual([16]);
   });
 
   it('stops a response on its connection, keeps what was forwarded before the stop, and frees its stream', () => {
