@@ -49,12 +49,16 @@ function setup(newest: string | null = 'b1') {
     getLeaderboard: jest.fn(async tags => ({ rows: [], tags }) as any),
     getLeaderboardCsv: jest.fn(async () => 'rank,model\r\n'),
     setBatchTags: jest.fn(async (id, tags) => ({ id, tags })),
-    openVote: jest.fn((batch, mode) => calls.push(mode === 'rank' ? `rank:${batch.id}` : `vote:${batch.id}`)),
+    openVote: jest.fn((batch, mode) => {
+      calls.push(mode === 'rank' ? `rank:${batch.id}` : `vote:${batch.id}`);
+    }),
     askTags: jest.fn(async (title: string, current: string[]) => {
       calls.push(`ask:${title}:${current.join(',')}`);
       return answer.tags;
     }),
-    openLeaderboard: jest.fn(tags => calls.push(`board:${tags.join(',')}`)),
+    openLeaderboard: jest.fn(tags => {
+      calls.push(`board:${tags.join(',')}`);
+    }),
     changed: jest.fn(() => calls.push('changed'))
   };
   registerArenaCommands(context);

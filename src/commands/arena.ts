@@ -29,9 +29,9 @@ export interface IArenaCommandContext {
   getLeaderboardCsv: (tags: string[]) => Promise<string>;
   setBatchTags: (id: string, tags: string[]) => Promise<{ id: string; tags: string[] }>;
   /** Show the blind vote view of a stored batch, on pairs or on "Rank all". */
-  openVote: (batch: IStoredBatch, mode: VoteMode) => void;
+  openVote: (batch: IStoredBatch, mode: VoteMode) => void | Promise<void>;
   /** Show the leaderboard view, filtered by these tags. */
-  openLeaderboard: (tags: string[]) => void;
+  openLeaderboard: (tags: string[]) => void | Promise<void>;
   /**
    * Ask a person for a batch's tags (`fanout:tag-batch` run without `tags`): the new list, or
    * null when they cancelled.
@@ -111,7 +111,7 @@ export function registerArenaCommands(context: IArenaCommandContext): void {
         throw new Error('Vote needs a batchId: there is no batch in this page.');
       }
       const mode = oneOf<VoteMode>(args, 'mode', VOTE_MODES, 'pairs');
-      context.openVote(await context.getStoredBatch(batchId), mode);
+      await context.openVote(await context.getStoredBatch(batchId), mode);
       return { batchId };
     })
   });
@@ -134,7 +134,7 @@ export function registerArenaCommands(context: IArenaCommandContext): void {
       const format = oneOf<'table' | 'csv'>(args, 'format', ['table', 'csv'], 'table');
       const result = format === 'csv' ? await context.getLeaderboardCsv(tags) : await context.getLeaderboard(tags);
       if (optionalBoolean(args, 'open') || isInteractive(args)) {
-        context.openLeaderboard(tags);
+        await context.openLeaderboard(tags);
       }
       return result as unknown as ReadonlyPartialJSONObject;
     })

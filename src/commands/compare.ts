@@ -122,10 +122,13 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       }
     },
     isEnabled: args => model.getBatch(optionalString(args, 'batchId')) !== undefined,
-    execute: reportingFailures(trans.__('Compare responses'), args => {
+    execute: reportingFailures(trans.__('Compare responses'), async args => {
       const batch = findBatch(model, args);
       const view = oneOf<CompareView>(args, 'view', ['rendered', 'parsed', 'raw'], 'rendered');
       const layout = oneOf<CompareLayout>(args, 'layout', ['tabs', 'side-by-side'], 'tabs');
+      // Restoring the workspace's layout replaces the main area's: a view added before it
+      // ends would be dropped from the dock (a command run right after a reload).
+      await app.restored;
       openCompare(batch, view, layout);
       return { batchId: batch.id };
     })

@@ -67,7 +67,9 @@ export const arenaPlugin: JupyterFrontEndPlugin<void> = {
           .map(tag => tag.trim())
           .filter(Boolean);
       },
-      openVote: (batch, mode) => {
+      openVote: async (batch, mode) => {
+        // Not before the workspace's layout is restored: that would drop it from the dock.
+        await app.restored;
         const id = `jupyterlab-fanout-vote-${batch.id}`;
         Array.from(app.shell.widgets('main'))
           .find(w => w.id === id)
@@ -99,7 +101,8 @@ export const arenaPlugin: JupyterFrontEndPlugin<void> = {
         // The sidebar names each response's model beside its text: out of sight while voting.
         (app.shell as { collapseRight?: () => void }).collapseRight?.();
       },
-      openLeaderboard: tags => {
+      openLeaderboard: async tags => {
+        await app.restored; // (As the vote view.)
         const existing = Array.from(app.shell.widgets('main')).find(w => w.id === LEADERBOARD_ID);
         if (existing) {
           app.shell.activateById(existing.id);

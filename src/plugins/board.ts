@@ -69,6 +69,8 @@ export const boardPlugin: JupyterFrontEndPlugin<void> = {
         const id = batch.id;
         let widget = tracker.find(w => w.content.batchId === id);
         if (!widget) {
+          // (No wait for app.restored here, unlike the compare view: the layout restorer runs
+          // this command to restore a board, and JupyterLab is restored only once it returns.)
           widget = boardWidget(model, id, trans, actions);
           await tracker.add(widget);
           app.shell.add(widget, 'main');

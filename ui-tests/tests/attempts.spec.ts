@@ -7,7 +7,7 @@ import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { APIRequestContext } from '@playwright/test';
 
-import { execute, notebookCells, notebookWithPrompt, RESPONSE } from './helpers';
+import { execute, notebookCells, notebookWithPrompt, reloadLab, RESPONSE } from './helpers';
 import { resetSimulator, SIMULATOR_URL, simulatorRequests } from './simulator';
 
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 40 };
@@ -128,12 +128,7 @@ test.describe('Attempts are versions', () => {
     ]);
 
     // Kept across a reload at once, with the attempt shown (reload-keep.spec.ts: at any moment).
-    // A plain browser reload (Galata's own waits for a launcher the restored layout does not show).
-    const loaded = page.waitForEvent('load');
-    await page.evaluate(() => window.location.reload());
-    await loaded;
-    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    await reloadLab(page);
     await execute(page, 'fanout:open');
     await expect(card(page, 2).locator('.jp-Fanout-attempt-position')).toHaveText('1/2');
     await expect(card(page, 2).locator('.jp-Fanout-response-text')).toHaveText(before);

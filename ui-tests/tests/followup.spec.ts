@@ -9,7 +9,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute } from './helpers';
+import { execute, reloadLab } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
 
 const SIDEBAR = '#jupyterlab-fanout-sidebar';
@@ -18,18 +18,6 @@ const BATCH = `${SIDEBAR} .jp-Fanout-batch`;
 const CHIP = `${SIDEBAR} .jp-Fanout-follow-up-chip`;
 const PROMPT_BOX = `${SIDEBAR} .jp-Fanout-prompt-input`;
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 8, answer_tokens: 24 };
-
-async function labReady(page: IJupyterLabPageFixture): Promise<void> {
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:follow-up'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-}
-
-async function reload(page: IJupyterLabPageFixture): Promise<void> {
-  const loaded = page.waitForEvent('load');
-  await page.evaluate(() => window.location.reload());
-  await loaded;
-  await labReady(page);
-}
 
 /** Wait until the store lists `batchId` with `n` complete responses (it writes about once a second). */
 async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<any> {
@@ -183,7 +171,7 @@ test.describe('Follow-up', () => {
 
     // After a reload (read back from the store): the thread view and History's mark.
     await stored(page, grandchildId, grandchild.responses.length);
-    await reload(page);
+    await reloadLab(page);
     await execute(page, 'fanout:open', { batchId: grandchildId });
     const reloaded = page.locator(`${BATCH}[data-batch-id="${grandchildId}"] .jp-Fanout-thread`);
     await expect(reloaded.locator('.jp-Fanout-thread-toggle')).toHaveText(/2 earlier turns/);

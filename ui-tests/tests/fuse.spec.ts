@@ -10,24 +10,12 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute, RESPONSE } from './helpers';
+import { execute, reloadLab, RESPONSE } from './helpers';
 import { resetSimulator, SIMULATOR_URL, simulatorRequests } from './simulator';
 
 const BATCH = '.jp-Fanout-sidebar .jp-Fanout-batch';
 const DIALOG = '.jp-Dialog';
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 30 };
-
-async function labReady(page: IJupyterLabPageFixture): Promise<void> {
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:fuse'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-}
-
-async function reload(page: IJupyterLabPageFixture): Promise<void> {
-  const loaded = page.waitForEvent('load');
-  await page.evaluate(() => window.location.reload());
-  await loaded;
-  await labReady(page);
-}
 
 /** Wait until the store lists `batchId` with `n` complete responses. */
 async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<void> {
@@ -153,7 +141,7 @@ test.describe('Fuse', () => {
     await picture(page, summary.batchId, 4, testInfo.outputPath('fuse-light.png'));
 
     // After a reload at once it is still there, fused, with the same text.
-    await reload(page);
+    await reloadLab(page);
     await execute(page, 'fanout:open', { batchId: summary.batchId });
     await expect(card(page, 4).locator('.jp-Fanout-fusedBadge')).toHaveText('Fused');
     expect(await cardText(page, 4)).toBe(last.content);

@@ -1,5 +1,31 @@
 /** Shared steps of the end-to-end tests. */
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { Page } from '@playwright/test';
+
+/** A Galata page or a plain one (a second tab): what the steps below use of either. */
+export type AnyPage = Pick<Page, 'evaluate' | 'waitForEvent' | 'waitForFunction' | 'locator'>;
+
+/**
+ * Wait until JupyterLab is ready in `page`: the extension's commands registered, the workspace's
+ * layout restored (a main-area view opened before that would be dropped from the dock), and
+ * the splash gone.
+ */
+export async function labReady(page: AnyPage): Promise<void> {
+  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
+  await page.evaluate(() => (window as any).jupyterapp.restored);
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+}
+
+/**
+ * A plain browser reload, then {@link labReady} (Galata's own reload waits for a launcher the
+ * restored layout may not show).
+ */
+export async function reloadLab(page: AnyPage): Promise<void> {
+  const loaded = page.waitForEvent('load');
+  await page.evaluate(() => window.location.reload());
+  await loaded;
+  await labReady(page);
+}
 
 export const RESPONSE = '.jp-Fanout-sidebar .jp-Fanout-response';
 
@@ -19,11 +45,7 @@ export async function runFromPalette(page: IJupyterLabPageFixture, label: string
 }
 
 /** Run a command through the app's command registry (the public API) and return its result. */
-export async function execute(
-  page: IJupyterLabPageFixture,
-  id: string,
-  args: Record<string, unknown> = {}
-): Promise<any> {
+export async function execute(page: AnyPage, id: string, args: Record<string, unknown> = {}): Promise<any> {
   return page.evaluate(
     async ({ id, args }) => {
       const app = (window as any).jupyterapp;

@@ -197,10 +197,12 @@ test.describe('Judge', () => {
     await page.theme.setLightTheme();
 
     // Kept in the store: after a reload, the compare view reads the batch's judgements again.
+    // As soon as the command is there, before JupyterLab has restored the workspace's layout: the
+    // command waits for it (a view added before would be dropped from the dock as it is restored).
     const loaded = page.waitForEvent('load');
     await page.evaluate(() => window.location.reload());
     await loaded;
-    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:judge'));
+    await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:compare'));
     await execute(page, 'fanout:open', { batchId: batch.batchId });
     await execute(page, 'fanout:compare', { batchId: batch.batchId });
     const again = page.locator(`#jupyterlab-fanout-compare-${batch.batchId} ${PANE}`);

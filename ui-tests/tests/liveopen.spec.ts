@@ -8,15 +8,14 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
-import { execute, RESPONSE } from './helpers';
+import { execute, labReady, RESPONSE } from './helpers';
 import { ISimulatorRequest, resetSimulator, simulatorRequests } from './simulator';
 
 const HISTORY = '#jupyterlab-fanout-history';
 
 /** Wait until JupyterLab (with the extension) is ready in `page`, then open the Fanout sidebar. */
-async function labReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+async function labReadyWithSidebar(page: Page): Promise<void> {
+  await labReady(page);
   await page.evaluate(() => (window as any).jupyterapp.commands.execute('fanout:open'));
 }
 
@@ -24,7 +23,7 @@ async function labReady(page: Page): Promise<void> {
 async function secondPage(page: Page, name: string): Promise<Page> {
   const second = await page.context().newPage();
   await second.goto(`/lab/workspaces/${name}-${Date.now()}`);
-  await labReady(second);
+  await labReadyWithSidebar(second);
   return second;
 }
 

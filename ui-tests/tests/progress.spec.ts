@@ -3,7 +3,7 @@
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { execute, notebookWithPrompt, RESPONSE, runFromPalette } from './helpers';
+import { execute, notebookWithPrompt, reloadLab, RESPONSE, runFromPalette } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
 
 /**
@@ -11,11 +11,7 @@ import { resetSimulator, simulatorRequests } from './simulator';
  * show), then the Fanout sidebar.
  */
 async function reloadAndOpenSidebar(page: IJupyterLabPageFixture): Promise<void> {
-  const loaded = page.waitForEvent('load');
-  await page.evaluate(() => window.location.reload());
-  await loaded;
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await reloadLab(page);
   await execute(page, 'fanout:open');
 }
 

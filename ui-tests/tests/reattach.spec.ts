@@ -8,25 +8,22 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { APIRequestContext, Page } from '@playwright/test';
 
-import { execute, RESPONSE } from './helpers';
+import { execute, labReady, reloadLab, RESPONSE } from './helpers';
 import { ISimulatorRequest, resetSimulator, simulatorRequests } from './simulator';
 
 /** The Galata server's detached timeout (jupyter_server_test_config.py), in seconds. */
 const DETACHED_TIMEOUT_S = Number(process.env.FANOUT_TEST_DETACHED_TIMEOUT || '15');
 
 /** Wait until JupyterLab (with the extension) is ready in `page`, then open the Fanout sidebar. */
-async function labReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+async function labReadyWithSidebar(page: Page): Promise<void> {
+  await labReady(page);
   await page.evaluate(() => (window as any).jupyterapp.commands.execute('fanout:open'));
 }
 
-/** A plain browser reload (Galata's own waits for a launcher the restored layout does not show). */
+/** A plain browser reload, then the Fanout sidebar. */
 async function reload(page: Page): Promise<void> {
-  const loaded = page.waitForEvent('load');
-  await page.evaluate(() => window.location.reload());
-  await loaded;
-  await labReady(page);
+  await reloadLab(page);
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('fanout:open'));
 }
 
 /**
@@ -46,7 +43,7 @@ async function leave(page: Page): Promise<() => Promise<void>> {
       window.location.href = u;
     }, url);
     await loaded;
-    await labReady(page);
+    await labReadyWithSidebar(page);
   };
 }
 
@@ -236,7 +233,7 @@ test.describe('Two tabs on one batch', () => {
       () => JSON.parse(document.getElementById('jupyter-config-data')!.textContent!).workspace as string
     );
     await second.goto(`/lab/workspaces/second-tab?clone=${encodeURIComponent(workspace)}`);
-    await labReady(second);
+    await labReadyWithSidebar(second);
     const one = (p: Page, index: number) => p.locator(`${RESPONSE}[data-response-index="${index}"]`);
     await expect(second.locator(`${RESPONSE}[data-status="generating"]:not([data-reconnecting])`)).toHaveCount(3);
 

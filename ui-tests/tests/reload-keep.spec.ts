@@ -9,7 +9,7 @@ import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { APIRequestContext } from '@playwright/test';
 
-import { execute, RESPONSE } from './helpers';
+import { execute, labReady, reloadLab, RESPONSE } from './helpers';
 import { resetSimulator } from './simulator';
 
 test.use({ mockState: false, autoGoto: false });
@@ -31,17 +31,9 @@ test.afterEach(async ({ request }) => {
   await request.delete(`/lab/api/workspaces/${workspace}`);
 });
 
-async function labReady(page: IJupyterLabPageFixture): Promise<void> {
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:fuse'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-}
-
-/** A plain browser reload (Galata's own waits for a launcher the restored layout does not show). */
+/** A plain browser reload, then the Fanout sidebar. */
 async function reload(page: IJupyterLabPageFixture): Promise<void> {
-  const loaded = page.waitForEvent('load');
-  await page.evaluate(() => window.location.reload());
-  await loaded;
-  await labReady(page);
+  await reloadLab(page);
   await execute(page, 'fanout:open');
 }
 

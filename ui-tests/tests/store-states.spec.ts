@@ -9,25 +9,13 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
-import { execute } from './helpers';
+import { execute, reloadLab } from './helpers';
 import { ILab, startLab, stopLab } from './lab-process';
 import { resetSimulator, simulatorRequests } from './simulator';
 
 const HISTORY = '#jupyterlab-fanout-history';
 const TOAST = '.Toastify__toast';
 const STORE_WARNING = 'Fanout could not keep batches in its store';
-
-async function labReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-}
-
-async function reload(page: Page): Promise<void> {
-  const loaded = page.waitForEvent('load');
-  await page.evaluate(() => window.location.reload());
-  await loaded;
-  await labReady(page);
-}
 
 /** Show the History section (its command: the store's warning, a toast, may cover its title). */
 async function showHistory(page: Page): Promise<void> {
@@ -108,7 +96,7 @@ for (const state of MODES) {
       expect(await listError(page)).toMatch(state.listError);
 
       // The page's batches survive a reload (kept in the workspace), with their text.
-      await reload(page);
+      await reloadLab(page);
       const again = await execute(page, 'fanout:get-batch', { batchId: summary.batchId });
       expect(again.responses.map((r: any) => [r.status, r.content])).toEqual(
         summary.responses.map((r: any) => [r.status, r.content])

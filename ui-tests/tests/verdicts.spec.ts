@@ -8,25 +8,12 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute, RESPONSE } from './helpers';
+import { execute, reloadLab, RESPONSE } from './helpers';
 import { resetSimulator } from './simulator';
 
 const HISTORY = '#jupyterlab-fanout-history';
 const ITEM = `${HISTORY} .jp-Fanout-historyItem`;
 const BATCH = '.jp-Fanout-sidebar .jp-Fanout-batch';
-
-async function labReady(page: IJupyterLabPageFixture): Promise<void> {
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands.hasCommand('fanout:open'));
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-}
-
-/** A plain browser reload (Galata's own waits for a launcher the restored layout may not show). */
-async function reload(page: IJupyterLabPageFixture): Promise<void> {
-  const loaded = page.waitForEvent('load');
-  await page.evaluate(() => window.location.reload());
-  await loaded;
-  await labReady(page);
-}
 
 async function showHistory(page: IJupyterLabPageFixture): Promise<void> {
   await execute(page, 'fanout:open');
@@ -121,7 +108,7 @@ test.describe('Verdicts', () => {
       attempt: 1
     });
 
-    await reload(page);
+    await reloadLab(page);
     await showHistory(page);
     const item = page.locator(`${ITEM}[data-batch-id="${batch.batchId}"]`);
     await expect(item.locator('.jp-Fanout-historyItem-verdict')).toHaveAttribute('data-pick', '2');
