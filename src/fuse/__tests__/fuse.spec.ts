@@ -4,7 +4,7 @@
  * the responses to merge, and a fused response in the model: added to an ended batch, started
  * with the fuse request, re-generated the same way, saved and restored, read from the store.
  */
-import type { IBatchConnection, IConnectionHandlers } from '../../engine';
+import { FakeConnection, fakeModel as makeModel } from '../../model/__tests__/fakeProxy';
 import { checklistArg, fuseSources, responseIdsArg } from '../sources';
 import { FanoutModel } from '../../model/model';
 import { restoreBatch, savedSummary } from '../../model/saved';
@@ -21,34 +21,6 @@ import {
   viewDrafts
 } from '..';
 
-const encoder = new TextEncoder();
-
-function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
-  return `data: ${JSON.stringify({
-    id: 'c',
-    object: 'chat.completion.chunk',
-    created: 1,
-    model: 'sim',
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }]
-  })}\n\n`;
-}
-
-class FakeConnection implements IBatchConnection {
-  constructor(readonly handlers: IConnectionHandlers) {}
-  started: Array<{ id: string; upstream: string; request: Record<string, unknown> }> = [];
-  start(id: string, upstream: string, request: Record<string, unknown>): void {
-    this.started.push({ id, upstream, request });
-  }
-  stop(): void {}
-  close(): void {}
-  respond(id: string, content: string): void {
-    this.handlers.onOpen(id, 200);
-    const text = chunk({ role: 'assistant', content: '' }) + chunk({ content }, 'stop') + 'data: [DONE]\n\n';
-    this.handlers.onData(id, encoder.encode(text));
-    this.handlers.onEnd(id);
-  }
-}
-
 const options: IGenerateOptions = {
   prompt: 'Add two numbers.',
   n: 3,
@@ -58,25 +30,6 @@ const options: IGenerateOptions = {
   temperature: 0.5,
   systemPrompt: ''
 };
-
-function makeModel() {
-  const connections: FakeConnection[] = [];
-  let seed = 100;
-  const model = new FanoutModel({
-    connect: handlers => {
-      const connection = new FakeConnection(handlers);
-      connections.push(connection);
-      return connection;
-    },
-    now: () => 0,
-    schedule: () => undefined,
-    nextSeed: () => seed++,
-    lingerMs: 0
-  });
-  const started = () => connections.flatMap(c => c.started);
-  const respond = (id: string, content: string) => connections[connections.length - 1].respond(id, content);
-  return { model, connections, started, respond };
-}
 
 describe('fuse prompts', () => {
   const drafts = [

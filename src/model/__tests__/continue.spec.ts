@@ -2,49 +2,10 @@
  * Continuing a response cut off by max tokens, the stall clock and Fill the gaps with nothing to
  * fill: the model with a fake connection playing the proxy.
  */
-import { FanoutModel } from '../model';
 import { continuedPrefix, storedSnapshot } from '../reattach';
 import { restoreBatch } from '../saved';
 import type { IGenerateOptions } from '../../tokens';
-import type { IBatchConnection, IConnectionHandlers } from '../../engine';
-
-const encoder = new TextEncoder();
-
-function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
-  return `data: ${JSON.stringify({
-    id: 'chatcmpl-1',
-    object: 'chat.completion.chunk',
-    created: 1,
-    model: 'sim',
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }]
-  })}\n\n`;
-}
-
-class FakeConnection implements IBatchConnection {
-  constructor(readonly handlers: IConnectionHandlers) {}
-  started: Array<{ id: string; request: Record<string, unknown> }> = [];
-  start(id: string, _upstream: string, request: Record<string, unknown>): void {
-    this.started.push({ id, request });
-  }
-  stop(): void {}
-  close(): void {}
-  /** Play a whole response for `id` with `finish` as its finish reason. */
-  respond(id: string, parts: { reasoning?: string; content: string }, finish = 'stop'): void {
-    this.handlers.onOpen(id, 200);
-    let text = chunk({ role: 'assistant', content: '' });
-    if (parts.reasoning) {
-      text += chunk({ reasoning: parts.reasoning });
-    }
-    text += chunk({ content: parts.content }, finish) + 'data: [DONE]\n\n';
-    this.handlers.onData(id, encoder.encode(text));
-    this.handlers.onEnd(id);
-  }
-  /** Only the first bytes of a response (it keeps running). */
-  begin(id: string, content: string): void {
-    this.handlers.onOpen(id, 200);
-    this.handlers.onData(id, encoder.encode(chunk({ role: 'assistant', content: '' }) + chunk({ content })));
-  }
-}
+import { fakeModel as makeModel } from './fakeProxy';
 
 const options: IGenerateOptions = {
   prompt: 'Count to ten.',
@@ -55,24 +16,6 @@ const options: IGenerateOptions = {
   temperature: 0.5,
   systemPrompt: ''
 };
-
-function makeModel() {
-  const connections: FakeConnection[] = [];
-  let seed = 100;
-  let now = 0;
-  const model = new FanoutModel({
-    connect: handlers => {
-      const connection = new FakeConnection(handlers);
-      connections.push(connection);
-      return connection;
-    },
-    now: () => now,
-    schedule: () => undefined,
-    nextSeed: () => seed++,
-    lingerMs: 0 // no 10-minute timer left behind
-  });
-  return { model, connections, setNow: (t: number) => (now = t) };
-}
 
 describe('continuing a truncated response', () => {
   it('sends the prompt and the text so far as the assistant message to continue, with the same seed', async () => {

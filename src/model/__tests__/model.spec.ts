@@ -4,46 +4,7 @@
 import { FanoutModel } from '../model';
 import { buildRequest } from '../request';
 import type { IGenerateOptions } from '../../tokens';
-import type { IBatchConnection, IConnectionHandlers } from '../../engine';
-
-const encoder = new TextEncoder();
-
-function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
-  return `data: ${JSON.stringify({
-    id: 'chatcmpl-1',
-    object: 'chat.completion.chunk',
-    created: 1,
-    model: 'sim',
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }]
-  })}\n\n`;
-}
-
-/** A complete vLLM-shaped stream whose answer is `text`. */
-function stream(text: string): string {
-  return chunk({ role: 'assistant', content: '' }) + chunk({ content: text }, 'stop') + 'data: [DONE]\n\n';
-}
-
-class FakeConnection implements IBatchConnection {
-  constructor(readonly handlers: IConnectionHandlers) {}
-  started: Array<{ id: string; upstream: string; request: Record<string, unknown> }> = [];
-  stopped: string[] = [];
-  closed = false;
-  start(id: string, upstream: string, request: Record<string, unknown>): void {
-    this.started.push({ id, upstream, request });
-  }
-  stop(id: string): void {
-    this.stopped.push(id);
-  }
-  close(): void {
-    this.closed = true;
-  }
-  /** Play a whole response for `id`. */
-  respond(id: string, text: string): void {
-    this.handlers.onOpen(id, 200);
-    this.handlers.onData(id, encoder.encode(stream(text)));
-    this.handlers.onEnd(id);
-  }
-}
+import { chunk, encoder, fakeModel as makeModel } from './fakeProxy';
 
 const options: IGenerateOptions = {
   prompt: 'Why is the sky blue?',
@@ -54,26 +15,6 @@ const options: IGenerateOptions = {
   temperature: 0.5,
   systemPrompt: 'Be brief.'
 };
-
-function makeModel() {
-  const connections: FakeConnection[] = [];
-  const scheduled: Array<() => void> = [];
-  let seed = 100;
-  const model = new FanoutModel({
-    connect: handlers => {
-      const connection = new FakeConnection(handlers);
-      connections.push(connection);
-      return connection;
-    },
-    now: () => 0,
-    schedule: callback => scheduled.push(callback),
-    nextSeed: () => seed++,
-    // An ended batch's connection closes at once here (lingering: ./linger.spec.ts).
-    lingerMs: 0
-  });
-  const flush = () => scheduled.splice(0).forEach(callback => callback());
-  return { model, connections, flush };
-}
 
 describe('FanoutModel', () => {
   it('starts one request per response over one connection, each with its own seed', () => {

@@ -3,44 +3,11 @@
  * parent's context kept), what the model sends for it (re-generate included), and the thread
  * read back from the store.
  */
-import { FanoutModel } from '../model';
 import { buildRequest } from '../request';
 import { storedSummary } from '../stored';
 import { followUpOptions, followUpThread, readThread, threadTurns } from '../thread';
 import type { IBatchSummary, IGenerateOptions } from '../../tokens';
-import type { IBatchConnection, IConnectionHandlers } from '../../engine';
-
-const encoder = new TextEncoder();
-
-function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
-  return `data: ${JSON.stringify({
-    id: 'chatcmpl-1',
-    object: 'chat.completion.chunk',
-    created: 1,
-    model: 'sim',
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }]
-  })}\n\n`;
-}
-
-class FakeConnection implements IBatchConnection {
-  constructor(readonly handlers: IConnectionHandlers) {}
-  started: Array<{ id: string; request: Record<string, unknown> }> = [];
-  start(id: string, _upstream: string, request: Record<string, unknown>): void {
-    this.started.push({ id, request });
-  }
-  stop(): void {}
-  close(): void {}
-  respond(id: string, parts: { reasoning?: string; content: string }, finish = 'stop'): void {
-    this.handlers.onOpen(id, 200);
-    let text = chunk({ role: 'assistant', content: '' });
-    if (parts.reasoning) {
-      text += chunk({ reasoning: parts.reasoning });
-    }
-    text += chunk({ content: parts.content }, finish) + 'data: [DONE]\n\n';
-    this.handlers.onData(id, encoder.encode(text));
-    this.handlers.onEnd(id);
-  }
-}
+import { fakeModel as makeModel } from './fakeProxy';
 
 const options: IGenerateOptions = {
   prompt: 'Name a river.',
@@ -52,29 +19,6 @@ const options: IGenerateOptions = {
   systemPrompt: 'Be brief.',
   context: '# Cell above\n\nrivers = []'
 };
-
-function makeModel() {
-  const connections: FakeConnection[] = [];
-  let seed = 100;
-  const model = new FanoutModel({
-    connect: handlers => {
-      const connection = new FakeConnection(handlers);
-      connections.push(connection);
-      return connection;
-    },
-    now: () => 0,
-    schedule: () => undefined,
-    nextSeed: () => seed++,
-    lingerMs: 0
-  });
-  const lastStarted = () => {
-    const all = connections.flatMap(c => c.started);
-    return all[all.length - 1];
-  };
-  const respond = (id: string, parts: { reasoning?: string; content: string }, finish = 'stop') =>
-    connections[connections.length - 1].respond(id, parts, finish);
-  return { model, connections, lastStarted, respond };
-}
 
 const USER_WITH_CONTEXT = '# Cell above\n\nrivers = []\n\n---\n\nName a river.';
 
