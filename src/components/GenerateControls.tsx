@@ -86,6 +86,22 @@ export const GenerateControls = forwardRef<IGenerateControlsHandle, IGenerateCon
     };
     useEffect(refresh, [props.direct]);
 
+    // A setting that changed (this form's write landing, or the Settings editor) replaces what was
+    // typed in a field that is not being edited, when that was valid (an invalid value stays, with
+    // its message, until it is fixed).
+    useEffect(() => {
+      setDrafts(old => {
+        let next = old;
+        for (const field of FIELDS) {
+          const text = old[field];
+          if (text !== undefined && readControl(field, text).ok && document.activeElement !== inputs.current[field]) {
+            next = { ...next, [field]: undefined };
+          }
+        }
+        return next;
+      });
+    }, [defaults.n, defaults.temperature, defaults.maxTokens]);
+
     const errorOf = (field: ControlField): string | null => {
       const text = drafts[field];
       if (text === undefined) {
@@ -171,8 +187,12 @@ export const GenerateControls = forwardRef<IGenerateControlsHandle, IGenerateCon
               }
             }}
             onBlur={() => {
-              // A valid value is the setting now: show the setting (also when changed elsewhere).
-              if (drafts[field] !== undefined && readControl(field, drafts[field]!).ok) {
+              // A valid value the setting already holds: show the setting from now on (also when it
+              // changes elsewhere). Until the write has landed (the server answers the settings'
+              // save later), the field keeps showing and sending what was typed.
+              const text = drafts[field];
+              const read = text === undefined ? null : readControl(field, text);
+              if (read?.ok && read.value === settingOf(defaults, field)) {
                 setDrafts(old => ({ ...old, [field]: undefined }));
               }
             }}

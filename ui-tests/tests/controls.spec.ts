@@ -137,6 +137,35 @@ test.describe('Controls above the prompt', () => {
     expect(await simulatorRequests(request)).toHaveLength(2);
   });
 
+  test('what a field shows is what is sent, also before the settings have saved it', async ({ page, request }) => {
+    // The settings' save is held back, as on a slow server: a field that loses the focus before
+    // its write has landed must not fall back to the setting (N 4 then) for what it shows or sends.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>(resolve => (release = resolve));
+    let heldSaves = 0;
+    await page.route(/\/lab\/api\/settings\/jupyterlab-fanout/, async route => {
+      if (route.request().method() === 'PUT') {
+        heldSaves++;
+        await held;
+      }
+      await route.continue();
+    });
+    await page.locator(N).fill('2');
+    await page.locator(TEMPERATURE).fill('0.4'); // N loses the focus, its write still held
+    await page.locator(PROMPT).fill('Two, please.');
+    await expect.poll(() => heldSaves).toBeGreaterThan(0);
+    await expect(page.locator(N)).toHaveValue('2');
+    await page.locator(PROMPT).press('Control+Enter');
+    await expect(page.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(2);
+    const sent = await simulatorRequests(request);
+    expect(sent).toHaveLength(2);
+    expect(sent.every(r => r.temperature === 0.4)).toBe(true);
+    // Once the saves land, the settings hold what was sent, and the fields show them.
+    release();
+    await expect.poll(() => settingsOf(page)).toMatchObject({ responses: 2, temperature: 0.4 });
+    await expect(page.locator(N)).toHaveValue('2');
+  });
+
   test('Ctrl+Enter in the prompt box sends; the Generate button names the shortcut', async ({ page, request }) => {
     await expect(page.locator(`${SIDEBAR} .jp-Fanout-generate`)).toHaveAttribute(
       'title',
