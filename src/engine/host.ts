@@ -34,8 +34,9 @@ export interface IStreamHostOptions {
   interval: number;
   /**
    * While more than `running` responses run (over every batch), the least milliseconds between
-   * two sends is `interval` instead: each send costs the receiving thread a message, and what
-   * it shows of many responses is refreshed less often than that anyway. Default: never.
+   * two sends is this `interval` (when longer than the other): each send costs the receiving
+   * thread a message, and what it shows of many responses is refreshed less often than that
+   * anyway. Default: no such pace.
    */
   busy?: { running: number; interval: number };
   /** Timer (injected in tests); returns a handle for `clearTimer`. */
