@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -24,7 +25,8 @@ from .logs import Log
 from .config import Fanout
 from .errors import INTERNAL_ERROR, FanoutError
 from .outbox import record, record_prefix
-from .replay import ENCODING, ReplayBuffer
+from .digest import Digest
+from .replay import ENCODING, LEVEL, ReplayBuffer
 from .store import BatchStore, Recording, prompt_of
 from .upstream import Upstream, UpstreamStream
 from .validation import (
@@ -114,6 +116,9 @@ class Response:
         #: Every chunk forwarded so far, compressed, for a later `attach` (None once the batch
         #: is dropped).
         self.replay: ReplayBuffer | None = ReplayBuffer()
+        #: What an attach replays first when it can (digest.py): the store's reading of the
+        #: same bytes (None without a store, and once the batch is dropped).
+        self.digest: Digest | None = None if recording is None else recording.digest
         #: The `open` message once the upstream answered, the terminal one once ended.
         self.opened: dict[str, Any] | None = None
         self.terminal: dict[str, Any] | None = None
@@ -236,21 +241,38 @@ class Response:
 
     def kept_bytes(self) -> int:
         """About how much memory this response holds for a later `attach`."""
-        return 0 if self.replay is None else self.replay.kept_bytes()
+        return ((0 if self.replay is None else self.replay.kept_bytes())
+                + (0 if self.digest is None else self.digest.kept_bytes()))
 
-    def describe(self, now: float) -> dict[str, Any]:
-        """This response in an `attached` message."""
-        return {
+    def replay_for_attach(self, now: float) -> tuple[str, bytes | None]:
+        """This response in an `attached` message (JSON), and the replay record that follows
+        its `open` (None: none). With a digest (digest.py), the entries ride in the `attached`
+        message and the record holds the bytes after them; else the record holds every byte
+        forwarded so far. Either record is a zlib stream of `replay.bytes` bytes."""
+        description: dict[str, Any] = {
             "id": self.id, "upstream": self.upstream.name, "request": self.request,
             "elapsed_ms": round((now - self.started_at) * 1000, 1),
             "first_byte_ms": (None if self.first_byte_at is None
                               else round((now - self.first_byte_at) * 1000, 1)),
             "state": "ended" if self.terminal is not None else "running",
-            # The record that follows `open` in the replay, when there is one: a zlib stream
-            # of `bytes` bytes (replay.py).
-            "replay": (None if self.replay is None or not self.replay.raw_bytes
-                       else {"encoding": ENCODING, "bytes": self.replay.raw_bytes}),
+            "replay": None,
         }
+        digest = None if self.digest is None else self.digest.snapshot()
+        if digest is not None:
+            entries, events, model, offset, tail = digest
+            if tail:
+                description["replay"] = {"encoding": ENCODING, "bytes": len(tail)}
+            head = json.dumps({**description, "digest": {"model": model, "offset": offset,
+                                                         "events": events}})
+            # The entries are JSON already (the reader process wrote them): spliced in, not
+            # decoded and encoded again on the event loop.
+            text = head[:-2] + ', "entries": ' + entries.decode("ascii") + "}}"
+            return text, zlib.compress(tail, LEVEL) if tail else None
+        replay = self.replay
+        if replay is None or not replay.raw_bytes:
+            return json.dumps(description), None
+        description["replay"] = {"encoding": ENCODING, "bytes": replay.raw_bytes}
+        return json.dumps(description), replay.snapshot()
 
 
 class Batch:
@@ -327,16 +349,14 @@ class Batch:
             return
         now = asyncio.get_running_loop().time()
         responses = list(self.responses.values())
-        subscriber.put_text(json.dumps({
-            "type": "attached", "batch": self.id,
-            "responses": [r.describe(now) for r in responses],
-        }))
-        for response in responses:
+        replays = [r.replay_for_attach(now) for r in responses]
+        subscriber.put_text('{"type": "attached", "batch": ' + json.dumps(self.id)
+                            + ', "responses": [' + ", ".join(text for text, _ in replays) + "]}")
+        for response, (_, replay) in zip(responses, replays):
             if response.opened is not None:
                 subscriber.put_text(json.dumps(response.opened))
-            replay = response.replay
-            if replay is not None and replay.raw_bytes:
-                subscriber.put_record(record(response.prefix, replay.snapshot()))
+            if replay is not None:
+                subscriber.put_record(record(response.prefix, replay))
             if response.terminal is not None:
                 subscriber.put_text(json.dumps(response.terminal))
             else:
@@ -432,7 +452,7 @@ class Batch:
         self.closed = True
         self._cancel_timers()
         for response in self.responses.values():
-            response.replay = None
+            response.replay = response.digest = None
             response.subscribers = []
         self.responses = {}
         self.subscribers = []

@@ -58,6 +58,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from .digest import Digest
+
 if TYPE_CHECKING:  # not at run time: the reader process imports this module, not tornado
     from .logs import Log
 
@@ -367,6 +369,11 @@ class Recording:
     seq: int = 0
     #: Names its reader in the reader process (never reused, unlike a rolled-back row id).
     key: int = field(default_factory=lambda: next(_RECORDING_KEYS))
+    #: What an attach replays first (digest.py): the reader process digests the bytes taken.
+    digest: Digest = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.digest = Digest(self.pending)
 
     def data(self, chunk: bytes) -> None:
         if self.first_byte_at is None:
@@ -374,9 +381,7 @@ class Recording:
         self.pending += chunk
 
     def take(self) -> bytes:
-        data = bytes(self.pending)
-        del self.pending[: len(data)]
-        return data
+        return self.digest.take()
 
 
 class ParseWorker:
@@ -845,9 +850,11 @@ class BatchStore:
         for i, (recording, data, final) in enumerate(batch):
             reader = recording.reader
             if answers is None:
+                recording.digest.give_up()  # digested in the reader process only
                 text, reasoning = reader.feed(data, final)
             else:
-                _, text, reasoning, summary = answers[i]
+                _, text, reasoning, summary, digested = answers[i]
+                recording.digest.answered(*digested)
                 reader.bytes += len(data)
                 if text:
                     reader.text.append(text)

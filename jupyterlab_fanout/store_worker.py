@@ -3,10 +3,11 @@ running attempts for the store's writer thread, so that reading them takes neith
 process's CPU nor its GIL. One request, one answer, in order, over stdin and stdout: a 4-byte
 little-endian length, then a pickle (between a process and its own child only).
 
-A request is a list of `(key, bytes, final)` (a key names one attempt's reader); the answer,
-in the same order, a list of `(key, text, reasoning, summary)`: the text and reasoning those bytes added (`SSEReader`),
-and, when `final`, the reader's summary `(usage, finish_reason, error, done, model, bytes)`
-(the reader is dropped then). The process ends when stdin closes (the server exited, even
+A request is a list of `(key, bytes, final)` (a key names one attempt's readers); the answer,
+in the same order, a list of `(key, text, reasoning, summary, digested)`: the text and reasoning
+those bytes added (`SSEReader`); when `final`, the reader's summary `(usage, finish_reason,
+error, done, model, bytes)` (the readers are dropped then); and what they added to the
+attempt's digest, `(entries, events, consumed, model)` (digest.py `Digester`). The process ends when stdin closes (the server exited, even
 killed)."""
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import struct
 import sys
 from typing import BinaryIO
 
+from .digest import Digester
 from .store import SSEReader
 
 
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
-    readers: dict[int, SSEReader] = {}
+    readers: dict[int, tuple[SSEReader, Digester]] = {}
     while True:
         head = inp.read(4)
         if len(head) < 4:
@@ -31,16 +33,19 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
             return
         answers = []
         for key, data, final in pickle.loads(body):
-            reader = readers.get(key)
-            if reader is None:
-                reader = readers[key] = SSEReader()
+            pair = readers.get(key)
+            if pair is None:
+                pair = readers[key] = (SSEReader(), Digester())
+            reader, digester = pair
             text, reasoning = reader.feed(data, final)
+            entries, events, consumed = digester.feed(data)
             summary = None
             if final:
                 del readers[key]
                 summary = (reader.usage, reader.finish_reason, reader.error, reader.done,
                            reader.model, reader.bytes)
-            answers.append((key, text, reasoning, summary))
+            answers.append((key, text, reasoning, summary,
+                            (entries, events, consumed, digester.model)))
         blob = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
         out.write(struct.pack("<I", len(blob)) + blob)
         out.flush()

@@ -24,6 +24,8 @@ import tornado.web
 import tornado.websocket
 
 from .processes import SimulatorProcess, free_port, simulator_fixtures
+from .sse import sse_text
+from ..digest import Digester
 
 API_KEY = "sk-fanout-test-7f3a9c"
 KEY_ENV = "FANOUT_TEST_API_KEY"
@@ -232,6 +234,11 @@ async def wait_record(sim: SimulatorProcess, predicate, timeout: float = 10.0) -
         await asyncio.sleep(0.02)
 
 
+def digest_text(digest: dict, field: int) -> str:
+    """The content (`field` 0) or reasoning (2) of a digest's entries, joined."""
+    return "".join(e[field] for e in digest["entries"] if len(e) > field)
+
+
 class BatchClient:
     """Test side of the batch protocol: sends start/stop, collects everything received."""
 
@@ -244,6 +251,8 @@ class BatchClient:
         self._replays: dict[str, int] = {}
         #: The replay records as they came (compressed), by response id.
         self.replay_records: dict[str, bytes] = {}
+        #: The digests of an `attach` (digest.py), by response id: `body` holds the bytes after.
+        self.digests: dict[str, dict] = {}
         self.closed = asyncio.Event()
         self._changed = asyncio.Event()
         self._reader = asyncio.ensure_future(self._read())
@@ -271,6 +280,8 @@ class BatchClient:
                 message = json.loads(msg)
                 if message.get("type") == "attached":
                     for listed in message["responses"]:
+                        if "digest" in listed:
+                            self.digests[listed["id"]] = listed["digest"]
                         if listed["replay"] is not None:
                             assert listed["replay"]["encoding"] == "deflate", listed
                             self._replays[listed["id"]] = listed["replay"]["bytes"]
@@ -278,6 +289,29 @@ class BatchClient:
             self._changed.set()
         self.closed.set()
         self._changed.set()
+
+    def text(self, rid: str) -> tuple[str, str]:
+        """(reasoning, content) of `rid` as this socket got them: its digest's, if an attach
+        gave one, then its bytes'."""
+        reasoning, content = sse_text(bytes(self.body.get(rid, b"")))
+        digest = self.digests.get(rid)
+        if digest is None:
+            return reasoning, content
+        return (digest_text(digest, 2) + reasoning, digest_text(digest, 0) + content)
+
+    def assert_replayed(self, rid: str, forwarded: bytes) -> None:
+        """What this socket got of `rid` since its attach is `forwarded` (every byte the
+        upstream sent, as another socket got them): the bytes after its digest equal,
+        byte for byte, and the digest is exactly that of the bytes before (digest.py)."""
+        digest = self.digests.get(rid)
+        if digest is None:
+            assert bytes(self.body.get(rid, b"")) == forwarded
+            return
+        offset = digest["offset"]
+        assert bytes(self.body.get(rid, b"")) == forwarded[offset:]
+        entries, events, consumed = Digester().feed(forwarded[:offset])
+        assert (events, consumed) == (digest["events"], offset)
+        assert json.loads(b"[" + entries + b"]") == digest["entries"]
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.write_message(json.dumps(message))

@@ -115,7 +115,7 @@ def attempt_of(batch: dict, wire: str) -> dict:
 
 @settings()
 async def test_attach_replays_exactly_what_the_upstream_sent(
-    jp_ws_fetch, simulator, no_unhandled_errors
+    jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
 ):
     """A second socket attaching mid-stream gets `attached`, every byte so far in one record
     per response, then the rest live: its bytes equal the first socket's, byte for byte, and
@@ -123,6 +123,9 @@ async def test_attach_replays_exactly_what_the_upstream_sent(
     simulator.configure(**LONG)
     first = await new_batch(jp_ws_fetch, "b-replay", "1.1", "2.1", "3.1", foo="not forwarded")
     await first.wait(lambda: all(len(first.body.get(r, b"")) > 2000 for r in ("1.1", "2.1")))
+    responses = state_of(jp_serverapp).batches.get("b-replay").responses
+    # the store's reader has digested more than 20 events of 1.1 and 2.1 (about once a second)
+    await first.wait(lambda: all(responses[r].digest.events > 20 for r in ("1.1", "2.1")))
     second = await attach(jp_ws_fetch, "b-replay")
     await second.wait_terminal("1.1", "2.1", "3.1")
     await first.wait_terminal("1.1", "2.1", "3.1")
@@ -138,14 +141,17 @@ async def test_attach_replays_exactly_what_the_upstream_sent(
         e["outcome"] == "completed" for e in r))
     for rid in ("1.1", "2.1", "3.1"):
         assert second.terminal(rid) == {"type": "end", "id": rid}
-        assert bytes(second.body[rid]) == bytes(first.body[rid])
+        second.assert_replayed(rid, bytes(first.body[rid]))
         assert sse_events(bytes(second.body[rid]), strict=True)[-1] == "[DONE]"
-        reasoning, content = sse_text(bytes(second.body[rid]))
-        assert (reasoning, content) == (entry_for(record, rid)["reasoning"],
-                                        entry_for(record, rid)["content"])
-    # the replay was one record per response: the rest came live, in several
+        assert second.text(rid) == (entry_for(record, rid)["reasoning"],
+                                    entry_for(record, rid)["content"])
+    # what came before the attach is a digest (about 1 s of it still bytes); the rest live
+    for rid in ("1.1", "2.1"):
+        digest = second.digests[rid]
+        assert digest["model"] == "fanout-sim" and digest["events"] > 20
+        assert digest["offset"] > 2000 and len(json.dumps(digest["entries"])) * 8 < digest["offset"]
     replayed = [m for _, m in second.messages if isinstance(m, tuple) and m[0] == "1.1"]
-    assert len(replayed) > 1 and len(replayed[0][1]) > 2000
+    assert len(replayed) > 1
     await first.close()
     await second.close()
 
@@ -171,10 +177,13 @@ async def test_detach_then_reattach_mid_stream_loses_and_repeats_nothing(
         e["outcome"] == "completed" for e in r))
     for rid in ("1.1", "2.1"):
         raw = bytes(second.body[rid])
-        assert raw.startswith(bytes(first.body[rid]))  # what the first socket got, then more
+        offset = second.digests[rid]["offset"] if rid in second.digests else 0
+        first_got = bytes(first.body[rid])
+        # what the first socket got (digested up to `offset`), then more
+        assert offset <= len(first_got) and raw.startswith(first_got[offset:])
         assert sse_events(raw, strict=True)[-1] == "[DONE]"
-        assert sse_text(raw) == (entry_for(record, rid)["reasoning"],
-                                 entry_for(record, rid)["content"])
+        assert second.text(rid) == (entry_for(record, rid)["reasoning"],
+                                    entry_for(record, rid)["content"])
         assert second.terminal(rid)["type"] == "end"
     await second.close()
 
@@ -198,7 +207,7 @@ async def test_a_batch_that_ended_while_detached_replays_complete(
     attached = assert_replay_shape(second)
     assert [r["state"] for r in attached["responses"]] == ["ended", "ended"]
     for rid in ("1.1", "2.1"):
-        assert sse_text(bytes(second.body[rid]))[1] == entry_for(record, rid)["content"]
+        assert second.text(rid)[1] == entry_for(record, rid)["content"]
         assert attempt_of(await stored(jp_fetch, "b-ended", jp_serverapp), rid)["status"] == (
             "complete")
     await second.close()
@@ -221,7 +230,8 @@ async def test_replay_of_a_response_that_failed_before_opening(
         ("1.1", "ended", False), ("2.1", "ended", True)]
     assert second.json_messages("2.1") == first.json_messages("2.1")
     assert second.json_messages("2.1")[0]["code"] == "upstream_unreachable"
-    assert bytes(second.body["1.1"]) == bytes(first.body["1.1"]) and "2.1" not in second.body
+    second.assert_replayed("1.1", bytes(first.body["1.1"]))
+    assert "2.1" not in second.body
     assert not second.json_messages("3.1")
     await first.close()
     await second.close()
@@ -413,7 +423,7 @@ async def test_a_stalled_last_subscriber_leaves_its_batch_detached(
     for rid in ("1.1", "2.1"):
         [entry] = [e for e in record if e["messages"][-1]["content"] == f"frozen {rid}"]
         assert late.terminal(rid)["type"] == "end"
-        assert sse_text(bytes(late.body[rid]))[1] == entry["content"]
+        assert late.text(rid)[1] == entry["content"]
     await late.close()
 
 

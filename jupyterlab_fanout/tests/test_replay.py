@@ -87,7 +87,13 @@ def test_an_empty_buffer_is_an_empty_stream():
 # --------------------------------------------------------------- the record on the wire
 
 
-@settings()
+def without_store(**more: Any) -> Any:
+    """No store, so no digest (digest.py): an attach replays every byte, as tested here."""
+    return pytest.mark.parametrize(
+        "fanout_overrides", [lambda request: {"store_path": "", **more}], indirect=True)
+
+
+@without_store()
 async def test_the_replay_record_is_one_deflate_stream_that_decodes_byte_equal(
     jp_ws_fetch, simulator, no_unhandled_errors
 ):
@@ -124,7 +130,7 @@ async def test_the_replay_record_is_one_deflate_stream_that_decodes_byte_equal(
     await second.close()
 
 
-@settings(detached_timeout=5)
+@without_store(detached_timeout=5)
 async def test_an_ended_response_replays_its_sealed_stream(
     jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
 ):

@@ -11,3 +11,5 @@ export type { ResponseUpdate } from './update';
 export { errorFromHttpBody, errorFromPayload } from './errors';
 export { estimateTokens } from './token-count';
 export { splitJsonValues } from './json-scan';
+export { readDigest } from './digest';
+export type { IDigestEvent, IStreamDigest } from './digest';

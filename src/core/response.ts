@@ -17,12 +17,13 @@
  *   `<think>` splitter; bytes of an unfinished event are dropped; later input is ignored.
  * - Nothing throws out of `feed`/`end`: an unexpected failure becomes the response's error.
  */
+import type { IDigestEvent } from './digest';
 import { errorFromPayload, excerpt } from './errors';
 import { splitJsonValues } from './json-scan';
 import { responseMetrics } from './metrics';
 import { SseDecoder } from './sse';
 import { ThinkSplitter } from './think';
-import { readUsage, TokenTally } from './token-count';
+import { readUsage, TokenTally, type Usage } from './token-count';
 import { ResponseError, ResponseSnapshot, ResponseStatus, ResponseTiming } from './types';
 
 /** Options of a {@link ResponseStream}. */
@@ -289,6 +290,33 @@ export class ResponseStream {
     this.error = this.streamError;
   }
 
+  /**
+   * The first events of a reattached response, digested by the server ({@link readDigest}),
+   * before the bytes after them are fed: the same state as feeding every byte, for a few bytes
+   * a token. Applied through the same steps as a parsed chunk. Before any bytes are fed.
+   */
+  applyDigest(model: string | null, events: readonly IDigestEvent[]): void {
+    if (this.ended || events.length === 0) {
+      return; // no event: the bytes fed next are the stream's first
+    }
+    this.start();
+    this.clock = this.now();
+    if (this.firstByteAt === null) {
+      this.firstByteAt = this.clock;
+    }
+    this.sse.continueStream();
+    this.guard(() => {
+      if (this.model === null && model !== null) {
+        this.model = model;
+      }
+      for (const event of events) {
+        this.eventCount++;
+        this.applyEvent(event.reasoning, event.content, event.finishReason, event.usage);
+      }
+    });
+    this._version++;
+  }
+
   private applyPayload(payload: unknown): void {
     if (!isRecord(payload)) {
       return;
@@ -301,39 +329,42 @@ export class ResponseStream {
     if (this.model === null && typeof payload.model === 'string') {
       this.model = payload.model;
     }
+    let reasoning: unknown;
+    let content: unknown;
+    let finishReason: unknown;
     const choices = payload.choices;
     if (Array.isArray(choices) && choices.length > 0 && isRecord(choices[0])) {
-      this.applyChoice(choices[0]);
-    }
-    if (payload.usage !== undefined && payload.usage !== null) {
-      const usage = readUsage(payload.usage);
-      if (usage !== null) {
-        this.tally.applyUsage(usage);
+      const choice = choices[0];
+      const delta = choice.delta;
+      if (isRecord(delta)) {
+        reasoning = delta.reasoning ?? delta.reasoning_content;
+        content = delta.content;
       }
+      finishReason = choice.finish_reason;
+    }
+    const usage = payload.usage !== undefined && payload.usage !== null ? readUsage(payload.usage) : null;
+    this.applyEvent(reasoning, content, finishReason, usage);
+  }
+
+  /** What an event says, from a parsed chunk or a digest: its text, finish reason and usage. */
+  private applyEvent(reasoning: unknown, content: unknown, finishReason: unknown, usage: Usage | null): void {
+    if (typeof reasoning === 'string' && reasoning !== '') {
+      this.markFirstToken();
+      this.addReasoning(reasoning);
+    }
+    if (typeof content === 'string' && content !== '') {
+      this.markFirstToken();
+      this.splitter.push(content);
+    }
+    if (typeof finishReason === 'string' && finishReason !== '') {
+      this.finishReason = finishReason;
+    }
+    if (usage !== null) {
+      this.tally.applyUsage(usage);
     }
     if (this.firstTokenPending) {
       this.firstTokenPending = false;
       this.tokensAtFirstToken = this.tally.counts().total;
-    }
-  }
-
-  private applyChoice(choice: Record<string, unknown>): void {
-    const delta = choice.delta;
-    if (isRecord(delta)) {
-      const reasoning = delta.reasoning ?? delta.reasoning_content;
-      if (typeof reasoning === 'string' && reasoning !== '') {
-        this.markFirstToken();
-        this.addReasoning(reasoning);
-      }
-      const content = delta.content;
-      if (typeof content === 'string' && content !== '') {
-        this.markFirstToken();
-        this.splitter.push(content);
-      }
-    }
-    const finishReason = choice.finish_reason;
-    if (typeof finishReason === 'string' && finishReason !== '') {
-      this.finishReason = finishReason;
     }
   }
 

@@ -34,6 +34,15 @@ export class SseDecoder {
   }
 
   /**
+   * What is fed from now on follows bytes read elsewhere (a digest, core/digest.ts), at an
+   * event's end: a BOM there is text, not the stream's start. Before any `push`.
+   */
+  continueStream(): void {
+    this.decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    this.atStart = false;
+  }
+
+  /**
    * The body ended: flush the decoder and complete a last event that lacks its blank line
    * (`reset({consume: true})` alone parses a dangling line but does not dispatch it, so a
    * blank line is fed first). Events dispatched here are flagged `unterminated`.
@@ -49,7 +58,7 @@ export class SseDecoder {
     this.finishing = false;
   }
 
-  private readonly decoder = new TextDecoder('utf-8');
+  private decoder = new TextDecoder('utf-8');
   private readonly parser: EventSourceParser;
   private atStart = true;
   private finishing = false;

@@ -5,7 +5,7 @@
  * response every `interval` milliseconds (the first at once), or every `busy.interval` while more
  * than `busy.running` responses run.
  */
-import { ResponseError, ResponseStream, takeUpdate } from '../core';
+import { readDigest, ResponseError, ResponseStream, takeUpdate } from '../core';
 import type { IAttachedWire, IBatchConnection, IConnectionHandlers, IReplayStats } from './transport';
 import type {
   EngineEvent,
@@ -221,28 +221,40 @@ export class StreamHost {
     this._options.emit?.(event);
   }
 
-  /** A fresh stream for a response that started elsewhere: `elapsedMs` ago, its first byte `firstByteMs` ago. */
-  private _adopt(
-    batchId: string,
-    batch: IHostBatch,
-    connection: IBatchConnection,
-    wire: string,
-    elapsedMs: number,
-    firstByteMs: number | null
-  ): void {
+  /**
+   * A fresh stream for a response that started elsewhere (`attached` or `started`): `elapsed_ms`
+   * ago, its first byte `first_byte_ms` ago; its digest, if any, applied at once. Returns the
+   * milliseconds the digest took.
+   */
+  private _adopt(batchId: string, batch: IHostBatch, connection: IBatchConnection, response: IAttachedWire): number {
+    const wire = response.id;
     const now = this._options.now();
     const stream = new ResponseStream({ now: this._options.now, trackNewText: true });
-    stream.resume(now - elapsedMs, firstByteMs === null ? null : now - firstByteMs);
+    const firstByteMs = response.first_byte_ms;
+    stream.resume(now - response.elapsed_ms, firstByteMs === null ? null : now - firstByteMs);
     // Replaces whatever this page had for the wire: the replay starts from the first byte.
     batch.running.set(wire, { stream, connection });
     batch.replaying.delete(wire);
-    if (firstByteMs !== null) {
+    const digest = response.digest;
+    if (digest) {
+      try {
+        stream.applyDigest(digest.model, readDigest(digest));
+      } catch (error) {
+        // This response alone fails; its bytes after the digest are then ignored.
+        stream.fail({
+          message: `The digest of response ${wire} from the server could not be read (${(error as Error).message}).`,
+          code: 'replay_corrupt'
+        });
+      }
+    }
+    if (response.replay && !stream.ended) {
+      // The replayed record is its first update, so the page never shows it part-way.
       batch.replaying.add(wire);
     } else {
-      // No bytes to replay: its state (connecting) now. Otherwise the replayed record is its
-      // first update, so the page never shows it empty in between.
+      // Nothing more to replay (or a digest it failed on): its state now.
       this._changed(batchId, wire);
     }
+    return this._options.now() - now;
   }
 
   private _open(batchId: string, batch: IHostBatch, transport: TransportSpec): IBatchConnection {
@@ -254,6 +266,9 @@ export class StreamHost {
       wireBytes: 0,
       parseMs: 0,
       inflateMs: 0,
+      /** Events applied from the responses' digests, and the milliseconds that took. */
+      digestEvents: 0,
+      digestMs: 0,
       firstArrivedAt: Infinity,
       lastArrivedAt: -Infinity
     };
@@ -312,12 +327,23 @@ export class StreamHost {
           responses: responses.map(r => ({ wire: r.id, upstream: r.upstream, request: r.request, state: r.state }))
         });
         for (const response of responses) {
-          this._adopt(batchId, batch, connection, response.id, response.elapsed_ms, response.first_byte_ms);
+          replay.digestMs += this._adopt(batchId, batch, connection, response);
+          replay.digestEvents += response.digest?.events ?? 0;
+        }
+        if (batch.replaying.size === 0 && replay.digestEvents > 0) {
+          mark('replayed', { batch: batchId, ...replay }); // every digest applied, no bytes follow
         }
       },
       onStarted: (wire, upstream, request) => {
         this._emit({ type: 'started-elsewhere', batch: batchId, wire, upstream, request });
-        this._adopt(batchId, batch, connection, wire, 0, null);
+        this._adopt(batchId, batch, connection, {
+          id: wire,
+          upstream,
+          request,
+          elapsed_ms: 0,
+          first_byte_ms: null,
+          state: 'running'
+        });
       },
       onAttachFailed: error => {
         batch.attaching = false;

@@ -2,7 +2,7 @@
  * The browser side of the batch protocol (docs/protocol.md): one WebSocket per batch to the
  * Jupyter server, carrying every response of the batch. No DOM beyond the WebSocket API.
  */
-import type { ResponseError } from '../core';
+import type { IStreamDigest, ResponseError } from '../core';
 import { type Inflate, inflateDeflate, inflateReplay, REPLAY_ENCODING } from './inflate';
 import type { IBatchDescription } from './protocol';
 
@@ -54,8 +54,13 @@ export interface IAttachedWire {
   /** Server time since its first byte, or null when none came yet. */
   first_byte_ms: number | null;
   state: 'running' | 'ended';
-  /** The replay record that follows its `open`: a zlib stream of `bytes` bytes; null: none. */
+  /**
+   * The replay record that follows its `open`: a zlib stream of `bytes` bytes (every byte
+   * forwarded so far, or with a `digest`, the bytes after it); null: none.
+   */
   replay?: { encoding: string; bytes: number } | null;
+  /** The stream's first events, digested by the server (docs/protocol.md); absent: none. */
+  digest?: IStreamDigest;
 }
 
 /** One open batch connection. */

@@ -51,6 +51,10 @@ interface ISample {
   firstRecordMs: number;
   lastRecordMs: number;
   parseMs: number;
+  /** Events applied from the responses' digests (the server's reading of the bytes before the
+   * replayed ones) and the worker's time applying them. */
+  digestEvents: number;
+  digestMs: number;
   attachedMs: number;
   reconnectedMs: number;
 }
@@ -191,6 +195,8 @@ test('reattach after a reload: every response live again after JupyterLab is rea
       firstRecordMs: workerTime(engine.replayed?.detail?.firstArrivedAt) - rec.readyAt,
       lastRecordMs: workerTime(engine.replayed?.detail?.lastArrivedAt) - rec.readyAt,
       parseMs: engine.replayed?.detail?.parseMs ?? NaN,
+      digestEvents: engine.replayed?.detail?.digestEvents ?? NaN,
+      digestMs: engine.replayed?.detail?.digestMs ?? NaN,
       longTaskMs: between(rec).reduce((sum, d) => sum + d, 0),
       longestTaskMs: Math.max(0, ...between(rec)),
       attachedMs: rec.attached - rec.readyAt,
@@ -221,6 +227,8 @@ test('reattach after a reload: every response live again after JupyterLab is rea
     `${fmt(s.firstRecordMs, 0)} – ${fmt(s.lastRecordMs, 0)}`,
     fmt(s.inflateMs, 0),
     fmt(s.parseMs, 0),
+    fmt(s.digestEvents, 0),
+    fmt(s.digestMs, 0),
     fmt(s.attachedMs, 0),
     fmt(s.reconnectedMs, 0),
     fmt(s.liveMs, 0),
@@ -266,6 +274,8 @@ test('reattach after a reload: every response live again after JupyterLab is rea
           'worker: replay records read',
           'worker: inflate wait (ms)',
           'worker: parse (ms)',
+          'digest (events)',
+          'worker: digest (ms)',
           'attached',
           'all replayed',
           'all live',
@@ -296,7 +306,9 @@ test('reattach after a reload: every response live again after JupyterLab is rea
       "worker: the engine's marks `jupyterlab-fanout:engine-attached` (the answer read in the Web Worker) and",
       '`:engine-replayed` (every replayed record parsed); replay (MB): the bytes replayed (inflated); on the wire: their',
       "compressed records; records read: when the worker read the first and the last of them; inflate wait: the longest time from a record's arrival to its inflated bytes (other",
-      "records' inflates and parses included); parse: the worker's time in them.",
+      "records' inflates and parses included); parse: the worker's time in them. digest: the events the server",
+      'had already read for its store, replayed as digest entries in the `attached` message instead of bytes',
+      "(docs/protocol.md), and the worker's time applying them; the replayed bytes are those after each digest.",
       '',
       `Median, all repeats: every response live ${fmt(all, 0)} ms after JupyterLab is ready; budget ${BUDGET_MS} ms: ${passMiss(all <= BUDGET_MS)}`
     ].join('\n')

@@ -73,7 +73,8 @@ class FakeServer {
         request: w.request,
         elapsed_ms: this.clock - w.startedAt,
         first_byte_ms: w.firstByteAt === null ? null : this.clock - w.firstByteAt,
-        state: w.ended ? 'ended' : 'running'
+        state: w.ended ? 'ended' : 'running',
+        replay: w.bytes ? { encoding: 'deflate', bytes: encoder.encode(w.bytes).length } : null
       }));
       socket.handlers.onAttached!(batchId, responses);
       for (const [id, w] of batch.wires) {
@@ -551,7 +552,8 @@ describe('the replay', () => {
       request: {},
       elapsed_ms: 500,
       first_byte_ms: firstByteMs,
-      state: 'running'
+      state: 'running',
+      replay: firstByteMs === null ? null : { encoding: 'deflate', bytes: 100 }
     });
     socket!.handlers.onAttached!('b', [wire('1.1', 400), wire('2.1', null)]);
     // The one waiting for its first byte is connecting; the other waits for its replay.
@@ -559,6 +561,72 @@ describe('the replay', () => {
     socket!.handlers.onOpen('1.1', 200);
     socket!.handlers.onData('1.1', encoder.encode(chunk({ content: 'all so far' })));
     expect(sent.slice(2)).toEqual(['1.1 generating all so far']);
+  });
+
+  /** A host attached to batch 'b' whose updates are logged as `wire status content`. */
+  function attachedHost(): { sent: string[]; handlers: () => IConnectionHandlers; host: StreamHost } {
+    const server = new FakeServer();
+    const sent: string[] = [];
+    let socket: FakeSocket | null = null;
+    const host = new StreamHost({
+      connect: (_transport, handlers) => (socket = new FakeSocket(server, handlers)),
+      send: updates =>
+        updates.forEach(([, wire, u]) =>
+          sent.push(`${wire} ${u.status} ${u.contentAppend}${u.error ? ` ${u.error.code}` : ''}`)
+        ),
+      emit: event => sent.push(event.type),
+      now: () => server.clock,
+      interval: 0
+    });
+    server.deferAttach = true;
+    host.handle({ type: 'attach', batch: 'b', transport: { kind: 'proxy', url: 'ws://x' } });
+    return { sent, host, handlers: () => socket!.handlers };
+  }
+
+  const digested = (id: string, entries: unknown[], tail: number | null): IAttachedWire => ({
+    id,
+    upstream: '',
+    request: {},
+    elapsed_ms: 500,
+    first_byte_ms: 400,
+    state: 'running',
+    replay: tail === null ? null : { encoding: 'deflate', bytes: tail },
+    digest: { model: 'sim', offset: 1000, events: entries.length, entries }
+  });
+
+  it('with a digest, shows the digest and the bytes after it as one first update', () => {
+    const { sent, handlers } = attachedHost();
+    handlers().onAttached!('b', [
+      digested(
+        '1.1',
+        [
+          ['Hello', [1, 5]],
+          [' world', 1]
+        ],
+        40
+      )
+    ]);
+    expect(sent).toEqual(['attached']); // its tail follows
+    handlers().onOpen('1.1', 200);
+    handlers().onData('1.1', encoder.encode(chunk({ content: ', again' })));
+    expect(sent.slice(1)).toEqual(['1.1 generating Hello world, again']);
+  });
+
+  it('with a digest and no bytes after it, shows the digest at once', () => {
+    const { sent, handlers } = attachedHost();
+    handlers().onAttached!('b', [digested('1.1', [['Hello', [1, 5]]], null)]);
+    expect(sent).toEqual(['attached', '1.1 generating Hello']);
+  });
+
+  it('a digest that cannot be read fails its response alone', () => {
+    const { sent, handlers } = attachedHost();
+    handlers().onAttached!('b', [digested('1.1', [['a', 1]], 40), digested('2.1', [['Fine']], 40)]);
+    expect(sent).toEqual(['attached', '1.1 error  replay_corrupt']); // at once, with why
+    handlers().onOpen('1.1', 200);
+    handlers().onData('1.1', encoder.encode(chunk({ content: 'ignored' })));
+    handlers().onOpen('2.1', 200);
+    handlers().onData('2.1', encoder.encode(chunk({ content: ' too' })));
+    expect(sent.slice(2)).toEqual(['2.1 generating Fine too']);
   });
 });
 

@@ -1,0 +1,260 @@
+"""What a reattached response replays first: a *digest* of the events read so far, instead of
+every byte (docs/protocol.md, "The digest").
+
+A page reloaded during a 64 × 4,000-token batch used to get each response's forwarded bytes
+(about 340 bytes of SSE per token) and parse them all again in its worker: 15–30 MB of SSE,
+inflated, decoded and read by `eventsource-parser` and one `JSON.parse` an event. A digest keeps,
+per event, only what the browser's core reads from it (src/core/response.ts `applyPayload`): the
+answer and reasoning text, the finish reason and the usage counts, about 11 bytes a token. The
+browser applies it through the same code as a parsed event, then parses the raw bytes after it
+(the *tail*) as before.
+
+Exactness comes first. A digest covers only a prefix of the stream made of *plain events*, read
+exactly as the browser would read them:
+
+- the bytes `data:`, an optional space, the event's data, `\\n\\n`: no other field, comment,
+  carriage return or empty data, valid UTF-8;
+- the data is one JSON object that Python and JavaScript read alike: no `NaN`/`Infinity`, no
+  number beyond a float, no `-0`;
+- it is not an error (no `error` key, no `"object": "error"`), and the usage counts the core
+  reads (`completion_tokens`, `prompt_tokens`, `completion_tokens_details.reasoning_tokens`) are
+  absent, null or non-negative integers.
+
+The first event that is not plain (`[DONE]`, an error, anything unusual) ends the digest for
+good: it and everything after it are the tail, parsed by the browser from the bytes. A stream
+whose first event is not plain has no digest and replays as before.
+
+One entry an event, a JSON array with its trailing defaults left out:
+`[content, usage, reasoning, finish_reason]`, where the strings are "" when absent (the core
+ignores empty strings) and usage is 0 (none), 1 (the previous event's usage with one more
+completion token: vLLM's continuous usage stats) or `[completion, prompt, reasoning]` (null for
+absent). The first string `model` of the digested events is sent once, beside the entries.
+
+The `Digester` reads in the store's reader process (store_worker.py), on the bytes the store
+reads anyway, about once a second; the `Digest` holds its answers in the server for an attach.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Optional
+
+#: Bytes of stream past the digest (its tail) that a digest holds at most. A tail grows when
+#: the digest has ended (a non-plain event: the rest of the stream is tail) or when the reader
+#: falls behind; beyond this the digest is given up and the response replays every byte.
+TAIL_LIMIT = 1 << 20
+
+_ENCODE = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
+
+
+class NotPlain(Exception):
+    """This event is not one the digest can carry (see the module comment)."""
+
+
+def _parse_int(text: str) -> int:
+    if text == "-0":  # JavaScript reads -0, Python 0
+        raise NotPlain("-0")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400: Infinity in JavaScript too, but no JSON
+        raise NotPlain(text)
+    return value
+
+
+def _parse_constant(text: str) -> Any:
+    raise NotPlain(text)  # NaN, Infinity, -Infinity: not JSON to JavaScript
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
+                            parse_constant=_parse_constant)
+
+
+def _count(value: Any) -> Optional[int]:
+    """A usage count as the core reads it: absent or null is None; a non-negative integer is
+    itself; anything else (a string, a float, a boolean, a negative) is not plain."""
+    if value is None:
+        return None
+    if type(value) is int and value >= 0:
+        return value
+    raise NotPlain("usage count")
+
+
+def _usage(usage: Any) -> Optional[tuple[Optional[int], Optional[int], Optional[int]]]:
+    """The usage the core reads (token-count.ts `readUsage`), or None when it reads none."""
+    if not isinstance(usage, dict):
+        return None  # null, absent, or not an object: the core reads no usage (arrays too)
+    completion = _count(usage.get("completion_tokens"))
+    prompt = _count(usage.get("prompt_tokens"))
+    details = usage.get("completion_tokens_details")
+    reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+    if completion is None:
+        return None  # `readUsage` is null without a completion count
+    return completion, prompt, reasoning
+
+
+class Digester:
+    """Reads one response's stream, from its first byte, into digest entries (see the module
+    comment). Fed the stream's bytes in order, cut anywhere."""
+
+    __slots__ = ("_buf", "_usage", "model", "ended")
+
+    def __init__(self) -> None:
+        #: Bytes not read yet (an event not complete yet).
+        self._buf = b""
+        self._usage: Optional[tuple[Optional[int], Optional[int], Optional[int]]] = None
+        #: The first string `model` of the digested events.
+        self.model: Optional[str] = None
+        #: A non-plain event was met: nothing more is read (the rest is tail).
+        self.ended = False
+
+    def feed(self, data: bytes) -> tuple[bytes, int, int]:
+        """Read `data`: the entries of the plain events completed (comma-joined JSON), how
+        many, and how many bytes of the stream they took (from the end of the previous ones)."""
+        if self.ended:
+            return b"", 0, 0
+        buf = self._buf + data if self._buf else data
+        at = 0
+        entries: list[str] = []
+        while True:
+            end = buf.find(b"\n\n", at)
+            if end < 0:
+                break
+            try:
+                entries.append(self._entry(buf[at:end]))
+            except NotPlain:
+                self.ended = True
+                break
+            at = end + 2
+        self._buf = b"" if self.ended else buf[at:]
+        if not self.ended and len(self._buf) > TAIL_LIMIT:
+            self.ended = True  # an event longer than a digest's tail: not one a token makes
+            self._buf = b""
+        return ",".join(entries).encode("ascii"), len(entries), at
+
+    def _entry(self, event: bytes) -> str:
+        if not event.startswith(b"data:") or b"\n" in event or b"\r" in event:
+            raise NotPlain("not one data line")
+        raw = event[6:] if event[5:6] == b" " else event[5:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise NotPlain("not UTF-8") from e
+        if text.startswith("\ufeff"):
+            raise NotPlain("BOM")  # the stream's first bytes: the browser drops a BOM there
+        try:
+            payload = _DECODER.decode(text)
+        except (ValueError, RecursionError) as e:  # [DONE], and anything not JSON
+            raise NotPlain("not JSON") from e
+        if not isinstance(payload, dict) or "error" in payload or payload.get("object") == "error":
+            raise NotPlain("not a plain chunk")
+        content = reasoning = finish = ""
+        choices = payload.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            choice = choices[0]
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                thought = delta.get("reasoning")
+                if thought is None:
+                    thought = delta.get("reasoning_content")
+                if isinstance(thought, str):
+                    reasoning = thought
+                if isinstance(delta.get("content"), str):
+                    content = delta["content"]
+            if isinstance(choice.get("finish_reason"), str):
+                finish = choice["finish_reason"]
+        usage = _usage(payload.get("usage"))
+        if self.model is None and isinstance(payload.get("model"), str):
+            self.model = payload["model"]
+        if usage is None:
+            usage_code: Any = 0
+        elif (self._usage is not None and self._usage[0] is not None
+              and usage == (self._usage[0] + 1, self._usage[1], self._usage[2])):
+            usage_code = 1
+        else:
+            usage_code = list(usage)
+            while usage_code and usage_code[-1] is None:
+                usage_code.pop()
+        if usage is not None:
+            self._usage = usage
+        entry: list[Any] = [content, usage_code, reasoning, finish]
+        while len(entry) > 1 and entry[-1] in ("", 0):
+            entry.pop()
+        return _ENCODE(entry)
+
+
+class Digest:
+    """One response's digest in the server: the reader process's answers (store.py) and the
+    bytes read after them, for an attach on the event loop. Thread-safe: the store's writer
+    thread takes bytes and adds answers, the event loop reads.
+
+    The tail is the bytes past the digest: what the reader read but did not digest (an event
+    not complete yet, or everything from the first non-plain event), what it is reading now, and
+    what it has not taken yet (`pending`, the recording's own buffer)."""
+
+    def __init__(self, pending: bytearray) -> None:
+        self._lock = threading.Lock()
+        self._pending = pending
+        self._entries: list[bytes] = []
+        self._entry_bytes = 0
+        self.events = 0
+        #: Bytes of the stream the digest covers.
+        self.offset = 0
+        self.model: Optional[str] = None
+        self._unread = b""  # taken by the reader, not digested
+        self._reading = b""  # taken, being read now
+        #: Given up (the tail grew past TAIL_LIMIT, or the reader failed): replay every byte.
+        self.dead = False
+
+    def take(self) -> bytes:
+        """The writer thread takes the bytes that arrived, to read them (Recording.take)."""
+        with self._lock:
+            data = bytes(self._pending)
+            del self._pending[: len(data)]
+            if not self.dead:
+                self._reading = data
+            return data
+
+    def answered(self, entries: bytes, events: int, consumed: int, model: Optional[str]) -> None:
+        """The reader's answer to the bytes taken last."""
+        with self._lock:
+            if self.dead:
+                return
+            read = self._unread + self._reading
+            self._reading = b""
+            if events:
+                self._entries.append(entries)
+                self._entry_bytes += len(entries)
+                self.events += events
+            self.offset += consumed
+            self._unread = read[consumed:]
+            if self.model is None:
+                self.model = model
+            if len(self._unread) > TAIL_LIMIT:
+                self._give_up()
+
+    def give_up(self) -> None:
+        with self._lock:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        self.dead = True
+        self._entries, self._entry_bytes = [], 0
+        self._unread = self._reading = b""
+
+    def kept_bytes(self) -> int:
+        return self._entry_bytes + len(self._unread) + len(self._reading)
+
+    def snapshot(self) -> Optional[tuple[bytes, int, Optional[str], int, bytes]]:
+        """(entries as one JSON array, their count, the model, the bytes covered, the tail),
+        or None when there is no digest to send (given up, or no event digested)."""
+        with self._lock:
+            if self.dead or not self.events:
+                return None
+            entries = b"[" + b",".join(self._entries) + b"]"
+            if len(self._entries) > 1:
+                self._entries = [entries[1:-1]]  # joined once, not at every attach
+            tail = self._unread + self._reading + bytes(self._pending)
+            return entries, self.events, self.model, self.offset, tail

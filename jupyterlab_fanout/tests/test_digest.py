@@ -1,0 +1,274 @@
+"""The digest of a reattached response (digest.py): which events it carries, how they are
+written, and where it stops; `Digest`'s tail accounting. The same streams, with their digests,
+are written to src/core/__tests__/digest-cases.json, where jest checks that the browser's core
+reaches the same state from a digest and the bytes after it as from every byte; a test here
+checks that file is what the Digester writes today (`python -m jupyterlab_fanout.tests.test_digest`
+writes it again)."""
+from __future__ import annotations
+
+import base64
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..digest import TAIL_LIMIT, Digest, Digester
+
+CASES_FILE = Path(__file__).resolve().parents[2] / "src" / "core" / "__tests__" / "digest-cases.json"
+
+
+def event(payload: Any) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def chunk(content: str = "", reasoning: str | None = None, usage: Any = None,
+          finish: str | None = None, model: Any = "m", **more: Any) -> bytes:
+    delta: dict[str, Any] = {"content": content}
+    if reasoning is not None:
+        delta["reasoning_content"] = reasoning
+    payload: dict[str, Any] = {"id": "c1", "object": "chat.completion.chunk", "model": model,
+                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage is not None:
+        payload["usage"] = usage
+    payload.update(more)
+    return event(payload)
+
+
+def usage(completion: Any, prompt: Any = 12, reasoning: Any = None) -> dict[str, Any]:
+    u: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                         "total_tokens": (prompt or 0) + (completion or 0)}
+    if reasoning is not None:
+        u["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return u
+
+
+def vllm(n: int = 8, thinking: int = 3) -> bytes:
+    """A vLLM stream with continuous usage stats: a role chunk, reasoning, answer, finish."""
+    parts = [event({"id": "c1", "object": "chat.completion.chunk", "model": "m",
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
+                    "usage": usage(0)})]
+    for i in range(n):
+        if i < thinking:
+            parts.append(chunk(reasoning=f" step {i}", usage=usage(i + 1)))
+        else:
+            parts.append(chunk(content=f" word{i} é 漢", usage=usage(i + 1)))
+    parts.append(chunk(finish="stop", usage=usage(n)))
+    parts.append(b"data: [DONE]\n\n")
+    return b"".join(parts)
+
+
+def digest_of(data: bytes, cut: int = 0) -> tuple[list, int, int, Any]:
+    """(entries, events, bytes covered, model), fed whole or in pieces of `cut` bytes."""
+    d = Digester()
+    pieces = [data] if not cut else [data[i:i + cut] for i in range(0, len(data), cut)]
+    entries, events, consumed = [], 0, 0
+    for piece in pieces:
+        e, n, c = d.feed(piece)
+        if n:
+            entries.extend(json.loads(b"[" + e + b"]"))
+        events += n
+        consumed += c
+    return entries, events, consumed, d.model
+
+
+def cases() -> list[tuple[str, bytes]]:
+    """Streams for both sides: each one's digest must give the core the state its bytes give."""
+    rng = random.Random(15)
+    plain = vllm()
+    found = [
+        ("vllm with reasoning_content and continuous usage", plain),
+        ("reasoning tokens in the usage details", b"".join(
+            [chunk(reasoning="hm", usage=usage(1, reasoning=1)),
+             chunk(content="ok", usage=usage(2, reasoning=1)), b"data: [DONE]\n\n"])),
+        ("think tags in the content, no usage at all (the estimator)", b"".join(
+            [chunk(content="<thi"), chunk(content="nk>let me see</think>"),
+             chunk(content="The answer: 42."), chunk(content="```py\nx = 1\n```", finish="stop"),
+             b"data: [DONE]\n\n"])),
+        ("usage only in the last, choices empty", b"".join(
+            [chunk(content="a"), chunk(content=" b"),
+             event({"id": "c1", "choices": [], "usage": usage(2)}), b"data: [DONE]\n\n"])),
+        ("usage jumps, prompt changes, prompt absent, reasoning key null", b"".join(
+            [chunk(content="x", usage=usage(3)), chunk(content="y", usage=usage(4, prompt=13)),
+             chunk(content="z", usage={"completion_tokens": 5}),
+             chunk(content="w", usage={"completion_tokens": 6, "prompt_tokens": None}),
+             event({"choices": [{"delta": {"reasoning": None, "reasoning_content": "r"}}]}),
+             event({"choices": [{"delta": {"reasoning": "", "reasoning_content": "ignored"}}]}),
+             b"data: [DONE]\n\n"])),
+        ("shapes the core ignores", b"".join(
+            [event({"choices": [["not", "a", "choice"]]}), event({"choices": [{"delta": [1]}]}),
+             event({"choices": "no"}), chunk(content="kept", usage=[1, 2]),
+             chunk(content="also", usage={"completion_tokens": None, "prompt_tokens": 3}),
+             event({"model": 7, "choices": [{"delta": {"content": 5}, "finish_reason": ""}]}),
+             chunk(content="late model", model="second"), b"data: [DONE]\n\n"])),
+        ("surrogates and escapes", b"".join(
+            [b'data: {"choices":[{"delta":{"content":"\\ud83d"}}]}\n\n',
+             b'data: {"choices":[{"delta":{"content":"\\ude00 \\u0000 \\"q\\" \\\\"}}]}\n\n',
+             b'data:{"choices":[{"delta":{"content":"no space after data:"}}]}\n\n',
+             b'data:  {"choices":[{"delta":{"content":"two spaces"}}]}\n\n',
+             b"data: [DONE]\n\n"])),
+        ("an error event ends the digest", chunk(content="a", usage=usage(1)) + event(
+            {"error": {"message": "overloaded", "code": 503}}) + b"data: [DONE]\n\n"),
+        ("object error", chunk(content="a") + event(
+            {"object": "error", "message": "bad", "code": 400})),
+        ("-0 in the usage ends the digest", chunk(content="a", usage=usage(1))
+         + b'data: {"choices":[{"delta":{"content":"b"}}],"usage":{"completion_tokens":-0}}\n\n'
+         + chunk(content="c", usage=usage(3)) + b"data: [DONE]\n\n"),
+        ("a float count ends it", chunk(content="a", usage=usage(1.0)) + b"data: [DONE]\n\n"),
+        ("a boolean count ends it", chunk(content="a", usage=usage(True)) + b"data: [DONE]\n\n"),
+        ("NaN ends it", chunk(content="a") + b'data: {"x": NaN, "choices": []}\n\n'
+         + chunk(content="b") + b"data: [DONE]\n\n"),
+        ("1e400 ends it", chunk(content="a") + b'data: {"x": 1e400}\n\n' + chunk(content="b")),
+        ("invalid JSON mid-stream", chunk(content="a") + b"data: {oops\n\n" + chunk(content="b")
+         + b"data: [DONE]\n\n"),
+        ("two values in one event", chunk(content="a") + b'data: {"a":1}{"choices":[]}\n\n'
+         + chunk(content="b") + b"data: [DONE]\n\n"),
+        ("a comment line", chunk(content="a") + b": keep-alive\n\n" + chunk(content="b")
+         + b"data: [DONE]\n\n"),
+        ("CRLF", chunk(content="a") + chunk(content="b").replace(b"\n", b"\r\n")
+         + b"data: [DONE]\n\n"),
+        ("two data lines", chunk(content="a") + b'data: {"choices":\ndata: []}\n\n'
+         + chunk(content="b") + b"data: [DONE]\n\n"),
+        ("an event: line", chunk(content="a") + b'event: error\ndata: {"message": "x"}\n\n'),
+        ("a BOM first", b"\xef\xbb\xbf" + chunk(content="a") + b"data: [DONE]\n\n"),
+        ("a BOM mid-stream", chunk(content="a") + b"\xef\xbb\xbf" + chunk(content="b")),
+        ("not UTF-8", chunk(content="a") + b'data: {"choices":[{"delta":{"content":"\xff"}}]}\n\n'
+         + chunk(content="b") + b"data: [DONE]\n\n"),
+        ("an extra blank line", chunk(content="a") + b"\n" + chunk(content="b")
+         + b"data: [DONE]\n\n"),
+        ("empty data", chunk(content="a") + b"data: \n\n" + chunk(content="b")),
+        ("a digest-only stream cut mid-event", plain[:len(plain) // 2]),
+        ("the abort finish reason", chunk(content="a", finish="abort") + b"data: [DONE]\n\n"),
+    ]
+    for i in range(6):  # random streams: chunks, some not plain, cut at the end anywhere
+        parts = []
+        for j in range(rng.randrange(5, 60)):
+            roll = rng.random()
+            text = "".join(rng.choice(["a", " b", "\n", "é", "漢", "😀", "<think>", "</think>",
+                                       "```", "  ", "1234"]) for _ in range(rng.randrange(0, 4)))
+            if roll < 0.6:
+                parts.append(chunk(content=text, usage=usage(j + 1) if rng.random() < 0.7 else None))
+            elif roll < 0.85:
+                parts.append(chunk(reasoning=text, usage=usage(j + rng.randrange(1, 3), reasoning=j)))
+            elif roll < 0.9:
+                parts.append(b": ping\n\n")
+            elif roll < 0.95:
+                parts.append(b"data: {broken\n\n")
+            else:
+                parts.append(chunk(content=text, finish=rng.choice(["stop", "length"])))
+        data = b"".join(parts) + (b"data: [DONE]\n\n" if rng.random() < 0.7 else b"")
+        found.append((f"random {i}", data[:rng.randrange(len(data) // 2, len(data) + 1)]))
+    return found
+
+
+def written_cases() -> list[dict[str, Any]]:
+    out = []
+    for name, data in cases():
+        entries, events, offset, model = digest_of(data)
+        out.append({"name": name, "sse": base64.b64encode(data).decode(),
+                    "digest": {"model": model, "offset": offset, "events": events,
+                               "entries": entries}})
+    return out
+
+
+def test_the_cases_file_is_what_the_digester_writes():
+    assert json.loads(CASES_FILE.read_text()) == written_cases(), (
+        "run: python -m jupyterlab_fanout.tests.test_digest")
+
+
+@pytest.mark.parametrize("name,data", cases())
+def test_a_stream_cut_anywhere_digests_the_same(name, data):
+    whole = digest_of(data)
+    for cut in (1, 7, 64, 301):
+        assert digest_of(data, cut) == whole, (name, cut)
+    entries, events, offset, _ = whole
+    assert events == len(entries)
+    # what the digest covers ends an event; what follows it starts one (or is empty)
+    assert offset == 0 or data[offset - 2:offset] == b"\n\n"
+
+
+def test_a_vllm_stream_is_digested_to_its_done_in_a_few_bytes_a_token():
+    data = vllm(n=200, thinking=50)
+    entries, events, offset, model = digest_of(data)
+    assert data[offset:] == b"data: [DONE]\n\n" and model == "m"
+    assert events == 202
+    assert entries[0] == ["", [0, 12]]  # the role chunk: no text, its usage
+    assert entries[1] == ["", 1, " step 0"]  # usage 1: one more token than the last
+    assert entries[51] == [" word50 é 漢", 1]
+    assert entries[-1] == ["", [200, 12], "", "stop"]  # the same usage again: written whole
+    assert len(json.dumps(entries)) * 8 < offset
+
+
+#: Cases whose digest ends at an event that is not plain: the bytes that event starts with.
+ENDS_AT = {
+    "an error event ends the digest": b'data: {"error"',
+    "object error": b'data: {"object": "error"',
+    "-0 in the usage ends the digest": b'data: {"choices":[{"delta":{"content":"b"}}],"usage":{"completion_tokens":-0}}',
+    "a float count ends it": b"data: {",
+    "a boolean count ends it": b"data: {",
+    "NaN ends it": b'data: {"x": NaN',
+    "1e400 ends it": b'data: {"x": 1e400}',
+    "invalid JSON mid-stream": b"data: {oops",
+    "two values in one event": b'data: {"a":1}{',
+    "a comment line": b": keep-alive",
+    "CRLF": b"data: {",
+    "two data lines": b'data: {"choices":\ndata',
+    "an event: line": b"event: error",
+    "a BOM first": b"\xef\xbb\xbfdata",
+    "a BOM mid-stream": b"\xef\xbb\xbfdata",
+    "not UTF-8": b'data: {"choices":[{"delta":{"content":"\xff',
+    "an extra blank line": b"\ndata: {",
+    "empty data": b"data: \n\n",
+    "the abort finish reason": b"data: [DONE]",
+}
+
+
+@pytest.mark.parametrize("name", list(ENDS_AT))
+def test_the_first_event_that_is_not_plain_ends_the_digest_for_good(name):
+    data = dict(cases())[name]
+    entries, events, offset, _ = digest_of(data)
+    assert data[offset:].startswith(ENDS_AT[name]), (name, data[offset:offset + 60])
+    assert events == data[:offset].count(b"\n\n")  # every event before it is digested
+    d = Digester()
+    d.feed(data)
+    assert d.ended
+    assert d.feed(chunk(content="more")) == (b"", 0, 0)
+
+
+def test_digest_keeps_the_tail_and_gives_up_past_its_limit():
+    pending = bytearray()
+    digest = Digest(pending)
+    assert digest.snapshot() is None  # nothing digested yet
+    data = vllm()
+    pending += data[:500]
+    taken = digest.take()
+    assert taken == data[:500] and not pending
+    pending += data[500:700]  # arrived while the reader reads
+    d = Digester()
+    entries, events, consumed = d.feed(taken)
+    digest.answered(entries, events, consumed, d.model)
+    snap = digest.snapshot()
+    assert snap is not None
+    joined, count, model, offset, tail = snap
+    assert (count, model, offset) == (events, "m", consumed)
+    assert tail == data[consumed:700]  # read and not digested, then not taken yet
+    assert json.loads(joined) == json.loads(b"[" + entries + b"]")
+    # the rest, read after a non-plain event: tail only, until past the limit
+    digest.take()
+    digest.answered(*d.feed(data[500:700]), d.model)
+    pending += b"data: {oops\n\n"
+    digest.take()
+    digest.answered(*d.feed(b"data: {oops\n\n"), d.model)
+    assert d.ended
+    assert digest.snapshot()[4] == data[digest.offset:700] + b"data: {oops\n\n"
+    pending += b"x" * (TAIL_LIMIT + 1)
+    digest.take()
+    digest.answered(*d.feed(b"x" * (TAIL_LIMIT + 1)), d.model)
+    assert digest.dead and digest.snapshot() is None and digest.kept_bytes() == 0
+
+
+if __name__ == "__main__":
+    CASES_FILE.write_text(json.dumps(written_cases(), indent=1, ensure_ascii=True) + "\n")
+    print(f"wrote {CASES_FILE}", file=sys.stderr)
