@@ -177,7 +177,7 @@ class Fanout(Configurable):
         help="""Bytes the server may hold, all users together, for the replays of ended batches
         that no socket holds (kept for an `attach` during their grace period of
         min(detached_timeout, 60) s). Replays are kept deflate-compressed, about 10-20 bytes
-        per generated token. Beyond this, the batches that ended longest ago leave memory
+        per generated token, and with the store on, their digests (digest.py), about 11 more. Beyond this, the batches that ended longest ago leave memory
         before their grace period is over (the store still has them; an `attach` gets
         'unknown_batch' and the page reads the store). 0: an ended batch with no socket
         leaves memory at once. Running batches are not counted.""",
