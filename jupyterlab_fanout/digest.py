@@ -36,8 +36,10 @@ reads anyway, about once a second; the `Digest` holds its answers in the server 
 from __future__ import annotations
 
 import json
+import json.scanner
+import re
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 #: Bytes of stream past the digest (its tail) that a digest holds at most. A tail grows when
 #: the digest has ended (a non-plain event: the rest of the stream is tail) or when the reader
@@ -51,12 +53,6 @@ class NotPlain(Exception):
     """This event is not one the digest can carry (see the module comment)."""
 
 
-def _parse_int(text: str) -> int:
-    if text == "-0":  # JavaScript reads -0, Python 0
-        raise NotPlain("-0")
-    return int(text)
-
-
 def _parse_float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):  # 1e400: Infinity in JavaScript too, but no JSON
@@ -68,8 +64,15 @@ def _parse_constant(text: str) -> Any:
     raise NotPlain(text)  # NaN, Infinity, -Infinity: not JSON to JavaScript
 
 
-_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
-                            parse_constant=_parse_constant)
+#: Integers are read by the C scanner (a hook per integer would double the cost); the one integer
+#: the two languages read apart, `-0`, matters only as a usage count of 0 (see `_usage`).
+#: The C scanner itself (`json.loads` around it costs as much again per event): a value starting
+#: at an index, and where it ends.
+_SCAN = json.scanner.make_scanner(  # type: ignore[attr-defined]
+    json.JSONDecoder(parse_float=_parse_float, parse_constant=_parse_constant))
+#: `-0` as a JSON value (not inside a longer number).
+_MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
+_ASCII = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 def _count(value: Any) -> Optional[int]:
@@ -82,14 +85,17 @@ def _count(value: Any) -> Optional[int]:
     raise NotPlain("usage count")
 
 
-def _usage(usage: Any) -> Optional[tuple[Optional[int], Optional[int], Optional[int]]]:
-    """The usage the core reads (token-count.ts `readUsage`), or None when it reads none."""
+def _usage(usage: Any, raw: bytes) -> Optional[tuple[Optional[int], Optional[int], Optional[int]]]:
+    """The usage the core reads (token-count.ts `readUsage`), or None when it reads none.
+    `raw`: the event's data, where a count of 0 may have been written `-0`."""
     if not isinstance(usage, dict):
         return None  # null, absent, or not an object: the core reads no usage (arrays too)
     completion = _count(usage.get("completion_tokens"))
     prompt = _count(usage.get("prompt_tokens"))
     details = usage.get("completion_tokens_details")
     reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+    if 0 in (completion, prompt, reasoning) and _MINUS_ZERO.search(raw):
+        raise NotPlain("-0")  # JavaScript reads -0, Python 0
     if completion is None:
         return None  # `readUsage` is null without a completion count
     return completion, prompt, reasoning
@@ -102,7 +108,7 @@ class Digester:
     __slots__ = ("_buf", "_usage", "model", "ended")
 
     def __init__(self) -> None:
-        #: Bytes not read yet (an event not complete yet).
+        #: Bytes not read yet: an event not complete yet; once ended, what it did not read.
         self._buf = b""
         self._usage: Optional[tuple[Optional[int], Optional[int], Optional[int]]] = None
         #: The first string `model` of the digested events.
@@ -110,9 +116,11 @@ class Digester:
         #: A non-plain event was met: nothing more is read (the rest is tail).
         self.ended = False
 
-    def feed(self, data: bytes) -> tuple[bytes, int, int]:
+    def feed(self, data: bytes,
+             on_event: Optional[Callable[[dict], None]] = None) -> tuple[bytes, int, int]:
         """Read `data`: the entries of the plain events completed (comma-joined JSON), how
-        many, and how many bytes of the stream they took (from the end of the previous ones)."""
+        many, and how many bytes of the stream they took (from the end of the previous ones).
+        `on_event` gets each digested event's JSON object (the store reads its text from it)."""
         if self.ended:
             return b"", 0, 0
         buf = self._buf + data if self._buf else data
@@ -123,18 +131,26 @@ class Digester:
             if end < 0:
                 break
             try:
-                entries.append(self._entry(buf[at:end]))
+                entry, payload = self._entry(buf[at:end])
             except NotPlain:
                 self.ended = True
                 break
+            entries.append(entry)
+            if on_event is not None:
+                on_event(payload)
             at = end + 2
-        self._buf = b"" if self.ended else buf[at:]
-        if not self.ended and len(self._buf) > TAIL_LIMIT:
+        self._buf = buf[at:]
+        if len(self._buf) > TAIL_LIMIT:
             self.ended = True  # an event longer than a digest's tail: not one a token makes
-            self._buf = b""
         return ",".join(entries).encode("ascii"), len(entries), at
 
-    def _entry(self, event: bytes) -> str:
+    def rest(self) -> bytes:
+        """The bytes fed and not digested (an event not complete yet; once ended, everything
+        from the event that ended it), handed over once: the caller reads them otherwise."""
+        rest, self._buf = self._buf, b""
+        return rest
+
+    def _entry(self, event: bytes) -> tuple[str, dict]:
         if not event.startswith(b"data:") or b"\n" in event or b"\r" in event:
             raise NotPlain("not one data line")
         raw = event[6:] if event[5:6] == b" " else event[5:]
@@ -145,13 +161,17 @@ class Digester:
         if text.startswith("\ufeff"):
             raise NotPlain("BOM")  # the stream's first bytes: the browser drops a BOM there
         try:
-            payload = _DECODER.decode(text)
-        except (ValueError, RecursionError) as e:  # [DONE], and anything not JSON
+            payload, end = _SCAN(text, 0)
+        except (StopIteration, ValueError, RecursionError) as e:  # [DONE], anything not JSON
             raise NotPlain("not JSON") from e
+        if end != len(text):
+            raise NotPlain("more than one JSON value")  # or whitespace around it: not plain either
         if not isinstance(payload, dict) or "error" in payload or payload.get("object") == "error":
             raise NotPlain("not a plain chunk")
         content = reasoning = finish = ""
         choices = payload.get("choices")
+        if isinstance(choices, list) and len(choices) > 1:
+            raise NotPlain("several choices")  # the core reads the first, the store all
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             choice = choices[0]
             delta = choice.get("delta")
@@ -165,7 +185,7 @@ class Digester:
                     content = delta["content"]
             if isinstance(choice.get("finish_reason"), str):
                 finish = choice["finish_reason"]
-        usage = _usage(payload.get("usage"))
+        usage = _usage(payload.get("usage"), raw)
         if self.model is None and isinstance(payload.get("model"), str):
             self.model = payload["model"]
         if usage is None:
@@ -179,10 +199,12 @@ class Digester:
                 usage_code.pop()
         if usage is not None:
             self._usage = usage
+        if usage_code == 1 and not reasoning and not finish:
+            return "[" + _ASCII(content) + ",1]", payload  # most events: one token of text
         entry: list[Any] = [content, usage_code, reasoning, finish]
         while len(entry) > 1 and entry[-1] in ("", 0):
             entry.pop()
-        return _ENCODE(entry)
+        return _ENCODE(entry), payload
 
 
 class Digest:

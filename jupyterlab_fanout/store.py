@@ -237,10 +237,11 @@ class SSEReader:
             if payloads:
                 for event in _decode(payloads):
                     if isinstance(event, dict):
-                        self._event(event)
+                        self.read_event(event)
         return "".join(self.text[text_from:]), "".join(self.reasoning[reasoning_from:])
 
-    def _event(self, event: dict[str, Any]) -> None:
+    def read_event(self, event: dict[str, Any]) -> None:
+        """One event's JSON object (from `feed`, or from the digest's reading, store_worker.py)."""
         if self.model is None and isinstance(event.get("model"), str):
             self.model = event["model"]
         if event.get("error") is not None:

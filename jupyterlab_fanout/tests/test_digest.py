@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from ..digest import TAIL_LIMIT, Digest, Digester
+from ..store import SSEReader, parse_sse
+from ..store_worker import read
 
 CASES_FILE = Path(__file__).resolve().parents[2] / "src" / "core" / "__tests__" / "digest-cases.json"
 
@@ -140,6 +142,11 @@ def cases() -> list[tuple[str, bytes]]:
          + b"data: [DONE]\n\n"),
         ("empty data", chunk(content="a") + b"data: \n\n" + chunk(content="b")),
         ("a digest-only stream cut mid-event", plain[:len(plain) // 2]),
+        ("several choices end it", chunk(content="a") + event(
+            {"choices": [{"delta": {"content": "b"}}, {"delta": {"content": "c"}}]})
+         + b"data: [DONE]\n\n"),
+        ("whitespace around the JSON ends it", chunk(content="a")
+         + b'data:  {"choices":[{"delta":{"content":"b"}}]} \n\n' + b"data: [DONE]\n\n"),
         ("the abort finish reason", chunk(content="a", finish="abort") + b"data: [DONE]\n\n"),
     ]
     for i in range(6):  # random streams: chunks, some not plain, cut at the end anywhere
@@ -189,6 +196,25 @@ def test_a_stream_cut_anywhere_digests_the_same(name, data):
     assert offset == 0 or data[offset - 2:offset] == b"\n\n"
 
 
+@pytest.mark.parametrize("name,data", cases())
+def test_the_store_reads_the_same_with_the_digest_reading_its_plain_events(name, data):
+    """The reader process reads each byte once (store_worker.read): plain events through the
+    digest, the rest by the SSEReader. The store keeps what the SSEReader alone reads."""
+    alone = parse_sse(data)
+    for cut in (len(data) or 1, 1, 7, 301):
+        reader, digester = SSEReader(), Digester()
+        texts, reasonings = [], []
+        pieces = [data[i:i + cut] for i in range(0, len(data), cut)] or [b""]
+        for i, piece in enumerate(pieces):
+            text, reasoning, _ = read(reader, digester, piece, i == len(pieces) - 1)
+            texts.append(text)
+            reasonings.append(reasoning)
+        assert ("".join(texts), "".join(reasonings)) == (alone.text, alone.reasoning), (name, cut)
+        assert (reader.usage, reader.finish_reason, reader.error, reader.done, reader.model,
+                reader.bytes) == (alone.usage, alone.finish_reason, alone.error, alone.done,
+                                  alone.model, alone.bytes), (name, cut)
+
+
 def test_a_vllm_stream_is_digested_to_its_done_in_a_few_bytes_a_token():
     data = vllm(n=200, thinking=50)
     entries, events, offset, model = digest_of(data)
@@ -222,6 +248,8 @@ ENDS_AT = {
     "an extra blank line": b"\ndata: {",
     "empty data": b"data: \n\n",
     "the abort finish reason": b"data: [DONE]",
+    "several choices end it": b'data: {"choices": [{"delta": {"content": "b"}}, {',
+    "whitespace around the JSON ends it": b"data:  {",
 }
 
 
