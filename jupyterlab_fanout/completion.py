@@ -124,6 +124,6 @@ async def complete_counted(state: Any, upstream: Upstream, dialect: Dialect,
                           " flight (c.Fanout.max_streams_per_user): try again when some have ended")
     try:
         return await complete(upstream, dialect, body,
-                              float(getattr(state.fanout, "judge_timeout", 120.0)))
+                              float(state.fanout.judge_timeout))
     finally:
         state.user_streams.release(BUDGET_KEY)

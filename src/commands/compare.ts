@@ -13,7 +13,8 @@ import { copyTextOf } from '../components/diff';
 import { parseOne } from '../parse';
 import { CommandIDs, IBatchView, IFanoutActiveCell, IFanoutModel, IResponseView } from '../tokens';
 import type { JudgementStore } from '../model/judgements';
-import { CompareWidget, compareMainAreaWidget } from '../widgets/compare';
+import { CompareWidget, compareMainAreaWidget, compareWidgetId } from '../widgets/compare';
+import { showInMainArea } from '../widgets/mainArea';
 import { oneOf, optionalString } from './args';
 import { attemptArg, findAttempt, findBatch, findResponse, responseArgs } from './find';
 import { interactiveArg, reportingFailures } from './interactive';
@@ -76,38 +77,33 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
     language
   });
 
-  const openCompare = (batch: IBatchView, view?: CompareView, layout?: CompareLayout) => {
-    const id = `jupyterlab-fanout-compare-${batch.id}`;
-    const existing = Array.from(app.shell.widgets('main')).find(w => w.id === id);
-    existing?.dispose();
-    const content = new CompareWidget({
-      model,
-      batchId: batch.id,
-      rendermime: context.rendermime,
-      trans,
-      actions: actionsFor(batch.id),
-      view,
-      layout,
-      languages: context.languages ?? null,
-      judge: context.judgements
-        ? {
-            store: context.judgements,
-            run: () => {
-              app.commands
-                .execute(CommandIDs.judge, { batchId: batch.id, dialog: true, interactive: true })
-                .catch(reason =>
-                  Notification.error(trans.__('Judge: %1', (reason as Error).message), { autoClose: 8000 })
-                );
-            },
-            load: context.loadJudgements
-          }
-        : undefined
+  const openCompare = (batch: IBatchView, view?: CompareView, layout?: CompareLayout) =>
+    showInMainArea(app, compareWidgetId(batch.id), () => {
+      const content = new CompareWidget({
+        model,
+        batchId: batch.id,
+        rendermime: context.rendermime,
+        trans,
+        actions: actionsFor(batch.id),
+        view,
+        layout,
+        languages: context.languages ?? null,
+        judge: context.judgements
+          ? {
+              store: context.judgements,
+              run: () => {
+                app.commands
+                  .execute(CommandIDs.judge, { batchId: batch.id, dialog: true, interactive: true })
+                  .catch(reason =>
+                    Notification.error(trans.__('Judge: %1', (reason as Error).message), { autoClose: 8000 })
+                  );
+              },
+              load: context.loadJudgements
+            }
+          : undefined
+      });
+      return compareMainAreaWidget(content, batch.id, batch.options.prompt, trans);
     });
-    const widget = compareMainAreaWidget(content, batch.id, batch.options.prompt, trans);
-    app.shell.add(widget, 'main');
-    app.shell.activateById(widget.id);
-    return widget;
-  };
 
   app.commands.addCommand(CommandIDs.compare, {
     label: trans.__('Compare responses'),
@@ -126,10 +122,7 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       const batch = findBatch(model, args);
       const view = oneOf<CompareView>(args, 'view', ['rendered', 'parsed', 'raw'], 'rendered');
       const layout = oneOf<CompareLayout>(args, 'layout', ['tabs', 'side-by-side'], 'tabs');
-      // Restoring the workspace's layout replaces the main area's: a view added before it
-      // ends would be dropped from the dock (a command run right after a reload).
-      await app.restored;
-      openCompare(batch, view, layout);
+      await openCompare(batch, view, layout);
       return { batchId: batch.id };
     })
   });
@@ -138,7 +131,7 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
     label: args =>
       args.responseId ? trans.__('Parse response into cells') : trans.__('Parse all responses into cells'),
     describedBy: { args: { type: 'object', properties: { ...responseArgs, attempt: attemptArg } } },
-    execute: reportingFailures(trans.__('Parse responses'), args => {
+    execute: reportingFailures(trans.__('Parse responses'), async args => {
       const batch = findBatch(model, args);
       const responseId = optionalString(args, 'responseId');
       const parse = (response: IResponseView, attempt = findAttempt(response, {})) => ({
@@ -155,7 +148,7 @@ export function registerCompareCommands(context: ICompareCommandContext): void {
       }
       // Parse all: every response is parsed here, and the parsed view is shown at once (case 015).
       const results = batch.responses.map(response => parse(response));
-      openCompare(batch, 'parsed', 'side-by-side');
+      await openCompare(batch, 'parsed', 'side-by-side');
       return { batchId: batch.id, responses: results };
     })
   });

@@ -8,6 +8,13 @@
 import type { ResponseUpdate } from '../core';
 import type { IGenerateOptions } from '../tokens';
 
+/**
+ * More running responses than this make a page *busy*: the worker sends updates less often
+ * (worker.ts) and the sidebar renders less often (widgets/sidebar.tsx), nobody reading that
+ * many at once ten times a second.
+ */
+export const BUSY_RUNNING = 16;
+
 /** How a batch reaches its model; chosen when the batch opens its connection. */
 export type TransportSpec =
   /** One WebSocket per batch to the Jupyter server's `fanout/batch` (URL with any auth query). */

@@ -6,19 +6,15 @@
  */
 import { realTransports, SpareSockets } from './connect';
 import { StreamHost } from './host';
-import type { EngineMessage, EngineRequest, IEngineInit } from './protocol';
+import { BUSY_RUNNING, type EngineMessage, type EngineRequest, type IEngineInit } from './protocol';
 
 /** About one display frame: updates more often than this could not be shown anyway. */
 export const UPDATE_INTERVAL_MS = 16;
 
 /**
- * With more than this many responses running, the sidebar renders at most five times a second
- * and the board four (widgets/sidebar.tsx, widgets/board.tsx)...
- */
-export const BUSY_RUNNING = 16;
-
-/**
- * ...so updates come at most every 50 ms: each message costs the page's main thread a structured
+ * With more than {@link BUSY_RUNNING} responses running, the sidebar renders at most five times
+ * a second and the board four (widgets/sidebar.tsx, widgets/board.tsx), so updates come at
+ * most every 50 ms: each message costs the page's main thread a structured
  * clone, a model update and an animation frame, and at 64 × 200 tokens/s one a frame kept it
  * busy (benchmarks/README.md, typing latency). A render is then at most 50 ms behind the stream.
  */

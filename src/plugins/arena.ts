@@ -8,7 +8,8 @@ import { registerArenaCommands } from '../commands';
 import { getLeaderboard, getLeaderboardCsv, getStoredBatch, listVotes, postVote, setBatchTags } from '../handler';
 import { CommandIDs, IFanoutModel, VoteOutcome } from '../tokens';
 import { LEADERBOARD_ID, LeaderboardWidget, leaderboardMainAreaWidget } from '../widgets/leaderboard';
-import { VoteWidget, voteMainAreaWidget } from '../widgets/vote';
+import { showInMainArea } from '../widgets/mainArea';
+import { VoteWidget, voteMainAreaWidget, voteWidgetId } from '../widgets/vote';
 
 /** Save `text` as a file the browser downloads. */
 function download(text: string, name: string, type: string): void {
@@ -68,59 +69,52 @@ export const arenaPlugin: JupyterFrontEndPlugin<void> = {
           .filter(Boolean);
       },
       openVote: async (batch, mode) => {
-        // Not before the workspace's layout is restored: that would drop it from the dock.
-        await app.restored;
-        const id = `jupyterlab-fanout-vote-${batch.id}`;
-        Array.from(app.shell.widgets('main'))
-          .find(w => w.id === id)
-          ?.dispose();
-        const content = new VoteWidget({
-          batchId: batch.id,
-          trans,
-          api: {
-            // The batch was just read by the command; the votes are read now.
-            getBatch: async () => batch,
-            listVotes: batchId => listVotes(batchId, settings),
-            vote,
-            rank: (batchId, ranking) => app.commands.execute(CommandIDs.vote, { batchId, ranking }),
-            setBlind: blind => (blind ? model.blind?.hold(batch.id) : model.blind?.release(batch.id)),
-            editTags: async () => {
-              const answer = (await app.commands.execute(CommandIDs.tagBatch, {
-                batchId: batch.id,
-                interactive: true
-              })) as { tags: string[] } | undefined;
-              return answer?.tags;
+        await showInMainArea(app, voteWidgetId(batch.id), () => {
+          const content = new VoteWidget({
+            batchId: batch.id,
+            trans,
+            api: {
+              // The batch was just read by the command; the votes are read now.
+              getBatch: async () => batch,
+              listVotes: batchId => listVotes(batchId, settings),
+              vote,
+              rank: (batchId, ranking) => app.commands.execute(CommandIDs.vote, { batchId, ranking }),
+              setBlind: blind => (blind ? model.blind?.hold(batch.id) : model.blind?.release(batch.id)),
+              editTags: async () => {
+                const answer = (await app.commands.execute(CommandIDs.tagBatch, {
+                  batchId: batch.id,
+                  interactive: true
+                })) as { tags: string[] } | undefined;
+                return answer?.tags;
+              },
+              showLeaderboard: () => void app.commands.execute(CommandIDs.leaderboard, { interactive: true })
             },
-            showLeaderboard: () => void app.commands.execute(CommandIDs.leaderboard, { interactive: true })
-          },
-          initialMode: mode
+            initialMode: mode
+          });
+          return voteMainAreaWidget(content, batch.id, batch.title, trans);
         });
-        const widget = voteMainAreaWidget(content, batch.id, batch.title, trans);
-        app.shell.add(widget, 'main');
-        app.shell.activateById(widget.id);
         // The sidebar names each response's model beside its text: out of sight while voting.
         (app.shell as { collapseRight?: () => void }).collapseRight?.();
       },
       openLeaderboard: async tags => {
-        await app.restored; // (As the vote view.)
-        const existing = Array.from(app.shell.widgets('main')).find(w => w.id === LEADERBOARD_ID);
-        if (existing) {
-          app.shell.activateById(existing.id);
-          return;
-        }
-        const content = new LeaderboardWidget({
-          trans,
-          changed,
-          tags,
-          api: {
-            get: tags => getLeaderboard(tags, settings),
-            exportCsv: async tags =>
-              download(await getLeaderboardCsv(tags, settings), 'fanout-leaderboard.csv', 'text/csv')
-          }
-        });
-        const widget = leaderboardMainAreaWidget(content, trans);
-        app.shell.add(widget, 'main');
-        app.shell.activateById(widget.id);
+        await showInMainArea(
+          app,
+          LEADERBOARD_ID,
+          () => {
+            const content = new LeaderboardWidget({
+              trans,
+              changed,
+              tags,
+              api: {
+                get: tags => getLeaderboard(tags, settings),
+                exportCsv: async tags =>
+                  download(await getLeaderboardCsv(tags, settings), 'fanout-leaderboard.csv', 'text/csv')
+              }
+            });
+            return leaderboardMainAreaWidget(content, trans);
+          },
+          { keep: true }
+        );
       }
     });
     const category = trans.__('Fanout');

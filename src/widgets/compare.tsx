@@ -74,6 +74,11 @@ export class CompareWidget extends ReactWidget {
   }
 }
 
+/** The id of a batch's compare view in the main area. */
+export function compareWidgetId(batchId: string): string {
+  return `jupyterlab-fanout-compare-${batchId}`;
+}
+
 /** Wrap a compare view in a main-area widget titled after its batch. */
 export function compareMainAreaWidget(
   content: CompareWidget,
@@ -82,7 +87,7 @@ export function compareMainAreaWidget(
   trans: TranslationBundle
 ) {
   const widget = new MainAreaWidget({ content });
-  widget.id = `jupyterlab-fanout-compare-${batchId}`;
+  widget.id = compareWidgetId(batchId);
   widget.title.label = trans.__('Compare: %1', prompt.length > 30 ? `${prompt.slice(0, 30)}…` : prompt);
   widget.title.caption = prompt;
   widget.title.icon = listIcon;

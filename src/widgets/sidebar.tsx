@@ -10,6 +10,7 @@ import { Signal } from '@lumino/signaling';
 import type { IFollowUpTarget } from '../commands/followup';
 import { controlArgs } from '../components/controlValues';
 import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
+import { BUSY_RUNNING } from '../engine/protocol';
 import type { UpstreamCheck } from '../settings';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, IUpstreamListing } from '../tokens';
 
@@ -125,13 +126,12 @@ const TICK_MS = 500;
 const STREAMING_RENDER_MS = 100;
 
 /**
- * The same while the running batches hold more than {@link MANY_RESPONSES} responses: nobody
+ * The same while the running batches hold more than {@link BUSY_RUNNING} responses: nobody
  * reads that many previews ten times a second, and each render of the sidebar takes the main
  * thread from typing (measured at 64 responses: about a fifth less main-thread time at 250 ms
  * than at 100 ms).
  */
 const MANY_STREAMING_RENDER_MS = 200;
-const MANY_RESPONSES = 16;
 
 /**
  * The Responses section of the Fanout sidebar (a batch and its responses): re-renders when the model says something changed (at most every
@@ -255,7 +255,7 @@ export class FanoutSidebar extends ReactWidget {
       responses += batch.active ? batch.responses.length : 0;
     }
     const reconnecting = this._countReconnecting();
-    this._interval = responses > MANY_RESPONSES ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
+    this._interval = responses > BUSY_RUNNING ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
     const reconnected = reconnecting < this._reconnecting;
     this._reconnecting = reconnecting;
     if (reconnected) {

@@ -483,10 +483,15 @@ export class VoteWidget extends ReactWidget {
   }
 }
 
+/** The id of a batch's vote view in the main area. */
+export function voteWidgetId(batchId: string): string {
+  return `jupyterlab-fanout-vote-${batchId}`;
+}
+
 /** Wrap a vote view in a main-area widget. Its title names the prompt, never a model. */
 export function voteMainAreaWidget(content: VoteWidget, batchId: string, title: string, trans: TranslationBundle) {
   const widget = new MainAreaWidget({ content });
-  widget.id = `jupyterlab-fanout-vote-${batchId}`;
+  widget.id = voteWidgetId(batchId);
   widget.title.label = trans.__('Vote: %1', title.length > 30 ? `${title.slice(0, 30)}…` : title);
   widget.title.caption = trans.__('Blind vote: %1', title);
   widget.title.icon = fanoutIcon;
