@@ -85,6 +85,27 @@ async function cardTexts(page: Page): Promise<string[]> {
 }
 
 /** The detail of the streaming worker's last user-timing mark `name`. */
+/**
+ * Until the server's batch store has read part of every response of the batch (its reader
+ * answers about once a second): an attach from then on replays a digest of what it read.
+ */
+async function storeHasRead(page: Page, batchId: string, n: number): Promise<void> {
+  await expect
+    .poll(
+      () =>
+        page.evaluate(async id => {
+          const settings = (window as any).jupyterapp.serviceManager.serverSettings;
+          const answer = await fetch(`${settings.baseUrl}fanout/batches/${encodeURIComponent(id)}`, {
+            headers: settings.token ? { Authorization: `token ${settings.token}` } : {}
+          });
+          const batch = answer.ok ? await answer.json() : { responses: [] };
+          return batch.responses.filter((r: any) => r.attempts.some((a: any) => a.reasoning || a.text)).length;
+        }, batchId),
+      { timeout: 15000 }
+    )
+    .toBe(n);
+}
+
 async function workerMark(page: Page, name: string): Promise<any> {
   for (const worker of page.workers()) {
     const detail = await worker.evaluate(n => {
@@ -113,6 +134,7 @@ test.describe('A batch belongs to the server', () => {
     await execute(page, 'fanout:open');
     const batchId = await startBatch(page, { prompt: 'Keep going after a reload', n: 4, maxTokens: 400 });
     await expect(page.locator(`${RESPONSE}[data-status="generating"]`)).toHaveCount(4);
+    await storeHasRead(page, batchId, 4);
     const before = await getBatch(page, batchId);
 
     await reload(page);
@@ -126,9 +148,11 @@ test.describe('A batch belongs to the server', () => {
       // TTFT counts from the server's first byte, not from the replay.
       expect(response.metrics.ttftMs).toBeLessThan(3000);
     });
-    // The replay came as deflate streams (docs/protocol.md), inflated in the worker: fewer
-    // bytes on the wire than the SSE they held, which the checks below find exact.
+    // What the store had read came as digests (docs/protocol.md), the bytes after them as
+    // deflate streams inflated in the worker: fewer bytes on the wire than the SSE they held.
+    // The checks below find the whole exact.
     const replayed = await workerMark(page, 'jupyterlab-fanout:engine-replayed');
+    expect(replayed.digestEvents).toBeGreaterThan(4 * 10);
     expect(replayed.bytes).toBeGreaterThan(0);
     expect(replayed.wireBytes).toBeLessThan(replayed.bytes);
 
