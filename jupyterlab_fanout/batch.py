@@ -236,13 +236,22 @@ class Response:
             self.batch.store.end(recording, message["type"], error)
 
     def kept(self) -> bytes:
-        """Every byte forwarded so far, inflated (b"" once the batch was dropped); for tests."""
+        """Every byte forwarded so far, inflated (b"" once the batch was dropped, or once an
+        ended response let go of them for its digest: `_release_replay`); for tests."""
         return b"" if self.replay is None else self.replay.decoded()
 
     def kept_bytes(self) -> int:
         """About how much memory this response holds for a later `attach`."""
+        self._release_replay()
         return ((0 if self.replay is None else self.replay.kept_bytes())
                 + (0 if self.digest is None else self.digest.kept_bytes()))
+
+    def _release_replay(self) -> None:
+        """An ended response whose digest holds its whole stream lets go of its compressed
+        bytes: an attach replays the digest and its tail (about half the memory)."""
+        if (self.replay is not None and self.replay.sealed and self.digest is not None
+                and self.digest.whole):
+            self.replay = None
 
     def replay_for_attach(self, now: float) -> tuple[str, bytes | None]:
         """This response in an `attached` message (JSON), and the replay record that follows
@@ -257,6 +266,7 @@ class Response:
             "state": "ended" if self.terminal is not None else "running",
             "replay": None,
         }
+        self._release_replay()
         digest = None if self.digest is None else self.digest.snapshot()
         if digest is not None:
             entries, events, model, offset, tail = digest

@@ -229,6 +229,9 @@ class Digest:
         self._reading = b""  # taken, being read now
         #: Given up (the tail grew past TAIL_LIMIT, or the reader failed): replay every byte.
         self.dead = False
+        #: The reader has read the response's last byte: the digest and its tail are the whole
+        #: stream (and stay as they are).
+        self.final = False
 
     def take(self) -> bytes:
         """The writer thread takes the bytes that arrived, to read them (Recording.take)."""
@@ -239,11 +242,13 @@ class Digest:
                 self._reading = data
             return data
 
-    def answered(self, entries: bytes, events: int, consumed: int, model: Optional[str]) -> None:
-        """The reader's answer to the bytes taken last."""
+    def answered(self, entries: bytes, events: int, consumed: int, model: Optional[str],
+                 final: bool = False) -> None:
+        """The reader's answer to the bytes taken last (`final`: the response's last ones)."""
         with self._lock:
             if self.dead:
                 return
+            self.final = final
             read = self._unread + self._reading
             self._reading = b""
             if events:
@@ -268,6 +273,11 @@ class Digest:
 
     def kept_bytes(self) -> int:
         return self._entry_bytes + len(self._unread) + len(self._reading)
+
+    @property
+    def whole(self) -> bool:
+        """The response ended and its digest with its tail holds every byte it forwarded."""
+        return self.final and not self.dead and self.events > 0
 
     def snapshot(self) -> Optional[tuple[bytes, int, Optional[str], int, bytes]]:
         """(entries as one JSON array, their count, the model, the bytes covered, the tail),

@@ -855,7 +855,7 @@ class BatchStore:
                 text, reasoning = reader.feed(data, final)
             else:
                 _, text, reasoning, summary, digested = answers[i]
-                recording.digest.answered(*digested)
+                recording.digest.answered(*digested, final=final)
                 reader.bytes += len(data)
                 if text:
                     reader.text.append(text)

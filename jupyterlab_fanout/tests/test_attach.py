@@ -213,6 +213,38 @@ async def test_a_batch_that_ended_while_detached_replays_complete(
     await second.close()
 
 
+@settings()
+async def test_an_ended_response_keeps_its_digest_not_its_bytes(
+    jp_ws_fetch, jp_serverapp, simulator, no_unhandled_errors
+):
+    """Once a response ended and the store's reader has read its last byte, its digest and
+    tail hold the whole stream: its compressed bytes are let go (about half the memory), and
+    an attach still replays it exactly."""
+    simulator.configure(**MEDIUM)
+    first = await new_batch(jp_ws_fetch, "b-whole", "1.1", "2.1")
+    await first.wait_terminal("1.1", "2.1")
+    batch = state_of(jp_serverapp).batches.get("b-whole")
+    await state_of(jp_serverapp).store.sync()  # the last read of each is answered
+    responses = list(batch.responses.values())
+    assert all(r.digest.whole and r.replay is not None for r in responses)
+    with_bytes = sum(r.replay.kept_bytes() + r.digest.kept_bytes() for r in responses)
+    kept = batch.kept_bytes()
+    assert all(r.replay is None for r in responses) and kept < with_bytes
+    assert kept == sum(r.digest.kept_bytes() for r in responses)
+    second = await attach(jp_ws_fetch, "b-whole")
+    await second.wait_terminal("1.1", "2.1")
+    assert_replay_shape(second)
+    record = await wait_record(simulator, lambda r: len(r) == 2)
+    for rid in ("1.1", "2.1"):
+        second.assert_replayed(rid, bytes(first.body[rid]))
+        assert bytes(second.body[rid]) == b"data: [DONE]\n\n"  # the tail: all else digested
+        assert second.text(rid) == (entry_for(record, rid)["reasoning"],
+                                    entry_for(record, rid)["content"])
+        assert second.terminal(rid) == {"type": "end", "id": rid}
+    await first.close()
+    await second.close()
+
+
 async def test_replay_of_a_response_that_failed_before_opening(
     jp_ws_fetch, simulator, no_unhandled_errors
 ):
