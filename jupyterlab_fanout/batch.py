@@ -25,7 +25,7 @@ from .logs import Log
 from .config import Fanout
 from .errors import INTERNAL_ERROR, FanoutError
 from .outbox import record, record_prefix
-from .digest import Digest
+from .digest import ATTACH_TAIL_LIMIT, Digest
 from .replay import ENCODING, LEVEL, ReplayBuffer
 from .store import BatchStore, Recording, prompt_of
 from .upstream import Upstream, UpstreamStream
@@ -268,6 +268,8 @@ class Response:
         }
         self._release_replay()
         digest = None if self.digest is None else self.digest.snapshot()
+        if digest is not None and len(digest[4]) > ATTACH_TAIL_LIMIT and self.replay is not None:
+            digest = None  # the reader is far behind: the bytes, compressed as they came
         if digest is not None:
             entries, events, model, offset, tail = digest
             if tail:
@@ -276,7 +278,7 @@ class Response:
                                                          "events": events}})
             # The entries are JSON already (the reader process wrote them): spliced in, not
             # decoded and encoded again on the event loop.
-            text = head[:-2] + ', "entries": ' + entries.decode("ascii") + "}}"
+            text = head[:-2] + ', "entries": ' + entries.decode("utf-8") + "}}"
             return text, zlib.compress(tail, LEVEL) if tail else None
         replay = self.replay
         if replay is None or not replay.raw_bytes:

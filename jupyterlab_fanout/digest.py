@@ -41,12 +41,25 @@ import re
 import threading
 from typing import Any, Callable, Optional
 
-#: Bytes of stream past the digest (its tail) that a digest holds at most. A tail grows when
-#: the digest has ended (a non-plain event: the rest of the stream is tail) or when the reader
-#: falls behind; beyond this the digest is given up and the response replays every byte.
+#: Bytes of stream past the digest (its tail) that a digest holds at most while the reader
+#: catches up (about a second of stream, more when the machine is busy); beyond, the digest is
+#: given up and the response replays every byte.
 TAIL_LIMIT = 1 << 20
+#: The same once the digest has ended (a non-plain event: the rest of the stream is tail, kept
+#: uncompressed): a stream that goes on long after that replays every byte instead.
+ENDED_TAIL_LIMIT = 64 << 10
+#: Bytes of entries a digest holds at most (about 170,000 tokens of vLLM's stream); beyond,
+#: given up. Entries are kept as they are, not compressed.
+ENTRIES_LIMIT = 2 << 20
+#: A tail longer than this is not compressed on the event loop for an attach: the response's
+#: whole replay, compressed as it came, is sent instead (batch.py).
+ATTACH_TAIL_LIMIT = 256 << 10
 
-_ENCODE = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
+#: Entries keep non-ASCII text as it is (an escape takes 6 bytes), except lone surrogates
+#: (`\ud83d` alone, from a JSON escape), which UTF-8 cannot carry: such an entry is escaped.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_ENCODE_ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NotPlain(Exception):
@@ -72,15 +85,20 @@ _SCAN = json.scanner.make_scanner(  # type: ignore[attr-defined]
     json.JSONDecoder(parse_float=_parse_float, parse_constant=_parse_constant))
 #: `-0` as a JSON value (not inside a longer number).
 _MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
-_ASCII = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_STRING = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+#: The largest integer a JavaScript number holds exactly: beyond, the two languages differ.
+MAX_SAFE_INTEGER = 2 ** 53 - 1
 
 
 def _count(value: Any) -> Optional[int]:
-    """A usage count as the core reads it: absent or null is None; a non-negative integer is
-    itself; anything else (a string, a float, a boolean, a negative) is not plain."""
+    """A usage count as the core reads it: absent or null is None; an integer from 0 to
+    MAX_SAFE_INTEGER is itself; anything else (a string, a float, a boolean, a negative, a
+    number JavaScript rounds) is not plain."""
     if value is None:
         return None
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= MAX_SAFE_INTEGER:
         return value
     raise NotPlain("usage count")
 
@@ -135,14 +153,15 @@ class Digester:
             except NotPlain:
                 self.ended = True
                 break
-            entries.append(entry)
-            if on_event is not None:
-                on_event(payload)
+            if entry is not None:
+                entries.append(entry)
+                if on_event is not None:
+                    on_event(payload)  # type: ignore[arg-type]
             at = end + 2
         self._buf = buf[at:]
         if len(self._buf) > TAIL_LIMIT:
             self.ended = True  # an event longer than a digest's tail: not one a token makes
-        return ",".join(entries).encode("ascii"), len(entries), at
+        return ",".join(entries).encode("utf-8"), len(entries), at
 
     def rest(self) -> bytes:
         """The bytes fed and not digested (an event not complete yet; once ended, everything
@@ -150,9 +169,13 @@ class Digester:
         rest, self._buf = self._buf, b""
         return rest
 
-    def _entry(self, event: bytes) -> tuple[str, dict]:
-        if not event.startswith(b"data:") or b"\n" in event or b"\r" in event:
-            raise NotPlain("not one data line")
+    def _entry(self, event: bytes) -> tuple[Optional[str], Optional[dict]]:
+        if b"\n" in event or b"\r" in event:
+            raise NotPlain("not one line")
+        if event.startswith(b":"):
+            return None, None  # a comment (a keep-alive): no event, for the browser or the store
+        if not event.startswith(b"data:"):
+            raise NotPlain("not a data line")
         raw = event[6:] if event[5:6] == b" " else event[5:]
         try:
             text = raw.decode("utf-8")
@@ -199,12 +222,18 @@ class Digester:
                 usage_code.pop()
         if usage is not None:
             self._usage = usage
-        if usage_code == 1 and not reasoning and not finish:
-            return "[" + _ASCII(content) + ",1]", payload  # most events: one token of text
+        if (b"\\ud" in raw or b"\\uD" in raw) and (
+                _SURROGATE.search(content) or _SURROGATE.search(reasoning)
+                or _SURROGATE.search(finish)):  # only a JSON escape makes one
+            encode = _ENCODE_ASCII
+        elif usage_code == 1 and not reasoning and not finish:
+            return "[" + _STRING(content) + ",1]", payload  # most events: one token of text
+        else:
+            encode = _ENCODE
         entry: list[Any] = [content, usage_code, reasoning, finish]
         while len(entry) > 1 and entry[-1] in ("", 0):
             entry.pop()
-        return _ENCODE(entry), payload
+        return encode(entry), payload
 
 
 class Digest:
@@ -243,8 +272,9 @@ class Digest:
             return data
 
     def answered(self, entries: bytes, events: int, consumed: int, model: Optional[str],
-                 final: bool = False) -> None:
-        """The reader's answer to the bytes taken last (`final`: the response's last ones)."""
+                 ended: bool, final: bool = False) -> None:
+        """The reader's answer to the bytes taken last: the Digester's (`ended`: it met an
+        event that is not plain); `final`: they were the response's last."""
         with self._lock:
             if self.dead:
                 return
@@ -259,8 +289,9 @@ class Digest:
             self._unread = read[consumed:]
             if self.model is None:
                 self.model = model
-            if len(self._unread) > TAIL_LIMIT:
-                self._give_up()
+            if ((ended and (not self.events or len(self._unread) > ENDED_TAIL_LIMIT))
+                    or len(self._unread) > TAIL_LIMIT or self._entry_bytes > ENTRIES_LIMIT):
+                self._give_up()  # nothing to send, or more to keep than it saves
 
     def give_up(self) -> None:
         with self._lock:

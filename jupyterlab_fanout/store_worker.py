@@ -7,7 +7,7 @@ A request is a list of `(key, bytes, final)` (a key names one attempt's readers)
 in the same order, a list of `(key, text, reasoning, summary, digested)`: the text and reasoning
 those bytes added; when `final`, the reader's summary `(usage, finish_reason, error, done,
 model, bytes)` (the readers are dropped then); and what they added to the attempt's digest,
-`(entries, events, consumed, model)` (digest.py). Each byte is read once (`read`). The process
+`(entries, events, consumed, model, ended)` (digest.py). Each byte is read once (`read`). The process
 ends when stdin closes (the server exited, even killed)."""
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from .store import SSEReader
 
 
 def read(reader: SSEReader, digester: Digester, data: bytes,
-         final: bool) -> tuple[str, str, tuple[bytes, int, int, Optional[str]]]:
+         final: bool) -> tuple[str, str, tuple[bytes, int, int, Optional[str], bool]]:
     """Read one attempt's next bytes once: the plain events by its Digester, which hands each
     one's JSON object to the SSEReader's own reading of events (the store's text, usage and
     finish reason), and the rest of the stream, from the event the digest ended at, by the
     SSEReader. Returns the text and reasoning they added, and the digest's answer
-    `(entries, events, consumed, model)`."""
+    `(entries, events, consumed, model, ended)`."""
     text_from, reasoning_from = len(reader.text), len(reader.reasoning)
     entries, events, consumed = b"", 0, 0
     if not digester.ended:
@@ -39,7 +39,7 @@ def read(reader: SSEReader, digester: Digester, data: bytes,
     if data or final:
         reader.feed(data, final)
     return ("".join(reader.text[text_from:]), "".join(reader.reasoning[reasoning_from:]),
-            (entries, events, consumed, digester.model))
+            (entries, events, consumed, digester.model, digester.ended))
 
 
 def serve(inp: BinaryIO, out: BinaryIO) -> None:

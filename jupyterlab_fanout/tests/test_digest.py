@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..digest import TAIL_LIMIT, Digest, Digester
+from ..digest import ENDED_TAIL_LIMIT, ENTRIES_LIMIT, TAIL_LIMIT, Digest, Digester
 from ..store import SSEReader, parse_sse
 from ..store_worker import read
 
@@ -127,8 +127,8 @@ def cases() -> list[tuple[str, bytes]]:
          + b"data: [DONE]\n\n"),
         ("two values in one event", chunk(content="a") + b'data: {"a":1}{"choices":[]}\n\n'
          + chunk(content="b") + b"data: [DONE]\n\n"),
-        ("a comment line", chunk(content="a") + b": keep-alive\n\n" + chunk(content="b")
-         + b"data: [DONE]\n\n"),
+        ("a comment line between events", chunk(content="a") + b": keep-alive\n\n"
+         + chunk(content="b") + b"data: [DONE]\n\n"),
         ("CRLF", chunk(content="a") + chunk(content="b").replace(b"\n", b"\r\n")
          + b"data: [DONE]\n\n"),
         ("two data lines", chunk(content="a") + b'data: {"choices":\ndata: []}\n\n'
@@ -142,6 +142,16 @@ def cases() -> list[tuple[str, bytes]]:
          + b"data: [DONE]\n\n"),
         ("empty data", chunk(content="a") + b"data: \n\n" + chunk(content="b")),
         ("a digest-only stream cut mid-event", plain[:len(plain) // 2]),
+        ("a fake BOM (its bytes as Latin-1 text) starts an event", chunk(content="A")
+         + "\u00ef\u00bb\u00bf".encode() + b"data: [DONE]\n\n" + chunk(content="B")
+         + chunk(content="C") + b"data: [DONE]\n\n"),
+        ("a count JavaScript rounds ends it", chunk(content="a", usage=usage(2 ** 53 - 2))
+         + chunk(content="b", usage=usage(2 ** 53 - 1)) + chunk(content="c", usage=usage(2 ** 53))
+         + chunk(content="d", usage=usage(2 ** 53 + 1)) + b"data: [DONE]\n\n"),
+        ("a count of 401 digits ends it", chunk(content="a", usage=usage(1))
+         + chunk(content="b", usage=usage(10 ** 400)) + b"data: [DONE]\n\n"),
+        ("keep-alive comments are skipped", b": hello\n\n" + chunk(content="a") + b":\n\n"
+         + chunk(content="b") + b": \xff not UTF-8 either\n\n" + b"data: [DONE]\n\n"),
         ("several choices end it", chunk(content="a") + event(
             {"choices": [{"delta": {"content": "b"}}, {"delta": {"content": "c"}}]})
          + b"data: [DONE]\n\n"),
@@ -238,7 +248,6 @@ ENDS_AT = {
     "1e400 ends it": b'data: {"x": 1e400}',
     "invalid JSON mid-stream": b"data: {oops",
     "two values in one event": b'data: {"a":1}{',
-    "a comment line": b": keep-alive",
     "CRLF": b"data: {",
     "two data lines": b'data: {"choices":\ndata',
     "an event: line": b"event: error",
@@ -249,6 +258,9 @@ ENDS_AT = {
     "empty data": b"data: \n\n",
     "the abort finish reason": b"data: [DONE]",
     "several choices end it": b'data: {"choices": [{"delta": {"content": "b"}}, {',
+    "a fake BOM (its bytes as Latin-1 text) starts an event": "\u00ef\u00bb\u00bf".encode(),
+    "a count JavaScript rounds ends it": b'data: {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {"content": "c"}',
+    "a count of 401 digits ends it": b'data: {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {"content": "b"}',
     "whitespace around the JSON ends it": b"data:  {",
 }
 
@@ -265,36 +277,92 @@ def test_the_first_event_that_is_not_plain_ends_the_digest_for_good(name):
     assert d.feed(chunk(content="more")) == (b"", 0, 0)
 
 
+class Reading:
+    """A Digest fed as the store feeds it: the writer thread takes the bytes that arrived, the
+    reader process digests them (store_worker.read), the answer comes back."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+        self.digest = Digest(self.pending)
+        self.reader, self.digester = SSEReader(), Digester()
+
+    def arrive(self, data: bytes) -> None:
+        self.pending += data
+
+    def read(self, final: bool = False) -> None:
+        taken = self.digest.take()
+        _, _, digested = read(self.reader, self.digester, taken, final)
+        self.digest.answered(*digested, final=final)
+
+
 def test_digest_keeps_the_tail_and_gives_up_past_its_limit():
-    pending = bytearray()
-    digest = Digest(pending)
-    assert digest.snapshot() is None  # nothing digested yet
+    r = Reading()
+    assert r.digest.snapshot() is None  # nothing digested yet
     data = vllm()
-    pending += data[:500]
-    taken = digest.take()
-    assert taken == data[:500] and not pending
-    pending += data[500:700]  # arrived while the reader reads
-    d = Digester()
-    entries, events, consumed = d.feed(taken)
-    digest.answered(entries, events, consumed, d.model)
-    snap = digest.snapshot()
-    assert snap is not None
-    joined, count, model, offset, tail = snap
+    r.arrive(data[:500])
+    taken = r.digest.take()
+    assert taken == data[:500] and not r.pending
+    r.arrive(data[500:700])  # arrives while the reader reads
+    entries, events, consumed = Digester().feed(taken)
+    r.digest.answered(*read(r.reader, r.digester, taken, False)[2])
+    joined, count, model, offset, tail = r.digest.snapshot()
     assert (count, model, offset) == (events, "m", consumed)
     assert tail == data[consumed:700]  # read and not digested, then not taken yet
     assert json.loads(joined) == json.loads(b"[" + entries + b"]")
-    # the rest, read after a non-plain event: tail only, until past the limit
-    digest.take()
-    digest.answered(*d.feed(data[500:700]), d.model)
-    pending += b"data: {oops\n\n"
-    digest.take()
-    digest.answered(*d.feed(b"data: {oops\n\n"), d.model)
-    assert d.ended
-    assert digest.snapshot()[4] == data[digest.offset:700] + b"data: {oops\n\n"
-    pending += b"x" * (TAIL_LIMIT + 1)
-    digest.take()
-    digest.answered(*d.feed(b"x" * (TAIL_LIMIT + 1)), d.model)
-    assert digest.dead and digest.snapshot() is None and digest.kept_bytes() == 0
+    # after a non-plain event the rest is tail, up to ENDED_TAIL_LIMIT
+    r.read()
+    r.arrive(b"data: {oops\n\n")
+    r.read()
+    assert r.digester.ended and not r.digest.dead
+    assert r.digest.snapshot()[4] == data[r.digest.offset:700] + b"data: {oops\n\n"
+    r.arrive(chunk(content="x" * ENDED_TAIL_LIMIT))
+    r.read()
+    assert r.digest.dead and r.digest.snapshot() is None and r.digest.kept_bytes() == 0
+
+
+def test_a_reader_far_behind_gives_up_the_digest():
+    r = Reading()
+    r.arrive(vllm())
+    r.read()
+    assert r.digest.events > 0
+    r.arrive(b"data: " + b"x" * TAIL_LIMIT)  # one event longer than the limit, not complete
+    r.read()
+    assert r.digest.dead and r.digest.kept_bytes() == 0
+
+
+def test_a_stream_whose_first_event_is_not_plain_has_no_digest_to_keep():
+    r = Reading()
+    r.arrive(b"event: message\n" + chunk(content="a"))
+    r.read()
+    assert r.digest.dead and r.digest.kept_bytes() == 0  # nothing kept for nothing
+
+
+def test_keep_alive_comments_do_not_end_a_digest():
+    r = Reading()
+    r.arrive(chunk(content="a") + b": keep-alive\n\n" + b":\n\n" + chunk(content="b")
+             + b"data: [DONE]\n\n")
+    r.read(final=True)
+    assert r.digest.events == 2 and r.digest.whole
+    assert r.digest.snapshot()[4] == b"data: [DONE]\n\n"
+
+
+def test_entries_past_their_limit_give_up_the_digest():
+    r = Reading()
+    big = chunk(content="y" * 1000)
+    r.arrive(big * (ENTRIES_LIMIT // 1000 + 1))
+    r.read()
+    assert r.digest.dead and r.digest.kept_bytes() == 0
+
+
+def test_entries_are_about_the_size_of_the_text_whatever_it_holds():
+    """Non-ASCII text and DEL are kept as they are (an escape would take 6 bytes); lone
+    surrogates, which UTF-8 cannot carry, are escaped; entries are valid UTF-8 JSON."""
+    text = "漢字 é \x7f" * 50
+    entries, events, _ = Digester().feed(chunk(content=text, usage=usage(1)) + chunk(content=text, usage=usage(2)))
+    assert events == 2 and len(entries) < 2 * len(text.encode()) + 40
+    assert json.loads(b"[" + entries + b"]")[1][0] == text
+    entries, _, _ = Digester().feed(b'data: {"choices":[{"delta":{"content":"\\ud83d!"}}]}\n\n')
+    assert entries == b'["\\ud83d!"]' and json.loads(entries)[0] == "\ud83d!"
 
 
 if __name__ == "__main__":

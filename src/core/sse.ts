@@ -40,6 +40,9 @@ export class SseDecoder {
   continueStream(): void {
     this.decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     this.atStart = false;
+    // eventsource-parser drops the characters "ï»¿" (a BOM's bytes read as Latin-1) at the
+    // start of its first chunk; the bytes fed next are not the stream's first.
+    this.parser.feed('');
   }
 
   /**
