@@ -18,7 +18,7 @@ import pytest
 from .proxy_fixtures import *  # noqa: F403 - fixtures
 from .proxy_fixtures import entry_for, split_records, wait_record
 from .sse import sse_events, sse_text
-from .test_attach import LONG, MEDIUM, attach, attached_of, new_batch, settings, state_of
+from .test_attach import LONG, MEDIUM, attach, attached_of, new_batch, state_of
 from .. import batch as batch_module
 from ..batch import UserStreams
 from ..config import Fanout, UpstreamSpec

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute } from './helpers';
+import { execute, runFromPalette } from './helpers';
 import { resetSimulator } from './simulator';
 
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 20 };
@@ -99,11 +99,7 @@ test('rank all with the keyboard: blind everywhere until cast, stored as pairwis
   ]);
 
   // Rank all, from the palette.
-  await page.keyboard.press('Control+Shift+C');
-  await page.locator('#command-palette .lm-CommandPalette-input').fill('rank all');
-  await page
-    .locator('#command-palette .lm-CommandPalette-item', { hasText: 'Blind vote: rank all responses of a batch' })
-    .click();
+  await runFromPalette(page, 'rank all', 'Blind vote: rank all responses of a batch');
   const view = page.locator(VOTE);
   const items = view.locator('.jp-Fanout-rank-item');
   await expect(items).toHaveCount(3);

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute } from './helpers';
+import { execute, runFromPalette } from './helpers';
 import { resetSimulator } from './simulator';
 
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 20 };
@@ -68,9 +68,7 @@ test('a blind vote between two models feeds the leaderboard, filtered by tags an
   await execute(page, 'fanout:tag-batch', { batchId, tags: [tag, 'easy'] });
 
   // Opened the way a person does: the palette's item votes on the newest batch of the page.
-  await page.keyboard.press('Control+Shift+C');
-  await page.locator('#command-palette .lm-CommandPalette-input').fill('Blind vote');
-  await page.locator('#command-palette .lm-CommandPalette-item', { hasText: 'Blind vote on a batch' }).click();
+  await runFromPalette(page, 'Blind vote', 'Blind vote on a batch');
   const view = page.locator(VOTE);
   await expect(view.locator('.jp-Fanout-vote-progress')).toHaveText('Pair 1 of 2');
   await expect(view.locator('.jp-Fanout-vote-text')).toHaveCount(2);

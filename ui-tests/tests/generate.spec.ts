@@ -5,23 +5,10 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute } from './helpers';
+import { execute, notebookWithPrompt, runFromPalette } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
 
 const RESPONSE = '.jp-Fanout-sidebar .jp-Fanout-response';
-
-async function notebookWithPrompt(page: IJupyterLabPageFixture, prompt: string): Promise<void> {
-  await page.notebook.createNew();
-  await page.notebook.setCell(0, 'markdown', prompt);
-  await page.notebook.selectCells(0);
-}
-
-async function runFromPalette(page: IJupyterLabPageFixture, label: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+C');
-  const palette = page.locator('#command-palette');
-  await palette.locator('.lm-CommandPalette-input').fill(label);
-  await palette.locator('.lm-CommandPalette-item', { hasText: label }).first().click();
-}
 
 async function responseTexts(page: IJupyterLabPageFixture): Promise<string[]> {
   return page

@@ -1,4 +1,5 @@
 /** Shared steps of the end-to-end tests. */
+import { expect } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
@@ -36,12 +37,22 @@ export async function notebookWithPrompt(page: IJupyterLabPageFixture, prompt: s
   await page.notebook.selectCells(0);
 }
 
-/** Run a command by its label through the command palette, as a user would. */
-export async function runFromPalette(page: IJupyterLabPageFixture, label: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+C');
+/**
+ * Run a command through the command palette, as a user would: Ctrl+Shift+C, `search` typed,
+ * then the item labelled `label` (default: `search`) clicked. A key press the page missed while
+ * busy is pressed again (it had left the test waiting, with no palette, until its timeout).
+ */
+export async function runFromPalette(page: IJupyterLabPageFixture, search: string, label = search): Promise<void> {
   const palette = page.locator('#command-palette');
-  await palette.locator('.lm-CommandPalette-input').fill(label);
-  await palette.locator('.lm-CommandPalette-item', { hasText: label }).first().click();
+  const input = palette.locator('.lm-CommandPalette-input');
+  await expect(async () => {
+    if (!(await input.isVisible())) {
+      await page.keyboard.press('Control+Shift+C');
+    }
+    await expect(input).toBeVisible({ timeout: 2000 });
+  }).toPass({ timeout: 20000 });
+  await input.fill(search, { timeout: 10000 });
+  await palette.locator('.lm-CommandPalette-item', { hasText: label }).first().click({ timeout: 10000 });
 }
 
 /** Run a command through the app's command registry (the public API) and return its result. */
