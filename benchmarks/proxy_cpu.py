@@ -7,7 +7,8 @@ frames. Prints the proxy process's CPU time per token
 (`time.process_time`), median over repeats, and the simulator's own CPU per token beside it
 (not counted in the proxy's).
 
-    python benchmarks/proxy_cpu.py [N] [repeats] [--key] [--no-store]  # defaults: 64, 5
+    python benchmarks/proxy_cpu.py [N] [repeats] [--key] [--no-store] [--rate=R]
+    # defaults: 64, 5, 50 tokens/s a stream
 
 With `--key` the upstream is configured with an API key (the simulator requires it), so the
 key scrubber of the relayed stream runs on every chunk.
@@ -49,6 +50,9 @@ from bench_util import cpu_ns, cpu_seconds, free_port
 
 TOKENS = 200
 RATE = 50
+for _flag in sys.argv[1:]:  # --rate=R: each stream's pace in tokens a second (Benchmark 2b: 200)
+    if _flag.startswith("--rate="):
+        RATE = float(_flag.split("=", 1)[1])
 #: Bytes the last batch kept for replay once ended (its responses' compressed replays).
 KEPT: list[int] = []
 #: The API key used with `--key`.
@@ -179,7 +183,8 @@ async def main(n: int, repeats: int, base_url: str, key: str | None, with_store:
 if __name__ == "__main__":
     key = KEY if "--key" in sys.argv else None
     with_store = "--no-store" not in sys.argv
-    args = [a for a in sys.argv[1:] if a not in ("--key", "--no-store")]
+    args = [a for a in sys.argv[1:] if a not in ("--key", "--no-store")
+            and not a.startswith("--rate=")]
     n = int(args[0]) if len(args) > 0 else 64
     repeats = int(args[1]) if len(args) > 1 else 5
     port = free_port()

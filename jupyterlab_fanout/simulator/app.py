@@ -241,8 +241,10 @@ class ChatCompletionsHandler(_V1Handler):
         if await self._client_gone_within(settings.ttft_ms / 1000):
             return DISCONNECTED
         loop = asyncio.get_running_loop()
-        start, sent = loop.time(), 0
+        engine = self.state.engines.for_rate(settings.tokens_per_second)
+        segment = _Segment(self, run, start=loop.time(), sent=0, stop=total)
         while True:
+            sent = segment.sent
             if fault is not None and sent >= fault.after_tokens:
                 if fault.kind == "abort":
                     run.finish_reason = "abort"
@@ -252,46 +254,57 @@ class ChatCompletionsHandler(_V1Handler):
                 stall = None if fault.stall_ms is None else fault.stall_ms / 1000
                 if await self._client_gone_within(stall):
                     return DISCONNECTED
-                fault, start = None, loop.time() - sent / settings.tokens_per_second
+                fault, segment.start = None, loop.time() - sent / settings.tokens_per_second
             if sent == total:
                 return COMPLETED
-            size = min(settings.tokens_per_event, total - sent)
-            if fault is not None:
-                size = min(size, fault.after_tokens - sent)
-            delay = start + sent / settings.tokens_per_second - loop.time()
-            if await self._client_gone_within(max(delay, 0.0)):
+            segment.stop = total if fault is None else min(total, fault.after_tokens)
+            # The events up to the stop leave on the engine's steps (engine.py); the segment
+            # ends early when a write waits for a slow client: wait for it, then go on.
+            self._waiter = waiter = engine.join(segment)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                engine.leave(waiter)
+            if self._client_gone:
                 return DISCONNECTED
-            if not await self._emit(run, sent, sent + size, sent + size == total):
-                return DISCONNECTED
-            sent += size
+            if segment.pending is not None:
+                written, (start, end) = segment.pending
+                segment.pending = None
+                if not await self._written(written):
+                    return DISCONNECTED
+                segment.account(start, end)
 
-    async def _emit(self, run: _Run, start: int, end: int, last: bool) -> bool:
-        """Send tokens `start:end` as one event (streaming) and account for them; False if
-        the client left."""
+    def _write_event(self, run: _Run, start: int, end: int) -> Optional["asyncio.Future[None]"]:
+        """Write tokens `start:end` as one event (streaming) and flush it; returns the flush's
+        future (None when not streaming: the tokens are only accounted for)."""
+        if not run.request.stream:
+            return None
         split = min(max(run.reasoning_count, start), end)
         reasoning = "".join(run.tokens[start:split])
         content = "".join(run.tokens[split:end])
-        reasoning_count = split - start
-        if run.request.stream:
-            if not run.role_sent:
-                self._write_role_chunk(run)
-            delta = {name: None for name in dialects.delta_fields(run.settings.dialect)}
-            delta.update({name: reasoning for name in run.reasoning_fields if reasoning})
-            if content:
-                delta["content"] = content
-            usage = None
-            if run.continuous_usage:
-                usage = run.usage(run.record.completion_tokens_sent + end - start,
-                                  run.reasoning_sent + reasoning_count)
-            finish_reason = run.finish_reason if last else None
-            self.write(protocol.sse_event(run.chunk(delta, finish_reason, usage)))
-            if not await self._flush():
-                return False
-        run.reasoning_sent += reasoning_count
-        run.record.add_sent(reasoning, content, end - start)
-        if last:
+        if not run.role_sent:
+            self._write_role_chunk(run)
+        delta = {name: None for name in dialects.delta_fields(run.settings.dialect)}
+        delta.update({name: reasoning for name in run.reasoning_fields if reasoning})
+        if content:
+            delta["content"] = content
+        usage = None
+        if run.continuous_usage:
+            usage = run.usage(run.record.completion_tokens_sent + end - start,
+                              run.reasoning_sent + split - start)
+        finish_reason = run.finish_reason if end == len(run.tokens) else None
+        self.write(protocol.sse_event(run.chunk(delta, finish_reason, usage)))
+        return self.flush()
+
+    def _account(self, run: _Run, start: int, end: int) -> None:
+        """Tokens `start:end` reached the client (or, not streaming, were generated)."""
+        split = min(max(run.reasoning_count, start), end)
+        run.reasoning_sent += split - start
+        run.record.add_sent("".join(run.tokens[start:split]), "".join(run.tokens[split:end]),
+                            end - start)
+        if end == len(run.tokens):
             run.record.finish_reason = run.finish_reason
-        return True
 
     def _write_role_chunk(self, run: _Run) -> None:
         usage = run.usage(0, 0) if run.continuous_usage else None
@@ -389,8 +402,12 @@ class ChatCompletionsHandler(_V1Handler):
 
     async def _flush(self) -> bool:
         """Flush written bytes; False (and the record marked) if the client is gone."""
+        return await self._written(self.flush())
+
+    async def _written(self, flushed: "asyncio.Future[None]") -> bool:
+        """Wait for a flush; False (and the record marked) if the client is gone."""
         try:
-            await self.flush()
+            await flushed
         except StreamClosedError:
             self.on_connection_close()
             return False
@@ -413,6 +430,49 @@ class ChatCompletionsHandler(_V1Handler):
                 if timer is not None:
                     timer.cancel()
         return self._client_gone
+
+
+class _Segment:
+    """A stream's events up to `stop`, written on its engine's steps (`engine.Step`).
+
+    Events are due at `start + sent / tokens_per_second` of the loop's clock. A flush that
+    does not complete at once (a client reading slowly) ends the segment with it `pending`:
+    the handler awaits it and accounts for its tokens, as vLLM's server waits for its socket.
+    """
+
+    __slots__ = ("handler", "run", "start", "sent", "stop", "pending", "_rate", "_size")
+
+    def __init__(self, handler: ChatCompletionsHandler, run: _Run, *, start: float, sent: int,
+                 stop: int) -> None:
+        self.handler, self.run = handler, run
+        self.start, self.sent, self.stop = start, sent, stop
+        self.pending: Optional[Tuple["asyncio.Future[None]", Tuple[int, int]]] = None
+        self._rate = run.settings.tokens_per_second
+        self._size = run.settings.tokens_per_event
+
+    def __call__(self, now: float) -> bool:
+        handler = self.handler
+        while self.sent < self.stop and self.start + self.sent / self._rate <= now:
+            if handler._client_gone:
+                return True
+            start, end = self.sent, min(self.sent + self._size, self.stop)
+            flushed = handler._write_event(self.run, start, end)
+            if flushed is not None and not flushed.done():
+                self.pending = (flushed, (start, end))
+                self.sent = end
+                return True
+            if flushed is not None and flushed.exception() is not None:
+                error = flushed.exception()
+                if not isinstance(error, StreamClosedError):
+                    raise error
+                handler.on_connection_close()
+                return True
+            self.account(start, end)
+        return self.sent >= self.stop or handler._client_gone
+
+    def account(self, start: int, end: int) -> None:
+        self.handler._account(self.run, start, end)
+        self.sent = max(self.sent, end)
 
 
 def _continuation(settings: SimulatorSettings, seed: Any, messages: List[Any]) -> List[str]:

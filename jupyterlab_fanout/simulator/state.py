@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .engine import Engines
 from .settings import FaultRule, SimulatorSettings
 
 # Outcomes of a recorded request; "running" until one of the others is reached.
@@ -104,6 +105,8 @@ class SimulatorState:
     settings: SimulatorSettings = field(init=False)
     records: List[RequestRecord] = field(init=False)
     _fault_left: List[Optional[int]] = field(init=False)
+    #: The streams' shared clocks (engine.py), one per pace; a reset leaves them running.
+    engines: Engines = field(init=False, default_factory=Engines, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.reset()
