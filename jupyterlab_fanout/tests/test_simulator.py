@@ -626,3 +626,45 @@ async def test_a_final_directive_gives_each_choice_in_turn(simulator):
     assert "Answer:" not in plain.text("content").splitlines()[-1]
     empty = chat_body(messages=[{"role": "user", "content": "x [[final: | ]]"}], seed=1)
     assert not (await stream_chat(simulator, empty)).text("content").startswith("Let me work")
+
+
+async def test_a_client_that_stops_reading_holds_its_stream_back_and_loses_nothing(simulator):
+    """Backpressure: a write that cannot complete at once ends the stream's engine segment;
+    the stream waits for it, then goes on, every event in order."""
+    simulator.configure(tokens_per_second=200_000, ttft_ms=1, reasoning_tokens=0,
+                        answer_tokens=20_000, max_model_len=32_768)
+    reader, writer = await asyncio.open_connection("127.0.0.1", simulator.port)
+    payload = json.dumps({"stream": True, **chat_body(max_tokens=20_000,
+                                                      stream_options=USAGE_ALL)}).encode()
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: "
+                 + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+    await writer.drain()
+    await asyncio.sleep(0.5)  # reads nothing meanwhile: the socket's buffers fill
+    held = simulator.requests()[0]
+    assert held["outcome"] == "running" and 0 < held["completion_tokens_sent"] < 20_000
+    received = b""
+    while chunk := await asyncio.wait_for(reader.read(1 << 20), 10):
+        received += chunk
+    writer.close()
+    body = received.split(b"\r\n\r\n", 1)[1]
+    events = sse_events(_unchunk(body), strict=True)
+    assert events[-1] == "[DONE]"
+    usage = [e["usage"]["completion_tokens"] for e in events if isinstance(e, dict)
+             and e.get("choices")]
+    assert usage == list(range(20_001))  # the role chunk, then every event in order, once
+    [record] = simulator.requests()
+    assert record["outcome"] == "completed" and record["completion_tokens_sent"] == 20_000
+
+
+def _unchunk(body: bytes) -> bytes:
+    """An HTTP/1.1 chunked body's bytes."""
+    out, at = [], 0
+    while at < len(body):
+        end = body.index(b"\r\n", at)
+        size = int(body[at:end], 16)
+        if size == 0:
+            break
+        out.append(body[end + 2:end + 2 + size])
+        at = end + 2 + size + 2
+    return b"".join(out)
