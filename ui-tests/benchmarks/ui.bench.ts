@@ -23,6 +23,8 @@ const HEAP = {
   max_model_len: 32768
 };
 const KEYSTROKES = 20;
+/** Benchmark 2b types twice as many (over a batch half as long again): 20 gave ratios ±0.3×. */
+const KEYSTROKES_2B = 40;
 const PROMPT = 'Explain attention in one paragraph, with a code example.';
 
 async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
@@ -40,8 +42,14 @@ async function heapUsed(cdp: CDPSession): Promise<number> {
 }
 
 /** Long tasks and rAF frame intervals, recorded in the page from now until `stopRecording`. */
-async function startRecording(page: Page): Promise<void> {
-  await page.evaluate(() => {
+/**
+ * Records long tasks and long animation frames; with `frames` (the default) also every frame
+ * interval, through a `requestAnimationFrame` loop. That loop makes the page produce a frame
+ * every vsync, which by itself makes a keystroke take 1.16–1.40× as long to paint at rest
+ * (benchmarks/README.md): Benchmark 2b types without it.
+ */
+async function startRecording(page: Page, frames = true): Promise<void> {
+  await page.evaluate(frames => {
     const w = window as any;
     const rec = (w.__rec = {
       longTasks: [] as number[],
@@ -92,6 +100,9 @@ async function startRecording(page: Page): Promise<void> {
     } catch {
       rec.frameObserver = null; // not supported by this browser
     }
+    if (!frames) {
+      return;
+    }
     let last = -1;
     const loop = (t: number) => {
       if (!rec.running) {
@@ -104,7 +115,7 @@ async function startRecording(page: Page): Promise<void> {
       requestAnimationFrame(loop);
     };
     requestAnimationFrame(loop);
-  });
+  }, frames);
 }
 
 async function stopRecording(page: Page): Promise<{
@@ -592,6 +603,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
     const cdp = await page.context().newCDPSession((page as any).page ?? page);
     await cdp.send('Performance.enable');
     const stream = { ...STREAM, answer_tokens: 1600 };
+    const typingStream = { ...STREAM, answer_tokens: 2400 };
     await page.setViewportSize({ width: 1400, height: 900 });
     await page.notebook.createNew();
     await page.notebook.setCell(0, 'code', 'x = 1');
@@ -604,6 +616,8 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
     type Run = {
       longTasks: number[];
       starts: number[];
+      /** Long tasks of the frames batch (the frame recorder on, no typing). */
+      framesLongTasks: number[];
       frames: number[];
       rest: number[];
       busy: number[];
@@ -623,10 +637,13 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
           v => (window as any).jupyterapp.commands.execute('fanout:set-view', { view: v }),
           view === 'hidden' ? 'compact' : view
         );
-        const rest = await typeKeys(page, KEYSTROKES);
-        await resetSimulator(request, stream);
+        const rest = await typeKeys(page, KEYSTROKES_2B);
+        // The typing batch: long tasks and keystrokes, and no frame recorder (its
+        // requestAnimationFrame loop alone slows a keystroke at rest by 1.16-1.40x); 2,400
+        // tokens (12 s), so that its keystrokes end before it does.
+        await resetSimulator(request, typingStream);
         const before = await metrics(cdp);
-        await startRecording(page);
+        await startRecording(page, false);
         await startBatch(page, N64, 4000);
         if (view === 'hidden') {
           // The floor: the same batch streams (worker, proxy, simulator) with nothing of it shown.
@@ -641,7 +658,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
             return b.height > 0 && b.top >= section.top && b.bottom <= section.bottom;
           }).length;
         });
-        const busy = await typeKeys(page, KEYSTROKES);
+        const busy = await typeKeys(page, KEYSTROKES_2B);
         const done = await batchDone(page);
         const recorded = await stopRecording(page);
         const after = await metrics(cdp);
@@ -650,10 +667,29 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
         }
         const mainBusy = (after.TaskDuration - before.TaskDuration) / (after.Timestamp - before.Timestamp);
         expect(done.statuses.filter(s => s === 'complete')).toHaveLength(N64);
+        await page.evaluate(
+          batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
+          done.batchId
+        );
+        await sleep(1000);
+        // The frames batch: the same batch with the frame recorder and no typing.
+        await resetSimulator(request, stream);
+        await startRecording(page);
+        await startBatch(page, N64, 4000);
+        if (view === 'hidden') {
+          await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
+        }
+        const framesDone = await batchDone(page);
+        const framed = await stopRecording(page);
+        if (view === 'hidden') {
+          await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
+        }
+        expect(framesDone.statuses.filter(s => s === 'complete')).toHaveLength(N64);
         runs[view].push({
           longTasks: recorded.longTasks,
           starts: recorded.longTaskStarts,
-          frames: recorded.frames,
+          framesLongTasks: framed.longTasks,
+          frames: framed.frames,
           rest,
           busy,
           inView,
@@ -662,7 +698,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
         });
         await page.evaluate(
           batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
-          done.batchId
+          framesDone.batchId
         );
         await sleep(1000);
         // The page's own cost alone: the frame recorder asks for every frame and typing forces
@@ -715,7 +751,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       '',
       machineLine(),
       '',
-      `${N64} responses, simulator ${TPS} tokens/s per stream, 1 token per event, 1,600 answer tokens (8 s); window 1400 × 900, the Fanout sidebar at its default width. ${rounds} rounds of three runs: cards, rows, and the sidebar collapsed (the floor: the same batch streaming through the worker, the proxy and the simulator on this machine with nothing of it on screen), the order rotated each round; medians over rounds, each round's figure in brackets.`,
+      `${N64} responses, simulator ${TPS} tokens/s per stream, 1 token per event, 1,600 answer tokens (8 s; the typing batch 2,400, 12 s); window 1400 × 900, the Fanout sidebar at its default width. ${rounds} rounds of three runs: cards, rows, and the sidebar collapsed (the floor: the same batch streaming through the worker, the proxy and the simulator on this machine with nothing of it on screen), the order rotated each round; medians over rounds, each round's figure in brackets.`,
       '',
       table(
         [
@@ -732,7 +768,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
         rows
       ),
       '',
-      'Long tasks over 50 ms, each as duration @ ms after the click (the batch streams from about 100 ms to 8,100 ms):',
+      'Long tasks over 50 ms in the typing batch, each as duration @ ms after the click (the batch streams from about 100 ms to 8,100 ms), and the frames batch’s long tasks:',
       '',
       ...order.map(
         view =>
@@ -740,12 +776,15 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
           runs[view]
             .map(
               (r, i) =>
-                `round ${i + 1}: ${r.longTasks.map((d, j) => `${fmt(d, 0)} @ ${fmt(r.starts[j], 0)}`).join(', ') || 'none'}`
+                `round ${i + 1}: ${r.longTasks.map((d, j) => `${fmt(d, 0)} @ ${fmt(r.starts[j], 0)}`).join(', ') || 'none'}` +
+                ` (frames batch: ${r.framesLongTasks.map(d => fmt(d, 0)).join(', ') || 'none'})`
             )
             .join('; ')
       ),
       '',
-      'Long tasks: `PerformanceObserver` longtask entries from the click to the batch’s end. Frames: successive `requestAnimationFrame` intervals over the same span. Typing: 20 keystrokes into a notebook cell at rest just before the batch, and 20 from 1.5 s into it (keydown → the frame that paints the character). Main thread busy: the renderer’s `TaskDuration` over wall time (CDP `Performance.getMetrics`) from the click to the batch’s end, typing included; *batch alone*: the same over a second batch of the same size right after, with no typing and no frame recorder (whose \`requestAnimationFrame\` loop makes the page produce every frame).'
+      'Each case runs three batches of 64 responses. The *typing batch* (2,400 tokens, 12 s): ' +
+        `${KEYSTROKES_2B} keystrokes into a notebook cell at rest just before it and ${KEYSTROKES_2B} from 1.5 s into it` +
+        ' (keydown → the frame that paints the character), and its long tasks (`PerformanceObserver` longtask entries from the click to the batch’s end), with no frame recorder: the recorder’s `requestAnimationFrame` loop makes the page produce a frame every vsync, which by itself makes a keystroke at rest take 1.16–1.40× as long. Main thread busy: the renderer’s `TaskDuration` over wall time (CDP `Performance.getMetrics`) over the typing batch, typing included. The *frames batch*: successive `requestAnimationFrame` intervals from the click to the batch’s end, no typing (its long tasks are listed below too). *Batch alone*: the busy share over a third batch, with no typing and no frame recorder.'
     ].join('\n');
     report('ui-compact', text);
   });
