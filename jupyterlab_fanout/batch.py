@@ -147,7 +147,8 @@ class Response:
                 chunk = await stream.read()
                 if not chunk:
                     break
-                if self.first_byte_at is None:
+                first = self.first_byte_at is None
+                if first:
                     self.first_byte_at = self._loop.time()
                 # Kept and queued for every subscriber in one step: an `attach` between two
                 # chunks replays exactly what the others were sent.
@@ -155,7 +156,7 @@ class Response:
                 if recording is not None:
                     recording.data(chunk)
                 if self.subscribers:  # detached: no record is framed for nobody
-                    waits = self.forward(record(prefix, chunk))
+                    waits = self.forward(record(prefix, chunk), first)
                     if waits is not None:
                         # Backpressure: only while some subscriber has too much unsent.
                         await asyncio.wait(waits)
@@ -176,11 +177,12 @@ class Response:
         if clean_end:
             self.finish({"type": "end", "id": self.id})
 
-    def forward(self, rec: bytes) -> list[asyncio.Future[None]] | None:
-        """Queue one record for every subscriber; the futures of those that are congested."""
+    def forward(self, rec: bytes, urgent: bool = False) -> list[asyncio.Future[None]] | None:
+        """Queue one record for every subscriber (`urgent`: the response's first bytes, its
+        time to first token); the futures of those that are congested."""
         waits = None
         for subscriber in self.subscribers:
-            pending = subscriber.put_record(rec)
+            pending = subscriber.put_record(rec, urgent)
             if pending is not None:
                 if waits is None:
                     waits = [pending]

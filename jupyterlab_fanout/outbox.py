@@ -28,9 +28,22 @@ def record_prefix(response_id: str) -> bytes:
 
 #: Least seconds between two frames of one batch once it is busy (see Outbox).
 FRAME_INTERVAL = 0.005
+#: ... and once it is very busy: more than `BUSY_RECORDS` records every `FRAME_INTERVAL`
+#: (64 responses at 200 tokens/s each send 64). The page's worker then passes updates on at
+#: most every 50 ms and the sidebar renders at most five times a second (src/engine/worker.ts),
+#: so a frame every 5 ms only costs: a WebSocket write here, and in the browser an IPC message
+#: and a task in the worker for each (at 64 x 200 tokens/s, about 0.15 of a core on two cores:
+#: benchmarks/README.md). A response's first record and every text message still leave at once.
+BUSY_FRAME_INTERVAL = 0.05
+BUSY_RECORDS = 16
 #: Bytes waiting for the browser beyond which the responses wait too (backpressure), and
 #: bytes of text replies beyond which the socket reads no further message.
 HIGH_WATER = 1 << 20
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Outbox:
@@ -61,12 +74,23 @@ class Outbox:
         send: Send,
         *,
         interval: float = FRAME_INTERVAL,
+        busy_interval: float = BUSY_FRAME_INTERVAL,
+        busy_records: int = BUSY_RECORDS,
         high_water: int = HIGH_WATER,
         send_timeout: float = 0.0,
         on_stall: Optional[Callable[[], None]] = None,
     ):
         self._send = send
         self._interval = interval
+        self._busy_interval = max(busy_interval, interval)
+        #: Records a second above which the batch is very busy.
+        self._busy_rate = busy_records / interval if interval > 0 else float("inf")
+        #: The pace of the next frame: `interval`, or `busy_interval` after a very busy frame.
+        self._pace = interval
+        #: Something queued must not wait for the pace (see the class's docstring).
+        self._urgent = False
+        #: Set while `_drain` waits for the pace: resolving it sends at once.
+        self._pacing: asyncio.Future[None] | None = None
         self._high_water = high_water
         self._queue: list[tuple[str | bytes, Optional[asyncio.Future[None]]]] = []
         #: Everything queued and not yet written: records and text messages alike.
@@ -135,13 +159,13 @@ class Outbox:
             self._stall_timer = None
         self._wake_readers()
 
-    def put_record(self, record: bytes) -> None:
-        """Queue a record; it leaves with the next frame."""
+    def put_record(self, record: bytes, urgent: bool = False) -> None:
+        """Queue a record; it leaves with the next frame (`urgent`: at the next turn)."""
         if self._failure is not None:
             raise SocketClosed() from self._failure
         self._queue.append((record, None))
         self._queued_bytes += len(record)
-        self._start()
+        self._start(urgent)
 
     def put_text(self, message: str) -> None:
         """Queue a text message nobody waits for (an `error` answering a message); dropped
@@ -151,7 +175,7 @@ class Outbox:
         self._queue.append((message, None))
         self._queued_bytes += len(message)
         self._queued_text += len(message)
-        self._start()
+        self._start(True)
 
     def put(self, message: str | bytes) -> asyncio.Future[None]:
         """Queue a text message or a record; the future settles once it has been sent."""
@@ -163,26 +187,43 @@ class Outbox:
         self._queued_bytes += len(message)
         if isinstance(message, str):
             self._queued_text += len(message)
-        self._start()
+        self._start(isinstance(message, str))
         return done
 
-    def _start(self) -> None:
+    def _start(self, urgent: bool = False) -> None:
+        if urgent:
+            self._urgent = True
+            if self._pacing is not None and not self._pacing.done():
+                self._pacing.set_result(None)
         if not self._draining:
             self._draining = True
             asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        wait = self._last_frame + self._interval - loop.time()
-        # Let the other responses woken in this turn queue theirs; while busy, pace the frames.
-        await asyncio.sleep(max(wait, 0))
+        wait = self._last_frame + self._pace - loop.time()
         try:
+            if wait > 0 and not self._urgent:
+                # While busy, pace the frames (an urgent message ends the wait).
+                self._pacing = pacing = loop.create_future()
+                timer = loop.call_later(wait, _settle, pacing)
+                try:
+                    await pacing
+                finally:
+                    timer.cancel()
+                    self._pacing = None
+            else:
+                # Let the other responses woken in this turn queue theirs.
+                await asyncio.sleep(0)
+            self._urgent = False
+            sent = 0
             while self._queue:
                 queued, self._queue = self._queue, []
                 records: list[tuple[bytes, Optional[asyncio.Future[None]]]] = []
                 for message, done in queued:
                     if isinstance(message, bytes):
                         records.append((message, done))
+                        sent += 1
                         continue
                     await self._flush(records)
                     records = []
@@ -192,7 +233,10 @@ class Outbox:
                     if self._readers and not self.backed_up:
                         self._wake_readers()
                 await self._flush(records)
-                self._last_frame = loop.time()
+                now = loop.time()
+                rate = sent / max(now - self._last_frame, self._interval)
+                self._pace = self._busy_interval if rate > self._busy_rate else self._interval
+                self._last_frame = now
         finally:
             self._draining = False
 

@@ -74,8 +74,9 @@ class Subscriber:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def put_record(self, rec: bytes) -> Optional[asyncio.Future[None]]:
-        """Queue a record; while this socket is congested, the future of its write (the
+    def put_record(self, rec: bytes, urgent: bool = False) -> Optional[asyncio.Future[None]]:
+        """Queue a record (`urgent`: a response's first, sent without waiting for the
+        frames' pace); while this socket is congested, the future of its write (the
         response may wait for it: backpressure), else None. A closed socket drops it."""
         outbox = self.outbox
         if outbox.congested:
@@ -83,7 +84,7 @@ class Subscriber:
             pending.add_done_callback(_observe)
             return pending
         try:
-            outbox.put_record(rec)
+            outbox.put_record(rec, urgent)
         except SocketClosed:
             pass  # the socket is going; its close unsubscribes it
         return None

@@ -152,3 +152,58 @@ async def test_writes_that_complete_never_stall():
         await asyncio.sleep(0.01)
     await settle(0.1)
     assert stalls == [] and len(socket.sent) == 20
+
+
+async def test_a_very_busy_batch_is_paced_at_the_busy_interval_and_back_when_it_calms():
+    socket = Socket()
+    outbox = Outbox(socket.send, interval=0.01, busy_interval=0.06, busy_records=4)
+    loop = asyncio.get_running_loop()
+    for i in range(30):  # 8 records every 10 ms: more than 4 per interval
+        for j in range(8):
+            outbox.put_record(b"%d.%d;" % (i, j))
+        await asyncio.sleep(0.01)
+    await settle(0.1)
+    busy = [t for t, _ in socket.sent]
+    gaps = [b - a for a, b in zip(busy[1:], busy[2:])]  # after the first very busy frame
+    assert gaps and min(gaps) >= 0.055, gaps
+    assert len(socket.sent) <= 1 + 0.3 / 0.055 + 2
+    # Every record, in order, none lost or doubled.
+    expected = b"".join(b"%d.%d;" % (i, j) for i in range(30) for j in range(8))
+    assert b"".join(m for _, m in socket.sent) == expected
+    # Calm again (one record every 30 ms): each leaves within the short interval.
+    socket.sent.clear()
+    await settle(0.1)
+    arrivals = []
+    for i in range(5):
+        arrivals.append(loop.time())
+        outbox.put_record(b"calm%d" % i)
+        await asyncio.sleep(0.03)
+    await settle(0.05)
+    assert [m for _, m in socket.sent] == [b"calm%d" % i for i in range(5)]
+    waits = [t - a for (t, _), a in zip(socket.sent, arrivals)]
+    assert max(waits[1:]) < 0.03, waits
+
+
+async def test_a_first_record_and_a_text_message_do_not_wait_for_the_busy_pace():
+    socket = Socket()
+    outbox = Outbox(socket.send, interval=0.01, busy_interval=0.5, busy_records=2)
+    loop = asyncio.get_running_loop()
+    for _ in range(3):  # very busy: the next frame waits up to 0.5 s
+        for j in range(5):
+            outbox.put_record(b"r%d;" % j)
+        await asyncio.sleep(0.01)
+    await settle(0.05)
+    frames = len(socket.sent)  # the first frame; the others wait for the busy pace
+    outbox.put_record(b"queued;")
+    began = loop.time()
+    outbox.put_record(b"first-of-another;", urgent=True)
+    await settle()
+    assert len(socket.sent) == frames + 1 and socket.sent[-1][0] - began < 0.05
+    # It leaves with everything queued before it, in order.
+    assert socket.sent[-1][1].endswith(b"r4;queued;first-of-another;")
+    assert b"".join(m for _, m in socket.sent) == b"r0;r1;r2;r3;r4;" * 3 + b"queued;first-of-another;"
+    outbox.put_record(b"more;")
+    began = loop.time()
+    await asyncio.wait_for(outbox.put('{"type": "end"}'), 0.1)
+    assert [m for _, m in socket.sent[-2:]] == [b"more;", '{"type": "end"}']
+    assert socket.sent[-1][0] - began < 0.05
