@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import zlib
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -26,7 +25,7 @@ from .config import Fanout
 from .errors import INTERNAL_ERROR, FanoutError
 from .outbox import record, record_prefix
 from .digest import ATTACH_TAIL_LIMIT, Digest
-from .replay import ENCODING, LEVEL, ReplayBuffer
+from .replay import ENCODING, ReplayBuffer, compress
 from .store import BatchStore, Recording, prompt_of
 from .upstream import Upstream, UpstreamStream
 from .validation import (
@@ -130,6 +129,8 @@ class Response:
         self._opening = upstream.begin(body)
         self.task: asyncio.Task[None] = asyncio.ensure_future(self._run())
         self.task.add_done_callback(lambda _task: self._opening.discard())
+        if self.digest is not None:
+            self.digest.when_whole(self._release_replay)
 
     async def _run(self) -> None:
         """Open the upstream stream, forward every chunk, emit the terminal message."""
@@ -171,9 +172,11 @@ class Response:
             # connection is closed before anyone is told the response stopped.
             if stream is not None:
                 stream.close()
-            # No chunk comes after this: the replay keeps its compressed bytes only.
+            # No chunk comes after this: the replay keeps its compressed bytes only, or none
+            # if the digest holds the whole stream already.
             if self.replay is not None:
                 self.replay.seal()
+                self._release_replay()
         if clean_end:
             self.finish({"type": "end", "id": self.id})
 
@@ -244,13 +247,14 @@ class Response:
 
     def kept_bytes(self) -> int:
         """About how much memory this response holds for a later `attach`."""
-        self._release_replay()
         return ((0 if self.replay is None else self.replay.kept_bytes())
                 + (0 if self.digest is None else self.digest.kept_bytes()))
 
     def _release_replay(self) -> None:
         """An ended response whose digest holds its whole stream lets go of its compressed
-        bytes: an attach replays the digest and its tail (about half the memory)."""
+        bytes: an attach replays the digest and its tail (about half the memory). Called when
+        the replay is sealed and when the digest becomes whole (`Digest.when_whole`: the
+        store's writer thread hands it to the event loop), whichever comes last does it."""
         if (self.replay is not None and self.replay.sealed and self.digest is not None
                 and self.digest.whole):
             self.replay = None
@@ -268,7 +272,6 @@ class Response:
             "state": "ended" if self.terminal is not None else "running",
             "replay": None,
         }
-        self._release_replay()
         digest = None if self.digest is None else self.digest.snapshot()
         if digest is not None and len(digest[4]) > ATTACH_TAIL_LIMIT and self.replay is not None:
             digest = None  # the reader is far behind: the bytes, compressed as they came
@@ -281,7 +284,7 @@ class Response:
             # The entries are JSON already (the reader process wrote them): spliced in, not
             # decoded and encoded again on the event loop.
             text = head[:-2] + ', "entries": ' + entries.decode("utf-8") + "}}"
-            return text, zlib.compress(tail, LEVEL) if tail else None
+            return text, compress(tail) if tail else None
         replay = self.replay
         if replay is None or not replay.raw_bytes:
             return json.dumps(description), None

@@ -35,6 +35,7 @@ reads anyway, about once a second; the `Digest` holds its answers in the server 
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import json.scanner
 import re
@@ -261,6 +262,17 @@ class Digest:
         #: The reader has read the response's last byte: the digest and its tail are the whole
         #: stream (and stay as they are).
         self.final = False
+        #: Called once on its event loop when the digest becomes `whole` (`when_whole`).
+        self._on_whole: Optional[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = None
+
+    def when_whole(self, callback: Callable[[], None]) -> None:
+        """Call `callback` on the running event loop once the digest is `whole` (at once, from
+        here, if it is already): the response then lets go of its compressed bytes (batch.py)."""
+        with self._lock:
+            if not self.whole:
+                self._on_whole = (asyncio.get_running_loop(), callback)
+                return
+        callback()
 
     def take(self) -> bytes:
         """The writer thread takes the bytes that arrived, to read them (Recording.take)."""
@@ -292,6 +304,12 @@ class Digest:
             if ((ended and (not self.events or len(self._unread) > ENDED_TAIL_LIMIT))
                     or len(self._unread) > TAIL_LIMIT or self._entry_bytes > ENTRIES_LIMIT):
                 self._give_up()  # nothing to send, or more to keep than it saves
+            elif self.whole and self._on_whole is not None:
+                (loop, callback), self._on_whole = self._on_whole, None
+                try:
+                    loop.call_soon_threadsafe(callback)
+                except RuntimeError:
+                    pass  # the loop is closed: the server stopped, and the batch with it
 
     def give_up(self) -> None:
         with self._lock:
@@ -299,6 +317,7 @@ class Digest:
 
     def _give_up(self) -> None:
         self.dead = True
+        self._on_whole = None
         self._entries, self._entry_bytes = [], 0
         self._unread = self._reading = b""
 

@@ -37,6 +37,13 @@ COMPRESSOR_BYTES = (1 << (WBITS + 2)) + (1 << (MEM_LEVEL + 9)) + (4 << (MEM_LEVE
 PENDING_BYTES = 64 * 1024
 
 
+def compress(data: bytes) -> bytes:
+    """`data` as one replay record: a zlib stream with the same settings as `ReplayBuffer`'s
+    (a digest's tail, batch.py)."""
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH)
+
+
 class ReplayBuffer:
     """Every byte one response forwarded, kept compressed (see the module comment).
 

@@ -23,7 +23,7 @@ from .. import batch as batch_module
 from ..batch import UserStreams
 from ..config import Fanout, UpstreamSpec
 from ..registry import BatchRegistry
-from ..replay import COMPRESSOR_BYTES, PENDING_BYTES, ReplayBuffer
+from ..replay import COMPRESSOR_BYTES, PENDING_BYTES, WBITS, ReplayBuffer, compress
 from ..subscriber import Subscriber
 from ..upstream import Upstream
 
@@ -82,6 +82,19 @@ def test_an_empty_buffer_is_an_empty_stream():
     assert zlib.decompress(buffer.snapshot()) == b"" and buffer.raw_bytes == 0
     buffer.seal()
     assert zlib.decompress(buffer.snapshot()) == b""
+
+
+def test_compress_writes_one_record_as_the_buffer_does():
+    """A digest's tail (batch.py) is compressed with the buffer's own settings."""
+    data = b"".join(sse_chunks(300))
+    record = compress(data)
+    assert zlib.decompress(record) == data
+    assert (record[0] >> 4) + 8 == WBITS  # the zlib header's window: the buffer's
+    buffer = ReplayBuffer()
+    buffer.add(data)
+    buffer.seal()
+    assert record == buffer.snapshot()  # the same stream, byte for byte
+    assert compress(b"") == ReplayBuffer().snapshot()
 
 
 # --------------------------------------------------------------- the record on the wire

@@ -17,7 +17,7 @@
  *   `<think>` splitter; bytes of an unfinished event are dropped; later input is ignored.
  * - Nothing throws out of `feed`/`end`: an unexpected failure becomes the response's error.
  */
-import type { IDigestEvent } from './digest';
+import { type IStreamDigest, readDigest } from './digest';
 import { errorFromPayload, excerpt } from './errors';
 import { splitJsonValues } from './json-scan';
 import { responseMetrics } from './metrics';
@@ -291,11 +291,14 @@ export class ResponseStream {
   }
 
   /**
-   * The first events of a reattached response, digested by the server ({@link readDigest}),
-   * before the bytes after them are fed: the same state as feeding every byte, for a few bytes
-   * a token. Applied through the same steps as a parsed chunk. Before any bytes are fed.
+   * The first events of a reattached response, digested by the server, before the bytes after
+   * them are fed: the same state as feeding every byte, for a few bytes a token. Applied
+   * through the same steps as a parsed chunk. Before any bytes are fed. Throws (changing
+   * nothing) when the digest is not one the server writes ({@link readDigest}).
    */
-  applyDigest(model: string | null, events: readonly IDigestEvent[]): void {
+  applyDigest(digest: IStreamDigest): void {
+    const events = readDigest(digest);
+    const model = digest.model;
     if (this.ended || events.length === 0) {
       return; // no event: the bytes fed next are the stream's first
     }

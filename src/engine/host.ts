@@ -5,7 +5,7 @@
  * response every `interval` milliseconds (the first at once), or every `busy.interval` while more
  * than `busy.running` responses run.
  */
-import { readDigest, ResponseError, ResponseStream, takeUpdate } from '../core';
+import { ResponseError, ResponseStream, takeUpdate } from '../core';
 import type { IAttachedWire, IBatchConnection, IConnectionHandlers, IReplayStats } from './transport';
 import type {
   EngineEvent,
@@ -238,7 +238,7 @@ export class StreamHost {
     const digest = response.digest;
     if (digest) {
       try {
-        stream.applyDigest(digest.model, readDigest(digest));
+        stream.applyDigest(digest);
       } catch (error) {
         // This response alone fails; its bytes after the digest are then ignored.
         stream.fail({

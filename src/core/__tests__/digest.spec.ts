@@ -26,7 +26,7 @@ function reattached(digest: IStreamDigest | null, bytes: Uint8Array, cut: number
   const stream = new ResponseStream({ now: () => time, trackNewText: true });
   stream.resume(10, 20);
   if (digest !== null) {
-    stream.applyDigest(digest.model, readDigest(digest));
+    stream.applyDigest(digest);
   }
   stream.open(200);
   for (let at = 0; at < bytes.length; at += cut) {
