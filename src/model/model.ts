@@ -51,7 +51,7 @@ export interface IFanoutModelOptions {
   transport?: () => TransportSpec;
   /** Clock in milliseconds; `performance.now`-like. */
   now?: () => number;
-  /** Runs `callback` soon, once: coalesces change notifications (default: next animation frame). */
+  /** Runs `callback` soon, once: coalesces change notifications (default: the next task). */
   schedule?: (callback: () => void) => void;
   /** Seeds for new requests (default: random 31-bit integers). */
   nextSeed?: () => number;
@@ -80,12 +80,15 @@ export const LINGER_MS = 10 * 60 * 1000;
 /** How many ended batches keep their connection at most, by default. */
 export const LINGER_MAX = 4;
 
+/**
+ * The next task: the changes of one worker message (or one command) make one notification.
+ * Not the next animation frame: a requested frame is produced even when nothing on screen
+ * changes, and while a batch streams that kept the page producing frames 20 times a second
+ * with the sidebar collapsed, which alone made a keystroke 1.2–1.4 times as slow to paint
+ * (benchmarks/README.md). The views pace their own renders.
+ */
 function defaultSchedule(callback: () => void): void {
-  if (typeof requestAnimationFrame === 'function') {
-    requestAnimationFrame(() => callback());
-  } else {
-    setTimeout(callback, 100);
-  }
+  setTimeout(callback, 0);
 }
 
 /**
