@@ -83,9 +83,10 @@ export const LINGER_MAX = 4;
 /**
  * The next task: the changes of one worker message (or one command) make one notification.
  * Not the next animation frame: a requested frame is produced even when nothing on screen
- * changes, and while a batch streams that kept the page producing frames 20 times a second
- * with the sidebar collapsed, which alone made a keystroke 1.2–1.4 times as slow to paint
- * (benchmarks/README.md). The views pace their own renders.
+ * changes, so a streaming batch kept the page producing about 15 frames a second with the
+ * sidebar collapsed, and a keystroke waits for a frame already under way (a frame loop alone
+ * made typing at rest 1.16–1.40× as slow: benchmarks/README.md). The views pace their own
+ * renders.
  */
 function defaultSchedule(callback: () => void): void {
   setTimeout(callback, 0);
