@@ -4,6 +4,7 @@ Reads jest's --json output, pytest's JUnit XML and Playwright's JSON report, and
 fourth file: the release test's JUnit XML (release_tests/, a pytest run of its own), and a fifth:
 the Playwright report of the store-states run (playwright.store.config.js). A report that
 is missing, or counts no test, counts as a failure (its suite did not run), so the line cannot hide a broken suite.
+Each failed test is named above the counts (CI shows the end of the log: its name must be there).
 """
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Iterator, List
+
+#: At most this many failed tests are named per suite.
+NAMED = 20
 
 
 def jest_counts(path: Path) -> tuple[int, int, int]:
@@ -32,24 +37,63 @@ def playwright_counts(path: Path) -> tuple[int, int, int]:
     return stats["expected"], stats["unexpected"] + stats.get("flaky", 0), stats["skipped"]
 
 
+def jest_failures(path: Path) -> List[str]:
+    report = json.loads(path.read_text())
+    named = []
+    for suite in report["testResults"]:
+        file = Path(suite["name"]).name
+        named += [f"{file} › {test['fullName']}" for test in suite["assertionResults"]
+                  if test["status"] == "failed"]
+        if suite.get("status") == "failed" and not suite["assertionResults"]:
+            # A file that failed before any test ran (a syntax error, a failing import).
+            message = (suite.get("message") or "").strip().splitlines()
+            named.append(f"{file}: {message[0] if message else 'failed before its tests ran'}")
+    return named
+
+
+def pytest_failures(path: Path) -> List[str]:
+    root = ET.parse(path).getroot()
+    return [f"{case.get('classname')}::{case.get('name')}" for case in root.iter("testcase")
+            if case.find("failure") is not None or case.find("error") is not None]
+
+
+def playwright_failures(path: Path) -> List[str]:
+    def specs(suite: dict) -> Iterator[dict]:
+        yield from suite.get("specs", [])
+        for inner in suite.get("suites", []):
+            yield from specs(inner)
+
+    report = json.loads(path.read_text())
+    return [f"{spec['file']}:{spec['line']} › {spec['title']} ({test['status']})"
+            for suite in report.get("suites", []) for spec in specs(suite)
+            for test in spec["tests"] if test["status"] in ("unexpected", "flaky")]
+
+
 def main(jest: str, pytest: str, playwright: str, release: str | None = None,
          playwright_store: str | None = None) -> int:
     passed = failed = skipped = 0
     suites = [
-        ("jest", jest_counts, jest),
-        ("pytest", pytest_counts, pytest),
-        ("galata", playwright_counts, playwright),
+        ("jest", jest_counts, jest_failures, jest),
+        ("pytest", pytest_counts, pytest_failures, pytest),
+        ("galata", playwright_counts, playwright_failures, playwright),
     ]
     if release is not None:
-        suites.append(("release", pytest_counts, release))
+        suites.append(("release", pytest_counts, pytest_failures, release))
     if playwright_store is not None:
-        suites.append(("galata (store off, failing)", playwright_counts, playwright_store))
-    for name, reader, path in suites:
+        suites.append(("galata (store off, failing)", playwright_counts, playwright_failures,
+                       playwright_store))
+    for name, reader, failures, path in suites:
         try:
             p, f, s = reader(Path(path))
+            failed_tests = failures(Path(path))
         except (OSError, ValueError, KeyError, ET.ParseError) as error:
             print(f"{name}: no report at {path} ({error}); counted as one failure")
             p, f, s = 0, 1, 0
+            failed_tests = []
+        for test in failed_tests[:NAMED]:
+            print(f"{name} failed: {test}")
+        if len(failed_tests) > NAMED:
+            print(f"{name}: {len(failed_tests) - NAMED} more failed")
         if p + f + s == 0:
             # A suite that could not start (a port taken, a server that died) may still write an
             # empty report: no test run is a failure, not a pass.

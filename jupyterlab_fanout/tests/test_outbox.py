@@ -156,23 +156,24 @@ async def test_writes_that_complete_never_stall():
 
 async def test_a_very_busy_batch_is_paced_at_the_busy_interval_and_back_when_it_calms():
     socket = Socket()
-    outbox = Outbox(socket.send, interval=0.01, busy_interval=0.06, busy_records=4)
+    # Bounds are a large fraction of the busy interval: a loaded machine's late timers pass.
+    outbox = Outbox(socket.send, interval=0.01, busy_interval=0.3, busy_records=4)
     loop = asyncio.get_running_loop()
     for i in range(30):  # 8 records every 10 ms: more than 4 per interval
         for j in range(8):
             outbox.put_record(b"%d.%d;" % (i, j))
         await asyncio.sleep(0.01)
-    await settle(0.1)
+    await settle(0.35)  # the last busy frame has left
     busy = [t for t, _ in socket.sent]
     gaps = [b - a for a, b in zip(busy[1:], busy[2:])]  # after the first very busy frame
-    assert gaps and min(gaps) >= 0.055, gaps
-    assert len(socket.sent) <= 1 + 0.3 / 0.055 + 2
+    assert gaps and min(gaps) >= 0.295, gaps
+    assert len(socket.sent) <= 1 + (loop.time() - busy[0]) / 0.295 + 1
     # Every record, in order, none lost or doubled.
     expected = b"".join(b"%d.%d;" % (i, j) for i in range(30) for j in range(8))
     assert b"".join(m for _, m in socket.sent) == expected
-    # Calm again (one record every 30 ms): each leaves within the short interval.
+    # Calm again (one record every 30 ms): none waits for the busy pace.
     socket.sent.clear()
-    await settle(0.1)
+    await settle(0.35)
     arrivals = []
     for i in range(5):
         arrivals.append(loop.time())
@@ -181,7 +182,7 @@ async def test_a_very_busy_batch_is_paced_at_the_busy_interval_and_back_when_it_
     await settle(0.05)
     assert [m for _, m in socket.sent] == [b"calm%d" % i for i in range(5)]
     waits = [t - a for (t, _), a in zip(socket.sent, arrivals)]
-    assert max(waits[1:]) < 0.03, waits
+    assert max(waits[1:]) < 0.15, waits
 
 
 async def test_a_first_record_and_a_text_message_do_not_wait_for_the_busy_pace():
@@ -198,12 +199,12 @@ async def test_a_first_record_and_a_text_message_do_not_wait_for_the_busy_pace()
     began = loop.time()
     outbox.put_record(b"first-of-another;", urgent=True)
     await settle()
-    assert len(socket.sent) == frames + 1 and socket.sent[-1][0] - began < 0.05
+    assert len(socket.sent) == frames + 1 and socket.sent[-1][0] - began < 0.25
     # It leaves with everything queued before it, in order.
     assert socket.sent[-1][1].endswith(b"r4;queued;first-of-another;")
     assert b"".join(m for _, m in socket.sent) == b"r0;r1;r2;r3;r4;" * 3 + b"queued;first-of-another;"
     outbox.put_record(b"more;")
     began = loop.time()
-    await asyncio.wait_for(outbox.put('{"type": "end"}'), 0.1)
+    await asyncio.wait_for(outbox.put('{"type": "end"}'), 0.25)
     assert [m for _, m in socket.sent[-2:]] == [b"more;", '{"type": "end"}']
-    assert socket.sent[-1][0] - began < 0.05
+    assert socket.sent[-1][0] - began < 0.25

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
@@ -632,17 +633,30 @@ async def test_a_client_that_stops_reading_holds_its_stream_back_and_loses_nothi
     """Backpressure: a write that cannot complete at once ends the stream's engine segment;
     the stream waits for it, then goes on, every event in order."""
     simulator.configure(tokens_per_second=200_000, ttft_ms=1, reasoning_tokens=0,
-                        answer_tokens=20_000, max_model_len=32_768)
-    reader, writer = await asyncio.open_connection("127.0.0.1", simulator.port)
-    payload = json.dumps({"stream": True, **chat_body(max_tokens=20_000,
+                        answer_tokens=60_000, max_model_len=65_536)
+    # A small receive buffer; the server's send buffer still holds up to 4 MB (tcp_wmem's
+    # usual maximum), about 15,000 events of the 60,000.
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    client.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", simulator.port))
+    reader, writer = await asyncio.open_connection(sock=client)
+    payload = json.dumps({"stream": True, **chat_body(max_tokens=60_000,
                                                       stream_options=USAGE_ALL)}).encode()
     writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n"
                  b"Content-Type: application/json\r\nContent-Length: "
                  + str(len(payload)).encode() + b"\r\n\r\n" + payload)
     await writer.drain()
-    await asyncio.sleep(0.5)  # reads nothing meanwhile: the socket's buffers fill
+    # Reads nothing meanwhile: the socket's buffers fill and the stream stops sending.
+    counts = [-1]
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        counts.append(simulator.requests()[0]["completion_tokens_sent"])
+        if counts[-1] == counts[-2] == counts[-3]:
+            break
     held = simulator.requests()[0]
-    assert held["outcome"] == "running" and 0 < held["completion_tokens_sent"] < 20_000
+    assert counts[-1] == counts[-3], counts  # held back, not buffered without end
+    assert held["outcome"] == "running" and 0 < held["completion_tokens_sent"] < 60_000
     received = b""
     while chunk := await asyncio.wait_for(reader.read(1 << 20), 10):
         received += chunk
@@ -652,9 +666,9 @@ async def test_a_client_that_stops_reading_holds_its_stream_back_and_loses_nothi
     assert events[-1] == "[DONE]"
     usage = [e["usage"]["completion_tokens"] for e in events if isinstance(e, dict)
              and e.get("choices")]
-    assert usage == list(range(20_001))  # the role chunk, then every event in order, once
+    assert usage == list(range(60_001))  # the role chunk, then every event in order, once
     [record] = simulator.requests()
-    assert record["outcome"] == "completed" and record["completion_tokens_sent"] == 20_000
+    assert record["outcome"] == "completed" and record["completion_tokens_sent"] == 60_000
 
 
 def _unchunk(body: bytes) -> bytes:

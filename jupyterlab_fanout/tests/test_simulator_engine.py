@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import List, Tuple
+from typing import Callable, List
 
 import pytest
 
@@ -23,24 +22,69 @@ class Recorder:
         return len(self.sent) >= self.stop
 
 
+class Clock:
+    """The loop an engine sees, on a clock the test moves: no test here depends on how busy
+    the machine is. Timers fire in order, each a microsecond after its time (a real loop's
+    timers are never early), futures are the running loop's."""
+
+    LATE = 1e-6
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, now: float = 1000.0) -> None:
+        self.loop, self.now = loop, now
+        self.timers: List[asyncio.TimerHandle] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        timer = asyncio.TimerHandle(when, callback, (), self.loop)
+        self.timers.append(timer)
+        return timer
+
+    def create_future(self) -> asyncio.Future[None]:
+        return self.loop.create_future()
+
+    def call_exception_handler(self, context: dict) -> None:
+        self.loop.call_exception_handler(context)
+
+    def advance(self, to: float) -> None:
+        """Move the clock to `to`, firing each timer due by then at its own time."""
+        while True:
+            due = sorted((t for t in self.timers if not t.cancelled() and t.when() <= to),
+                         key=lambda t: t.when())
+            if not due:
+                break
+            timer = due[0]
+            self.timers.remove(timer)
+            self.now = max(self.now, timer.when() + self.LATE)
+            timer._run()
+        self.timers = [t for t in self.timers if not t.cancelled()]
+        self.now = max(self.now, to)
+
+
 async def test_streams_started_apart_leave_on_the_same_ticks():
-    loop = asyncio.get_running_loop()
-    engine = Engine(100.0, loop)
-    first = Recorder(100.0, loop.time(), 20)
+    clock = Clock(asyncio.get_running_loop())
+    engine = Engine(100.0, clock)  # type: ignore[arg-type]
+    first = Recorder(100.0, clock.time(), 20)
     done_first = engine.join(first)
-    await asyncio.sleep(0.0237)  # the second starts between two ticks
-    second = Recorder(100.0, loop.time(), 20)
+    clock.advance(1000.0237)  # the second starts between two ticks
+    second = Recorder(100.0, clock.time(), 20)
     done_second = engine.join(second)
-    await asyncio.wait_for(asyncio.gather(done_first, done_second), 2)
-    # Each one's first event leaves at once, the rest on shared ticks.
-    assert first.sent[0] < second.sent[0]
-    shared = set(first.sent[1:]) & set(second.sent[1:])
-    assert len(shared) >= 12  # both run for about 16 of the same ticks
-    # The pace holds: 20 events at 100 a second take about 0.19 s, at most a step more.
+    clock.advance(1001.0)
+    assert done_first.done() and done_second.done()
+    # Each one's first event leaves at once, the rest on the ticks of the grid k / 100 s.
+    assert first.sent[0] == 1000.0 and second.sent[0] == 1000.0237
+    ticks = [round(t, 3) for t in first.sent[1:] + second.sent[1:]]
+    assert all(abs(t * 100 - round(t * 100)) < 1e-6 for t in ticks), ticks
+    # The first's 19 later events leave at 1000.01 ... 1000.19, the second's at 1000.04 ...
+    # 1000.22 (each at the first tick after it is due): 16 ticks carry both.
+    shared = set(round(t, 3) for t in first.sent[1:]) & set(round(t, 3) for t in second.sent[1:])
+    assert sorted(shared) == [round(1000.04 + k / 100, 3) for k in range(16)]
+    # The pace holds: 20 events at 100 a second take 0.19 s, at most a step more.
     for stream in (first, second):
-        assert 0.18 <= stream.sent[-1] - stream.sent[0] <= 0.19 + 0.01 + 0.05
-        assert all(b >= a for a, b in zip(stream.sent, stream.sent[1:]))
-    assert engine.idle and engine._timer is None
+        assert 0.19 - 1e-9 <= stream.sent[-1] - stream.sent[0] <= 0.20 + 1e-5
+        assert len(stream.sent) == 20 and stream.sent == sorted(stream.sent)
+    assert engine.idle and engine._timer is None and clock.timers == []
 
 
 async def test_a_segment_due_at_once_never_waits_for_a_tick():
@@ -86,17 +130,18 @@ async def test_leave_forgets_a_segment_woken_from_outside():
 
 
 async def test_a_late_tick_catches_up_every_due_event():
-    loop = asyncio.get_running_loop()
-    engine = Engine(1000.0, loop)
-    stream = Recorder(1000.0, loop.time(), 50)
+    clock = Clock(asyncio.get_running_loop())
+    engine = Engine(1000.0, clock)  # type: ignore[arg-type]
+    stream = Recorder(1000.0, clock.time(), 50)
     done = engine.join(stream)
-    time.sleep(0.03)  # the loop is blocked for 30 steps
-    await asyncio.sleep(0)
-    await asyncio.wait_for(done, 1)
-    late: List[Tuple[int, float]] = [(i, t) for i, t in enumerate(stream.sent) if i]
-    assert len(stream.sent) == 50
-    # After the block, the events due during it left together on the next tick.
-    assert sum(1 for _, t in late if t == late[0][1]) >= 25
+    [timer] = clock.timers
+    clock.timers.clear()
+    clock.now = 1000.030  # the loop was blocked for 30 steps: the tick fires late
+    timer._run()
+    # The events due during the block (1 to 30) leave together on that one tick.
+    assert stream.sent[1:31] == [1000.030] * 30 and len(stream.sent) == 31
+    clock.advance(1001.0)
+    assert done.done() and len(stream.sent) == 50 and engine.idle
 
 
 async def test_engines_keeps_one_engine_per_pace_and_forgets_idle_ones():

@@ -1,5 +1,6 @@
 import { deflateSync, inflateSync } from 'zlib';
 import { describeBatch } from '../protocol';
+import { inflateDeflate, type Inflate } from '../inflate';
 import { decodeDataFrame, WebSocketBatchConnection } from '../transport';
 
 const encoder = new TextEncoder();
@@ -221,7 +222,23 @@ describe('the compressed replay of an attach', () => {
     };
   }
 
-  function connect(inflate?: (bytes: Uint8Array) => Promise<Uint8Array>) {
+  function connect(inflate: Inflate = inflateDeflate) {
+    // Every inflate under way, so a test can wait for them rather than for a guessed time.
+    const pending = new Set<Promise<Uint8Array>>();
+    const tracked: Inflate = bytes => {
+      const inflated = inflate(bytes);
+      pending.add(inflated);
+      const forget = () => pending.delete(inflated);
+      inflated.then(forget, forget);
+      return inflated;
+    };
+    /** Every inflate under way has ended and what waited for it has run. */
+    const settle = async () => {
+      while (pending.size) {
+        await Promise.allSettled([...pending]);
+      }
+      await turns();
+    };
     const socket = {
       readyState: 1,
       binaryType: '',
@@ -249,18 +266,22 @@ describe('the compressed replay of an attach', () => {
         onAttached: (batch, responses) => calls.push(['attached', batch, responses.map(r => r.id)])
       },
       () => socket,
-      inflate
+      tracked
     );
     const receive = (message: unknown) =>
       socket.onmessage({ data: message instanceof ArrayBuffer ? message : JSON.stringify(message) });
-    return { calls, connection, receive, socket };
+    return { calls, connection, receive, socket, settle };
   }
 
-  /** Every inflate under way (and what waited for it) has run. */
-  const settle = () => new Promise(resolve => setTimeout(resolve, 50));
+  /** A few turns of the event loop: the promise chains after an inflate have run. */
+  const turns = async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise(resolve => setTimeout(resolve, 0));
+    }
+  };
 
   it("is inflated with the browser's DecompressionStream, byte-equal, then the live bytes follow in order", async () => {
-    const { calls, connection, receive } = connect();
+    const { calls, connection, receive, settle } = connect();
     connection.attach('b-1');
     const one = sse('1.1', 300);
     const two = sse('2.1', 7);
@@ -293,7 +314,7 @@ describe('the compressed replay of an attach', () => {
   });
 
   it('a corrupt or truncated replay fails that response alone, with a clear error; the others go on', async () => {
-    const { calls, connection, receive } = connect();
+    const { calls, connection, receive, settle } = connect();
     connection.attach('b-2');
     const good = sse('1.1', 50);
     const cut = sse('2.1', 50);
@@ -340,7 +361,7 @@ describe('the compressed replay of an attach', () => {
   });
 
   it('a replay whose size or encoding differs from the announced one fails that response alone', async () => {
-    const { calls, connection, receive } = connect();
+    const { calls, connection, receive, settle } = connect();
     connection.attach('b-3');
     const raw = sse('1.1', 20);
     const other = sse('2.1', 20);
@@ -375,7 +396,7 @@ describe('the compressed replay of an attach', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>(resolve => (release = resolve));
     const raw = sse('1.1', 5);
-    const { calls, connection, receive, socket } = connect(async bytes => {
+    const { calls, connection, receive, socket, settle } = connect(async bytes => {
       await gate;
       return new Uint8Array(inflateSync(bytes));
     });
@@ -384,7 +405,7 @@ describe('the compressed replay of an attach', () => {
     receive(frame(record('1.1', new Uint8Array(deflateSync(raw)))));
     receive({ type: 'end', id: '1.1' });
     socket.onclose({ code: 1001, reason: 'going away' });
-    await settle();
+    await turns(); // the inflate is held: nothing may be delivered meanwhile
     expect(calls.map(c => c[0])).toEqual(['attached']);
     release();
     await settle();
