@@ -11,6 +11,7 @@ import type { IFollowUpTarget } from '../commands/followup';
 import { controlArgs } from '../components/controlValues';
 import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
 import { BUSY_RUNNING } from '../engine/protocol';
+import { isTypingKey, RenderPacer } from './renderPacer';
 import type { UpstreamCheck } from '../settings';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, IUpstreamListing } from '../tokens';
 
@@ -134,10 +135,11 @@ const STREAMING_RENDER_MS = 100;
 const MANY_STREAMING_RENDER_MS = 200;
 
 /**
- * The Responses section of the Fanout sidebar (a batch and its responses): re-renders when the model says something changed (at most every
- * {@link STREAMING_RENDER_MS}, or {@link MANY_STREAMING_RENDER_MS} with many responses, while a
- * batch streams; at once otherwise), and ticks while a batch
- * runs so that elapsed times move even while a server is slow to answer.
+ * The Responses section of the Fanout sidebar (a batch and its responses). It re-renders when
+ * the model says something changed: while a batch streams at most every
+ * {@link STREAMING_RENDER_MS} ({@link MANY_STREAMING_RENDER_MS} with many responses), and while
+ * someone types only in a pause or once a second ({@link RenderPacer}); at once otherwise. It
+ * ticks while a batch runs so that elapsed times move even while a server is slow to answer.
  */
 export class FanoutSidebar extends ReactWidget {
   constructor(options: IFanoutSidebarOptions) {
@@ -160,13 +162,14 @@ export class FanoutSidebar extends ReactWidget {
     options.activeCell?.changed.connect(this._onContextChanged, this);
     options.settings.changed.connect(this._onContextChanged, this);
     options.upstreamCheck?.changed.connect(this._onContextChanged, this);
+    // Typing anywhere on the page holds streaming renders back (see RenderPacer).
+    document.addEventListener('keydown', this._onKey, { capture: true, passive: true });
   }
 
   dispose(): void {
     this._stopTicking();
-    if (this._renderTimer !== null) {
-      clearTimeout(this._renderTimer);
-    }
+    this._pacer.dispose();
+    document.removeEventListener('keydown', this._onKey, { capture: true });
     this._props.model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
   }
@@ -196,16 +199,21 @@ export class FanoutSidebar extends ReactWidget {
   }
 
   private _onModelChanged(): void {
-    const running = this._props.model.batches.some(batch => batch.active);
-    this._requestRender(running);
+    const batches = this._props.model.batches;
+    const running = batches.some(batch => batch.active);
+    // A batch that came or went (Generate, a clear) shows at once, typing or not.
+    const shape = batches.map(batch => batch.id).join(' ');
+    const reshaped = shape !== this._shape;
+    this._shape = shape;
+    this._requestRender(running && !reshaped);
     if (running && this._timer === null) {
       this._timer = setInterval(() => {
         // Only when nothing rendered in the last quarter second (a server slow to answer):
-        // while responses stream, the paced renders move the times already. A transition like
-        // them (this was a whole `update()` twice a second, which at 64 × 200 tokens/s held
-        // the main thread for a full render of the sidebar each time).
-        if (this.isVisible && performance.now() - this._lastRender >= TICK_MS / 2) {
-          this._renderNow();
+        // while responses stream, the paced renders move the times already. Paced like them,
+        // typing included (this was a whole `update()` twice a second, which at 64 × 200
+        // tokens/s held the main thread for a full render of the sidebar each time).
+        if (this.isVisible && performance.now() - this._pacer.lastRender >= TICK_MS / 2) {
+          this._requestRender(true);
         }
         if (!this._props.model.batches.some(batch => batch.active)) {
           this._stopTicking();
@@ -225,7 +233,7 @@ export class FanoutSidebar extends ReactWidget {
     }
   }
 
-  /** Render now, or at the end of the current streaming interval; nothing while hidden. */
+  /** Render now, or when the pacer says (streaming); nothing while hidden. */
   private _requestRender(streaming: boolean): void {
     if (!this.isVisible) {
       this._renderWhenShown = true;
@@ -237,29 +245,21 @@ export class FanoutSidebar extends ReactWidget {
       this._renderNow();
       return;
     }
-    if (this._renderTimer !== null) {
-      return;
-    }
-    const wait = streaming ? this._lastRender + this._interval - performance.now() : 0;
-    if (wait <= 0) {
-      this._renderNow();
-    } else {
-      this._renderTimer = setTimeout(() => this._renderNow(), wait);
-    }
+    this._pacer.request(streaming);
   }
 
   private _renderNow(): void {
-    if (this._renderTimer !== null) {
-      clearTimeout(this._renderTimer);
-      this._renderTimer = null;
-    }
-    this._lastRender = performance.now();
+    this._pacer.renderNow();
+  }
+
+  /** What a render does (the pacer decides when). */
+  private _render(): void {
     let responses = 0;
     for (const batch of this._props.model.batches) {
       responses += batch.active ? batch.responses.length : 0;
     }
     const reconnecting = this._countReconnecting();
-    this._interval = responses > BUSY_RUNNING ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
+    this._pacer.interval = responses > BUSY_RUNNING ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
     const reconnected = reconnecting < this._reconnecting;
     this._reconnecting = reconnecting;
     if (reconnected) {
@@ -297,11 +297,20 @@ export class FanoutSidebar extends ReactWidget {
   /** The batch the user or `fanout:open` chose; null: the newest. */
   private _chosen: string | null = null;
   private _timer: ReturnType<typeof setInterval> | null = null;
-  private _renderTimer: ReturnType<typeof setTimeout> | null = null;
-  private _lastRender = -Infinity;
-  /** The streaming render interval, from the size of the running batches at the last render. */
-  private _interval = STREAMING_RENDER_MS;
+  /** When streaming renders run; its interval is set from the running batches' size at each render. */
+  private readonly _pacer = new RenderPacer(() => this._render());
+  private readonly _onKey = (event: KeyboardEvent) => {
+    const target = event.target as HTMLElement | null;
+    const editable =
+      !!target && (target.isContentEditable || target.tagName === 'TEXTAREA' || target.tagName === 'INPUT');
+    const { key, ctrlKey, altKey, metaKey } = event;
+    if (isTypingKey({ key, ctrlKey, altKey, metaKey, editable })) {
+      this._pacer.noteKey();
+    }
+  };
   private _renderWhenShown = false;
+  /** The model's batch ids at its last change. */
+  private _shape = '';
   /** Responses reconnecting (after a reload) at the last render. */
   private _reconnecting = 0;
   /** Emitted when the panel should render: the model's changes, paced. */

@@ -1,0 +1,141 @@
+import { type IPacerClock, isTypingKey, RenderPacer, TYPING_QUIET_MS, TYPING_STALE_MS } from '../renderPacer';
+
+/** A clock the test moves; timers fire in order as it passes them. */
+class Clock implements IPacerClock {
+  time = 10_000;
+  private _timers: { at: number; callback: () => void; id: number }[] = [];
+  private _next = 1;
+  now(): number {
+    return this.time;
+  }
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = this._next++;
+    this._timers.push({ at: this.time + ms, callback, id });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this._timers = this._timers.filter(timer => timer.id !== handle);
+  }
+  get waiting(): number {
+    return this._timers.length;
+  }
+  /** Move to `to`, firing each timer due by then at its own time. */
+  advance(to: number): void {
+    for (;;) {
+      const due = this._timers.filter(timer => timer.at <= to).sort((a, b) => a.at - b.at)[0];
+      if (!due) {
+        break;
+      }
+      this._timers = this._timers.filter(timer => timer !== due);
+      this.time = Math.max(this.time, due.at);
+      due.callback();
+    }
+    this.time = to;
+  }
+}
+
+function pacer() {
+  const clock = new Clock();
+  const renders: number[] = [];
+  const paced = new RenderPacer(() => renders.push(clock.time), clock);
+  paced.interval = 200;
+  return { clock, renders, paced };
+}
+
+describe('RenderPacer', () => {
+  it('renders the first change at once and streaming changes at most every interval', () => {
+    const { clock, renders, paced } = pacer();
+    paced.request(true);
+    expect(renders).toEqual([10_000]);
+    // A change every 10 ms for a second: a render every 200 ms, each showing the newest.
+    for (let t = 10_010; t <= 11_000; t += 10) {
+      clock.advance(t);
+      paced.request(true);
+    }
+    expect(renders).toEqual([10_000, 10_200, 10_400, 10_600, 10_800, 11_000]);
+  });
+
+  it('a change that is not streaming renders at once, and the waiting render is dropped', () => {
+    const { clock, renders, paced } = pacer();
+    paced.request(true);
+    clock.advance(10_050);
+    paced.request(true);
+    expect(paced.pending).toBe(true);
+    paced.request(false); // the batch ended
+    expect(renders).toEqual([10_000, 10_050]);
+    expect(paced.pending).toBe(false);
+    expect(clock.waiting).toBe(0);
+    clock.advance(12_000);
+    expect(renders).toEqual([10_000, 10_050]);
+  });
+
+  it('while someone types, streaming renders wait for a pause', () => {
+    const { clock, renders, paced } = pacer();
+    paced.request(true); // 10,000
+    clock.advance(10_100);
+    paced.noteKey();
+    paced.request(true);
+    // Due at 10,200 by the interval, but a key went down at 10,100: the pause is at 10,400.
+    clock.advance(10_399);
+    expect(renders).toEqual([10_000]);
+    clock.advance(10_100 + TYPING_QUIET_MS);
+    expect(renders).toEqual([10_000, 10_400]);
+  });
+
+  it('typing that goes on holds streaming renders back to one every TYPING_STALE_MS, never longer', () => {
+    const { clock, renders, paced } = pacer();
+    paced.request(true); // 10,000
+    // A key every 150 ms and a streaming change every 10 ms for 3.5 s.
+    for (let t = 10_010; t <= 13_500; t += 10) {
+      clock.advance(t);
+      if (t % 150 === 0) {
+        paced.noteKey();
+      }
+      paced.request(true);
+    }
+    expect(renders).toEqual([
+      10_000,
+      10_000 + TYPING_STALE_MS,
+      10_000 + 2 * TYPING_STALE_MS,
+      10_000 + 3 * TYPING_STALE_MS
+    ]);
+    // Typing stops at 13,500: the next render comes at the pause.
+    clock.advance(14_000);
+    paced.request(true);
+    expect(renders[renders.length - 1]).toBe(14_000);
+  });
+
+  it('a key does not itself render, and dispose forgets the waiting render', () => {
+    const { clock, renders, paced } = pacer();
+    paced.noteKey();
+    paced.noteKey();
+    expect(renders).toEqual([]);
+    paced.request(true);
+    expect(renders).toEqual([10_000]); // the first render never waits
+    paced.noteKey();
+    paced.request(true);
+    paced.dispose();
+    expect(clock.waiting).toBe(0);
+    clock.advance(20_000);
+    expect(renders).toEqual([10_000]);
+  });
+});
+
+describe('isTypingKey', () => {
+  const key = (key: string, more: Partial<Parameters<typeof isTypingKey>[0]> = {}) =>
+    isTypingKey({ key, ctrlKey: false, altKey: false, metaKey: false, editable: true, ...more });
+
+  it('a character or a deletion into something editable is typing', () => {
+    expect(['a', 'Z', ' ', 'é', '(', 'Backspace', 'Delete'].map(k => key(k))).toEqual(Array(7).fill(true));
+  });
+
+  it('a key binding, Enter, a move or a key outside an editor is not', () => {
+    expect(key('Enter')).toBe(false);
+    expect(key('ArrowDown')).toBe(false);
+    expect(key('Escape')).toBe(false);
+    expect(key('s', { ctrlKey: true })).toBe(false);
+    expect(key('c', { metaKey: true })).toBe(false);
+    expect(key('x', { altKey: true })).toBe(false);
+    expect(key('a', { editable: false })).toBe(false);
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * When the sidebar renders while responses stream: at most every `interval` milliseconds, and
+ * out of the way of typing. No DOM: the sidebar tells it when a key went down (`noteKey`) and
+ * gives it the render to run.
+ *
+ * Typing first: while a key typed in the last {@link TYPING_QUIET_MS} (a person typing in a
+ * cell, the prompt box, anywhere on the page; {@link isTypingKey}), a streaming render waits for the pause, but
+ * never leaves what is shown more than {@link TYPING_STALE_MS} old. Someone typing steadily
+ * sees the responses move once a second instead of five times, and their keystrokes meet a
+ * render of the sidebar a fifth as often. A render that is not streaming (a batch ended, a
+ * choice the user made) never waits.
+ */
+
+/** How long after the last key a streaming render waits (about two keystrokes of steady typing). */
+export const TYPING_QUIET_MS = 300;
+
+/** The longest a streaming render waits for typing to pause: what is shown is never older. */
+export const TYPING_STALE_MS = 1000;
+
+/**
+ * A key that types (what holds renders back): a character or a deletion, without Ctrl, Alt or
+ * Meta, into something editable. A key binding (stop, run a cell) or Enter that sends a prompt
+ * is not typing: what it changes shows at once.
+ */
+export function isTypingKey(event: {
+  key: string;
+  ctrlKey: boolean;
+  altKey: boolean;
+  metaKey: boolean;
+  editable: boolean;
+}): boolean {
+  if (!event.editable || event.ctrlKey || event.altKey || event.metaKey) {
+    return false;
+  }
+  return event.key.length === 1 || event.key === 'Backspace' || event.key === 'Delete';
+}
+
+/** Timers and a clock, injected in tests. */
+export interface IPacerClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const browserClock: IPacerClock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: handle => clearTimeout(handle as ReturnType<typeof setTimeout>)
+};
+
+export class RenderPacer {
+  /**
+   * @param render - what a render does (the sidebar's transition).
+   * @param clock - timers and a clock; the browser's by default.
+   */
+  constructor(
+    private readonly _render: () => void,
+    private readonly _clock: IPacerClock = browserClock
+  ) {}
+
+  /** Least milliseconds between two streaming renders. */
+  interval = 100;
+
+  /** When the last render ran (the clock's milliseconds), or -Infinity. */
+  get lastRender(): number {
+    return this._lastRender;
+  }
+
+  /** A render is waiting for its time. */
+  get pending(): boolean {
+    return this._timer !== null;
+  }
+
+  /** A key typed somewhere on the page ({@link isTypingKey}). */
+  noteKey(): void {
+    this._lastKey = this._clock.now();
+  }
+
+  /**
+   * Render for a change: a streaming one when its time comes (the interval since the last
+   * render, and a pause in typing, within {@link TYPING_STALE_MS}); any other now.
+   */
+  request(streaming: boolean): void {
+    if (!streaming) {
+      this.renderNow();
+      return;
+    }
+    if (this._timer !== null) {
+      return; // the waiting render will show this change too
+    }
+    const wait = this._due() - this._clock.now();
+    if (wait <= 0) {
+      this.renderNow();
+    } else {
+      this._timer = this._clock.setTimeout(() => {
+        this._timer = null;
+        this.request(true); // typing may have gone on meanwhile
+      }, wait);
+    }
+  }
+
+  /** Render now; a render that was waiting is no longer needed. */
+  renderNow(): void {
+    this._cancel();
+    this._lastRender = this._clock.now();
+    this._render();
+  }
+
+  /** Forget a waiting render. */
+  dispose(): void {
+    this._cancel();
+  }
+
+  /** When the next streaming render is due. */
+  private _due(): number {
+    const paced = this._lastRender + this.interval;
+    const typingPaused = this._lastKey + TYPING_QUIET_MS;
+    return Math.min(Math.max(paced, typingPaused), this._lastRender + TYPING_STALE_MS);
+  }
+
+  private _cancel(): void {
+    if (this._timer !== null) {
+      this._clock.clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _lastRender = -Infinity;
+  private _lastKey = -Infinity;
+  private _timer: unknown = null;
+}
