@@ -161,6 +161,44 @@ test.describe('The compact view', () => {
     await expect(page.locator('.jp-Fanout-sidebar .jp-Fanout-row-card')).toHaveCount(0);
   });
 
+  test('typing in a cell while rows stream: the rows still move, and Stop all shows', async ({ page, request }) => {
+    // 8 responses at 40 tokens/s: about 12 s of answer, typed through for 3 s.
+    await resetSimulator(request, { tokens_per_second: 40, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 480 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await page.notebook.addCell('code', '');
+    await generate(page, 8);
+    const tokens = page.locator(`${ROW}[data-response-index="1"] .jp-Fanout-row-tokens`);
+    await expect(tokens).not.toHaveText('0');
+    await page.locator('.jp-NotebookPanel .jp-Cell .cm-content').last().click();
+    // Count the distinct token counts row 1 shows while a key goes down every 150 ms (the
+    // sidebar then renders in pauses or once a second, never less).
+    await page.evaluate(() => {
+      const w = window as any;
+      const seen = new Set<string>();
+      const cell = document.querySelector(
+        '.jp-Fanout-sidebar .jp-Fanout-row[data-response-index="1"] .jp-Fanout-row-tokens'
+      )!;
+      w.__shown = seen;
+      w.__watch = new MutationObserver(() => seen.add(cell.textContent ?? ''));
+      w.__watch.observe(cell, { characterData: true, childList: true, subtree: true });
+    });
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.type('x');
+      await page.waitForTimeout(150);
+    }
+    const shown = await page.evaluate(() => {
+      const w = window as any;
+      w.__watch.disconnect();
+      return [...w.__shown];
+    });
+    expect(shown.length).toBeGreaterThanOrEqual(2);
+    await expect(page.locator('.jp-NotebookPanel .jp-Cell .cm-content').last()).toHaveText('x'.repeat(20));
+    // Stop all while a key has just gone down in the cell.
+    await page.keyboard.type('y');
+    await execute(page, 'fanout:stop');
+    await expect(page.locator(`${ROW}[data-status="stopped"]`)).toHaveCount(8);
+  });
+
   test('the sidebar has its own icon', async ({ page }) => {
     const tab = page.locator('.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="jupyterlab-fanout-sidebar"]');
     await expect(tab.locator('svg[data-icon="jupyterlab-fanout:fanout"]')).toHaveCount(1);
