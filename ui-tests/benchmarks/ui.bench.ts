@@ -629,6 +629,42 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
     };
     type View = 'compact' | 'cards' | 'hidden';
     const runs: Record<View, Run[]> = { compact: [], cards: [], hidden: [] };
+    /**
+     * One batch of 64 in `view` (the floor: the sidebar collapsed while it streams), with
+     * `recorder` running and `during` done while it streams; checked complete, then removed.
+     * `mainBusy`: the renderer's task time over wall time, from the click to the batch's end.
+     */
+    const runBatch = async <T>(
+      view: View,
+      settings: Record<string, unknown>,
+      recorder: 'none' | 'long tasks' | 'frames',
+      during: () => Promise<T>
+    ) => {
+      await resetSimulator(request, settings);
+      const before = await metrics(cdp);
+      if (recorder !== 'none') {
+        await startRecording(page, recorder === 'frames');
+      }
+      await startBatch(page, N64, 4000);
+      if (view === 'hidden') {
+        await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
+      }
+      const result = await during();
+      const done = await batchDone(page);
+      const recorded = recorder === 'none' ? null : await stopRecording(page);
+      const after = await metrics(cdp);
+      if (view === 'hidden') {
+        await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
+      }
+      expect(done.statuses.filter(s => s === 'complete')).toHaveLength(N64);
+      await page.evaluate(
+        batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
+        done.batchId
+      );
+      await sleep(1000);
+      const mainBusy = (after.TaskDuration - before.TaskDuration) / (after.Timestamp - before.Timestamp);
+      return { during: result, recorded, mainBusy };
+    };
     const order: View[] = ['cards', 'compact', 'hidden'];
     for (let round = 0; round < rounds; round++) {
       // Each round starts one later in the order, so that none always runs first.
@@ -641,87 +677,34 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
         // The typing batch: long tasks and keystrokes, and no frame recorder (its
         // requestAnimationFrame loop alone slows a keystroke at rest by 1.16-1.40x); 2,400
         // tokens (12 s), so that its keystrokes end before it does.
-        await resetSimulator(request, typingStream);
-        const before = await metrics(cdp);
-        await startRecording(page, false);
-        await startBatch(page, N64, 4000);
-        if (view === 'hidden') {
-          // The floor: the same batch streams (worker, proxy, simulator) with nothing of it shown.
-          await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
-        }
-        await sleep(1500);
-        const inView = await page.evaluate(() => {
-          const section = document.querySelector('#jupyterlab-fanout-responses')!.getBoundingClientRect();
-          const sel = document.querySelector('.jp-Fanout-rows') ? '.jp-Fanout-row' : '.jp-Fanout-response';
-          return Array.from(document.querySelectorAll(`#jupyterlab-fanout-responses ${sel}`)).filter(n => {
-            const b = n.getBoundingClientRect();
-            return b.height > 0 && b.top >= section.top && b.bottom <= section.bottom;
-          }).length;
+        const typing = await runBatch(view, typingStream, 'long tasks', async () => {
+          await sleep(1500);
+          const inView = await page.evaluate(() => {
+            const section = document.querySelector('#jupyterlab-fanout-responses')!.getBoundingClientRect();
+            const sel = document.querySelector('.jp-Fanout-rows') ? '.jp-Fanout-row' : '.jp-Fanout-response';
+            return Array.from(document.querySelectorAll(`#jupyterlab-fanout-responses ${sel}`)).filter(n => {
+              const b = n.getBoundingClientRect();
+              return b.height > 0 && b.top >= section.top && b.bottom <= section.bottom;
+            }).length;
+          });
+          return { inView, busy: await typeKeys(page, KEYSTROKES_2B) };
         });
-        const busy = await typeKeys(page, KEYSTROKES_2B);
-        const done = await batchDone(page);
-        const recorded = await stopRecording(page);
-        const after = await metrics(cdp);
-        if (view === 'hidden') {
-          await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
-        }
-        const mainBusy = (after.TaskDuration - before.TaskDuration) / (after.Timestamp - before.Timestamp);
-        expect(done.statuses.filter(s => s === 'complete')).toHaveLength(N64);
-        await page.evaluate(
-          batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
-          done.batchId
-        );
-        await sleep(1000);
         // The frames batch: the same batch with the frame recorder and no typing.
-        await resetSimulator(request, stream);
-        await startRecording(page);
-        await startBatch(page, N64, 4000);
-        if (view === 'hidden') {
-          await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
-        }
-        const framesDone = await batchDone(page);
-        const framed = await stopRecording(page);
-        if (view === 'hidden') {
-          await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
-        }
-        expect(framesDone.statuses.filter(s => s === 'complete')).toHaveLength(N64);
-        runs[view].push({
-          longTasks: recorded.longTasks,
-          starts: recorded.longTaskStarts,
-          framesLongTasks: framed.longTasks,
-          frames: framed.frames,
-          rest,
-          busy,
-          inView,
-          mainBusy,
-          mainBusyQuiet: NaN
-        });
-        await page.evaluate(
-          batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
-          framesDone.batchId
-        );
-        await sleep(1000);
+        const framed = await runBatch(view, stream, 'frames', async () => undefined);
         // The page's own cost alone: the frame recorder asks for every frame and typing forces
         // layouts, which hide what the page itself asks of the main thread.
-        await resetSimulator(request, stream);
-        const quietBefore = await metrics(cdp);
-        await startBatch(page, N64, 4000);
-        if (view === 'hidden') {
-          await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
-        }
-        const quiet = await batchDone(page);
-        const quietAfter = await metrics(cdp);
-        if (view === 'hidden') {
-          await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
-        }
-        expect(quiet.statuses.filter(s => s === 'complete')).toHaveLength(N64);
-        runs[view][runs[view].length - 1].mainBusyQuiet =
-          (quietAfter.TaskDuration - quietBefore.TaskDuration) / (quietAfter.Timestamp - quietBefore.Timestamp);
-        await page.evaluate(
-          batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
-          quiet.batchId
-        );
-        await sleep(1000);
+        const quiet = await runBatch(view, stream, 'none', async () => undefined);
+        runs[view].push({
+          longTasks: typing.recorded!.longTasks,
+          starts: typing.recorded!.longTaskStarts,
+          framesLongTasks: framed.recorded!.longTasks,
+          frames: framed.recorded!.frames,
+          rest,
+          busy: typing.during.busy,
+          inView: typing.during.inView,
+          mainBusy: typing.mainBusy,
+          mainBusyQuiet: quiet.mainBusy
+        });
       }
     }
     const rows = order.map(view => {
@@ -741,6 +724,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
         `${fmt(median(p95))} ms (${p95.map(v => fmt(v)).join(', ')}) ${passMiss(median(p95) < 20)}`,
         `${fmt(median(ratio), 2)}× (${ratio.map(v => fmt(v, 2)).join(', ')}) ${passMiss(median(ratio) < 1.5)}`,
         `${fmt(median(r.map(x => median(x.busy))))} / ${fmt(median(r.map(x => median(x.rest))))} ms`,
+        `${fmt(median(r.map(x => quantile(x.busy, 0.9))))} / ${fmt(median(r.map(x => quantile(x.rest, 0.9))))} ms`,
         `${fmt(median(r.map(x => x.mainBusy)), 2)} (${r.map(x => fmt(x.mainBusy, 2)).join(', ')})`,
         `${fmt(median(r.map(x => x.mainBusyQuiet)), 2)} (${r.map(x => fmt(x.mainBusyQuiet, 2)).join(', ')})`,
         `${r.map(x => x.inView).join(', ')}`
@@ -761,6 +745,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
           'frame interval p95 (target < 20 ms)',
           'typing during / at rest (target < 1.5×)',
           'typing median during / at rest',
+          'typing p90 during / at rest',
           'main thread busy (share of wall time)',
           'main thread busy, batch alone',
           'responses wholly in view'
