@@ -18,9 +18,10 @@ export const TYPING_QUIET_MS = 300;
 export const TYPING_STALE_MS = 1000;
 
 /**
- * A key that types (what holds renders back): a character or a deletion, without Ctrl, Alt or
- * Meta, into something editable. A key binding (stop, run a cell) or Enter that sends a prompt
- * is not typing: what it changes shows at once.
+ * A key that types (what holds renders back): a character (one code point: an emoji too), a
+ * deletion or a key an input method takes ('Process'), without Ctrl, Alt or Meta, into
+ * something editable. A key binding (stop, run a cell) or Enter that sends a prompt is not
+ * typing: what it changes shows at once.
  */
 export function isTypingKey(event: {
   key: string;
@@ -32,7 +33,8 @@ export function isTypingKey(event: {
   if (!event.editable || event.ctrlKey || event.altKey || event.metaKey) {
     return false;
   }
-  return event.key.length === 1 || event.key === 'Backspace' || event.key === 'Delete';
+  const { key } = event;
+  return [...key].length === 1 || key === 'Backspace' || key === 'Delete' || key === 'Process';
 }
 
 /** Timers and a clock, injected in tests. */
@@ -51,15 +53,14 @@ const browserClock: IPacerClock = {
 export class RenderPacer {
   /**
    * @param render - what a render does (the sidebar's transition).
+   * @param interval - least milliseconds between two streaming renders (`interval` later).
    * @param clock - timers and a clock; the browser's by default.
    */
   constructor(
     private readonly _render: () => void,
+    public interval: number,
     private readonly _clock: IPacerClock = browserClock
   ) {}
-
-  /** Least milliseconds between two streaming renders. */
-  interval = 100;
 
   /** When the last render ran (the clock's milliseconds), or -Infinity. */
   get lastRender(): number {

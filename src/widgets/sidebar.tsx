@@ -298,7 +298,7 @@ export class FanoutSidebar extends ReactWidget {
   private _chosen: string | null = null;
   private _timer: ReturnType<typeof setInterval> | null = null;
   /** When streaming renders run; its interval is set from the running batches' size at each render. */
-  private readonly _pacer = new RenderPacer(() => this._render());
+  private readonly _pacer = new RenderPacer(() => this._render(), STREAMING_RENDER_MS);
   private readonly _onKey = (event: KeyboardEvent) => {
     const target = event.target as HTMLElement | null;
     const editable =

@@ -37,8 +37,7 @@ class Clock implements IPacerClock {
 function pacer() {
   const clock = new Clock();
   const renders: number[] = [];
-  const paced = new RenderPacer(() => renders.push(clock.time), clock);
-  paced.interval = 200;
+  const paced = new RenderPacer(() => renders.push(clock.time), 200, clock);
   return { clock, renders, paced };
 }
 
@@ -126,13 +125,16 @@ describe('isTypingKey', () => {
     isTypingKey({ key, ctrlKey: false, altKey: false, metaKey: false, editable: true, ...more });
 
   it('a character or a deletion into something editable is typing', () => {
-    expect(['a', 'Z', ' ', 'é', '(', 'Backspace', 'Delete'].map(k => key(k))).toEqual(Array(7).fill(true));
+    const typed = ['a', 'Z', ' ', 'é', '(', '😀', 'Backspace', 'Delete', 'Process'];
+    expect(typed.map(k => key(k))).toEqual(typed.map(() => true));
   });
 
   it('a key binding, Enter, a move or a key outside an editor is not', () => {
     expect(key('Enter')).toBe(false);
     expect(key('ArrowDown')).toBe(false);
     expect(key('Escape')).toBe(false);
+    expect(key('F5')).toBe(false);
+    expect(key('Tab')).toBe(false);
     expect(key('s', { ctrlKey: true })).toBe(false);
     expect(key('c', { metaKey: true })).toBe(false);
     expect(key('x', { altKey: true })).toBe(false);
