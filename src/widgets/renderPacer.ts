@@ -37,32 +37,17 @@ export function isTypingKey(event: {
   return [...key].length === 1 || key === 'Backspace' || key === 'Delete' || key === 'Process';
 }
 
-/** Timers and a clock, injected in tests. */
-export interface IPacerClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const browserClock: IPacerClock = {
-  now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: handle => clearTimeout(handle as ReturnType<typeof setTimeout>)
-};
-
 export class RenderPacer {
   /**
    * @param render - what a render does (the sidebar's transition).
-   * @param interval - least milliseconds between two streaming renders (`interval` later).
-   * @param clock - timers and a clock; the browser's by default.
+   * @param interval - least milliseconds between two streaming renders (the sidebar sets it again as batches change).
    */
   constructor(
     private readonly _render: () => void,
-    public interval: number,
-    private readonly _clock: IPacerClock = browserClock
+    public interval: number
   ) {}
 
-  /** When the last render ran (the clock's milliseconds), or -Infinity. */
+  /** When the last render ran (`performance.now()`), or -Infinity. */
   get lastRender(): number {
     return this._lastRender;
   }
@@ -74,7 +59,7 @@ export class RenderPacer {
 
   /** A key typed somewhere on the page ({@link isTypingKey}). */
   noteKey(): void {
-    this._lastKey = this._clock.now();
+    this._lastKey = performance.now();
   }
 
   /**
@@ -89,11 +74,11 @@ export class RenderPacer {
     if (this._timer !== null) {
       return; // the waiting render will show this change too
     }
-    const wait = this._due() - this._clock.now();
+    const wait = this._due() - performance.now();
     if (wait <= 0) {
       this.renderNow();
     } else {
-      this._timer = this._clock.setTimeout(() => {
+      this._timer = setTimeout(() => {
         this._timer = null;
         this.request(true); // typing may have gone on meanwhile
       }, wait);
@@ -103,7 +88,7 @@ export class RenderPacer {
   /** Render now; a render that was waiting is no longer needed. */
   renderNow(): void {
     this._cancel();
-    this._lastRender = this._clock.now();
+    this._lastRender = performance.now();
     this._render();
   }
 
@@ -121,12 +106,12 @@ export class RenderPacer {
 
   private _cancel(): void {
     if (this._timer !== null) {
-      this._clock.clearTimeout(this._timer);
+      clearTimeout(this._timer);
       this._timer = null;
     }
   }
 
   private _lastRender = -Infinity;
   private _lastKey = -Infinity;
-  private _timer: unknown = null;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
 }

@@ -1,43 +1,29 @@
-import { type IPacerClock, isTypingKey, RenderPacer, TYPING_QUIET_MS, TYPING_STALE_MS } from '../renderPacer';
+import { isTypingKey, RenderPacer, TYPING_QUIET_MS, TYPING_STALE_MS } from '../renderPacer';
 
-/** A clock the test moves; timers fire in order as it passes them. */
-class Clock implements IPacerClock {
-  time = 10_000;
-  private _timers: { at: number; callback: () => void; id: number }[] = [];
-  private _next = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this._next++;
-    this._timers.push({ at: this.time + ms, callback, id });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this._timers = this._timers.filter(timer => timer.id !== handle);
+/**
+ * Jest's fake timers (they fake `performance.now()` too), read as times from 10,000 ms: a timer
+ * fires at its own time as the clock passes it.
+ */
+class Clock {
+  private readonly _origin = performance.now() - 10_000;
+  get time(): number {
+    return performance.now() - this._origin;
   }
   get waiting(): number {
-    return this._timers.length;
+    return jest.getTimerCount();
   }
-  /** Move to `to`, firing each timer due by then at its own time. */
   advance(to: number): void {
-    for (;;) {
-      const due = this._timers.filter(timer => timer.at <= to).sort((a, b) => a.at - b.at)[0];
-      if (!due) {
-        break;
-      }
-      this._timers = this._timers.filter(timer => timer !== due);
-      this.time = Math.max(this.time, due.at);
-      due.callback();
-    }
-    this.time = to;
+    jest.advanceTimersByTime(to - this.time);
   }
 }
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
 
 function pacer() {
   const clock = new Clock();
   const renders: number[] = [];
-  const paced = new RenderPacer(() => renders.push(clock.time), 200, clock);
+  const paced = new RenderPacer(() => renders.push(clock.time), 200);
   return { clock, renders, paced };
 }
 
