@@ -296,7 +296,7 @@ const OUT_OF_VIEW_REFRESH_MS = 1000;
  * One response: status, counts, bar, metrics, text, and Stop or Re-generate.
  *
  * A card scrolled out of view re-renders at most once a second (and at once when its status
- * changes, or when it comes back from reconnecting after a reload): with dozens of responses streaming, only the visible few re-render every time, and
+ * changes, once its response has ended, or when it comes back from reconnecting after a reload): with dozens of responses streaming, only the visible few re-render every time, and
  * what the page holds for the others (for screen readers, find, scripts) is at most a second old.
  */
 export function ResponseCard(props: IResponseCardProps): JSX.Element {
@@ -321,6 +321,8 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
   if (
     inView ||
     props.snapshot.status !== shown.current.status ||
+    // Ended: what comes after the end (the last tokens, the usage) may be the batch's last render.
+    isFinal(props.snapshot.status) ||
     props.reconnecting !== shownReconnecting.current ||
     now - shownAt.current >= OUT_OF_VIEW_REFRESH_MS
   ) {

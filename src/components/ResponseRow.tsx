@@ -10,6 +10,7 @@
 import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
+import { isFinal } from '../core';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatRate, percent } from './format';
 import { statusLabel } from './ResponseCard';
@@ -241,17 +242,66 @@ export function nextRow(key: string, from: number, count: number): number | null
 }
 
 /** How often a row out of view catches up while its response streams. */
-const OUT_OF_VIEW_REFRESH_MS = 1000;
+export const OUT_OF_VIEW_REFRESH_MS = 1000;
 
 /**
- * The snapshot each row should show: the newest for rows in view (and near it), and for rows
+ * The snapshot each row shows (no DOM): the newest for rows in view (and near it), and for rows
  * scrolled away the one shown last, unless its status changed or it is a second old. With 64
  * responses streaming, only the rows in view re-render at every update (the rows are memoized
- * on their snapshot), and what the page holds for the others is at most a second old.
+ * on their snapshot), and what the page holds for the others is at most a second old. A row
+ * counts as in view until told otherwise. An ended response always shows its newest: what
+ * comes after its end (the last tokens, its usage) may be the last render of the batch.
  */
-function useSeen(list: React.RefObject<HTMLDivElement>) {
-  const inView = useRef(new Set<string>());
-  const shown = useRef(new Map<string, { snapshot: ResponseSnapshot; at: number }>());
+export class SeenRows {
+  /** Row `id` is in view (or near it), or not. */
+  setInView(id: string, inView: boolean): void {
+    if (inView) {
+      this._away.delete(id);
+    } else {
+      this._away.add(id);
+    }
+  }
+
+  /** What row `id` shows at `now` (ms) when its response is at `snapshot`. */
+  pick(id: string, snapshot: ResponseSnapshot, now: number): ResponseSnapshot {
+    const last = this._shown.get(id);
+    if (
+      !last ||
+      !this._away.has(id) ||
+      last.snapshot.status !== snapshot.status ||
+      isFinal(snapshot.status) ||
+      now - last.at >= OUT_OF_VIEW_REFRESH_MS
+    ) {
+      this._shown.set(id, { snapshot, at: now });
+      return snapshot;
+    }
+    return last.snapshot;
+  }
+
+  /** Forget the rows not in `ids` (responses gone from the list). */
+  keep(ids: ReadonlySet<string>): void {
+    for (const id of this._shown.keys()) {
+      if (!ids.has(id)) {
+        this._shown.delete(id);
+        this._away.delete(id);
+      }
+    }
+  }
+
+  /** Rows out of view. */
+  private readonly _away = new Set<string>();
+  private readonly _shown = new Map<string, { snapshot: ResponseSnapshot; at: number }>();
+}
+
+/**
+ * {@link SeenRows} for the list `list`, told which rows are in view (or within 200 px of it)
+ * by an `IntersectionObserver`. (Not by the rows' `content-visibility` state: the browser
+ * renders 62 of 64 rows as near enough, and the rows that re-render at each update went from
+ * 25 to 62.)
+ */
+function useSeen(list: React.RefObject<HTMLDivElement>): SeenRows {
+  const seen = useRef<SeenRows | null>(null);
+  seen.current ??= new SeenRows();
   useEffect(() => {
     const root = list.current;
     if (!root || typeof IntersectionObserver === 'undefined') {
@@ -262,11 +312,7 @@ function useSeen(list: React.RefObject<HTMLDivElement>) {
         for (const entry of entries) {
           const id = (entry.target as HTMLElement).dataset.responseId;
           if (id !== undefined) {
-            if (entry.isIntersecting) {
-              inView.current.add(id);
-            } else {
-              inView.current.delete(id);
-            }
+            seen.current!.setInView(id, entry.isIntersecting);
           }
         }
       },
@@ -285,21 +331,7 @@ function useSeen(list: React.RefObject<HTMLDivElement>) {
       observer.disconnect();
     };
   }, []);
-  const now = performance.now();
-  return (id: string, snapshot: ResponseSnapshot): ResponseSnapshot => {
-    const last = shown.current.get(id);
-    if (
-      !last ||
-      typeof IntersectionObserver === 'undefined' ||
-      inView.current.has(id) ||
-      last.snapshot.status !== snapshot.status ||
-      now - last.at >= OUT_OF_VIEW_REFRESH_MS
-    ) {
-      shown.current.set(id, { snapshot, at: now });
-      return snapshot;
-    }
-    return last.snapshot;
-  };
+  return seen.current;
 }
 
 /** The responses as rows: one tab stop, arrow keys between rows, Enter expands. */
@@ -309,6 +341,8 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
   const [current, setCurrent] = useState<string | null>(null);
   const list = useRef<HTMLDivElement>(null);
   const seen = useSeen(list);
+  const now = performance.now();
+  seen.keep(new Set(items.map(item => item.id)));
   // The tab stop: the row last focused, or the first.
   const currentId = items.some(item => item.id === current) ? current : (items[0]?.id ?? null);
   const toggle = (id: string, open?: boolean) => {
@@ -391,7 +425,7 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
           <React.Fragment key={item.id}>
             <ResponseRow
               {...item.row}
-              snapshot={seen(item.id, item.row.snapshot)}
+              snapshot={seen.pick(item.id, item.row.snapshot, now)}
               expanded={open}
               current={item.id === currentId}
               trans={trans}

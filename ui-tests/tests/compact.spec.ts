@@ -199,6 +199,50 @@ test.describe('The compact view', () => {
     await expect(page.locator(`${ROW}[data-status="stopped"]`)).toHaveCount(8);
   });
 
+  test('rows scrolled out of view catch up once a second; rows in view at every render', async ({ page, request }) => {
+    // 64 responses at 40 tokens/s (16 s): row 64 is far below the sidebar's visible rows.
+    await resetSimulator(request, { tokens_per_second: 40, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 640 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 64);
+    await expect(page.locator(`${ROW}[data-status="generating"]`)).toHaveCount(64);
+    await expect(page.locator(`${ROW}[data-response-index="64"]`)).not.toBeInViewport();
+    /** The new token counts rows `indices` show over `ms`. */
+    const changes = (indices: number[], ms: number) =>
+      page.evaluate(
+        async ({ ROW, indices, ms }) => {
+          const watches = indices.map(index => {
+            const cell = document.querySelector(`${ROW}[data-response-index="${index}"] .jp-Fanout-row-tokens`)!;
+            const shown = new Set<string>([cell.textContent ?? '']);
+            const watch = new MutationObserver(() => shown.add(cell.textContent ?? ''));
+            watch.observe(cell, { characterData: true, childList: true, subtree: true });
+            return () => {
+              watch.disconnect();
+              return shown.size - 1;
+            };
+          });
+          await new Promise(resolve => setTimeout(resolve, ms));
+          return watches.map(done => done());
+        },
+        { ROW, indices, ms }
+      );
+    const [first, last] = await changes([1, 64], 3000);
+    console.log(`new token counts in 3 s: row 1 ${first}, row 64 (out of view) ${last}`);
+    // Row 64 still moves, at most once a second (and once more at the window's edges).
+    expect(last).toBeGreaterThanOrEqual(2);
+    expect(last).toBeLessThanOrEqual(4);
+    expect(first).toBeGreaterThan(last);
+    // Stopped, every row shows its response's last count, row 64 included.
+    await execute(page, 'fanout:stop');
+    await expect(page.locator(`${ROW}[data-status="stopped"]`)).toHaveCount(64);
+    const total = await page.evaluate(async () => {
+      const summary = await (window as any).__done;
+      return summary.responses[63].totalTokens as number;
+    });
+    await expect(page.locator(`${ROW}[data-response-index="64"] .jp-Fanout-row-tokens`)).toHaveText(
+      total.toLocaleString('en-US')
+    );
+  });
+
   test('the sidebar has its own icon', async ({ page }) => {
     const tab = page.locator('.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="jupyterlab-fanout-sidebar"]');
     await expect(tab.locator('svg[data-icon="jupyterlab-fanout:fanout"]')).toHaveCount(1);

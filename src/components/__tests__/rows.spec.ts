@@ -1,5 +1,5 @@
 /** The compact view's pure parts: keyboard moves between rows, the header's counts. */
-import { nextRow } from '../ResponseRow';
+import { nextRow, OUT_OF_VIEW_REFRESH_MS, SeenRows } from '../ResponseRow';
 import { endedCounts } from '../BatchView';
 
 jest.mock('@jupyterlab/ui-components', () => ({}));
@@ -35,5 +35,76 @@ describe('endedCounts', () => {
       ])
     ).toEqual({ stopped: 1, failed: 1, truncated: 2, incomplete: 1 });
     expect(endedCounts([])).toEqual({ stopped: 0, failed: 0, truncated: 0, incomplete: 0 });
+  });
+});
+
+describe('SeenRows', () => {
+  const snap = (status: string, answerTokens: number) => ({ status, answerTokens }) as any;
+
+  it('a row in view (or not yet known to be out of view) shows every new snapshot', () => {
+    const seen = new SeenRows();
+    const first = snap('generating', 1);
+    const second = snap('generating', 2);
+    expect(seen.pick('a', first, 0)).toBe(first);
+    expect(seen.pick('a', second, 10)).toBe(second);
+    seen.setInView('a', false);
+    seen.setInView('a', true);
+    const third = snap('generating', 3);
+    expect(seen.pick('a', third, 20)).toBe(third);
+  });
+
+  it('a row out of view keeps what it showed, for up to a second', () => {
+    const seen = new SeenRows();
+    const first = snap('generating', 1);
+    seen.pick('a', first, 0);
+    seen.setInView('a', false);
+    expect(seen.pick('a', snap('generating', 2), OUT_OF_VIEW_REFRESH_MS - 1)).toBe(first);
+    const late = snap('generating', 3);
+    expect(seen.pick('a', late, OUT_OF_VIEW_REFRESH_MS)).toBe(late);
+    // ...and the second starts again from there.
+    expect(seen.pick('a', snap('generating', 4), OUT_OF_VIEW_REFRESH_MS + 10)).toBe(late);
+  });
+
+  it('a row out of view shows a new status at once', () => {
+    const seen = new SeenRows();
+    seen.pick('a', snap('generating', 1), 0);
+    seen.setInView('a', false);
+    const done = snap('complete', 2);
+    expect(seen.pick('a', done, 5)).toBe(done);
+  });
+
+  it('a row out of view whose response ended shows every change: the batch may render no more', () => {
+    const seen = new SeenRows();
+    seen.pick('a', snap('generating', 1), 0);
+    seen.setInView('a', false);
+    seen.pick('a', snap('stopped', 127), 5);
+    const last = snap('stopped', 128);
+    expect(seen.pick('a', last, 10)).toBe(last);
+  });
+
+  it('a row scrolled back into view shows the newest at once', () => {
+    const seen = new SeenRows();
+    seen.pick('a', snap('generating', 1), 0);
+    seen.setInView('a', false);
+    seen.pick('a', snap('generating', 2), 5);
+    seen.setInView('a', true);
+    const newest = snap('generating', 3);
+    expect(seen.pick('a', newest, 6)).toBe(newest);
+  });
+
+  it('rows are independent, and a row gone from the list is forgotten', () => {
+    const seen = new SeenRows();
+    const a = snap('generating', 1);
+    seen.pick('a', a, 0);
+    seen.pick('b', snap('generating', 1), 0);
+    seen.setInView('a', false);
+    const b2 = snap('generating', 2);
+    expect(seen.pick('b', b2, 5)).toBe(b2);
+    expect(seen.pick('a', snap('generating', 2), 5)).toBe(a);
+    seen.keep(new Set(['b']));
+    // A response of that id that comes back starts afresh: shown, and in view.
+    const again = snap('generating', 9);
+    expect(seen.pick('a', again, 6)).toBe(again);
+    expect(seen.pick('a', snap('generating', 10), 7)).not.toBe(again);
   });
 });
