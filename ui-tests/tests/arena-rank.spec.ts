@@ -11,14 +11,13 @@ import * as fs from 'fs';
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute, runFromPalette } from './helpers';
+import { execute, runFromPalette, showHistory, stored } from './helpers';
 import { resetSimulator } from './simulator';
 
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 20 };
 const VOTE = '.jp-Fanout-vote';
 const BOARD = '.jp-Fanout-leaderboard';
 const HISTORY = '#jupyterlab-fanout-history';
-const SIDEBAR = '#jupyterlab-fanout-sidebar';
 const SMALL = 'fanout-sim'; // also a prefix of LARGE
 const LARGE = 'fanout-sim-large';
 const HIDDEN = 'hidden until you vote';
@@ -27,29 +26,6 @@ const TARGETS = [
   { upstream: 'simulator-b', model: LARGE, n: 1 },
   { upstream: 'simulator-b', model: SMALL, n: 1 }
 ];
-
-/** Wait until the store lists `batchId` with `n` complete responses (it writes about once a second). */
-async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<void> {
-  await expect
-    .poll(
-      async () => {
-        const found = await execute(page, 'fanout:list-batches', { limit: 50 });
-        return found.find((b: any) => b.id === batchId)?.counts?.complete ?? 0;
-      },
-      { timeout: 15000 }
-    )
-    .toBe(n);
-}
-
-/** Expand the sidebar's History section, as a user would: its title in the accordion. */
-async function showHistory(page: IJupyterLabPageFixture): Promise<void> {
-  await execute(page, 'fanout:open');
-  const title = page.locator(`${SIDEBAR} .jp-AccordionPanel-title`, { hasText: 'History' });
-  if ((await title.getAttribute('aria-expanded')) !== 'true') {
-    await title.click();
-  }
-  await expect(page.locator(`${HISTORY} .jp-Fanout-history-search`)).toBeVisible();
-}
 
 /** The vote view's whole markup (text and attributes) and its tab's label and caption. */
 async function voteMarkup(page: IJupyterLabPageFixture, batchId: string): Promise<string> {

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute, runFromPalette } from './helpers';
+import { execute, runFromPalette, stored } from './helpers';
 import { resetSimulator } from './simulator';
 
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 20 };
@@ -17,19 +17,6 @@ const VOTE = '.jp-Fanout-vote';
 const BOARD = '.jp-Fanout-leaderboard';
 const SMALL = 'fanout-sim';
 const LARGE = 'fanout-sim-large';
-
-/** Wait until the store lists `batchId` with `n` complete responses (it writes about once a second). */
-async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<void> {
-  await expect
-    .poll(
-      async () => {
-        const found = await execute(page, 'fanout:list-batches', { limit: 50 });
-        return found.find((b: any) => b.id === batchId)?.counts?.complete ?? 0;
-      },
-      { timeout: 15000 }
-    )
-    .toBe(n);
-}
 
 /** The vote view's whole markup (text and attributes) and its tab's label and caption. */
 async function voteMarkup(page: IJupyterLabPageFixture, batchId: string): Promise<string> {

@@ -9,7 +9,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute, reloadLab } from './helpers';
+import { execute, rejection, reloadLab, stored } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
 
 const SIDEBAR = '#jupyterlab-fanout-sidebar';
@@ -18,41 +18,6 @@ const BATCH = `${SIDEBAR} .jp-Fanout-batch`;
 const CHIP = `${SIDEBAR} .jp-Fanout-follow-up-chip`;
 const PROMPT_BOX = `${SIDEBAR} .jp-Fanout-prompt-input`;
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 8, answer_tokens: 24 };
-
-/** Wait until the store lists `batchId` with `n` complete responses (it writes about once a second). */
-async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<any> {
-  let found: any = null;
-  await expect
-    .poll(
-      async () => {
-        const listed = await execute(page, 'fanout:list-batches', { limit: 50 });
-        found = listed.find((b: any) => b.id === batchId) ?? null;
-        return found?.counts?.complete ?? 0;
-      },
-      { timeout: 15000 }
-    )
-    .toBe(n);
-  return found;
-}
-
-/** What a command rejects with (its message), or null when it resolves. */
-async function rejection(
-  page: IJupyterLabPageFixture,
-  id: string,
-  args: Record<string, unknown>
-): Promise<string | null> {
-  return page.evaluate(
-    async ({ id, args }) => {
-      try {
-        await (window as any).jupyterapp.commands.execute(id, args);
-        return null;
-      } catch (error) {
-        return String((error as Error).message);
-      }
-    },
-    { id, args }
-  );
-}
 
 /** The id of the batch the sidebar shows once it differs from `other`. */
 async function shownBatchOtherThan(page: IJupyterLabPageFixture, other: string): Promise<string> {

@@ -10,25 +10,12 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute, reloadLab, RESPONSE } from './helpers';
+import { execute, reloadLab, RESPONSE, stored } from './helpers';
 import { resetSimulator, SIMULATOR_URL, simulatorRequests } from './simulator';
 
 const BATCH = '.jp-Fanout-sidebar .jp-Fanout-batch';
 const DIALOG = '.jp-Dialog';
 const FAST = { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 30 };
-
-/** Wait until the store lists `batchId` with `n` complete responses. */
-async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<void> {
-  await expect
-    .poll(
-      async () => {
-        const found = await execute(page, 'fanout:list-batches', { limit: 50 });
-        return found.find((b: any) => b.id === batchId)?.counts?.complete ?? 0;
-      },
-      { timeout: 15000 }
-    )
-    .toBe(n);
-}
 
 function card(page: IJupyterLabPageFixture, index: number) {
   return page.locator(`${RESPONSE}[data-response-index="${index}"]`);

@@ -78,3 +78,51 @@ export async function notebookCells(page: IJupyterLabPageFixture): Promise<Array
     return cells.map((cell: any) => ({ type: cell.cell_type, source: cell.getSource() }));
   });
 }
+
+/**
+ * Wait until the store lists `batchId` with `n` complete responses (it writes about once a
+ * second); the listing's entry for it.
+ */
+export async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<any> {
+  let found: any = null;
+  await expect
+    .poll(
+      async () => {
+        const listed = await execute(page, 'fanout:list-batches', { limit: 50 });
+        found = listed.find((b: any) => b.id === batchId) ?? null;
+        return found?.counts?.complete ?? 0;
+      },
+      { timeout: 15000 }
+    )
+    .toBe(n);
+  return found;
+}
+
+/** What a command rejects with (its message), or null when it resolves. */
+export async function rejection(
+  page: IJupyterLabPageFixture,
+  id: string,
+  args: Record<string, unknown>
+): Promise<string | null> {
+  return page.evaluate(
+    async ({ id, args }) => {
+      try {
+        await (window as any).jupyterapp.commands.execute(id, args);
+        return null;
+      } catch (error) {
+        return String((error as Error).message);
+      }
+    },
+    { id, args }
+  );
+}
+
+/** Expand the sidebar's History section, as a user would: its title in the accordion. */
+export async function showHistory(page: IJupyterLabPageFixture): Promise<void> {
+  await execute(page, 'fanout:open');
+  const title = page.locator('#jupyterlab-fanout-sidebar .jp-AccordionPanel-title', { hasText: 'History' });
+  if ((await title.getAttribute('aria-expanded')) !== 'true') {
+    await title.click();
+  }
+  await expect(page.locator('#jupyterlab-fanout-history .jp-Fanout-history-search')).toBeVisible();
+}

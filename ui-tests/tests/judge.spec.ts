@@ -8,26 +8,12 @@
  * that is markup shows as text.
  */
 import { expect, test } from '@jupyterlab/galata';
-import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute } from './helpers';
+import { execute, rejection, stored } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
 
 const PANE = '.jp-Fanout-judge-pane';
 const BATCH = '.jp-Fanout-sidebar .jp-Fanout-batch';
-
-/** Wait until the store lists `batchId` with `n` complete responses (it writes about once a second). */
-async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<void> {
-  await expect
-    .poll(
-      async () => {
-        const found = await execute(page, 'fanout:list-batches', { limit: 50 });
-        return found.find((b: any) => b.id === batchId)?.counts?.complete ?? 0;
-      },
-      { timeout: 15000 }
-    )
-    .toBe(n);
-}
 
 function words(text: string): number {
   const trimmed = text.trim();
@@ -37,20 +23,6 @@ function words(text: string): number {
 /** The simulator judge's score of a text on the `criterion`-th criterion (0-based). */
 function score(text: string, criterion: number): number {
   return 1 + ((words(text) + 3 * criterion) % 10);
-}
-
-async function rejection(page: IJupyterLabPageFixture, id: string, args: Record<string, unknown>): Promise<string> {
-  return page.evaluate(
-    async ({ id, args }) => {
-      try {
-        await (window as any).jupyterapp.commands.execute(id, args);
-        return 'resolved';
-      } catch (error) {
-        return String((error as Error).message);
-      }
-    },
-    { id, args }
-  );
 }
 
 test.describe('Judge', () => {

@@ -6,55 +6,13 @@
  * Agreement section and through `fanout:agreement`.
  */
 import { expect, test } from '@jupyterlab/galata';
-import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { execute, reloadLab, RESPONSE } from './helpers';
+import { execute, rejection, reloadLab, RESPONSE, showHistory, stored } from './helpers';
 import { resetSimulator } from './simulator';
 
 const HISTORY = '#jupyterlab-fanout-history';
 const ITEM = `${HISTORY} .jp-Fanout-historyItem`;
 const BATCH = '.jp-Fanout-sidebar .jp-Fanout-batch';
-
-async function showHistory(page: IJupyterLabPageFixture): Promise<void> {
-  await execute(page, 'fanout:open');
-  const title = page.locator('#jupyterlab-fanout-sidebar .jp-AccordionPanel-title', { hasText: 'History' });
-  if ((await title.getAttribute('aria-expanded')) !== 'true') {
-    await title.click();
-  }
-  await expect(page.locator(`${HISTORY} .jp-Fanout-history-search`)).toBeVisible();
-}
-
-/** Wait until the store lists `batchId` with `n` complete responses (it writes about once a second). */
-async function stored(page: IJupyterLabPageFixture, batchId: string, n: number): Promise<void> {
-  await expect
-    .poll(
-      async () => {
-        const found = await execute(page, 'fanout:list-batches', { limit: 50 });
-        return found.find((b: any) => b.id === batchId)?.counts?.complete ?? 0;
-      },
-      { timeout: 15000 }
-    )
-    .toBe(n);
-}
-
-/** What a command rejects with (its message), or null when it resolves. */
-async function rejection(
-  page: IJupyterLabPageFixture,
-  id: string,
-  args: Record<string, unknown>
-): Promise<string | null> {
-  return page.evaluate(
-    async ({ id, args }) => {
-      try {
-        await (window as any).jupyterapp.commands.execute(id, args);
-        return null;
-      } catch (error) {
-        return String((error as Error).message);
-      }
-    },
-    { id, args }
-  );
-}
 
 test.describe('Verdicts', () => {
   test('pick a winner and rate in the sidebar; History shows them after a reload', async ({ page, request }) => {
