@@ -6,6 +6,7 @@ import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { ActionButton } from './controls';
 import { StarRating, StarsShown, WinnerMark } from './Verdicts';
 import { formatDuration, formatRate, percent } from './format';
+import { IShown, nextShown } from './freshness';
 import { describeError, isTruncated, shortError, shownState, silenceText, stateLabel, stateTone } from './status';
 
 /** Properties of one response's progress card. */
@@ -289,23 +290,20 @@ export function AttemptSwitch(props: {
   );
 }
 
-/** How often a card out of view catches up while its response streams. */
-const OUT_OF_VIEW_REFRESH_MS = 1000;
-
 /**
  * One response: status, counts, bar, metrics, text, and Stop or Re-generate.
  *
  * A card scrolled out of view re-renders at most once a second (and at once when its status
- * changes, once its response has ended, or when it comes back from reconnecting after a reload): with dozens of responses streaming, only the visible few re-render every time, and
- * what the page holds for the others (for screen readers, find, scripts) is at most a second old.
+ * changes, once its response has ended, or when it comes back from reconnecting after a
+ * reload: {@link nextShown}): with dozens of responses streaming, only the visible few
+ * re-render every time, and what the page holds for the others is at most a second old.
  */
 export function ResponseCard(props: IResponseCardProps): JSX.Element {
   const node = useRef<HTMLElement>(null);
   const [inView, setInView] = useState(props.eager ?? true);
   const everInView = useRef(inView);
   everInView.current ||= inView;
-  const shown = useRef(props.snapshot);
-  const shownAt = useRef(0);
+  const shown = useRef<IShown>();
   useEffect(() => {
     if (!node.current || typeof IntersectionObserver === 'undefined') {
       return;
@@ -316,21 +314,7 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
     observer.observe(node.current);
     return () => observer.disconnect();
   }, []);
-  const shownReconnecting = useRef(props.reconnecting);
-  const now = performance.now();
-  if (
-    inView ||
-    props.snapshot.status !== shown.current.status ||
-    // Ended: what comes after the end (the last tokens, the usage) may be the batch's last render.
-    isFinal(props.snapshot.status) ||
-    props.reconnecting !== shownReconnecting.current ||
-    now - shownAt.current >= OUT_OF_VIEW_REFRESH_MS
-  ) {
-    // Out of view too, a response back from reconnecting shows its replayed state at once.
-    shown.current = props.snapshot;
-    shownAt.current = now;
-    shownReconnecting.current = props.reconnecting;
-  }
+  shown.current = nextShown(shown.current, inView, props.snapshot, props.reconnecting === true, performance.now());
   if (!everInView.current) {
     const status = props.snapshot.status;
     return (
@@ -344,7 +328,7 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
       />
     );
   }
-  return <CardView {...props} snapshot={shown.current} sectionRef={node} />;
+  return <CardView {...props} snapshot={shown.current.snapshot} sectionRef={node} />;
 }
 
 function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObject<HTMLElement> }): JSX.Element {

@@ -10,9 +10,9 @@
 import React, { useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { isFinal } from '../core';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatRate, percent } from './format';
+import { SeenRows } from './freshness';
 import { statusLabel } from './ResponseCard';
 import { StarsShown } from './Verdicts';
 
@@ -241,58 +241,6 @@ export function nextRow(key: string, from: number, count: number): number | null
   }
 }
 
-/** How often a row out of view catches up while its response streams. */
-export const OUT_OF_VIEW_REFRESH_MS = 1000;
-
-/**
- * The snapshot each row shows (no DOM): the newest for rows in view (and near it), and for rows
- * scrolled away the one shown last, unless its status changed or it is a second old. With 64
- * responses streaming, only the rows in view re-render at every update (the rows are memoized
- * on their snapshot), and what the page holds for the others is at most a second old. A row
- * counts as in view until told otherwise. An ended response always shows its newest: what
- * comes after its end (the last tokens, its usage) may be the last render of the batch.
- */
-export class SeenRows {
-  /** Row `id` is in view (or near it), or not. */
-  setInView(id: string, inView: boolean): void {
-    if (inView) {
-      this._away.delete(id);
-    } else {
-      this._away.add(id);
-    }
-  }
-
-  /** What row `id` shows at `now` (ms) when its response is at `snapshot`. */
-  pick(id: string, snapshot: ResponseSnapshot, now: number): ResponseSnapshot {
-    const last = this._shown.get(id);
-    if (
-      !last ||
-      !this._away.has(id) ||
-      last.snapshot.status !== snapshot.status ||
-      isFinal(snapshot.status) ||
-      now - last.at >= OUT_OF_VIEW_REFRESH_MS
-    ) {
-      this._shown.set(id, { snapshot, at: now });
-      return snapshot;
-    }
-    return last.snapshot;
-  }
-
-  /** Forget the rows not in `ids` (responses gone from the list). */
-  keep(ids: ReadonlySet<string>): void {
-    for (const id of this._shown.keys()) {
-      if (!ids.has(id)) {
-        this._shown.delete(id);
-        this._away.delete(id);
-      }
-    }
-  }
-
-  /** Rows out of view. */
-  private readonly _away = new Set<string>();
-  private readonly _shown = new Map<string, { snapshot: ResponseSnapshot; at: number }>();
-}
-
 /**
  * {@link SeenRows} for the list `list`, told which rows are in view (or within 200 px of it)
  * by an `IntersectionObserver`. (Not by the rows' `content-visibility` state: the browser
@@ -342,7 +290,8 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
   const list = useRef<HTMLDivElement>(null);
   const seen = useSeen(list);
   const now = performance.now();
-  seen.keep(new Set(items.map(item => item.id)));
+  const shown = items.map(item => seen.pick(item.id, item.row.snapshot, now, item.row.reconnecting === true));
+  seen.forgetOthers(items.map(item => item.id));
   // The tab stop: the row last focused, or the first.
   const currentId = items.some(item => item.id === current) ? current : (items[0]?.id ?? null);
   const toggle = (id: string, open?: boolean) => {
@@ -419,13 +368,13 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
         }
       }}
     >
-      {items.map(item => {
+      {items.map((item, at) => {
         const open = expanded.has(item.id);
         return (
           <React.Fragment key={item.id}>
             <ResponseRow
               {...item.row}
-              snapshot={seen.pick(item.id, item.row.snapshot, now)}
+              snapshot={shown[at]}
               expanded={open}
               current={item.id === currentId}
               trans={trans}

@@ -1,5 +1,6 @@
-/** The compact view's pure parts: keyboard moves between rows, the header's counts. */
-import { nextRow, OUT_OF_VIEW_REFRESH_MS, SeenRows } from '../ResponseRow';
+/** The compact view's pure parts: keyboard moves between rows, the header's counts, what rows and cards out of view show. */
+import { nextRow } from '../ResponseRow';
+import { nextShown, OUT_OF_VIEW_REFRESH_MS, SeenRows } from '../freshness';
 import { endedCounts } from '../BatchView';
 
 jest.mock('@jupyterlab/ui-components', () => ({}));
@@ -101,10 +102,60 @@ describe('SeenRows', () => {
     const b2 = snap('generating', 2);
     expect(seen.pick('b', b2, 5)).toBe(b2);
     expect(seen.pick('a', snap('generating', 2), 5)).toBe(a);
-    seen.keep(new Set(['b']));
+    seen.forgetOthers(['b']);
     // A response of that id that comes back starts afresh: shown, and in view.
     const again = snap('generating', 9);
     expect(seen.pick('a', again, 6)).toBe(again);
     expect(seen.pick('a', snap('generating', 10), 7)).not.toBe(again);
+  });
+
+  it('a row out of view shows what was replayed at once when it stops reconnecting (after a reload)', () => {
+    const seen = new SeenRows();
+    const before = snap('generating', 1);
+    seen.pick('a', before, 0, true);
+    seen.setInView('a', false);
+    // Still reconnecting: held as any row out of view.
+    expect(seen.pick('a', snap('generating', 40), 5, true)).toBe(before);
+    const replayed = snap('generating', 80);
+    expect(seen.pick('a', replayed, 10, false)).toBe(replayed);
+  });
+
+  it('forgets only rows gone from the list, and no late word about them', () => {
+    const seen = new SeenRows();
+    const a = snap('generating', 1);
+    seen.pick('a', a, 0);
+    seen.pick('b', snap('generating', 1), 0);
+    seen.setInView('a', false);
+    // Both still listed: nothing is forgotten, row a still holds.
+    seen.forgetOthers(['a', 'b']);
+    expect(seen.pick('a', snap('generating', 2), 5)).toBe(a);
+    seen.forgetOthers(['b']);
+    // The observer's word about a row already gone (it came late) does not count.
+    seen.setInView('a', false);
+    const back = snap('generating', 3);
+    expect(seen.pick('a', back, 6)).toBe(back);
+    expect(seen.pick('a', snap('generating', 4), 7)).not.toBe(back);
+  });
+});
+
+describe('nextShown (a card)', () => {
+  const snap = (status: string, answerTokens: number) => ({ status, answerTokens }) as any;
+
+  it('a card out of view holds its snapshot for under a second, then catches up; in view at once', () => {
+    const first = nextShown(undefined, false, snap('generating', 1), false, 0);
+    expect(first.snapshot.answerTokens).toBe(1);
+    expect(nextShown(first, false, snap('generating', 2), false, OUT_OF_VIEW_REFRESH_MS - 1)).toBe(first);
+    expect(nextShown(first, false, snap('generating', 3), false, OUT_OF_VIEW_REFRESH_MS).snapshot.answerTokens).toBe(3);
+    expect(nextShown(first, true, snap('generating', 4), false, 1).snapshot.answerTokens).toBe(4);
+  });
+
+  it('out of view, a new status, an ended response and the end of reconnecting show at once', () => {
+    const first = nextShown(undefined, false, snap('generating', 1), true, 0);
+    expect(nextShown(first, false, snap('complete', 2), true, 1).snapshot.answerTokens).toBe(2);
+    const stopped = nextShown(undefined, false, snap('stopped', 127), false, 0);
+    expect(nextShown(stopped, false, snap('stopped', 128), false, 1).snapshot.answerTokens).toBe(128);
+    const back = nextShown(first, false, snap('generating', 50), false, 2);
+    expect(back.snapshot.answerTokens).toBe(50);
+    expect(back.reconnecting).toBe(false);
   });
 });
