@@ -74,6 +74,16 @@ export const boardPlugin: JupyterFrontEndPlugin<void> = {
           widget = boardWidget(model, id, trans, actions);
           await tracker.add(widget);
           app.shell.add(widget, 'main');
+          // Restoring the workspace's layout replaces the main area's: a board added before it
+          // (a script's, right after a reload) leaves the dock, undisposed. Put back, shown.
+          // (A board the restorer opens is in the layout it restores.)
+          const added = widget;
+          void app.restored.then(() => {
+            if (!added.isDisposed && added.parent === null) {
+              app.shell.add(added, 'main');
+              app.shell.activateById(added.id);
+            }
+          });
         }
         app.shell.activateById(widget.id);
         return { batchId: id };

@@ -5,7 +5,7 @@
  */
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { execute, notebookWithPrompt } from './helpers';
+import { execute, notebookWithPrompt, reloadLab } from './helpers';
 import { resetSimulator } from './simulator';
 
 // The default settings: the compact view (playwright.config.js sets cards for the older specs).
@@ -333,5 +333,46 @@ test.describe('The board', () => {
     const board = page.locator('.jp-Fanout-board-widget');
     await expect(board.locator('.jp-Fanout-response[data-status="complete"]')).toHaveCount(3);
     await expect(board).toHaveAttribute('id', `jupyterlab-fanout-board-${batchId}`);
+  });
+
+  test('a board opened by a script before the layout is restored stays open', async ({ page, request }) => {
+    await resetSimulator(request, { tokens_per_second: 400, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 10 });
+    await notebookWithPrompt(page, 'Explain attention.');
+    await generate(page, 2);
+    await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(2);
+    const batchId = await page.locator('.jp-Fanout-sidebar .jp-Fanout-batch').getAttribute('data-batch-id');
+    // After the reload, a script opens the board as soon as the command exists: before
+    // JupyterLab has restored the workspace's layout (which has no board), as it records.
+    await page.addInitScript(id => {
+      const w = window as any;
+      const poll = setInterval(() => {
+        if (!w.jupyterapp?.commands.hasCommand('fanout:open-board')) {
+          return;
+        }
+        clearInterval(poll);
+        let restored = false;
+        void w.jupyterapp.restored.then(() => (restored = true));
+        w.__boardCall = Promise.resolve().then(() =>
+          w.jupyterapp.commands.execute('fanout:open-board', { batchId: id }).then(
+            () => ({ restoredAtCall: restored, error: null }),
+            (e: Error) => ({ restoredAtCall: restored, error: e.message })
+          )
+        );
+      }, 5);
+    }, batchId);
+    await reloadLab(page);
+    const call = await page.evaluate(() => (window as any).__boardCall);
+    expect(call).toEqual({ restoredAtCall: false, error: null });
+    const board = page.locator('.jp-Fanout-board-widget');
+    await expect(board).toBeVisible();
+    await expect(board.locator('.jp-Fanout-response[data-status="complete"]')).toHaveCount(2);
+    const inDock = await page.evaluate(
+      id =>
+        Array.from((window as any).jupyterapp.shell.widgets('main')).some(
+          (w: any) => w.id === `jupyterlab-fanout-board-${id}`
+        ),
+      batchId
+    );
+    expect(inDock).toBe(true);
   });
 });
