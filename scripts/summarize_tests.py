@@ -12,32 +12,17 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 #: At most this many failed tests are named per suite.
 NAMED = 20
 
 
-def jest_counts(path: Path) -> tuple[int, int, int]:
-    report = json.loads(path.read_text())
-    return report["numPassedTests"], report["numFailedTests"], report["numPendingTests"]
+#: A suite's report, read once: (passed, failed, skipped) and the failed tests' names.
+Summary = Tuple[Tuple[int, int, int], List[str]]
 
 
-def pytest_counts(path: Path) -> tuple[int, int, int]:
-    root = ET.parse(path).getroot()
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    total = sum(int(s.get("tests", 0)) for s in suites)
-    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-    skipped = sum(int(s.get("skipped", 0)) for s in suites)
-    return total - failed - skipped, failed, skipped
-
-
-def playwright_counts(path: Path) -> tuple[int, int, int]:
-    stats = json.loads(path.read_text())["stats"]
-    return stats["expected"], stats["unexpected"] + stats.get("flaky", 0), stats["skipped"]
-
-
-def jest_failures(path: Path) -> List[str]:
+def jest_summary(path: Path) -> Summary:
     report = json.loads(path.read_text())
     named = []
     for suite in report["testResults"]:
@@ -48,44 +33,51 @@ def jest_failures(path: Path) -> List[str]:
             # A file that failed before any test ran (a syntax error, a failing import).
             message = (suite.get("message") or "").strip().splitlines()
             named.append(f"{file}: {message[0] if message else 'failed before its tests ran'}")
-    return named
+    counts = report["numPassedTests"], report["numFailedTests"], report["numPendingTests"]
+    return counts, named
 
 
-def pytest_failures(path: Path) -> List[str]:
+def pytest_summary(path: Path) -> Summary:
     root = ET.parse(path).getroot()
-    return [f"{case.get('classname')}::{case.get('name')}" for case in root.iter("testcase")
-            if case.find("failure") is not None or case.find("error") is not None]
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    total = sum(int(s.get("tests", 0)) for s in suites)
+    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    named = [f"{case.get('classname')}::{case.get('name')}" for case in root.iter("testcase")
+             if case.find("failure") is not None or case.find("error") is not None]
+    return (total - failed - skipped, failed, skipped), named
 
 
-def playwright_failures(path: Path) -> List[str]:
+def playwright_summary(path: Path) -> Summary:
     def specs(suite: dict) -> Iterator[dict]:
         yield from suite.get("specs", [])
         for inner in suite.get("suites", []):
             yield from specs(inner)
 
     report = json.loads(path.read_text())
-    return [f"{spec['file']}:{spec['line']} › {spec['title']} ({test['status']})"
-            for suite in report.get("suites", []) for spec in specs(suite)
-            for test in spec["tests"] if test["status"] in ("unexpected", "flaky")]
+    stats = report["stats"]
+    named = [f"{spec['file']}:{spec['line']} › {spec['title']} ({test['status']})"
+             for suite in report.get("suites", []) for spec in specs(suite)
+             for test in spec["tests"] if test["status"] in ("unexpected", "flaky")]
+    counts = stats["expected"], stats["unexpected"] + stats.get("flaky", 0), stats["skipped"]
+    return counts, named
 
 
 def main(jest: str, pytest: str, playwright: str, release: str | None = None,
          playwright_store: str | None = None) -> int:
     passed = failed = skipped = 0
     suites = [
-        ("jest", jest_counts, jest_failures, jest),
-        ("pytest", pytest_counts, pytest_failures, pytest),
-        ("galata", playwright_counts, playwright_failures, playwright),
+        ("jest", jest_summary, jest),
+        ("pytest", pytest_summary, pytest),
+        ("galata", playwright_summary, playwright),
     ]
     if release is not None:
-        suites.append(("release", pytest_counts, pytest_failures, release))
+        suites.append(("release", pytest_summary, release))
     if playwright_store is not None:
-        suites.append(("galata (store off, failing)", playwright_counts, playwright_failures,
-                       playwright_store))
-    for name, reader, failures, path in suites:
+        suites.append(("galata (store off, failing)", playwright_summary, playwright_store))
+    for name, summary, path in suites:
         try:
-            p, f, s = reader(Path(path))
-            failed_tests = failures(Path(path))
+            (p, f, s), failed_tests = summary(Path(path))
         except (OSError, ValueError, KeyError, ET.ParseError) as error:
             print(f"{name}: no report at {path} ({error}); counted as one failure")
             p, f, s = 0, 1, 0
