@@ -22,6 +22,25 @@ class Recorder:
         return len(self.sent) >= self.stop
 
 
+class Timer:
+    """What `call_at` gives the engine: a callback at a time, which it may cancel."""
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self._when, self._callback, self._cancelled = when, callback, False
+
+    def when(self) -> float:
+        return self._when
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def fire(self) -> None:
+        self._callback()
+
+
 class Clock:
     """The loop an engine sees, on a clock the test moves: no test here depends on how busy
     the machine is. Timers fire in order, each a microsecond after its time (a real loop's
@@ -31,13 +50,13 @@ class Clock:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, now: float = 1000.0) -> None:
         self.loop, self.now = loop, now
-        self.timers: List[asyncio.TimerHandle] = []
+        self.timers: List[Timer] = []
 
     def time(self) -> float:
         return self.now
 
-    def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
-        timer = asyncio.TimerHandle(when, callback, (), self.loop)
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
+        timer = Timer(when, callback)
         self.timers.append(timer)
         return timer
 
@@ -57,7 +76,7 @@ class Clock:
             timer = due[0]
             self.timers.remove(timer)
             self.now = max(self.now, timer.when() + self.LATE)
-            timer._run()
+            timer.fire()
         self.timers = [t for t in self.timers if not t.cancelled()]
         self.now = max(self.now, to)
 
@@ -137,7 +156,7 @@ async def test_a_late_tick_catches_up_every_due_event():
     [timer] = clock.timers
     clock.timers.clear()
     clock.now = 1000.030  # the loop was blocked for 30 steps: the tick fires late
-    timer._run()
+    timer.fire()
     # The events due during the block (1 to 30) leave together on that one tick.
     assert stream.sent[1:31] == [1000.030] * 30 and len(stream.sent) == 31
     clock.advance(1001.0)
