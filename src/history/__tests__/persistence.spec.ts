@@ -63,7 +63,10 @@ function memoryState(initial?: unknown) {
   return { state, values };
 }
 
-/** A model whose engine runs in place over a connection the test feeds. */
+/**
+ * A model whose engine runs in place over a connection the test feeds: `handlers()` is the
+ * current connection's, `feed` gives response 1.1 bytes.
+ */
 function makeModel() {
   let handlers: IConnectionHandlers | null = null;
   const model = new FanoutModel({
@@ -76,7 +79,7 @@ function makeModel() {
     schedule: callback => callback()
   });
   const feed = (text: string) => handlers!.onData('1.1', encoder.encode(text));
-  return { model, feed };
+  return { model, feed, handlers: () => handlers! };
 }
 
 const settle = () => new Promise(resolve => setTimeout(resolve, 0));
@@ -220,24 +223,9 @@ describe('persistBatches', () => {
 });
 
 describe('persistBatches and attempts', () => {
-  /** A model whose engine runs in place; `handlers()` is the current connection's. */
-  function attemptsModel() {
-    let handlers: IConnectionHandlers | null = null;
-    const model = new FanoutModel({
-      connect: h => {
-        handlers = h;
-        return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
-      },
-      now: () => 0,
-      lingerMs: 0, // no 10-minute timer left behind
-      schedule: callback => callback()
-    });
-    return { model, handlers: () => handlers! };
-  }
-
   it('keeps every attempt and the one shown across a reload, the latest saved once', async () => {
     const { state, values } = memoryState();
-    const first = attemptsModel();
+    const first = makeModel();
     const persisted = await persistBatches(first.model, state, { storage: null, page: new Page(), idleDelayMs: 0 });
     const { batch, done } = first.model.generate(options);
     first.handlers().onData('1.1', encoder.encode(chunk('the first answer', 'stop') + 'data: [DONE]\n\n'));
@@ -255,7 +243,7 @@ describe('persistBatches and attempts', () => {
       expect.objectContaining({ attempt: 1, status: 'complete', content: 'the first answer' })
     ]);
 
-    const second = attemptsModel();
+    const second = makeModel();
     (await persistBatches(second.model, state, { storage: null, page: new Page() })).dispose();
     const response = second.model.getBatch(batch.id)!.responses[0];
     expect(response.attempts.map(a => [a.attempt, a.snapshot().status, a.snapshot().content])).toEqual([
@@ -267,13 +255,13 @@ describe('persistBatches and attempts', () => {
   });
 
   it('restores a workspace saved by a version without attempts: one attempt per response', async () => {
-    const old = attemptsModel();
+    const old = makeModel();
     const { done } = old.model.generate(options);
     old.handlers().onData('1.1', encoder.encode(chunk('kept', 'stop') + 'data: [DONE]\n\n'));
     await done;
     const batches = JSON.parse(JSON.stringify(old.model.save()));
     delete batches[0].responses[0].attempts;
-    const { model } = attemptsModel();
+    const { model } = makeModel();
     // Earlier versions saved a bare array.
     (await persistBatches(model, memoryState(batches).state, { storage: null, page: new Page() })).dispose();
     const [response] = model.batches[0].responses;
@@ -283,20 +271,6 @@ describe('persistBatches and attempts', () => {
 });
 
 describe('persistBatches with a working store: ended batches by reference', () => {
-  function attemptsModel() {
-    let handlers: IConnectionHandlers | null = null;
-    const model = new FanoutModel({
-      connect: h => {
-        handlers = h;
-        return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
-      },
-      now: () => 0,
-      schedule: callback => callback(),
-      lingerMs: 0
-    });
-    return { model, handlers: () => handlers! };
-  }
-
   /** A store holding copies of summaries; `down` makes reads fail like a 503. */
   function fakeStore(works = true) {
     const copies = new Map<string, IBatchSummary>();
@@ -329,7 +303,7 @@ describe('persistBatches with a working store: ended batches by reference', () =
   it('keeps ended stored batches as references and running ones whole; puts them back from the store', async () => {
     const { state, values } = memoryState();
     const store = fakeStore();
-    const first = attemptsModel();
+    const first = makeModel();
     const persisted = await persistBatches(first.model, state, {
       storage: null,
       page: new Page(),
@@ -370,7 +344,7 @@ describe('persistBatches with a working store: ended batches by reference', () =
     persisted.dispose();
 
     // A reload: the reference is read back from the store, every attempt, the one shown.
-    const second = attemptsModel();
+    const second = makeModel();
     (await persistBatches(second.model, state, { storage: null, page: new Page(), stored: store.stored })).dispose();
     const response = second.model.getBatch(batch.id)!.responses[0];
     expect(response.attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([
@@ -384,7 +358,7 @@ describe('persistBatches with a working store: ended batches by reference', () =
 
     // A page that opens the batch from the store while the references are being read (a
     // command run at start-up): not opened twice, and it shows the attempt the workspace had shown.
-    const third_ = attemptsModel();
+    const third_ = makeModel();
     const restoring = persistBatches(third_.model, state, { storage: null, page: new Page(), stored: store.stored });
     third_.model.open(store.copies.get(batch.id)!);
     expect(third_.model.getBatch(batch.id)!.responses[0].shownAttempt).toBe(3);
@@ -395,7 +369,7 @@ describe('persistBatches with a working store: ended batches by reference', () =
 
   it('a reference the store cannot answer now is kept, reported once, and read at the next start; a deleted one is dropped', async () => {
     const store = fakeStore();
-    const done = attemptsModel();
+    const done = makeModel();
     const ended = done.model.generate(options);
     done.handlers().onData('1.1', encoder.encode(chunk('kept in the store', 'stop') + 'data: [DONE]\n\n'));
     await ended.done;
@@ -410,7 +384,7 @@ describe('persistBatches with a working store: ended batches by reference', () =
     });
     store.setDown(true);
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const first = attemptsModel();
+    const first = makeModel();
     const persisted = await persistBatches(first.model, state, {
       storage: null,
       page: new Page(),
@@ -429,7 +403,7 @@ describe('persistBatches with a working store: ended batches by reference', () =
     persisted.dispose();
 
     store.setDown(false);
-    const second = attemptsModel();
+    const second = makeModel();
     const again = await persistBatches(second.model, state, {
       storage: null,
       page: new Page(),
@@ -449,7 +423,7 @@ describe('persistBatches with a working store: ended batches by reference', () =
   it('with the store off, batches are kept whole as before', async () => {
     const { state, values } = memoryState();
     const store = fakeStore(false);
-    const first = attemptsModel();
+    const first = makeModel();
     const persisted = await persistBatches(first.model, state, {
       storage: null,
       page: new Page(),
@@ -470,20 +444,6 @@ describe('persistBatches with a working store: ended batches by reference', () =
 });
 
 describe('persistBatches: the store is the truth for what a batch holds, the workspace for the view', () => {
-  function attemptsModel() {
-    let handlers: IConnectionHandlers | null = null;
-    const model = new FanoutModel({
-      connect: h => {
-        handlers = h;
-        return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
-      },
-      now: () => 0,
-      schedule: callback => callback(),
-      lingerMs: 0
-    });
-    return { model, handlers: () => handlers! };
-  }
-
   /** A store whose reads answer from `copies` (404 for the others) once `gate` resolves. */
   function fakeStore(copies: Map<string, IBatchSummary>, gate: Promise<void> = Promise.resolve()) {
     return {
@@ -501,7 +461,7 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
   }
 
   /** An ended batch of two responses; response 2 re-generated `extra` times. */
-  async function endedBatch(extra: number, page = attemptsModel()) {
+  async function endedBatch(extra: number, page = makeModel()) {
     const { model, handlers } = page;
     const { batch, done } = model.generate({ ...options, n: 2 });
     handlers().onData('1.1', encoder.encode(chunk('one', 'stop') + 'data: [DONE]\n\n'));
@@ -533,7 +493,7 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
     copy.pick = { responseId: '1', attempt: 1 };
     const store = fakeStore(new Map([[batch.id, copy]]));
 
-    const page = attemptsModel();
+    const page = makeModel();
     (await persistBatches(page.model, state, { storage: null, page: new Page(), stored: store })).dispose();
     const restored = page.model.getBatch(batch.id)!;
     expect(restored.responses[1].attempts.map(a => [a.attempt, a.snapshot().content])).toEqual([
@@ -553,7 +513,7 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
     const { state } = memoryState({ savedAt: 1, batches: model.save() });
     const copy = batch.summary();
     copy.ratings = [{ responseId: '2', attempt: 1, rating: 4 }];
-    const page = attemptsModel();
+    const page = makeModel();
     const store = fakeStore(new Map([[batch.id, copy]]));
     (await persistBatches(page.model, state, { storage: null, page: new Page(), stored: store })).dispose();
     const restored = page.model.getBatch(batch.id)!;
@@ -563,13 +523,13 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
 
   it('the workspace’s copy is kept when the store lacks part of it or does not have it', async () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const one = attemptsModel();
+    const one = makeModel();
     const behind = await endedBatch(1, one); // the store has attempt 1 of response 2 only
     const absent = await endedBatch(0, one); // the store has nothing (a direct-mode record that failed)
     const older = await endedBatch(0);
     const { state } = memoryState({ savedAt: 1, batches: [absent.saved(), behind.saved()] });
     const copy = { ...older.batch.summary(), batchId: behind.batch.id, createdAt: behind.batch.createdAt };
-    const page = attemptsModel();
+    const page = makeModel();
     const store = fakeStore(new Map([[behind.batch.id, copy]]));
     (await persistBatches(page.model, state, { storage: null, page: new Page(), stored: store })).dispose();
     expect(page.model.getBatch(behind.batch.id)!.responses[1].attempts.map(a => a.attempt)).toEqual([1, 2]);
@@ -580,7 +540,7 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
   });
 
   it('a save while the store is asked keeps the ended batches waiting for it; they come back newest first', async () => {
-    const one = attemptsModel();
+    const one = makeModel();
     const first = await endedBatch(0, one);
     const second = await endedBatch(0, one);
     const saved = one.model.save(); // newest first
@@ -595,7 +555,7 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
       ]),
       gate
     );
-    const page = attemptsModel();
+    const page = makeModel();
     const restoring = persistBatches(page.model, state, {
       storage: null,
       page: new Page(),
@@ -619,7 +579,7 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
   });
 
   it('a batch removed after the workspace was saved does not come back from an older reference', async () => {
-    const one = attemptsModel();
+    const one = makeModel();
     const kept = await endedBatch(0, one);
     const removed = await endedBatch(0, one);
     const storage = new MemoryStorage();
@@ -639,7 +599,7 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
         [removed.batch.id, removed.batch.summary()]
       ])
     );
-    const page = attemptsModel();
+    const page = makeModel();
     (
       await persistBatches(page.model, state, {
         storage: storage as unknown as Storage,
