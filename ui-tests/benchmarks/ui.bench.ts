@@ -7,7 +7,9 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import type { CDPSession, Page } from '@playwright/test';
+import * as os from 'os';
 
+import { coresBetween, cpuSample, CPU_PARTS } from './cpu';
 import { fmt, machineLine, median, passMiss, quantile, report, resetSimulator, sleep, table } from './helpers';
 
 const N = 32;
@@ -626,6 +628,8 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       mainBusy: number;
       /** The same over a second batch with nothing else going on (no typing, no frame recorder). */
       mainBusyQuiet: number;
+      /** The machine's cores by process while the keys were typed in the batch (null: no /proc). */
+      cores: Record<string, number> | null;
     };
     type View = 'compact' | 'cards' | 'hidden';
     const runs: Record<View, Run[]> = { compact: [], cards: [], hidden: [] };
@@ -687,7 +691,9 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
               return b.height > 0 && b.top >= section.top && b.bottom <= section.bottom;
             }).length;
           });
-          return { inView, busy: await typeKeys(page, KEYSTROKES_2B) };
+          const before = cpuSample();
+          const busy = await typeKeys(page, KEYSTROKES_2B);
+          return { inView, busy, cores: coresBetween(before, cpuSample()) };
         });
         // The frames batch: the same batch with the frame recorder and no typing.
         const framed = await runBatch(view, stream, 'frames', async () => undefined);
@@ -703,7 +709,8 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
           busy: typing.during.busy,
           inView: typing.during.inView,
           mainBusy: typing.mainBusy,
-          mainBusyQuiet: quiet.mainBusy
+          mainBusyQuiet: quiet.mainBusy,
+          cores: typing.during.cores
         });
       }
     }
@@ -758,6 +765,19 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
           'responses wholly in view'
         ],
         rows
+      ),
+      '',
+      `Cores in use while the keys were typed in the typing batch, by process (\`/proc\`; this machine has ${os.cpus().length}; medians over rounds). The simulator stands in for a model server, which a real deployment runs on another machine:`,
+      '',
+      table(
+        ['view', ...CPU_PARTS, 'total'],
+        order.map(view => [
+          view,
+          ...[...CPU_PARTS, 'total'].map(part => {
+            const used = runs[view].map(x => x.cores?.[part] ?? NaN);
+            return fmt(median(used), 2);
+          })
+        ])
       ),
       '',
       'Long tasks over 50 ms in the typing batch, each as duration @ ms after the click (the batch streams from about 100 ms to 8,100 ms), and the frames batch’s long tasks:',
