@@ -24,6 +24,24 @@ import { Announcer, liveRegion } from '../widgets/announcer';
 import { HistoryView } from '../widgets/history';
 import { FanoutSidebar } from '../widgets/sidebar';
 
+/** How many frames a shown sidebar may take to render before the keyboard is left where it is. */
+const FOCUS_FRAMES = 10;
+
+/**
+ * Focus what `find` finds once it is rendered: at the next animation frame (the sidebar just
+ * shown renders then), or one of the few after it; nothing if it never comes.
+ */
+async function focusWhenRendered(find: () => HTMLElement | null): Promise<void> {
+  for (let frame = 0; frame < FOCUS_FRAMES; frame++) {
+    await new Promise(resolve => requestAnimationFrame(resolve));
+    const target = find();
+    if (target) {
+      target.focus();
+      return;
+    }
+  }
+}
+
 /** The least height of an expanded section (px) before the two are given half each. */
 const MIN_SECTION_PX = 150;
 
@@ -117,13 +135,13 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           responses.showBatch(batchId);
         }
         app.shell.activateById(sidebar.id);
-        // The keyboard goes with it: to the responses' tab stop, or else the prompt box.
-        requestAnimationFrame(() => {
-          const target =
+        // The keyboard goes with it: to the responses' tab stop, or else the prompt box. The
+        // command resolves once it is there, so that a script's next focus is not taken back.
+        await focusWhenRendered(
+          () =>
             responses.node.querySelector<HTMLElement>('.jp-Fanout-row[tabindex="0"]') ??
-            responses.node.querySelector<HTMLElement>('.jp-Fanout-prompt-input');
-          target?.focus();
-        });
+            responses.node.querySelector<HTMLElement>('.jp-Fanout-prompt-input')
+        );
       }
     });
     app.commands.addCommand(CommandIDs.editPrompt, {
