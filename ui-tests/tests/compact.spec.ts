@@ -116,11 +116,12 @@ test.describe('The compact view', () => {
     await expect(page.locator(`${ROW}[tabindex="0"]`)).toHaveCount(1);
     await expect(page.locator(`${ROW}[tabindex="-1"]`)).toHaveCount(5);
 
-    // "Show Fanout" moves the keyboard into the sidebar, to the list's tab stop.
+    // "Show Fanout" moves the keyboard into the sidebar, to the list's tab stop, and resolves
+    // once it is there (a script's next focus is not taken back a frame later).
     await page.locator('.jp-NotebookPanel').first().click();
     await execute(page, 'fanout:open');
     const focused = () => page.evaluate(() => (document.activeElement as HTMLElement)?.dataset.responseIndex ?? null);
-    await expect.poll(focused).toBe('1');
+    expect(await focused()).toBe('1');
 
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
@@ -352,12 +353,13 @@ test.describe('The board', () => {
         clearInterval(poll);
         let restored = false;
         void w.jupyterapp.restored.then(() => (restored = true));
-        w.__boardCall = Promise.resolve().then(() =>
-          w.jupyterapp.commands.execute('fanout:open-board', { batchId: id }).then(
-            () => ({ restoredAtCall: restored, error: null }),
-            (e: Error) => ({ restoredAtCall: restored, error: e.message })
-          )
-        );
+        w.__boardCall = Promise.resolve().then(() => {
+          const restoredAtCall = restored;
+          return w.jupyterapp.commands.execute('fanout:open-board', { batchId: id }).then(
+            () => ({ restoredAtCall, error: null }),
+            (e: Error) => ({ restoredAtCall, error: e.message })
+          );
+        });
       }, 5);
     }, batchId);
     await reloadLab(page);
