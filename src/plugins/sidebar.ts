@@ -21,26 +21,9 @@ import {
   ResponseViewMode
 } from '../tokens';
 import { Announcer, liveRegion } from '../widgets/announcer';
+import { focusWhenRendered } from '../widgets/focus';
 import { HistoryView } from '../widgets/history';
 import { FanoutSidebar } from '../widgets/sidebar';
-
-/** How many frames a shown sidebar may take to render before the keyboard is left where it is. */
-const FOCUS_FRAMES = 10;
-
-/**
- * Focus what `find` finds once it is rendered: at the next animation frame (the sidebar just
- * shown renders then), or one of the few after it; nothing if it never comes.
- */
-async function focusWhenRendered(find: () => HTMLElement | null): Promise<void> {
-  for (let frame = 0; frame < FOCUS_FRAMES; frame++) {
-    await new Promise(resolve => requestAnimationFrame(resolve));
-    const target = find();
-    if (target) {
-      target.focus();
-      return;
-    }
-  }
-}
 
 /** The least height of an expanded section (px) before the two are given half each. */
 const MIN_SECTION_PX = 150;
