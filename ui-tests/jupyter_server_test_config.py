@@ -3,7 +3,9 @@
 A real JupyterLab with jupyterlab-fanout, whose proxy talks over real sockets to a vLLM
 simulator that Playwright starts as its own process (see playwright.config.js).
 """
+import atexit
 import os
+import shutil
 import tempfile
 
 from jupyterlab.galata import configure_jupyter_server
@@ -23,6 +25,9 @@ c.Fanout.default_upstream = "simulator"  # noqa: F821
 # store; `unwritable` puts it under a regular file, where no directory can be made (even root
 # cannot), so the store fails to open.
 _store_dir = tempfile.mkdtemp(prefix="fanout-galata-")
+# Gone when the server exits (Playwright stops it with SIGTERM: playwright.config.js), so that
+# runs do not leave their stores behind (up to 20 MB each).
+atexit.register(shutil.rmtree, _store_dir, ignore_errors=True)
 _store_mode = os.environ.get("FANOUT_TEST_STORE", "")
 if _store_mode == "off":
     c.Fanout.store_path = ""  # noqa: F821
@@ -45,6 +50,7 @@ c.Fanout.detached_timeout = float(os.environ.get("FANOUT_TEST_DETACHED_TIMEOUT",
 # (a second tab opened by a spec) list responses as cards, like the pages playwright.config.js
 # gives the cards view (the specs written before the compact view read full cards).
 USER_SETTINGS = tempfile.mkdtemp(prefix="fanout-galata-settings-")
+atexit.register(shutil.rmtree, USER_SETTINGS, ignore_errors=True)
 c.LabApp.user_settings_dir = USER_SETTINGS  # noqa: F821
 os.makedirs(os.path.join(USER_SETTINGS, "jupyterlab-fanout"))
 with open(os.path.join(USER_SETTINGS, "jupyterlab-fanout", "plugin.jupyterlab-settings"), "w") as f:

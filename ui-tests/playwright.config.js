@@ -44,13 +44,17 @@ module.exports = {
       command: `${python} -m jupyterlab_fanout.simulator --host 127.0.0.1 --port ${simulatorPort}`,
       url: `http://127.0.0.1:${simulatorPort}/v1/models`,
       timeout: 60000,
-      reuseExistingServer: false
+      reuseExistingServer: false,
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 10000 }
     },
     {
       command: `${python} -m jupyter lab --allow-root --config jupyter_server_test_config.py`,
       url: `http://localhost:${labPort}/lab`,
       timeout: 120000,
-      reuseExistingServer: false
+      reuseExistingServer: false,
+      // Stopped as a user stops it (Ctrl+C's SIGTERM), not killed: its shutdown runs, and the
+      // test configuration's temporary directories are removed (jupyter_server_test_config.py).
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 10000 }
     }
   ]
 };
