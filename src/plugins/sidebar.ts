@@ -114,17 +114,25 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
             await app.commands.execute(CommandIDs.openBatch, { batchId });
             return;
           }
-          sections.expand(0);
           responses.showBatch(batchId);
         }
+        sections.expand(0);
         app.shell.activateById(sidebar.id);
-        // The keyboard goes with it: to the responses' tab stop, or else the prompt box. The
-        // command resolves once it is there, so that a script's next focus is not taken back.
-        await focusWhenRendered(
-          () =>
-            responses.node.querySelector<HTMLElement>('.jp-Fanout-row[tabindex="0"]') ??
+        // The keyboard goes with it: to the shown batch's tab stop (once that batch has rendered:
+        // a batch just chosen renders in a transition), or else the prompt box. The command
+        // resolves once it is there, so that a script's next focus is not taken back.
+        const batchSelector =
+          batchId === undefined ? '.jp-Fanout-batch' : `.jp-Fanout-batch[data-batch-id="${CSS.escape(batchId)}"]`;
+        await focusWhenRendered(() => {
+          const batch = responses.node.querySelector<HTMLElement>(batchSelector);
+          if (batchId !== undefined && !batch) {
+            return null;
+          }
+          return (
+            batch?.querySelector<HTMLElement>('.jp-Fanout-row[tabindex="0"]') ??
             responses.node.querySelector<HTMLElement>('.jp-Fanout-prompt-input')
-        );
+          );
+        });
       }
     });
     app.commands.addCommand(CommandIDs.editPrompt, {

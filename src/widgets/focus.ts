@@ -18,21 +18,24 @@ function nextFrame(): Promise<void> {
 }
 
 /**
- * Focus what `find` finds once it is rendered: at the next animation frame (the sidebar just
- * shown renders then), or one of the few after it; nothing if it never comes. In a tab that is
- * not shown (no frames), at once, with the focus moved when the tab is shown again.
+ * Focus what `find` finds once it is rendered and can take the keyboard: at the next animation
+ * frame (the sidebar just shown renders then), or one of the few after it (an element that
+ * did not take the focus, hidden or on its way out, is tried again at the next frame).
+ * Resolves with whether the focus moved. In a tab that is not shown (no frames), at once with
+ * false, the focus moving when the tab is shown again.
  */
-export async function focusWhenRendered(find: () => HTMLElement | null): Promise<void> {
+export async function focusWhenRendered(find: () => HTMLElement | null): Promise<boolean> {
   if (document.hidden) {
     requestAnimationFrame(() => find()?.focus());
-    return;
+    return false;
   }
   for (let frame = 0; frame < FOCUS_FRAMES; frame++) {
     await nextFrame();
     const target = find();
-    if (target) {
-      target.focus();
-      return;
+    target?.focus();
+    if (target && document.activeElement === target) {
+      return true;
     }
   }
+  return false;
 }

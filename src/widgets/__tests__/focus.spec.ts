@@ -18,6 +18,7 @@ describe('focusWhenRendered', () => {
     g.requestAnimationFrame = (callback: (t: number) => void) =>
       visible ? setTimeout(() => callback(performance.now()), 16) : waiting.push(callback);
     g.document = {
+      activeElement: null,
       get hidden() {
         return !visible;
       }
@@ -29,20 +30,42 @@ describe('focusWhenRendered', () => {
     delete g.document;
   });
 
-  const element = () => ({ focus: jest.fn() }) as unknown as HTMLElement & { focus: jest.Mock };
+  /** An element that takes the focus (or, `takes` false, one that cannot: hidden, or going). */
+  const element = (takes = true) => {
+    const node = {
+      focus: jest.fn(() => {
+        if (takes) {
+          g.document.activeElement = node;
+        }
+      })
+    };
+    return node as unknown as HTMLElement & { focus: jest.Mock };
+  };
 
   it('focuses the element once it is rendered (here on the third frame), and resolves then', async () => {
     const target = element();
     let frames = 0;
     let resolved = false;
-    const done = focusWhenRendered(() => (++frames >= 3 ? target : null)).then(() => (resolved = true));
+    const done = focusWhenRendered(() => (++frames >= 3 ? target : null)).then(moved => (resolved = moved));
     await jest.advanceTimersByTimeAsync(16 * 2);
     expect(resolved).toBe(false);
     expect(target.focus).not.toHaveBeenCalled();
     await jest.advanceTimersByTimeAsync(16);
     await done;
+    expect(resolved).toBe(true);
     expect(target.focus).toHaveBeenCalledTimes(1);
     expect(frames).toBe(3);
+  });
+
+  it('an element that does not take the focus (hidden, on its way out) is tried again at the next frame', async () => {
+    const going = element(false);
+    const next = element();
+    let frames = 0;
+    const done = focusWhenRendered(() => (++frames === 1 ? going : next));
+    await jest.advanceTimersByTimeAsync(16 * 2);
+    expect(await done).toBe(true);
+    expect(going.focus).toHaveBeenCalledTimes(1);
+    expect(g.document.activeElement).toBe(next);
   });
 
   it('gives up after ten frames when nothing is rendered, and still resolves', async () => {
@@ -52,7 +75,7 @@ describe('focusWhenRendered', () => {
       return null;
     });
     await jest.advanceTimersByTimeAsync(16 * 10);
-    await done;
+    expect(await done).toBe(false);
     expect(looks).toBe(10);
   });
 
@@ -60,7 +83,7 @@ describe('focusWhenRendered', () => {
     visible = false;
     const target = element();
     let resolved = false;
-    void focusWhenRendered(() => target).then(() => (resolved = true));
+    void focusWhenRendered(() => target).then(moved => (resolved = !moved));
     await Promise.resolve();
     expect(resolved).toBe(true);
     expect(target.focus).not.toHaveBeenCalled();
