@@ -343,7 +343,14 @@ test.describe('The board', () => {
     await expect(page.locator(`${ROW}[data-status="complete"]`)).toHaveCount(2);
     const batchId = await page.locator('.jp-Fanout-sidebar .jp-Fanout-batch').getAttribute('data-batch-id');
     // After the reload, a script opens the board as soon as the command exists: before
-    // JupyterLab has restored the workspace's layout (which has no board), as it records.
+    // JupyterLab has restored the workspace's layout (which has no board), as it records. The
+    // workspace comes 3 s late, so that the board is surely added before the restore.
+    await page.route(/\/lab\/api\/workspaces/, async route => {
+      if (route.request().method() === 'GET') {
+        await new Promise(resolve => setTimeout(resolve, 3000));
+      }
+      await route.fallback();
+    });
     await page.addInitScript(id => {
       const w = window as any;
       const poll = setInterval(() => {
@@ -356,15 +363,15 @@ test.describe('The board', () => {
         w.__boardCall = Promise.resolve().then(() => {
           const restoredAtCall = restored;
           return w.jupyterapp.commands.execute('fanout:open-board', { batchId: id }).then(
-            () => ({ restoredAtCall, error: null }),
-            (e: Error) => ({ restoredAtCall, error: e.message })
+            () => ({ restoredAtCall, restoredWhenOpen: restored, error: null }),
+            (e: Error) => ({ restoredAtCall, restoredWhenOpen: restored, error: e.message })
           );
         });
       }, 5);
     }, batchId);
     await reloadLab(page);
     const call = await page.evaluate(() => (window as any).__boardCall);
-    expect(call).toEqual({ restoredAtCall: false, error: null });
+    expect(call).toEqual({ restoredAtCall: false, restoredWhenOpen: false, error: null });
     const board = page.locator('.jp-Fanout-board-widget');
     await expect(board).toBeVisible();
     await expect(board.locator('.jp-Fanout-response[data-status="complete"]')).toHaveCount(2);

@@ -68,10 +68,12 @@ describe('SeenRows', () => {
 
   it('a row out of view shows a new status at once', () => {
     const seen = new SeenRows();
-    seen.pick('a', snap('generating', 1), 0);
+    seen.pick('a', snap('thinking', 1), 0);
     seen.setInView('a', false);
-    const done = snap('complete', 2);
-    expect(seen.pick('a', done, 5)).toBe(done);
+    const answering = snap('generating', 2);
+    expect(seen.pick('a', answering, 5)).toBe(answering);
+    const done = snap('complete', 3);
+    expect(seen.pick('a', done, 6)).toBe(done);
   });
 
   it('a row out of view whose response ended shows every change: the batch may render no more', () => {
