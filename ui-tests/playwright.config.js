@@ -45,7 +45,7 @@ module.exports = {
       url: `http://127.0.0.1:${simulatorPort}/v1/models`,
       timeout: 60000,
       reuseExistingServer: false,
-      gracefulShutdown: { signal: 'SIGTERM', timeout: 10000 }
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 30000 }
     },
     {
       command: `${python} -m jupyter lab --allow-root --config jupyter_server_test_config.py`,
@@ -54,7 +54,8 @@ module.exports = {
       reuseExistingServer: false,
       // Stopped as a user stops it (Ctrl+C's SIGTERM), not killed: its shutdown runs, and the
       // test configuration's temporary directories are removed (jupyter_server_test_config.py).
-      gracefulShutdown: { signal: 'SIGTERM', timeout: 10000 }
+      // Its shutdown may take up to 15 s (the store's writer 10 s, kernels 5 s).
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 30000 }
     }
   ]
 };
