@@ -291,7 +291,7 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
   const seen = useSeen(list);
   const now = performance.now();
   const shown = items.map(item => seen.pick(item.id, item.row.snapshot, now, item.row.reconnecting === true));
-  seen.forgetOthers(items.map(item => item.id));
+  seen.forgetOthers(items);
   // The tab stop: the row last focused, or the first.
   const currentId = items.some(item => item.id === current) ? current : (items[0]?.id ?? null);
   const toggle = (id: string, open?: boolean) => {

@@ -67,14 +67,15 @@ export class SeenRows {
   }
 
   /**
-   * Forget the rows not in `ids` (responses gone from the list: what they showed holds their
-   * text). Call it once every row of the list was picked: it does work only when some went.
+   * Forget the rows not in `rows` (responses gone from the list: what they showed holds their
+   * text). Call it once every row of the list was picked: it does work (and allocates) only
+   * when some went.
    */
-  forgetOthers(ids: ReadonlyArray<string>): void {
-    if (this._shown.size <= ids.length) {
+  forgetOthers(rows: ReadonlyArray<{ readonly id: string }>): void {
+    if (this._shown.size <= rows.length) {
       return;
     }
-    const kept = new Set(ids);
+    const kept = new Set(rows.map(row => row.id));
     for (const id of this._shown.keys()) {
       if (!kept.has(id)) {
         this._shown.delete(id);

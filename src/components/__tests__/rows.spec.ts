@@ -104,7 +104,7 @@ describe('SeenRows', () => {
     const b2 = snap('generating', 2);
     expect(seen.pick('b', b2, 5)).toBe(b2);
     expect(seen.pick('a', snap('generating', 2), 5)).toBe(a);
-    seen.forgetOthers(['b']);
+    seen.forgetOthers([{ id: 'b' }]);
     // A response of that id that comes back starts afresh: shown, and in view.
     const again = snap('generating', 9);
     expect(seen.pick('a', again, 6)).toBe(again);
@@ -129,9 +129,9 @@ describe('SeenRows', () => {
     seen.pick('b', snap('generating', 1), 0);
     seen.setInView('a', false);
     // Both still listed: nothing is forgotten, row a still holds.
-    seen.forgetOthers(['a', 'b']);
+    seen.forgetOthers([{ id: 'a' }, { id: 'b' }]);
     expect(seen.pick('a', snap('generating', 2), 5)).toBe(a);
-    seen.forgetOthers(['b']);
+    seen.forgetOthers([{ id: 'b' }]);
     // The observer's word about a row already gone (it came late) does not count.
     seen.setInView('a', false);
     const back = snap('generating', 3);
