@@ -24,10 +24,13 @@ c.Fanout.default_upstream = "simulator"  # noqa: F821
 # FANOUT_TEST_STORE (store-states.spec.ts, which starts its own JupyterLab): `off` disables the
 # store; `unwritable` puts it under a regular file, where no directory can be made (even root
 # cannot), so the store fails to open.
-_store_dir = tempfile.mkdtemp(prefix="fanout-galata-")
-# Gone when the server exits (Playwright stops it with SIGTERM: playwright.config.js), so that
-# runs do not leave their stores behind (up to 20 MB each).
-atexit.register(shutil.rmtree, _store_dir, ignore_errors=True)
+# This run's directory (its store, and its user settings below); gone when the server exits
+# (Playwright stops it with SIGTERM: playwright.config.js), so that runs do not leave their
+# stores behind (up to 20 MB each).
+_run_dir = tempfile.mkdtemp(prefix="fanout-galata-")
+atexit.register(shutil.rmtree, _run_dir, ignore_errors=True)
+_store_dir = os.path.join(_run_dir, "store")
+os.makedirs(_store_dir)
 _store_mode = os.environ.get("FANOUT_TEST_STORE", "")
 if _store_mode == "off":
     c.Fanout.store_path = ""  # noqa: F821
@@ -49,8 +52,7 @@ c.Fanout.detached_timeout = float(os.environ.get("FANOUT_TEST_DETACHED_TIMEOUT",
 # The user's settings in a directory of this run's own. Pages Galata does not mock settings for
 # (a second tab opened by a spec) list responses as cards, like the pages playwright.config.js
 # gives the cards view (the specs written before the compact view read full cards).
-USER_SETTINGS = tempfile.mkdtemp(prefix="fanout-galata-settings-")
-atexit.register(shutil.rmtree, USER_SETTINGS, ignore_errors=True)
+USER_SETTINGS = os.path.join(_run_dir, "settings")
 c.LabApp.user_settings_dir = USER_SETTINGS  # noqa: F821
 os.makedirs(os.path.join(USER_SETTINGS, "jupyterlab-fanout"))
 with open(os.path.join(USER_SETTINGS, "jupyterlab-fanout", "plugin.jupyterlab-settings"), "w") as f:
