@@ -84,8 +84,10 @@ def _parse_constant(text: str) -> Any:
 #: at an index, and where it ends.
 _SCAN = json.scanner.make_scanner(  # type: ignore[attr-defined]
     json.JSONDecoder(parse_float=_parse_float, parse_constant=_parse_constant))
-#: `-0` as a JSON value (not inside a longer number).
-_MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
+#: `-0` as a JSON value: after a colon, a comma or a bracket (whitespace allowed), not inside a
+#: longer number. A string holding those bytes (`"a: -0"`) matches too, which only costs the
+#: digest; vLLM's ids (`chatcmpl-0b9…`, 1 in 16) and model names (`Qwen3-0.6B`) do not.
+_MINUS_ZERO = re.compile(rb"[:,\[][ \t\n\r]*-0(?![0-9.eE])")
 _STRING = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 

@@ -118,6 +118,11 @@ def cases() -> list[tuple[str, bytes]]:
         ("-0 in the usage ends the digest", chunk(content="a", usage=usage(1))
          + b'data: {"choices":[{"delta":{"content":"b"}}],"usage":{"completion_tokens":-0}}\n\n'
          + chunk(content="c", usage=usage(3)) + b"data: [DONE]\n\n"),
+        ("-0 in an id, a model name or the text is no count: the digest goes on", event(
+            {"id": "chatcmpl-0b92cf", "object": "chat.completion.chunk", "model": "Qwen3-0.6B",
+             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
+             "usage": usage(0)}) + chunk(content="x-0", usage=usage(1), id="chatcmpl-0b92cf")
+         + b"data: [DONE]\n\n"),
         ("a float count ends it", chunk(content="a", usage=usage(1.0)) + b"data: [DONE]\n\n"),
         ("a boolean count ends it", chunk(content="a", usage=usage(True)) + b"data: [DONE]\n\n"),
         ("NaN ends it", chunk(content="a") + b'data: {"x": NaN, "choices": []}\n\n'
@@ -235,6 +240,18 @@ def test_a_vllm_stream_is_digested_to_its_done_in_a_few_bytes_a_token():
     assert entries[51] == [" word50 é 漢", 1]
     assert entries[-1] == ["", [200, 12], "", "stop"]  # the same usage again: written whole
     assert len(json.dumps(entries)) * 8 < offset
+
+
+def test_minus_zero_outside_a_count_does_not_end_the_digest():
+    """vLLM's ids are `chatcmpl-` and hex: 1 in 16 starts `-0`, and its role chunk counts 0
+    completion tokens. A `-0` that is not a JSON number must not cost such a stream its digest."""
+    data = dict(cases())["-0 in an id, a model name or the text is no count: the digest goes on"]
+    entries, events, offset, model = digest_of(data)
+    assert (data[offset:], events, model) == (b"data: [DONE]\n\n", 2, "Qwen3-0.6B")
+    assert entries == [["", [0, 12]], ["x-0", 1]]
+    for spaced in (b'"completion_tokens": -0}', b'"completion_tokens":\n-0}'):
+        assert digest_of(chunk(content="a", usage=usage(1)) + b'data: {"usage":{'
+                         + spaced + b"}\n\n")[1] == 1  # the -0 count still ends it
 
 
 #: Cases whose digest ends at an event that is not plain: the bytes that event starts with.
