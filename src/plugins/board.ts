@@ -5,6 +5,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { optionalString } from '../commands/args';
 import { CommandIDs, IFanoutModel, IFanoutSettings } from '../tokens';
 import { BoardContent, boardWidget } from '../widgets/board';
+import { addToMainArea } from '../widgets/mainArea';
 import { sidebarPanelProps } from '../widgets/sidebar';
 
 /**
@@ -69,21 +70,11 @@ export const boardPlugin: JupyterFrontEndPlugin<void> = {
         const id = batch.id;
         let widget = tracker.find(w => w.content.batchId === id);
         if (!widget) {
-          // (No wait for app.restored here, unlike the compare view: the layout restorer runs
-          // this command to restore a board, and JupyterLab is restored only once it returns.)
+          // No wait for app.restored here, unlike the compare view: the layout restorer runs
+          // this command to restore a board (addToMainArea keeps it through the restore).
           widget = boardWidget(model, id, trans, actions);
           await tracker.add(widget);
-          app.shell.add(widget, 'main');
-          // Restoring the workspace's layout replaces the main area's: a board added before it
-          // (a script's, right after a reload) leaves the dock, undisposed. Put back, shown.
-          // (A board the restorer opens is in the layout it restores.)
-          const added = widget;
-          void app.restored.then(() => {
-            if (!added.isDisposed && added.parent === null) {
-              app.shell.add(added, 'main');
-              app.shell.activateById(added.id);
-            }
-          });
+          addToMainArea(app, widget);
         }
         app.shell.activateById(widget.id);
         return { batchId: id };
