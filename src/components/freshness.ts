@@ -6,6 +6,13 @@
  */
 import { isFinal, ResponseSnapshot } from '../core';
 
+/**
+ * How often a view of a running batch (the sidebar, a board) renders when nothing else made it:
+ * elapsed times, silences ("Silent for 12 s") and rows or cards out of view move on while the
+ * server sends nothing.
+ */
+export const RUNNING_TICK_MS = 500;
+
 /** How often a row or card out of view catches up while its response streams. */
 export const OUT_OF_VIEW_REFRESH_MS = 1000;
 

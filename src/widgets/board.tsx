@@ -1,7 +1,8 @@
 /**
  * The board: one batch as a grid of live cards in the main area, to read many responses at
  * once. It follows the batch live (rendered at most every {@link BOARD_RENDER_MS} while it
- * streams) and closes itself when the batch leaves the page.
+ * streams, and every {@link RUNNING_TICK_MS} while it runs and nothing arrives, so that elapsed
+ * times and silences move) and closes itself when the batch leaves the page.
  */
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
@@ -11,6 +12,7 @@ import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
 import { BatchView } from '../components/BatchView';
+import { RUNNING_TICK_MS } from '../components/freshness';
 import { fanoutIcon } from '../icons';
 import type { IFanoutModel } from '../tokens';
 import type { IFanoutPanelProps } from '../components/FanoutPanel';
@@ -51,6 +53,7 @@ export class BoardContent extends ReactWidget {
     super();
     this.addClass('jp-Fanout-board');
     _options.model.changed.connect(this._onModelChanged, this);
+    this._tickWhileRunning();
   }
 
   /** The batch shown. */
@@ -67,6 +70,7 @@ export class BoardContent extends ReactWidget {
       clearTimeout(this._timer);
       this._timer = null;
     }
+    this._stopTicking();
     super.dispose();
   }
 
@@ -122,9 +126,16 @@ export class BoardContent extends ReactWidget {
   private _onModelChanged(): void {
     if (!this._options.model.getBatch(this._options.batchId)) {
       this._options.model.changed.disconnect(this._onModelChanged, this);
+      this._stopTicking();
       this._options.onGone();
       return;
     }
+    this._schedule();
+    this._tickWhileRunning();
+  }
+
+  /** Render at most every {@link BOARD_RENDER_MS}; while hidden, once shown again. */
+  private _schedule(): void {
     if (this._timer !== null) {
       return;
     }
@@ -143,8 +154,41 @@ export class BoardContent extends ReactWidget {
     );
   }
 
+  /**
+   * While the batch runs, render every {@link RUNNING_TICK_MS} when nothing else did: with every
+   * stream silent (a server slow to answer) the model does not change, and "Silent for …" and
+   * the elapsed times would stand still.
+   */
+  private _tickWhileRunning(): void {
+    const running = this._options.model.getBatch(this._options.batchId)?.active === true;
+    if (!running) {
+      this._stopTicking();
+      return;
+    }
+    if (this._tick !== null) {
+      return;
+    }
+    this._tick = setInterval(() => {
+      if (this._options.model.getBatch(this._options.batchId)?.active !== true) {
+        this._stopTicking();
+        return;
+      }
+      if (this.isVisible && performance.now() - this._last >= RUNNING_TICK_MS / 2) {
+        this._schedule();
+      }
+    }, RUNNING_TICK_MS);
+  }
+
+  private _stopTicking(): void {
+    if (this._tick !== null) {
+      clearInterval(this._tick);
+      this._tick = null;
+    }
+  }
+
   private readonly _rendered = new Signal<this, void>(this);
   private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _tick: ReturnType<typeof setInterval> | null = null;
   private _last = -Infinity;
   private _stale = false;
 }

@@ -10,6 +10,7 @@ import { Signal } from '@lumino/signaling';
 import type { IFollowUpTarget } from '../commands/followup';
 import { controlArgs } from '../components/controlValues';
 import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
+import { RUNNING_TICK_MS } from '../components/freshness';
 import { BUSY_RUNNING } from '../engine/protocol';
 import { isTypingKey, RenderPacer } from './renderPacer';
 import type { UpstreamCheck } from '../settings';
@@ -117,9 +118,6 @@ export function sidebarPanelProps(options: IFanoutSidebarOptions): IFanoutPanelP
   };
 }
 
-/** How often the elapsed timers move while a batch runs and nothing else changes. */
-const TICK_MS = 500;
-
 /**
  * Least time between two renders while responses stream: ten updates a second read as live,
  * and dozens of responses at hundreds of tokens a second then cost a few renders, not hundreds.
@@ -212,13 +210,13 @@ export class FanoutSidebar extends ReactWidget {
         // while responses stream, the paced renders move the times already. Paced like them,
         // typing included (this was a whole `update()` twice a second, which at 64 × 200
         // tokens/s held the main thread for a full render of the sidebar each time).
-        if (this.isVisible && performance.now() - this._pacer.lastRender >= TICK_MS / 2) {
+        if (this.isVisible && performance.now() - this._pacer.lastRender >= RUNNING_TICK_MS / 2) {
           this._requestRender(true);
         }
         if (!this._props.model.batches.some(batch => batch.active)) {
           this._stopTicking();
         }
-      }, TICK_MS);
+      }, RUNNING_TICK_MS);
     } else if (!running) {
       this._stopTicking();
     }

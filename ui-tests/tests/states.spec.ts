@@ -149,6 +149,51 @@ test.describe('States that read right', () => {
     }
   });
 
+  test('a board shows the stalled stream silent, live, with nothing arriving', async ({ page, request }) => {
+    // The only stream of the batch stalls: the model does not change while it is silent, and
+    // the board must still move its "Silent for" on (it renders on its own while the batch runs).
+    await resetSimulator(request, {
+      tokens_per_second: 50,
+      ttft_ms: 20,
+      reasoning_tokens: 0,
+      answer_tokens: 40,
+      faults: [{ kind: 'stall', after_tokens: 5, stall_ms: 9000, times: 1 }]
+    });
+    await page.evaluate(async () => {
+      const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
+      await registry.set('jupyterlab-fanout:plugin', 'stallSeconds', 2);
+    });
+    try {
+      await page.evaluate(() => {
+        (window as any).__fanoutStall = (window as any).jupyterapp.commands.execute('fanout:generate', {
+          prompt: 'Stall on the board.',
+          n: 1
+        });
+      });
+      // Open once the response is under way (its first tokens came), so that the board's
+      // first render is before the stall and only its own renders can show the silence.
+      await expect(page.locator(`${RESPONSE}[data-response-index="1"]`)).toHaveAttribute('data-status', 'generating', {
+        timeout: 15000
+      });
+      await execute(page, 'fanout:open-board', {});
+      const card = page.locator('.jp-Fanout-board-widget .jp-Fanout-response[data-response-index="1"]');
+      const silent = card.locator('.jp-Fanout-response-silent');
+      await expect(silent).toHaveText(/^Silent for [2-4] s$/, { timeout: 15000 });
+      const seconds = async () => Number((await silent.textContent())!.match(/(\d+) s/)![1]);
+      const before = await seconds();
+      await expect.poll(seconds, { timeout: 10000 }).toBeGreaterThanOrEqual(before + 2);
+      const summary = await page.evaluate(() => (window as any).__fanoutStall);
+      expect(summary.responses[0].status).toBe('complete');
+      await expect(silent).toHaveCount(0);
+      await expect(card).toHaveAttribute('data-status', 'complete');
+    } finally {
+      await page.evaluate(async () => {
+        const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
+        await registry.remove('jupyterlab-fanout:plugin', 'stallSeconds');
+      });
+    }
+  });
+
   test("before sending, a prompt over the model's context and max tokens over the limit are warned about", async ({
     page,
     request
