@@ -13,6 +13,7 @@ import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
 import { RUNNING_TICK_MS } from '../components/freshness';
 import { BUSY_RUNNING } from '../engine/protocol';
 import { isTypingKey, RenderPacer } from './renderPacer';
+import { ShownBatch } from './shownBatch';
 import type { UpstreamCheck } from '../settings';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, IUpstreamListing } from '../tokens';
 
@@ -144,9 +145,9 @@ export class FanoutSidebar extends ReactWidget {
     super();
     this._props = {
       ...sidebarPanelProps(options),
-      chosen: () => this._chosen,
+      chosen: () => this._shown.chosen,
       onChoose: batchId => {
-        this._chosen = batchId;
+        this._shown.choose(batchId);
         this._renderNow();
       },
       editRequests: this._editRequests,
@@ -155,6 +156,7 @@ export class FanoutSidebar extends ReactWidget {
     this.id = 'jupyterlab-fanout-responses';
     this.addClass('jp-Fanout-section');
     this.title.label = options.trans.__('Responses');
+    this._shown.update(options.model.batches); // what the page holds already is not new
     options.model.changed.connect(this._onModelChanged, this);
     // The context line and the notices depend on the active cell, the settings and the server.
     options.activeCell?.changed.connect(this._onContextChanged, this);
@@ -184,7 +186,7 @@ export class FanoutSidebar extends ReactWidget {
 
   /** Show batch `batchId` (one of the model's); the newest again when it goes away. */
   showBatch(batchId: string): void {
-    this._chosen = batchId;
+    this._shown.choose(batchId);
     this._requestRender(false);
   }
 
@@ -199,10 +201,9 @@ export class FanoutSidebar extends ReactWidget {
   private _onModelChanged(): void {
     const batches = this._props.model.batches;
     const running = batches.some(batch => batch.active);
-    // A batch that came or went (Generate, a clear) shows at once, typing or not.
-    const shape = batches.map(batch => batch.id).join(' ');
-    const reshaped = shape !== this._shape;
-    this._shape = shape;
+    // A batch that came or went (Generate, a clear) shows at once, typing or not; one just
+    // generated is the one shown.
+    const reshaped = this._shown.update(batches);
     this._requestRender(running && !reshaped);
     if (running && this._timer === null) {
       this._timer = setInterval(() => {
@@ -292,8 +293,8 @@ export class FanoutSidebar extends ReactWidget {
   private readonly _props: IFanoutPanelProps;
   private readonly _editRequests = new Signal<this, string>(this);
   private readonly _followUpRequests = new Signal<this, IFollowUpTarget>(this);
-  /** The batch the user or `fanout:open` chose; null: the newest. */
-  private _chosen: string | null = null;
+  /** The batch shown: the newest, or the one the user or `fanout:open` chose. */
+  private readonly _shown = new ShownBatch();
   private _timer: ReturnType<typeof setInterval> | null = null;
   /** When streaming renders run; its interval is set from the running batches' size at each render. */
   private readonly _pacer = new RenderPacer(() => this._render(), STREAMING_RENDER_MS);
@@ -307,8 +308,6 @@ export class FanoutSidebar extends ReactWidget {
     }
   };
   private _renderWhenShown = false;
-  /** The model's batch ids at its last change. */
-  private _shape = '';
   /** Responses reconnecting (after a reload) at the last render. */
   private _reconnecting = 0;
   /** Emitted when the panel should render: the model's changes, paced. */

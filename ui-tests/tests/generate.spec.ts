@@ -119,6 +119,31 @@ test.describe('Generate responses', () => {
   });
 });
 
+test('Generate shows the batch it started, even after an older batch was chosen', async ({ page, request }) => {
+  await resetSimulator(request, { tokens_per_second: 400, ttft_ms: 20, answer_tokens: 10, reasoning_tokens: 0 });
+  const generate = (prompt: string) =>
+    page.evaluate(
+      prompt =>
+        (window as any).jupyterapp.commands
+          .execute('fanout:generate', { prompt, n: 1 })
+          .then((summary: any) => summary.batchId as string),
+      prompt
+    );
+  const shown = page.locator('.jp-Fanout-sidebar .jp-Fanout-batch[data-batch-id]');
+  const first = await generate('The first batch.');
+  const second = await generate('The second batch.');
+  await expect(shown).toHaveAttribute('data-batch-id', second);
+  // An older batch chosen (as History's Open does): shown, and kept while nothing is generated.
+  await execute(page, 'fanout:open', { batchId: first });
+  await expect(shown).toHaveAttribute('data-batch-id', first);
+  await execute(page, 'fanout:remove-batch', { batchId: second });
+  await expect(shown).toHaveAttribute('data-batch-id', first);
+  // The next Generate shows its own batch (before, the sidebar stayed on the chosen one).
+  const third = await generate('The third batch.');
+  await expect(shown).toHaveAttribute('data-batch-id', third);
+  await expect(page.locator('.jp-Fanout-sidebar .jp-Fanout-history-select')).toHaveValue(third);
+});
+
 test('responses stream and are parsed in a Web Worker, not on the page’s main thread', async ({ page, request }) => {
   await resetSimulator(request, { tokens_per_second: 200, ttft_ms: 50, answer_tokens: 40 });
   const warnings: string[] = [];
