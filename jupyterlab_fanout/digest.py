@@ -84,10 +84,26 @@ def _parse_constant(text: str) -> Any:
 #: at an index, and where it ends.
 _SCAN = json.scanner.make_scanner(  # type: ignore[attr-defined]
     json.JSONDecoder(parse_float=_parse_float, parse_constant=_parse_constant))
-#: `-0` as a JSON value: after a colon, a comma or a bracket (whitespace allowed), not inside a
-#: longer number. A string holding those bytes (`"a: -0"`) matches too, which only costs the
-#: digest; vLLM's ids (`chatcmpl-0b9…`, 1 in 16) and model names (`Qwen3-0.6B`) do not.
-_MINUS_ZERO = re.compile(rb"[:,\[][ \t\n\r]*-0(?![0-9.eE])")
+#: `-0` not inside a longer number: where a JSON value `-0` may be (`_minus_zero`).
+_MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
+
+
+def _minus_zero(raw: bytes) -> bool:
+    """`raw` (an event's JSON) holds `-0` as a value: after a colon, a comma or a bracket,
+    whitespace allowed. A string holding those bytes (`"a: -0"`) counts too, which only costs
+    the digest; vLLM's ids (`chatcmpl-0b9…`, 1 in 16) and model names (`Qwen3-0.6B`) do not.
+    (The literal is searched first: a pattern starting with the punctuation took 11× as long.)"""
+    match = _MINUS_ZERO.search(raw)
+    while match is not None:
+        at = match.start() - 1
+        while at >= 0 and raw[at] in b" \t\n\r":
+            at -= 1
+        if at >= 0 and raw[at] in b":,[":
+            return True
+        match = _MINUS_ZERO.search(raw, match.end())
+    return False
+
+
 _STRING = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
@@ -115,7 +131,7 @@ def _usage(usage: Any, raw: bytes) -> Optional[tuple[Optional[int], Optional[int
     prompt = _count(usage.get("prompt_tokens"))
     details = usage.get("completion_tokens_details")
     reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
-    if 0 in (completion, prompt, reasoning) and _MINUS_ZERO.search(raw):
+    if 0 in (completion, prompt, reasoning) and _minus_zero(raw):
         raise NotPlain("-0")  # JavaScript reads -0, Python 0
     if completion is None:
         return None  # `readUsage` is null without a completion count
