@@ -42,6 +42,27 @@ test.describe('Compare view', () => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   });
 
+  test('follows a streaming batch, about once a second, to its last token', async ({ page, request }) => {
+    // 4 s of streaming: the view shows more text while it runs (paced, not at every update),
+    // and exactly the final text once the batch ended.
+    await resetSimulator(request, { tokens_per_second: 50, ttft_ms: 10, reasoning_tokens: 0, answer_tokens: 200 });
+    await page.evaluate(() => {
+      (window as any).__fanoutCompareBatch = (window as any).jupyterapp.commands.execute('fanout:generate', {
+        prompt: 'Stream into the compare view.',
+        n: 2
+      });
+    });
+    const compare = await compareOf(page, { view: 'raw', layout: 'tabs' });
+    const raw = compare.locator('.jp-Fanout-compare-column').first();
+    const length = async () => ((await raw.textContent()) ?? '').length;
+    await expect.poll(length, { timeout: 10000 }).toBeGreaterThan(0);
+    const early = await length();
+    await expect.poll(length, { timeout: 10000 }).toBeGreaterThan(early);
+    const summary = await page.evaluate(() => (window as any).__fanoutCompareBatch);
+    expect(summary.responses.every((r: any) => r.status === 'complete')).toBe(true);
+    await expect(raw).toContainText(summary.responses[0].content.trim().slice(-40));
+  });
+
   test('math is typeset by MathJax, through the sanitized renderer, and a script in the same answer stays inert', async ({
     page,
     request
