@@ -1,8 +1,9 @@
 /**
  * The board: one batch as a grid of live cards in the main area, to read many responses at
  * once. It follows the batch live (rendered at most every {@link BOARD_RENDER_MS} while it
- * streams, and every {@link RUNNING_TICK_MS} while it runs and nothing arrives, so that elapsed
- * times and silences move) and closes itself when the batch leaves the page.
+ * streams through a {@link RenderPacer}, at once when it ends, and every {@link RUNNING_TICK_MS}
+ * while it runs and nothing arrives, so that elapsed times and silences move) and closes itself
+ * when the batch leaves the page.
  */
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
@@ -16,6 +17,7 @@ import { RUNNING_TICK_MS } from '../components/freshness';
 import { fanoutIcon } from '../icons';
 import type { IFanoutModel } from '../tokens';
 import type { IFanoutPanelProps } from '../components/FanoutPanel';
+import { RenderPacer } from './renderPacer';
 
 /** Least time between two renders of a board while its batch streams. */
 export const BOARD_RENDER_MS = 250;
@@ -66,10 +68,7 @@ export class BoardContent extends ReactWidget {
       return;
     }
     this._options.model.changed.disconnect(this._onModelChanged, this);
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-      this._timer = null;
-    }
+    this._pacer.dispose();
     this._stopTicking();
     super.dispose();
   }
@@ -78,7 +77,7 @@ export class BoardContent extends ReactWidget {
     super.onAfterShow(msg);
     if (this._stale) {
       this._stale = false;
-      this._rendered.emit();
+      this._pacer.renderNow();
     }
   }
 
@@ -130,28 +129,18 @@ export class BoardContent extends ReactWidget {
       this._options.onGone();
       return;
     }
-    this._schedule();
+    // Paced while the batch streams; its end (and a batch that stopped) shows at once.
+    this._pacer.request(this._options.model.getBatch(this._options.batchId)?.active === true);
     this._tickWhileRunning();
   }
 
-  /** Render at most every {@link BOARD_RENDER_MS}; while hidden, once shown again. */
-  private _schedule(): void {
-    if (this._timer !== null) {
+  /** What a render does (the pacer says when): in a transition, or once shown if hidden. */
+  private _paint(): void {
+    if (!this.isVisible) {
+      this._stale = true;
       return;
     }
-    const wait = this._last + BOARD_RENDER_MS - performance.now();
-    this._timer = setTimeout(
-      () => {
-        this._timer = null;
-        this._last = performance.now();
-        if (this.isVisible) {
-          React.startTransition(() => this._rendered.emit());
-        } else {
-          this._stale = true;
-        }
-      },
-      Math.max(0, wait)
-    );
+    React.startTransition(() => this._rendered.emit());
   }
 
   /**
@@ -173,8 +162,8 @@ export class BoardContent extends ReactWidget {
         this._stopTicking();
         return;
       }
-      if (this.isVisible && performance.now() - this._last >= RUNNING_TICK_MS / 2) {
-        this._schedule();
+      if (this.isVisible && performance.now() - this._pacer.lastRender >= RUNNING_TICK_MS / 2) {
+        this._pacer.request(true);
       }
     }, RUNNING_TICK_MS);
   }
@@ -187,9 +176,8 @@ export class BoardContent extends ReactWidget {
   }
 
   private readonly _rendered = new Signal<this, void>(this);
-  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly _pacer = new RenderPacer(() => this._paint(), BOARD_RENDER_MS);
   private _tick: ReturnType<typeof setInterval> | null = null;
-  private _last = -Infinity;
   private _stale = false;
 }
 

@@ -5,6 +5,7 @@
  * without an uncaught rejection. Real JupyterLab, real simulator process.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { APIRequestContext } from '@playwright/test';
 
 import { execute, notebookCells, notebookWithPrompt, RESPONSE, runFromPalette } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
@@ -24,6 +25,41 @@ const ANSWER = [
   '```',
   ''
 ].join('\n');
+
+/**
+ * Run `body` while one response (prompt `prompt`, started without waiting: its summary is
+ * `window.__fanoutStall`) stalls for 9 s after 5 tokens, with `stallSeconds` at 2; the setting
+ * is removed afterwards.
+ */
+async function withStalledStream(
+  page: IJupyterLabPageFixture,
+  request: APIRequestContext,
+  prompt: string,
+  body: () => Promise<void>
+): Promise<void> {
+  await resetSimulator(request, {
+    tokens_per_second: 50,
+    ttft_ms: 20,
+    reasoning_tokens: 0,
+    answer_tokens: 40,
+    faults: [{ kind: 'stall', after_tokens: 5, stall_ms: 9000, times: 1 }]
+  });
+  await page.evaluate(async () => {
+    const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
+    await registry.set('jupyterlab-fanout:plugin', 'stallSeconds', 2);
+  });
+  try {
+    await page.evaluate(prompt => {
+      (window as any).__fanoutStall = (window as any).jupyterapp.commands.execute('fanout:generate', { prompt, n: 1 });
+    }, prompt);
+    await body();
+  } finally {
+    await page.evaluate(async () => {
+      const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
+      await registry.remove('jupyterlab-fanout:plugin', 'stallSeconds');
+    });
+  }
+}
 
 /** Page errors (uncaught exceptions and promise rejections) and console errors, from now on. */
 function collectErrors(page: IJupyterLabPageFixture): string[] {
@@ -110,25 +146,8 @@ test.describe('States that read right', () => {
   });
 
   test('a stalled stream shows how long it has been silent, live', async ({ page, request }) => {
-    await resetSimulator(request, {
-      tokens_per_second: 50,
-      ttft_ms: 20,
-      reasoning_tokens: 0,
-      answer_tokens: 40,
-      faults: [{ kind: 'stall', after_tokens: 5, stall_ms: 9000, times: 1 }]
-    });
-    await page.evaluate(async () => {
-      const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
-      await registry.set('jupyterlab-fanout:plugin', 'stallSeconds', 2);
-    });
-    try {
-      await page.notebook.createNew();
-      await page.evaluate(() => {
-        (window as any).__fanoutStall = (window as any).jupyterapp.commands.execute('fanout:generate', {
-          prompt: 'Stall please.',
-          n: 1
-        });
-      });
+    await page.notebook.createNew();
+    await withStalledStream(page, request, 'Stall please.', async () => {
       const card = page.locator(`${RESPONSE}[data-response-index="1"]`);
       const silent = card.locator('.jp-Fanout-response-silent');
       await expect(silent).toHaveText(/^Silent for [2-4] s$/, { timeout: 15000 });
@@ -141,35 +160,13 @@ test.describe('States that read right', () => {
       const summary = await page.evaluate(() => (window as any).__fanoutStall);
       expect(summary.responses[0].status).toBe('complete');
       await expect(silent).toHaveCount(0);
-    } finally {
-      await page.evaluate(async () => {
-        const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
-        await registry.remove('jupyterlab-fanout:plugin', 'stallSeconds');
-      });
-    }
+    });
   });
 
   test('a board shows the stalled stream silent, live, with nothing arriving', async ({ page, request }) => {
     // The only stream of the batch stalls: the model does not change while it is silent, and
     // the board must still move its "Silent for" on (it renders on its own while the batch runs).
-    await resetSimulator(request, {
-      tokens_per_second: 50,
-      ttft_ms: 20,
-      reasoning_tokens: 0,
-      answer_tokens: 40,
-      faults: [{ kind: 'stall', after_tokens: 5, stall_ms: 9000, times: 1 }]
-    });
-    await page.evaluate(async () => {
-      const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
-      await registry.set('jupyterlab-fanout:plugin', 'stallSeconds', 2);
-    });
-    try {
-      await page.evaluate(() => {
-        (window as any).__fanoutStall = (window as any).jupyterapp.commands.execute('fanout:generate', {
-          prompt: 'Stall on the board.',
-          n: 1
-        });
-      });
+    await withStalledStream(page, request, 'Stall on the board.', async () => {
       // Open once the response is under way (its first tokens came), so that the board's
       // first render is before the stall and only its own renders can show the silence.
       await expect(page.locator(`${RESPONSE}[data-response-index="1"]`)).toHaveAttribute('data-status', 'generating', {
@@ -186,12 +183,7 @@ test.describe('States that read right', () => {
       expect(summary.responses[0].status).toBe('complete');
       await expect(silent).toHaveCount(0);
       await expect(card).toHaveAttribute('data-status', 'complete');
-    } finally {
-      await page.evaluate(async () => {
-        const registry = await (window as any).galata.getPlugin('@jupyterlab/apputils-extension:settings');
-        await registry.remove('jupyterlab-fanout:plugin', 'stallSeconds');
-      });
-    }
+    });
   });
 
   test("before sending, a prompt over the model's context and max tokens over the limit are warned about", async ({
