@@ -1,9 +1,9 @@
 /**
  * The board: one batch as a grid of live cards in the main area, to read many responses at
- * once. It follows the batch live (rendered at most every {@link BOARD_RENDER_MS} while it
- * streams through a {@link RenderPacer}, at once when it ends, and every {@link RUNNING_TICK_MS}
- * while it runs and nothing arrives, so that elapsed times and silences move) and closes itself
- * when the batch leaves the page.
+ * once. It follows the batch live (through a {@link RenderPacer}: at most every
+ * {@link BOARD_RENDER_MS} while batches stream, at once when none does, and every
+ * {@link RUNNING_TICK_MS} while its batch runs and nothing arrives, so that elapsed times and
+ * silences move) and closes itself when the batch leaves the page.
  */
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
@@ -123,14 +123,16 @@ export class BoardContent extends ReactWidget {
   }
 
   private _onModelChanged(): void {
-    if (!this._options.model.getBatch(this._options.batchId)) {
-      this._options.model.changed.disconnect(this._onModelChanged, this);
+    const { model, batchId } = this._options;
+    if (!model.getBatch(batchId)) {
+      model.changed.disconnect(this._onModelChanged, this);
       this._stopTicking();
       this._options.onGone();
       return;
     }
-    // Paced while the batch streams; its end (and a batch that stopped) shows at once.
-    this._pacer.request(this._options.model.getBatch(this._options.batchId)?.active === true);
+    // Paced while any batch streams (the model's changes do not say whose they are: an ended
+    // board would otherwise render at each change of another batch); at once when none does.
+    this._pacer.request(model.batches.some(batch => batch.active));
     this._tickWhileRunning();
   }
 
