@@ -423,12 +423,24 @@ export interface IBatchSummary {
   ratings?: IRating[];
 }
 
+/** What changed in the model since its last `changed`. */
+export interface IModelChange {
+  /**
+   * The batches whose state changed: added, removed, or any of their responses, pick, ratings or
+   * blind vote. A view of one batch renders only when its batch is here.
+   */
+  readonly batchIds: ReadonlySet<string>;
+}
+
 /** The fanout model: batches of responses, their state, and the actions on them. */
 export interface IFanoutModel {
   /** Batches, newest first. */
   readonly batches: ReadonlyArray<IBatchView>;
-  /** Emitted, coalesced (at most once per animation frame), when anything a view shows changed. */
-  readonly changed: ISignal<IFanoutModel, void>;
+  /**
+   * Emitted when anything a view shows changed, coalesced: the changes of one worker message
+   * or one action make one emission, in a later task.
+   */
+  readonly changed: ISignal<IFanoutModel, IModelChange>;
   /** Start a batch; the promise resolves with its summary once every response has ended. */
   generate(options: IGenerateOptions): { batch: IBatchView; done: Promise<IBatchSummary> };
   /** Stop one response, or every running response of a batch when `responseId` is omitted. */

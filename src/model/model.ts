@@ -26,6 +26,7 @@ import type {
   IFanoutModel,
   IFusion,
   IGenerateOptions,
+  IModelChange,
   IPick,
   IResponseSummary,
   IResponseView,
@@ -164,7 +165,7 @@ export class FanoutModel implements IFanoutModel {
     this._setTimer = options.setTimer ?? ((callback, ms) => setTimeout(callback, ms));
     this._clearTimer = options.clearTimer ?? (handle => clearTimeout(handle as ReturnType<typeof setTimeout>));
     // A batch hidden or shown again for a blind vote: every view of it renders again.
-    this.blind.changed.connect(() => this._markChanged());
+    this.blind.changed.connect((_, batchId) => this._markChanged(batchId));
     let engine = options.engine;
     if (!engine) {
       const connect = options.connect;
@@ -191,7 +192,7 @@ export class FanoutModel implements IFanoutModel {
     return this._batches;
   }
 
-  get changed(): ISignal<IFanoutModel, void> {
+  get changed(): ISignal<IFanoutModel, IModelChange> {
     return this._changed;
   }
 
@@ -208,7 +209,7 @@ export class FanoutModel implements IFanoutModel {
     for (const response of batch.responses) {
       this._startAttempt(batch, response);
     }
-    this._markChanged();
+    this._markChanged(batch.id);
     return { batch, done: batch.done.promise };
   }
 
@@ -224,7 +225,7 @@ export class FanoutModel implements IFanoutModel {
       this._engine.send({ type: 'stop', batch: batch.id, wire: response.wireId });
       response.mirror.endHere('stopped', null, false);
     }
-    this._markChanged();
+    this._markChanged(batch.id);
   }
 
   regenerate(batchId: string, responseId: string): Promise<IResponseSummary> {
@@ -240,7 +241,7 @@ export class FanoutModel implements IFanoutModel {
     }
     const ended = new Promise<IResponseSummary>(resolve => response.waiters.push(resolve));
     this._startAttempt(batch, response);
-    this._markChanged();
+    this._markChanged(batch.id);
     return ended;
   }
 
@@ -281,7 +282,7 @@ export class FanoutModel implements IFanoutModel {
     const done = new Promise<IResponseSummary>(resolve => response.waiters.push(resolve));
     // The same seed as the attempt it continues: the model goes on with the same sampling.
     this._startAttempt(batch, response, { seed: view.seed, continued });
-    this._markChanged();
+    this._markChanged(batch.id);
     return done;
   }
 
@@ -301,7 +302,7 @@ export class FanoutModel implements IFanoutModel {
       fusion
     });
     this._startAttempt(batch, response);
-    this._markChanged();
+    this._markChanged(batch.id);
     return response;
   }
 
@@ -320,7 +321,7 @@ export class FanoutModel implements IFanoutModel {
       return;
     }
     response.show(attempt);
-    this._markChanged();
+    this._markChanged(batchId);
   }
 
   getBatch(batchId?: string): IBatchView | undefined {
@@ -338,7 +339,7 @@ export class FanoutModel implements IFanoutModel {
     this._unsubscribed.delete(batch.id);
     this._liveWaiters.get(batch.id)?.reject(new Error(`Batch ${batchId} was removed.`));
     this._liveWaiters.delete(batch.id);
-    this._markChanged();
+    this._markChanged(batch.id);
   }
 
   /**
@@ -355,6 +356,7 @@ export class FanoutModel implements IFanoutModel {
    * responses continue live (shown "reconnecting" until the server's replay arrives).
    */
   restore(saved: ReadonlyArray<IBatchSummary>): void {
+    const restored: string[] = [];
     for (const summary of saved) {
       if (this._batches.some(b => b.id === summary.batchId)) {
         continue;
@@ -368,9 +370,10 @@ export class FanoutModel implements IFanoutModel {
         } else if (batch.active) {
           this._attach(batch);
         }
+        restored.push(batch.id);
       }
     }
-    this._markChanged();
+    this._markChanged(...restored);
   }
 
   /**
@@ -409,7 +412,7 @@ export class FanoutModel implements IFanoutModel {
       });
       this._linger(batch.id);
     }
-    this._markChanged();
+    this._markChanged(batch.id);
     return batch;
   }
 
@@ -533,12 +536,14 @@ export class FanoutModel implements IFanoutModel {
 
   /** The engine's updates: applied to the current attempts (late ones of older attempts are dropped). */
   private _onUpdates(updates: EngineUpdate[]): void {
+    const changed = new Set<string>();
     for (const [batchId, wire, update] of updates) {
       const batch = this._batches.find(b => b.id === batchId);
       const response = batch?.findByWireId(wire);
       if (!batch || !response || response.settled) {
         continue;
       }
+      changed.add(batchId);
       if (response.reconnecting) {
         // The server's replay: from its first byte, so the engine's state replaces the saved one.
         response.reconnected();
@@ -551,20 +556,22 @@ export class FanoutModel implements IFanoutModel {
         this._settle(batch, response);
       }
     }
-    this._markChanged();
+    this._markChanged(...changed);
   }
 
   /** The engine itself failed: every response still running is lost, with what had arrived. */
   private _onEngineFailure(message: string): void {
+    const changed: string[] = [];
     for (const batch of this._batches) {
       for (const response of batch.responses) {
         if (!response.settled) {
           response.mirror.endHere('error', { message, code: 'engine' }, true);
           this._settle(batch, response);
+          changed.push(batch.id);
         }
       }
     }
-    this._markChanged();
+    this._markChanged(...changed);
   }
 
   /** The engine's events about batches: reattached, started in another tab, not reattached. */
@@ -603,7 +610,7 @@ export class FanoutModel implements IFanoutModel {
         this._recoverFromStore(batch, event.message);
         break;
     }
-    this._markChanged();
+    this._markChanged(batch.id);
   }
 
   /**
@@ -671,7 +678,7 @@ export class FanoutModel implements IFanoutModel {
         const fusion = readFusion(stored.responses.find(r => r.id === id)?.fusion);
         if (fusion) {
           response.learnFusion(fusion);
-          this._markChanged();
+          this._markChanged(batch.id);
         }
       })
       .catch(error => {
@@ -728,7 +735,7 @@ export class FanoutModel implements IFanoutModel {
           }
           this._settle(batch, response);
         }
-        this._markChanged();
+        this._markChanged(batch.id);
       })
       .catch(error => {
         console.error(`jupyterlab-fanout: batch ${batch.id} could not be read from the store`, error);
@@ -746,7 +753,7 @@ export class FanoutModel implements IFanoutModel {
         this._settle(batch, response);
       }
     }
-    this._markChanged();
+    this._markChanged(batch.id);
   }
 
   /** A response's attempt ended: resolve its waiters, and the batch's once all have ended. */
@@ -768,7 +775,7 @@ export class FanoutModel implements IFanoutModel {
     const batch = this._batches.find(b => b.id === batchId);
     if (batch) {
       batch.setPick(pick);
-      this._markChanged();
+      this._markChanged(batch.id);
     }
   }
 
@@ -776,7 +783,7 @@ export class FanoutModel implements IFanoutModel {
     const batch = this._batches.find(b => b.id === batchId);
     if (batch) {
       batch.setRating(responseId, attempt, rating);
-      this._markChanged();
+      this._markChanged(batch.id);
     }
   }
 
@@ -788,7 +795,11 @@ export class FanoutModel implements IFanoutModel {
     return batch;
   }
 
-  private _markChanged(): void {
+  /** Tell the views, in a later task, that these batches changed (with the others changed meanwhile). */
+  private _markChanged(...batchIds: string[]): void {
+    for (const batchId of batchIds) {
+      this._changedIds.add(batchId);
+    }
     for (const [batchId, waiter] of this._liveWaiters) {
       const batch = this._batches.find(b => b.id === batchId);
       if (batch && !batch.responses.some(r => r.reconnecting)) {
@@ -802,12 +813,16 @@ export class FanoutModel implements IFanoutModel {
     this._changePending = true;
     this._schedule(() => {
       this._changePending = false;
-      this._changed.emit();
+      const batchIds: ReadonlySet<string> = this._changedIds;
+      this._changedIds = new Set();
+      this._changed.emit({ batchIds });
     });
   }
 
   private readonly _batches: Batch[] = [];
-  private readonly _changed = new Signal<IFanoutModel, void>(this);
+  private readonly _changed = new Signal<IFanoutModel, IModelChange>(this);
+  /** The batches changed since the last `changed`. */
+  private _changedIds = new Set<string>();
   private readonly _engine: IStreamEngine;
   private readonly _transport: () => TransportSpec;
   private readonly _storedBatch: ((batchId: string) => Promise<IStoredBatch>) | null;

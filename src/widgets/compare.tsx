@@ -3,16 +3,14 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget, UseSignal, listIcon } from '@jupyterlab/ui-components';
-import type { Message } from '@lumino/messaging';
-import { Signal } from '@lumino/signaling';
+import { listIcon } from '@jupyterlab/ui-components';
 
 import { CompareLayout, ComparePanel, CompareView, ICompareActions } from '../components/ComparePanel';
 import { ActionButton } from '../components/controls';
 import { JudgePane } from '../components/JudgeTable';
 import type { JudgementStore } from '../model/judgements';
-import type { IFanoutModel } from '../tokens';
-import { RenderPacer } from './renderPacer';
+import type { IFanoutModel, IModelChange } from '../tokens';
+import { LiveReactWidget } from './liveWidget';
 
 /**
  * Least time between two renders of a compare view while its batch streams. Each render lays
@@ -24,11 +22,12 @@ import { RenderPacer } from './renderPacer';
 export const COMPARE_STREAMING_RENDER_MS = 1000;
 
 /**
- * The compare view of one batch, in the main area. It follows the batch: while batches stream
- * at most every {@link COMPARE_STREAMING_RENDER_MS}, at once otherwise (the last one ended, or
- * the batch went); a hidden view catches up when shown.
+ * The compare view of one batch, in the main area. It follows its batch
+ * ({@link LiveReactWidget}): while the batch streams at most every
+ * {@link COMPARE_STREAMING_RENDER_MS}, at once otherwise (it ended, or went); other batches'
+ * changes do not render it; a hidden view catches up when shown.
  */
-export class CompareWidget extends ReactWidget {
+export class CompareWidget extends LiveReactWidget {
   constructor(
     private readonly _options: {
       model: IFanoutModel;
@@ -47,7 +46,7 @@ export class CompareWidget extends ReactWidget {
       };
     }
   ) {
-    super();
+    super(COMPARE_STREAMING_RENDER_MS);
     this.addClass('jp-Fanout-compare-widget');
     _options.model.changed.connect(this._onModelChanged, this);
   }
@@ -57,16 +56,7 @@ export class CompareWidget extends ReactWidget {
       return;
     }
     this._options.model.changed.disconnect(this._onModelChanged, this);
-    this._pacer.dispose();
     super.dispose();
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    if (this._stale) {
-      this._stale = false;
-      this._pacer.renderNow();
-    }
   }
 
   protected render(): JSX.Element {
@@ -79,23 +69,19 @@ export class CompareWidget extends ReactWidget {
         label={trans.__('Judge…')}
       />
     );
-    const panel = (
-      <UseSignal signal={this._rendered}>
-        {() => (
-          <ComparePanel
-            batch={model.getBatch(batchId)}
-            rendermime={rendermime}
-            trans={trans}
-            actions={actions}
-            initialView={view}
-            initialLayout={layout}
-            languages={languages}
-            toolbarExtra={judgeButton}
-            hideModels={model.blind?.has(batchId) ?? false}
-          />
-        )}
-      </UseSignal>
-    );
+    const panel = this.renderLive(() => (
+      <ComparePanel
+        batch={model.getBatch(batchId)}
+        rendermime={rendermime}
+        trans={trans}
+        actions={actions}
+        initialView={view}
+        initialLayout={layout}
+        languages={languages}
+        toolbarExtra={judgeButton}
+        hideModels={model.blind?.has(batchId) ?? false}
+      />
+    ));
     if (!judge) {
       return panel;
     }
@@ -107,24 +93,12 @@ export class CompareWidget extends ReactWidget {
     );
   }
 
-  private _onModelChanged(): void {
-    // Paced while any batch streams: the model's changes do not say whose they are, and an
-    // ended batch's view would otherwise render again at each change of another's.
-    this._pacer.request(this._options.model.batches.some(batch => batch.active));
-  }
-
-  /** What a render does (the pacer says when): in a transition, or later if hidden. */
-  private _paint(): void {
-    if (!this.isVisible) {
-      this._stale = true;
-      return;
+  private _onModelChanged(_: IFanoutModel, change: IModelChange): void {
+    const { model, batchId } = this._options;
+    if (change.batchIds.has(batchId)) {
+      this.live.request(model.getBatch(batchId)?.active === true);
     }
-    React.startTransition(() => this._rendered.emit());
   }
-
-  private readonly _rendered = new Signal<this, void>(this);
-  private readonly _pacer = new RenderPacer(() => this._paint(), COMPARE_STREAMING_RENDER_MS);
-  private _stale = false;
 }
 
 /** The id of a batch's compare view in the main area. */

@@ -1,18 +1,15 @@
 import React from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Notification } from '@jupyterlab/apputils';
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import type { CommandRegistry } from '@lumino/commands';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
 import type { IFollowUpTarget } from '../commands/followup';
 import { controlArgs } from '../components/controlValues';
 import { FanoutPanel, IFanoutPanelProps } from '../components/FanoutPanel';
-import { RUNNING_TICK_MS } from '../components/freshness';
 import { BUSY_RUNNING } from '../engine/protocol';
-import { isTypingKey, RenderPacer } from './renderPacer';
+import { LiveReactWidget } from './liveWidget';
 import { ShownBatch } from './shownBatch';
 import type { UpstreamCheck } from '../settings';
 import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, IUpstreamListing } from '../tokens';
@@ -137,18 +134,18 @@ const MANY_STREAMING_RENDER_MS = 200;
  * The Responses section of the Fanout sidebar (a batch and its responses). It re-renders when
  * the model says something changed: while a batch streams at most every
  * {@link STREAMING_RENDER_MS} ({@link MANY_STREAMING_RENDER_MS} with many responses), and while
- * someone types only in a pause or once a second ({@link RenderPacer}); at once otherwise. It
+ * someone types only in a pause or once a second ({@link LiveReactWidget}); at once otherwise. It
  * ticks while a batch runs so that elapsed times move even while a server is slow to answer.
  */
-export class FanoutSidebar extends ReactWidget {
+export class FanoutSidebar extends LiveReactWidget {
   constructor(options: IFanoutSidebarOptions) {
-    super();
+    super(STREAMING_RENDER_MS);
     this._props = {
       ...sidebarPanelProps(options),
       chosen: () => this._shown.chosen,
       onChoose: batchId => {
         this._shown.choose(batchId);
-        this._renderNow();
+        this.live.renderNow();
       },
       editRequests: this._editRequests,
       followUpRequests: this._followUpRequests
@@ -162,14 +159,12 @@ export class FanoutSidebar extends ReactWidget {
     options.activeCell?.changed.connect(this._onContextChanged, this);
     options.settings.changed.connect(this._onContextChanged, this);
     options.upstreamCheck?.changed.connect(this._onContextChanged, this);
-    // Typing anywhere on the page holds streaming renders back (see RenderPacer).
-    document.addEventListener('keydown', this._onKey, { capture: true, passive: true });
   }
 
   dispose(): void {
-    this._stopTicking();
-    this._pacer.dispose();
-    document.removeEventListener('keydown', this._onKey, { capture: true });
+    if (this.isDisposed) {
+      return;
+    }
     this._props.model.changed.disconnect(this._onModelChanged, this);
     super.dispose();
   }
@@ -187,7 +182,7 @@ export class FanoutSidebar extends ReactWidget {
   /** Show batch `batchId` (one of the model's); the newest again when it goes away. */
   showBatch(batchId: string): void {
     this._shown.choose(batchId);
-    this._requestRender(false);
+    this.live.renderNow();
   }
 
   private _onContextChanged(): void {
@@ -195,7 +190,7 @@ export class FanoutSidebar extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    return <UseSignal signal={this._rendered}>{() => <FanoutPanel {...this._props} />}</UseSignal>;
+    return this.renderLive(() => <FanoutPanel {...this._props} />);
   }
 
   private _onModelChanged(): void {
@@ -204,72 +199,33 @@ export class FanoutSidebar extends ReactWidget {
     // A batch that came or went (Generate, a clear) shows at once, typing or not; one just
     // generated is the one shown.
     const reshaped = this._shown.update(batches);
-    this._requestRender(running && !reshaped);
-    if (running && this._timer === null) {
-      this._timer = setInterval(() => {
-        // Only when nothing rendered in the last quarter second (a server slow to answer):
-        // while responses stream, the paced renders move the times already. Paced like them,
-        // typing included (this was a whole `update()` twice a second, which at 64 × 200
-        // tokens/s held the main thread for a full render of the sidebar each time).
-        if (this.isVisible && performance.now() - this._pacer.lastRender >= RUNNING_TICK_MS / 2) {
-          this._requestRender(true);
-        }
-        if (!this._props.model.batches.some(batch => batch.active)) {
-          this._stopTicking();
-        }
-      }, RUNNING_TICK_MS);
-    } else if (!running) {
-      this._stopTicking();
-    }
-  }
-
-  /** A hidden sidebar catches up when it is shown again. */
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    if (this._renderWhenShown) {
-      this._renderWhenShown = false;
-      this._renderNow();
-    }
-  }
-
-  /** Render now, or when the pacer says (streaming); nothing while hidden. */
-  private _requestRender(streaming: boolean): void {
-    if (!this.isVisible) {
-      this._renderWhenShown = true;
-      return;
-    }
     if (this._reconnecting > 0 && this._countReconnecting() === 0) {
       // The last responses reattached after a reload are live again: shown now, not at the
       // end of the streaming interval (up to 200 ms later with many responses).
-      this._renderNow();
-      return;
+      this.live.renderNow();
+    } else {
+      this.live.request(running && !reshaped);
     }
-    this._pacer.request(streaming);
+    this.live.tickWhile(() => this._props.model.batches.some(batch => batch.active));
   }
 
-  private _renderNow(): void {
-    this._pacer.renderNow();
-  }
-
-  /** What a render does (the pacer decides when). */
-  private _render(): void {
+  /** A render (the pacer says when): its pace set from the running batches' size. */
+  protected paint(): void {
     let responses = 0;
     for (const batch of this._props.model.batches) {
       responses += batch.active ? batch.responses.length : 0;
     }
     const reconnecting = this._countReconnecting();
-    this._pacer.interval = responses > BUSY_RUNNING ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
+    this.live.interval = responses > BUSY_RUNNING ? MANY_STREAMING_RENDER_MS : STREAMING_RENDER_MS;
     const reconnected = reconnecting < this._reconnecting;
     this._reconnecting = reconnecting;
     if (reconnected) {
       // Responses reattached after a reload are live again: shown at once, not in a transition
       // that the next streaming render could interrupt (measured: up to 0.7 s later with 64).
-      this._rendered.emit();
+      this.paintNow();
       return;
     }
-    // A transition: React renders in slices of a few milliseconds and lets typing and clicks
-    // in between, instead of holding the main thread for the whole sidebar.
-    React.startTransition(() => this._rendered.emit());
+    super.paint();
   }
 
   /** Responses of the running batches that are reconnecting (after a reload). */
@@ -283,33 +239,11 @@ export class FanoutSidebar extends ReactWidget {
     return reconnecting;
   }
 
-  private _stopTicking(): void {
-    if (this._timer !== null) {
-      clearInterval(this._timer);
-      this._timer = null;
-    }
-  }
-
   private readonly _props: IFanoutPanelProps;
   private readonly _editRequests = new Signal<this, string>(this);
   private readonly _followUpRequests = new Signal<this, IFollowUpTarget>(this);
   /** The batch shown: the newest, or the one the user or `fanout:open` chose. */
   private readonly _shown = new ShownBatch();
-  private _timer: ReturnType<typeof setInterval> | null = null;
-  /** When streaming renders run; its interval is set from the running batches' size at each render. */
-  private readonly _pacer = new RenderPacer(() => this._render(), STREAMING_RENDER_MS);
-  private readonly _onKey = (event: KeyboardEvent) => {
-    const target = event.target as HTMLElement | null;
-    const editable =
-      !!target && (target.isContentEditable || target.tagName === 'TEXTAREA' || target.tagName === 'INPUT');
-    const { key, ctrlKey, altKey, metaKey } = event;
-    if (isTypingKey({ key, ctrlKey, altKey, metaKey, editable })) {
-      this._pacer.noteKey();
-    }
-  };
-  private _renderWhenShown = false;
   /** Responses reconnecting (after a reload) at the last render. */
   private _reconnecting = 0;
-  /** Emitted when the panel should render: the model's changes, paced. */
-  private readonly _rendered = new Signal<this, void>(this);
 }

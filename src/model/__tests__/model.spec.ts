@@ -179,6 +179,38 @@ describe('FanoutModel', () => {
     expect(emitted).toBe(1);
   });
 
+  it("names the batches each change is about, so that a view of one batch skips the others'", () => {
+    const { model, connections, flush } = makeModel();
+    const seen: string[][] = [];
+    model.changed.connect((_, change) => seen.push([...change.batchIds].sort()));
+    const first = model.generate(options).batch;
+    const second = model.generate({ ...options, n: 1 }).batch;
+    flush();
+    expect(seen).toEqual([[first.id, second.id].sort()]);
+
+    // Tokens of the second batch only: only it is named.
+    connections[1].handlers.onOpen('1.1', 200);
+    connections[1].handlers.onData('1.1', encoder.encode(chunk({ content: 'x' })));
+    flush();
+    expect(seen[1]).toEqual([second.id]);
+
+    // Actions name their batch: a stop, a pick, a blind vote, a removal.
+    model.stop(first.id);
+    flush();
+    expect(seen[2]).toEqual([first.id]);
+    model.blind.hold(second.id);
+    flush();
+    expect(seen[3]).toEqual([second.id]);
+    model.setPick(first.id, null);
+    model.blind.release(second.id);
+    flush();
+    expect(seen[4]).toEqual([first.id, second.id].sort());
+    model.removeBatch(first.id);
+    flush();
+    expect(seen[5]).toEqual([first.id]);
+    expect(seen).toHaveLength(6);
+  });
+
   it('rejects an empty prompt and a bad number of responses with a clear error', () => {
     const { model } = makeModel();
     expect(() => model.generate({ ...options, prompt: '  ' })).toThrow(/prompt is empty/);
