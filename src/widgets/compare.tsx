@@ -14,7 +14,7 @@ import { LiveReactWidget } from './liveWidget';
 
 /**
  * Least time between two renders of a compare view while its batch streams. Each render lays
- * out the whole text of the responses shown (rendered markdown, side by side: all of them), so
+ * out the whole text of the responses shown (rendered markdown; side by side two by default, up to four), so
  * its cost grows with the text: rendered at every change of the model (five a second with many
  * responses), a view of 64 × 4,000 tokens side by side held the main thread in 35 tasks over
  * 50 ms (up to 130 ms) in one batch.

@@ -15,6 +15,25 @@ export class ShownBatch {
   }
 
   /**
+   * What a change of the model (its batches now, newest first, and the ids of those that
+   * changed) means for the section: `list` when a batch came or went ({@link update}), `shown`
+   * when the batch shown changed, null when only others did.
+   */
+  change(batches: ReadonlyArray<{ readonly id: string }>, changed: ReadonlySet<string>): 'list' | 'shown' | null {
+    if (this.update(batches)) {
+      return 'list';
+    }
+    const shown = this.shownIn(batches);
+    return shown !== null && changed.has(shown) ? 'shown' : null;
+  }
+
+  /** The id of the batch shown among `batches` (newest first): the chosen one while it is there, else the newest. */
+  shownIn(batches: ReadonlyArray<{ readonly id: string }>): string | null {
+    const chosen = this._chosen === null ? undefined : batches.find(batch => batch.id === this._chosen);
+    return chosen?.id ?? (batches.length > 0 ? batches[0].id : null);
+  }
+
+  /**
    * The model's batches now, newest first (a generated batch is put first; one restored or
    * read from the store goes in its place by date). Forgets the choice when a batch that was
    * not there before is now first. Returns whether the list changed (a batch came or went).

@@ -12,7 +12,14 @@ import { BUSY_RUNNING } from '../engine/protocol';
 import { LiveReactWidget } from './liveWidget';
 import { ShownBatch } from './shownBatch';
 import type { UpstreamCheck } from '../settings';
-import { CommandIDs, IFanoutActiveCell, IFanoutModel, IFanoutSettings, IUpstreamListing } from '../tokens';
+import {
+  CommandIDs,
+  IFanoutActiveCell,
+  IFanoutModel,
+  IFanoutSettings,
+  IModelChange,
+  IUpstreamListing
+} from '../tokens';
 
 /** The send shortcut as a person reads it on this platform. */
 export const SEND_SHORTCUT =
@@ -132,10 +139,11 @@ const MANY_STREAMING_RENDER_MS = 200;
 
 /**
  * The Responses section of the Fanout sidebar (a batch and its responses). It re-renders when
- * the model says something changed: while a batch streams at most every
+ * the model says the batch shown or the list of batches changed (not for other batches'
+ * tokens): while the batch shown streams at most every
  * {@link STREAMING_RENDER_MS} ({@link MANY_STREAMING_RENDER_MS} with many responses), and while
  * someone types only in a pause or once a second ({@link LiveReactWidget}); at once otherwise. It
- * ticks while a batch runs so that elapsed times move even while a server is slow to answer.
+ * ticks while the batch shown runs so that elapsed times move even while a server is slow to answer.
  */
 export class FanoutSidebar extends LiveReactWidget {
   constructor(options: IFanoutSidebarOptions) {
@@ -193,21 +201,29 @@ export class FanoutSidebar extends LiveReactWidget {
     return this.renderLive(() => <FanoutPanel {...this._props} />);
   }
 
-  private _onModelChanged(): void {
-    const batches = this._props.model.batches;
-    const running = batches.some(batch => batch.active);
+  private _onModelChanged(_: IFanoutModel, change: IModelChange): void {
     // A batch that came or went (Generate, a clear) shows at once, typing or not; one just
-    // generated is the one shown.
-    const reshaped = this._shown.update(batches);
+    // generated is the one shown. Another batch's change leaves what the section shows as it was.
+    const what = this._shown.change(this._props.model.batches, change.batchIds);
+    this.live.tickWhile(this._shownRunning);
+    if (what === null) {
+      return;
+    }
     if (this._reconnecting > 0 && this._countReconnecting() === 0) {
       // The last responses reattached after a reload are live again: shown now, not at the
       // end of the streaming interval (up to 200 ms later with many responses).
       this.live.renderNow();
     } else {
-      this.live.request(running && !reshaped);
+      this.live.request(what === 'shown' && this._shownRunning());
     }
-    this.live.tickWhile(() => this._props.model.batches.some(batch => batch.active));
   }
+
+  /** The batch shown is running (it ticks, and its changes are paced). */
+  private readonly _shownRunning = () => {
+    const batches = this._props.model.batches;
+    const shown = this._shown.shownIn(batches);
+    return batches.some(batch => batch.id === shown && batch.active);
+  };
 
   /** A render (the pacer says when): its pace set from the running batches' size. */
   protected paint(): void {
@@ -228,13 +244,13 @@ export class FanoutSidebar extends LiveReactWidget {
     super.paint();
   }
 
-  /** Responses of the running batches that are reconnecting (after a reload). */
+  /** Responses of the batch shown that are reconnecting (after a reload). */
   private _countReconnecting(): number {
+    const batches = this._props.model.batches;
+    const shown = this._shown.shownIn(batches);
     let reconnecting = 0;
-    for (const batch of this._props.model.batches) {
-      for (const response of batch.active ? batch.responses : []) {
-        reconnecting += response.reconnecting ? 1 : 0;
-      }
+    for (const response of batches.find(batch => batch.id === shown)?.responses ?? []) {
+      reconnecting += response.reconnecting ? 1 : 0;
     }
     return reconnecting;
   }
@@ -244,6 +260,6 @@ export class FanoutSidebar extends LiveReactWidget {
   private readonly _followUpRequests = new Signal<this, IFollowUpTarget>(this);
   /** The batch shown: the newest, or the one the user or `fanout:open` chose. */
   private readonly _shown = new ShownBatch();
-  /** Responses reconnecting (after a reload) at the last render. */
+  /** Responses of the batch shown reconnecting (after a reload) at the last render. */
   private _reconnecting = 0;
 }

@@ -16,6 +16,29 @@ describe('ShownBatch', () => {
     expect(shown.chosen).toBe('a');
   });
 
+  it('names the batch shown: the chosen one while it is there, else the newest, else none', () => {
+    const shown = new ShownBatch();
+    expect(shown.shownIn([])).toBeNull();
+    expect(shown.shownIn(list('b', 'a'))).toBe('b');
+    shown.choose('a');
+    expect(shown.shownIn(list('b', 'a'))).toBe('a');
+    expect(shown.shownIn(list('b'))).toBe('b'); // the chosen one was removed
+  });
+
+  it("reads a change: the list when a batch came or went, the batch shown, or nothing for another batch's", () => {
+    const shown = new ShownBatch();
+    expect(shown.change(list('b', 'a'), new Set(['a', 'b']))).toBe('list');
+    expect(shown.change(list('b', 'a'), new Set(['b']))).toBe('shown');
+    expect(shown.change(list('b', 'a'), new Set(['a']))).toBeNull();
+    expect(shown.change(list('b', 'a'), new Set())).toBeNull();
+    shown.choose('a');
+    expect(shown.change(list('b', 'a'), new Set(['b']))).toBeNull();
+    expect(shown.change(list('b', 'a'), new Set(['a']))).toBe('shown');
+    expect(shown.change(list('b'), new Set(['a']))).toBe('list'); // the one shown was removed
+    expect(shown.change([], new Set())).toBe('list');
+    expect(shown.change([], new Set())).toBeNull();
+  });
+
   it('shows a batch generated after the choice (put first, not there before)', () => {
     const shown = new ShownBatch();
     shown.update(list('b', 'a'));
