@@ -40,7 +40,9 @@ export async function notebookWithPrompt(page: IJupyterLabPageFixture, prompt: s
 /**
  * Run a command through the command palette, as a user would: Ctrl+Shift+C, `search` typed,
  * then the item labelled `label` (default: `search`) clicked. A key press the page missed while
- * busy is pressed again (it had left the test waiting, with no palette, until its timeout).
+ * busy is pressed again (it had left the test waiting, with no palette, until its timeout), and
+ * so is one whose palette closed before the search was typed (the palette closes when focus
+ * leaves it: a notebook just created took the focus back once, 1 run in 46).
  */
 export async function runFromPalette(page: IJupyterLabPageFixture, search: string, label = search): Promise<void> {
   const palette = page.locator('#command-palette');
@@ -49,9 +51,9 @@ export async function runFromPalette(page: IJupyterLabPageFixture, search: strin
     if (!(await input.isVisible())) {
       await page.keyboard.press('Control+Shift+C');
     }
-    await expect(input).toBeVisible({ timeout: 2000 });
+    await input.fill(search, { timeout: 2000 });
+    await expect(input).toHaveValue(search, { timeout: 1000 });
   }).toPass({ timeout: 20000 });
-  await input.fill(search, { timeout: 10000 });
   await palette.locator('.lm-CommandPalette-item', { hasText: label }).first().click({ timeout: 10000 });
 }
 
