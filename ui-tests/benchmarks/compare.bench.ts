@@ -1,0 +1,163 @@
+/**
+ * Benchmark: the compare view open while its batch streams. In Debian's Chromium against
+ * JupyterLab and the vLLM simulator (ports of playwright.bench.config.js):
+ *
+ *   cd ui-tests && FANOUT_PYTHON=$PWD/../.venv/bin/python \
+ *     npx playwright test --config playwright.bench.config.js benchmarks/compare.bench.ts
+ *
+ * Each round runs the same batch (64 responses × 4,000 tokens at 200 tokens/s, 1 token per
+ * event) four times, the order rotated: with no compare view, then with the batch's compare
+ * view opened 300 ms into it in tabs, side by side, and side by side *unpaced* (its pacing
+ * interval set to 0 from the page, so that it renders at every change of its batch, as before
+ * it was paced: what the pacing saves, in the same run). Printed per view: the main thread's
+ * long tasks (> 50 ms, `PerformanceObserver`) from the click to the batch's end (count, their
+ * total time, the longest), medians over rounds. Asserts only that the runs worked: every
+ * response complete, the view open with its columns, and showing the batch's end.
+ *
+ * What it measures: how often the compare view renders while its batch streams. It lays out
+ * the whole text of the responses shown each time (rendered markdown; side by side the first two, as it opens), so rendered at
+ * every change of the model it held the main thread in long tasks; it is paced
+ * (`COMPARE_STREAMING_RENDER_MS`, src/widgets/compare.tsx).
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { Page } from '@playwright/test';
+
+import { fmt, machineLine, median, report, resetSimulator, sleep, table } from './helpers';
+
+const N = 64;
+const TPS = 200;
+const TOKENS = 4000;
+const ROUNDS = Number(process.env.FANOUT_BENCH_ROUNDS || '3');
+const STREAM = {
+  tokens_per_second: TPS,
+  ttft_ms: 100,
+  answer_tokens: TOKENS,
+  reasoning_tokens: 0,
+  tokens_per_event: 1
+};
+const PROMPT = 'Explain attention in one paragraph, with a code example.';
+
+type View = 'none' | 'tabs' | 'side-by-side' | 'unpaced';
+const VIEWS: View[] = ['none', 'tabs', 'side-by-side', 'unpaced'];
+const LABELS: Record<View, string> = {
+  none: 'no compare view (the floor)',
+  tabs: 'compare view, tabs',
+  'side-by-side': 'compare view, side by side',
+  unpaced: 'side by side, unpaced (a render at every change)'
+};
+
+interface IRun {
+  /** Long tasks as [duration, start after the click] in ms. */
+  longTasks: number[][];
+  complete: number;
+}
+
+/** One batch with `view` open 300 ms into it; the view closed and the batch removed after. */
+async function runBatch(page: Page, view: View): Promise<IRun> {
+  await page.evaluate(
+    ({ n, prompt }) => {
+      const w = window as any;
+      w.__longTasks = [];
+      w.__t0 = performance.now();
+      w.__observer = new PerformanceObserver(list => {
+        for (const entry of list.getEntries()) {
+          w.__longTasks.push([Math.round(entry.duration), Math.round(entry.startTime - w.__t0)]);
+        }
+      });
+      w.__observer.observe({ type: 'longtask' });
+      w.__batch = w.jupyterapp.commands
+        .execute('fanout:generate', { prompt, n, maxTokens: 4000, temperature: 0.7, force: true })
+        .then((s: any) => ({ batchId: s.batchId, statuses: s.responses.map((r: any) => r.status) }));
+    },
+    { n: N, prompt: PROMPT }
+  );
+  await sleep(300);
+  const compare = page.locator('.jp-Fanout-compare-widget');
+  if (view !== 'none') {
+    await page.evaluate(async view => {
+      const app = (window as any).jupyterapp;
+      const batch = await app.commands.execute('fanout:get-batch', {});
+      const layout = view === 'tabs' ? 'tabs' : 'side-by-side';
+      await app.commands.execute('fanout:compare', { batchId: batch.batchId, layout });
+      if (view === 'unpaced') {
+        for (const widget of Array.from(app.shell.widgets('main')) as any[]) {
+          if (widget.id === `jupyterlab-fanout-compare-${batch.batchId}`) {
+            widget.content.live.interval = 0; // benchmark only: the view's LiveRender
+          }
+        }
+      }
+    }, view);
+    await expect(compare.locator('.jp-Fanout-compare-column')).toHaveCount(view === 'tabs' ? 1 : 2);
+  }
+  const done = await page.evaluate(() => (window as any).__batch);
+  await sleep(500);
+  if (view !== 'none') {
+    // It followed the batch to its end.
+    await expect(compare.locator('.jp-Fanout-compare-column .jp-Fanout-response-status').first()).toContainText(
+      'Complete'
+    );
+  }
+  const longTasks = await page.evaluate(() => {
+    const w = window as any;
+    w.__observer.disconnect();
+    return w.__longTasks as number[][];
+  });
+  await page.evaluate(batchId => {
+    const app = (window as any).jupyterapp;
+    for (const widget of Array.from(app.shell.widgets('main')) as any[]) {
+      if (widget.id === `jupyterlab-fanout-compare-${batchId}`) {
+        widget.dispose();
+      }
+    }
+    return app.commands.execute('fanout:remove-batch', { batchId });
+  }, done.batchId);
+  await sleep(1000);
+  return { longTasks, complete: done.statuses.filter((s: string) => s === 'complete').length };
+}
+
+test('the compare view open while its batch streams: long tasks', async ({ page, request }) => {
+  test.setTimeout(10 * 60 * 1000);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('fanout:set-view', { view: 'compact' }));
+  const runs: Record<View, IRun[]> = { none: [], tabs: [], 'side-by-side': [], unpaced: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const view of [...VIEWS.slice(round % VIEWS.length), ...VIEWS.slice(0, round % VIEWS.length)]) {
+      await resetSimulator(request, STREAM);
+      const run = await runBatch(page, view);
+      expect(run.complete).toBe(N);
+      runs[view].push(run);
+    }
+  }
+  const perRound = (view: View, of: (run: IRun) => number) => {
+    const values = runs[view].map(of);
+    return `${fmt(median(values), 0)} (${values.map(v => fmt(v, 0)).join(', ')})`;
+  };
+  const rows = VIEWS.map(view => [
+    LABELS[view],
+    perRound(view, run => run.longTasks.length),
+    `${perRound(view, run => run.longTasks.reduce((sum, [ms]) => sum + ms, 0))} ms`,
+    `${perRound(view, run => Math.max(0, ...run.longTasks.map(([ms]) => ms)))} ms`
+  ]);
+  const starts = VIEWS.flatMap(view =>
+    runs[view].map(
+      (run, i) =>
+        `- ${LABELS[view]}, round ${i + 1}: ${run.longTasks.length ? run.longTasks.map(([ms, at]) => `${ms} @ ${at}`).join(', ') : 'none'}`
+    )
+  );
+  report(
+    'compare',
+    [
+      '# The compare view open while its batch streams',
+      '',
+      machineLine(),
+      '',
+      `${N} responses, simulator ${TPS} tokens/s per stream, 1 token per event, ${TOKENS.toLocaleString('en')} answer tokens (20 s); window 1400 × 900. The batch's compare view opened 300 ms into it (\`fanout:compare\`, tabs or side by side; *unpaced*: side by side with its pacing interval set to 0, a render at every change of its batch, as before it was paced) or not at all. ${ROUNDS} rounds, the order rotated; medians over rounds, each round's figure in brackets.`,
+      '',
+      table(['view', 'long tasks > 50 ms', 'their total time', 'longest'], rows),
+      '',
+      'Long tasks, each as duration @ ms after the click (the batch streams from about 100 ms to 20,100 ms; the view opens at about 300 ms):',
+      '',
+      ...starts
+    ].join('\n')
+  );
+});
