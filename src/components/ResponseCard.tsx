@@ -1,4 +1,4 @@
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { isFinal } from '../core';
@@ -200,11 +200,18 @@ function WholeText(props: { text: string }): JSX.Element {
   );
 }
 
+/** A card as laid out: its response's properties, the ref that watches it, whether it is in view. */
+interface ICardViewProps extends IResponseCardProps {
+  sectionRef: (element: HTMLElement | null) => void;
+  /** In view (or near it): it shows its response's newest state (`data-in-view`). */
+  inView?: boolean;
+}
+
 /**
  * Cards re-render only when what they show changed: an ended response's snapshot is the same
  * object from one render to the next, so ended cards cost nothing while others stream.
  */
-function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolean {
+function sameCard(before: ICardViewProps, after: ICardViewProps): boolean {
   return (
     before.snapshot === after.snapshot &&
     before.index === after.index &&
@@ -220,6 +227,7 @@ function sameCard(before: IResponseCardProps, after: IResponseCardProps): boolea
     // A silent stream's counter moves once a second.
     Math.floor((before.silentMs ?? -1000) / 1000) === Math.floor((after.silentMs ?? -1000) / 1000) &&
     before.errorSummarised === after.errorSummarised &&
+    before.inView === after.inView &&
     before.winner === after.winner &&
     before.fused === after.fused &&
     (before.rating ?? null) === (after.rating ?? null) &&
@@ -299,21 +307,10 @@ export function AttemptSwitch(props: {
  * re-render every time, and what the page holds for the others is at most a second old.
  */
 export function ResponseCard(props: IResponseCardProps): JSX.Element {
-  const node = useRef<HTMLElement>(null);
-  const [inView, setInView] = useState(props.eager ?? true);
+  const [inView, node] = useInView(props.eager ?? true);
   const everInView = useRef(inView);
   everInView.current ||= inView;
   const shown = useRef<IShown>();
-  useEffect(() => {
-    if (!node.current || typeof IntersectionObserver === 'undefined') {
-      return;
-    }
-    const observer = new IntersectionObserver(entries => setInView(entries[entries.length - 1].isIntersecting), {
-      rootMargin: '200px'
-    });
-    observer.observe(node.current);
-    return () => observer.disconnect();
-  }, []);
   shown.current = nextShown(shown.current, inView, props.snapshot, props.reconnecting === true, performance.now());
   if (!everInView.current) {
     const status = props.snapshot.status;
@@ -328,10 +325,34 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
       />
     );
   }
-  return <CardView {...props} snapshot={shown.current.snapshot} sectionRef={node} />;
+  return <CardView {...props} snapshot={shown.current.snapshot} sectionRef={node} inView={inView} />;
 }
 
-function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObject<HTMLElement> }): JSX.Element {
+/**
+ * Whether an element is in view (or within 200 px of the window), and the ref that says which
+ * element: whatever element it is attached to now is the one watched. (A card starts as a
+ * placeholder and becomes its full form, another element: an observer kept on the placeholder
+ * saw it leave the page and held the card as out of view for good, a second behind while on
+ * screen.)
+ */
+function useInView(initial: boolean): [boolean, (element: HTMLElement | null) => void] {
+  const [inView, setInView] = useState(initial);
+  const observer = useRef<IntersectionObserver | null>(null);
+  const watch = useCallback((element: HTMLElement | null) => {
+    observer.current?.disconnect();
+    if (element === null || typeof IntersectionObserver === 'undefined') {
+      return;
+    }
+    observer.current ??= new IntersectionObserver(entries => setInView(entries[entries.length - 1].isIntersecting), {
+      rootMargin: '200px'
+    });
+    observer.current.observe(element);
+  }, []);
+  useEffect(() => () => observer.current?.disconnect(), []);
+  return [inView, watch];
+}
+
+function ResponseCardView(props: ICardViewProps): JSX.Element {
   const { snapshot, trans, maxTokens, index } = props;
   // The response runs (Stop) / the shown attempt's text still streams (its newest lines).
   const running = props.running ?? !isFinal(snapshot.status);
@@ -358,6 +379,7 @@ function ResponseCardView(props: IResponseCardProps & { sectionRef: React.RefObj
       data-status={snapshot.status}
       data-state={state}
       data-silent={silent !== null ? '' : undefined}
+      data-in-view={props.inView ? '' : undefined}
       data-running={running ? '' : undefined}
       data-reconnecting={props.reconnecting ? '' : undefined}
       data-attempt={attempts > 1 ? `${props.attemptPosition ?? attempts}/${attempts}` : undefined}

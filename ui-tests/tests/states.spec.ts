@@ -186,6 +186,45 @@ test.describe('States that read right', () => {
     });
   });
 
+  test('a card filled in when scrolled into view follows its response live, as the first cards do', async ({
+    page,
+    request
+  }) => {
+    // Cards after the eighth start as empty boxes and fill in when scrolled into view. One
+    // filled in that way counted as out of view for good (its watcher stayed on the empty box,
+    // which had left the page): on screen, it showed its response up to a second late.
+    await resetSimulator(request, {
+      tokens_per_second: 200,
+      ttft_ms: 20,
+      reasoning_tokens: 0,
+      answer_tokens: 40,
+      faults: [{ kind: 'stall', after_tokens: 12 }]
+    });
+    await page.evaluate(() => {
+      void (window as any).jupyterapp.commands.execute('fanout:generate', { prompt: 'Twenty on a board.', n: 20 });
+    });
+    await execute(page, 'fanout:open-board', {});
+    const board = page.locator('.jp-Fanout-board-widget');
+    const card = (index: number) => board.locator(`.jp-Fanout-response[data-response-index="${index}"]`);
+    await expect(board.locator('.jp-Fanout-response')).toHaveCount(20);
+    await expect(card(1)).toHaveAttribute('data-in-view', '');
+    await expect(card(16)).toHaveClass(/jp-Fanout-response-placeholder/);
+    await expect(card(16)).not.toHaveAttribute('data-in-view', '');
+
+    await card(16).scrollIntoViewIfNeeded();
+    await expect(card(16).locator('.jp-Fanout-response-counts')).toContainText('12 / ');
+    await expect(card(16)).toHaveAttribute('data-in-view', '');
+    // Still in view a second later (the old watcher said otherwise at once), and out of view
+    // once scrolled away.
+    await page.waitForTimeout(1000);
+    await expect(card(16)).toHaveAttribute('data-in-view', '');
+    await card(1).scrollIntoViewIfNeeded();
+    await expect(card(16)).not.toHaveAttribute('data-in-view', '');
+    await expect(card(1)).toHaveAttribute('data-in-view', '');
+    await execute(page, 'fanout:stop', {});
+    await expect(board.locator('.jp-Fanout-response[data-status="stopped"]')).toHaveCount(20);
+  });
+
   test("before sending, a prompt over the model's context and max tokens over the limit are warned about", async ({
     page,
     request
