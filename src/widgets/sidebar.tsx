@@ -151,10 +151,7 @@ export class FanoutSidebar extends LiveReactWidget {
     this._props = {
       ...sidebarPanelProps(options),
       chosen: () => this._shown.chosen,
-      onChoose: batchId => {
-        this._shown.choose(batchId);
-        this.live.renderNow();
-      },
+      onChoose: batchId => this.showBatch(batchId),
       editRequests: this._editRequests,
       followUpRequests: this._followUpRequests
     };
@@ -191,6 +188,8 @@ export class FanoutSidebar extends LiveReactWidget {
   showBatch(batchId: string): void {
     this._shown.choose(batchId);
     this.live.renderNow();
+    // A running batch chosen ticks even while nothing arrives (its server slow to answer).
+    this.live.tickWhile(this._shownRunning);
   }
 
   private _onContextChanged(): void {
