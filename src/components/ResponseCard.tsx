@@ -329,11 +329,12 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
 }
 
 /**
- * Whether an element is in view (or within 200 px of the window), and the ref that says which
- * element: whatever element it is attached to now is the one watched. (A card starts as a
- * placeholder and becomes its full form, another element: an observer kept on the placeholder
- * saw it leave the page and held the card as out of view for good, a second behind while on
- * screen.)
+ * Whether an element is in view, or within 200 px of it in what it scrolls in (the board, the
+ * sidebar), and the ref that says which element: whatever element it is attached to now is the
+ * one watched. (A card starts as a placeholder and becomes its full form, another element: an
+ * observer kept on the placeholder saw it leave the page and held the card as out of view for
+ * good, a second behind while on screen. Watched against the window, the 200 px did not apply
+ * inside a scrolled list: a card filled in only once on screen.)
  */
 function useInView(initial: boolean): [boolean, (element: HTMLElement | null) => void] {
   const [inView, setInView] = useState(initial);
@@ -343,13 +344,28 @@ function useInView(initial: boolean): [boolean, (element: HTMLElement | null) =>
     if (element === null || typeof IntersectionObserver === 'undefined') {
       return;
     }
-    observer.current ??= new IntersectionObserver(entries => setInView(entries[entries.length - 1].isIntersecting), {
-      rootMargin: '200px'
-    });
+    const root = scrollRoot(element);
+    if (observer.current?.root !== root) {
+      observer.current = new IntersectionObserver(entries => setInView(entries[entries.length - 1].isIntersecting), {
+        root,
+        rootMargin: '200px'
+      });
+    }
     observer.current.observe(element);
   }, []);
   useEffect(() => () => observer.current?.disconnect(), []);
   return [inView, watch];
+}
+
+/** The nearest ancestor of `element` that scrolls, or null (the window). */
+function scrollRoot(element: HTMLElement): HTMLElement | null {
+  for (let node = element.parentElement; node !== null; node = node.parentElement) {
+    const { overflowY } = getComputedStyle(node);
+    if (overflowY === 'auto' || overflowY === 'scroll') {
+      return node;
+    }
+  }
+  return null;
 }
 
 function ResponseCardView(props: ICardViewProps): JSX.Element {
