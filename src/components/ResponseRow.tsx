@@ -242,10 +242,10 @@ export function nextRow(key: string, from: number, count: number): number | null
 }
 
 /**
- * {@link SeenRows} for the list `list`, told which rows are in view (or within 200 px of it)
- * by an `IntersectionObserver`. (Not by the rows' `content-visibility` state: the browser
- * renders 62 of 64 rows as near enough, and the rows that re-render at each update went from
- * 25 to 62.)
+ * {@link SeenRows} for the list `list`, told which rows are on screen by an
+ * `IntersectionObserver` (against the window: rows scrolled out of the sidebar's list are not
+ * on screen; one scrolled back catches up at the sidebar's next render). Not by the rows' `content-visibility` state: the browser renders 62 of 64
+ * rows as near enough, and the rows that re-render at each update went from 25 to 62.
  */
 function useSeen(list: React.RefObject<HTMLDivElement>): SeenRows {
   const seen = useRef<SeenRows | null>(null);
@@ -255,17 +255,14 @@ function useSeen(list: React.RefObject<HTMLDivElement>): SeenRows {
     if (!root || typeof IntersectionObserver === 'undefined') {
       return;
     }
-    const observer = new IntersectionObserver(
-      entries => {
-        for (const entry of entries) {
-          const id = (entry.target as HTMLElement).dataset.responseId;
-          if (id !== undefined) {
-            seen.current!.setInView(id, entry.isIntersecting);
-          }
+    const observer = new IntersectionObserver(entries => {
+      for (const entry of entries) {
+        const id = (entry.target as HTMLElement).dataset.responseId;
+        if (id !== undefined) {
+          seen.current!.setInView(id, entry.isIntersecting);
         }
-      },
-      { rootMargin: '200px' }
-    );
+      }
+    });
     const observeRows = () => {
       observer.disconnect();
       root.querySelectorAll(':scope > .jp-Fanout-row').forEach(row => observer.observe(row));
