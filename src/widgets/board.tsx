@@ -1,10 +1,9 @@
 /**
  * The board: one batch as a grid of live cards in the main area, to read many responses at
- * once. It follows its batch live ({@link LiveReactWidget}: at most every
- * {@link BOARD_RENDER_MS} while the batch streams, at once after, and every half second
- * while it runs and nothing arrives, so that elapsed times and
- * silences move; other batches' changes do not render it) and closes itself when the batch
- * leaves the page.
+ * once. It follows its batch live ({@link LiveReactWidget}): at most every
+ * {@link BOARD_RENDER_MS} while the batch streams, at once after, and every half second while
+ * it runs and nothing arrives, so that elapsed times and silences move; other batches' changes
+ * do not render it. It closes itself when the batch leaves the page.
  */
 import React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
