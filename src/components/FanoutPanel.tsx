@@ -10,6 +10,7 @@ import type {
   ResponseViewMode
 } from '../tokens';
 import type { IFollowUpTarget } from '../commands/followup';
+import { batchViewActions } from './batchActions';
 import { BatchView } from './BatchView';
 import { GenerateControls, IGenerateControlsHandle } from './GenerateControls';
 
@@ -275,34 +276,12 @@ export function FanoutPanel(props: IFanoutPanelProps): JSX.Element {
           model={model}
           batchId={batchId}
           trans={trans}
-          onStop={responseId => props.onStop(batchId, responseId)}
-          onRegenerate={responseId => props.onRegenerate(batchId, responseId)}
-          onFillGaps={() => props.onFillGaps(batchId)}
-          onCompare={() => props.onCompare(batchId)}
-          onInsert={(responseId, attempt) => props.onInsert(batchId, responseId, attempt)}
-          onShowAttempt={(responseId, attempt) => props.onShowAttempt(batchId, responseId, attempt)}
-          onPick={props.onPick ? (responseId, attempt) => props.onPick!(batchId, responseId, attempt) : undefined}
-          onRate={
-            props.onRate
-              ? (responseId, attempt, rating) => props.onRate!(batchId, responseId, attempt, rating)
-              : undefined
-          }
-          onContinue={
-            props.onContinue ? (responseId, attempt) => props.onContinue!(batchId, responseId, attempt) : undefined
-          }
-          stallMs={props.stallMs?.() ?? 0}
+          {...batchViewActions(props, batchId)}
           view={props.view?.() ?? 'cards'}
           onView={props.onView}
           onBoard={props.onBoard ? () => props.onBoard!(batchId) : undefined}
           onJudge={props.onJudge ? () => props.onJudge!(batchId) : undefined}
-          onFuse={props.onFuse ? () => props.onFuse!(batchId) : undefined}
           onEditPrompt={props.onEditPrompt ? () => props.onEditPrompt!(batchId) : undefined}
-          onFollowUp={
-            props.onFollowUpMode
-              ? (responseId, attempt) => props.onFollowUpMode!(batchId, responseId, attempt)
-              : undefined
-          }
-          onOpenBatch={props.onOpenBatch}
         />
       ) : (
         <p className="jp-Fanout-empty">

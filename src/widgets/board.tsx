@@ -12,29 +12,11 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { BatchView } from '../components/BatchView';
 import { fanoutIcon } from '../icons';
 import type { IFanoutModel, IModelChange } from '../tokens';
-import type { IFanoutPanelProps } from '../components/FanoutPanel';
+import { BatchActions, batchViewActions } from '../components/batchActions';
 import { LiveReactWidget } from './liveWidget';
 
 /** Least time between two renders of a board while its batch streams. */
 export const BOARD_RENDER_MS = 250;
-
-/** What a board's buttons do: the sidebar's actions (each one of the extension's commands). */
-export type BoardActions = Pick<
-  IFanoutPanelProps,
-  | 'onStop'
-  | 'onRegenerate'
-  | 'onFillGaps'
-  | 'onCompare'
-  | 'onInsert'
-  | 'onShowAttempt'
-  | 'onContinue'
-  | 'stallMs'
-  | 'onPick'
-  | 'onRate'
-  | 'onFollowUpMode'
-  | 'onOpenBatch'
-  | 'onFuse'
->;
 
 /** The content of a board: a batch's header and its cards in a grid. */
 export class BoardContent extends LiveReactWidget {
@@ -43,7 +25,8 @@ export class BoardContent extends LiveReactWidget {
       model: IFanoutModel;
       batchId: string;
       trans: TranslationBundle;
-      actions: BoardActions;
+      /** What its buttons do: the sidebar's actions on a batch. */
+      actions: BatchActions;
       /** The batch left the page: the board should close. */
       onGone: () => void;
     }
@@ -70,35 +53,7 @@ export class BoardContent extends LiveReactWidget {
   protected render(): JSX.Element {
     const { model, batchId, trans, actions } = this._options;
     return this.renderLive(() => (
-      <BatchView
-        model={model}
-        batchId={batchId}
-        trans={trans}
-        view="cards"
-        onStop={responseId => actions.onStop(batchId, responseId)}
-        onRegenerate={responseId => actions.onRegenerate(batchId, responseId)}
-        onFillGaps={() => actions.onFillGaps(batchId)}
-        onCompare={() => actions.onCompare(batchId)}
-        onInsert={(responseId, attempt) => actions.onInsert(batchId, responseId, attempt)}
-        onShowAttempt={(responseId, attempt) => actions.onShowAttempt(batchId, responseId, attempt)}
-        onContinue={
-          actions.onContinue ? (responseId, attempt) => actions.onContinue!(batchId, responseId, attempt) : undefined
-        }
-        stallMs={actions.stallMs?.() ?? 0}
-        onPick={actions.onPick ? (responseId, attempt) => actions.onPick!(batchId, responseId, attempt) : undefined}
-        onRate={
-          actions.onRate
-            ? (responseId, attempt, rating) => actions.onRate!(batchId, responseId, attempt, rating)
-            : undefined
-        }
-        onFollowUp={
-          actions.onFollowUpMode
-            ? (responseId, attempt) => actions.onFollowUpMode!(batchId, responseId, attempt)
-            : undefined
-        }
-        onOpenBatch={actions.onOpenBatch}
-        onFuse={actions.onFuse ? () => actions.onFuse!(batchId) : undefined}
-      />
+      <BatchView model={model} batchId={batchId} trans={trans} view="cards" {...batchViewActions(actions, batchId)} />
     ));
   }
 
@@ -126,7 +81,7 @@ export function boardWidget(
   model: IFanoutModel,
   batchId: string,
   trans: TranslationBundle,
-  actions: BoardActions
+  actions: BatchActions
 ): MainAreaWidget<BoardContent> {
   let widget: MainAreaWidget<BoardContent> | null = null;
   const content = new BoardContent({

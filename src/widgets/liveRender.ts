@@ -51,26 +51,16 @@ export class LiveRender {
 
   /** Render for a change: a streaming one when the pacer says, any other now; a hidden view when shown. */
   request(streaming: boolean): void {
-    if (this._disposed) {
-      return;
+    if (this._onScreen()) {
+      this._pacer.request(streaming);
     }
-    if (!this._options.isVisible()) {
-      this._stale = true;
-      return;
-    }
-    this._pacer.request(streaming);
   }
 
   /** Render now (a choice the user made): a hidden view when shown. */
   renderNow(): void {
-    if (this._disposed) {
-      return;
+    if (this._onScreen()) {
+      this._pacer.renderNow();
     }
-    if (!this._options.isVisible()) {
-      this._stale = true;
-      return;
-    }
-    this._pacer.renderNow();
   }
 
   /** The view was shown: it renders now if it missed a change. */
@@ -116,6 +106,18 @@ export class LiveRender {
     this._disposed = true;
     this._pacer.dispose();
     this._stopTicking();
+  }
+
+  /** The view can render now: not disposed, and on screen (else it is stale). */
+  private _onScreen(): boolean {
+    if (this._disposed) {
+      return false;
+    }
+    if (!this._options.isVisible()) {
+      this._stale = true;
+      return false;
+    }
+    return true;
   }
 
   private _paint(): void {

@@ -24,13 +24,12 @@ export class ShownBatch {
       return 'list';
     }
     const shown = this.shownIn(batches);
-    return shown !== null && changed.has(shown) ? 'shown' : null;
+    return shown !== undefined && changed.has(shown.id) ? 'shown' : null;
   }
 
-  /** The id of the batch shown among `batches` (newest first): the chosen one while it is there, else the newest. */
-  shownIn(batches: ReadonlyArray<{ readonly id: string }>): string | null {
-    const chosen = this._chosen === null ? undefined : batches.find(batch => batch.id === this._chosen);
-    return chosen?.id ?? (batches.length > 0 ? batches[0].id : null);
+  /** The batch shown among `batches` (newest first): the chosen one while it is there, else the newest. */
+  shownIn<T extends { readonly id: string }>(batches: ReadonlyArray<T>): T | undefined {
+    return (this._chosen === null ? undefined : batches.find(batch => batch.id === this._chosen)) ?? batches[0];
   }
 
   /**

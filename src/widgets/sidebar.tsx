@@ -218,11 +218,7 @@ export class FanoutSidebar extends LiveReactWidget {
   }
 
   /** The batch shown is running (it ticks, and its changes are paced). */
-  private readonly _shownRunning = () => {
-    const batches = this._props.model.batches;
-    const shown = this._shown.shownIn(batches);
-    return batches.some(batch => batch.id === shown && batch.active);
-  };
+  private readonly _shownRunning = () => this._shown.shownIn(this._props.model.batches)?.active === true;
 
   /** A render (the pacer says when): its pace set from the running batches' size. */
   protected paint(): void {
@@ -245,10 +241,8 @@ export class FanoutSidebar extends LiveReactWidget {
 
   /** Responses of the batch shown that are reconnecting (after a reload). */
   private _countReconnecting(): number {
-    const batches = this._props.model.batches;
-    const shown = this._shown.shownIn(batches);
     let reconnecting = 0;
-    for (const response of batches.find(batch => batch.id === shown)?.responses ?? []) {
+    for (const response of this._shown.shownIn(this._props.model.batches)?.responses ?? []) {
       reconnecting += response.reconnecting ? 1 : 0;
     }
     return reconnecting;

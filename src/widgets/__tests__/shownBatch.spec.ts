@@ -18,11 +18,11 @@ describe('ShownBatch', () => {
 
   it('names the batch shown: the chosen one while it is there, else the newest, else none', () => {
     const shown = new ShownBatch();
-    expect(shown.shownIn([])).toBeNull();
-    expect(shown.shownIn(list('b', 'a'))).toBe('b');
+    expect(shown.shownIn([])).toBeUndefined();
+    expect(shown.shownIn(list('b', 'a'))?.id).toBe('b');
     shown.choose('a');
-    expect(shown.shownIn(list('b', 'a'))).toBe('a');
-    expect(shown.shownIn(list('b'))).toBe('b'); // the chosen one was removed
+    expect(shown.shownIn(list('b', 'a'))?.id).toBe('a');
+    expect(shown.shownIn(list('b'))?.id).toBe('b'); // the chosen one was removed
   });
 
   it("reads a change: the list when a batch came or went, the batch shown, or nothing for another batch's", () => {
