@@ -1,17 +1,7 @@
 import { RUNNING_TICK_MS } from '../../components/freshness';
 import { LiveRender } from '../liveRender';
 import { TYPING_STALE_MS } from '../renderPacer';
-
-/** Jest's fake timers (they fake `performance.now()` too), read as times from 10,000 ms. */
-class Clock {
-  private readonly _origin = performance.now() - 10_000;
-  get time(): number {
-    return performance.now() - this._origin;
-  }
-  advance(to: number): void {
-    jest.advanceTimersByTime(to - this.time);
-  }
-}
+import { Clock } from './fakeClock';
 
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());

@@ -1,21 +1,5 @@
 import { isTypingKey, RenderPacer, TYPING_QUIET_MS, TYPING_STALE_MS } from '../renderPacer';
-
-/**
- * Jest's fake timers (they fake `performance.now()` too), read as times from 10,000 ms: a timer
- * fires at its own time as the clock passes it.
- */
-class Clock {
-  private readonly _origin = performance.now() - 10_000;
-  get time(): number {
-    return performance.now() - this._origin;
-  }
-  get waiting(): number {
-    return jest.getTimerCount();
-  }
-  advance(to: number): void {
-    jest.advanceTimersByTime(to - this.time);
-  }
-}
+import { Clock } from './fakeClock';
 
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());
