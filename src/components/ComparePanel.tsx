@@ -3,6 +3,7 @@ import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
+import { isFinal } from '../core';
 import { isParseFailure, parseOne } from '../parse';
 import type { IBatchView, IResponseView } from '../tokens';
 import type { InsertMode } from '../notebook/insert';
@@ -45,6 +46,11 @@ export interface IComparePanelProps {
   toolbarExtra?: React.ReactNode;
   /** Say "hidden until you vote" instead of each response's model (a blind vote is open). */
   hideModels?: boolean;
+  /**
+   * Render a streaming response's markdown block by block, only what changed (default); false:
+   * the whole text at each render (what a benchmark compares against).
+   */
+  streamingBlocks?: boolean;
 }
 
 const CELL = 'cell';
@@ -167,6 +173,7 @@ function ResponseColumn(props: {
   actions: ICompareActions;
   languages?: IEditorLanguageRegistry | null;
   hideModels?: boolean;
+  streamingBlocks?: boolean;
 }): JSX.Element {
   const { response, view, trans, actions } = props;
   // The attempt the sidebar's card shows (see `AttemptSwitch`).
@@ -253,7 +260,13 @@ function ResponseColumn(props: {
       </div>
       <ResponseDetails snapshot={snapshot} trans={trans} />
       {view === 'rendered' && (
-        <RenderedMarkdown rendermime={props.rendermime} source={snapshot.content} trans={trans} onCopy={actions.copy} />
+        <RenderedMarkdown
+          rendermime={props.rendermime}
+          source={snapshot.content}
+          trans={trans}
+          onCopy={actions.copy}
+          streaming={props.streamingBlocks !== false && !isFinal(snapshot.status)}
+        />
       )}
       {view === 'parsed' && <ParsedView {...props} />}
       {view === 'raw' && <pre className="jp-Fanout-response-text">{snapshot.content}</pre>}
@@ -360,6 +373,7 @@ export function ComparePanel(props: IComparePanelProps): JSX.Element {
         {columns.map(response => (
           <ResponseColumn
             hideModels={props.hideModels}
+            streamingBlocks={props.streamingBlocks}
             key={response.id}
             response={response}
             structured={batch.options.structured}

@@ -1,9 +1,11 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
+import type { IRenderMime } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
+import { markdownBlocks } from '../render/blocks';
 import { BLOCKED_ATTRIBUTE, blockedUrl, hostOf, RemoteBlockingSanitizer, restoreElement } from '../render/remote';
 
 const PLACEHOLDER = 'jp-Fanout-remote-placeholder';
@@ -83,11 +85,147 @@ function addCopyButtons(root: HTMLElement, trans: TranslationBundle, onCopy: (te
   }
 }
 
+/** One block of the text as rendered: its source and rendermime's renderer (whose node is in the view). */
+interface IRenderedBlock {
+  source: string;
+  renderer: IRenderMime.IRenderer;
+  /** Hosts whose resources it blocked. */
+  hosts: string[];
+}
+
+/**
+ * The rendered text in `host`, as blocks ({@link markdownBlocks} while it streams, else one):
+ * a block whose source did not change keeps its DOM, so a streaming response costs the
+ * render of its last block, not of the whole text. Renders run one after another; what was
+ * asked for while one ran is rendered next (the newest only), and the blocks change in the
+ * page together, once all of them are rendered.
+ */
+class BlockView {
+  constructor(
+    private readonly _host: HTMLElement,
+    private readonly _rendermime: IRenderMimeRegistry,
+    private readonly _decorate: (node: HTMLElement) => string[],
+    private readonly _onHosts: (hosts: string[]) => void,
+    private readonly _onError: (reason: unknown) => void
+  ) {}
+
+  /** Show `blocks` (the text cut into blocks; their order is the text's). */
+  show(blocks: string[]): void {
+    this._next = blocks;
+    if (!this._running) {
+      this._running = true;
+      this._run()
+        .catch(this._onError)
+        .finally(() => (this._running = false));
+    }
+  }
+
+  /** Forget every renderer; the nodes stay in the host for whatever replaces this view. */
+  dispose(): void {
+    this._disposed = true;
+    for (const block of this._blocks) {
+      disposeRenderer(block.renderer);
+    }
+    this._blocks = [];
+  }
+
+  private async _run(): Promise<void> {
+    while (this._next !== null && !this._disposed) {
+      const blocks = this._next;
+      this._next = null;
+      await this._apply(blocks);
+    }
+  }
+
+  private async _apply(sources: string[]): Promise<void> {
+    const rendered = await Promise.all(
+      sources.map((source, i) => (this._blocks[i]?.source === source ? null : this._render(source)))
+    );
+    if (this._disposed) {
+      rendered.forEach(block => block && disposeRenderer(block.renderer));
+      return;
+    }
+    const first = !this._shown;
+    this._shown = true;
+    const next = sources.map((_, i) => rendered[i] ?? this._blocks[i]);
+    if (first) {
+      // Whatever the host held (a view for other settings) gives way at once.
+      this._host.replaceChildren(...next.map(block => block.renderer.node));
+    } else {
+      next.forEach((block, i) => {
+        const old = this._blocks[i];
+        if (old === undefined) {
+          this._host.append(block.renderer.node);
+        } else if (old !== block) {
+          old.renderer.node.replaceWith(block.renderer.node);
+          disposeRenderer(old.renderer);
+        }
+      });
+      for (const old of this._blocks.slice(next.length)) {
+        old.renderer.node.remove();
+        disposeRenderer(old.renderer);
+      }
+    }
+    this._blocks = next;
+    for (const block of rendered) {
+      if (block) {
+        // What attaching does to a notebook's output: rendermime's renderer typesets its math
+        // (the registry's latexTypesetter, MathJax by default) and hardens its links when it
+        // is told it was attached, and only then. It runs on the sanitized DOM. (Not
+        // Widget.attach: React may remove the host first, and Widget.detach would throw.)
+        MessageLoop.sendMessage(block.renderer, Widget.Msg.AfterAttach);
+      }
+    }
+    const hosts: string[] = [];
+    for (const host of next.flatMap(block => block.hosts)) {
+      if (!hosts.includes(host)) {
+        hosts.push(host);
+      }
+    }
+    this._onHosts(hosts);
+  }
+
+  /** One block rendered (untrusted, so sanitized); one that fails says so in its place. */
+  private async _render(source: string): Promise<IRenderedBlock> {
+    const renderer = this._rendermime.createRenderer('text/markdown');
+    const model = new MimeModel({ data: { 'text/markdown': source }, trusted: false });
+    try {
+      await renderer.renderModel(model);
+      return { source, renderer, hosts: this._decorate(renderer.node) };
+    } catch (reason) {
+      renderer.node.textContent = `Could not render this part of the response: ${reason}`;
+      renderer.node.classList.add('jp-Fanout-render-error');
+      return { source, renderer, hosts: [] };
+    }
+  }
+
+  private _blocks: IRenderedBlock[] = [];
+  private _next: string[] | null = null;
+  private _running = false;
+  private _shown = false;
+  private _disposed = false;
+}
+
+/** Dispose a renderer that {@link BlockView} may have told it was attached (its node may be gone already). */
+function disposeRenderer(renderer: IRenderMime.IRenderer): void {
+  if (renderer.isAttached) {
+    // The pair of the AfterAttach (it set the attached flag): dispose must not detach a node
+    // React or the view removed already.
+    MessageLoop.sendMessage(renderer, Widget.Msg.BeforeDetach);
+    MessageLoop.sendMessage(renderer, Widget.Msg.AfterDetach);
+  }
+  renderer.dispose();
+}
+
 /**
  * Markdown rendered by JupyterLab's rendermime, untrusted, so always sanitized. The registry
  * given here must be the extension's clone whose sanitizer refuses the command linker and
  * blocks remote resources (`RemoteBlockingSanitizer`); until the user clicks "Load remote
  * content", this view loads nothing from another origin.
+ *
+ * While the response streams (`streaming`), the text is rendered as blocks and only the ones
+ * that changed are rendered again (in practice the last); once it has ended, it is rendered
+ * whole, as a notebook's markdown cell would be.
  */
 export function RenderedMarkdown(props: {
   rendermime: IRenderMimeRegistry;
@@ -95,9 +233,11 @@ export function RenderedMarkdown(props: {
   trans: TranslationBundle;
   /** Given: each code block gets a Copy button that calls it with the block's text. */
   onCopy?: (text: string) => void;
+  /** The response is still streaming: render it block by block. */
+  streaming?: boolean;
 }): JSX.Element {
   const host = useRef<HTMLDivElement>(null);
-  const { source, trans, onCopy } = props;
+  const { source, trans, onCopy, streaming } = props;
   const [allowRemote, setAllowRemote] = useState(false);
   const [blockedHosts, setBlockedHosts] = useState<string[]>([]);
   const rendermime = useMemo(() => {
@@ -106,43 +246,35 @@ export function RenderedMarkdown(props: {
       ? props.rendermime.clone({ sanitizer: sanitizer.inner })
       : props.rendermime;
   }, [props.rendermime, allowRemote]);
+  // The view reads the newest labels and copy action when it renders a block.
+  const decoration = useRef({ trans, onCopy });
+  decoration.current = { trans, onCopy };
+  const [view, setView] = useState<BlockView | null>(null);
   useEffect(() => {
-    const renderer = rendermime.createRenderer('text/markdown');
-    const model = new MimeModel({ data: { 'text/markdown': source }, trusted: false });
-    let current = true;
-    renderer
-      .renderModel(model)
-      .then(() => {
-        if (current && host.current) {
-          const hosts = addPlaceholders(renderer.node, trans);
-          if (onCopy) {
-            addCopyButtons(renderer.node, trans, onCopy);
-          }
-          setBlockedHosts(previous => (previous.join(' ') === hosts.join(' ') ? previous : hosts));
-          host.current.replaceChildren(renderer.node);
-          // What attaching does to a notebook's output: rendermime's renderer typesets its math
-          // (the registry's latexTypesetter, MathJax by default) and hardens its links when it is
-          // told it was attached, and only then. It runs on the sanitized DOM. (Not Widget.attach:
-          // React may remove the host before this effect's cleanup, and Widget.detach would throw.)
-          MessageLoop.sendMessage(renderer, Widget.Msg.AfterAttach);
+    const made = new BlockView(
+      host.current!,
+      rendermime,
+      node => {
+        const { trans, onCopy } = decoration.current;
+        const hosts = addPlaceholders(node, trans);
+        if (onCopy) {
+          addCopyButtons(node, trans, onCopy);
         }
-      })
-      .catch(reason => {
-        if (current && host.current) {
+        return hosts;
+      },
+      hosts => setBlockedHosts(previous => (previous.join(' ') === hosts.join(' ') ? previous : hosts)),
+      reason => {
+        if (host.current) {
           host.current.textContent = `Could not render this response: ${reason}`;
         }
-      });
-    return () => {
-      current = false;
-      if (renderer.isAttached) {
-        // The pair of the AfterAttach above (it set the attached flag): dispose must not detach
-        // a node React may have removed already.
-        MessageLoop.sendMessage(renderer, Widget.Msg.BeforeDetach);
-        MessageLoop.sendMessage(renderer, Widget.Msg.AfterDetach);
       }
-      renderer.dispose();
-    };
-  }, [rendermime, source, trans, onCopy]);
+    );
+    setView(made);
+    return () => made.dispose();
+  }, [rendermime]);
+  useEffect(() => {
+    view?.show(streaming ? markdownBlocks(source) : [source]);
+  }, [view, source, streaming]);
   return (
     <div className="jp-Fanout-rendered">
       {blockedHosts.length > 0 && !allowRemote && (

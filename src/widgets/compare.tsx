@@ -13,11 +13,12 @@ import type { IFanoutModel, IModelChange } from '../tokens';
 import { LiveReactWidget } from './liveWidget';
 
 /**
- * Least time between two renders of a compare view while its batch streams. Each render lays
- * out the whole text of the responses shown (rendered markdown; side by side two by default, up to four), so
- * its cost grows with the text: rendered at every change of the model (five a second with many
- * responses), a view of 64 × 4,000 tokens side by side held the main thread in 35 tasks over
- * 50 ms (up to 130 ms) in one batch.
+ * Least time between two renders of a compare view while its batch streams. Rendered at every
+ * change of the model (five a second with many responses), a view of 64 × 4,000 tokens side by
+ * side held the main thread in 35 tasks over 50 ms (up to 130 ms) in one batch, when each render
+ * laid out the whole text of the responses shown. A streaming response now renders block by
+ * block (`RenderedMarkdown`: only the block still growing renders again), and the pace stays:
+ * unpaced, the view still doubles the main thread's busy time (benchmarks/README.md).
  */
 export const COMPARE_STREAMING_RENDER_MS = 1000;
 
@@ -51,6 +52,13 @@ export class CompareWidget extends LiveReactWidget {
     _options.model.changed.connect(this._onModelChanged, this);
   }
 
+  /**
+   * Streaming responses render block by block (only the block still growing renders again);
+   * false renders their whole text at each render, as before (benchmarks/compare.bench.ts sets
+   * it from the page to measure both in one run).
+   */
+  streamingBlocks = true;
+
   dispose(): void {
     if (this.isDisposed) {
       return;
@@ -80,6 +88,7 @@ export class CompareWidget extends LiveReactWidget {
         languages={languages}
         toolbarExtra={judgeButton}
         hideModels={model.blind?.has(batchId) ?? false}
+        streamingBlocks={this.streamingBlocks}
       />
     ));
     if (!judge) {

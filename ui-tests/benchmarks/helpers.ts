@@ -8,6 +8,7 @@ import * as http from 'http';
 import * as net from 'net';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
+import type { CDPSession } from '@playwright/test';
 
 import { SIMULATOR_URL } from '../tests/simulator';
 import { scanSseEvents } from './sse-scan';
@@ -50,6 +51,12 @@ export function report(name: string, text: string): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${name}.md`), text.endsWith('\n') ? text : text + '\n');
   console.log('\n' + text + '\n');
+}
+
+/** Chrome's performance metrics of the page (`Performance.enable` first), by name. */
+export async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
 }
 
 export function machineLine(): string {

@@ -10,7 +10,7 @@ import type { CDPSession, Page } from '@playwright/test';
 import * as os from 'os';
 
 import { coresBetween, cpuSample, CPU_PARTS } from './cpu';
-import { fmt, machineLine, median, passMiss, quantile, report, resetSimulator, sleep, table } from './helpers';
+import { fmt, machineLine, median, metrics, passMiss, quantile, report, resetSimulator, sleep, table } from './helpers';
 
 const N = 32;
 const TPS = 200;
@@ -28,11 +28,6 @@ const KEYSTROKES = 20;
 /** Benchmark 2b types twice as many (over a batch half as long again): 20 gave ratios ±0.3×. */
 const KEYSTROKES_2B = 40;
 const PROMPT = 'Explain attention in one paragraph, with a code example.';
-
-async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
-  const { metrics } = await cdp.send('Performance.getMetrics');
-  return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
-}
 
 async function heapUsed(cdp: CDPSession): Promise<number> {
   for (let i = 0; i < 3; i++) {

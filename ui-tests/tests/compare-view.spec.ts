@@ -63,6 +63,86 @@ test.describe('Compare view', () => {
     await expect(raw).toContainText(summary.responses[0].content.trim().slice(-40));
   });
 
+  test('a streaming response renders block by block: what is settled keeps its DOM, the end renders it whole', async ({
+    page,
+    request
+  }) => {
+    const paragraphs = Array.from(
+      { length: 6 },
+      (_, i) => `Paragraph ${i + 1} says that the value stays small and the list stays short.`
+    );
+    const answer = [
+      '## The answer',
+      '',
+      paragraphs[0],
+      '',
+      '```python',
+      'import json',
+      '',
+      'data = json.loads("[1, 2]")',
+      '```',
+      '',
+      'The mean is $\\bar{x}$ here.',
+      '',
+      '- first item',
+      '',
+      '- second item',
+      '',
+      ...paragraphs.slice(1).flatMap(p => [p, '']),
+      '$$\\int_0^1 x\\,dx$$',
+      '',
+      'The end of the answer.'
+    ].join('\n');
+    // About 200 tokens at 20 a second: ten seconds, several paced renders of the view.
+    await resetSimulator(request, { tokens_per_second: 20, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer });
+    await page.evaluate(() => {
+      (window as any).__fanoutBlocksBatch = (window as any).jupyterapp.commands.execute('fanout:generate', {
+        prompt: 'Stream blocks into the compare view.',
+        n: 1
+      });
+    });
+    const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
+    const markdown = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
+    const blocks = markdown.locator(':scope > .jp-RenderedMarkdown');
+    await expect.poll(() => blocks.count(), { timeout: 10000 }).toBeGreaterThanOrEqual(2);
+    // The first block (the heading) is marked; renders that follow leave it in place.
+    await blocks.first().evaluate(node => node.setAttribute('data-probe', 'kept'));
+    const seen = await blocks.count();
+    // More blocks settle (the heading, the first paragraph and the code block at least).
+    await expect.poll(() => blocks.count(), { timeout: 10000 }).toBeGreaterThanOrEqual(Math.max(seen + 1, 4));
+    await expect(blocks.first()).toHaveAttribute('data-probe', 'kept');
+    await expect(blocks.first().locator('h2')).toContainText('The answer');
+    await expect(blocks.first().locator('p')).toHaveCount(0);
+    await expect(blocks.nth(1)).toHaveText(paragraphs[0]);
+    // The code block, settled, has its Copy button while the rest streams.
+    await expect(markdown.locator('.jp-Fanout-copy-code')).toHaveCount(1);
+    // Where each element of the settled blocks sits: the same once the text is rendered whole.
+    const tops = (settledOnly: boolean) =>
+      markdown.evaluate((host, settledOnly) => {
+        const blocks = Array.from(host.children);
+        const settled = settledOnly ? blocks.slice(0, -1) : blocks;
+        const origin = host.getBoundingClientRect().top;
+        return settled
+          .flatMap(block => Array.from(block.querySelectorAll('h1, h2, h3, p, pre, li')))
+          .map(element => Math.round(element.getBoundingClientRect().top - origin));
+      }, settledOnly);
+    const streamed = await tops(true);
+    expect(streamed.length).toBeGreaterThanOrEqual(3);
+    const summary = await page.evaluate(() => (window as any).__fanoutBlocksBatch);
+    expect(summary.responses[0].status).toBe('complete');
+    // Ended: rendered whole, once, as a notebook's markdown cell would be.
+    await expect(blocks).toHaveCount(1);
+    await expect(markdown.locator('[data-probe]')).toHaveCount(0);
+    await expect(markdown.locator('pre')).toHaveCount(1);
+    await expect(markdown.locator('.jp-Fanout-copy-code')).toHaveCount(1);
+    await expect(markdown.locator('li')).toHaveCount(2);
+    await expect(markdown.locator('ul')).toHaveCount(1);
+    await expect(markdown.locator('mjx-container')).toHaveCount(2);
+    await expect(markdown).toContainText('The end of the answer.');
+    await expect(markdown).toContainText(paragraphs[5]);
+    expect((await tops(false)).slice(0, streamed.length)).toEqual(streamed);
+  });
+
   test('math is typeset by MathJax, through the sanitized renderer, and a script in the same answer stays inert', async ({
     page,
     request

@@ -1,0 +1,92 @@
+import { markdownBlocks } from '../blocks';
+
+/** A response as the simulator writes one: prose, fenced code with blank lines, lists, math. */
+const DOCUMENT = [
+  'The value returns a simple list for each item.',
+  '',
+  '```python',
+  'import json',
+  '',
+  'data = {"a": 1}',
+  '```',
+  '',
+  '- Check the key again',
+  '',
+  '- Sort the table then',
+  '  continued in the item',
+  '',
+  '    still the item (indented)',
+  '',
+  '$$',
+  'a = b',
+  '',
+  'c = d',
+  '$$',
+  '',
+  '\\begin{align}',
+  'x &= 1',
+  '',
+  '\\end{align}',
+  '',
+  '~~~~',
+  '```',
+  '',
+  '~~~~',
+  '',
+  '# A heading',
+  '',
+  'Last paragraph, still growing'
+].join('\n');
+
+describe('markdownBlocks', () => {
+  it('joins back into the source, exactly, at every length', () => {
+    for (let k = 0; k <= DOCUMENT.length; k++) {
+      expect(markdownBlocks(DOCUMENT.slice(0, k)).join('')).toBe(DOCUMENT.slice(0, k));
+    }
+  });
+
+  it('cuts between top-level blocks only', () => {
+    expect(markdownBlocks(DOCUMENT)).toEqual([
+      'The value returns a simple list for each item.\n\n',
+      '```python\nimport json\n\ndata = {"a": 1}\n```\n\n',
+      '- Check the key again\n\n- Sort the table then\n  continued in the item\n\n    still the item (indented)\n\n',
+      '$$\na = b\n\nc = d\n$$\n\n',
+      '\\begin{align}\nx &= 1\n\n\\end{align}\n\n',
+      '~~~~\n```\n\n~~~~\n\n',
+      '# A heading\n\nLast paragraph, still growing'
+    ]);
+  });
+
+  it('never changes a settled block as text streams in (every block but the last)', () => {
+    const full = markdownBlocks(DOCUMENT);
+    let settledBefore = 0;
+    for (let k = 0; k <= DOCUMENT.length; k++) {
+      const blocks = markdownBlocks(DOCUMENT.slice(0, k));
+      const settled = blocks.slice(0, -1);
+      expect(settled).toEqual(full.slice(0, settled.length));
+      expect(settled.length).toBeGreaterThanOrEqual(settledBefore);
+      settledBefore = settled.length;
+    }
+  });
+
+  it('does not cut before a line still growing, nor inside an unclosed fence', () => {
+    expect(markdownBlocks('One.\n\nTwo')).toEqual(['One.\n\nTwo']);
+    expect(markdownBlocks('One.\n\nTwo\n')).toEqual(['One.\n\n', 'Two\n']);
+    expect(markdownBlocks('```\ncode\n\nmore code\n')).toEqual(['```\ncode\n\nmore code\n']);
+    // A closing fence shorter than the opening one, or with text after it, does not close it.
+    expect(markdownBlocks('````\na\n```\n\nb\n')).toEqual(['````\na\n```\n\nb\n']);
+    expect(markdownBlocks('```\na\n``` x\n\nb\n')).toEqual(['```\na\n``` x\n\nb\n']);
+    // A backtick "fence" with a backtick in its info string is not a fence.
+    expect(markdownBlocks('``` a`b\n\nc\n')).toEqual(['``` a`b\n\n', 'c\n']);
+  });
+
+  it('keeps CRLF text whole and cuts it like LF text', () => {
+    expect(markdownBlocks('One.\r\n\r\nTwo\r\n')).toEqual(['One.\r\n\r\n', 'Two\r\n']);
+  });
+
+  it('gives one block for empty or single-block text', () => {
+    expect(markdownBlocks('')).toEqual(['']);
+    expect(markdownBlocks('just a line\n')).toEqual(['just a line\n']);
+    expect(markdownBlocks('\n\nText\n')).toEqual(['\n\nText\n']);
+  });
+});
