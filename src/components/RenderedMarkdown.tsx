@@ -10,6 +10,14 @@ import { BLOCKED_ATTRIBUTE, blockedUrl, hostOf, RemoteBlockingSanitizer, restore
 
 const PLACEHOLDER = 'jp-Fanout-remote-placeholder';
 
+/**
+ * Least characters of a block of a streaming response ({@link markdownBlocks}; a block is
+ * also at least an eighth of the text before it): what renders again while it streams is the
+ * block still growing, and a response of many short paragraphs is a few dozen blocks, not one
+ * per paragraph.
+ */
+export const STREAMING_BLOCK_LENGTH = 800;
+
 function kindOf(element: Element, trans: TranslationBundle): string {
   switch (element.localName) {
     case 'img':
@@ -273,7 +281,7 @@ export function RenderedMarkdown(props: {
     return () => made.dispose();
   }, [rendermime]);
   useEffect(() => {
-    view?.show(streaming ? markdownBlocks(source) : [source]);
+    view?.show(streaming ? markdownBlocks(source, STREAMING_BLOCK_LENGTH) : [source]);
   }, [view, source, streaming]);
   return (
     <div className="jp-Fanout-rendered">

@@ -19,9 +19,13 @@ const LIST_ITEM = /^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/;
 
 /**
  * `source` cut into blocks: every block but the last is settled (text appended to `source`
- * leaves it as it is); the last holds the rest. One block when there is no cut.
+ * leaves it as it is); the last holds the rest. One block when there is no cut. Given a
+ * `minLength`, a block is at least that many characters and an eighth of the text before it
+ * (it takes in the next ones until it is): a text of many short paragraphs gives a few
+ * blocks to render, not one per paragraph, and a long one a few dozen (about
+ * 8 ln(length / minLength)), not thousands.
  */
-export function markdownBlocks(source: string): string[] {
+export function markdownBlocks(source: string, minLength = 0): string[] {
   const blocks: string[] = [];
   let blockStart = 0;
   /** The open fence's character and length, or null. */
@@ -55,6 +59,7 @@ export function markdownBlocks(source: string): string[] {
       if (
         afterBlank &&
         content &&
+        start - blockStart >= (minLength > 0 ? Math.max(minLength, blockStart / 8) : 0) &&
         !blank &&
         !displayMath &&
         environments === 0 &&

@@ -90,3 +90,36 @@ describe('markdownBlocks', () => {
     expect(markdownBlocks('\n\nText\n')).toEqual(['\n\nText\n']);
   });
 });
+
+describe('markdownBlocks with a least length', () => {
+  const paragraphs = Array.from({ length: 40 }, (_, i) => `Paragraph ${i}.\n\n`).join('') + 'The end';
+
+  it('takes in the next blocks until each is long enough, and stays exact and settled', () => {
+    const blocks = markdownBlocks(paragraphs, 60);
+    expect(blocks.join('')).toBe(paragraphs);
+    expect(blocks.slice(0, -1).every(block => block.length >= 60)).toBe(true);
+    expect(blocks.length).toBeLessThan(markdownBlocks(paragraphs).length);
+    for (let k = 0; k <= paragraphs.length; k++) {
+      const settled = markdownBlocks(paragraphs.slice(0, k), 60).slice(0, -1);
+      expect(settled).toEqual(blocks.slice(0, settled.length));
+    }
+  });
+
+  it('makes a block at least an eighth of the text before it: few blocks for a long text', () => {
+    const long = 'A short paragraph of a long answer.\n\n'.repeat(5000) + 'The end';
+    const blocks = markdownBlocks(long, 800);
+    expect(blocks.join('')).toBe(long);
+    let before = 0;
+    for (const block of blocks.slice(0, -1)) {
+      expect(block.length).toBeGreaterThanOrEqual(Math.max(800, before / 8));
+      before += block.length;
+    }
+    // 185,000 characters: about 8 ln(185,000 / 800) blocks, not 5,000.
+    expect(blocks.length).toBeLessThan(60);
+  });
+
+  it('still cuts only where a block may end', () => {
+    const text = '```\n' + 'x\n\n'.repeat(30) + '```\n\nAfter\n';
+    expect(markdownBlocks(text, 10)).toEqual(['```\n' + 'x\n\n'.repeat(30) + '```\n\n', 'After\n']);
+  });
+});
