@@ -93,10 +93,15 @@ function addCopyButtons(root: HTMLElement, trans: TranslationBundle, onCopy: (te
   }
 }
 
-/** One block of the text as rendered: its source and rendermime's renderer (whose node is in the view). */
+/** How long a block's render may take before the view shows that it failed and goes on. */
+const RENDER_TIMEOUT_MS = 10_000;
+
+/** One block of the text as rendered: its source and its node in the view (rendermime's renderer's, or an error). */
 interface IRenderedBlock {
   source: string;
-  renderer: IRenderMime.IRenderer;
+  node: HTMLElement;
+  /** Null: the block could not be rendered, and `node` says why. */
+  renderer: IRenderMime.IRenderer | null;
   /** Hosts whose resources it blocked. */
   hosts: string[];
 }
@@ -104,27 +109,24 @@ interface IRenderedBlock {
 /**
  * The rendered text in `host`, as blocks ({@link markdownBlocks} while it streams, else one):
  * a block whose source did not change keeps its DOM, so a streaming response costs the
- * render of its last block, not of the whole text. Renders run one after another; what was
- * asked for while one ran is rendered next (the newest only), and the blocks change in the
- * page together, once all of them are rendered.
+ * render of the block still growing, not of the whole text. Renders run one after another;
+ * what was asked for while one ran is rendered next (the newest only), and the blocks change
+ * in the page together, once all of them are rendered. A block that fails or takes longer
+ * than {@link RENDER_TIMEOUT_MS} says so in its place; the others are shown.
  */
 class BlockView {
   constructor(
     private readonly _host: HTMLElement,
     private readonly _rendermime: IRenderMimeRegistry,
     private readonly _decorate: (node: HTMLElement) => string[],
-    private readonly _onHosts: (hosts: string[]) => void,
-    private readonly _onError: (reason: unknown) => void
+    private readonly _onHosts: (hosts: string[]) => void
   ) {}
 
   /** Show `blocks` (the text cut into blocks; their order is the text's). */
   show(blocks: string[]): void {
     this._next = blocks;
     if (!this._running) {
-      this._running = true;
-      this._run()
-        .catch(this._onError)
-        .finally(() => (this._running = false));
+      void this._run();
     }
   }
 
@@ -137,11 +139,19 @@ class BlockView {
     this._blocks = [];
   }
 
+  /** Render what was asked for until nothing waits; never rejects. */
   private async _run(): Promise<void> {
-    while (this._next !== null && !this._disposed) {
-      const blocks = this._next;
-      this._next = null;
-      await this._apply(blocks);
+    this._running = true;
+    try {
+      while (this._next !== null && !this._disposed) {
+        const blocks = this._next;
+        this._next = null;
+        await this._apply(blocks);
+      }
+    } catch (reason) {
+      this._fail(reason);
+    } finally {
+      this._running = false;
     }
   }
 
@@ -150,33 +160,32 @@ class BlockView {
       sources.map((source, i) => (this._blocks[i]?.source === source ? null : this._render(source)))
     );
     if (this._disposed) {
-      rendered.forEach(block => block && disposeRenderer(block.renderer));
+      rendered.forEach(block => disposeRenderer(block?.renderer ?? null));
       return;
     }
-    const first = !this._shown;
-    this._shown = true;
     const next = sources.map((_, i) => rendered[i] ?? this._blocks[i]);
-    if (first) {
-      // Whatever the host held (a view for other settings) gives way at once.
-      this._host.replaceChildren(...next.map(block => block.renderer.node));
+    if (!this._shown) {
+      // Whatever the host held (a view for other settings, an error) gives way at once.
+      this._host.replaceChildren(...next.map(block => block.node));
+      this._shown = true;
     } else {
       next.forEach((block, i) => {
         const old = this._blocks[i];
         if (old === undefined) {
-          this._host.append(block.renderer.node);
+          this._host.append(block.node);
         } else if (old !== block) {
-          old.renderer.node.replaceWith(block.renderer.node);
+          old.node.replaceWith(block.node);
           disposeRenderer(old.renderer);
         }
       });
       for (const old of this._blocks.slice(next.length)) {
-        old.renderer.node.remove();
+        old.node.remove();
         disposeRenderer(old.renderer);
       }
     }
     this._blocks = next;
     for (const block of rendered) {
-      if (block) {
+      if (block?.renderer) {
         // What attaching does to a notebook's output: rendermime's renderer typesets its math
         // (the registry's latexTypesetter, MathJax by default) and hardens its links when it
         // is told it was attached, and only then. It runs on the sanitized DOM. (Not
@@ -193,18 +202,44 @@ class BlockView {
     this._onHosts(hosts);
   }
 
-  /** One block rendered (untrusted, so sanitized); one that fails says so in its place. */
+  /** One block rendered (untrusted, so sanitized); one that fails says so in its place. Never rejects. */
   private async _render(source: string): Promise<IRenderedBlock> {
-    const renderer = this._rendermime.createRenderer('text/markdown');
-    const model = new MimeModel({ data: { 'text/markdown': source }, trusted: false });
+    let renderer: IRenderMime.IRenderer | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await renderer.renderModel(model);
-      return { source, renderer, hosts: this._decorate(renderer.node) };
+      renderer = this._rendermime.createRenderer('text/markdown');
+      const model = new MimeModel({ data: { 'text/markdown': source }, trusted: false });
+      const done = renderer.renderModel(model);
+      const late = new Promise<'late'>(resolve => (timer = setTimeout(() => resolve('late'), RENDER_TIMEOUT_MS)));
+      if ((await Promise.race([done, late])) === 'late') {
+        const slow = renderer;
+        // Disposed once it is done, whether it ends well or not.
+        done.then(
+          () => disposeRenderer(slow),
+          () => disposeRenderer(slow)
+        );
+        return failed(source, `it took longer than ${RENDER_TIMEOUT_MS / 1000} s`);
+      }
+      return { source, node: renderer.node, renderer, hosts: this._decorate(renderer.node) };
     } catch (reason) {
-      renderer.node.textContent = `Could not render this part of the response: ${reason}`;
-      renderer.node.classList.add('jp-Fanout-render-error');
-      return { source, renderer, hosts: [] };
+      disposeRenderer(renderer);
+      return failed(source, reason);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** Something went wrong outside a block's render: say so in the host; the next render starts afresh. */
+  private _fail(reason: unknown): void {
+    if (this._disposed) {
+      return; // the host is another view's now
+    }
+    for (const block of this._blocks) {
+      disposeRenderer(block.renderer);
+    }
+    this._blocks = [];
+    this._shown = false;
+    this._host.textContent = `Could not render this response: ${reason}`;
   }
 
   private _blocks: IRenderedBlock[] = [];
@@ -214,8 +249,19 @@ class BlockView {
   private _disposed = false;
 }
 
+/** A block that could not be rendered: its place says why. */
+function failed(source: string, reason: unknown): IRenderedBlock {
+  const node = document.createElement('div');
+  node.className = 'jp-Fanout-render-error';
+  node.textContent = `Could not render this part of the response: ${reason}`;
+  return { source, node, renderer: null, hosts: [] };
+}
+
 /** Dispose a renderer that {@link BlockView} may have told it was attached (its node may be gone already). */
-function disposeRenderer(renderer: IRenderMime.IRenderer): void {
+function disposeRenderer(renderer: IRenderMime.IRenderer | null): void {
+  if (renderer === null || renderer.isDisposed) {
+    return;
+  }
   if (renderer.isAttached) {
     // The pair of the AfterAttach (it set the attached flag): dispose must not detach a node
     // React or the view removed already.
@@ -270,12 +316,7 @@ export function RenderedMarkdown(props: {
         }
         return hosts;
       },
-      hosts => setBlockedHosts(previous => (previous.join(' ') === hosts.join(' ') ? previous : hosts)),
-      reason => {
-        if (host.current) {
-          host.current.textContent = `Could not render this response: ${reason}`;
-        }
-      }
+      hosts => setBlockedHosts(previous => (previous.join(' ') === hosts.join(' ') ? previous : hosts))
     );
     setView(made);
     return () => made.dispose();

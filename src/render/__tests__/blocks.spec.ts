@@ -1,3 +1,4 @@
+import { marked } from 'marked';
 import { markdownBlocks } from '../blocks';
 
 /** A response as the simulator writes one: prose, fenced code with blank lines, lists, math. */
@@ -121,5 +122,86 @@ describe('markdownBlocks with a least length', () => {
   it('still cuts only where a block may end', () => {
     const text = '```\n' + 'x\n\n'.repeat(30) + '```\n\nAfter\n';
     expect(markdownBlocks(text, 10)).toEqual(['```\n' + 'x\n\n'.repeat(30) + '```\n\n', 'After\n']);
+  });
+});
+
+/**
+ * The cuts against marked, the parser JupyterLab renders markdown with: the blocks rendered one
+ * by one give the HTML of the whole text (whitespace aside), so a streaming response shows what
+ * it will show once ended. Random texts from pieces that make blocks, fences, lists, quotes,
+ * tables and indented code (no HTML and no link references: they differ by design, above).
+ */
+describe('markdownBlocks against marked', () => {
+  const normalise = (html: string) => html.replace(/\s+/g, ' ').replace(/> </g, '><').trim();
+  const render = (text: string) => normalise(marked.parse(text, { async: false }));
+  const PIECES = [
+    'a',
+    'b c',
+    '\n',
+    '\n\n',
+    '\n\n',
+    '```',
+    '~~~',
+    '- ',
+    '1. ',
+    '2) ',
+    '    ',
+    '  ',
+    '>',
+    '# ',
+    '---',
+    '| x |',
+    '|---|',
+    '*',
+    '_',
+    '\t',
+    '\r',
+    '\r\n',
+    '$$',
+    '````',
+    '```~~'
+  ];
+
+  it('cuts only where marked ends a block (random texts, every cut)', () => {
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const failures: string[] = [];
+    let cut = 0;
+    for (let t = 0; t < 4000; t++) {
+      let text = '';
+      for (let i = 4 + next(25); i > 0; i--) {
+        text += PIECES[next(PIECES.length)];
+      }
+      text += '\n';
+      const blocks = markdownBlocks(text);
+      cut += blocks.length > 1 ? 1 : 0;
+      if (render(text) !== blocks.map(render).join(' ').replace(/> </g, '><') && failures.length < 5) {
+        failures.push(JSON.stringify(blocks));
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(cut).toBeGreaterThan(1000); // texts that were cut at all
+  });
+
+  it.each([
+    ['a fence closed only by up to three spaces of indentation', '```\na\n    ```\n\nb\n```\n\nc\n'],
+    ['a fence not closed by a trailing tab', '```\na\n```\t\n\nb\n```\n\nc\n'],
+    ['a fence closed by its run and tildes', '```\na\n```~~\n\n```\ncode\n\nmore\n```\n\nc\n'],
+    ['a fence opened on a list item line', '- ```\n  x\n  ```\n\n```\na\n\nb\n```\n\nafter\n'],
+    ['indented code that looks like a fence', 'para\n\n    ```\n\n```\ncode\n\nmore\n```\n'],
+    ['a lone CR before a fence', 'x\r```\nA\n\nB\n```\n'],
+    ['a fence in a quote', '> ```\n> a\n>\n> b\n> ```\n\nc\n'],
+    ['a fence in a list item', '1. x\n   ```\n   a\n\n   b\n   ```\n\nc\n']
+  ])('%s', (_, text) => {
+    expect(markdownBlocks(text).map(render).join(' ').replace(/> </g, '><')).toBe(render(text));
+  });
+
+  it('reads a long line without backtracking (a run of 40,000 backticks and a CR)', () => {
+    const started = Date.now();
+    markdownBlocks('`'.repeat(40000) + '\r' + 'x\n'.repeat(10));
+    expect(Date.now() - started).toBeLessThan(500);
   });
 });
