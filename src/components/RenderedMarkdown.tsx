@@ -119,7 +119,9 @@ class BlockView {
     private readonly _host: HTMLElement,
     private readonly _rendermime: IRenderMimeRegistry,
     private readonly _decorate: (node: HTMLElement) => string[],
-    private readonly _onHosts: (hosts: string[]) => void
+    private readonly _onHosts: (hosts: string[]) => void,
+    /** The labels' language now. */
+    private readonly _trans: () => TranslationBundle
   ) {}
 
   /** Show `blocks` (the text cut into blocks; their order is the text's). */
@@ -218,12 +220,12 @@ class BlockView {
           () => disposeRenderer(slow),
           () => disposeRenderer(slow)
         );
-        return failed(source, `it took longer than ${RENDER_TIMEOUT_MS / 1000} s`);
+        return this._failed(source, this._trans().__('it took longer than %1 s', RENDER_TIMEOUT_MS / 1000));
       }
       return { source, node: renderer.node, renderer, hosts: this._decorate(renderer.node) };
     } catch (reason) {
       disposeRenderer(renderer);
-      return failed(source, reason);
+      return this._failed(source, reason);
     } finally {
       clearTimeout(timer);
     }
@@ -239,7 +241,15 @@ class BlockView {
     }
     this._blocks = [];
     this._shown = false;
-    this._host.textContent = `Could not render this response: ${reason}`;
+    this._host.textContent = this._trans().__('Could not render this response: %1', String(reason));
+  }
+
+  /** A block that could not be rendered: its place says why. */
+  private _failed(source: string, reason: unknown): IRenderedBlock {
+    const node = document.createElement('div');
+    node.className = 'jp-Fanout-render-error';
+    node.textContent = this._trans().__('Could not render this part of the response: %1', String(reason));
+    return { source, node, renderer: null, hosts: [] };
   }
 
   private _blocks: IRenderedBlock[] = [];
@@ -247,14 +257,6 @@ class BlockView {
   private _running = false;
   private _shown = false;
   private _disposed = false;
-}
-
-/** A block that could not be rendered: its place says why. */
-function failed(source: string, reason: unknown): IRenderedBlock {
-  const node = document.createElement('div');
-  node.className = 'jp-Fanout-render-error';
-  node.textContent = `Could not render this part of the response: ${reason}`;
-  return { source, node, renderer: null, hosts: [] };
 }
 
 /** Dispose a renderer that {@link BlockView} may have told it was attached (its node may be gone already). */
@@ -316,7 +318,8 @@ export function RenderedMarkdown(props: {
         }
         return hosts;
       },
-      hosts => setBlockedHosts(previous => (previous.join(' ') === hosts.join(' ') ? previous : hosts))
+      hosts => setBlockedHosts(previous => (previous.join(' ') === hosts.join(' ') ? previous : hosts)),
+      () => decoration.current.trans
     );
     setView(made);
     return () => made.dispose();

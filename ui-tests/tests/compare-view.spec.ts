@@ -144,6 +144,69 @@ test.describe('Compare view', () => {
     expect((await tops(false)).slice(0, streamed.length)).toEqual(streamed);
   });
 
+  test('a block that cannot be rendered says so in its place; the blocks around it are shown', async ({
+    page,
+    request
+  }) => {
+    const filler = 'the value stays small and the list stays short, '.repeat(18);
+    // Each paragraph one line of about 870 characters: a block of its own once the next line is complete.
+    const answer = [
+      `Before: ${filler}`,
+      '',
+      `FAILS HERE ${filler}`,
+      '',
+      `After: ${filler}`,
+      '',
+      `More: ${filler}`,
+      '',
+      'The end.'
+    ].join('\n');
+    await resetSimulator(request, { tokens_per_second: 80, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer });
+    await page.evaluate(() => {
+      (window as any).__fanoutFailBatch = (window as any).jupyterapp.commands.execute('fanout:generate', {
+        prompt: 'A block that fails.',
+        n: 1
+      });
+    });
+    const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
+    // The view's renderer fails on text holding "FAILS HERE" (as a broken renderer would).
+    await page.evaluate(() => {
+      const app = (window as any).jupyterapp;
+      for (const widget of Array.from(app.shell.widgets('main')) as any[]) {
+        const rendermime = widget.content?._options?.rendermime;
+        if (widget.id.startsWith('jupyterlab-fanout-compare-') && rendermime) {
+          const create = rendermime.createRenderer.bind(rendermime);
+          rendermime.createRenderer = (mimeType: string) => {
+            const renderer = create(mimeType);
+            const render = renderer.renderModel.bind(renderer);
+            renderer.renderModel = (model: any) =>
+              String(model.data['text/markdown']).includes('FAILS HERE')
+                ? Promise.reject(new Error('the test broke this renderer'))
+                : render(model);
+            return renderer;
+          };
+        }
+      }
+    });
+    const markdown = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
+    const error = markdown.locator('.jp-Fanout-render-error');
+    await expect(error.first()).toContainText(
+      'Could not render this part of the response: Error: the test broke this renderer',
+      { timeout: 15000 }
+    );
+    // What came before is there; what comes after renders in its own block.
+    await expect(markdown.locator('.jp-RenderedMarkdown').first()).toContainText('Before:');
+    await expect(markdown.locator('.jp-RenderedMarkdown').last()).toContainText('After:', { timeout: 15000 });
+    const summary = await page.evaluate(() => (window as any).__fanoutFailBatch);
+    expect(summary.responses[0].status).toBe('complete');
+    // Ended, the whole text holds the failing part: the view says so, once, and nothing else broke.
+    await expect(error).toHaveCount(1);
+    await expect(markdown.locator('.jp-RenderedMarkdown')).toHaveCount(0);
+    await expect(compare.locator('.jp-Fanout-compare-column .jp-Fanout-response-status').first()).toContainText(
+      'Complete'
+    );
+  });
+
   test('math is typeset by MathJax, through the sanitized renderer, and a script in the same answer stays inert', async ({
     page,
     request
