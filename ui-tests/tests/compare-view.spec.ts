@@ -5,7 +5,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
-import type { Locator } from '@playwright/test';
+import type { APIRequestContext, Locator } from '@playwright/test';
 
 import { execute, notebookWithPrompt } from './helpers';
 import { resetSimulator } from './simulator';
@@ -33,6 +33,28 @@ async function compareOf(page: IJupyterLabPageFixture, args: Record<string, unkn
   return compare;
 }
 
+/**
+ * Set the simulator to `stream` and start a batch of `n` without waiting for it; what is
+ * returned waits for the batch's summary (`fanout:generate`'s result).
+ */
+async function startStreaming(
+  page: IJupyterLabPageFixture,
+  request: APIRequestContext,
+  stream: Record<string, unknown>,
+  prompt: string,
+  n = 1
+): Promise<() => Promise<any>> {
+  await resetSimulator(request, stream);
+  await page.evaluate(
+    ({ prompt, n }) => {
+      const w = window as any;
+      w.__fanoutStreaming = w.jupyterapp.commands.execute('fanout:generate', { prompt, n });
+    },
+    { prompt, n }
+  );
+  return () => page.evaluate(() => (window as any).__fanoutStreaming);
+}
+
 async function clipboard(page: IJupyterLabPageFixture): Promise<string> {
   return page.evaluate(() => navigator.clipboard.readText());
 }
@@ -45,20 +67,20 @@ test.describe('Compare view', () => {
   test('follows a streaming batch, about once a second, to its last token', async ({ page, request }) => {
     // 4 s of streaming: the view shows more text while it runs (paced, not at every update),
     // and exactly the final text once the batch ended.
-    await resetSimulator(request, { tokens_per_second: 50, ttft_ms: 10, reasoning_tokens: 0, answer_tokens: 200 });
-    await page.evaluate(() => {
-      (window as any).__fanoutCompareBatch = (window as any).jupyterapp.commands.execute('fanout:generate', {
-        prompt: 'Stream into the compare view.',
-        n: 2
-      });
-    });
+    const batch = await startStreaming(
+      page,
+      request,
+      { tokens_per_second: 50, ttft_ms: 10, reasoning_tokens: 0, answer_tokens: 200 },
+      'Stream into the compare view.',
+      2
+    );
     const compare = await compareOf(page, { view: 'raw', layout: 'tabs' });
     const raw = compare.locator('.jp-Fanout-compare-column').first();
     const length = async () => ((await raw.textContent()) ?? '').length;
     await expect.poll(length, { timeout: 10000 }).toBeGreaterThan(0);
     const early = await length();
     await expect.poll(length, { timeout: 10000 }).toBeGreaterThan(early);
-    const summary = await page.evaluate(() => (window as any).__fanoutCompareBatch);
+    const summary = await batch();
     expect(summary.responses.every((r: any) => r.status === 'complete')).toBe(true);
     await expect(raw).toContainText(summary.responses[0].content.trim().slice(-40));
   });
@@ -96,13 +118,12 @@ test.describe('Compare view', () => {
       'The end of the answer.'
     ].join('\n');
     // About 650 tokens at 60 a second: eleven seconds, several paced renders of the view.
-    await resetSimulator(request, { tokens_per_second: 60, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer });
-    await page.evaluate(() => {
-      (window as any).__fanoutBlocksBatch = (window as any).jupyterapp.commands.execute('fanout:generate', {
-        prompt: 'Stream blocks into the compare view.',
-        n: 1
-      });
-    });
+    const batch = await startStreaming(
+      page,
+      request,
+      { tokens_per_second: 60, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer },
+      'Stream blocks into the compare view.'
+    );
     const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
     const markdown = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
     const blocks = markdown.locator(':scope > .jp-RenderedMarkdown');
@@ -129,7 +150,7 @@ test.describe('Compare view', () => {
       }, settledOnly);
     const streamed = await tops(true);
     expect(streamed.length).toBeGreaterThanOrEqual(3);
-    const summary = await page.evaluate(() => (window as any).__fanoutBlocksBatch);
+    const summary = await batch();
     expect(summary.responses[0].status).toBe('complete');
     // Ended: rendered whole, once, as a notebook's markdown cell would be.
     await expect(blocks).toHaveCount(1);
@@ -161,13 +182,12 @@ test.describe('Compare view', () => {
       '',
       'The end.'
     ].join('\n');
-    await resetSimulator(request, { tokens_per_second: 80, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer });
-    await page.evaluate(() => {
-      (window as any).__fanoutFailBatch = (window as any).jupyterapp.commands.execute('fanout:generate', {
-        prompt: 'A block that fails.',
-        n: 1
-      });
-    });
+    const batch = await startStreaming(
+      page,
+      request,
+      { tokens_per_second: 80, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer },
+      'A block that fails.'
+    );
     const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
     // The view's renderer fails on text holding "FAILS HERE" (as a broken renderer would).
     await page.evaluate(() => {
@@ -197,7 +217,7 @@ test.describe('Compare view', () => {
     // What came before is there; what comes after renders in its own block.
     await expect(markdown.locator('.jp-RenderedMarkdown').first()).toContainText('Before:');
     await expect(markdown.locator('.jp-RenderedMarkdown').last()).toContainText('After:', { timeout: 15000 });
-    const summary = await page.evaluate(() => (window as any).__fanoutFailBatch);
+    const summary = await batch();
     expect(summary.responses[0].status).toBe('complete');
     // Ended, the whole text holds the failing part: the view says so, once, and nothing else broke.
     await expect(error).toHaveCount(1);
