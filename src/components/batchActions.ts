@@ -5,9 +5,8 @@
 import type { IBatchViewProps } from './BatchView';
 import type { IFanoutPanelProps } from './FanoutPanel';
 
-/** The panel's actions on a batch that a board offers too (each one of the extension's commands). */
-export type BatchActions = Pick<
-  IFanoutPanelProps,
+/** The actions a board and the Responses section both take, under the same name. */
+type SharedAction =
   | 'onStop'
   | 'onRegenerate'
   | 'onFillGaps'
@@ -18,31 +17,17 @@ export type BatchActions = Pick<
   | 'stallMs'
   | 'onPick'
   | 'onRate'
-  | 'onFollowUpMode'
   | 'onOpenBatch'
-  | 'onFuse'
->;
+  | 'onFuse';
+
+/** The panel's actions on a batch that a board offers too (each one of the extension's commands). */
+export type BatchActions = Pick<IFanoutPanelProps, SharedAction | 'onFollowUpMode'>;
 
 /** {@link BatchView}'s callbacks for batch `batchId`: `actions`, each bound to that batch. */
 export function batchViewActions(
   actions: BatchActions,
   batchId: string
-): Pick<
-  IBatchViewProps,
-  | 'onStop'
-  | 'onRegenerate'
-  | 'onFillGaps'
-  | 'onCompare'
-  | 'onInsert'
-  | 'onShowAttempt'
-  | 'onContinue'
-  | 'stallMs'
-  | 'onPick'
-  | 'onRate'
-  | 'onFollowUp'
-  | 'onOpenBatch'
-  | 'onFuse'
-> {
+): Pick<IBatchViewProps, SharedAction | 'onFollowUp'> {
   const { onPick, onRate, onContinue, onFollowUpMode, onFuse } = actions;
   return {
     onStop: responseId => actions.onStop(batchId, responseId),
