@@ -402,7 +402,10 @@ class ParseWorker:
             proc = subprocess.Popen(
                 [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
                  " from jupyterlab_fanout.store_worker import main; main()", root],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+                # Signals sent to the server's process group (Ctrl-C, a supervisor's SIGTERM)
+                # must not end it before the server's last flush: it ends when its stdin closes.
+                start_new_session=True)
         except OSError as e:
             log.error("fanout: the batch store's reader process cannot start (%s); text is"
                       " read in the server", e)

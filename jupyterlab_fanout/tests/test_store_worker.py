@@ -128,3 +128,47 @@ async def test_hostile_bytes_neither_stop_the_reader_process_nor_the_store(tmp_p
         assert store.ok and store.reader_pid == pid is not None
     finally:
         await store.close()
+
+
+SHUTDOWN_SCRIPT = """
+import asyncio, logging, os, signal, sys
+from jupyterlab_fanout.store import BatchStore
+
+async def main():
+    signal.signal(signal.SIGTERM, lambda *_: None)  # a server shutting down on SIGTERM
+    logging.basicConfig(level=logging.ERROR, stream=sys.stdout)
+    store = BatchStore(sys.argv[1], log=logging.getLogger("t"), flush_interval=0.05)
+    store.open()
+    store.batch("b", "prompt", {})
+    recording = store.start("b", "1.1", "sim", {"model": "m"})
+    recording.data(b'data: {"choices":[{"delta":{"content":"before "}}]}\\n\\n')
+    await store.sync()
+    assert store.reader_pid is not None
+    os.killpg(os.getpgid(0), signal.SIGTERM)  # to the whole group, as a supervisor does
+    await asyncio.sleep(0.2)
+    recording.data(b'data: {"choices":[{"delta":{"content":"after"}}]}\\n\\ndata: [DONE]\\n\\n')
+    store.end(recording, "end")
+    await store.sync()
+    attempt = (await store.get("b"))["responses"][0]["attempts"][0]
+    print("TEXT", repr(attempt["text"]), attempt["status"], store.reader_pid is not None)
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs process groups")
+def test_a_signal_to_the_servers_process_group_leaves_the_reader_process_to_the_end(
+        tmp_path: Path):
+    """A supervisor's SIGTERM (or Ctrl-C) reaches every process of the server's group; the
+    reader process is in a session of its own, so the server's shutdown still reads its last
+    bytes there, with no error logged."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", SHUTDOWN_SCRIPT, str(tmp_path / "b.sqlite3")],
+        cwd=root, capture_output=True, text=True, timeout=60, start_new_session=True)
+    assert result.returncode == 0, result.stderr
+    assert "TEXT 'before after' complete True" in result.stdout
+    assert "reader process failed" not in result.stdout + result.stderr
