@@ -167,7 +167,8 @@ test('the compare view open while its batch streams: long tasks', async ({ page,
     `${perRound(view, run => Math.max(0, ...run.longFrames.map(([ms]) => ms)))} ms`,
     `${perRound(view, run => run.busy)} ms`
   ]);
-  const list = (entries: number[][]) => (entries.length ? entries.map(([ms, at]) => `${ms} @ ${at}`).join(', ') : 'none');
+  const list = (entries: number[][]) =>
+    entries.length ? entries.map(([ms, at]) => `${ms} @ ${at}`).join(', ') : 'none';
   const starts = VIEWS.flatMap(view =>
     runs[view].map(
       (run, i) =>

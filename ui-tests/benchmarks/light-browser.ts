@@ -6,9 +6,11 @@
  * 0.4 s of Playwright's per 64 × 200-token batch, on the same two cores as everything under
  * test. A user's browser does none of that.
  *
- * This launches Debian's Chromium itself (same flags as playwright.config.js) and speaks to
- * one page over a bare DevTools WebSocket with `Runtime.evaluate` only: no domain is enabled,
- * so no events are sent while a batch runs.
+ * This launches Debian's Chromium itself (the flags of playwright.config.js, or every switch of
+ * Playwright's own Chromium: `playwrightSwitches`) and speaks to one page over a bare DevTools
+ * WebSocket with commands only (`Runtime.evaluate`; Benchmark 2b also `Input`, `Emulation`
+ * and `Performance.getMetrics`): no domain that sends events is enabled, so none is sent while
+ * a batch runs.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -38,21 +40,67 @@ function getJson(url: string): Promise<any> {
   });
 }
 
+/** The switches of playwright.config.js's Chromium, without Playwright's own. */
+const DEFAULT_SWITCHES = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run'
+];
+
+/**
+ * The switches of the Chromium Playwright launched for this test run (read from `/proc`),
+ * without those that connect Playwright to it or name its profile: every switch Playwright
+ * adds of its own (no background throttling of the renderer, its hover and pointer settings,
+ * the features it turns off …), so that a light browser started with them differs from
+ * Playwright's only in having no DevTools client listening. Null where there is no `/proc` or
+ * no such browser.
+ */
+export function playwrightSwitches(): string[] | null {
+  if (os.platform() !== 'linux') {
+    return null;
+  }
+  for (const pid of fs.readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      continue; // gone between the listing and the read
+    }
+    if (argv.includes('--remote-debugging-pipe') && !argv.some(arg => arg.startsWith('--type='))) {
+      return argv
+        .slice(1)
+        .filter(
+          arg =>
+            arg.startsWith('-') &&
+            !arg.startsWith('--remote-debugging') &&
+            !arg.startsWith('--user-data-dir') &&
+            arg !== '--no-startup-window'
+        );
+    }
+  }
+  return null;
+}
+
 export class LightBrowser {
-  /** Start Chromium on `url` and wait until JupyterLab has the fanout commands. */
-  static async launch(url: string): Promise<LightBrowser> {
+  /**
+   * Start Chromium on `url` (its window `size`, 1280 × 720 unless given) and wait until
+   * JupyterLab has the fanout commands.
+   */
+  static async launch(
+    url: string,
+    size = { width: 1280, height: 720 },
+    switches: string[] = DEFAULT_SWITCHES
+  ): Promise<LightBrowser> {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-light-'));
     const child = spawn(
       process.env.CHROMIUM_PATH || '/usr/bin/chromium',
       [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--window-size=1280,720',
+        ...switches,
+        `--window-size=${size.width},${size.height}`,
         '--remote-debugging-port=0',
         `--user-data-dir=${profile}`,
         url
@@ -124,34 +172,38 @@ export class LightBrowser {
     };
   }
 
-  /** The value of `expression` in the page (promises awaited; JSON values only). */
-  async evaluate<T>(expression: string): Promise<T> {
+  /**
+   * Send one DevTools command to the page and return its result. Only commands: enabling a
+   * domain that sends events (Network above all) would bring back what this browser is for.
+   */
+  async send<T = any>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     const id = ++this._lastId;
     const reply = await new Promise<any>(resolve => {
       this._waiting.set(id, resolve);
-      this._ws.send(
-        JSON.stringify({
-          id,
-          method: 'Runtime.evaluate',
-          params: { expression, awaitPromise: true, returnByValue: true }
-        })
-      );
+      this._ws.send(JSON.stringify({ id, method, params }));
     });
     if (reply.error) {
-      throw new Error(`Runtime.evaluate: ${reply.error.message}`);
+      throw new Error(`${method}: ${reply.error.message}`);
     }
-    if (reply.result.exceptionDetails) {
-      const details = reply.result.exceptionDetails;
+    return reply.result as T;
+  }
+
+  /** The value of `expression` in the page (promises awaited; JSON values only). */
+  async evaluate<T>(expression: string): Promise<T> {
+    const result = await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+    if (result.exceptionDetails) {
+      const details = result.exceptionDetails;
       throw new Error(`in the light browser: ${details.exception?.description ?? details.text}`);
     }
-    return reply.result.result.value as T;
+    return result.result.value as T;
   }
 
   async close(): Promise<void> {
     this._ws.close();
     this._child.kill();
     await new Promise(resolve => (this._child.exitCode !== null ? resolve(null) : this._child.once('exit', resolve)));
-    fs.rmSync(this._profile, { recursive: true, force: true });
+    // Its helper processes may still be writing to the profile for a moment.
+    fs.rmSync(this._profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 
   private readonly _waiting = new Map<number, (reply: any) => void>();

@@ -208,16 +208,17 @@ test.describe('Benchmark 1: the batch proxy', () => {
     const firstTokenMs = (runs: Array<{ firstTokenAt: number | null; startedAt: number }>) =>
       runs.map(s => (s.firstTokenAt ?? NaN) - s.startedAt);
     for (const n of [1, 64]) {
+      const none = (): number[] => [];
       const t = (ttft[n] = {
-        proxy: [],
-        light: [],
-        straight: [],
-        warm: [],
-        node: [],
-        direct: [],
-        up: [],
-        sim: [],
-        down: []
+        proxy: none(),
+        light: none(),
+        straight: none(),
+        warm: none(),
+        node: none(),
+        direct: none(),
+        up: none(),
+        sim: none(),
+        down: none()
       });
       const repeats = n === 1 ? 15 : 8;
       for (let i = 0; i < repeats; i++) {

@@ -65,7 +65,7 @@ interface ISample {
  */
 function recorder(n: number): void {
   const w = window as any;
-  const rec = (w.__reattach = {
+  const rec: { [mark: string]: number | number[][]; longTasks: number[][] } = (w.__reattach = {
     readyAt: NaN,
     firstCardAt: NaN,
     liveAt: NaN,

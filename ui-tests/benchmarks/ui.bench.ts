@@ -10,7 +10,21 @@ import type { CDPSession, Page } from '@playwright/test';
 import * as os from 'os';
 
 import { coresBetween, cpuSample, CPU_PARTS } from './cpu';
-import { fmt, machineLine, median, metrics, passMiss, quantile, report, resetSimulator, sleep, table } from './helpers';
+import {
+  fmt,
+  LAB_URL,
+  machineLine,
+  median,
+  metrics,
+  passMiss,
+  quantile,
+  report,
+  resetSimulator,
+  sleep,
+  table
+} from './helpers';
+import { IBenchPage, installTypingProbe, lightPage, playwrightPage, typedToDom, typeKeys } from './bench-page';
+import { LightBrowser, playwrightSwitches } from './light-browser';
 
 const N = 32;
 const TPS = 200;
@@ -45,7 +59,7 @@ async function heapUsed(cdp: CDPSession): Promise<number> {
  * every vsync, which by itself makes a keystroke take 1.16–1.40× as long to paint at rest
  * (benchmarks/README.md): Benchmark 2b types without it.
  */
-async function startRecording(page: Page, frames = true): Promise<void> {
+async function startRecording(page: IBenchPage, frames = true): Promise<void> {
   await page.evaluate(frames => {
     const w = window as any;
     const rec = (w.__rec = {
@@ -115,7 +129,7 @@ async function startRecording(page: Page, frames = true): Promise<void> {
   }, frames);
 }
 
-async function stopRecording(page: Page): Promise<{
+async function stopRecording(page: IBenchPage): Promise<{
   longTasks: number[];
   longTaskStarts: number[];
   frames: number[];
@@ -143,52 +157,12 @@ async function stopRecording(page: Page): Promise<{
   });
 }
 
-/** Typing latency probe on the first cell's editor: keydown timeStamp → first frame after the DOM shows the character. */
-async function installTypingProbe(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const w = window as any;
-    const editor = document.querySelector('.jp-NotebookPanel .jp-Cell .cm-content') as HTMLElement;
-    const probe = (w.__typing = { latencies: [] as number[], pending: [] as number[] });
-    document.addEventListener(
-      'keydown',
-      event => {
-        if (event.key === 'a') {
-          probe.pending.push(event.timeStamp);
-        }
-      },
-      true
-    );
-    let shown = (editor.textContent ?? '').split('a').length - 1;
-    new MutationObserver(() => {
-      const count = (editor.textContent ?? '').split('a').length - 1;
-      while (count > shown && probe.pending.length) {
-        shown++;
-        const pressed = probe.pending.shift()!;
-        requestAnimationFrame(() => probe.latencies.push(performance.now() - pressed));
-      }
-      shown = Math.max(shown, count);
-    }).observe(editor, { childList: true, subtree: true, characterData: true });
-  });
-}
-
-async function typeKeys(page: Page, count: number): Promise<number[]> {
-  await page.evaluate(() => ((window as any).__typing.latencies = []));
-  await page.locator('.jp-NotebookPanel .jp-Cell .cm-content').first().click();
-  await page.keyboard.press('End');
-  for (let i = 0; i < count; i++) {
-    await page.keyboard.type('a');
-    await sleep(150 + Math.random() * 100);
-  }
-  await sleep(300);
-  return page.evaluate(() => (window as any).__typing.latencies as number[]);
-}
-
 /**
  * Starts a batch without the size check (`force`): the check's context length is the one the
  * server listed when the page loaded, and the simulator is reset between phases, so it could
  * otherwise open its confirmation dialog and wait for a click that never comes.
  */
-function startBatch(page: Page, n: number, maxTokens: number): Promise<void> {
+function startBatch(page: IBenchPage, n: number, maxTokens: number): Promise<void> {
   return page.evaluate(
     ({ n, maxTokens, prompt }) => {
       const w = window as any;
@@ -205,7 +179,7 @@ function startBatch(page: Page, n: number, maxTokens: number): Promise<void> {
   );
 }
 
-function batchDone(page: Page): Promise<{ batchId: string; statuses: string[]; tokens: number; chars: number }> {
+function batchDone(page: IBenchPage): Promise<{ batchId: string; statuses: string[]; tokens: number; chars: number }> {
   return page.evaluate(() => (window as any).__batch);
 }
 
@@ -263,30 +237,31 @@ test.describe('Benchmark 2: the UI', () => {
       }
     });
     await cdp.send('Performance.enable');
+    const bench = playwrightPage(page, cdp);
 
     await page.notebook.createNew();
     await page.notebook.setCell(0, 'code', 'x = 1');
     await page.notebook.enterCellEditingMode(0);
-    await installTypingProbe(page);
+    await installTypingProbe(bench);
 
     // Warm-up: opens the sidebar, loads and JITs the code paths.
     await resetSimulator(request, { ...STREAM, answer_tokens: 50 });
-    await startBatch(page, 4, 200);
-    await batchDone(page);
+    await startBatch(bench, 4, 200);
+    await batchDone(bench);
 
     // -- at rest: frames and long tasks for 4 s ------------------------------------------
-    await startRecording(page);
+    await startRecording(bench);
     await sleep(4000);
-    const rest = await stopRecording(page);
+    const rest = await stopRecording(bench);
 
     // -- phase A: 32 responses at 200 tokens/s, nothing else happening --------------------
     await resetSimulator(request, STREAM);
     const before = await metrics(cdp);
     saves.on = true;
-    await startRecording(page);
-    await startBatch(page, N, 4000);
-    const a = await batchDone(page);
-    const busy = await stopRecording(page);
+    await startRecording(bench);
+    await startBatch(bench, N, 4000);
+    const a = await batchDone(bench);
+    const busy = await stopRecording(bench);
     const after = await metrics(cdp);
     saves.on = false;
     const savesA = { ...saves };
@@ -298,34 +273,34 @@ test.describe('Benchmark 2: the UI', () => {
     // React still renders the panel (it is only hidden), so layout and paint drop out.
     await resetSimulator(request, STREAM);
     const beforeHidden = await metrics(cdp);
-    await startRecording(page);
-    await startBatch(page, N, 4000);
+    await startRecording(bench);
+    await startBatch(bench, N, 4000);
     await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
-    const hiddenRun = await batchDone(page);
-    const hidden = await stopRecording(page);
+    const hiddenRun = await batchDone(bench);
+    const hidden = await stopRecording(bench);
     const afterHidden = await metrics(cdp);
     await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
     expect(hiddenRun.statuses.filter(s => s === 'complete')).toHaveLength(N);
     const perKHidden = (name: string) => ((afterHidden[name] - beforeHidden[name]) * 1000) / (hiddenRun.tokens / 1000);
 
     // -- phase B: typing at rest, then during a second identical batch --------------------
-    const typingRest = await typeKeys(page, KEYSTROKES);
+    const typingRest = await typeKeys(bench, KEYSTROKES);
     await resetSimulator(request, STREAM);
-    await startBatch(page, N, 4000);
+    await startBatch(bench, N, 4000);
     await sleep(1200); // streaming is under way (the sidebar was revealed by the command)
-    const typingBusy = await typeKeys(page, KEYSTROKES);
-    const b = await batchDone(page);
+    const typingBusy = await typeKeys(bench, KEYSTROKES);
+    const b = await batchDone(bench);
     expect(b.statuses.filter(s => s === 'complete')).toHaveLength(N);
     const typedWhileStreaming = typingBusy.length;
 
     // -- phase B2 (diagnostic): typing during the same batch with the sidebar collapsed ------
     // What is left is the cost of streaming itself (worker, proxy and simulator on this machine).
     await resetSimulator(request, STREAM);
-    await startBatch(page, N, 4000);
+    await startBatch(bench, N, 4000);
     await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
     await sleep(1200);
-    const typingHidden = await typeKeys(page, KEYSTROKES);
-    const b2 = await batchDone(page);
+    const typingHidden = await typeKeys(bench, KEYSTROKES);
+    const b2 = await batchDone(bench);
     await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
     expect(b2.statuses.filter(s => s === 'complete')).toHaveLength(N);
 
@@ -334,8 +309,8 @@ test.describe('Benchmark 2: the UI', () => {
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
     await cdp.send('Profiler.start');
-    await startBatch(page, N, 4000);
-    await batchDone(page);
+    await startBatch(bench, N, 4000);
+    await batchDone(bench);
     const { profile } = await cdp.send('Profiler.stop');
     const hot = hotFunctions(profile);
 
@@ -344,8 +319,8 @@ test.describe('Benchmark 2: the UI', () => {
     const heapStart = await heapUsed(cdp);
     await resetSimulator(request, HEAP);
     const heavyStart = Date.now();
-    await startBatch(page, N, HEAP_TOKENS);
-    const heavy = await batchDone(page);
+    await startBatch(bench, N, HEAP_TOKENS);
+    const heavy = await batchDone(bench);
     const heavyMs = Date.now() - heavyStart;
     expect(heavy.statuses.filter(s => s === 'complete')).toHaveLength(N);
     expect(heavy.tokens).toBe(N * HEAP_TOKENS);
@@ -374,16 +349,16 @@ test.describe('Benchmark 2: the UI', () => {
     let heapNextRender = NaN;
     if (close.how !== 'none') {
       await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
-      await startBatch(page, 1, 100);
-      await batchDone(page);
+      await startBatch(bench, 1, 100);
+      await batchDone(bench);
       await sleep(5000);
       heapNextRender = await heapUsed(cdp);
     }
     if (close.how === 'none') {
       // No command closes a batch in this build: generate a new small batch instead.
       await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
-      await startBatch(page, 1, 100);
-      await batchDone(page);
+      await startBatch(bench, 1, 100);
+      await batchDone(bench);
       await sleep(1000);
       heapNewBatch = await heapUsed(cdp);
       // For information only: the model's removeBatch reached through Lumino's private
@@ -591,24 +566,84 @@ test.describe('Benchmark 2: the UI', () => {
  * compact view) or as cards (the view before it), alternated in one page: long tasks over
  * 50 ms (count, longest), frame-interval p95 (target < 20 ms), typing latency during the batch
  * over at rest (target < 1.5×), and the same batch with the sidebar collapsed (the floor).
- * FANOUT_BENCH_ROUNDS rounds (default 3) of each.
+ * FANOUT_BENCH_ROUNDS rounds (default 3) of each, in each browser of FANOUT_BENCH_BROWSERS
+ * (default `light,playwright`, alternated each round): the light browser is a Chromium no
+ * DevTools client listens to, as a user's is; Playwright's page has its network listened to
+ * (every WebSocket frame the page receives crosses the DevTools pipe to the test runner).
  */
 test.describe('Benchmark 2b: 64 responses in the compact view', () => {
   test('64 × 200 tokens/s: rows against cards', async ({ page, request }) => {
     const N64 = 64;
     const rounds = Number(process.env.FANOUT_BENCH_ROUNDS || '3');
-    const cdp = await page.context().newCDPSession((page as any).page ?? page);
-    await cdp.send('Performance.enable');
+    type Browser = 'light' | 'playwright';
+    const browsers = (process.env.FANOUT_BENCH_BROWSERS || 'light,playwright').split(',') as Browser[];
+    for (const browser of browsers) {
+      expect(['light', 'playwright'], `FANOUT_BENCH_BROWSERS: ${browser}`).toContain(browser);
+    }
+    // About 2 minutes a round in each browser (nine batches), and the setting up.
+    test.setTimeout((3 + 3 * rounds * browsers.length) * 60 * 1000);
     const stream = { ...STREAM, answer_tokens: 1600 };
     const typingStream = { ...STREAM, answer_tokens: 2400 };
-    await page.setViewportSize({ width: 1400, height: 900 });
-    await page.notebook.createNew();
-    await page.notebook.setCell(0, 'code', 'x = 1');
-    await page.notebook.enterCellEditingMode(0);
-    await installTypingProbe(page);
-    await resetSimulator(request, { ...stream, answer_tokens: 50 });
-    await startBatch(page, 4, 200);
-    await batchDone(page);
+    const pages: Partial<Record<Browser, IBenchPage>> = {};
+    let light: LightBrowser | null = null;
+    if (browsers.includes('playwright')) {
+      const cdp = await page.context().newCDPSession((page as any).page ?? page);
+      await cdp.send('Performance.enable');
+      await page.setViewportSize({ width: 1400, height: 900 });
+      await page.notebook.createNew();
+      await page.notebook.setCell(0, 'code', 'x = 1');
+      await page.notebook.enterCellEditingMode(0);
+      pages.playwright = playwrightPage(page, cdp);
+    }
+    if (browsers.includes('light')) {
+      // Playwright's own switches too (no background throttling, its pointer settings …):
+      // the two browsers differ only in the DevTools client listening to one of them.
+      const switches = playwrightSwitches();
+      expect(switches, 'the switches of Playwright’s Chromium (/proc)').not.toBeNull();
+      light = await LightBrowser.launch(
+        `${LAB_URL}/lab/workspaces/fanout-bench-2b?reset`,
+        { width: 1400, height: 900 },
+        switches!
+      );
+      await light.send('Performance.enable');
+      // The viewport as Playwright sets it (the headless window keeps room for a toolbar).
+      await light.send('Emulation.setDeviceMetricsOverride', {
+        width: 1400,
+        height: 900,
+        deviceScaleFactor: 1,
+        mobile: false
+      });
+      pages.light = lightPage(light);
+      await pages.light.evaluate(async () => {
+        const app = (window as any).jupyterapp;
+        await app.restored; // the layout restored, which would otherwise change it later
+        const panel = await app.commands.execute('notebook:create-new', { kernelName: 'python3' });
+        await panel.context.ready;
+        // As in Galata's page: the file browser open in the left sidebar.
+        app.shell.activateById('filebrowser');
+        app.shell.activateById(panel.id);
+        panel.content.widgets[0].model.sharedModel.setSource('x = 1');
+        panel.content.activeCellIndex = 0;
+        panel.content.mode = 'edit';
+        for (let i = 0; i < 200 && !document.querySelector('.jp-NotebookPanel .jp-Cell .cm-content'); i++) {
+          await new Promise(resolve => setTimeout(resolve, 50));
+        }
+      });
+    }
+    for (const browser of browsers) {
+      const bench = pages[browser]!;
+      expect(
+        await bench.evaluate(() => (window as any).jupyterapp.shell.leftCollapsed),
+        `${browser}: the left sidebar (the file browser) open`
+      ).toBe(false);
+      expect(await bench.evaluate(() => [window.innerWidth, window.innerHeight]), `${browser}: the window`).toEqual([
+        1400, 900
+      ]);
+      await installTypingProbe(bench);
+      await resetSimulator(request, { ...stream, answer_tokens: 50 });
+      await startBatch(bench, 4, 200);
+      await batchDone(bench);
+    }
 
     type Run = {
       longTasks: number[];
@@ -620,6 +655,9 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       frames: number[];
       rest: number[];
       busy: number[];
+      /** keydown → the character in the editor's DOM, at rest and during. */
+      restToDom: number[];
+      busyToDom: number[];
       inView: number;
       /** The renderer's main thread: task time over wall time, from the click to the batch's end. */
       mainBusy: number;
@@ -629,36 +667,39 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       cores: Record<string, number> | null;
     };
     type View = 'compact' | 'cards' | 'hidden';
-    const runs: Record<View, Run[]> = { compact: [], cards: [], hidden: [] };
+    type Case = `${Browser} ${View}`;
+    const runs = {} as Record<Case, Run[]>;
     /**
-     * One batch of 64 in `view` (the floor: the sidebar collapsed while it streams), with
-     * `recorder` running and `during` done while it streams; checked complete, then removed.
-     * `mainBusy`: the renderer's task time over wall time, from the click to the batch's end.
+     * One batch of 64 in `view` (the floor: the sidebar collapsed while it streams) in `bench`,
+     * with `recorder` running and `during` done while it streams; checked complete, then
+     * removed. `mainBusy`: the renderer's task time over wall time, from the click to the
+     * batch's end.
      */
     const runBatch = async <T>(
+      bench: IBenchPage,
       view: View,
       settings: Record<string, unknown>,
       recorder: 'none' | 'long tasks' | 'frames',
       during: () => Promise<T>
     ) => {
       await resetSimulator(request, settings);
-      const before = await metrics(cdp);
+      const before = await bench.metrics();
       if (recorder !== 'none') {
-        await startRecording(page, recorder === 'frames');
+        await startRecording(bench, recorder === 'frames');
       }
-      await startBatch(page, N64, 4000);
+      await startBatch(bench, N64, 4000);
       if (view === 'hidden') {
-        await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
+        await bench.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
       }
       const result = await during();
-      const done = await batchDone(page);
-      const recorded = recorder === 'none' ? null : await stopRecording(page);
-      const after = await metrics(cdp);
+      const done = await batchDone(bench);
+      const recorded = recorder === 'none' ? null : await stopRecording(bench);
+      const after = await bench.metrics();
       if (view === 'hidden') {
-        await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
+        await bench.evaluate(() => (window as any).jupyterapp.shell.expandRight());
       }
       expect(done.statuses.filter(s => s === 'complete')).toHaveLength(N64);
-      await page.evaluate(
+      await bench.evaluate(
         batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
         done.batchId
       );
@@ -667,71 +708,90 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       return { during: result, recorded, mainBusy };
     };
     const order: View[] = ['cards', 'compact', 'hidden'];
-    for (let round = 0; round < rounds; round++) {
-      // Each round starts one later in the order, so that none always runs first.
-      for (const view of [...order.slice(round % 3), ...order.slice(0, round % 3)]) {
-        await page.evaluate(
-          v => (window as any).jupyterapp.commands.execute('fanout:set-view', { view: v }),
-          view === 'hidden' ? 'compact' : view
-        );
-        const rest = await typeKeys(page, KEYSTROKES_2B);
-        // The typing batch: long tasks and keystrokes, and no frame recorder (its
-        // requestAnimationFrame loop alone slows a keystroke at rest by 1.16-1.40x); 2,400
-        // tokens (12 s), so that its keystrokes end before it does.
-        const typing = await runBatch(view, typingStream, 'long tasks', async () => {
-          await sleep(1500);
-          const inView = await page.evaluate(() => {
-            const section = document.querySelector('#jupyterlab-fanout-responses')!.getBoundingClientRect();
-            const sel = document.querySelector('.jp-Fanout-rows') ? '.jp-Fanout-row' : '.jp-Fanout-response';
-            return Array.from(document.querySelectorAll(`#jupyterlab-fanout-responses ${sel}`)).filter(n => {
-              const b = n.getBoundingClientRect();
-              return b.height > 0 && b.top >= section.top && b.bottom <= section.bottom;
-            }).length;
-          });
-          const before = cpuSample();
-          const busy = await typeKeys(page, KEYSTROKES_2B);
-          return { inView, busy, cores: coresBetween(before, cpuSample()) };
-        });
-        // The frames batch: the same batch with the frame recorder and no typing.
-        const framed = await runBatch(view, stream, 'frames', async () => undefined);
-        // The page's own cost alone: the frame recorder asks for every frame and typing forces
-        // layouts, which hide what the page itself asks of the main thread.
-        const quiet = await runBatch(view, stream, 'none', async () => undefined);
-        runs[view].push({
-          longTasks: typing.recorded!.longTasks,
-          starts: typing.recorded!.longTaskStarts,
-          framesLongTasks: framed.recorded!.longTasks,
-          loafs: [
-            ...typing.recorded!.loafs.map(l => `typing batch: ${l}`),
-            ...framed.recorded!.loafs.map(l => `frames batch: ${l}`)
-          ],
-          frames: framed.recorded!.frames,
-          rest,
-          busy: typing.during.busy,
-          inView: typing.during.inView,
-          mainBusy: typing.mainBusy,
-          mainBusyQuiet: quiet.mainBusy,
-          cores: typing.during.cores
-        });
+    try {
+      for (let round = 0; round < rounds; round++) {
+        // Each round starts one later in each order, so that no browser and no view always runs first.
+        const shift = <X>(xs: X[]) => [...xs.slice(round % xs.length), ...xs.slice(0, round % xs.length)];
+        for (const browser of shift(browsers)) {
+          const bench = pages[browser]!;
+          for (const view of shift(order)) {
+            await bench.evaluate(
+              v => (window as any).jupyterapp.commands.execute('fanout:set-view', { view: v }),
+              view === 'hidden' ? 'compact' : view
+            );
+            const rest = await typeKeys(bench, KEYSTROKES_2B);
+            const restToDom = await typedToDom(bench);
+            expect(rest.length, `${browser} ${view}: keys typed at rest and seen`).toBe(KEYSTROKES_2B);
+            // The typing batch: long tasks and keystrokes, and no frame recorder (its
+            // requestAnimationFrame loop alone slows a keystroke at rest by 1.16-1.40x); 2,400
+            // tokens (12 s), so that its keystrokes end before it does.
+            const typing = await runBatch(bench, view, typingStream, 'long tasks', async () => {
+              await sleep(1500);
+              const inView = await bench.evaluate(() => {
+                const section = document.querySelector('#jupyterlab-fanout-responses')!.getBoundingClientRect();
+                const sel = document.querySelector('.jp-Fanout-rows') ? '.jp-Fanout-row' : '.jp-Fanout-response';
+                return Array.from(document.querySelectorAll(`#jupyterlab-fanout-responses ${sel}`)).filter(n => {
+                  const b = n.getBoundingClientRect();
+                  return b.height > 0 && b.top >= section.top && b.bottom <= section.bottom;
+                }).length;
+              });
+              const before = cpuSample();
+              const busy = await typeKeys(bench, KEYSTROKES_2B);
+              const cores = coresBetween(before, cpuSample());
+              expect(busy.length, `${browser} ${view}: keys typed during the batch and seen`).toBe(KEYSTROKES_2B);
+              return { inView, busy, busyToDom: await typedToDom(bench), cores };
+            });
+            // The frames batch: the same batch with the frame recorder and no typing.
+            const framed = await runBatch(bench, view, stream, 'frames', async () => undefined);
+            // The page's own cost alone: the frame recorder asks for every frame and typing forces
+            // layouts, which hide what the page itself asks of the main thread.
+            const quiet = await runBatch(bench, view, stream, 'none', async () => undefined);
+            (runs[`${browser} ${view}`] ??= []).push({
+              longTasks: typing.recorded!.longTasks,
+              starts: typing.recorded!.longTaskStarts,
+              framesLongTasks: framed.recorded!.longTasks,
+              loafs: [
+                ...typing.recorded!.loafs.map(l => `typing batch: ${l}`),
+                ...framed.recorded!.loafs.map(l => `frames batch: ${l}`)
+              ],
+              frames: framed.recorded!.frames,
+              rest,
+              busy: typing.during.busy,
+              restToDom,
+              busyToDom: typing.during.busyToDom,
+              inView: typing.during.inView,
+              mainBusy: typing.mainBusy,
+              mainBusyQuiet: quiet.mainBusy,
+              cores: typing.during.cores
+            });
+          }
+        }
       }
+    } finally {
+      await light?.close();
     }
-    // At rest, nothing streams and the sidebar shows the same in every view: every run's
-    // keystrokes at rest, all views and rounds, make one denominator with less noise than any
-    // one run's (which moved 5.4-7.3 ms between runs on one machine).
-    const restAll = order.flatMap(view => runs[view].flatMap(x => x.rest));
-    const rows = order.map(view => {
-      const r = runs[view];
+    const cases: Array<[Browser, View]> = browsers.flatMap(b => order.map(v => [b, v] as [Browser, View]));
+    const caseName = (browser: Browser, view: View) =>
+      `${{ light: 'light browser', playwright: 'Playwright’s page' }[browser]}: ${
+        {
+          compact: 'rows (compact view)',
+          cards: 'cards (the view before)',
+          hidden: 'sidebar collapsed (the floor)'
+        }[view]
+      }`;
+    const rows = cases.map(([browser, view]) => {
+      const r = runs[`${browser} ${view}`];
+      // At rest, nothing streams and the sidebar shows the same in every view: every keystroke
+      // at rest in this browser, all views and rounds, makes one denominator with less noise
+      // than any one run's (which moved 5.4-7.3 ms between runs on one machine).
+      const restAll = order.flatMap(v => runs[`${browser} ${v}`].flatMap(x => x.rest));
       const pooled = median(r.flatMap(x => x.busy)) / median(restAll);
       const longCounts = r.map(x => x.longTasks.length);
       const longest = r.map(x => Math.max(0, ...x.longTasks));
       const p95 = r.map(x => quantile(x.frames, 0.95));
       const ratio = r.map(x => median(x.busy) / median(x.rest));
       return [
-        {
-          compact: 'rows (compact view, after)',
-          cards: 'cards (the view before)',
-          hidden: 'sidebar collapsed (the floor)'
-        }[view],
+        caseName(browser, view),
         `${fmt(median(longCounts), 0)} (${longCounts.join(', ')})`,
         `${fmt(median(longest), 0)} ms (${longest.map(v => fmt(v, 0)).join(', ')})`,
         `${fmt(median(p95))} ms (${p95.map(v => fmt(v)).join(', ')}) ${passMiss(median(p95) < 20)}`,
@@ -739,6 +799,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
         `${fmt(pooled, 2)}× ${passMiss(pooled < 1.5)}`,
         `${fmt(median(r.map(x => median(x.busy))))} / ${fmt(median(r.map(x => median(x.rest))))} ms`,
         `${fmt(median(r.map(x => quantile(x.busy, 0.9))))} / ${fmt(median(r.map(x => quantile(x.rest, 0.9))))} ms`,
+        `${fmt(median(r.map(x => median(x.busyToDom))))} / ${fmt(median(r.map(x => median(x.restToDom))))} ms`,
         `${fmt(median(r.map(x => x.mainBusy)), 2)} (${r.map(x => fmt(x.mainBusy, 2)).join(', ')})`,
         `${fmt(median(r.map(x => x.mainBusyQuiet)), 2)} (${r.map(x => fmt(x.mainBusyQuiet, 2)).join(', ')})`,
         `${r.map(x => x.inView).join(', ')}`
@@ -749,11 +810,11 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       '',
       machineLine(),
       '',
-      `${N64} responses, simulator ${TPS} tokens/s per stream, 1 token per event, 1,600 answer tokens (8 s; the typing batch 2,400, 12 s); window 1400 × 900, the Fanout sidebar at its default width. ${rounds} rounds of three runs: cards, rows, and the sidebar collapsed (the floor: the same batch streaming through the worker, the proxy and the simulator on this machine with nothing of it on screen), the order rotated each round; medians over rounds, each round's figure in brackets.`,
+      `${N64} responses, simulator ${TPS} tokens/s per stream, 1 token per event, 1,600 answer tokens (8 s; the typing batch 2,400, 12 s); window 1400 × 900, the Fanout sidebar at its default width. ${rounds} rounds of three runs in each browser (${browsers.join(', ')}): cards, rows, and the sidebar collapsed (the floor: the same batch streaming through the worker, the proxy and the simulator on this machine with nothing of it on screen), the order of browsers and of views rotated each round; medians over rounds, each round's figure in brackets. The *light browser* is Debian's Chromium with no DevTools client listening to it (\`benchmarks/light-browser.ts\`), as a user's browser is; *Playwright's page* has the DevTools \`Network\` domain enabled, so every WebSocket frame the page receives is also serialised over the DevTools pipe and parsed by the test runner, on the same cores.`,
       '',
       table(
         [
-          'view',
+          'browser: view',
           'long tasks > 50 ms (count)',
           'longest task',
           'frame interval p95 (target < 20 ms)',
@@ -761,6 +822,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
           'typing, all rounds: during / at rest in every run',
           'typing median during / at rest',
           'typing p90 during / at rest',
+          'of it, keydown → the character in the DOM: median during / at rest',
           'main thread busy (share of wall time)',
           'main thread busy, batch alone',
           'responses wholly in view'
@@ -768,14 +830,14 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
         rows
       ),
       '',
-      `Cores in use while the keys were typed in the typing batch, by process (\`/proc\`; this machine has ${os.cpus().length}; medians over rounds). The simulator stands in for a model server, which a real deployment runs on another machine:`,
+      `Cores in use while the keys were typed in the typing batch, by process (\`/proc\`; this machine has ${os.cpus().length}; medians over rounds; both browsers stay open throughout, so each browser's part counts the idle other). The simulator stands in for a model server, which a real deployment runs on another machine:`,
       '',
       table(
-        ['view', ...CPU_PARTS, 'total'],
-        order.map(view => [
-          view,
+        ['browser: view', ...CPU_PARTS, 'total'],
+        cases.map(([browser, view]) => [
+          caseName(browser, view),
           ...[...CPU_PARTS, 'total'].map(part => {
-            const used = runs[view].map(x => x.cores?.[part] ?? NaN);
+            const used = runs[`${browser} ${view}`].map(x => x.cores?.[part] ?? NaN);
             return fmt(median(used), 2);
           })
         ])
@@ -783,10 +845,10 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       '',
       'Long tasks over 50 ms in the typing batch, each as duration @ ms after the click (it streams from about 100 ms to 12,100 ms; its keys are typed from 1,500 ms to about 10,500 ms), and the frames batch’s long tasks (it streams from about 100 ms to 8,100 ms):',
       '',
-      ...order.map(
-        view =>
-          `- ${view}: ` +
-          runs[view]
+      ...cases.map(
+        ([browser, view]) =>
+          `- ${caseName(browser, view)}: ` +
+          runs[`${browser} ${view}`]
             .map(
               (r, i) =>
                 `round ${i + 1}: ${r.longTasks.map((d, j) => `${fmt(d, 0)} @ ${fmt(r.starts[j], 0)}`).join(', ') || 'none'}` +
@@ -797,14 +859,15 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       '',
       'Long animation frames over 50 ms (`long-animation-frame` entries: duration @ ms after the click, and where the frame’s time went):',
       '',
-      ...order.map(
-        view =>
-          `- ${view}: ` + (runs[view].flatMap((r, i) => r.loafs.map(l => `round ${i + 1}, ${l}`)).join('; ') || 'none')
+      ...cases.map(
+        ([browser, view]) =>
+          `- ${caseName(browser, view)}: ` +
+          (runs[`${browser} ${view}`].flatMap((r, i) => r.loafs.map(l => `round ${i + 1}, ${l}`)).join('; ') || 'none')
       ),
       '',
       'Each case runs three batches of 64 responses. The *typing batch* (2,400 tokens, 12 s): ' +
         `${KEYSTROKES_2B} keystrokes into a notebook cell at rest just before it and ${KEYSTROKES_2B} from 1.5 s into it` +
-        ' (keydown → the frame that paints the character), and its long tasks (`PerformanceObserver` longtask entries from the click to the batch’s end), with no frame recorder: the recorder’s `requestAnimationFrame` loop makes the page produce a frame every vsync, which by itself makes a keystroke at rest take 1.16–1.40× as long. *All rounds*: the median of the view’s keystrokes during its typing batches of every round, over the median of every keystroke at rest before any batch (all views, all rounds). Main thread busy: the renderer’s `TaskDuration` over wall time (CDP `Performance.getMetrics`) over the typing batch, typing included. The *frames batch*: successive `requestAnimationFrame` intervals from the click to the batch’s end, no typing (its long tasks are listed below too). *Batch alone*: the busy share over a third batch, with no typing and no frame recorder.'
+        ' (DevTools `Input.dispatchKeyEvent`, after a click in the cell that leaves the mouse over it; keydown → the frame that paints the character), and its long tasks (`PerformanceObserver` longtask entries from the click to the batch’s end), with no frame recorder: the recorder’s `requestAnimationFrame` loop makes the page produce a frame every vsync, which by itself makes a keystroke at rest take 1.16–1.40× as long. *All rounds*: the median of the view’s keystrokes during its typing batches of every round, over the median of every keystroke at rest in that browser before any batch (all views, all rounds). Main thread busy: the renderer’s `TaskDuration` over wall time (DevTools `Performance.getMetrics`) over the typing batch, typing included. The *frames batch*: successive `requestAnimationFrame` intervals from the click to the batch’s end, no typing (its long tasks are listed below too). *Batch alone*: the busy share over a third batch, with no typing and no frame recorder.'
     ].join('\n');
     report('ui-compact', text);
   });

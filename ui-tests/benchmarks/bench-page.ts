@@ -1,0 +1,150 @@
+/**
+ * A browser page as the UI benchmarks drive it (`IBenchPage`): Galata's Playwright page, or the
+ * light browser's (`light-browser.ts`), and the typing-latency probe that runs in either.
+ */
+import type { CDPSession, Page } from '@playwright/test';
+
+import { metrics, sleep } from './helpers';
+import type { LightBrowser } from './light-browser';
+
+/**
+ * What the benchmarks ask of a browser page: Playwright's (Galata's `page`), or the light
+ * browser's (`light-browser.ts`: a Chromium no DevTools client listens to, as a user's is).
+ */
+export interface IBenchPage {
+  /** Run `fn(arg)` in the page (its source is sent: it may use nothing from this module). */
+  evaluate<R, A = undefined>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
+  /** Click the middle of the first element `selector` matches (the mouse stays there). */
+  click(selector: string): Promise<void>;
+  /** Press one key: a character (typed) or a named key such as `End`. */
+  press(key: string): Promise<void>;
+  /** Chrome's performance metrics of the page, by name. */
+  metrics(): Promise<Record<string, number>>;
+}
+
+/** Galata's page: Playwright listens to its network (DevTools `Network` domain). */
+export function playwrightPage(page: Page, cdp: CDPSession): IBenchPage {
+  return {
+    evaluate: (fn, arg) => page.evaluate(fn as any, arg),
+    click: selector => page.locator(selector).first().click(),
+    press: key => (key.length === 1 ? page.keyboard.type(key) : page.keyboard.press(key)),
+    metrics: () => metrics(cdp)
+  };
+}
+
+/** Named keys `press` knows in the light browser (Playwright's key definitions). */
+const KEYS: Record<string, { code: string; keyCode: number }> = {
+  End: { code: 'End', keyCode: 35 },
+  Home: { code: 'Home', keyCode: 36 }
+};
+
+/**
+ * The light browser's page, driven by DevTools commands only (`Runtime.evaluate`, `Input`,
+ * `Performance.getMetrics`), as Playwright sends them for a click and a key.
+ */
+export function lightPage(light: LightBrowser): IBenchPage {
+  return {
+    evaluate: (fn, arg) => light.evaluate(`(${fn.toString()})(${arg === undefined ? '' : JSON.stringify(arg)})`),
+    click: async selector => {
+      const at = await light.evaluate<{ x: number; y: number } | null>(`(() => {
+        const element = document.querySelector(${JSON.stringify(selector)});
+        if (!element) { return null; }
+        element.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+        const box = element.getBoundingClientRect();
+        return box.width > 0 && box.height > 0 ? { x: box.left + box.width / 2, y: box.top + box.height / 2 } : null;
+      })()`);
+      if (!at) {
+        throw new Error(`light browser: nothing matches ${selector}, or none of it shows`);
+      }
+      await light.send('Input.dispatchMouseEvent', { type: 'mouseMoved', ...at });
+      for (const type of ['mousePressed', 'mouseReleased']) {
+        await light.send('Input.dispatchMouseEvent', { type, ...at, button: 'left', buttons: 1, clickCount: 1 });
+      }
+    },
+    press: async key => {
+      const named = KEYS[key];
+      const down =
+        key.length === 1
+          ? {
+              type: 'keyDown',
+              key,
+              text: key,
+              unmodifiedText: key,
+              code: `Key${key.toUpperCase()}`,
+              windowsVirtualKeyCode: key.toUpperCase().charCodeAt(0)
+            }
+          : named
+            ? { type: 'rawKeyDown', key, code: named.code, windowsVirtualKeyCode: named.keyCode }
+            : null;
+      if (!down) {
+        throw new Error(`light browser: no key definition for ${key}`);
+      }
+      await light.send('Input.dispatchKeyEvent', down);
+      await light.send('Input.dispatchKeyEvent', {
+        type: 'keyUp',
+        key,
+        code: down.code,
+        windowsVirtualKeyCode: down.windowsVirtualKeyCode
+      });
+    },
+    metrics: async () => {
+      const { metrics } = await light.send('Performance.getMetrics');
+      return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
+    }
+  };
+}
+
+/**
+ * Typing latency probe on the first cell's editor: keydown timeStamp → first frame after the
+ * DOM shows the character; and, apart, its first part: keydown timeStamp → the character in
+ * the editor's DOM (the rest is the wait for, and the work of, the frame that paints it).
+ */
+export async function installTypingProbe(page: IBenchPage): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as any;
+    const editor = document.querySelector('.jp-NotebookPanel .jp-Cell .cm-content') as HTMLElement;
+    const probe = (w.__typing = { latencies: [] as number[], toDom: [] as number[], pending: [] as number[] });
+    document.addEventListener(
+      'keydown',
+      event => {
+        if (event.key === 'a') {
+          probe.pending.push(event.timeStamp);
+        }
+      },
+      true
+    );
+    let shown = (editor.textContent ?? '').split('a').length - 1;
+    new MutationObserver(() => {
+      const count = (editor.textContent ?? '').split('a').length - 1;
+      while (count > shown && probe.pending.length) {
+        shown++;
+        const pressed = probe.pending.shift()!;
+        probe.toDom.push(performance.now() - pressed);
+        requestAnimationFrame(() => probe.latencies.push(performance.now() - pressed));
+      }
+      shown = Math.max(shown, count);
+    }).observe(editor, { childList: true, subtree: true, characterData: true });
+  });
+}
+
+export async function typeKeys(page: IBenchPage, count: number): Promise<number[]> {
+  await page.evaluate(() => {
+    (window as any).__typing.latencies = [];
+    (window as any).__typing.toDom = [];
+  });
+  // The editor's box, not its content: a long line of typed text makes the content wider
+  // than the editor, scrolled sideways, with its middle out of view.
+  await page.click('.jp-NotebookPanel .jp-Cell .jp-InputArea-editor');
+  await page.press('End');
+  for (let i = 0; i < count; i++) {
+    await page.press('a');
+    await sleep(150 + Math.random() * 100);
+  }
+  await sleep(300);
+  return page.evaluate(() => (window as any).__typing.latencies as number[]);
+}
+
+/** For the keys of the last `typeKeys`: keydown → the character in the editor's DOM (ms). */
+export function typedToDom(page: IBenchPage): Promise<number[]> {
+  return page.evaluate(() => (window as any).__typing.toDom as number[]);
+}
