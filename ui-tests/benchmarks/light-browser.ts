@@ -40,16 +40,8 @@ function getJson(url: string): Promise<any> {
   });
 }
 
-/** The switches of playwright.config.js's Chromium, without Playwright's own. */
-const DEFAULT_SWITCHES = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run'
-];
+/** The switches playwright.config.js gives Chromium (without Playwright's own), headless. */
+const DEFAULT_SWITCHES: string[] = ['--headless=new', ...require('../playwright.config.js').use.launchOptions.args];
 
 /**
  * The switches of the Chromium Playwright launched for this test run (read from `/proc`),
