@@ -6,7 +6,7 @@
  * Asserts only that the runs worked.
  */
 import { expect, test } from '@jupyterlab/galata';
-import type { CDPSession, Page } from '@playwright/test';
+import type { CDPSession } from '@playwright/test';
 import * as os from 'os';
 
 import { coresBetween, cpuSample, CPU_PARTS } from './cpu';
