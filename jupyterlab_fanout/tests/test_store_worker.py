@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,8 +165,6 @@ def test_a_signal_to_the_servers_process_group_leaves_the_reader_process_to_the_
     """A supervisor's SIGTERM (or Ctrl-C) reaches every process of the server's group; the
     reader process is in a session of its own, so the server's shutdown still reads its last
     bytes there, with no error logged."""
-    import subprocess
-    import sys
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", SHUTDOWN_SCRIPT, str(tmp_path / "b.sqlite3")],

@@ -87,10 +87,7 @@ export function lightPage(light: LightBrowser): IBenchPage {
         windowsVirtualKeyCode: down.windowsVirtualKeyCode
       });
     },
-    metrics: async () => {
-      const { metrics } = await light.send('Performance.getMetrics');
-      return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
-    }
+    metrics: () => metrics(light)
   };
 }
 

@@ -53,9 +53,14 @@ export function report(name: string, text: string): void {
   console.log('\n' + text + '\n');
 }
 
-/** Chrome's performance metrics of the page (`Performance.enable` first), by name. */
-export async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
-  const { metrics } = await cdp.send('Performance.getMetrics');
+/**
+ * Chrome's performance metrics of the page (`Performance.enable` first), by name, from a
+ * Playwright CDP session or anything else that sends DevTools commands (the light browser).
+ */
+export async function metrics(
+  session: CDPSession | { send(method: 'Performance.getMetrics'): Promise<any> }
+): Promise<Record<string, number>> {
+  const { metrics } = await (session as CDPSession).send('Performance.getMetrics');
   return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
 }
 
