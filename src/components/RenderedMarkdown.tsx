@@ -5,13 +5,13 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { markdownBlocks } from '../render/blocks';
+import { blocksToRender } from '../render/blocks';
 import { BLOCKED_ATTRIBUTE, blockedUrl, hostOf, RemoteBlockingSanitizer, restoreElement } from '../render/remote';
 
 const PLACEHOLDER = 'jp-Fanout-remote-placeholder';
 
 /**
- * Least characters of a block of a streaming response ({@link markdownBlocks}; a block is
+ * Least characters of a block of a streaming response ({@link blocksToRender}; a block is
  * also at least an eighth of the text before it): what renders again while it streams is the
  * block still growing, and a response of many short paragraphs is a few dozen blocks, not one
  * per paragraph.
@@ -107,7 +107,7 @@ interface IRenderedBlock {
 }
 
 /**
- * The rendered text in `host`, as blocks ({@link markdownBlocks} while it streams, else one):
+ * The rendered text in `host`, as blocks ({@link blocksToRender} while it streams, else one):
  * a block whose source did not change keeps its DOM, so a streaming response costs the
  * render of the block still growing, not of the whole text. Renders run one after another;
  * what was asked for while one ran is rendered next (the newest only), and the blocks change
@@ -325,7 +325,7 @@ export function RenderedMarkdown(props: {
     return () => made.dispose();
   }, [rendermime]);
   useEffect(() => {
-    view?.show(streaming ? markdownBlocks(source, STREAMING_BLOCK_LENGTH) : [source]);
+    view?.show(streaming ? blocksToRender(source, STREAMING_BLOCK_LENGTH) : [source]);
   }, [view, source, streaming]);
   return (
     <div className="jp-Fanout-rendered">

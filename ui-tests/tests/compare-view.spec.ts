@@ -55,6 +55,31 @@ async function startStreaming(
   return () => page.evaluate(() => (window as any).__fanoutStreaming);
 }
 
+/** A paragraph of about 870 characters on one line (a block of its own once the next line is complete). */
+const FILLER = 'the value stays small and the list stays short, '.repeat(18);
+
+/**
+ * Stream `answer` as a batch of one at `tokensPerSecond` and open its compare view, rendered:
+ * the batch's summary (a function waiting for it), the view, and the response's rendered text.
+ */
+async function streamRendered(
+  page: IJupyterLabPageFixture,
+  request: APIRequestContext,
+  answer: string,
+  tokensPerSecond: number,
+  prompt: string
+): Promise<{ batch: () => Promise<any>; compare: Locator; markdown: Locator }> {
+  const batch = await startStreaming(
+    page,
+    request,
+    { tokens_per_second: tokensPerSecond, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer },
+    prompt
+  );
+  const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
+  const markdown = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
+  return { batch, compare, markdown };
+}
+
 async function clipboard(page: IJupyterLabPageFixture): Promise<string> {
   return page.evaluate(() => navigator.clipboard.readText());
 }
@@ -118,14 +143,7 @@ test.describe('Compare view', () => {
       'The end of the answer.'
     ].join('\n');
     // About 650 tokens at 60 a second: eleven seconds, several paced renders of the view.
-    const batch = await startStreaming(
-      page,
-      request,
-      { tokens_per_second: 60, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer },
-      'Stream blocks into the compare view.'
-    );
-    const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
-    const markdown = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
+    const { batch, markdown } = await streamRendered(page, request, answer, 60, 'Stream blocks into the compare view.');
     const blocks = markdown.locator(':scope > .jp-RenderedMarkdown');
     await expect.poll(() => blocks.count(), { timeout: 10000 }).toBeGreaterThanOrEqual(2);
     // The first block (the heading, the first paragraphs and the code) is marked; renders that follow leave it in place.
@@ -165,30 +183,76 @@ test.describe('Compare view', () => {
     expect((await tops(false)).slice(0, streamed.length)).toEqual(streamed);
   });
 
+  test('while it streams, a link defined further down is a link, and an HTML block with blank lines stays whole', async ({
+    page,
+    request
+  }) => {
+    const answer = [
+      `See [the docs][d] before you start: ${FILLER}`,
+      '',
+      '<pre>',
+      'line one',
+      '',
+      'line two',
+      '</pre>',
+      '',
+      `Then: ${FILLER}`,
+      '',
+      '[d]: https://example.org/docs',
+      '',
+      `More: ${FILLER}`,
+      '',
+      `And more: ${FILLER}`,
+      '',
+      'The end.'
+    ].join('\n');
+    // About 750 tokens at 60 a second: the definition arrives with six seconds still to stream.
+    const { batch, markdown } = await streamRendered(page, request, answer, 60, 'A link defined further down.');
+    // Read at once: the view still renders blocks (it streams), and what the first one shows.
+    const now = () =>
+      markdown.evaluate(host => {
+        const blocks = Array.from(host.querySelectorAll(':scope > .jp-RenderedMarkdown'));
+        const link = blocks[0]?.querySelector('a');
+        const pre = Array.from(host.querySelectorAll('pre')).find(pre => pre.textContent?.includes('line two'));
+        return {
+          blocks: blocks.length,
+          link: link ? `${link.textContent} -> ${link.getAttribute('href')}` : null,
+          pre: pre ? (pre.textContent ?? '').replace(/\s+/g, ' ').trim() : null
+        };
+      });
+    await expect
+      .poll(
+        async () => {
+          const seen = await now();
+          return seen.blocks >= 2 && seen.link !== null ? seen : null;
+        },
+        { timeout: 15000 }
+      )
+      .toEqual({ blocks: expect.any(Number), link: 'the docs -> https://example.org/docs', pre: 'line one line two' });
+    const summary = await batch();
+    expect(summary.responses[0].status).toBe('complete');
+    // Ended and rendered whole: the same link and the same block.
+    await expect
+      .poll(now)
+      .toEqual({ blocks: 1, link: 'the docs -> https://example.org/docs', pre: 'line one line two' });
+  });
+
   test('a block that cannot be rendered says so in its place; the blocks around it are shown', async ({
     page,
     request
   }) => {
-    const filler = 'the value stays small and the list stays short, '.repeat(18);
-    // Each paragraph one line of about 870 characters: a block of its own once the next line is complete.
     const answer = [
-      `Before: ${filler}`,
+      `Before: ${FILLER}`,
       '',
-      `FAILS HERE ${filler}`,
+      `FAILS HERE ${FILLER}`,
       '',
-      `After: ${filler}`,
+      `After: ${FILLER}`,
       '',
-      `More: ${filler}`,
+      `More: ${FILLER}`,
       '',
       'The end.'
     ].join('\n');
-    const batch = await startStreaming(
-      page,
-      request,
-      { tokens_per_second: 80, ttft_ms: 10, reasoning_tokens: 0, answer_text: answer },
-      'A block that fails.'
-    );
-    const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
+    const { batch, compare, markdown } = await streamRendered(page, request, answer, 80, 'A block that fails.');
     // The view's renderer fails on text holding "FAILS HERE" (as a broken renderer would).
     await page.evaluate(() => {
       const app = (window as any).jupyterapp;
@@ -208,7 +272,6 @@ test.describe('Compare view', () => {
         }
       }
     });
-    const markdown = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
     const error = markdown.locator('.jp-Fanout-render-error');
     await expect(error.first()).toContainText(
       'Could not render this part of the response: Error: the test broke this renderer',
