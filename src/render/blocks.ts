@@ -80,7 +80,7 @@ const HTML_TAG_LINE =
  * destination`, and a title.
  */
 const DEFINITION =
-  /^ {0,3}\[(?!\s*\])(?:\\[\s\S]|[^[\]\\])+\]: *(?:[^<\s]\S*|<[^\n]*?>)(?: +(?:"(?:\\"?|[^"\\])*"|'[^'\n]*'|\([^()]*\)))? *$/;
+  /^ {0,3}\[(?!\s*\])((?:\\[\s\S]|[^[\]\\])+)\]: *(?:[^<\s]\S*|<[^\n]*?>)(?: +(?:"(?:\\"?|[^"\\])*"|'[^'\n]*'|\([^()]*\)))? *$/;
 
 /**
  * Inline tags that change how marked reads the text after them until they are closed (its
@@ -173,23 +173,46 @@ export function markdownBlocks(source: string, minLength = 0): string[] {
 
 /**
  * The blocks of {@link markdownBlocks} as each is to be rendered on its own: after the link
- * reference definitions of every complete line of the text (the first of a label counts, as in
- * the whole text), so that a block links as it will in the whole text. Without a definition,
- * the blocks themselves.
+ * reference definitions of the labels it uses, from every complete line of the text (the first
+ * of a label counts, as in the whole text), so that a block links as it will in the whole text.
+ * A block gets at most as many characters of definitions as it has itself, and 2,000 more: a
+ * text of many long definitions and blocks using them costs about twice its length to render,
+ * not its length times its blocks.
  */
 export function blocksToRender(source: string, minLength = 0): string[] {
   const { blocks, definitions } = scan(source, minLength);
-  if (definitions.length === 0) {
+  if (definitions.size === 0) {
     return blocks;
   }
-  const before = definitions.join('\n') + '\n\n';
-  return blocks.map(block => before + block);
+  return blocks.map(block => {
+    const used = new Set<string>();
+    let room = block.length + 2000;
+    for (const match of block.matchAll(LABEL_USE)) {
+      const line = definitions.get(labelKey(match[1]));
+      if (line !== undefined && !used.has(line) && line.length < room) {
+        used.add(line);
+        room -= line.length + 1;
+      }
+    }
+    return used.size === 0 ? block : [...used].join('\n') + '\n\n' + block;
+  });
 }
 
-/** The blocks, and the link reference definitions of the complete lines, in order. */
-function scan(source: string, minLength: number): { blocks: string[]; definitions: string[] } {
+/** A label as marked matches one: case-folded, each run of white space one space. */
+function labelKey(label: string): string {
+  return label.toLowerCase().replace(/\s+/g, ' ');
+}
+
+/** `[label]` in a block: a use of a label, perhaps (`[text][label]`, `[label][]`, `[label]`). */
+const LABEL_USE = /\[((?:\\[\s\S]|[^[\]\\])+)\]/g;
+
+/**
+ * The blocks, and the link reference definitions of the complete lines: the first line of each
+ * label, by its {@link labelKey}.
+ */
+function scan(source: string, minLength: number): { blocks: string[]; definitions: Map<string, string> } {
   const blocks: string[] = [];
-  const definitions: string[] = [];
+  const definitions = new Map<string, string>();
   /** The end mark of an HTML block open (kinds 1 to 5), or null. */
   let html: RegExp | null = null;
   /** An HTML block that ends at a blank line is open (kind 6). */
@@ -288,6 +311,9 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
       const opened = angle ? HTML_START.exec(line) : null;
       // A block begins after a blank line (or a line that ended one), and at a list item.
       const begins = blockBegins || LIST_MARKER.test(line);
+      // (A definition where a block begins; four spaces in are code, but in a list.)
+      const defined =
+        begins && inner[0] === '[' && (list || !/^(?: {4}|\t)/.test(line)) ? DEFINITION.exec(inner) : null;
       if (opened !== null && (begins || opened[1] !== undefined || opened[2] !== undefined)) {
         // (A processing instruction, a declaration or CDATA does not break a paragraph.)
         const end = htmlEnd(opened);
@@ -297,9 +323,12 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
         ends = html === null;
       } else if (!outside) {
         // (In a fence read loosely: code, perhaps.)
-      } else if (begins && inner[0] === '[' && (list || !/^(?: {4}|\t)/.test(line)) && DEFINITION.test(inner)) {
+      } else if (defined !== null) {
         ends = true;
-        definitions.push(inner);
+        const key = labelKey(defined[1]);
+        if (!definitions.has(key)) {
+          definitions.set(key, inner);
+        }
       } else if (angle) {
         // (Not in a code span: `<pre>` there is text.)
         const text = withoutCodeSpans(line);

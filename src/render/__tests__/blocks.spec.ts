@@ -286,6 +286,44 @@ describe('markdownBlocks against marked', () => {
     expect(blocksToRender('para\n[a]: /x\n\nb\n')).toEqual(markdownBlocks('para\n[a]: /x\n\nb\n'));
   });
 
+  it('gives a block only the definitions it uses, and a bounded length of them', () => {
+    const blocks = blocksToRender('[a] and [B  c].\n\nNone here.\n\n[a]: /x\n[b c]: /y\n[d]: /z\n\nEnd [a]\n');
+    expect(blocks[0]).toBe('[a]: /x\n[b c]: /y\n\n[a] and [B  c].\n\n');
+    expect(blocks[1]).toBe('None here.\n\n');
+    // A hostile text: one long definition used by every one of 40 blocks.
+    const long = `[x]: /${'u'.repeat(20000)}`;
+    const paragraphs = Array.from({ length: 40 }, (_, i) => `Paragraph ${i} uses [x].\n\n`);
+    const text = `${long}\n\n${paragraphs.join('')}`;
+    const rendered = blocksToRender(text);
+    expect(rendered.length).toBeGreaterThan(30);
+    expect(rendered.join('').length).toBeLessThan(3 * text.length);
+    // Used by a block long enough to hold it, it is given.
+    const roomy = blocksToRender(`${long}\n\nUses [x]. ${'w '.repeat(10000)}\n\nEnd\n`);
+    expect(roomy[1].startsWith(long)).toBe(true);
+  });
+
+  it('reads hostile lines in linear time', () => {
+    const n = 100000;
+    const lines = [
+      '[a]: b' + ' '.repeat(n) + 'x',
+      '[' + 'a'.repeat(n),
+      '[a]: <' + 'b'.repeat(n),
+      '[a]: b "' + 't'.repeat(n),
+      '<a ' + 'b '.repeat(n / 2),
+      '<pre ' + 'x'.repeat(n),
+      '<pre <pre <pre '.repeat(n / 15),
+      Array.from({ length: 400 }, (_, i) => '`'.repeat(i + 1)).join(' '),
+      '<div ' + 'a=b '.repeat(n / 4),
+      '   <x' + ' y'.repeat(n / 2),
+      '<!--' + '-'.repeat(n)
+    ];
+    for (const line of lines) {
+      const started = Date.now();
+      blocksToRender(`a\n\n${line}\n\nb [a]\n\n${line}\n\nc\n`);
+      expect([line.slice(0, 12), Date.now() - started < 300]).toEqual([line.slice(0, 12), true]);
+    }
+  });
+
   it('reads a long line without backtracking (a run of 40,000 backticks and a CR)', () => {
     const started = Date.now();
     markdownBlocks('`'.repeat(40000) + '\r' + 'x\n'.repeat(10));
