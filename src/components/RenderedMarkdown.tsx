@@ -102,6 +102,8 @@ interface IRenderedBlock {
   node: HTMLElement;
   /** Null: the block could not be rendered, and `node` says why. */
   renderer: IRenderMime.IRenderer | null;
+  /** Its first render took too long: it is rendered once more (see {@link BlockView}). */
+  late?: boolean;
   /** Hosts whose resources it blocked. */
   hosts: string[];
 }
@@ -112,7 +114,9 @@ interface IRenderedBlock {
  * render of the block still growing, not of the whole text. Renders run one after another;
  * what was asked for while one ran is rendered next (the newest only), and the blocks change
  * in the page together, once all of them are rendered. A block that fails or takes longer
- * than {@link RENDER_TIMEOUT_MS} says so in its place; the others are shown.
+ * than {@link RENDER_TIMEOUT_MS} says so in its place; the others are shown. One that took too
+ * long is rendered once more, at the view's next render or once its slow render has ended,
+ * whichever comes first (a busy moment passes; a renderer that failed would fail again).
  */
 class BlockView {
   constructor(
@@ -126,6 +130,7 @@ class BlockView {
 
   /** Show `blocks` (the text cut into blocks; their order is the text's). */
   show(blocks: string[]): void {
+    this._latest = blocks;
     this._next = blocks;
     if (!this._running) {
       void this._run();
@@ -159,7 +164,10 @@ class BlockView {
 
   private async _apply(sources: string[]): Promise<void> {
     const rendered = await Promise.all(
-      sources.map((source, i) => (this._blocks[i]?.source === source ? null : this._render(source)))
+      sources.map((source, i) => {
+        const shown = this._blocks[i];
+        return shown?.source === source && !shown.late ? null : this._render(source, shown?.late === true);
+      })
     );
     if (this._disposed) {
       rendered.forEach(block => disposeRenderer(block?.renderer ?? null));
@@ -205,7 +213,7 @@ class BlockView {
   }
 
   /** One block rendered (untrusted, so sanitized); one that fails says so in its place. Never rejects. */
-  private async _render(source: string): Promise<IRenderedBlock> {
+  private async _render(source: string, again = false): Promise<IRenderedBlock> {
     let renderer: IRenderMime.IRenderer | null = null;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -215,12 +223,18 @@ class BlockView {
       const late = new Promise<'late'>(resolve => (timer = setTimeout(() => resolve('late'), RENDER_TIMEOUT_MS)));
       if ((await Promise.race([done, late])) === 'late') {
         const slow = renderer;
-        // Disposed once it is done, whether it ends well or not.
-        done.then(
-          () => disposeRenderer(slow),
-          () => disposeRenderer(slow)
-        );
-        return this._failed(source, this._trans().__('it took longer than %1 s', RENDER_TIMEOUT_MS / 1000));
+        // Disposed once it is done, whether it ends well or not; then, a first try, once more.
+        const ended = () => {
+          disposeRenderer(slow);
+          if (!again && !this._disposed && this._latest !== null) {
+            this.show(this._latest);
+          }
+        };
+        done.then(ended, ended);
+        return {
+          ...this._failed(source, this._trans().__('it took longer than %1 s', RENDER_TIMEOUT_MS / 1000)),
+          late: !again
+        };
       }
       return { source, node: renderer.node, renderer, hosts: this._decorate(renderer.node) };
     } catch (reason) {
@@ -253,6 +267,8 @@ class BlockView {
   }
 
   private _blocks: IRenderedBlock[] = [];
+  /** The blocks last asked for. */
+  private _latest: string[] | null = null;
   private _next: string[] | null = null;
   private _running = false;
   private _shown = false;

@@ -290,6 +290,49 @@ test.describe('Compare view', () => {
     );
   });
 
+  test('a block whose render took too long is rendered once more when that render ends', async ({ page, request }) => {
+    await page.notebook.createNew();
+    const batch = await startStreaming(
+      page,
+      request,
+      { ...FAST, answer_text: 'Before.\n\nSLOW HERE, then done.\n\nAfter.\n' },
+      'A slow render.'
+    );
+    expect((await batch()).responses[0].status).toBe('complete');
+    // The first render of that text takes 12 s (the view waits 10 s), as on a machine too busy
+    // for a while; later ones are quick. (Markdown's renderer factory, which the compare view's
+    // registry shares with the notebook's.)
+    await page.evaluate(() => {
+      const w = window as any;
+      const notebook = Array.from(w.jupyterapp.shell.widgets('main')).find(
+        (widget: any) => widget.content?.rendermime
+      ) as any;
+      const factory = notebook.content.rendermime.getFactory('text/markdown');
+      const create = factory.createRenderer.bind(factory);
+      factory.createRenderer = (options: any) => {
+        const renderer = create(options);
+        const render = renderer.renderModel.bind(renderer);
+        renderer.renderModel = (model: any) => {
+          if (!String(model.data['text/markdown']).includes('SLOW HERE') || w.__fanoutSlowOnce) {
+            return render(model);
+          }
+          w.__fanoutSlowOnce = true;
+          return new Promise(resolve => setTimeout(resolve, 12000)).then(() => render(model));
+        };
+        return renderer;
+      };
+    });
+    const compare = await compareOf(page, { view: 'rendered', layout: 'tabs' });
+    const markdown = compare.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
+    await expect(markdown.locator('.jp-Fanout-render-error')).toContainText('it took longer than 10 s', {
+      timeout: 15000
+    });
+    // Then, once the slow render ended, the text itself.
+    await expect(markdown.locator('.jp-Fanout-render-error')).toHaveCount(0, { timeout: 10000 });
+    await expect(markdown).toContainText('SLOW HERE, then done.');
+    await expect(markdown).toContainText('After.');
+  });
+
   test('math is typeset by MathJax, through the sanitized renderer, and a script in the same answer stays inert', async ({
     page,
     request
