@@ -3,10 +3,12 @@
  * renders only the block still growing instead of the whole text at every render. No DOM.
  *
  * A cut goes before a line that starts a new top-level block once the text before it is
- * settled: after a blank line, outside a fenced code block and outside display math (`$$`,
- * `\begin{…}`), at a line that is complete (ends with a line break), not indented (that would
- * continue a list item or be indented code) and not the next item of a list (a list with
- * blank lines between its items stays one list). The blocks joined are the source, exactly.
+ * settled: after a blank line, outside a fenced code block, at a line that is complete (ends
+ * with a line break), not indented (that would continue a list item or be indented code) and
+ * not the next item of a list (a list with blank lines between its items stays one list). The
+ * blocks joined are the source, exactly. Display math (`$$`, `\begin{…}`) is read as JupyterLab
+ * reads it before marked does: not in code, and never past a blank line; no definition or HTML
+ * counts in it.
  *
  * Fences are read two ways, and a cut needs both to say no fence is open: as marked (the
  * parser of JupyterLab's markdown) reads a top-level fence, and loosely (a fence after any
@@ -14,10 +16,10 @@
  * disagree there is no cut until they agree again: a fence nested in a container costs
  * blocks, never a cut inside code.
  *
- * A fence opened in a list item or a quote ends with it, at the next line with no indentation
- * and no `>` (marked). A line indented by four outside a list is indented code, not a fence. A
- * line of spaces and a tab is not blank after a paragraph's line (marked goes on with the
- * paragraph), so it makes no cut.
+ * A fence opened in a list item (on its marker's line, or indented as far as its text) or a
+ * quote ends with it, at the next line with no indentation and no `>` (marked). A line
+ * indented by four outside a list is indented code, not a fence. A line of spaces and a tab is
+ * not blank after a paragraph's line (marked goes on with the paragraph), so it makes no cut.
  *
  * An HTML block that runs to an end mark rather than to a blank line (`<pre>`, `<script>`,
  * `<style>`, `<textarea>`, a comment; a processing instruction, a declaration or CDATA where a
@@ -31,13 +33,14 @@
  * (a tag in a code span is text), there is no cut either.
  *
  * A link reference may be defined in another block than the one using it: {@link blocksToRender}
- * gives each block the definitions of the whole text so far, first, as the whole text has them
- * (a definition where a block begins: after a blank line, a definition, a heading, a rule, a
- * fence's or an HTML block's last line, or at a list item's start).
+ * gives each block the definitions of the labels it uses, from the whole text so far, first, as
+ * the whole text has them (a definition where a block begins: after a blank line, a definition,
+ * a heading or its underline, a rule, a fence's or an HTML block's last line, or at a list
+ * item's start).
  *
  * What can still differ while streaming (the finished response is rendered whole): texts that
  * marked reads its own way, such as an empty list item before an HTML line, or an inline raw
- * tag closed inside a list item; in the random texts of the tests, about 1 in 25,000.
+ * tag closed inside a list item; in the random texts of the tests, about 1 in 40,000.
  *
  * This decides only where blocks begin; each block is still rendered by rendermime's markdown
  * renderer, and a view renders the finished response whole.
@@ -48,6 +51,8 @@ interface IFence {
   run: string;
   /** It was opened after a list marker or `>` (in a list item or a quote). */
   contained: boolean;
+  /** It was opened after a `>` (in a quote). */
+  quoted: boolean;
 }
 
 /** Up to three spaces and a run of three or more backticks or tildes: a top-level fence (marked). */
@@ -132,10 +137,12 @@ function htmlEnd(start: RegExpExecArray): RegExp {
   return start[2] !== undefined ? /-->/ : start[3] !== undefined ? /\?>/ : start[4] !== undefined ? /\]\]>/ : />/;
 }
 
+/** A list item's first line, up to three spaces in: indentation, marker, the spaces after it. */
+const ITEM_START = /^( {0,3})([-*+]|\d{1,9}[.)])([ \t]+|$)/;
 /** A list item's first line (after any indentation and `>`). */
 const LIST_MARKER = /^[ \t>]*(?:[-*+]|\d{1,9}[.)])[ \t]/;
-/** A block of one line: a heading or a thematic break. */
-const ONE_LINE_BLOCK = /^ {0,3}(?:#{1,6}(?:[ \t]|$)|([-*_])(?:[ \t]*\1){2,}[ \t]*$)/;
+/** A block of one line, or a block's last: a heading, a thematic break, a `===` underline. */
+const ONE_LINE_BLOCK = /^ {0,3}(?:#{1,6}(?:[ \t]|$)|([-*_])(?:[ \t]*\1){2,}[ \t]*$|=+[ \t]*$)/;
 
 /** A line break: what marked reads as one (it reads a lone CR as one too). */
 const LINE_BREAK = /\r\n|\r|\n/g;
@@ -144,7 +151,12 @@ const LINE_BREAK = /\r\n|\r|\n/g;
  * The state of one reading after `line`: `fence` open before it; `match`, the fence run it
  * starts with in this reading (and where), or null.
  */
-function nextFence(fence: IFence | null, line: string, match: { run: string; at: number } | null): IFence | null {
+function nextFence(
+  fence: IFence | null,
+  line: string,
+  match: { run: string; at: number } | null,
+  itemIndent: number | null
+): IFence | null {
   if (match === null) {
     return fence;
   }
@@ -155,8 +167,12 @@ function nextFence(fence: IFence | null, line: string, match: { run: string; at:
     return closes ? null : fence;
   }
   // A backtick run whose info string holds a backtick is not a fence (a run of inline code).
-  const contained = /[^ \t]/.test(line.slice(0, match.at));
-  return match.run[0] === '`' && rest.includes('`') ? null : { run: match.run, contained };
+  // (In a list item or a quote: after a marker or `>`, or indented as far as a list item's text.)
+  const before = line.slice(0, match.at);
+  const contained = /[^ \t]/.test(before) || (itemIndent !== null && before.length > 0 && before.length >= itemIndent);
+  return match.run[0] === '`' && rest.includes('`')
+    ? null
+    : { run: match.run, contained, quoted: before.includes('>') };
 }
 
 /**
@@ -175,36 +191,46 @@ export function markdownBlocks(source: string, minLength = 0): string[] {
  * The blocks of {@link markdownBlocks} as each is to be rendered on its own: after the link
  * reference definitions of the labels it uses, from every complete line of the text (the first
  * of a label counts, as in the whole text), so that a block links as it will in the whole text.
- * A block gets at most as many characters of definitions as it has itself, and 2,000 more: a
- * text of many long definitions and blocks using them costs about twice its length to render,
- * not its length times its blocks.
+ * A block gets at most as many characters of definitions as it has itself and 4,000 more, and
+ * all blocks together four times the text's length and 4,000 more: a text of many long
+ * definitions and many blocks using them costs at most five times its length to render, not
+ * its length times its blocks.
  */
 export function blocksToRender(source: string, minLength = 0): string[] {
   const { blocks, definitions } = scan(source, minLength);
   if (definitions.size === 0) {
     return blocks;
   }
+  let total = 4 * source.length + DEFINITIONS_ROOM;
   return blocks.map(block => {
     const used = new Set<string>();
-    let room = block.length + 2000;
+    let room = Math.min(block.length + DEFINITIONS_ROOM, total);
     for (const match of block.matchAll(LABEL_USE)) {
-      const line = definitions.get(labelKey(match[1]));
+      const line = match[1] === undefined ? undefined : definitions.get(labelKey(match[1]));
       if (line !== undefined && !used.has(line) && line.length < room) {
         used.add(line);
         room -= line.length + 1;
+        total -= line.length + 1;
       }
     }
     return used.size === 0 ? block : [...used].join('\n') + '\n\n' + block;
   });
 }
 
+/** Characters of definitions a block gets beyond its own length (forty references or so). */
+const DEFINITIONS_ROOM = 4000;
+
 /** A label as marked matches one: case-folded, each run of white space one space. */
 function labelKey(label: string): string {
   return label.toLowerCase().replace(/\s+/g, ' ');
 }
 
-/** `[label]` in a block: a use of a label, perhaps (`[text][label]`, `[label][]`, `[label]`). */
-const LABEL_USE = /\[((?:\\[\s\S]|[^[\]\\])+)\]/g;
+/**
+ * `[label]` in a block: a use of a label, perhaps (`[text][label]`, `[label][]`, `[label]`); or
+ * an escaped character, passed over (group 1 unset), so that no `\[` starts a scan: each
+ * character is read once or twice, not once for every `[` before it.
+ */
+const LABEL_USE = /\\[\s\S]|\[((?:\\[\s\S]|[^[\]\\])+)\]/g;
 
 /**
  * The blocks, and the link reference definitions of the complete lines: the first line of each
@@ -233,6 +259,8 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
   let lastBlank = false;
   /** The last top-level block is a list (a list item next continues it). */
   let list = false;
+  /** Where the text of the last list item begins (its marker's width, and the spaces after it). */
+  let itemIndent = 0;
   /** The block so far has a line that is not blank. */
   let content = false;
   let start = 0;
@@ -242,10 +270,19 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
       break; // a CR at the end may be the start of a CRLF: the line is not complete yet
     }
     const line = source.slice(start, found.index);
-    if (loose?.contained && strict === null && /^[^ \t>]/.test(line)) {
+    if (
+      (strict !== null || loose !== null) &&
+      (strict === null || strict.contained) &&
+      (loose === null || loose.contained) &&
+      /^[^ \t>]/.test(line)
+    ) {
       // A line with no indentation and no `>` ends the list item or quote the fence was
       // opened in, and the fence with it (marked; no lazy line goes on inside a fence).
-      loose = null;
+      // The list ends too, but at its next item; a quote's fence may end in a list that goes on.
+      if (!strict?.quoted && !loose?.quoted) {
+        list = LIST_ITEM.test(line);
+      }
+      strict = loose = null;
       if (lastBlank) {
         afterBlank = blockBegins = true;
       }
@@ -344,6 +381,15 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
         }
       }
     }
+    const item = outside ? ITEM_START.exec(line) : null;
+    if (item !== null) {
+      // (Five spaces or more after the marker: indented code in the item, its text one space in.)
+      // (An empty item holds nothing after a blank line: no line is indented into it.)
+      const gap = item[3].length;
+      itemIndent = /^[ \t]*$/.test(line.slice(item[0].length))
+        ? Infinity
+        : item[1].length + item[2].length + (gap >= 1 && gap <= 4 ? gap : 1);
+    }
     if (outside) {
       content ||= !blank;
       if (!blank && !/^[ \t]/.test(line)) {
@@ -363,9 +409,10 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
       strict = nextFence(
         strict,
         line,
-        strictRun && { run: strictRun[1], at: strictRun[0].length - strictRun[1].length }
+        strictRun && { run: strictRun[1], at: strictRun[0].length - strictRun[1].length },
+        list ? itemIndent : null
       );
-      loose = nextFence(loose, line, looseRun && { run: looseRun[1], at: prefix });
+      loose = nextFence(loose, line, looseRun && { run: looseRun[1], at: prefix }, list ? itemIndent : null);
     }
     // The next line begins a block after a blank line, a definition, an HTML block's last line,
     // a heading, a rule or a fence's closing line (not after a paragraph's line: it may go on).
@@ -373,11 +420,19 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
       ends ||
       (strict === null && loose === null && (blank || (fenced && strictRun !== null) || ONE_LINE_BLOCK.test(line)));
     if (outside && strict === null && loose === null) {
-      // Display math counts outside code only.
-      displayMath = (line.split('$$').length - 1) % 2 === 1 ? !displayMath : displayMath;
-      const begins = line.split('\\begin{').length - 1;
-      const ends = line.split('\\end{').length - 1;
-      environments = Math.max(0, environments + begins - ends);
+      if (/^[ \t]*$/.test(line)) {
+        // JupyterLab takes math out before marked reads the text, and no math it takes goes
+        // past a blank line.
+        displayMath = false;
+        environments = 0;
+      } else {
+        // Display math counts outside code only (not in a code span either).
+        const text = line.includes('`') ? withoutCodeSpans(line) : line;
+        displayMath = (text.split('$$').length - 1) % 2 === 1 ? !displayMath : displayMath;
+        const begins = text.split('\\begin{').length - 1;
+        const ends = text.split('\\end{').length - 1;
+        environments = Math.max(0, environments + begins - ends);
+      }
     }
     afterBlank = blank && strict === null && loose === null;
     lastBlank = blank;
