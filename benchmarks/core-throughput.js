@@ -14,9 +14,9 @@
  * The core is compiled first with the repo's TypeScript into node_modules/.cache (removed after).
  */
 'use strict';
-const { execFileSync } = require('child_process');
-const fs = require('fs');
 const path = require('path');
+
+const { compileTs } = require('./compile-ts');
 
 const ROOT = path.resolve(__dirname, '..');
 const RESPONSES = 64;
@@ -24,17 +24,8 @@ const TOKENS = 4000;
 const REPEATS = Math.max(5, Number(process.argv[2]) || 7);
 
 function compileCore() {
-  // Inside node_modules/.cache so the compiled core resolves eventsource-parser from the repo.
-  const cacheDir = path.join(ROOT, 'node_modules', '.cache');
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const outDir = fs.mkdtempSync(path.join(cacheDir, 'fanout-core-bench-'));
-  const tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
-  execFileSync(process.execPath, [tsc, '-p', path.join(__dirname, 'core', 'tsconfig.json'), '--outDir', outDir], {
-    stdio: 'inherit'
-  });
-  const core = require(path.join(outDir, 'index.js'));
-  fs.rmSync(outDir, { recursive: true, force: true });
-  return core;
+  // (Inside node_modules/.cache, so the compiled core resolves eventsource-parser from the repo.)
+  return compileTs('core', 'index.js');
 }
 
 /** Deterministic PRNG (mulberry32). */

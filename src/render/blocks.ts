@@ -427,11 +427,14 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
         environments = 0;
       } else {
         // Display math counts outside code only (not in a code span either).
-        const text = line.includes('`') ? withoutCodeSpans(line) : line;
-        displayMath = (text.split('$$').length - 1) % 2 === 1 ? !displayMath : displayMath;
-        const begins = text.split('\\begin{').length - 1;
-        const ends = text.split('\\end{').length - 1;
-        environments = Math.max(0, environments + begins - ends);
+        const mathy = line.includes('$$') || line.includes('\\begin{') || line.includes('\\end{');
+        if (mathy) {
+          const text = line.includes('`') ? withoutCodeSpans(line) : line;
+          displayMath = (text.split('$$').length - 1) % 2 === 1 ? !displayMath : displayMath;
+          const begins = text.split('\\begin{').length - 1;
+          const ends = text.split('\\end{').length - 1;
+          environments = Math.max(0, environments + begins - ends);
+        }
       }
     }
     afterBlank = blank && strict === null && loose === null;
