@@ -16,8 +16,11 @@
  * disagree there is no cut until they agree again: a fence nested in a container costs
  * blocks, never a cut inside code.
  *
- * A fence opened in a list item (on its marker's line, or indented as far as its text) or a
- * quote ends with it, at the next line with no indentation and no `>` (marked). A line
+ * A fence opened in a list item (on its marker's line, or indented as far as its text, or its
+ * outer item's) or a quote ends with it (marked): in a quote at a line with no indentation and
+ * no `>`; in a list item at a line indented less than the item's text that follows a blank line
+ * or the fence's first line, or starts a fence, a heading, HTML, a list item or a quote (any
+ * other such line goes on inside the fence). A line
  * indented by four outside a list is indented code, not a fence. A line of spaces and a tab is
  * not blank after a paragraph's line (marked goes on with the paragraph), so it makes no cut.
  *
@@ -40,7 +43,10 @@
  *
  * What can still differ while streaming (the finished response is rendered whole): texts that
  * marked reads its own way, such as an empty list item before an HTML line, or an inline raw
- * tag closed inside a list item; in the random texts of the tests, about 1 in 40,000.
+ * tag closed inside a list item (in the random texts of the tests, about 1 in 60,000); a
+ * definition whose title or destination is on the next line (read from its first line only);
+ * a definition-like line in indented code inside a list item; an HTML tag indented by one to
+ * three spaces right after a paragraph's line.
  *
  * This decides only where blocks begin; each block is still rendered by rendermime's markdown
  * renderer, and a view renders the finished response whole.
@@ -53,6 +59,8 @@ interface IFence {
   contained: boolean;
   /** It was opened after a `>` (in a quote). */
   quoted: boolean;
+  /** In a list item: the column of the item's text (a line indented less may end the item). */
+  column: number | null;
 }
 
 /** Up to three spaces and a run of three or more backticks or tildes: a top-level fence (marked). */
@@ -137,6 +145,24 @@ function htmlEnd(start: RegExpExecArray): RegExp {
   return start[2] !== undefined ? /-->/ : start[3] !== undefined ? /\?>/ : start[4] !== undefined ? /\]\]>/ : />/;
 }
 
+/** What ends a list item even where a lazy line would go on: a fence, heading, HTML, list item or quote. */
+const ITEM_BREAK = /^(?:`{3,}|~{3,}|#{1,6}(?:[ \t]|$)|<|[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>)/;
+
+/** The columns of `line`'s indentation (a tab to the next multiple of four). */
+function indentOf(line: string): number {
+  let column = 0;
+  for (const character of line) {
+    if (character === ' ') {
+      column++;
+    } else if (character === '\t') {
+      column += 4 - (column % 4);
+    } else {
+      break;
+    }
+  }
+  return column;
+}
+
 /** A list item's first line, up to three spaces in: indentation, marker, the spaces after it. */
 const ITEM_START = /^( {0,3})([-*+]|\d{1,9}[.)])([ \t]+|$)/;
 /** A list item's first line (after any indentation and `>`). */
@@ -155,7 +181,7 @@ function nextFence(
   fence: IFence | null,
   line: string,
   match: { run: string; at: number } | null,
-  itemIndent: number | null
+  items: { inner: number; outer: number } | null
 ): IFence | null {
   if (match === null) {
     return fence;
@@ -169,10 +195,22 @@ function nextFence(
   // A backtick run whose info string holds a backtick is not a fence (a run of inline code).
   // (In a list item or a quote: after a marker or `>`, or indented as far as a list item's text.)
   const before = line.slice(0, match.at);
-  const contained = /[^ \t]/.test(before) || (itemIndent !== null && before.length > 0 && before.length >= itemIndent);
+  const marked = /[^ \t]/.test(before);
+  // (Indented as far as the last item's text, or only as far as its outer item's.)
+  const within =
+    items === null || marked || before.length === 0
+      ? null
+      : before.length >= items.inner
+        ? items.inner
+        : before.length >= items.outer
+          ? items.outer
+          : null;
+  const indented = within !== null;
+  const quoted = before.includes('>');
+  const column = quoted ? null : marked ? before.length : within;
   return match.run[0] === '`' && rest.includes('`')
     ? null
-    : { run: match.run, contained, quoted: before.includes('>') };
+    : { run: match.run, contained: marked || indented, quoted, column };
 }
 
 /**
@@ -257,10 +295,14 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
   let afterBlank = false;
   /** The line before was blank, fenced or not. */
   let lastBlank = false;
+  /** The line before opened the fence open. */
+  let justOpened = false;
   /** The last top-level block is a list (a list item next continues it). */
   let list = false;
   /** Where the text of the last list item begins (its marker's width, and the spaces after it). */
   let itemIndent = 0;
+  /** The same for the list's outermost item (the last item less indented than the one before). */
+  let outerIndent = 0;
   /** The block so far has a line that is not blank. */
   let content = false;
   let start = 0;
@@ -270,14 +312,22 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
       break; // a CR at the end may be the start of a CRLF: the line is not complete yet
     }
     const line = source.slice(start, found.index);
+    const open = strict ?? loose;
     if (
-      (strict !== null || loose !== null) &&
+      open !== null &&
       (strict === null || strict.contained) &&
       (loose === null || loose.contained) &&
-      /^[^ \t>]/.test(line)
+      (open.column === null
+        ? /^[^ \t>]/.test(line)
+        : !/^[ \t]*$/.test(line) &&
+          indentOf(line) < open.column &&
+          (lastBlank || justOpened || ITEM_BREAK.test(line.trimStart())))
     ) {
-      // A line with no indentation and no `>` ends the list item or quote the fence was
-      // opened in, and the fence with it (marked; no lazy line goes on inside a fence).
+      // The list item or quote the fence was opened in ends here, and the fence with it
+      // (marked): in a quote, at a line with no indentation and no `>`; in a list item, at a
+      // line indented less than the item's text after a blank line or right after the fence's
+      // first line, or one that starts a fence, a heading, HTML, a list item or a quote (any
+      // other such line goes on inside the fence, as marked reads it).
       // The list ends too, but at its next item; a quote's fence may end in a list that goes on.
       if (!strict?.quoted && !loose?.quoted) {
         list = LIST_ITEM.test(line);
@@ -386,9 +436,13 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
       // (Five spaces or more after the marker: indented code in the item, its text one space in.)
       // (An empty item holds nothing after a blank line: no line is indented into it.)
       const gap = item[3].length;
+      const outer = !list || item[1].length < outerIndent;
       itemIndent = /^[ \t]*$/.test(line.slice(item[0].length))
         ? Infinity
         : item[1].length + item[2].length + (gap >= 1 && gap <= 4 ? gap : 1);
+      if (outer) {
+        outerIndent = itemIndent;
+      }
     }
     if (outside) {
       content ||= !blank;
@@ -405,15 +459,22 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
     const looseRun =
       !list && /^(?: {0,3}\t| {4})/.test(line) && !/[^ \t]/.test(line.slice(0, prefix)) ? null : FENCE_RUN.exec(inner);
     const fenced = strict !== null;
+    const wasOpen = strict !== null || loose !== null;
     if (!htmlLine) {
       strict = nextFence(
         strict,
         line,
         strictRun && { run: strictRun[1], at: strictRun[0].length - strictRun[1].length },
-        list ? itemIndent : null
+        list ? { inner: itemIndent, outer: outerIndent } : null
       );
-      loose = nextFence(loose, line, looseRun && { run: looseRun[1], at: prefix }, list ? itemIndent : null);
+      loose = nextFence(
+        loose,
+        line,
+        looseRun && { run: looseRun[1], at: prefix },
+        list ? { inner: itemIndent, outer: outerIndent } : null
+      );
     }
+    justOpened = !wasOpen && (strict !== null || loose !== null);
     // The next line begins a block after a blank line, a definition, an HTML block's last line,
     // a heading, a rule or a fence's closing line (not after a paragraph's line: it may go on).
     blockBegins =
