@@ -100,12 +100,17 @@ export async function installTypingProbe(page: IBenchPage): Promise<void> {
   await page.evaluate(() => {
     const w = window as any;
     const editor = document.querySelector('.jp-NotebookPanel .jp-Cell .cm-content') as HTMLElement;
-    const probe = (w.__typing = { latencies: [] as number[], toDom: [] as number[], pending: [] as number[] });
+    const probe = (w.__typing = {
+      latencies: [] as number[],
+      toDom: [] as number[],
+      keys: [] as ITypedKey[],
+      pending: [] as Array<{ stamp: number; handler: number }>
+    });
     document.addEventListener(
       'keydown',
       event => {
         if (event.key === 'a') {
-          probe.pending.push(event.timeStamp);
+          probe.pending.push({ stamp: event.timeStamp, handler: performance.now() });
         }
       },
       true
@@ -116,18 +121,36 @@ export async function installTypingProbe(page: IBenchPage): Promise<void> {
       while (count > shown && probe.pending.length) {
         shown++;
         const pressed = probe.pending.shift()!;
-        probe.toDom.push(performance.now() - pressed);
-        requestAnimationFrame(() => probe.latencies.push(performance.now() - pressed));
+        const dom = performance.now();
+        probe.toDom.push(dom - pressed.stamp);
+        requestAnimationFrame(() => {
+          const frame = performance.now();
+          probe.latencies.push(frame - pressed.stamp);
+          probe.keys.push({ ...pressed, dom, frame });
+        });
       }
       shown = Math.max(shown, count);
     }).observe(editor, { childList: true, subtree: true, characterData: true });
   });
 }
 
+/** One keystroke of the typing probe, as `performance.now()` times of the page. */
+export interface ITypedKey {
+  /** `keydown.timeStamp`. */
+  stamp: number;
+  /** The page's first keydown listener ran. */
+  handler: number;
+  /** The character is in the editor's DOM. */
+  dom: number;
+  /** The first animation frame after that (the frame that paints it). */
+  frame: number;
+}
+
 export async function typeKeys(page: IBenchPage, count: number): Promise<number[]> {
   await page.evaluate(() => {
     (window as any).__typing.latencies = [];
     (window as any).__typing.toDom = [];
+    (window as any).__typing.keys = [];
   });
   // The editor's box, not its content: a long line of typed text makes the content wider
   // than the editor, scrolled sideways, with its middle out of view.
@@ -144,4 +167,9 @@ export async function typeKeys(page: IBenchPage, count: number): Promise<number[
 /** For the keys of the last `typeKeys`: keydown → the character in the editor's DOM (ms). */
 export function typedToDom(page: IBenchPage): Promise<number[]> {
   return page.evaluate(() => (window as any).__typing.toDom as number[]);
+}
+
+/** For the keys of the last `typeKeys`: each keystroke's times. */
+export function typedKeys(page: IBenchPage): Promise<ITypedKey[]> {
+  return page.evaluate(() => (window as any).__typing.keys as ITypedKey[]);
 }
