@@ -279,7 +279,7 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
   const definitions = new Map<string, string>();
   /** The end mark of an HTML block open (kinds 1 to 5), or null. */
   let html: RegExp | null = null;
-  /** An HTML block that ends at a blank line is open (kind 6). */
+  /** An HTML block that ends at a blank line is open (kinds 6 and 7). */
   let htmlToBlank = false;
   /** An inline raw tag is open, or an inline link (see above). */
   let inlineRaw = false;
@@ -390,9 +390,7 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
         html = null;
         ends = true;
       }
-    } else if (htmlLine) {
-      // (see above)
-    } else if (strict === null && !displayMath && environments === 0) {
+    } else if (!htmlLine && strict === null && !displayMath && environments === 0) {
       // (Outside a fence as marked reads one: a fence read loosely may be indented code, and
       // an HTML block there holds the cuts, which is safe either way.)
       const opened = angle ? HTML_START.exec(line) : null;
