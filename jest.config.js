@@ -7,8 +7,12 @@ module.exports = {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
     // marked (the markdown parser JupyterLab renders with) ships as an ES module only: the
     // streaming blocks' tests compare their cuts with it (src/render/__tests__/blocks.spec.ts).
-    'node_modules/marked/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' } }]
+    // So does rendermime's math splitter, which src/render/finished.ts uses as rendermime does.
+    'node_modules/(marked/.+|@jupyterlab/rendermime/lib/latex)\\.js$': [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs' } }
+    ]
   },
-  transformIgnorePatterns: ['/node_modules/(?!marked/)'],
+  transformIgnorePatterns: ['/node_modules/(?!marked/|@jupyterlab/rendermime/lib/latex\\.js)'],
   moduleFileExtensions: ['ts', 'tsx', 'js', 'json']
 };

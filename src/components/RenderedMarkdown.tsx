@@ -6,6 +6,7 @@ import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { blocksToRender } from '../render/blocks';
+import { blocksOfEnded } from '../render/finished';
 import { BLOCKED_ATTRIBUTE, blockedUrl, hostOf, RemoteBlockingSanitizer, restoreElement } from '../render/remote';
 
 const PLACEHOLDER = 'jp-Fanout-remote-placeholder';
@@ -109,7 +110,7 @@ interface IRenderedBlock {
 }
 
 /**
- * The rendered text in `host`, as blocks ({@link blocksToRender} while it streams, else one):
+ * The rendered text in `host`, as blocks ({@link blocksToRender} while it streams):
  * a block whose source did not change keeps its DOM, so a streaming response costs the
  * render of the block still growing, not of the whole text. Renders run one after another;
  * what was asked for while one ran is rendered next (the newest only), and the blocks change
@@ -296,8 +297,10 @@ function disposeRenderer(renderer: IRenderMime.IRenderer | null): void {
  * content", this view loads nothing from another origin.
  *
  * While the response streams (`streaming`), the text is rendered as blocks and only the ones
- * that changed are rendered again (in practice the last); once it has ended, it is rendered
- * whole, as a notebook's markdown cell would be.
+ * that changed are rendered again (in practice the last). Once it has ended it shows as a
+ * notebook's markdown cell would: in the same blocks when they render as the whole text does
+ * ({@link blocksOfEnded}), else whole. A response that had ended when the view opened is
+ * rendered whole.
  */
 export function RenderedMarkdown(props: {
   rendermime: IRenderMimeRegistry;
@@ -340,8 +343,34 @@ export function RenderedMarkdown(props: {
     setView(made);
     return () => made.dispose();
   }, [rendermime]);
+  /** The view showed the text streaming, as blocks. */
+  const streamed = useRef(false);
   useEffect(() => {
-    view?.show(streaming ? blocksToRender(source, STREAMING_BLOCK_LENGTH) : [source]);
+    if (view === null) {
+      return;
+    }
+    if (streaming) {
+      streamed.current = true;
+      view.show(blocksToRender(source, STREAMING_BLOCK_LENGTH));
+      return;
+    }
+    if (!streamed.current) {
+      view.show([source]);
+      return;
+    }
+    // It has ended: the blocks shown stay when they render as the whole text does (the
+    // parser's work, a few milliseconds), and the view renders only those that changed, not
+    // the whole text again (a long frame at the end of a long response); else it renders whole.
+    let current = true;
+    const show = (blocks: string[]) => {
+      if (current) {
+        view.show(blocks);
+      }
+    };
+    blocksOfEnded(source, STREAMING_BLOCK_LENGTH, rendermime.markdownParser).then(show, () => show([source]));
+    return () => {
+      current = false;
+    };
   }, [view, source, streaming]);
   return (
     <div className="jp-Fanout-rendered">

@@ -236,10 +236,33 @@ export function markdownBlocks(source: string, minLength = 0): string[] {
  */
 export function blocksToRender(source: string, minLength = 0): string[] {
   const { blocks, definitions } = scan(source, minLength);
+  return withDefinitions(blocks, definitions, source.length);
+}
+
+/**
+ * The blocks of a text that is complete (its last line too, with or without a line break), as
+ * {@link blocksToRender} gives them; or null when the text holds raw HTML (a tag, a comment, a
+ * processing instruction or a declaration outside fenced code and code spans, read loosely:
+ * `a<b c` counts): the browser reads HTML across the blocks' edges (an unclosed `<details>` holds
+ * what follows it), so such a text is rendered whole.
+ */
+export function finishedBlocks(source: string, minLength = 0): string[] | null {
+  // (A line break after the last line makes it complete; it is taken off the last block again.)
+  const { blocks, definitions, rawHtml } = scan(source + '\n', minLength, true);
+  if (rawHtml) {
+    return null;
+  }
+  // (No cut goes before a blank line, so the last block is never that line break alone.)
+  blocks[blocks.length - 1] = blocks[blocks.length - 1].slice(0, -1);
+  return withDefinitions(blocks, definitions, source.length);
+}
+
+/** `blocks`, each after the definitions of the labels it uses (see {@link blocksToRender}). */
+function withDefinitions(blocks: string[], definitions: Map<string, string>, length: number): string[] {
   if (definitions.size === 0) {
     return blocks;
   }
-  let total = 4 * source.length + DEFINITIONS_ROOM;
+  let total = 4 * length + DEFINITIONS_ROOM;
   return blocks.map(block => {
     const used = new Set<string>();
     let room = Math.min(block.length + DEFINITIONS_ROOM, total);
@@ -271,12 +294,25 @@ function labelKey(label: string): string {
 const LABEL_USE = /\\[\s\S]|\[((?:\\[\s\S]|[^[\]\\])+)\]/g;
 
 /**
- * The blocks, and the link reference definitions of the complete lines: the first line of each
- * label, by its {@link labelKey}.
+ * Raw HTML, read loosely (what CommonMark reads as raw HTML matches, and more): a tag's start,
+ * opening or closing, a comment, a processing instruction, a declaration or CDATA.
  */
-function scan(source: string, minLength: number): { blocks: string[]; definitions: Map<string, string> } {
+const RAW_HTML = /<(?:\/?[a-z][a-z\d-]*(?:[\s/>]|$)|!--|\?|!\[?[a-z[])/i;
+
+/**
+ * The blocks, and the link reference definitions of the complete lines: the first line of each
+ * label, by its {@link labelKey}. Asked (`readHtml`), whether a complete line outside fenced code
+ * (as marked reads it) holds raw HTML outside code spans ({@link RAW_HTML}); else false (a
+ * streaming render does not ask: it would cost it a fifth more on text with a `<` in most lines).
+ */
+function scan(
+  source: string,
+  minLength: number,
+  readHtml = false
+): { blocks: string[]; definitions: Map<string, string>; rawHtml: boolean } {
   const blocks: string[] = [];
   const definitions = new Map<string, string>();
+  let rawHtml = false;
   /** The end mark of an HTML block open (kinds 1 to 5), or null. */
   let html: RegExp | null = null;
   /** An HTML block that ends at a blank line is open (kinds 6 and 7). */
@@ -370,6 +406,14 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
     let htmlLine: boolean = htmlToBlank || html !== null;
     /** The line has a `<` (a tag, perhaps): the rest of the tests of HTML are for such lines. */
     const angle = line.includes('<');
+    // (Display math is taken out before marked reads the text: a `<` there is not HTML.)
+    rawHtml ||=
+      readHtml &&
+      angle &&
+      strict === null &&
+      !displayMath &&
+      environments === 0 &&
+      RAW_HTML.test(withoutCodeSpans(line));
     if (
       angle &&
       outside &&
@@ -501,5 +545,5 @@ function scan(source: string, minLength: number): { blocks: string[]; definition
     start = found.index + found[0].length;
   }
   blocks.push(source.slice(blockStart));
-  return { blocks, definitions };
+  return { blocks, definitions, rawHtml };
 }

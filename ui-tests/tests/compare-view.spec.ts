@@ -80,6 +80,18 @@ async function streamRendered(
   return { batch, compare, markdown };
 }
 
+/** Close every compare view. */
+async function closeCompareViews(page: IJupyterLabPageFixture): Promise<void> {
+  await page.evaluate(() => {
+    const app = (window as any).jupyterapp;
+    for (const widget of Array.from(app.shell.widgets('main')) as any[]) {
+      if (widget.id.startsWith('jupyterlab-fanout-compare-')) {
+        widget.dispose();
+      }
+    }
+  });
+}
+
 async function clipboard(page: IJupyterLabPageFixture): Promise<string> {
   return page.evaluate(() => navigator.clipboard.readText());
 }
@@ -110,7 +122,7 @@ test.describe('Compare view', () => {
     await expect(raw).toContainText(summary.responses[0].content.trim().slice(-40));
   });
 
-  test('a streaming response renders block by block: what is settled keeps its DOM, the end renders it whole', async ({
+  test('a streaming response renders block by block: what is settled keeps its DOM, at the end too, as rendered whole', async ({
     page,
     request
   }) => {
@@ -170,9 +182,13 @@ test.describe('Compare view', () => {
     expect(streamed.length).toBeGreaterThanOrEqual(3);
     const summary = await batch();
     expect(summary.responses[0].status).toBe('complete');
-    // Ended: rendered whole, once, as a notebook's markdown cell would be.
-    await expect(blocks).toHaveCount(1);
-    await expect(markdown.locator('[data-probe]')).toHaveCount(0);
+    // Ended: the blocks render as the whole text does, so they stay (the settled ones keep
+    // their DOM) and only the last rendered again, with the end of the answer.
+    await expect(markdown).toContainText('The end of the answer.');
+    // (The render at the end takes milliseconds; before blocks were kept, it replaced them all.)
+    await page.waitForTimeout(1500);
+    expect(await blocks.count()).toBeGreaterThanOrEqual(3);
+    await expect(blocks.first()).toHaveAttribute('data-probe', 'kept');
     await expect(markdown.locator('pre')).toHaveCount(1);
     await expect(markdown.locator('.jp-Fanout-copy-code')).toHaveCount(1);
     await expect(markdown.locator('li')).toHaveCount(2);
@@ -181,6 +197,50 @@ test.describe('Compare view', () => {
     await expect(markdown).toContainText('The end of the answer.');
     await expect(markdown).toContainText(paragraphs[9]);
     expect((await tops(false)).slice(0, streamed.length)).toEqual(streamed);
+    // The same elements, text and places as the answer rendered whole: the view opened again
+    // on the ended response renders it whole, as a notebook's markdown cell would.
+    const shape = () =>
+      markdown.evaluate(host => {
+        const origin = host.getBoundingClientRect().top;
+        return Array.from(host.querySelectorAll('.jp-RenderedMarkdown *:not(mjx-container *)')).map(
+          element =>
+            `${element.localName} ${Math.round(element.getBoundingClientRect().top - origin)} ${element.childElementCount === 0 ? element.textContent : ''}`
+        );
+      });
+    const kept = await shape();
+    await closeCompareViews(page);
+    const again = await compareOf(page, { view: 'rendered', layout: 'tabs' });
+    const whole = again.locator('.jp-Fanout-compare-column .jp-Fanout-markdown').first();
+    await expect(whole.locator('mjx-container')).toHaveCount(2);
+    await expect(whole.locator(':scope > .jp-RenderedMarkdown')).toHaveCount(1);
+    expect(await shape()).toEqual(kept);
+  });
+
+  test('an ended response with raw HTML is rendered whole: a <details> holds what follows it, closed', async ({
+    page,
+    request
+  }) => {
+    const answer = [
+      `First: ${FILLER}`,
+      '',
+      '<details>',
+      '<summary>More</summary>',
+      '',
+      `Inside: ${FILLER}`,
+      '',
+      `Still inside: ${FILLER}`,
+      '',
+      `Last: ${FILLER}`
+    ].join('\n');
+    const { batch, markdown } = await streamRendered(page, request, answer, 120, 'Details left open.');
+    const blocks = markdown.locator(':scope > .jp-RenderedMarkdown');
+    await expect.poll(() => blocks.count(), { timeout: 10000 }).toBeGreaterThanOrEqual(2);
+    expect((await batch()).responses[0].status).toBe('complete');
+    // Rendered whole: the <details> holds what follows it, closed (its contents hidden).
+    await expect(blocks).toHaveCount(1);
+    await expect(markdown.locator('details')).toHaveCount(1);
+    await expect(markdown.locator('details')).toContainText('Still inside:');
+    await expect(markdown.getByText('Still inside:')).toBeHidden();
   });
 
   test('while it streams, a link defined further down is a link, and an HTML block with blank lines stays whole', async ({
@@ -282,9 +342,13 @@ test.describe('Compare view', () => {
     await expect(markdown.locator('.jp-RenderedMarkdown').last()).toContainText('After:', { timeout: 15000 });
     const summary = await batch();
     expect(summary.responses[0].status).toBe('complete');
-    // Ended, the whole text holds the failing part: the view says so, once, and nothing else broke.
+    // Ended: the blocks stay (they render as the whole text does). The failing one says so,
+    // once, and the others show the rest of the answer.
+    await expect(markdown).toContainText('The end.');
     await expect(error).toHaveCount(1);
-    await expect(markdown.locator('.jp-RenderedMarkdown')).toHaveCount(0);
+    await expect(markdown.locator('.jp-RenderedMarkdown').first()).toContainText('Before:');
+    await expect(markdown.locator('.jp-RenderedMarkdown', { hasText: 'After:' })).toHaveCount(1);
+    await expect(markdown.locator('.jp-RenderedMarkdown', { hasText: 'More:' })).toHaveCount(1);
     await expect(compare.locator('.jp-Fanout-compare-column .jp-Fanout-response-status').first()).toContainText(
       'Complete'
     );
