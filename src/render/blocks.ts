@@ -33,7 +33,10 @@
  *
  * marked reads the text after an inline `<pre>`, `<code>`, `<kbd>` or `<script>` tag as raw until
  * the tag is closed, and after an `<a …>` as inside a link, across paragraphs: while one is open
- * (a tag in a code span is text), there is no cut either.
+ * (a tag in a code span is text), there is no cut either. Nor while a container tag opened in
+ * HTML (`<details>`, `<div>`, `<table>`, …) is not closed yet: marked reads the markdown after it
+ * as markdown, but the browser puts what it gives inside that element (a `<details>` holds it,
+ * closed), which a block rendered on its own would close at once.
  *
  * A link reference may be defined in another block than the one using it: {@link blocksToRender}
  * gives each block the definitions of the labels it uses, from the whole text so far, first, as
@@ -41,7 +44,7 @@
  * a heading or its underline, a rule, a fence's or an HTML block's last line, or at a list
  * item's start).
  *
- * What can still differ while streaming (the finished response is rendered whole): texts that
+ * What can still differ while streaming (a finished response with raw HTML is rendered whole): texts that
  * marked reads its own way, such as an empty list item before an HTML line, or an inline raw
  * tag closed inside a list item (in the random texts of the tests, about 1 in 60,000); a
  * definition whose title or destination is on the next line (read from its first line only);
@@ -101,6 +104,22 @@ const DEFINITION =
  * neither: `<a …>` (group 3 `/`: `</a>`).
  */
 const INLINE_STATE_TAG = /<(\/?)(pre|code|kbd|script)(?:\s[^<>]*)?>|<(\/)?a(?: [^<>]*)?>/gi;
+
+/**
+ * A container tag, opening or closing (group 1 `/`), or one that closes itself (group 2 `/`): an
+ * element the browser puts what follows inside until it is closed.
+ */
+const CONTAINER_TAG =
+  /<(\/?)(?:article|aside|blockquote|center|details|div|dl|fieldset|figure|footer|form|header|main|nav|ol|section|table|ul)(?=[\s/>])[^<>]*?(\/?)>/gi;
+
+/** `open` container tags, after those `html` opens and closes ({@link CONTAINER_TAG}). */
+function containersAfter(html: string, open: number): number {
+  CONTAINER_TAG.lastIndex = 0;
+  for (let tag = CONTAINER_TAG.exec(html); tag !== null; tag = CONTAINER_TAG.exec(html)) {
+    open = tag[1] === '/' ? Math.max(0, open - 1) : tag[2] === '/' ? open : open + 1;
+  }
+  return open;
+}
 
 /**
  * `line` without its code spans (a run of backticks, what it holds, the next run of as many):
@@ -317,6 +336,8 @@ function scan(
   let html: RegExp | null = null;
   /** An HTML block that ends at a blank line is open (kinds 6 and 7). */
   let htmlToBlank = false;
+  /** Container tags opened in HTML and not closed yet (see above). */
+  let containers = 0;
   /** An inline raw tag is open, or an inline link (see above). */
   let inlineRaw = false;
   let inlineLink = false;
@@ -382,6 +403,7 @@ function scan(
       html === null &&
       !inlineRaw &&
       !inlineLink &&
+      containers === 0 &&
       afterBlank &&
       content &&
       start - blockStart >= (minLength > 0 ? Math.max(minLength, blockStart / 8) : 0) &&
@@ -429,6 +451,9 @@ function scan(
     ) {
       htmlToBlank = htmlLine = true;
     }
+    if (htmlToBlank && angle) {
+      containers = containersAfter(line, containers);
+    }
     if (html !== null) {
       if (html.test(line)) {
         html = null;
@@ -461,6 +486,7 @@ function scan(
       } else if (angle) {
         // (Not in a code span: `<pre>` there is text.)
         const text = withoutCodeSpans(line);
+        containers = containersAfter(text, containers);
         INLINE_STATE_TAG.lastIndex = 0;
         for (let tag = INLINE_STATE_TAG.exec(text); tag !== null; tag = INLINE_STATE_TAG.exec(text)) {
           if (tag[2] !== undefined) {

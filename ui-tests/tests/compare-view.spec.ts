@@ -216,7 +216,7 @@ test.describe('Compare view', () => {
     expect(await shape()).toEqual(kept);
   });
 
-  test('an ended response with raw HTML is rendered whole: a <details> holds what follows it, closed', async ({
+  test('a <details> holds what follows it, closed, while it streams and once it has ended (rendered whole)', async ({
     page,
     request
   }) => {
@@ -230,11 +230,25 @@ test.describe('Compare view', () => {
       '',
       `Still inside: ${FILLER}`,
       '',
-      `Last: ${FILLER}`
+      `Last: ${FILLER}`,
+      '',
+      `Really the last: ${FILLER}`
     ].join('\n');
     const { batch, markdown } = await streamRendered(page, request, answer, 120, 'Details left open.');
     const blocks = markdown.locator(':scope > .jp-RenderedMarkdown');
-    await expect.poll(() => blocks.count(), { timeout: 10000 }).toBeGreaterThanOrEqual(2);
+    // While it streams (as blocks), once the paragraphs after it are complete: the <details>
+    // already holds what follows it, closed (the next paragraph, and the one after: a block
+    // takes in paragraphs up to 800 characters, and its last line grows until it is complete).
+    const seen = () =>
+      markdown.evaluate(host => ({
+        blocks: host.querySelectorAll(':scope > .jp-RenderedMarkdown').length,
+        last: host.textContent?.includes('Last:') ?? false,
+        inDetails: host.querySelector('details')?.textContent?.includes('Still inside:') ?? false
+      }));
+    await expect.poll(async () => (await seen()).last, { timeout: 15000 }).toBe(true);
+    expect(await seen()).toEqual({ blocks: expect.any(Number), last: true, inDetails: true });
+    expect((await seen()).blocks).toBeGreaterThanOrEqual(2);
+    await expect(markdown.getByText('Still inside:')).toBeHidden();
     expect((await batch()).responses[0].status).toBe('complete');
     // Rendered whole: the <details> holds what follows it, closed (its contents hidden).
     await expect(blocks).toHaveCount(1);

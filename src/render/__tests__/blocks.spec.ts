@@ -1,5 +1,5 @@
 import { marked } from 'marked';
-import { blocksToRender, markdownBlocks } from '../blocks';
+import { blocksToRender, finishedBlocks, markdownBlocks } from '../blocks';
 
 /** A response as the simulator writes one: prose, fenced code with blank lines, lists, math. */
 const DOCUMENT = [
@@ -299,6 +299,30 @@ describe('markdownBlocks against marked', () => {
     expect(markdownBlocks('<script>\nx\n\ny\n')).toEqual(['<script>\nx\n\ny\n']);
   });
 
+  it('makes no cut while a container tag opened in HTML is not closed (the browser holds what follows in it)', () => {
+    const details = '<details>\n<summary>More</summary>\n\nInside\n\n- an item\n\n</details>\n\n';
+    expect(markdownBlocks(`a\n\n${details}After\n`)).toEqual(['a\n\n', details, 'After\n']);
+    // Nested, with attributes; closed inside a paragraph's line; opened in a paragraph's line.
+    const nested = '<div align="center">\n<div>\n\nx\n\n</div>\n\ny\n\n</div>\n\n';
+    expect(markdownBlocks(`${nested}z\n`)).toEqual([nested, 'z\n']);
+    expect(markdownBlocks('<details>\n\nInside\n\ntext </details>\n\nAfter\n')).toEqual([
+      '<details>\n\nInside\n\ntext </details>\n\n',
+      'After\n'
+    ]);
+    expect(markdownBlocks('text <div>\n\nInside\n\n</div>\n\nAfter\n')).toEqual([
+      'text <div>\n\nInside\n\n</div>\n\n',
+      'After\n'
+    ]);
+    // Not closed yet: the rest is one block. One that closes itself, or a tag in code, holds nothing.
+    expect(markdownBlocks('a\n\n<details>\n\nInside\n\nMore\n')).toEqual(['a\n\n', '<details>\n\nInside\n\nMore\n']);
+    expect(markdownBlocks('<div/>\n\nb\n\nc\n')).toEqual(['<div/>\n\n', 'b\n\n', 'c\n']);
+    expect(markdownBlocks('use `<div>` here\n\nb\n')).toEqual(['use `<div>` here\n\n', 'b\n']);
+    expect(markdownBlocks('```html\n<div>\n```\n\nb\n')).toEqual(['```html\n<div>\n```\n\n', 'b\n']);
+    // What marked gives is the same either way (the browser's nesting is what the cut keeps).
+    const text = `a\n\n${details}${nested}After\n`;
+    expect(renderBlocks(blocksToRender(text))).toBe(render(text));
+  });
+
   it('gives every block the definitions of the complete lines so far, and none without them', () => {
     const text = 'Use [a].\n\n[a]: /x\n\nEnd [a]\n';
     expect(blocksToRender(text)).toEqual(['[a]: /x\n\nUse [a].\n\n', '[a]: /x\n\n[a]: /x\n\n', '[a]: /x\n\nEnd [a]\n']);
@@ -351,11 +375,15 @@ describe('markdownBlocks against marked', () => {
       Array.from({ length: 400 }, (_, i) => '`'.repeat(i + 1)).join(' '),
       '<div ' + 'a=b '.repeat(n / 4),
       '   <x' + ' y'.repeat(n / 2),
-      '<!--' + '-'.repeat(n)
+      '<!--' + '-'.repeat(n),
+      '<div <div <div '.repeat(n / 15),
+      '<details ' + 'x'.repeat(n),
+      '<' + 'a'.repeat(n)
     ];
     for (const line of lines) {
       const started = Date.now();
       blocksToRender(`a\n\n${line}\n\nb [a]\n\n${line}\n\nc\n`);
+      finishedBlocks(`a\n\n\`${line}\`\n\nb [a]\n\n${line}`);
       expect([line.slice(0, 12), Date.now() - started < 300]).toEqual([line.slice(0, 12), true]);
     }
   });
