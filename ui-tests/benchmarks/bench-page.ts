@@ -173,3 +173,47 @@ export function typedToDom(page: IBenchPage): Promise<number[]> {
 export function typedKeys(page: IBenchPage): Promise<ITypedKey[]> {
   return page.evaluate(() => (window as any).__typing.keys as ITypedKey[]);
 }
+
+/** A benchmark batch's result, as `batchDone` gives it. */
+export interface IBenchBatch {
+  batchId: string;
+  statuses: string[];
+  tokens: number;
+  chars: number;
+}
+
+/**
+ * Starts a batch of `n` without waiting for it, and without the size check (`force`): the
+ * check's context length is the one the server listed when the page loaded, and the simulator
+ * is reset between phases, so it could otherwise open its confirmation dialog and wait for a
+ * click that never comes. {@link batchDone} waits for it.
+ */
+export function startBatch(page: IBenchPage, n: number, maxTokens: number, prompt: string): Promise<void> {
+  return page.evaluate(
+    ({ n, maxTokens, prompt }) => {
+      const w = window as any;
+      w.__benchBatch = w.jupyterapp.commands
+        .execute('fanout:generate', { prompt, n, maxTokens, temperature: 0.7, force: true })
+        .then((summary: any) => ({
+          batchId: summary.batchId,
+          statuses: summary.responses.map((r: any) => r.status),
+          tokens: summary.responses.reduce((sum: number, r: any) => sum + r.totalTokens, 0),
+          chars: summary.responses.reduce((sum: number, r: any) => sum + r.content.length, 0)
+        }));
+    },
+    { n, maxTokens, prompt }
+  );
+}
+
+/** The batch {@link startBatch} started, once it has ended. */
+export function batchDone(page: IBenchPage): Promise<IBenchBatch> {
+  return page.evaluate(() => (window as any).__benchBatch);
+}
+
+/** Remove a batch from the page (`fanout:remove-batch`). */
+export async function removeBatch(page: IBenchPage, batchId: string): Promise<void> {
+  await page.evaluate(
+    batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
+    batchId
+  );
+}

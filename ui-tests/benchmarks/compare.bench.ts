@@ -14,7 +14,8 @@
  * from the click to the batch's end: the main thread's long tasks (> 50 ms, count, their total
  * time, the longest) and long animation frames (> 50 ms: a frame that late drops at least
  * two; count, their time over 50 ms, the longest) and the main thread's busy time (Chrome's
- * `TaskDuration`), medians over rounds. Asserts only that the
+ * `TaskDuration`), medians over rounds, and the long animation frames at the batch's end (from
+ * 500 ms before its result to 1,500 ms after: the view rendering its responses as ended). Asserts only that the
  * runs worked: every response complete, the view open with its columns, and showing the
  * batch's end.
  *
@@ -58,6 +59,8 @@ interface IRun {
   longFrames: number[][];
   /** The renderer's main thread: its task time from the click to the batch's end, in ms. */
   busy: number;
+  /** When the batch's result arrived, in ms after the click (its responses ended just before). */
+  end: number;
   complete: number;
 }
 
@@ -109,7 +112,11 @@ async function runBatch(page: Page, cdp: CDPSession, view: View): Promise<IRun> 
     }, view);
     await expect(compare.locator('.jp-Fanout-compare-column')).toHaveCount(view === 'tabs' ? 1 : 2);
   }
-  const done = await page.evaluate(() => (window as any).__batch);
+  const { done, end } = await page.evaluate(async () => {
+    const w = window as any;
+    const done = await w.__batch;
+    return { done, end: Math.round(performance.now() - w.__t0) };
+  });
   const after = await metrics(cdp);
   await sleep(500);
   if (view !== 'none') {
@@ -135,7 +142,13 @@ async function runBatch(page: Page, cdp: CDPSession, view: View): Promise<IRun> 
   }, done.batchId);
   await sleep(1000);
   const busy = (after.TaskDuration - before.TaskDuration) * 1000;
-  return { longTasks, longFrames, busy, complete: done.statuses.filter((s: string) => s === 'complete').length };
+  return {
+    longTasks,
+    longFrames,
+    busy,
+    end,
+    complete: done.statuses.filter((s: string) => s === 'complete').length
+  };
 }
 
 test('the compare view open while its batch streams: long tasks', async ({ page, request }) => {
@@ -153,6 +166,8 @@ test('the compare view open while its batch streams: long tasks', async ({ page,
       runs[view].push(run);
     }
   }
+  /** Long animation frames from 500 ms before the batch's result to 1,500 ms after: its end. */
+  const atEnd = (run: IRun) => run.longFrames.filter(([, at]) => at >= run.end - 500 && at <= run.end + 1500);
   const perRound = (view: View, of: (run: IRun) => number) => {
     const values = runs[view].map(of);
     return `${fmt(median(values), 0)} (${values.map(v => fmt(v, 0)).join(', ')})`;
@@ -165,14 +180,16 @@ test('the compare view open while its batch streams: long tasks', async ({ page,
     perRound(view, run => run.longFrames.length),
     `${perRound(view, run => run.longFrames.reduce((sum, [ms]) => sum + ms - 50, 0))} ms`,
     `${perRound(view, run => Math.max(0, ...run.longFrames.map(([ms]) => ms)))} ms`,
-    `${perRound(view, run => run.busy)} ms`
+    `${perRound(view, run => run.busy)} ms`,
+    perRound(view, run => atEnd(run).length),
+    `${perRound(view, run => Math.max(0, ...atEnd(run).map(([ms]) => ms)))} ms`
   ]);
   const list = (entries: number[][]) =>
     entries.length ? entries.map(([ms, at]) => `${ms} @ ${at}`).join(', ') : 'none';
   const starts = VIEWS.flatMap(view =>
     runs[view].map(
       (run, i) =>
-        `- ${LABELS[view]}, round ${i + 1}: ${list(run.longTasks)}; long animation frames: ${list(run.longFrames)}`
+        `- ${LABELS[view]}, round ${i + 1}: ${list(run.longTasks)}; long animation frames: ${list(run.longFrames)}; the batch's result @ ${run.end}`
     )
   );
   report(
@@ -193,10 +210,14 @@ test('the compare view open while its batch streams: long tasks', async ({ page,
           'long animation frames > 50 ms',
           'their time over 50 ms',
           'longest frame',
-          'main thread busy'
+          'main thread busy',
+          'long frames at the end',
+          'longest at the end'
         ],
         rows
       ),
+      '',
+      "*At the end*: long animation frames from 500 ms before the batch's result to 1,500 ms after it (the responses end together; the view renders them as ended).",
       '',
       'Long tasks and long animation frames, each as duration @ ms after the click (the batch streams from about 100 ms to 20,100 ms; the view opens at about 300 ms):',
       '',

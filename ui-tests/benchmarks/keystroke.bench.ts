@@ -20,7 +20,16 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { CDPSession } from '@playwright/test';
 
-import { installTypingProbe, ITypedKey, playwrightPage, typedKeys, typeKeys } from './bench-page';
+import {
+  batchDone,
+  installTypingProbe,
+  ITypedKey,
+  playwrightPage,
+  removeBatch,
+  startBatch,
+  typedKeys,
+  typeKeys
+} from './bench-page';
 import { fmt, machineLine, median, report, resetSimulator, sleep, table } from './helpers';
 
 const KEYS = 40;
@@ -52,29 +61,16 @@ test('Where a keystroke goes while 64 responses stream', async ({ page, request 
     await typeKeys(bench, KEYS);
     return typedKeys(bench);
   };
-  const startBatch = () =>
-    page.evaluate(() => {
-      const w = window as any;
-      w.__keystrokeBatch = w.jupyterapp.commands.execute('fanout:generate', {
-        prompt: 'Explain attention.',
-        n: 64,
-        maxTokens: 4000,
-        temperature: 0.7,
-        force: true
-      });
-    });
-  const endBatch = async () => {
-    const summary = await page.evaluate(() => (window as any).__keystrokeBatch);
-    await page.evaluate(
-      batchId => (window as any).jupyterapp.commands.execute('fanout:remove-batch', { batchId }),
-      summary.batchId
-    );
+  const start = () => startBatch(bench, 64, 4000, 'Explain attention.');
+  const end = async () => {
+    const summary = await batchDone(bench);
+    await removeBatch(bench, summary.batchId);
     return summary;
   };
   // A first batch warms the page up (workers, the sidebar's first rows).
   await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
-  await startBatch();
-  await endBatch();
+  await start();
+  await end();
 
   type Figures = { latency: number[]; waiting: number[]; toDom: number[]; task: number[]; hitTest: number[] };
   const empty = (): Figures => ({ latency: [], waiting: [], toDom: [], task: [], hitTest: [] });
@@ -101,7 +97,7 @@ test('Where a keystroke goes while 64 responses stream', async ({ page, request 
       return performance.now();
     });
     const rest = await typeAndRead();
-    await startBatch();
+    await start();
     if (view === 'hidden') {
       await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
     }
@@ -111,11 +107,11 @@ test('Where a keystroke goes while 64 responses stream', async ({ page, request 
     await cdp.send('Tracing.end');
     await done;
     cdp.off('Tracing.dataCollected', collect);
-    const summary = await endBatch();
+    const summary = await end();
     if (view === 'hidden') {
       await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
     }
-    expect(summary.responses.filter((r: any) => r.status === 'complete')).toHaveLength(64);
+    expect(summary.statuses.filter(status => status === 'complete')).toHaveLength(64);
     expect([rest.length, during.length], `${view}: keys typed and seen`).toEqual([KEYS, KEYS]);
     // The renderer's main thread: the one with the most layouts.
     const layouts = new Map<number, number>();

@@ -23,7 +23,16 @@ import {
   sleep,
   table
 } from './helpers';
-import { IBenchPage, installTypingProbe, lightPage, playwrightPage, typedToDom, typeKeys } from './bench-page';
+import {
+  batchDone,
+  IBenchPage,
+  installTypingProbe,
+  lightPage,
+  playwrightPage,
+  startBatch,
+  typedToDom,
+  typeKeys
+} from './bench-page';
 import { LightBrowser, playwrightSwitches } from './light-browser';
 
 const N = 32;
@@ -157,32 +166,6 @@ async function stopRecording(page: IBenchPage): Promise<{
   });
 }
 
-/**
- * Starts a batch without the size check (`force`): the check's context length is the one the
- * server listed when the page loaded, and the simulator is reset between phases, so it could
- * otherwise open its confirmation dialog and wait for a click that never comes.
- */
-function startBatch(page: IBenchPage, n: number, maxTokens: number): Promise<void> {
-  return page.evaluate(
-    ({ n, maxTokens, prompt }) => {
-      const w = window as any;
-      w.__batch = w.jupyterapp.commands
-        .execute('fanout:generate', { prompt, n, maxTokens, temperature: 0.7, force: true })
-        .then((summary: any) => ({
-          batchId: summary.batchId,
-          statuses: summary.responses.map((r: any) => r.status),
-          tokens: summary.responses.reduce((sum: number, r: any) => sum + r.totalTokens, 0),
-          chars: summary.responses.reduce((sum: number, r: any) => sum + r.content.length, 0)
-        }));
-    },
-    { n, maxTokens, prompt: PROMPT }
-  );
-}
-
-function batchDone(page: IBenchPage): Promise<{ batchId: string; statuses: string[]; tokens: number; chars: number }> {
-  return page.evaluate(() => (window as any).__batch);
-}
-
 interface IProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
@@ -246,7 +229,7 @@ test.describe('Benchmark 2: the UI', () => {
 
     // Warm-up: opens the sidebar, loads and JITs the code paths.
     await resetSimulator(request, { ...STREAM, answer_tokens: 50 });
-    await startBatch(bench, 4, 200);
+    await startBatch(bench, 4, 200, PROMPT);
     await batchDone(bench);
 
     // -- at rest: frames and long tasks for 4 s ------------------------------------------
@@ -259,7 +242,7 @@ test.describe('Benchmark 2: the UI', () => {
     const before = await metrics(cdp);
     saves.on = true;
     await startRecording(bench);
-    await startBatch(bench, N, 4000);
+    await startBatch(bench, N, 4000, PROMPT);
     const a = await batchDone(bench);
     const busy = await stopRecording(bench);
     const after = await metrics(cdp);
@@ -274,7 +257,7 @@ test.describe('Benchmark 2: the UI', () => {
     await resetSimulator(request, STREAM);
     const beforeHidden = await metrics(cdp);
     await startRecording(bench);
-    await startBatch(bench, N, 4000);
+    await startBatch(bench, N, 4000, PROMPT);
     await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
     const hiddenRun = await batchDone(bench);
     const hidden = await stopRecording(bench);
@@ -286,7 +269,7 @@ test.describe('Benchmark 2: the UI', () => {
     // -- phase B: typing at rest, then during a second identical batch --------------------
     const typingRest = await typeKeys(bench, KEYSTROKES);
     await resetSimulator(request, STREAM);
-    await startBatch(bench, N, 4000);
+    await startBatch(bench, N, 4000, PROMPT);
     await sleep(1200); // streaming is under way (the sidebar was revealed by the command)
     const typingBusy = await typeKeys(bench, KEYSTROKES);
     const b = await batchDone(bench);
@@ -296,7 +279,7 @@ test.describe('Benchmark 2: the UI', () => {
     // -- phase B2 (diagnostic): typing during the same batch with the sidebar collapsed ------
     // What is left is the cost of streaming itself (worker, proxy and simulator on this machine).
     await resetSimulator(request, STREAM);
-    await startBatch(bench, N, 4000);
+    await startBatch(bench, N, 4000, PROMPT);
     await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
     await sleep(1200);
     const typingHidden = await typeKeys(bench, KEYSTROKES);
@@ -309,7 +292,7 @@ test.describe('Benchmark 2: the UI', () => {
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
     await cdp.send('Profiler.start');
-    await startBatch(bench, N, 4000);
+    await startBatch(bench, N, 4000, PROMPT);
     await batchDone(bench);
     const { profile } = await cdp.send('Profiler.stop');
     const hot = hotFunctions(profile);
@@ -319,7 +302,7 @@ test.describe('Benchmark 2: the UI', () => {
     const heapStart = await heapUsed(cdp);
     await resetSimulator(request, HEAP);
     const heavyStart = Date.now();
-    await startBatch(bench, N, HEAP_TOKENS);
+    await startBatch(bench, N, HEAP_TOKENS, PROMPT);
     const heavy = await batchDone(bench);
     const heavyMs = Date.now() - heavyStart;
     expect(heavy.statuses.filter(s => s === 'complete')).toHaveLength(N);
@@ -349,7 +332,7 @@ test.describe('Benchmark 2: the UI', () => {
     let heapNextRender = NaN;
     if (close.how !== 'none') {
       await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
-      await startBatch(bench, 1, 100);
+      await startBatch(bench, 1, 100, PROMPT);
       await batchDone(bench);
       await sleep(5000);
       heapNextRender = await heapUsed(cdp);
@@ -357,7 +340,7 @@ test.describe('Benchmark 2: the UI', () => {
     if (close.how === 'none') {
       // No command closes a batch in this build: generate a new small batch instead.
       await resetSimulator(request, { ...STREAM, answer_tokens: 20 });
-      await startBatch(bench, 1, 100);
+      await startBatch(bench, 1, 100, PROMPT);
       await batchDone(bench);
       await sleep(1000);
       heapNewBatch = await heapUsed(cdp);
@@ -641,7 +624,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       ]);
       await installTypingProbe(bench);
       await resetSimulator(request, { ...stream, answer_tokens: 50 });
-      await startBatch(bench, 4, 200);
+      await startBatch(bench, 4, 200, PROMPT);
       await batchDone(bench);
     }
 
@@ -687,7 +670,7 @@ test.describe('Benchmark 2b: 64 responses in the compact view', () => {
       if (recorder !== 'none') {
         await startRecording(bench, recorder === 'frames');
       }
-      await startBatch(bench, N64, 4000);
+      await startBatch(bench, N64, 4000, PROMPT);
       if (view === 'hidden') {
         await bench.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
       }
