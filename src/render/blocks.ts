@@ -44,15 +44,16 @@
  * a heading or its underline, a rule, a fence's or an HTML block's last line, or at a list
  * item's start).
  *
- * What can still differ while streaming (a finished response with raw HTML is rendered whole): texts that
- * marked reads its own way, such as an empty list item before an HTML line, or an inline raw
- * tag closed inside a list item (in the random texts of the tests, about 1 in 60,000); a
- * definition whose title or destination is on the next line (read from its first line only);
- * a definition-like line in indented code inside a list item; an HTML tag indented by one to
- * three spaces right after a paragraph's line.
+ * What can still differ while streaming: texts that marked reads its own way, such as an empty
+ * list item before an HTML line, or an inline raw tag closed inside a list item (in the random
+ * texts of the tests, about 1 in 60,000); a definition whose title or destination is on the next
+ * line (read from its first line only); a definition-like line in indented code inside a list
+ * item; an HTML tag indented by one to three spaces right after a paragraph's line. Once the
+ * response has ended, a view keeps its blocks only where they render as the whole text does
+ * (src/render/finished.ts; never with raw HTML, {@link finishedBlocks}), else renders it whole.
  *
  * This decides only where blocks begin; each block is still rendered by rendermime's markdown
- * renderer, and a view renders the finished response whole.
+ * renderer.
  */
 
 /** An open fence: the run of backticks or tildes that opened it. */
