@@ -331,38 +331,8 @@ function scan(
   readHtml = false
 ): { blocks: string[]; definitions: Map<string, string>; rawHtml: boolean } {
   const blocks: string[] = [];
-  const definitions = new Map<string, string>();
-  let rawHtml = false;
-  /** The end mark of an HTML block open (kinds 1 to 5), or null. */
-  let html: RegExp | null = null;
-  /** An HTML block that ends at a blank line is open (kinds 6 and 7). */
-  let htmlToBlank = false;
-  /** Container tags opened in HTML and not closed yet (see above). */
-  let containers = 0;
-  /** An inline raw tag is open, or an inline link (see above). */
-  let inlineRaw = false;
-  let inlineLink = false;
-  /** The line before began a block, or was a definition (the next may be one). */
-  let blockBegins = true;
+  const reader = new LineReader(readHtml);
   let blockStart = 0;
-  /** The fence open as marked reads the text, and as read loosely (see above). */
-  let strict: IFence | null = null;
-  let loose: IFence | null = null;
-  let displayMath = false;
-  let environments = 0;
-  let afterBlank = false;
-  /** The line before was blank, fenced or not. */
-  let lastBlank = false;
-  /** The line before opened the fence open. */
-  let justOpened = false;
-  /** The last top-level block is a list (a list item next continues it). */
-  let list = false;
-  /** Where the text of the last list item begins (its marker's width, and the spaces after it). */
-  let itemIndent = 0;
-  /** The same for the list's outermost item (the last item less indented than the one before). */
-  let outerIndent = 0;
-  /** The block so far has a line that is not blank. */
-  let content = false;
   let start = 0;
   LINE_BREAK.lastIndex = 0;
   for (let found = LINE_BREAK.exec(source); found !== null; found = LINE_BREAK.exec(source)) {
@@ -370,6 +340,44 @@ function scan(
       break; // a CR at the end may be the start of a CRLF: the line is not complete yet
     }
     const line = source.slice(start, found.index);
+    reader.endContainedFence(line);
+    if (reader.mayCutBefore(line) && start - blockStart >= (minLength > 0 ? Math.max(minLength, blockStart / 8) : 0)) {
+      blocks.push(source.slice(blockStart, start));
+      blockStart = start;
+    }
+    reader.read(line);
+    start = found.index + found[0].length;
+  }
+  blocks.push(source.slice(blockStart));
+  return { blocks, definitions: reader.definitions, rawHtml: reader.rawHtml };
+}
+
+/**
+ * A text read line by line, complete lines only, as marked (and JupyterLab's math) reads it, as
+ * far as {@link scan} needs: where a cut may go, the definitions, whether there is raw HTML. Each
+ * line is read in turn by {@link endContainedFence}, {@link mayCutBefore} and {@link read}.
+ */
+class LineReader {
+  constructor(
+    /** Read raw HTML ({@link rawHtml}). */
+    private readonly _readHtml: boolean
+  ) {}
+
+  /** The first line of each label's definition, by its {@link labelKey}. */
+  readonly definitions = new Map<string, string>();
+  /** A line read holds raw HTML (when asked; see {@link scan}). */
+  rawHtml = false;
+
+  /**
+   * The list item or quote the fence open was opened in ends at `line`, and the fence with it
+   * (marked): in a quote, at a line with no indentation and no `>`; in a list item, at a line
+   * indented less than the item's text after a blank line or right after the fence's first line,
+   * or one that starts a fence, a heading, HTML, a list item or a quote (any other such line goes
+   * on inside the fence, as marked reads it).
+   */
+  endContainedFence(line: string): void {
+    const strict = this._strict;
+    const loose = this._loose;
     const open = strict ?? loose;
     if (
       open !== null &&
@@ -379,198 +387,281 @@ function scan(
         ? /^[^ \t>]/.test(line)
         : !/^[ \t]*$/.test(line) &&
           indentOf(line) < open.column &&
-          (lastBlank || justOpened || ITEM_BREAK.test(line.trimStart())))
+          (this._lastBlank || this._justOpened || ITEM_BREAK.test(line.trimStart())))
     ) {
-      // The list item or quote the fence was opened in ends here, and the fence with it
-      // (marked): in a quote, at a line with no indentation and no `>`; in a list item, at a
-      // line indented less than the item's text after a blank line or right after the fence's
-      // first line, or one that starts a fence, a heading, HTML, a list item or a quote (any
-      // other such line goes on inside the fence, as marked reads it).
       // The list ends too, but at its next item; a quote's fence may end in a list that goes on.
       if (!strict?.quoted && !loose?.quoted) {
-        list = LIST_ITEM.test(line);
+        this._list = LIST_ITEM.test(line);
       }
-      strict = loose = null;
-      if (lastBlank) {
-        afterBlank = blockBegins = true;
+      this._strict = this._loose = null;
+      if (this._lastBlank) {
+        this._afterBlank = this._blockBegins = true;
       }
     }
+  }
+
+  /**
+   * A cut may go before `line` (the block before it long enough): it starts a new top-level
+   * block after a blank line, outside fences, HTML blocks, open inline tags, open container tags
+   * and display math, and is not the next item of the list before it.
+   */
+  mayCutBefore(line: string): boolean {
+    return (
+      this._strict === null &&
+      this._loose === null &&
+      this._html === null &&
+      !this._inlineRaw &&
+      !this._inlineLink &&
+      this._containers === 0 &&
+      !this._displayMath &&
+      this._environments === 0 &&
+      this._afterBlank &&
+      this._content &&
+      !/^ *$/.test(line) &&
+      !/^[ \t]/.test(line) &&
+      !(this._list && LIST_ITEM.test(line))
+    );
+  }
+
+  /** Read `line`: HTML and definitions, list items, fences, math, in that order. */
+  read(line: string): void {
     // Blank: spaces only. marked reads a line with a tab as going on with the paragraph before
     // it (after other blocks it is blank; counting it as text there costs a cut, never adds one).
     const blank = /^ *$/.test(line);
-    const outside = strict === null && loose === null;
-    if (
-      outside &&
-      html === null &&
-      !inlineRaw &&
-      !inlineLink &&
-      containers === 0 &&
-      afterBlank &&
-      content &&
-      start - blockStart >= (minLength > 0 ? Math.max(minLength, blockStart / 8) : 0) &&
-      !blank &&
-      !displayMath &&
-      environments === 0 &&
-      !/^[ \t]/.test(line) &&
-      !(list && LIST_ITEM.test(line))
-    ) {
-      blocks.push(source.slice(blockStart, start));
-      blockStart = start;
-    }
+    /** Outside any fence, as the line begins. */
+    const outside = this._strict === null && this._loose === null;
     const prefix = CONTAINER_PREFIX.exec(line)![0].length;
     /** What follows the line's indentation, list markers and `>`. */
     const inner = line.slice(prefix);
-    /** This line ends a block of its own (a definition, an HTML block): the next begins one. */
-    let ends = false;
-    if (/^[ \t]*$/.test(line)) {
-      htmlToBlank = false; // (a line of tabs and spaces ends it)
-    }
-    /** The line is in an HTML block: no fence, definition or tag in it counts. */
-    let htmlLine: boolean = htmlToBlank || html !== null;
-    /** The line has a `<` (a tag, perhaps): the rest of the tests of HTML are for such lines. */
+    /** Spaces and tabs only. */
+    const spaces = blank || /^[ \t]*$/.test(line);
+    /** The line has a `<` (a tag, perhaps): the tests of HTML are for such lines. */
     const angle = line.includes('<');
+    const htmlLine = this._readHtmlBlock(line, outside, spaces, angle);
+    const ends = this._readBlockStart(line, inner, outside, htmlLine, angle);
+    this._readListItem(line, outside, blank);
+    this._readFences(line, prefix, inner, htmlLine, ends, blank);
+    if (outside && this._strict === null && this._loose === null) {
+      this._readMath(line, spaces);
+    }
+    this._afterBlank = blank && this._strict === null && this._loose === null;
+    this._lastBlank = blank;
+  }
+
+  /**
+   * Raw HTML in `line`, HTML blocks that end at a blank line (kinds 6 and 7), the end of one that
+   * ends at its mark (kinds 1 to 5), and container tags in HTML blocks. Returns whether the line is
+   * in an HTML block: no fence, definition or tag in it counts.
+   */
+  private _readHtmlBlock(line: string, outside: boolean, spaces: boolean, angle: boolean): boolean {
+    if (spaces) {
+      this._htmlToBlank = false; // (a line of tabs and spaces ends it)
+    }
+    const inBlock = this._htmlToBlank || this._html !== null;
+    if (!angle) {
+      return inBlock;
+    }
+    const math = this._displayMath || this._environments !== 0;
     // (Display math is taken out before marked reads the text: a `<` there is not HTML.)
-    rawHtml ||=
-      readHtml &&
-      angle &&
-      strict === null &&
-      !displayMath &&
-      environments === 0 &&
-      RAW_HTML.test(withoutCodeSpans(line));
+    this.rawHtml ||= this._readHtml && this._strict === null && !math && RAW_HTML.test(withoutCodeSpans(line));
     if (
-      angle &&
+      !inBlock &&
       outside &&
-      html === null &&
-      !htmlToBlank &&
-      !displayMath &&
-      environments === 0 &&
+      !math &&
       // (Not a closing tag that goes on with a list item's paragraph: that line is the item's.
       // An opening tag or a comment ends the item, as marked reads it.)
       ((HTML_BLOCK_TAG.test(line) &&
-        !(list && !afterBlank && !blockBegins && !/^ {0,3}<(?:[a-z].*>|!--)/i.test(line))) ||
-        (blockBegins && HTML_TAG_LINE.test(line)))
+        !(this._list && !this._afterBlank && !this._blockBegins && !/^ {0,3}<(?:[a-z].*>|!--)/i.test(line))) ||
+        (this._blockBegins && HTML_TAG_LINE.test(line)))
     ) {
-      htmlToBlank = htmlLine = true;
+      this._htmlToBlank = true;
     }
-    if (htmlToBlank && angle) {
-      containers = containersAfter(line, containers);
+    if (this._htmlToBlank) {
+      this._containers = containersAfter(line, this._containers);
     }
-    if (html !== null) {
-      if (html.test(line)) {
-        html = null;
-        ends = true;
+    return inBlock || this._htmlToBlank;
+  }
+
+  /**
+   * What `line` begins or ends outside HTML blocks (kinds 6 and 7: `htmlLine`): an HTML block of
+   * kinds 1 to 5, its end, a definition; else the inline tags it opens and closes. Returns
+   * whether the line ends a block of its own (a definition, an HTML block): the next begins one.
+   */
+  private _readBlockStart(line: string, inner: string, outside: boolean, htmlLine: boolean, angle: boolean): boolean {
+    if (this._html !== null) {
+      if (this._html.test(line)) {
+        this._html = null;
+        return true;
       }
-    } else if (!htmlLine && strict === null && !displayMath && environments === 0) {
+      return false;
+    }
+    if (htmlLine || this._strict !== null || this._displayMath || this._environments !== 0) {
       // (Outside a fence as marked reads one: a fence read loosely may be indented code, and
       // an HTML block there holds the cuts, which is safe either way.)
-      const opened = angle ? HTML_START.exec(line) : null;
-      // A block begins after a blank line (or a line that ended one), and at a list item.
-      const begins = blockBegins || LIST_MARKER.test(line);
-      // (A definition where a block begins; four spaces in are code, but in a list.)
-      const defined =
-        begins && inner[0] === '[' && (list || !/^(?: {4}|\t)/.test(line)) ? DEFINITION.exec(inner) : null;
-      if (opened !== null && (begins || opened[1] !== undefined || opened[2] !== undefined)) {
-        // (A processing instruction, a declaration or CDATA does not break a paragraph.)
-        const end = htmlEnd(opened);
-        const rest = line.slice(opened[0].length);
-        // (`<!-->` and `<!--->` are whole comments.)
-        html = end.test(rest) || (opened[2] !== undefined && /^-?>/.test(rest)) ? null : end;
-        ends = html === null;
-      } else if (!outside) {
-        // (In a fence read loosely: code, perhaps.)
-      } else if (defined !== null) {
-        ends = true;
-        const key = labelKey(defined[1]);
-        if (!definitions.has(key)) {
-          definitions.set(key, inner);
-        }
-      } else if (angle) {
-        // (Not in a code span: `<pre>` there is text.)
-        const text = withoutCodeSpans(line);
-        containers = containersAfter(text, containers);
-        INLINE_STATE_TAG.lastIndex = 0;
-        for (let tag = INLINE_STATE_TAG.exec(text); tag !== null; tag = INLINE_STATE_TAG.exec(text)) {
-          if (tag[2] !== undefined) {
-            inlineRaw = tag[1] !== '/';
-          } else if (/^<a /i.test(tag[0])) {
-            inlineLink = true;
-          } else if (tag[3] === '/' && tag[0].length === 4) {
-            inlineLink = false;
-          }
-        }
+      return false;
+    }
+    const opened = angle ? HTML_START.exec(line) : null;
+    // A block begins after a blank line (or a line that ended one), and at a list item.
+    const begins = this._blockBegins || LIST_MARKER.test(line);
+    if (opened !== null && (begins || opened[1] !== undefined || opened[2] !== undefined)) {
+      // (A processing instruction, a declaration or CDATA does not break a paragraph.)
+      const end = htmlEnd(opened);
+      const rest = line.slice(opened[0].length);
+      // (`<!-->` and `<!--->` are whole comments.)
+      this._html = end.test(rest) || (opened[2] !== undefined && /^-?>/.test(rest)) ? null : end;
+      return this._html === null;
+    }
+    if (!outside) {
+      return false; // (in a fence read loosely: code, perhaps)
+    }
+    // (A definition where a block begins; four spaces in are code, but in a list.)
+    const defined =
+      begins && inner[0] === '[' && (this._list || !/^(?: {4}|\t)/.test(line)) ? DEFINITION.exec(inner) : null;
+    if (defined !== null) {
+      const key = labelKey(defined[1]);
+      if (!this.definitions.has(key)) {
+        this.definitions.set(key, inner);
+      }
+      return true;
+    }
+    if (angle) {
+      this._readInlineTags(withoutCodeSpans(line));
+    }
+    return false;
+  }
+
+  /** The inline raw tags, links and container tags `text` (a line, without its code spans) opens and closes. */
+  private _readInlineTags(text: string): void {
+    this._containers = containersAfter(text, this._containers);
+    INLINE_STATE_TAG.lastIndex = 0;
+    for (let tag = INLINE_STATE_TAG.exec(text); tag !== null; tag = INLINE_STATE_TAG.exec(text)) {
+      if (tag[2] !== undefined) {
+        this._inlineRaw = tag[1] !== '/';
+      } else if (/^<a /i.test(tag[0])) {
+        this._inlineLink = true;
+      } else if (tag[3] === '/' && tag[0].length === 4) {
+        this._inlineLink = false;
       }
     }
-    const item = outside ? ITEM_START.exec(line) : null;
+  }
+
+  /** A list item `line` starts (where its text begins), whether a list goes on, and whether the block has text. */
+  private _readListItem(line: string, outside: boolean, blank: boolean): void {
+    if (!outside) {
+      return;
+    }
+    const item = ITEM_START.exec(line);
     if (item !== null) {
       // (Five spaces or more after the marker: indented code in the item, its text one space in.)
       // (An empty item holds nothing after a blank line: no line is indented into it.)
       const gap = item[3].length;
-      const outer = !list || item[1].length < outerIndent;
-      itemIndent = /^[ \t]*$/.test(line.slice(item[0].length))
+      const outer = !this._list || item[1].length < this._outerIndent;
+      this._itemIndent = /^[ \t]*$/.test(line.slice(item[0].length))
         ? Infinity
         : item[1].length + item[2].length + (gap >= 1 && gap <= 4 ? gap : 1);
       if (outer) {
-        outerIndent = itemIndent;
+        this._outerIndent = this._itemIndent;
       }
     }
-    if (outside) {
-      content ||= !blank;
-      if (!blank && !/^[ \t]/.test(line)) {
-        // A list goes on at its next item, or at a line that continues an item's paragraph.
-        list = LIST_ITEM.test(line) || (list && !afterBlank);
-      } else if (/^ {1,3}[^ \t]/.test(line) && LIST_ITEM.test(line.trimStart())) {
-        // An item indented by up to three spaces: a list too (or an item nested in one).
-        list = true;
-      }
+    this._content ||= !blank;
+    if (!blank && !/^[ \t]/.test(line)) {
+      // A list goes on at its next item, or at a line that continues an item's paragraph.
+      this._list = LIST_ITEM.test(line) || (this._list && !this._afterBlank);
+    } else if (/^ {1,3}[^ \t]/.test(line) && LIST_ITEM.test(line.trimStart())) {
+      // An item indented by up to three spaces: a list too (or an item nested in one).
+      this._list = true;
     }
+  }
+
+  /**
+   * The fences `line` opens or closes, read both ways (see the comment at the top), and whether
+   * the next line begins a block: after a blank line, a line that `ends` one (a definition, an
+   * HTML block's last line), a heading, a rule or a fence's closing line (not after a
+   * paragraph's line: it may go on).
+   */
+  private _readFences(
+    line: string,
+    prefix: number,
+    inner: string,
+    htmlLine: boolean,
+    ends: boolean,
+    blank: boolean
+  ): void {
     const strictRun = STRICT_FENCE.exec(line);
     // (Loosely too, but not indented code: indented by four, outside a list and a quote.)
     const looseRun =
-      !list && /^(?: {0,3}\t| {4})/.test(line) && !/[^ \t]/.test(line.slice(0, prefix)) ? null : FENCE_RUN.exec(inner);
-    const fenced = strict !== null;
-    const wasOpen = strict !== null || loose !== null;
+      !this._list && /^(?: {0,3}\t| {4})/.test(line) && !/[^ \t]/.test(line.slice(0, prefix))
+        ? null
+        : FENCE_RUN.exec(inner);
+    const fenced = this._strict !== null;
+    const wasOpen = this._strict !== null || this._loose !== null;
     if (!htmlLine) {
-      strict = nextFence(
-        strict,
+      const items = this._list ? { inner: this._itemIndent, outer: this._outerIndent } : null;
+      this._strict = nextFence(
+        this._strict,
         line,
         strictRun && { run: strictRun[1], at: strictRun[0].length - strictRun[1].length },
-        list ? { inner: itemIndent, outer: outerIndent } : null
+        items
       );
-      loose = nextFence(
-        loose,
-        line,
-        looseRun && { run: looseRun[1], at: prefix },
-        list ? { inner: itemIndent, outer: outerIndent } : null
-      );
+      this._loose = nextFence(this._loose, line, looseRun && { run: looseRun[1], at: prefix }, items);
     }
-    justOpened = !wasOpen && (strict !== null || loose !== null);
-    // The next line begins a block after a blank line, a definition, an HTML block's last line,
-    // a heading, a rule or a fence's closing line (not after a paragraph's line: it may go on).
-    blockBegins =
-      ends ||
-      (strict === null && loose === null && (blank || (fenced && strictRun !== null) || ONE_LINE_BLOCK.test(line)));
-    if (outside && strict === null && loose === null) {
-      if (/^[ \t]*$/.test(line)) {
-        // JupyterLab takes math out before marked reads the text, and no math it takes goes
-        // past a blank line.
-        displayMath = false;
-        environments = 0;
-      } else {
-        // Display math counts outside code only (not in a code span either).
-        const mathy = line.includes('$$') || line.includes('\\begin{') || line.includes('\\end{');
-        if (mathy) {
-          const text = line.includes('`') ? withoutCodeSpans(line) : line;
-          displayMath = (text.split('$$').length - 1) % 2 === 1 ? !displayMath : displayMath;
-          const begins = text.split('\\begin{').length - 1;
-          const ends = text.split('\\end{').length - 1;
-          environments = Math.max(0, environments + begins - ends);
-        }
-      }
-    }
-    afterBlank = blank && strict === null && loose === null;
-    lastBlank = blank;
-    start = found.index + found[0].length;
+    const closed = this._strict === null && this._loose === null;
+    this._justOpened = !wasOpen && !closed;
+    this._blockBegins = ends || (closed && (blank || (fenced && strictRun !== null) || ONE_LINE_BLOCK.test(line)));
   }
-  blocks.push(source.slice(blockStart));
-  return { blocks, definitions, rawHtml };
+
+  /**
+   * Display math in `line`, outside code (fences, and code spans too), as JupyterLab takes it out
+   * before marked reads the text: none of it goes past a blank line.
+   */
+  private _readMath(line: string, spaces: boolean): void {
+    if (spaces) {
+      this._displayMath = false;
+      this._environments = 0;
+      return;
+    }
+    if (line.includes('$$') || line.includes('\\begin{') || line.includes('\\end{')) {
+      const text = line.includes('`') ? withoutCodeSpans(line) : line;
+      this._displayMath = (text.split('$$').length - 1) % 2 === 1 ? !this._displayMath : this._displayMath;
+      const begins = text.split('\\begin{').length - 1;
+      const ends = text.split('\\end{').length - 1;
+      this._environments = Math.max(0, this._environments + begins - ends);
+    }
+  }
+
+  // Fences.
+  /** The fence open as marked reads the text, and as read loosely (see the comment at the top). */
+  private _strict: IFence | null = null;
+  private _loose: IFence | null = null;
+  /** The line before opened the fence open. */
+  private _justOpened = false;
+  // HTML.
+  /** The end mark of an HTML block open (kinds 1 to 5), or null. */
+  private _html: RegExp | null = null;
+  /** An HTML block that ends at a blank line is open (kinds 6 and 7). */
+  private _htmlToBlank = false;
+  /** Container tags opened in HTML and not closed yet (see the comment at the top). */
+  private _containers = 0;
+  /** An inline raw tag is open, or an inline link (see the comment at the top). */
+  private _inlineRaw = false;
+  private _inlineLink = false;
+  // Blocks.
+  /** The line before began a block, or was a definition (the next may be one). */
+  private _blockBegins = true;
+  /** The line before was blank, outside fences. */
+  private _afterBlank = false;
+  /** The line before was blank, fenced or not. */
+  private _lastBlank = false;
+  /** The block so far has a line that is not blank. */
+  private _content = false;
+  // Lists.
+  /** The last top-level block is a list (a list item next continues it). */
+  private _list = false;
+  /** Where the text of the last list item begins (its marker's width, and the spaces after it). */
+  private _itemIndent = 0;
+  /** The same for the list's outermost item (the last item less indented than the one before). */
+  private _outerIndent = 0;
+  // Math.
+  private _displayMath = false;
+  private _environments = 0;
 }
