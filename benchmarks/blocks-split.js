@@ -7,8 +7,8 @@
  *   - markdownBlocks: the cuts alone;
  *   - blocksToRender: the cuts and each block's definitions (what the view calls, once a
  *     second per streaming response);
- *   - finishedBlocks: the same for a text that has ended, and whether it holds raw HTML
- *     (what the view calls once when a response it showed streaming ends);
+ *   - finishedBlocks: the same for a text that has ended (what the view calls once when a
+ *     response it showed streaming ends);
  *   - marked.parse of the whole text: what rendering the whole text at each render would cost
  *     before sanitizing, laying out and typesetting it (the view renders only the last block).
  * Runs alternate; prints medians over the repeats and blocksToRender / marked.
@@ -24,7 +24,7 @@ const REPEATS = Math.max(5, Number(process.argv[2]) || 9);
 /**
  * A long answer as a model writes one, `length` characters (cut at a line's end); `html`: with
  * inline tags (<kbd>), else none, but a `<` in its prose and code spans on every line that had
- * them (what finishedBlocks reads in full: a text with HTML it stops reading for at the first).
+ * them (each such line is read for tags).
  */
 function answer(length, html = true) {
   const keys = html ? 'press <kbd>Ctrl</kbd>+<kbd>Enter</kbd>' : 'keep x < y for `List<String>`';

@@ -50,7 +50,7 @@
  * line (read from its first line only); a definition-like line in indented code inside a list
  * item; an HTML tag indented by one to three spaces right after a paragraph's line. Once the
  * response has ended, a view keeps its blocks only where they render as the whole text does
- * (src/render/finished.ts; never with raw HTML, {@link finishedBlocks}), else renders it whole.
+ * and each closes every element it opens (src/render/finished.ts), else renders it whole.
  *
  * This decides only where blocks begin; each block is still rendered by rendermime's markdown
  * renderer.
@@ -107,19 +107,33 @@ const DEFINITION =
 const INLINE_STATE_TAG = /<(\/?)(pre|code|kbd|script)(?:\s[^<>]*)?>|<(\/)?a(?: [^<>]*)?>/gi;
 
 /**
- * A container tag, opening or closing (group 1 `/`), or one that closes itself (group 2 `/`): an
- * element the browser puts what follows inside until it is closed.
+ * A container tag, opening or closing (group 1 `/`), not after a backslash (an escaped `<` is
+ * text): an element the browser puts what follows inside until it is closed. `<div/>` opens one
+ * too (only void elements close themselves), and so does a tag whose line ends before its `>`.
  */
 const CONTAINER_TAG =
-  /<(\/?)(?:article|aside|blockquote|center|details|div|dl|fieldset|figure|footer|form|header|main|nav|ol|section|table|ul)(?=[\s/>])[^<>]*?(\/?)>/gi;
+  /(?<!\\)<(\/?)(?:article|aside|blockquote|center|details|div|dl|fieldset|figure|footer|form|header|main|nav|ol|section|table|ul)(?:[\s/>]|$)/gi;
 
-/** `open` container tags, after those `html` opens and closes ({@link CONTAINER_TAG}). */
+/** `open` container tags, after those `html` opens and closes ({@link CONTAINER_TAG}); none in a comment. */
 function containersAfter(html: string, open: number): number {
+  const text = html.includes('<!--') ? withoutComments(html) : html;
   CONTAINER_TAG.lastIndex = 0;
-  for (let tag = CONTAINER_TAG.exec(html); tag !== null; tag = CONTAINER_TAG.exec(html)) {
-    open = tag[1] === '/' ? Math.max(0, open - 1) : tag[2] === '/' ? open : open + 1;
+  for (let tag = CONTAINER_TAG.exec(text); tag !== null; tag = CONTAINER_TAG.exec(text)) {
+    open = tag[1] === '/' ? Math.max(0, open - 1) : open + 1;
   }
   return open;
+}
+
+/** `line` without its HTML comments (`<!--` to the next `-->`, or to its end), in one pass. */
+function withoutComments(line: string): string {
+  let kept = '';
+  let from = 0;
+  for (let at = line.indexOf('<!--'); at !== -1; at = line.indexOf('<!--', from)) {
+    kept += line.slice(from, at);
+    const end = line.indexOf('-->', at + 4);
+    from = end === -1 ? line.length : end + 3;
+  }
+  return kept + line.slice(from);
 }
 
 /**
@@ -261,17 +275,11 @@ export function blocksToRender(source: string, minLength = 0): string[] {
 
 /**
  * The blocks of a text that is complete (its last line too, with or without a line break), as
- * {@link blocksToRender} gives them; or null when the text holds raw HTML (a tag, a comment, a
- * processing instruction or a declaration outside fenced code and code spans, read loosely:
- * `a<b c` counts): the browser reads HTML across the blocks' edges (an unclosed `<details>` holds
- * what follows it), so such a text is rendered whole.
+ * {@link blocksToRender} gives them.
  */
-export function finishedBlocks(source: string, minLength = 0): string[] | null {
+export function finishedBlocks(source: string, minLength = 0): string[] {
   // (A line break after the last line makes it complete; it is taken off the last block again.)
-  const { blocks, definitions, rawHtml } = scan(source + '\n', minLength, true);
-  if (rawHtml) {
-    return null;
-  }
+  const { blocks, definitions } = scan(source + '\n', minLength);
   // (No cut goes before a blank line, so the last block is never that line break alone.)
   blocks[blocks.length - 1] = blocks[blocks.length - 1].slice(0, -1);
   return withDefinitions(blocks, definitions, source.length);
@@ -314,24 +322,12 @@ function labelKey(label: string): string {
 const LABEL_USE = /\\[\s\S]|\[((?:\\[\s\S]|[^[\]\\])+)\]/g;
 
 /**
- * Raw HTML, read loosely (what CommonMark reads as raw HTML matches, and more): a tag's start,
- * opening or closing, a comment, a processing instruction, a declaration or CDATA.
- */
-const RAW_HTML = /<(?:\/?[a-z][a-z\d-]*(?:[\s/>]|$)|!--|\?|!\[?[a-z[])/i;
-
-/**
  * The blocks, and the link reference definitions of the complete lines: the first line of each
- * label, by its {@link labelKey}. Asked (`readHtml`), whether a complete line outside fenced code
- * (as marked reads it) holds raw HTML outside code spans ({@link RAW_HTML}); else false (a
- * streaming render does not ask: it would cost it a fifth more on text with a `<` in most lines).
+ * label, by its {@link labelKey}.
  */
-function scan(
-  source: string,
-  minLength: number,
-  readHtml = false
-): { blocks: string[]; definitions: Map<string, string>; rawHtml: boolean } {
+function scan(source: string, minLength: number): { blocks: string[]; definitions: Map<string, string> } {
   const blocks: string[] = [];
-  const reader = new LineReader(readHtml);
+  const reader = new LineReader();
   let blockStart = 0;
   let start = 0;
   LINE_BREAK.lastIndex = 0;
@@ -349,24 +345,17 @@ function scan(
     start = found.index + found[0].length;
   }
   blocks.push(source.slice(blockStart));
-  return { blocks, definitions: reader.definitions, rawHtml: reader.rawHtml };
+  return { blocks, definitions: reader.definitions };
 }
 
 /**
  * A text read line by line, complete lines only, as marked (and JupyterLab's math) reads it, as
- * far as {@link scan} needs: where a cut may go, the definitions, whether there is raw HTML. Each
- * line is read in turn by {@link endContainedFence}, {@link mayCutBefore} and {@link read}.
+ * far as {@link scan} needs: where a cut may go, and the definitions. Each line is read in turn
+ * by {@link endContainedFence}, {@link mayCutBefore} and {@link read}.
  */
 class LineReader {
-  constructor(
-    /** Read raw HTML ({@link rawHtml}). */
-    private readonly _readHtml: boolean
-  ) {}
-
   /** The first line of each label's definition, by its {@link labelKey}. */
   readonly definitions = new Map<string, string>();
-  /** A line read holds raw HTML (when asked; see {@link scan}). */
-  rawHtml = false;
 
   /**
    * The list item or quote the fence open was opened in ends at `line`, and the fence with it
@@ -449,8 +438,7 @@ class LineReader {
   }
 
   /**
-   * Raw HTML in `line`, HTML blocks that end at a blank line (kinds 6 and 7), the end of one that
-   * ends at its mark (kinds 1 to 5), and container tags in HTML blocks. Returns whether the line is
+   * HTML blocks that end at a blank line (kinds 6 and 7), and container tags in them. Returns whether the line is
    * in an HTML block: no fence, definition or tag in it counts.
    */
   private _readHtmlBlock(line: string, outside: boolean, spaces: boolean, angle: boolean): boolean {
@@ -461,13 +449,11 @@ class LineReader {
     if (!angle) {
       return inBlock;
     }
-    const math = this._displayMath || this._environments !== 0;
-    // (Display math is taken out before marked reads the text: a `<` there is not HTML.)
-    this.rawHtml ||= this._readHtml && this._strict === null && !math && RAW_HTML.test(withoutCodeSpans(line));
     if (
       !inBlock &&
       outside &&
-      !math &&
+      !this._displayMath &&
+      this._environments === 0 &&
       // (Not a closing tag that goes on with a list item's paragraph: that line is the item's.
       // An opening tag or a comment ends the item, as marked reads it.)
       ((HTML_BLOCK_TAG.test(line) &&

@@ -10,13 +10,17 @@ import { finishedBlocks } from './blocks';
 
 /**
  * How to render `source`, a response that has ended, that a view showed as it streamed in the
- * blocks of {@link blocksToRender} (with the same `minLength`): those blocks, when rendering
- * each on its own gives the HTML that rendering the whole text gives (JupyterLab's `parser`, math
- * taken out first as rendermime does), so the blocks the view shows keep their DOM and only the
- * ones that changed render again; else the whole text, one block, as a notebook's markdown cell
- * renders it. A text with raw HTML is rendered whole ({@link finishedBlocks}): the browser reads
- * HTML across the blocks' edges. Rejects only if the parser does (then rendering the text would
- * fail too).
+ * blocks of {@link blocksToRender} (with the same `minLength`): those blocks (of
+ * {@link finishedBlocks}), when the browser builds from them what it builds from the whole
+ * text, so the blocks the view shows keep their DOM and only the ones that changed render again;
+ * else the whole text, one block, as a notebook's markdown cell renders it. That is so when:
+ * - rendering each block on its own gives the HTML that rendering the whole text gives
+ *   (JupyterLab's `parser`, math taken out first as rendermime does), and
+ * - each block's HTML closes every element it opens ({@link closesWhatItOpens}): the browser
+ *   reads HTML across the blocks' edges, and an unclosed `<details>` or `<div>` in raw HTML
+ *   would hold the blocks after it in the whole text.
+ *
+ * Rejects only if the parser does (then rendering the text would fail too).
  */
 export async function blocksOfEnded(
   source: string,
@@ -24,7 +28,7 @@ export async function blocksOfEnded(
   parser: IRenderMime.IMarkdownParser | null
 ): Promise<string[]> {
   const blocks = finishedBlocks(source, minLength);
-  if (blocks === null || blocks.length < 2 || parser === null) {
+  if (blocks.length < 2 || parser === null) {
     return [source];
   }
   const html = async (text: string): Promise<string> => {
@@ -32,5 +36,53 @@ export async function blocksOfEnded(
     return replaceMath(await parser.render(parts.text), parts.math);
   };
   const [whole, ...pieces] = await Promise.all([source, ...blocks].map(html));
-  return pieces.join('') === whole ? blocks : [source];
+  return pieces.join('') === whole && pieces.every(closesWhatItOpens) ? blocks : [source];
+}
+
+/**
+ * A tag (group 1 `/` for a closing one, group 2 its name), or a comment (no group): up to the
+ * next `<` or `>`, so that each character is read once. (A tag with a `<` in an attribute's
+ * value is read as text and what follows as a tag: never closed, or closing what is not open.)
+ */
+const TAG = /<!--[\s\S]*?(?:-->|$)|<(\/?)([a-z][a-z\d:-]*)(?=[\s/>])[^<>]*>/gi;
+
+/** Elements with no content and no closing tag. */
+const VOID = new Set([
+  'area',
+  'base',
+  'br',
+  'col',
+  'embed',
+  'hr',
+  'img',
+  'input',
+  'link',
+  'meta',
+  'param',
+  'source',
+  'track',
+  'wbr'
+]);
+
+/**
+ * `html` closes every element it opens, in order, and no other: what it opens holds nothing
+ * after it. Read strictly: `<div/>` opens a `div` (only void elements close themselves), an
+ * element the browser would close itself (an `<li>` before `</ul>`) counts as not closed, and
+ * the text of a `<script>` or `<pre>` is read as tags too. Where this is wrong, it says no.
+ */
+export function closesWhatItOpens(html: string): boolean {
+  const open: string[] = [];
+  TAG.lastIndex = 0;
+  for (let tag = TAG.exec(html); tag !== null; tag = TAG.exec(html)) {
+    const name = tag[2]?.toLowerCase();
+    if (name === undefined || VOID.has(name)) {
+      continue; // a comment, or a void element
+    }
+    if (tag[1] !== '/') {
+      open.push(name);
+    } else if (open.pop() !== name) {
+      return false;
+    }
+  }
+  return open.length === 0;
 }

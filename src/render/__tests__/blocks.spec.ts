@@ -313,11 +313,19 @@ describe('markdownBlocks against marked', () => {
       'text <div>\n\nInside\n\n</div>\n\n',
       'After\n'
     ]);
-    // Not closed yet: the rest is one block. One that closes itself, or a tag in code, holds nothing.
+    // Not closed yet: the rest is one block; `<div/>` opens one too (only void elements close
+    // themselves), and so does a tag whose `>` is on its next line.
     expect(markdownBlocks('a\n\n<details>\n\nInside\n\nMore\n')).toEqual(['a\n\n', '<details>\n\nInside\n\nMore\n']);
-    expect(markdownBlocks('<div/>\n\nb\n\nc\n')).toEqual(['<div/>\n\n', 'b\n\n', 'c\n']);
+    expect(markdownBlocks('<div/>\n\nb\n\nc\n')).toEqual(['<div/>\n\nb\n\nc\n']);
+    expect(markdownBlocks('<div\nclass="x">\n\ntext\n\n</div>\n\nb\n')).toEqual([
+      '<div\nclass="x">\n\ntext\n\n</div>\n\n',
+      'b\n'
+    ]);
+    // A tag in code, in a code span, escaped or in a comment holds nothing.
     expect(markdownBlocks('use `<div>` here\n\nb\n')).toEqual(['use `<div>` here\n\n', 'b\n']);
     expect(markdownBlocks('```html\n<div>\n```\n\nb\n')).toEqual(['```html\n<div>\n```\n\n', 'b\n']);
+    expect(markdownBlocks('see \\<div> here\n\nb\n')).toEqual(['see \\<div> here\n\n', 'b\n']);
+    expect(markdownBlocks('x <!-- <div> --> y\n\nb\n')).toEqual(['x <!-- <div> --> y\n\n', 'b\n']);
     // What marked gives is the same either way (the browser's nesting is what the cut keeps).
     const text = `a\n\n${details}${nested}After\n`;
     expect(renderBlocks(blocksToRender(text))).toBe(render(text));

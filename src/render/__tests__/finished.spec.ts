@@ -2,7 +2,7 @@ import { marked } from 'marked';
 import type { IRenderMime } from '@jupyterlab/rendermime';
 
 import { blocksToRender, finishedBlocks } from '../blocks';
-import { blocksOfEnded } from '../finished';
+import { blocksOfEnded, closesWhatItOpens } from '../finished';
 
 // rendermime's math splitter asks the browser's `navigator` for its name (Node 20 has none).
 if (typeof (globalThis as any).navigator === 'undefined') {
@@ -74,35 +74,45 @@ describe('finishedBlocks', () => {
   });
 
   it('counts the last line of the text, with or without a line break', () => {
-    expect(finishedBlocks('a\n\n<details>', 0)).toBeNull();
-    expect(finishedBlocks('a\n\n<details>\n', 0)).toBeNull();
     expect(finishedBlocks('a\n\nb', 0)).toEqual(['a\n\n', 'b']);
     expect(finishedBlocks('a\n\nb\n', 0)).toEqual(['a\n\n', 'b\n']);
+    // (A definition on the last line, with no line break after it, is read.)
+    expect(finishedBlocks('See [x].\n\n[x]: /u', 0)[0]).toBe('[x]: /u\n\nSee [x].\n\n');
     expect(finishedBlocks('', 0)).toEqual(['']);
   });
+});
 
+describe('closesWhatItOpens', () => {
   it.each([
-    ['an HTML block', 'a\n\n<details>\n<summary>s</summary>\n\nmore\n\n</details>\n'],
-    ['an inline tag', 'press <kbd>Ctrl</kbd>\n'],
-    ['a closing tag alone', 'a\n\n</div>\n'],
-    ['a comment', 'a\n\n<!-- note -->\n'],
-    ['a processing instruction', 'a <?php x ?>\n'],
-    ['a declaration', 'a\n\n<!DOCTYPE html>\n'],
-    ['text that looks like a tag (read loosely)', 'a<b c\n'],
-    ['a tag in a fence opened on a list marker’s line (read loosely)', '- ```\n  <div>\n  ```\n']
-  ])('is null for a text with raw HTML: %s', (_, text) => {
-    expect(finishedBlocks(text, 0)).toBeNull();
+    [
+      'paragraphs, code, a table, a list',
+      '<h2 id="a">A</h2>\n<p>x <code>&lt;div&gt;</code></p>\n<pre><code class="language-py"><span>1</span></code></pre>\n<table><thead><tr><th>a</th></tr></thead></table>\n<ul>\n<li><input checked="" disabled="" type="checkbox"> y</li>\n</ul>\n'
+    ],
+    ['void elements and comments', '<p>a<br>b<img src="x" alt="y"></p><hr><!-- <div> -->'],
+    ['balanced raw HTML', '<p>Press <kbd>Ctrl</kbd>+<kbd>C</kbd></p>\n<details><summary>s</summary><p>x</p></details>'],
+    ['nothing', '']
+  ])('says yes: %s', (_, html) => {
+    expect(closesWhatItOpens(html)).toBe(true);
   });
 
   it.each([
-    ['in fenced code', 'a\n\n```html\n<div>\n```\n'],
-    ['in a list item’s fenced code', '- item\n  ```\n  <div>\n  ```\n'],
-    ['in a code span', 'use `<div>` here\n'],
-    ['in display math', 'a\n\n$$\nx<y\n$$\n'],
-    ['an autolink', 'see <https://example.org>\n'],
-    ['a comparison', 'x < y and 2<3\n']
-  ])('is not null for a `<` that is not HTML: %s', (_, text) => {
-    expect(finishedBlocks(text, 0)).not.toBeNull();
+    ['an element left open', '<details>\n<summary>s</summary>\n'],
+    ['a closing tag with nothing open', '<p>a</p></div>'],
+    ['elements closed out of order', '<p><b>a</p></b>'],
+    ['`<div/>` (it opens a div)', '<div/>'],
+    ['an element the browser closes itself', '<ul><li>a</ul>'],
+    ['a comment never closed, after an open tag', '<div><!-- </div>']
+  ])('says no: %s', (_, html) => {
+    expect(closesWhatItOpens(html)).toBe(false);
+  });
+
+  it('reads hostile HTML in linear time', () => {
+    const n = 100000;
+    for (const html of ['<a '.repeat(n), '<!--'.repeat(n), '<' + 'a'.repeat(n), '<div ' + 'x="y" '.repeat(n / 6)]) {
+      const started = Date.now();
+      closesWhatItOpens(html);
+      expect([html.slice(0, 8), Date.now() - started < 300]).toEqual([html.slice(0, 8), true]);
+    }
   });
 });
 
@@ -128,10 +138,32 @@ describe('blocksOfEnded', () => {
     expect(await blocksOfEnded(titled, 0, PARSER)).toEqual([titled]);
   });
 
-  it('renders whole a text with raw HTML, one block, or with no parser', async () => {
+  it('keeps the blocks of a text with raw HTML each block closes (an inline <kbd>)', async () => {
     const filler = 'Some prose to fill a block. '.repeat(40);
-    const details = `<details>\n<summary>More</summary>\n\n${filler}\n\n${filler}\n\n</details>\n`;
-    expect(await blocksOfEnded(details, 0, PARSER)).toEqual([details]);
+    const text = `Press <kbd>Ctrl</kbd>+<kbd>C</kbd>. ${filler}\n\n<details>\n<summary>s</summary>\nx\n</details>\n\n${filler}\n`;
+    const blocks = await blocksOfEnded(text, 0, PARSER);
+    expect(blocks.length).toBeGreaterThan(1);
+    expect(blocks.join('')).toBe(text);
+  });
+
+  it.each([
+    // (An open <details> or <div/> the splitter sees holds its cuts: blocks.spec.ts.) Found by a
+    // review: raw HTML the splitter cannot see, each hiding an open <div> or <details>.
+    [
+      'a code span over two lines',
+      'In Markdown a backtick (`) starts code.\nFor example `<div>` is a tag.\n\nNext paragraph.\n'
+    ],
+    ['display math never closed', '$$\n<div>\n\nnext\n'],
+    ['an escaped dollar before $', 'Price: \\$$\n<div>\n\nnext\n'],
+    ['an environment rendermime does not take out', '\\begin{my-env}\n<details>\n\nnext\n'],
+    ['a blank line in display math', '$$\nx\n\ny\n$$\nsee <details>\n\nnext\n'],
+    ["a rule that ends a list item's fence", '- item\n  ```\n  code\n---\nsee <details>\n\nnext\n']
+  ])('renders whole a text whose HTML leaves an element open across blocks: %s', async (_, text) => {
+    expect(finishedBlocks(text, 0).length).toBeGreaterThan(1);
+    expect(await blocksOfEnded(text, 0, PARSER)).toEqual([text]);
+  });
+
+  it('renders whole a text of one block, or with no parser', async () => {
     expect(await blocksOfEnded('one paragraph', 0, PARSER)).toEqual(['one paragraph']);
     const text = answer(3);
     expect(await blocksOfEnded(text, 0, null)).toEqual([text]);
