@@ -33,10 +33,10 @@
  *
  * marked reads the text after an inline `<pre>`, `<code>`, `<kbd>` or `<script>` tag as raw until
  * the tag is closed, and after an `<a …>` as inside a link, across paragraphs: while one is open
- * (a tag in a code span is text), there is no cut either. Nor while a container tag opened in
- * HTML (`<details>`, `<div>`, `<table>`, …) is not closed yet: marked reads the markdown after it
- * as markdown, but the browser puts what it gives inside that element (a `<details>` holds it,
- * closed), which a block rendered on its own would close at once.
+ * (a tag in a code span or in indented code is text), there is no cut either. Nor while a
+ * container tag opened in HTML (`<details>`, `<div>`, `<table>`, …) is not closed yet: marked
+ * reads the markdown after it as markdown, but the browser puts what it gives inside that element
+ * (a `<details>` holds it, closed), which a block rendered on its own would close at once.
  *
  * A link reference may be defined in another block than the one using it: {@link blocksToRender}
  * gives each block the definitions of the labels it uses, from the whole text so far, first, as
@@ -73,6 +73,8 @@ const STRICT_FENCE = /^ {0,3}(`{3,}|~{3,})/;
 const CONTAINER_PREFIX = /^[ \t>]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+[ \t>]*)*/;
 const FENCE_RUN = /^(`{3,}|~{3,})/;
 const LIST_ITEM = /^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/;
+/** Indented by four columns (spaces, or a tab within the first four): indented code, outside a list. */
+const INDENTED = /^(?: {0,3}\t| {4})/;
 /**
  * The start of an HTML block that runs to an end mark (marked's kinds 1 to 5, case-insensitive):
  * the groups name which, for {@link htmlEnd}.
@@ -107,18 +109,32 @@ const DEFINITION =
 const INLINE_STATE_TAG = /<(\/?)(pre|code|kbd|script)(?:\s[^<>]*)?>|<(\/)?a(?: [^<>]*)?>/gi;
 
 /**
- * A container tag, opening or closing (group 1 `/`), not after a backslash (an escaped `<` is
- * text): an element the browser puts what follows inside until it is closed. `<div/>` opens one
- * too (only void elements close themselves), and so does a tag whose line ends before its `>`.
+ * A container tag, opening or closing (group 1 `/`): an element the browser puts what follows
+ * inside until it is closed. `<div/>` opens one too (only void elements close themselves), and so
+ * does a tag whose line ends before its `>`.
  */
 const CONTAINER_TAG =
-  /(?<!\\)<(\/?)(?:article|aside|blockquote|center|details|div|dl|fieldset|figure|footer|form|header|main|nav|ol|section|table|ul)(?:[\s/>]|$)/gi;
+  /<(\/?)(?:article|aside|blockquote|center|details|div|dl|fieldset|figure|footer|form|header|main|nav|ol|section|table|ul)(?:[\s/>]|$)/gi;
+/**
+ * {@link CONTAINER_TAG} in markdown's text, where a `<` after an odd number of backslashes is
+ * escaped (text); `\\<div>` is an escaped backslash, then a tag.
+ */
+const UNESCAPED_CONTAINER_TAG = new RegExp(
+  // (The look behind after the `<`: tried at every `<` only, not at every character.)
+  CONTAINER_TAG.source.replace(/^</, '<(?<=(?:^|[^\\\\])(?:\\\\\\\\)*<)'),
+  'gi'
+);
 
-/** `open` container tags, after those `html` opens and closes ({@link CONTAINER_TAG}); none in a comment. */
-function containersAfter(html: string, open: number): number {
+/**
+ * `open` container tags, after those `html` opens and closes ({@link CONTAINER_TAG}); none in a
+ * comment. `escapes`: `html` is markdown's text, where a backslash escapes a `<` (not in an HTML
+ * block, whose lines are HTML as they are).
+ */
+function containersAfter(html: string, open: number, escapes: boolean): number {
   const text = html.includes('<!--') ? withoutComments(html) : html;
-  CONTAINER_TAG.lastIndex = 0;
-  for (let tag = CONTAINER_TAG.exec(text); tag !== null; tag = CONTAINER_TAG.exec(text)) {
+  const tags = escapes && text.includes('\\') ? UNESCAPED_CONTAINER_TAG : CONTAINER_TAG;
+  tags.lastIndex = 0;
+  for (let tag = tags.exec(text); tag !== null; tag = tags.exec(text)) {
     open = tag[1] === '/' ? Math.max(0, open - 1) : open + 1;
   }
   return open;
@@ -427,6 +443,7 @@ class LineReader {
     /** The line has a `<` (a tag, perhaps): the tests of HTML are for such lines. */
     const angle = line.includes('<');
     const htmlLine = this._readHtmlBlock(line, outside, spaces, angle);
+    this._readIndentedCode(line, outside, spaces, htmlLine);
     const ends = this._readBlockStart(line, inner, outside, htmlLine, angle);
     this._readListItem(line, outside, blank);
     this._readFences(line, prefix, inner, htmlLine, ends, blank);
@@ -463,9 +480,29 @@ class LineReader {
       this._htmlToBlank = true;
     }
     if (this._htmlToBlank) {
-      this._containers = containersAfter(line, this._containers);
+      this._containers = containersAfter(line, this._containers, false);
     }
     return inBlock || this._htmlToBlank;
+  }
+
+  /**
+   * Whether `line` is indented code (marked): indented by four, outside a list, a fence, HTML
+   * and display math, where a block begins or code goes on (it cannot break a paragraph). Its
+   * tags are text: they open nothing (a `<div>` in it held the cuts for the rest of the text).
+   */
+  private _readIndentedCode(line: string, outside: boolean, spaces: boolean, htmlLine: boolean): void {
+    if (spaces) {
+      return; // (a blank line goes on with the code, and the next indented line too)
+    }
+    this._indentedCode =
+      outside &&
+      !htmlLine &&
+      this._html === null &&
+      !this._list &&
+      !this._displayMath &&
+      this._environments === 0 &&
+      (this._blockBegins || this._indentedCode) &&
+      INDENTED.test(line);
   }
 
   /**
@@ -510,7 +547,7 @@ class LineReader {
       }
       return true;
     }
-    if (angle) {
+    if (angle && !this._indentedCode) {
       this._readInlineTags(withoutCodeSpans(line));
     }
     return false;
@@ -518,7 +555,7 @@ class LineReader {
 
   /** The inline raw tags, links and container tags `text` (a line, without its code spans) opens and closes. */
   private _readInlineTags(text: string): void {
-    this._containers = containersAfter(text, this._containers);
+    this._containers = containersAfter(text, this._containers, true);
     INLINE_STATE_TAG.lastIndex = 0;
     for (let tag = INLINE_STATE_TAG.exec(text); tag !== null; tag = INLINE_STATE_TAG.exec(text)) {
       if (tag[2] !== undefined) {
@@ -576,9 +613,7 @@ class LineReader {
     const strictRun = STRICT_FENCE.exec(line);
     // (Loosely too, but not indented code: indented by four, outside a list and a quote.)
     const looseRun =
-      !this._list && /^(?: {0,3}\t| {4})/.test(line) && !/[^ \t]/.test(line.slice(0, prefix))
-        ? null
-        : FENCE_RUN.exec(inner);
+      !this._list && INDENTED.test(line) && !/[^ \t]/.test(line.slice(0, prefix)) ? null : FENCE_RUN.exec(inner);
     const fenced = this._strict !== null;
     const wasOpen = this._strict !== null || this._loose !== null;
     if (!htmlLine) {
@@ -648,6 +683,8 @@ class LineReader {
   /** The same for the list's outermost item (the last item less indented than the one before). */
   private _outerIndent = 0;
   // Math.
+  /** The line read last was indented code ({@link _readIndentedCode}). */
+  private _indentedCode = false;
   private _displayMath = false;
   private _environments = 0;
 }

@@ -325,7 +325,22 @@ describe('markdownBlocks against marked', () => {
     expect(markdownBlocks('use `<div>` here\n\nb\n')).toEqual(['use `<div>` here\n\n', 'b\n']);
     expect(markdownBlocks('```html\n<div>\n```\n\nb\n')).toEqual(['```html\n<div>\n```\n\n', 'b\n']);
     expect(markdownBlocks('see \\<div> here\n\nb\n')).toEqual(['see \\<div> here\n\n', 'b\n']);
+    // An escaped backslash does not escape the tag after it; nor does a backslash in an HTML block.
+    expect(markdownBlocks('see \\\\<div> here\n\nb\n\nc\n')).toEqual(['see \\\\<div> here\n\nb\n\nc\n']);
+    expect(markdownBlocks('see \\\\\\<div> here\n\nb\n')).toEqual(['see \\\\\\<div> here\n\n', 'b\n']);
+    expect(markdownBlocks('<p>\n\\<div>\n\nb\n\nc\n')).toEqual(['<p>\n\\<div>\n\nb\n\nc\n']);
     expect(markdownBlocks('x <!-- <div> --> y\n\nb\n')).toEqual(['x <!-- <div> --> y\n\n', 'b\n']);
+    // Nor does one in indented code (a tab in, over a blank line), nor a `<pre>` or `<a …>` there.
+    const code = '    <div>\n\t<pre><a href="x">\n\n    </details>\n\n';
+    expect(markdownBlocks(`a\n\n${code}b\n\nc\n`)).toEqual([`a\n\n${code}`, 'b\n\n', 'c\n']);
+    // Four spaces in after a paragraph's line, or in a list item, are not code: the tag holds.
+    expect(markdownBlocks('a\n    <div>\n\nb\n\nc\n')).toEqual(['a\n    <div>\n\nb\n\nc\n']);
+    expect(markdownBlocks('- a\n\n    <div>\n\nb\n\nc\n')).toEqual(['- a\n\n    <div>\n\nb\n\nc\n']);
+    // Code goes on over its blank lines, and ends at a line indented less.
+    expect(markdownBlocks('a\n\n    x\n\n    <div>\n\nb <div>\n\nc\n')).toEqual([
+      'a\n\n    x\n\n    <div>\n\n',
+      'b <div>\n\nc\n'
+    ]);
     // What marked gives is the same either way (the browser's nesting is what the cut keeps).
     const text = `a\n\n${details}${nested}After\n`;
     expect(renderBlocks(blocksToRender(text))).toBe(render(text));
@@ -386,7 +401,9 @@ describe('markdownBlocks against marked', () => {
       '<!--' + '-'.repeat(n),
       '<div <div <div '.repeat(n / 15),
       '<details ' + 'x'.repeat(n),
-      '<' + 'a'.repeat(n)
+      '<' + 'a'.repeat(n),
+      '\\'.repeat(n) + '<div>',
+      '\\\\\\<div '.repeat(n / 8)
     ];
     for (const line of lines) {
       const started = Date.now();
