@@ -7,6 +7,7 @@ import { ActionButton } from './controls';
 import { StarRating, StarsShown, WinnerMark } from './Verdicts';
 import { formatDuration, formatRate, percent } from './format';
 import { IShown, nextShown } from './freshness';
+import { InViewWatcher } from './inView';
 import { describeError, isTruncated, shortError, shownState, silenceText, stateLabel, stateTone } from './status';
 
 /** Properties of one response's progress card. */
@@ -328,6 +329,9 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
   return <CardView {...props} snapshot={shown.current.snapshot} sectionRef={node} inView={inView} />;
 }
 
+/** The cards' observers: one for each scroll root (the board, the sidebar), made when first needed. */
+let cardsInView: InViewWatcher | null = null;
+
 /**
  * Whether an element is in view, or within 200 px of it in what it scrolls in (the board, the
  * sidebar), and the ref that says which element: whatever element it is attached to now is the
@@ -338,22 +342,17 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
  */
 function useInView(initial: boolean): [boolean, (element: HTMLElement | null) => void] {
   const [inView, setInView] = useState(initial);
-  const observer = useRef<IntersectionObserver | null>(null);
+  const unwatch = useRef<(() => void) | null>(null);
   const watch = useCallback((element: HTMLElement | null) => {
-    observer.current?.disconnect();
+    unwatch.current?.();
+    unwatch.current = null;
     if (element === null || typeof IntersectionObserver === 'undefined') {
       return;
     }
-    const root = scrollRoot(element);
-    if (observer.current?.root !== root) {
-      observer.current = new IntersectionObserver(entries => setInView(entries[entries.length - 1].isIntersecting), {
-        root,
-        rootMargin: '200px'
-      });
-    }
-    observer.current.observe(element);
+    cardsInView ??= new InViewWatcher((callback, options) => new IntersectionObserver(callback, options), '200px');
+    unwatch.current = cardsInView.watch(element, scrollRoot(element), setInView);
   }, []);
-  useEffect(() => () => observer.current?.disconnect(), []);
+  useEffect(() => () => unwatch.current?.(), []);
   return [inView, watch];
 }
 

@@ -2,7 +2,7 @@
  * The base of the views that follow the model live (the sidebar's Responses, a board, a compare
  * view): a `ReactWidget` whose content renders again when its {@link LiveRender} says, in a
  * React transition, and catches up when shown. Typing anywhere on the page holds its streaming
- * renders back ({@link isTypingKey}).
+ * renders back ({@link TypingKeys}).
  */
 import React from 'react';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
@@ -10,21 +10,25 @@ import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 
 import { LiveRender } from './liveRender';
-import { isTypingKey } from './renderPacer';
+import { TypingKeys } from './renderPacer';
+
+/** Typing anywhere on the page: one listener for every live view ({@link TypingKeys}). */
+let pageTyping: TypingKeys | null = null;
 
 export abstract class LiveReactWidget extends ReactWidget {
   /** @param interval - least milliseconds between two renders while responses stream. */
   constructor(interval: number) {
     super();
     this.live = new LiveRender({ paint: () => this.paint(), isVisible: () => this.isVisible, interval });
-    document.addEventListener('keydown', this._onKey, { capture: true, passive: true });
+    pageTyping ??= new TypingKeys(document);
+    this._stopListening = pageTyping.listen(() => this.live.noteKey());
   }
 
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
-    document.removeEventListener('keydown', this._onKey, { capture: true });
+    this._stopListening();
     this.live.dispose();
     super.dispose();
   }
@@ -57,13 +61,5 @@ export abstract class LiveReactWidget extends ReactWidget {
   }
 
   private readonly _rendered = new Signal<this, void>(this);
-  private readonly _onKey = (event: KeyboardEvent) => {
-    const target = event.target as HTMLElement | null;
-    const editable =
-      !!target && (target.isContentEditable || target.tagName === 'TEXTAREA' || target.tagName === 'INPUT');
-    const { key, ctrlKey, altKey, metaKey } = event;
-    if (isTypingKey({ key, ctrlKey, altKey, metaKey, editable })) {
-      this.live.noteKey();
-    }
-  };
+  private readonly _stopListening: () => void;
 }

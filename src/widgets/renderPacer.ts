@@ -1,7 +1,7 @@
 /**
  * When the sidebar renders while responses stream: at most every `interval` milliseconds, and
- * out of the way of typing. No DOM: the sidebar tells it when a key went down (`noteKey`) and
- * gives it the render to run.
+ * out of the way of typing. No DOM: the sidebar tells it when a key went down (`noteKey`, from
+ * {@link TypingKeys}) and gives it the render to run.
  *
  * Typing first: while a key typed in the last {@link TYPING_QUIET_MS} (a person typing in a
  * cell, the prompt box, anywhere on the page; {@link isTypingKey}), a streaming render waits for the pause, but
@@ -35,6 +35,53 @@ export function isTypingKey(event: {
   }
   const { key } = event;
   return [...key].length === 1 || key === 'Backspace' || key === 'Delete' || key === 'Process';
+}
+
+/**
+ * The typing keys ({@link isTypingKey}) that go down on `target` (the page), for every view
+ * that paces its renders: one listener (capture, passive) while any view listens, however many
+ * views are open.
+ */
+export class TypingKeys {
+  constructor(target: EventTarget) {
+    this._target = target;
+  }
+
+  /** Call `note` at each typing key until the returned function is called. */
+  listen(note: () => void): () => void {
+    if (this._notes.size === 0) {
+      this._target.addEventListener('keydown', this._onKey, { capture: true, passive: true });
+    }
+    // (A function of its own per call: one view listening twice stops twice.)
+    const entry = () => note();
+    this._notes.add(entry);
+    return () => {
+      if (this._notes.delete(entry) && this._notes.size === 0) {
+        this._target.removeEventListener('keydown', this._onKey, { capture: true });
+      }
+    };
+  }
+
+  /** Views listening. */
+  get listening(): number {
+    return this._notes.size;
+  }
+
+  private readonly _onKey = (event: Event) => {
+    const { key, ctrlKey, altKey, metaKey, target } = event as KeyboardEvent;
+    const element = target as Partial<HTMLElement> | null;
+    const editable =
+      !!element &&
+      (element.isContentEditable === true || element.tagName === 'TEXTAREA' || element.tagName === 'INPUT');
+    if (typeof key === 'string' && isTypingKey({ key, ctrlKey, altKey, metaKey, editable })) {
+      for (const note of this._notes) {
+        note();
+      }
+    }
+  };
+
+  private readonly _target: EventTarget;
+  private readonly _notes = new Set<() => void>();
 }
 
 export class RenderPacer {

@@ -1,4 +1,4 @@
-import { isTypingKey, RenderPacer, TYPING_QUIET_MS, TYPING_STALE_MS } from '../renderPacer';
+import { isTypingKey, RenderPacer, TYPING_QUIET_MS, TYPING_STALE_MS, TypingKeys } from '../renderPacer';
 import { Clock } from './fakeClock';
 
 beforeEach(() => jest.useFakeTimers());
@@ -109,5 +109,66 @@ describe('isTypingKey', () => {
     expect(key('c', { metaKey: true })).toBe(false);
     expect(key('x', { altKey: true })).toBe(false);
     expect(key('a', { editable: false })).toBe(false);
+  });
+});
+
+describe('TypingKeys', () => {
+  /** A keydown on `target`, from an element of `tagName` (none: from the page itself). */
+  const keydown = (target: EventTarget, key: string, tagName?: string, ctrlKey = false) => {
+    const event = Object.assign(new Event('keydown'), { key, ctrlKey, altKey: false, metaKey: false });
+    if (tagName !== undefined) {
+      Object.defineProperty(event, 'target', { value: { tagName, isContentEditable: false } });
+    }
+    target.dispatchEvent(event);
+  };
+
+  it('tells every view of a typing key into something editable, through one listener', () => {
+    const page = new EventTarget();
+    const added = jest.spyOn(page, 'addEventListener');
+    const removed = jest.spyOn(page, 'removeEventListener');
+    const keys = new TypingKeys(page);
+    const noted: string[] = [];
+    const stopSidebar = keys.listen(() => noted.push('sidebar'));
+    const stopBoard = keys.listen(() => noted.push('board'));
+    expect(added).toHaveBeenCalledTimes(1);
+    expect(keys.listening).toBe(2);
+
+    keydown(page, 'a', 'TEXTAREA');
+    expect(noted).toEqual(['sidebar', 'board']);
+    // Not typing: a key binding, or a key on something that is not editable.
+    keydown(page, 's', 'TEXTAREA', true);
+    keydown(page, 'a', 'DIV');
+    keydown(page, 'a');
+    expect(noted).toEqual(['sidebar', 'board']);
+
+    stopBoard();
+    stopBoard(); // (twice: no harm)
+    keydown(page, 'Backspace', 'INPUT');
+    expect(noted).toEqual(['sidebar', 'board', 'sidebar']);
+    expect(removed).not.toHaveBeenCalled();
+    stopSidebar();
+    expect(removed).toHaveBeenCalledTimes(1);
+    expect(keys.listening).toBe(0);
+    keydown(page, 'a', 'TEXTAREA');
+    expect(noted).toHaveLength(3);
+    // Listened to again: one listener again.
+    keys.listen(() => noted.push('compare'));
+    keydown(page, 'a', 'TEXTAREA');
+    expect(noted).toEqual(['sidebar', 'board', 'sidebar', 'compare']);
+    expect(added).toHaveBeenCalledTimes(2);
+  });
+
+  it('one view listening twice is told twice, and each stop ends one', () => {
+    const page = new EventTarget();
+    const keys = new TypingKeys(page);
+    let noted = 0;
+    const note = () => noted++;
+    const first = keys.listen(note);
+    keys.listen(note);
+    keydown(page, 'x', 'INPUT');
+    expect(noted).toBe(2);
+    first();
+    keydown(page, 'x', 'INPUT');
+    expect(noted).toBe(3);
   });
 });
