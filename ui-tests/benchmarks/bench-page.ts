@@ -101,8 +101,6 @@ export async function installTypingProbe(page: IBenchPage): Promise<void> {
     const w = window as any;
     const editor = document.querySelector('.jp-NotebookPanel .jp-Cell .cm-content') as HTMLElement;
     const probe = (w.__typing = {
-      latencies: [] as number[],
-      toDom: [] as number[],
       keys: [] as ITypedKey[],
       pending: [] as Array<{ stamp: number; handler: number }>
     });
@@ -122,12 +120,7 @@ export async function installTypingProbe(page: IBenchPage): Promise<void> {
         shown++;
         const pressed = probe.pending.shift()!;
         const dom = performance.now();
-        probe.toDom.push(dom - pressed.stamp);
-        requestAnimationFrame(() => {
-          const frame = performance.now();
-          probe.latencies.push(frame - pressed.stamp);
-          probe.keys.push({ ...pressed, dom, frame });
-        });
+        requestAnimationFrame(() => probe.keys.push({ ...pressed, dom, frame: performance.now() }));
       }
       shown = Math.max(shown, count);
     }).observe(editor, { childList: true, subtree: true, characterData: true });
@@ -148,8 +141,6 @@ export interface ITypedKey {
 
 export async function typeKeys(page: IBenchPage, count: number): Promise<number[]> {
   await page.evaluate(() => {
-    (window as any).__typing.latencies = [];
-    (window as any).__typing.toDom = [];
     (window as any).__typing.keys = [];
   });
   // The editor's box, not its content: a long line of typed text makes the content wider
@@ -161,12 +152,12 @@ export async function typeKeys(page: IBenchPage, count: number): Promise<number[
     await sleep(150 + Math.random() * 100);
   }
   await sleep(300);
-  return page.evaluate(() => (window as any).__typing.latencies as number[]);
+  return (await typedKeys(page)).map(key => key.frame - key.stamp);
 }
 
 /** For the keys of the last `typeKeys`: keydown → the character in the editor's DOM (ms). */
-export function typedToDom(page: IBenchPage): Promise<number[]> {
-  return page.evaluate(() => (window as any).__typing.toDom as number[]);
+export async function typedToDom(page: IBenchPage): Promise<number[]> {
+  return (await typedKeys(page)).map(key => key.dom - key.stamp);
 }
 
 /** For the keys of the last `typeKeys`: each keystroke's times. */
