@@ -358,9 +358,10 @@ export function RenderedMarkdown(props: {
       view.show([source]);
       return;
     }
-    // It has ended: the blocks shown stay when they render as the whole text does (the
-    // parser's work, a few milliseconds), and the view renders only those that changed, not
-    // the whole text again (a long frame at the end of a long response); else it renders whole.
+    // It has ended: the blocks shown stay when they render as the whole text does (two parses
+    // of the text, in slices between which the page works: blocksOfEnded), and the view renders
+    // only those that changed, not the whole text again (a long frame at the end of a long
+    // response); else it renders whole.
     let current = true;
     const show = (blocks: string[]) => {
       if (current) {

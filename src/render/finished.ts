@@ -20,6 +20,11 @@ import { finishedBlocks } from './blocks';
  *   reads HTML across the blocks' edges, and an unclosed `<details>` or `<div>` in raw HTML
  *   would hold the blocks after it in the whole text.
  *
+ * The check parses the text twice (whole, and block by block) and stops at the first block
+ * that differs. It lets the page work (typing, frames) every {@link SLICE_MS} between two
+ * parses, so a long text is not one long task: about 3 times `marked.parse` of the text in all
+ * (7 ms at 10 KB, 20 ms at 60 KB, 100 ms at 250 KB, in Node).
+ *
  * Rejects only if the parser does (then rendering the text would fail too).
  */
 export async function blocksOfEnded(
@@ -35,9 +40,28 @@ export async function blocksOfEnded(
     const parts = removeMath(text);
     return replaceMath(await parser.render(parts.text), parts.math);
   };
-  const [whole, ...pieces] = await Promise.all([source, ...blocks].map(html));
-  return pieces.join('') === whole && pieces.every(closesWhatItOpens) ? blocks : [source];
+  let slice = performance.now();
+  const parse = async (text: string): Promise<string> => {
+    if (performance.now() - slice > SLICE_MS) {
+      await new Promise(resolve => setTimeout(resolve, 0));
+      slice = performance.now();
+    }
+    return html(text);
+  };
+  const whole = await parse(source);
+  let at = 0;
+  for (const block of blocks) {
+    const piece = await parse(block);
+    if (!whole.startsWith(piece, at) || !closesWhatItOpens(piece)) {
+      return [source];
+    }
+    at += piece.length;
+  }
+  return at === whole.length ? blocks : [source];
 }
+
+/** The longest the check of {@link blocksOfEnded} runs before it lets the page do other work. */
+export const SLICE_MS = 8;
 
 /**
  * A tag (group 1 `/` for a closing one, group 2 its name), or a comment (no group): up to the

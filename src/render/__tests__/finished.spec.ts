@@ -2,7 +2,7 @@ import { marked } from 'marked';
 import type { IRenderMime } from '@jupyterlab/rendermime';
 
 import { blocksToRender, finishedBlocks } from '../blocks';
-import { blocksOfEnded, closesWhatItOpens } from '../finished';
+import { blocksOfEnded, closesWhatItOpens, SLICE_MS } from '../finished';
 
 // rendermime's math splitter asks the browser's `navigator` for its name (Node 20 has none).
 if (typeof (globalThis as any).navigator === 'undefined') {
@@ -167,6 +167,39 @@ describe('blocksOfEnded', () => {
     expect(await blocksOfEnded('one paragraph', 0, PARSER)).toEqual(['one paragraph']);
     const text = answer(3);
     expect(await blocksOfEnded(text, 0, null)).toEqual([text]);
+  });
+
+  it('stops parsing at the first block that differs', async () => {
+    const filler = 'Some prose to fill a block. '.repeat(40);
+    const text = `## Notes\n\n${filler}\n\n## Notes\n\n${filler}\n\n${filler}\n\n${filler}\n\n${filler}\n`;
+    expect(finishedBlocks(text, 800).length).toBeGreaterThan(4);
+    let parses = 0;
+    const counting = { render: (part: string) => (parses++, PARSER.render(part)) };
+    expect(await blocksOfEnded(text, 800, counting)).toEqual([text]);
+    expect(parses).toBe(3); // the whole, the first block (the same), the second (not)
+  });
+
+  it('lets the page work between its parses: a long text is not one long task', async () => {
+    const text = answer(20);
+    const blocks = finishedBlocks(text, 800);
+    // A parser that takes SLICE_MS / 2 a call: the check lets other work in at least every
+    // other call (a timer that runs only when it does).
+    const slow = {
+      render: (part: string) => {
+        for (const end = performance.now() + SLICE_MS / 2; performance.now() < end;) {
+          // busy, as a parse is
+        }
+        return PARSER.render(part);
+      }
+    };
+    let between = 0;
+    const timer = setInterval(() => between++, 0);
+    try {
+      expect(await blocksOfEnded(text, 800, slow)).toEqual(blocks);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(between).toBeGreaterThanOrEqual(Math.floor((blocks.length + 1) / 2) - 1);
   });
 
   it('rejects as the parser does', async () => {
