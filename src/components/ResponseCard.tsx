@@ -357,7 +357,7 @@ function useInView(initial: boolean): [boolean, (element: HTMLElement | null) =>
 }
 
 /** The nearest ancestor of `element` that scrolls, or null (the window). */
-function scrollRoot(element: HTMLElement): HTMLElement | null {
+export function scrollRoot(element: HTMLElement): HTMLElement | null {
   for (let node = element.parentElement; node !== null; node = node.parentElement) {
     const { overflowY } = getComputedStyle(node);
     if (overflowY === 'auto' || overflowY === 'scroll') {

@@ -13,7 +13,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatRate, percent } from './format';
 import { SeenRows } from './freshness';
-import { statusLabel } from './ResponseCard';
+import { scrollRoot, statusLabel } from './ResponseCard';
 import { StarsShown } from './Verdicts';
 
 /** Properties of one row. */
@@ -39,6 +39,11 @@ export interface IResponseRowProps {
   rating?: number | null;
   /** A fused response (`fanout:fuse`): what it merged, for the badge's tooltip; null otherwise. */
   fused?: string | null;
+  /**
+   * The row is scrolled out of view (more than {@link ROW_MARGIN} away): an empty box of its
+   * height, with its name, status and place (no layers or layout of its own while typing).
+   */
+  away?: boolean;
 }
 
 /** The shape each status shows in a row. */
@@ -103,34 +108,42 @@ function sameRow(before: IResponseRowProps, after: IResponseRowProps): boolean {
     before.attempt === after.attempt &&
     before.fused === after.fused &&
     before.winner === after.winner &&
-    before.rating === after.rating
+    before.rating === after.rating &&
+    before.away === after.away
   );
 }
 
 /**
  * One response as a dense row (a treegrid row, `aria-expanded`). Re-renders only when its
- * snapshot or its place changed: ended rows cost nothing while others stream.
+ * snapshot or its place changed: ended rows cost nothing while others stream. Out of view, an
+ * empty box ({@link IResponseRowProps.away}).
  */
 export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowProps): JSX.Element {
   const { snapshot, trans, index, maxTokens } = props;
-  const status = props.reconnecting ? trans.__('Reconnecting…') : statusLabel(snapshot.status, trans);
   const truncated = snapshot.status === 'complete' && snapshot.finishReason === 'length';
+  const row = {
+    className: `jp-Fanout-row jp-Fanout-status-${snapshot.status}${props.expanded ? ' jp-mod-expanded' : ''}${
+      props.away ? ' jp-Fanout-row-away' : ''
+    }`,
+    role: 'row',
+    'aria-level': 1,
+    'aria-expanded': props.expanded,
+    'aria-label': props.model ? trans.__('Response %1 · %2', index, props.model) : trans.__('Response %1', index),
+    tabIndex: props.current ? 0 : -1,
+    'data-response-index': index,
+    'data-response-id': props.responseId,
+    'data-status': snapshot.status,
+    'data-truncated': truncated ? '' : undefined,
+    'data-winner': typeof props.winner === 'string' ? '' : undefined,
+    'data-rating': props.rating ?? undefined
+  };
+  if (props.away) {
+    return <div {...row} />;
+  }
+  const status = props.reconnecting ? trans.__('Reconnecting…') : statusLabel(snapshot.status, trans);
   const rate = snapshot.metrics.tokensPerSecond;
   return (
-    <div
-      className={`jp-Fanout-row jp-Fanout-status-${snapshot.status}${props.expanded ? ' jp-mod-expanded' : ''}`}
-      role="row"
-      aria-level={1}
-      aria-expanded={props.expanded}
-      aria-label={props.model ? trans.__('Response %1 · %2', index, props.model) : trans.__('Response %1', index)}
-      tabIndex={props.current ? 0 : -1}
-      data-response-index={index}
-      data-response-id={props.responseId}
-      data-status={snapshot.status}
-      data-truncated={truncated ? '' : undefined}
-      data-winner={typeof props.winner === 'string' ? '' : undefined}
-      data-rating={props.rating ?? undefined}
-    >
+    <div {...row}>
       <div className="jp-Fanout-row-line">
         <span className="jp-Fanout-row-index" role="gridcell">
           {index}
@@ -241,28 +254,41 @@ export function nextRow(key: string, from: number, count: number): number | null
   }
 }
 
+/** How near the list's visible part a row counts as in view: rows about to scroll in are filled. */
+export const ROW_MARGIN = '200px';
+
 /**
- * {@link SeenRows} for the list `list`, told which rows are on screen by an
- * `IntersectionObserver` (against the window: rows scrolled out of the sidebar's list are not
- * on screen; one scrolled back catches up at the sidebar's next render). Not by the rows' `content-visibility` state: the browser renders 62 of 64
- * rows as near enough, and the rows that re-render at each update went from 25 to 62.
+ * {@link SeenRows} for the list `list`, told which rows are in view, or within
+ * {@link ROW_MARGIN} of it, by an `IntersectionObserver` on what the list scrolls in. A row
+ * that comes into view renders at once; one that leaves becomes an empty box at the list's next
+ * render. Not by the rows' `content-visibility` state: the browser renders 62 of 64 rows as near
+ * enough, and the rows that re-render at each update went from 25 to 62.
  */
 function useSeen(list: React.RefObject<HTMLDivElement>): SeenRows {
   const seen = useRef<SeenRows | null>(null);
   seen.current ??= new SeenRows();
+  const [, setMoved] = useState(0);
   useEffect(() => {
     const root = list.current;
     if (!root || typeof IntersectionObserver === 'undefined') {
       return;
     }
-    const observer = new IntersectionObserver(entries => {
-      for (const entry of entries) {
-        const id = (entry.target as HTMLElement).dataset.responseId;
-        if (id !== undefined) {
-          seen.current!.setInView(id, entry.isIntersecting);
+    const observer = new IntersectionObserver(
+      entries => {
+        let back = false;
+        for (const entry of entries) {
+          const id = (entry.target as HTMLElement).dataset.responseId;
+          // (A row with no box: the sidebar is hidden, and what each row shows stays as it was.)
+          if (id !== undefined && entry.boundingClientRect.height > 0) {
+            back = seen.current!.setInView(id, entry.isIntersecting) && entry.isIntersecting ? true : back;
+          }
         }
-      }
-    });
+        if (back) {
+          setMoved(moved => moved + 1); // (rows that left wait for the next render)
+        }
+      },
+      { root: scrollRoot(root), rootMargin: ROW_MARGIN }
+    );
     const observeRows = () => {
       observer.disconnect();
       root.querySelectorAll(':scope > .jp-Fanout-row').forEach(row => observer.observe(row));
@@ -371,6 +397,7 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
           <React.Fragment key={item.id}>
             <ResponseRow
               {...item.row}
+              away={seen.isAway(item.id)}
               snapshot={shown[at]}
               expanded={open}
               current={item.id === currentId}

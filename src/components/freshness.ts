@@ -53,14 +53,22 @@ export function nextShown(
  * otherwise (`setInView`, from an `IntersectionObserver`).
  */
 export class SeenRows {
-  /** Row `id` is in view (or near it), or not. */
-  setInView(id: string, inView: boolean): void {
+  /** Row `id` is in view (or near it), or not. Returns whether that changed. */
+  setInView(id: string, inView: boolean): boolean {
     if (inView) {
-      this._away.delete(id);
-    } else if (this._shown.has(id)) {
-      // (An observer's late word on a row already gone from the list is not kept.)
-      this._away.add(id);
+      return this._away.delete(id);
     }
+    // (An observer's late word on a row already gone from the list is not kept.)
+    if (this._shown.has(id) && !this._away.has(id)) {
+      this._away.add(id);
+      return true;
+    }
+    return false;
+  }
+
+  /** Row `id` is out of view (told so, and not back since). */
+  isAway(id: string): boolean {
+    return this._away.has(id);
   }
 
   /** What row `id` shows at `now` (ms) when its response is at `snapshot`. */

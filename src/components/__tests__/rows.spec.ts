@@ -54,6 +54,21 @@ describe('SeenRows', () => {
     expect(seen.pick('a', third, 20)).toBe(third);
   });
 
+  it('says which rows are away, and whether a word from the observer changed that', () => {
+    const seen = new SeenRows();
+    seen.pick('a', snap('generating', 1), 0);
+    expect(seen.isAway('a')).toBe(false);
+    expect(seen.setInView('a', true)).toBe(false); // (in view already)
+    expect(seen.setInView('a', false)).toBe(true);
+    expect(seen.isAway('a')).toBe(true);
+    expect(seen.setInView('a', false)).toBe(false);
+    expect(seen.setInView('a', true)).toBe(true);
+    expect(seen.isAway('a')).toBe(false);
+    // A row never shown (gone from the list, or not there yet) is not kept as away.
+    expect(seen.setInView('b', false)).toBe(false);
+    expect(seen.isAway('b')).toBe(false);
+  });
+
   it('a row out of view keeps what it showed, for up to a second', () => {
     const seen = new SeenRows();
     const first = snap('generating', 1);
