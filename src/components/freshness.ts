@@ -2,7 +2,8 @@
  * What a row or a card shows of its response (no DOM): the newest snapshot while it is in view
  * (or near it); scrolled away, the one it showed last, for up to a second. With 64 responses
  * streaming, only what is in view re-renders at every update (rows and cards are memoized on
- * their snapshot), and what the page holds for the others is at most a second old.
+ * their snapshot), and what the page holds for the others is at most a second old. (A row
+ * scrolled away is an empty box with its status: `SeenRows.isAway`.)
  */
 import { isFinal, ResponseSnapshot } from '../core';
 
