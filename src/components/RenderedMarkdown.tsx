@@ -362,16 +362,16 @@ export function RenderedMarkdown(props: {
     // of the text, in slices between which the page works: blocksOfEnded), and the view renders
     // only those that changed, not the whole text again (a long frame at the end of a long
     // response); else it renders whole.
-    let current = true;
+    const stale = new AbortController();
     const show = (blocks: string[]) => {
-      if (current) {
+      if (!stale.signal.aborted) {
         view.show(blocks);
       }
     };
-    blocksOfEnded(source, STREAMING_BLOCK_LENGTH, rendermime.markdownParser).then(show, () => show([source]));
-    return () => {
-      current = false;
-    };
+    blocksOfEnded(source, STREAMING_BLOCK_LENGTH, rendermime.markdownParser, stale.signal).then(show, () =>
+      show([source])
+    );
+    return () => stale.abort();
   }, [view, source, streaming]);
   return (
     <div className="jp-Fanout-rendered">

@@ -280,7 +280,8 @@ function useSeen(list: React.RefObject<HTMLDivElement>): SeenRows {
           const id = (entry.target as HTMLElement).dataset.responseId;
           // (A row with no box: the sidebar is hidden, and what each row shows stays as it was.)
           if (id !== undefined && entry.boundingClientRect.height > 0) {
-            back = seen.current!.setInView(id, entry.isIntersecting) && entry.isIntersecting ? true : back;
+            const changed = seen.current!.setInView(id, entry.isIntersecting);
+            back ||= changed && entry.isIntersecting;
           }
         }
         if (back) {

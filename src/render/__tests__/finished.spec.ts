@@ -202,6 +202,22 @@ describe('blocksOfEnded', () => {
     expect(between).toBeGreaterThanOrEqual(Math.floor((blocks.length + 1) / 2) - 1);
   });
 
+  it('parses no more once the view shows another text', async () => {
+    const text = answer(20);
+    const stale = new AbortController();
+    let parses = 0;
+    const counting = {
+      render: (part: string) => {
+        if (++parses === 2) {
+          stale.abort(); // (during the first block's parse)
+        }
+        return PARSER.render(part);
+      }
+    };
+    expect(await blocksOfEnded(text, 800, counting, stale.signal)).toEqual([text]);
+    expect(parses).toBe(2);
+  });
+
   it('rejects as the parser does', async () => {
     const failing = { render: () => Promise.reject(new Error('no parser today')) };
     await expect(blocksOfEnded(answer(3), 0, failing)).rejects.toThrow('no parser today');
