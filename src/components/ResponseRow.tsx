@@ -41,7 +41,8 @@ export interface IResponseRowProps {
   fused?: string | null;
   /**
    * The row is scrolled out of view (more than {@link ROW_MARGIN} away): an empty box of its
-   * height, with its name, status and place (no layers or layout of its own while typing).
+   * height, with its name (`aria-label`), its status as data (`data-status`), its place and its
+   * tab stop; no cells, and no layers or layout of its own while typing.
    */
   away?: boolean;
 }

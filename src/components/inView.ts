@@ -43,6 +43,9 @@ export class InViewWatcher {
       this._roots.set(root, watched);
     }
     const { observer, told } = watched;
+    if (told.has(element)) {
+      observer.unobserve(element); // (observed again below: the newer watch gets a first report)
+    }
     told.set(element, onChange);
     observer.observe(element);
     return () => {

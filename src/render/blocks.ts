@@ -486,9 +486,12 @@ class LineReader {
   }
 
   /**
-   * Whether `line` is indented code (marked): indented by four, outside a list, a fence, HTML
-   * and display math, where a block begins or code goes on (it cannot break a paragraph). Its
-   * tags are text: they open nothing (a `<div>` in it held the cuts for the rest of the text).
+   * Read whether `line` is indented code (marked): indented by four, outside a list, a fence,
+   * HTML and display math, after a blank line or where code goes on (it cannot break a
+   * paragraph). Its tags are text: they open nothing (a `<div>` in it held the cuts for the rest
+   * of the text). Read narrowly: after a heading or a rule with no blank line between, marked
+   * begins code too, but a line of `=` alone may be a paragraph's; such code is read as text,
+   * which holds cuts and never makes a wrong one.
    */
   private _readIndentedCode(line: string, outside: boolean, spaces: boolean, htmlLine: boolean): void {
     if (spaces) {
@@ -501,7 +504,7 @@ class LineReader {
       !this._list &&
       !this._displayMath &&
       this._environments === 0 &&
-      (this._blockBegins || this._indentedCode) &&
+      (this._lastBlank || this._indentedCode) &&
       INDENTED.test(line);
   }
 

@@ -21,9 +21,10 @@ import { finishedBlocks } from './blocks';
  *   would hold the blocks after it in the whole text.
  *
  * The check parses the text twice (whole, and block by block) and stops at the first block
- * that differs. It lets the page work (typing, frames) every {@link SLICE_MS} between two
- * parses, so a long text is not one long task: about 3 times `marked.parse` of the text in all
- * (7 ms at 10 KB, 20 ms at 60 KB, 100 ms at 250 KB, in Node).
+ * that differs: about 3 times `marked.parse` of the text in all (7 ms at 10 KB, 20 ms at 60 KB,
+ * 100 ms at 250 KB, timed under jest). It lets the page work (typing, frames) once
+ * {@link SLICE_MS} have passed since it last did, before its next parse: no task of it is longer
+ * than one parse and that (the parse of the whole text, the longest, about a third of it all).
  *
  * Once `signal` is aborted (the view shows another text), it parses no more and gives the whole
  * text. Rejects only if the parser does (then rendering the text would fail too).
@@ -43,21 +44,22 @@ export async function blocksOfEnded(
     return replaceMath(await parser.render(parts.text), parts.math);
   };
   let slice = performance.now();
-  const parse = async (text: string): Promise<string> => {
+  /** `text`'s HTML, or null once `signal` is aborted (checked after each pause). */
+  const parse = async (text: string): Promise<string | null> => {
     if (performance.now() - slice > SLICE_MS) {
       await new Promise(resolve => setTimeout(resolve, 0));
       slice = performance.now();
     }
-    return html(text);
+    return signal?.aborted ? null : html(text);
   };
   const whole = await parse(source);
+  if (whole === null) {
+    return [source];
+  }
   let at = 0;
   for (const block of blocks) {
-    if (signal?.aborted) {
-      return [source];
-    }
     const piece = await parse(block);
-    if (!whole.startsWith(piece, at) || !closesWhatItOpens(piece)) {
+    if (piece === null || !whole.startsWith(piece, at) || !closesWhatItOpens(piece)) {
       return [source];
     }
     at += piece.length;

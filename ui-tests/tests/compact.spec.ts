@@ -237,12 +237,19 @@ test.describe('The compact view', () => {
       return shown.size - 1;
     }, ROW);
     expect(changes).toBeGreaterThanOrEqual(4);
-    // Scrolled to while it streams, row 64 fills in at once, with a count.
-    await last.scrollIntoViewIfNeeded();
+    // Reached by the keyboard while it streams (End from row 1), row 64 is focused, scrolled in
+    // and filled, with a count; Home goes back to row 1, whole.
+    await first.focus();
+    await page.keyboard.press('End');
+    await expect(last).toBeFocused();
+    await expect(last).toBeInViewport();
     await expect(last).not.toHaveClass(/jp-Fanout-row-away/);
     await expect(last.locator('.jp-Fanout-row-tokens')).toHaveText(/^[1-9][\d,]*$/);
+    await page.keyboard.press('Home');
+    await expect(first).toBeFocused();
+    await expect(first).toBeInViewport();
+    await expect(first.locator('.jp-Fanout-row-tokens')).toHaveText(/^[1-9][\d,]*$/);
     // Stopped, every row has its status, and a row scrolled to then shows its response's last count.
-    await first.scrollIntoViewIfNeeded();
     await execute(page, 'fanout:stop');
     await expect(page.locator(`${ROW}[data-status="stopped"]`)).toHaveCount(64);
     const totals = await page.evaluate(async () => {

@@ -8,8 +8,14 @@ class FakeObserver {
   ) {}
   observed = new Set<Element>();
   disconnected = false;
+  /** Elements newly observed, in order (the browser reports each once, at once). */
+  firstReports: Element[] = [];
   observe(element: Element): void {
-    this.observed.add(element);
+    // (As the browser: observing an element already observed does nothing.)
+    if (!this.observed.has(element)) {
+      this.observed.add(element);
+      this.firstReports.push(element);
+    }
   }
   unobserve(element: Element): void {
     this.observed.delete(element);
@@ -84,6 +90,8 @@ describe('InViewWatcher', () => {
     const told: string[] = [];
     const first = watch.watch(card, board, inView => told.push(`first:${inView}`));
     watch.watch(card, board, inView => told.push(`second:${inView}`));
+    // The newer watch gets a first report of its own.
+    expect(made[0].firstReports).toEqual([card, card]);
     first();
     made[0].report([card, true]);
     expect(told).toEqual(['second:true']);

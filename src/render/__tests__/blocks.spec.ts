@@ -336,6 +336,8 @@ describe('markdownBlocks against marked', () => {
     // Four spaces in after a paragraph's line, or in a list item, are not code: the tag holds.
     expect(markdownBlocks('a\n    <div>\n\nb\n\nc\n')).toEqual(['a\n    <div>\n\nb\n\nc\n']);
     expect(markdownBlocks('- a\n\n    <div>\n\nb\n\nc\n')).toEqual(['- a\n\n    <div>\n\nb\n\nc\n']);
+    // After a line of `=` alone (a paragraph's, here), four spaces in go on with it: the tag holds.
+    expect(markdownBlocks('a\n\n===\n    <div>\n\nb\n\nc\n')).toEqual(['a\n\n', '===\n    <div>\n\nb\n\nc\n']);
     // Code goes on over its blank lines, and ends at a line indented less.
     expect(markdownBlocks('a\n\n    x\n\n    <div>\n\nb <div>\n\nc\n')).toEqual([
       'a\n\n    x\n\n    <div>\n\n',

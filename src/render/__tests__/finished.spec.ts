@@ -218,6 +218,25 @@ describe('blocksOfEnded', () => {
     expect(parses).toBe(2);
   });
 
+  it('parses no more once aborted while it lets the page work (as a view does, from its own task)', async () => {
+    const text = answer(20);
+    expect(finishedBlocks(text, 800).length).toBeGreaterThan(4);
+    const stale = new AbortController();
+    let parses = 0;
+    const slow = {
+      render: (part: string) => {
+        parses++;
+        for (const end = performance.now() + SLICE_MS + 1; performance.now() < end;) {
+          // busy, as a parse is: the check pauses before each next one
+        }
+        return PARSER.render(part);
+      }
+    };
+    setTimeout(() => stale.abort(), 0); // runs in the check's first pause
+    expect(await blocksOfEnded(text, 800, slow, stale.signal)).toEqual([text]);
+    expect(parses).toBe(1);
+  });
+
   it('rejects as the parser does', async () => {
     const failing = { render: () => Promise.reject(new Error('no parser today')) };
     await expect(blocksOfEnded(answer(3), 0, failing)).rejects.toThrow('no parser today');
