@@ -22,9 +22,10 @@ import { finishedBlocks } from './blocks';
  *
  * The check parses the text twice (whole, and block by block) and stops at the first block
  * that differs: about 3 times `marked.parse` of the text in all (7 ms at 10 KB, 20 ms at 60 KB,
- * 100 ms at 250 KB, timed under jest). It lets the page work (typing, frames) once
- * {@link SLICE_MS} have passed since it last did, before its next parse: no task of it is longer
- * than one parse and that (the parse of the whole text, the longest, about a third of it all).
+ * 100 ms at 250 KB, timed under jest). Before each parse, once {@link SLICE_MS} have passed
+ * since it last did, it lets the page work (typing, frames): none of its tasks is longer than
+ * one parse plus {@link SLICE_MS}, and the longest parse is that of the whole text, about a third
+ * of the total.
  *
  * Once `signal` is aborted (the view shows another text), it parses no more and gives the whole
  * text. Rejects only if the parser does (then rendering the text would fail too).
