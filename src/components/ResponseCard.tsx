@@ -7,7 +7,7 @@ import { ActionButton } from './controls';
 import { StarRating, StarsShown, WinnerMark } from './Verdicts';
 import { formatDuration, formatRate, percent } from './format';
 import { IShown, nextShown } from './freshness';
-import { InViewWatcher } from './inView';
+import { watchInView } from './inView';
 import { describeError, isTruncated, shortError, shownState, silenceText, stateLabel, stateTone } from './status';
 
 /** Properties of one response's progress card. */
@@ -82,8 +82,13 @@ export function statusLabel(status: ResponseStatus, trans: TranslationBundle): s
 }
 
 /** The bar: thinking, answer and unused tokens against max_tokens, readable by screen readers. */
-function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label: string }): JSX.Element {
-  const { snapshot, maxTokens } = props;
+function TokenBar(props: {
+  snapshot: ResponseSnapshot;
+  maxTokens: number;
+  label: string;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { snapshot, maxTokens, trans } = props;
   return (
     <div
       className="jp-Fanout-bar"
@@ -92,7 +97,12 @@ function TokenBar(props: { snapshot: ResponseSnapshot; maxTokens: number; label:
       aria-valuemin={0}
       aria-valuemax={maxTokens}
       aria-valuenow={snapshot.totalTokens}
-      aria-valuetext={`${snapshot.thinkingTokens.toLocaleString()} thinking + ${snapshot.answerTokens.toLocaleString()} answer of ${maxTokens.toLocaleString()} tokens`}
+      aria-valuetext={trans.__(
+        '%1 thinking + %2 answer of %3 tokens',
+        snapshot.thinkingTokens.toLocaleString(),
+        snapshot.answerTokens.toLocaleString(),
+        maxTokens.toLocaleString()
+      )}
     >
       <div className="jp-Fanout-bar-thinking" style={{ width: `${percent(snapshot.thinkingTokens, maxTokens)}%` }} />
       <div className="jp-Fanout-bar-answer" style={{ width: `${percent(snapshot.answerTokens, maxTokens)}%` }} />
@@ -329,9 +339,6 @@ export function ResponseCard(props: IResponseCardProps): JSX.Element {
   return <CardView {...props} snapshot={shown.current.snapshot} sectionRef={node} inView={inView} />;
 }
 
-/** The cards' observers: one for each scroll root (the board, the sidebar), made when first needed. */
-let cardsInView: InViewWatcher | null = null;
-
 /**
  * Whether an element is in view, or within 200 px of it in what it scrolls in (the board, the
  * sidebar), and the ref that says which element: whatever element it is attached to now is the
@@ -345,26 +352,10 @@ function useInView(initial: boolean): [boolean, (element: HTMLElement | null) =>
   const unwatch = useRef<(() => void) | null>(null);
   const watch = useCallback((element: HTMLElement | null) => {
     unwatch.current?.();
-    unwatch.current = null;
-    if (element === null || typeof IntersectionObserver === 'undefined') {
-      return;
-    }
-    cardsInView ??= new InViewWatcher((callback, options) => new IntersectionObserver(callback, options), '200px');
-    unwatch.current = cardsInView.watch(element, scrollRoot(element), setInView);
+    unwatch.current = element === null ? null : watchInView(element, shown => setInView(shown));
   }, []);
   useEffect(() => () => unwatch.current?.(), []);
   return [inView, watch];
-}
-
-/** The nearest ancestor of `element` that scrolls, or null (the window). */
-export function scrollRoot(element: HTMLElement): HTMLElement | null {
-  for (let node = element.parentElement; node !== null; node = node.parentElement) {
-    const { overflowY } = getComputedStyle(node);
-    if (overflowY === 'auto' || overflowY === 'scroll') {
-      return node;
-    }
-  }
-  return null;
 }
 
 function ResponseCardView(props: ICardViewProps): JSX.Element {
@@ -442,7 +433,7 @@ function ResponseCardView(props: ICardViewProps): JSX.Element {
           {silenceText(silent, trans)}
         </div>
       )}
-      <TokenBar snapshot={snapshot} maxTokens={maxTokens} label={trans.__('Tokens of %1', title)} />
+      <TokenBar snapshot={snapshot} maxTokens={maxTokens} label={trans.__('Tokens of %1', title)} trans={trans} />
       <div className="jp-Fanout-response-footer">
         <div className="jp-Fanout-response-figures">
           <span className="jp-Fanout-response-counts" title={trans.__('(thinking + answer = total / max tokens)')}>

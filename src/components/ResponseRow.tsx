@@ -7,13 +7,14 @@
  * move between rows, Enter or Space expands and collapses, Right expands and Left collapses
  * (the treegrid pattern). The expanded card's buttons follow its row in the tab order.
  */
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatRate, percent } from './format';
 import { SeenRows } from './freshness';
-import { scrollRoot, statusLabel } from './ResponseCard';
+import { statusLabel } from './ResponseCard';
+import { IN_VIEW_MARGIN, watchInView } from './inView';
 import { StarsShown } from './Verdicts';
 
 /** Properties of one row. */
@@ -40,11 +41,13 @@ export interface IResponseRowProps {
   /** A fused response (`fanout:fuse`): what it merged, for the badge's tooltip; null otherwise. */
   fused?: string | null;
   /**
-   * The row is scrolled out of view (more than {@link ROW_MARGIN} away): an empty box of its
+   * The row is scrolled out of view (more than {@link IN_VIEW_MARGIN} away): an empty box of its
    * height, with its name (`aria-label`), its status as data (`data-status`), its place and its
    * tab stop; no cells, and no layers or layout of its own while typing.
    */
   away?: boolean;
+  /** Told the row's element (and null when it goes): what watches it come into view. */
+  rowRef?: (element: HTMLDivElement | null) => void;
 }
 
 /** The shape each status shows in a row. */
@@ -66,6 +69,48 @@ const NUMBERS = new Intl.NumberFormat();
 /** "1,204" in the user's locale. */
 function count(value: number): string {
   return NUMBERS.format(value);
+}
+
+/** The words every row shows, in the user's language. */
+interface IRowWords {
+  thinking: string;
+  answer: string;
+  truncated: string;
+  reconnecting: string;
+  tokensPerSecond: string;
+  winner: string;
+  pickedAsWinner: string;
+  fused: string;
+  status: Record<ResponseStatus, string>;
+}
+
+const ROW_WORDS = new WeakMap<TranslationBundle, IRowWords>();
+
+/**
+ * {@link IRowWords} in `trans`, looked up once per bundle: the rows in view render five times a
+ * second while a batch streams, and each lookup formats and allocates.
+ */
+function rowWords(trans: TranslationBundle): IRowWords {
+  let words = ROW_WORDS.get(trans);
+  if (words === undefined) {
+    const statuses = Object.keys(GLYPHS).filter(status => status !== 'truncated') as ResponseStatus[];
+    words = {
+      thinking: trans.__('Thinking'),
+      answer: trans.__('Answer'),
+      truncated: trans.__('Truncated'),
+      reconnecting: trans.__('Reconnecting…'),
+      tokensPerSecond: trans.__('tokens per second'),
+      winner: trans.__('Winner'),
+      pickedAsWinner: trans.__('Picked as the winner of this batch'),
+      fused: trans.__('Fused'),
+      status: Object.fromEntries(statuses.map(status => [status, statusLabel(status, trans)])) as Record<
+        ResponseStatus,
+        string
+      >
+    };
+    ROW_WORDS.set(trans, words);
+  }
+  return words;
 }
 
 /** A thin progress bar readable by screen readers: "Answer: 1,204 of 4,096 tokens". */
@@ -110,7 +155,8 @@ function sameRow(before: IResponseRowProps, after: IResponseRowProps): boolean {
     before.fused === after.fused &&
     before.winner === after.winner &&
     before.rating === after.rating &&
-    before.away === after.away
+    before.away === after.away &&
+    before.rowRef === after.rowRef
   );
 }
 
@@ -122,14 +168,20 @@ function sameRow(before: IResponseRowProps, after: IResponseRowProps): boolean {
 export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowProps): JSX.Element {
   const { snapshot, trans, index, maxTokens } = props;
   const truncated = snapshot.status === 'complete' && snapshot.finishReason === 'length';
+  const words = rowWords(trans);
+  const name = useMemo(
+    () => (props.model ? trans.__('Response %1 · %2', index, props.model) : trans.__('Response %1', index)),
+    [trans, index, props.model]
+  );
   const row = {
+    ref: props.rowRef,
     className: `jp-Fanout-row jp-Fanout-status-${snapshot.status}${props.expanded ? ' jp-mod-expanded' : ''}${
       props.away ? ' jp-Fanout-row-away' : ''
     }`,
     role: 'row',
     'aria-level': 1,
     'aria-expanded': props.expanded,
-    'aria-label': props.model ? trans.__('Response %1 · %2', index, props.model) : trans.__('Response %1', index),
+    'aria-label': name,
     tabIndex: props.current ? 0 : -1,
     'data-response-index': index,
     'data-response-id': props.responseId,
@@ -141,7 +193,7 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
   if (props.away) {
     return <div {...row} />;
   }
-  const status = props.reconnecting ? trans.__('Reconnecting…') : statusLabel(snapshot.status, trans);
+  const status = props.reconnecting ? words.reconnecting : words.status[snapshot.status];
   const rate = snapshot.metrics.tokensPerSecond;
   return (
     <div {...row}>
@@ -153,24 +205,20 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
           className="jp-Fanout-row-status"
           role="gridcell"
           data-status={truncated ? 'truncated' : snapshot.status}
-          title={truncated ? trans.__('Truncated') : status}
+          title={truncated ? words.truncated : status}
         >
           {/* A shape per status (not only a colour); the word too when the sidebar is wide. */}
           <span className="jp-Fanout-row-glyph" aria-hidden="true">
             {props.reconnecting ? '↻' : GLYPHS[truncated ? 'truncated' : snapshot.status]}
           </span>
-          <span className="jp-Fanout-row-status-label">{truncated ? trans.__('Truncated') : status}</span>
+          <span className="jp-Fanout-row-status-label">{truncated ? words.truncated : status}</span>
         </span>
         <span className="jp-Fanout-row-model" role="gridcell" title={props.model}>
           {typeof props.winner === 'string' && (
             <span
               className="jp-Fanout-row-winner"
-              title={
-                props.winner
-                  ? trans.__('Winner (attempt %1)', props.winner)
-                  : trans.__('Picked as the winner of this batch')
-              }
-              aria-label={trans.__('Winner')}
+              title={props.winner ? trans.__('Winner (attempt %1)', props.winner) : words.pickedAsWinner}
+              aria-label={words.winner}
             >
               ♛{' '}
             </span>
@@ -183,7 +231,7 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
           {props.fused ? (
             <>
               <span className="jp-Fanout-fusedBadge" title={props.fused}>
-                {trans.__('Fused')}
+                {words.fused}
               </span>{' '}
             </>
           ) : null}
@@ -201,14 +249,14 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
           {snapshot.tokensEstimated ? '≈' : ''}
           {count(snapshot.totalTokens)}
         </span>
-        <span className="jp-Fanout-row-rate" role="gridcell" title={trans.__('tokens per second')}>
+        <span className="jp-Fanout-row-rate" role="gridcell" title={words.tokensPerSecond}>
           {trans.__('%1/s', formatRate(rate))}
         </span>
       </div>
       <div className="jp-Fanout-row-bars" role="gridcell">
         <TokenProgress
           className="jp-Fanout-row-bar-thinking"
-          label={trans.__('Thinking')}
+          label={words.thinking}
           value={snapshot.thinkingTokens}
           max={maxTokens}
           trans={trans}
@@ -216,7 +264,7 @@ export const ResponseRow = React.memo(function ResponseRow(props: IResponseRowPr
         />
         <TokenProgress
           className="jp-Fanout-row-bar-answer"
-          label={trans.__('Answer')}
+          label={words.answer}
           value={snapshot.answerTokens}
           max={maxTokens}
           trans={trans}
@@ -255,56 +303,52 @@ export function nextRow(key: string, from: number, count: number): number | null
   }
 }
 
-/** How near the list's visible part a row counts as in view: rows about to scroll in are filled. */
-export const ROW_MARGIN = '200px';
-
 /**
- * {@link SeenRows} for the list `list`, told which rows are in view, or within
- * {@link ROW_MARGIN} of it, by an `IntersectionObserver` on what the list scrolls in. A row
- * that comes into view renders at once; one that leaves becomes an empty box at the list's next
- * render. Not by the rows' `content-visibility` state: the browser renders 62 of 64 rows as near
- * enough, and the rows that re-render at each update went from 25 to 62.
+ * {@link SeenRows} for a list, told which rows are in view, or within {@link IN_VIEW_MARGIN} of
+ * it (by {@link watchInView}: the one observer of what the list scrolls in), and the ref each
+ * row is given (one per response, the same at each render). A row that comes into view renders
+ * at once; one that leaves becomes an empty box at the list's next render; a row with no box
+ * (the sidebar hidden) changes nothing, so what each row shows stays as it was. Not by the rows'
+ * `content-visibility` state: the browser renders 62 of 64 rows as near enough, and the rows
+ * that re-render at each update went from 25 to 62.
  */
-function useSeen(list: React.RefObject<HTMLDivElement>): SeenRows {
+function useSeen(): [SeenRows, (id: string) => (element: HTMLDivElement | null) => void] {
   const seen = useRef<SeenRows | null>(null);
   seen.current ??= new SeenRows();
   const [, setMoved] = useState(0);
-  useEffect(() => {
-    const root = list.current;
-    if (!root || typeof IntersectionObserver === 'undefined') {
-      return;
-    }
-    const observer = new IntersectionObserver(
-      entries => {
-        let back = false;
-        for (const entry of entries) {
-          const id = (entry.target as HTMLElement).dataset.responseId;
-          // (A row with no box: the sidebar is hidden, and what each row shows stays as it was.)
-          if (id !== undefined && entry.boundingClientRect.height > 0) {
-            const changed = seen.current!.setInView(id, entry.isIntersecting);
-            back ||= changed && entry.isIntersecting;
+  const refs = useRef(new Map<string, (element: HTMLDivElement | null) => void>());
+  const unwatch = useRef(new Map<string, () => void>());
+  const refOf = (id: string) => {
+    let ref = refs.current.get(id);
+    if (ref === undefined) {
+      ref = element => {
+        unwatch.current.get(id)?.();
+        unwatch.current.delete(id);
+        if (element === null) {
+          refs.current.delete(id); // (its row is gone: a row of that id again gets a new ref)
+          return;
+        }
+        const stop = watchInView(element, (inView, hasBox) => {
+          if (hasBox && seen.current!.setInView(id, inView) && inView) {
+            setMoved(moved => moved + 1); // (rows that left wait for the next render)
           }
+        });
+        if (stop !== null) {
+          unwatch.current.set(id, stop);
         }
-        if (back) {
-          setMoved(moved => moved + 1); // (rows that left wait for the next render)
-        }
-      },
-      { root: scrollRoot(root), rootMargin: ROW_MARGIN }
-    );
-    const observeRows = () => {
-      observer.disconnect();
-      root.querySelectorAll(':scope > .jp-Fanout-row').forEach(row => observer.observe(row));
-    };
-    observeRows();
-    // Rows come and go with the batch's responses (and sorting moves them).
-    const mutations = new MutationObserver(observeRows);
-    mutations.observe(root, { childList: true });
-    return () => {
-      mutations.disconnect();
-      observer.disconnect();
-    };
-  }, []);
-  return seen.current;
+      };
+      refs.current.set(id, ref);
+    }
+    return ref;
+  };
+  useEffect(
+    () => () => {
+      unwatch.current.forEach(stop => stop());
+      unwatch.current.clear();
+    },
+    []
+  );
+  return [seen.current, refOf];
 }
 
 /** The responses as rows: one tab stop, arrow keys between rows, Enter expands. */
@@ -313,7 +357,7 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
   const [current, setCurrent] = useState<string | null>(null);
   const list = useRef<HTMLDivElement>(null);
-  const seen = useSeen(list);
+  const [seen, rowRef] = useSeen();
   const now = performance.now();
   const shown = items.map(item => seen.pick(item.id, item.row.snapshot, now, item.row.reconnecting === true));
   seen.forgetOthers(items);
@@ -400,6 +444,7 @@ export function ResponseRows(props: { items: IRowItem[]; trans: TranslationBundl
             <ResponseRow
               {...item.row}
               away={seen.isAway(item.id)}
+              rowRef={rowRef(item.id)}
               snapshot={shown[at]}
               expanded={open}
               current={item.id === currentId}

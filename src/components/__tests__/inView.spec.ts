@@ -24,9 +24,13 @@ class FakeObserver {
     this.disconnected = true;
     this.observed.clear();
   }
-  report(...entries: Array<[Element, boolean]>): void {
+  /** Entries of [element, in view, height of its box (default 20: shown)]. */
+  report(...entries: Array<[Element, boolean, number?]>): void {
     this.callback(
-      entries.map(([target, isIntersecting]) => ({ target, isIntersecting }) as IntersectionObserverEntry),
+      entries.map(
+        ([target, isIntersecting, height = 20]) =>
+          ({ target, isIntersecting, boundingClientRect: { height } }) as IntersectionObserverEntry
+      ),
       this as unknown as IntersectionObserver
     );
   }
@@ -96,5 +100,17 @@ describe('InViewWatcher', () => {
     made[0].report([card, true]);
     expect(told).toEqual(['second:true']);
     expect(made[0].disconnected).toBe(false);
+  });
+
+  it('says whether the element has a box: a hidden one is out of view and has none', () => {
+    const { made, watch } = watcher();
+    const sidebar = element('sidebar');
+    const rows = [element('row 1'), element('row 2')];
+    const told: string[] = [];
+    rows.forEach((row, i) => watch.watch(row, sidebar, (inView, hasBox) => told.push(`${i + 1}:${inView}:${hasBox}`)));
+    // Rows and cards of one scroll root share its observer.
+    expect(made).toHaveLength(1);
+    made[0].report([rows[0], true], [rows[1], false, 0]);
+    expect(told).toEqual(['1:true:true', '2:false:false']);
   });
 });
