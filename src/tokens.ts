@@ -307,6 +307,8 @@ export interface IResponseView {
   readonly model: string;
   /** The latest state of the response (of its latest attempt). */
   snapshot(): ResponseSnapshot;
+  /** True once its latest attempt has ended (its snapshot's status is final). */
+  readonly ended: boolean;
   /**
    * Every attempt kept, oldest first: the ended ones and the latest (the last, live while it
    * runs). Re-generate and Fill the gaps add one; none is dropped while the batch is kept.

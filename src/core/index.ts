@@ -6,7 +6,7 @@ export * from './types';
 export { ResponseStream } from './response';
 export type { ResponseStreamOptions } from './response';
 export { batchMetrics, isActive, isFinal, responseMetrics } from './metrics';
-export { ResponseMirror, takeUpdate } from './update';
+export { LIVE_SNAPSHOT_MS, ResponseMirror, takeUpdate } from './update';
 export type { ResponseUpdate } from './update';
 export { errorFromHttpBody, errorFromPayload } from './errors';
 export { estimateTokens } from './token-count';

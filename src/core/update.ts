@@ -37,6 +37,12 @@ const EMPTY_TIMING: ResponseTiming = {
 };
 
 /**
+ * How long a running response's snapshot is reused when nothing new has arrived (ms): its
+ * figures that run with the clock (elapsed time, tokens per second) are at most this old.
+ */
+export const LIVE_SNAPSHOT_MS = 16;
+
+/**
  * The state of one response rebuilt from its updates, on the thread that shows it.
  *
  * Until its last update arrives it can be ended here first ({@link endHere}: the user stopped it,
@@ -105,9 +111,19 @@ export class ResponseMirror {
     this._version++;
   }
 
+  /**
+   * The response's state now. The same object while nothing has arrived, and while running for
+   * {@link LIVE_SNAPSHOT_MS} after it was taken: the views read every response's snapshot
+   * several times at each update, and its live figures are not a frame old.
+   */
   snapshot(): ResponseSnapshot {
     const live = this._timing.startedAt !== null && !this.ended;
-    if (this._cached !== null && this._cachedVersion === this._version && !live) {
+    const now = live ? this._now() : 0;
+    if (
+      this._cached !== null &&
+      this._cachedVersion === this._version &&
+      (!live || (now >= this._cachedAt && now - this._cachedAt < LIVE_SNAPSHOT_MS))
+    ) {
       return this._cached;
     }
     const here = this._endedHere;
@@ -118,10 +134,11 @@ export class ResponseMirror {
       error: state.error === null ? null : { ...state.error },
       content: this._content,
       reasoning: this._reasoning,
-      metrics: responseMetrics(timing, state.totalTokens, this._now())
+      metrics: responseMetrics(timing, state.totalTokens, live ? now : this._now())
     };
     this._cached = snapshot;
     this._cachedVersion = this._version;
+    this._cachedAt = now;
     return snapshot;
   }
 
@@ -147,4 +164,6 @@ export class ResponseMirror {
   private _version = 0;
   private _cached: ResponseSnapshot | null = null;
   private _cachedVersion = -1;
+  /** When the cached snapshot was taken, if live. */
+  private _cachedAt = 0;
 }

@@ -106,7 +106,8 @@ export class BatchResponse implements IResponseView {
 
   /** The id of the current attempt on the wire: unique within the batch's connections. */
   get wireId(): string {
-    return `${this.id}.${this.attempt}`;
+    // (Kept: every update from the engine looks its response up by it.)
+    return (this._wireId ??= `${this.id}.${this._attempt}`);
   }
 
   get seed(): number {
@@ -180,6 +181,7 @@ export class BatchResponse implements IResponseView {
     this._continued = continued;
     this._merged = null;
     this._attempt = attempt ?? this._attempt + 1;
+    this._wireId = null;
     this._seed = seed;
     this.mirror = new ResponseMirror(this._now);
     this._restored = null;
@@ -202,6 +204,7 @@ export class BatchResponse implements IResponseView {
   ): void {
     this._seed = seed;
     this._attempt = attempt;
+    this._wireId = null;
     this._restored = snapshot;
     this._continued = null;
     this._earlier = [...earlier];
@@ -353,6 +356,7 @@ export class BatchResponse implements IResponseView {
   /** The state saved before a reload, shown while reconnecting. */
   private _reconnect: ResponseSnapshot | null = null;
   private _attempt = 0;
+  private _wireId: string | null = null;
   private _restored: ResponseSnapshot | null = null;
   /** The ended attempts before the current one, oldest first. */
   private _earlier: EndedAttempt[] = [];

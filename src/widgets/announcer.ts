@@ -87,9 +87,9 @@ export class Announcer {
       }
     }
     if (this._model.batches.length < this._batchCount) {
-      for (const key of this._seen.keys()) {
-        if (!this._model.getBatch(key.slice(0, key.indexOf('\n')))) {
-          this._seen.delete(key);
+      for (const id of this._seen.keys()) {
+        if (!this._model.getBatch(id)) {
+          this._seen.delete(id);
         }
       }
     }
@@ -99,15 +99,21 @@ export class Announcer {
 
   /** Note each response's ended attempts (as news when `news`) and whether the batch ended. */
   private _remember(batch: IBatchView, news: boolean): void {
+    // (No string built per response: this runs at every update while the batch streams.)
+    let seen = this._seen.get(batch.id);
+    if (seen === undefined) {
+      seen = new Map();
+      this._seen.set(batch.id, seen);
+    }
     for (const response of batch.responses) {
-      const key = `${batch.id}\n${response.id}`;
-      const snapshot = response.snapshot();
-      const ended = isFinal(snapshot.status) ? `${response.attempt}` : '';
-      if (this._seen.get(key) === ended) {
+      // (A response still running is told by `ended`: no snapshot taken of it.)
+      const snapshot = response.ended ? response.snapshot() : null;
+      const ended = snapshot !== null && isFinal(snapshot.status) ? response.attempt : 0;
+      if (seen.get(response.id) === ended) {
         continue;
       }
-      this._seen.set(key, ended);
-      if (!news || !ended) {
+      seen.set(response.id, ended);
+      if (!news || snapshot === null || !ended) {
         continue;
       }
       if (snapshot.status === 'complete') {
@@ -182,8 +188,8 @@ export class Announcer {
   private readonly _trans: TranslationBundle;
   private readonly _now: () => number;
   private readonly _write: (text: string) => void;
-  /** Per batch and response: the attempt number that ended, or '' while it runs. */
-  private readonly _seen = new Map<string, string>();
+  /** By batch id, then response id: the number of the attempt that ended, or 0 while it runs. */
+  private readonly _seen = new Map<string, Map<string, number>>();
   /** Batches seen running and not yet seen ended. */
   private readonly _running = new Set<string>();
   private _pending: IPending = { complete: [], failed: [], stopped: 0, batches: [] };

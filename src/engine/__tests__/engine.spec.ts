@@ -3,7 +3,7 @@
  * mirror rebuilding the same state, the model over an engine that answers later (as the worker
  * does), and the worker engine's fallback when the worker cannot start.
  */
-import { ResponseMirror, ResponseStream, takeUpdate } from '../../core';
+import { LIVE_SNAPSHOT_MS, ResponseMirror, ResponseStream, takeUpdate } from '../../core';
 import { FanoutModel } from '../../model';
 import type { IBatchConnection, IConnectionHandlers } from '../transport';
 import {
@@ -119,6 +119,26 @@ describe('ResponseMirror', () => {
     feed(chunk({ content: 'a' }));
     clock.now = 1100; // no update for a second: a stalled stream still shows its time running
     expect(mirror.snapshot().metrics.elapsedMs).toBe(1100);
+  });
+
+  it('gives the same live snapshot while nothing arrives, for a frame at most', () => {
+    const { clock, mirror, feed } = streamAndMirror();
+    clock.now = 100;
+    feed(chunk({ content: 'a' }));
+    const first = mirror.snapshot();
+    clock.now = 100 + LIVE_SNAPSHOT_MS - 1;
+    expect(mirror.snapshot()).toBe(first); // (read again by each view at the same update)
+    clock.now = 100 + LIVE_SNAPSHOT_MS;
+    const later = mirror.snapshot();
+    expect(later).not.toBe(first);
+    expect(later.metrics.elapsedMs).toBe(100 + LIVE_SNAPSHOT_MS);
+    // Anything that arrives is in the next snapshot at once.
+    feed(chunk({ content: 'b' }));
+    expect(mirror.snapshot().content).toBe('ab');
+    // A clock that went back (another clock's reading) is not taken as within the frame.
+    clock.now = 50;
+    const back = mirror.snapshot();
+    expect(back.metrics.elapsedMs).toBe(50);
   });
 
   it('shows a stop at once and lets the last update, with what arrived meanwhile, replace it', () => {

@@ -13,17 +13,26 @@ const trans = {
 /** A model with one batch of `n` responses whose statuses the test sets. */
 function fakeModel(n: number) {
   const statuses: string[] = Array(n).fill('generating');
+  const final = (status: string) => ['complete', 'stopped', 'error', 'incomplete'].includes(status);
+  /** Snapshots taken (the announcer takes none of a response still running). */
+  const taken: number[] = [];
   const responses = statuses.map((_, i) => ({
     id: String(i + 1),
     index: i + 1,
     attempt: 1,
-    snapshot: () => ({ status: statuses[i] })
+    get ended() {
+      return final(statuses[i]);
+    },
+    snapshot: () => {
+      taken.push(i + 1);
+      return { status: statuses[i] };
+    }
   }));
   const batch = {
     id: 'b1',
     responses,
     get active() {
-      return statuses.some(s => !['complete', 'stopped', 'error', 'incomplete'].includes(s));
+      return statuses.some(s => !final(s));
     },
     metrics: () => ({ complete: statuses.filter(s => s === 'complete').length, total: n })
   };
@@ -36,7 +45,7 @@ function fakeModel(n: number) {
     statuses[i] = status;
     model.changed.emit();
   };
-  return { model, set };
+  return { model, set, taken };
 }
 
 describe('Announcer', () => {
@@ -97,6 +106,20 @@ describe('Announcer', () => {
     set(0, 'error');
     expect(said).toEqual(['Response 2 complete.']);
     expect(announcer.isDisposed).toBe(true);
+  });
+
+  it('takes no snapshot of a response still running, at any update', () => {
+    const { model, set, taken } = fakeModel(64);
+    const said: string[] = [];
+    const announcer = new Announcer({ model, trans, announce: t => said.push(t), now: () => clock });
+    for (let i = 0; i < 64; i++) {
+      set(i, 'generating'); // (an update of each: still running)
+    }
+    expect(taken).toEqual([]);
+    set(5, 'complete');
+    expect(taken).toEqual([6]);
+    expect(said).toEqual(['Response 6 complete.']);
+    announcer.dispose();
   });
 
   it('a re-generated response ending again is news again', () => {
