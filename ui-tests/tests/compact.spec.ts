@@ -249,6 +249,45 @@ test.describe('The compact view', () => {
     await expect(first).toBeFocused();
     await expect(first).toBeInViewport();
     await expect(first.locator('.jp-Fanout-row-tokens')).toHaveText(/^[1-9][\d,]*$/);
+    // A fling: the list thrown to its end in one jump, then back to its top; each time the rows in
+    // view fill in (none of them stays an empty box), and rows left far behind become boxes.
+    const boxesInView = () =>
+      page.evaluate(ROW => {
+        const rows = Array.from(document.querySelectorAll<HTMLElement>(ROW));
+        let root = rows[0].parentElement;
+        while (root && !['auto', 'scroll'].includes(getComputedStyle(root).overflowY)) {
+          root = root.parentElement;
+        }
+        const view = root!.getBoundingClientRect();
+        const inView = rows.filter(row => {
+          const box = row.getBoundingClientRect();
+          return box.bottom > view.top && box.top < view.bottom;
+        });
+        return { inView: inView.length, boxes: inView.filter(row => row.classList.contains('jp-Fanout-row-away')).length };
+      }, ROW);
+    const fling = (to: 'end' | 'top') =>
+      page.evaluate(
+        ({ ROW, to }) => {
+          let root = document.querySelector<HTMLElement>(ROW)!.parentElement;
+          while (root && !['auto', 'scroll'].includes(getComputedStyle(root).overflowY)) {
+            root = root.parentElement;
+          }
+          root!.scrollTop = to === 'end' ? root!.scrollHeight : 0;
+        },
+        { ROW, to }
+      );
+    for (const to of ['end', 'top'] as const) {
+      await fling(to);
+      await expect.poll(boxesInView, { message: `rows in view after a fling to the ${to}` }).toMatchObject({ boxes: 0 });
+      expect((await boxesInView()).inView).toBeGreaterThanOrEqual(14);
+    }
+    await expect(page.locator(`${ROW}.jp-Fanout-row-away`).first()).toBeAttached();
+    await expect(last).toHaveClass(/jp-Fanout-row-away/); // (back at the top, row 64 is far again)
+    // The sidebar collapsed and shown again: the rows in view are whole all along.
+    await page.evaluate(() => (window as any).jupyterapp.shell.collapseRight());
+    await page.waitForTimeout(500);
+    await page.evaluate(() => (window as any).jupyterapp.shell.expandRight());
+    expect((await boxesInView()).boxes).toBe(0);
     // Stopped, every row has its status, and a row scrolled to then shows its response's last count.
     await execute(page, 'fanout:stop');
     await expect(page.locator(`${ROW}[data-status="stopped"]`)).toHaveCount(64);
