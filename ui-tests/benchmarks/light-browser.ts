@@ -97,7 +97,8 @@ export class LightBrowser {
         `--user-data-dir=${profile}`,
         url
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] }
+      // Its own process group: its helpers (GPU, renderers, zygote) are stopped with it.
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true }
     );
     const endpoint = await new Promise<string>((resolve, reject) => {
       let text = '';
@@ -114,7 +115,8 @@ export class LightBrowser {
     });
     child.stderr!.resume();
     // Not left running if the benchmark fails before it closes the browser.
-    process.once('exit', () => child.kill());
+    const onExit = () => killGroup(child.pid!, 'SIGKILL');
+    process.once('exit', onExit);
     let target: any;
     for (let i = 0; i < 100 && !target; i++) {
       const targets: any[] = await getJson(`http://${endpoint}/json/list`);
@@ -126,7 +128,7 @@ export class LightBrowser {
     if (!target) {
       throw new Error('Chromium has no page');
     }
-    const browser = new LightBrowser(child, profile, await BareWebSocket.connect(target.webSocketDebuggerUrl));
+    const browser = new LightBrowser(child, profile, await BareWebSocket.connect(target.webSocketDebuggerUrl), onExit);
     for (let i = 0; ; i++) {
       const ready = await browser
         .evaluate<boolean>("!!(window.jupyterapp && window.jupyterapp.commands.hasCommand('fanout:generate'))")
@@ -146,7 +148,9 @@ export class LightBrowser {
   private constructor(
     private readonly _child: ChildProcess,
     private readonly _profile: string,
-    private readonly _ws: BareWebSocket
+    private readonly _ws: BareWebSocket,
+    /** Stops the browser's processes if this process exits before {@link close}. */
+    private readonly _onExit: () => void
   ) {
     _ws.onmessage = message => {
       const reply = JSON.parse(String(message));
@@ -192,12 +196,49 @@ export class LightBrowser {
 
   async close(): Promise<void> {
     this._ws.close();
-    this._child.kill();
+    process.off('exit', this._onExit);
+    const group = this._child.pid!;
+    killGroup(group, 'SIGTERM');
     await new Promise(resolve => (this._child.exitCode !== null ? resolve(null) : this._child.once('exit', resolve)));
-    // Its helper processes may still be writing to the profile for a moment.
+    // Its helper processes may still be writing to the profile for a moment (a run of Benchmark
+    // 2b once failed at its very end, the profile not yet empty 2 s after the browser's exit):
+    // the profile is removed once no process of the browser's group is left.
+    for (let waited = 0; groupAlive(group); waited += 100) {
+      if (waited === 5000) {
+        killGroup(group, 'SIGKILL');
+      }
+      if (waited > 15000) {
+        throw new Error(`the light browser's processes (group ${group}) did not exit within 15 s`);
+      }
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
     fs.rmSync(this._profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 
   private readonly _waiting = new Map<number, (reply: any) => void>();
   private _lastId = 0;
+}
+
+/** Send `signal` to every process of group `group` (none left: nothing to do). */
+function killGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
+      throw error;
+    }
+  }
+}
+
+/** Some process of group `group` is still running. */
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
+      return false;
+    }
+    throw error;
+  }
 }
