@@ -263,7 +263,10 @@ test.describe('The compact view', () => {
           const box = row.getBoundingClientRect();
           return box.bottom > view.top && box.top < view.bottom;
         });
-        return { inView: inView.length, boxes: inView.filter(row => row.classList.contains('jp-Fanout-row-away')).length };
+        return {
+          inView: inView.length,
+          boxes: inView.filter(row => row.classList.contains('jp-Fanout-row-away')).length
+        };
       }, ROW);
     const fling = (to: 'end' | 'top') =>
       page.evaluate(
@@ -278,7 +281,9 @@ test.describe('The compact view', () => {
       );
     for (const to of ['end', 'top'] as const) {
       await fling(to);
-      await expect.poll(boxesInView, { message: `rows in view after a fling to the ${to}` }).toMatchObject({ boxes: 0 });
+      await expect
+        .poll(boxesInView, { message: `rows in view after a fling to the ${to}` })
+        .toMatchObject({ boxes: 0 });
       expect((await boxesInView()).inView).toBeGreaterThanOrEqual(14);
     }
     await expect(page.locator(`${ROW}.jp-Fanout-row-away`).first()).toBeAttached();
