@@ -112,9 +112,9 @@ export class ResponseMirror {
   }
 
   /**
-   * The response's state now. The same object while nothing has arrived, and while running for
-   * {@link LIVE_SNAPSHOT_MS} after it was taken: the views read every response's snapshot
-   * several times at each update, and its live figures are not a frame old.
+   * The response's state now: the same object until something arrives, and, while it runs, for
+   * at most {@link LIVE_SNAPSHOT_MS} after it was taken (the views read every response's
+   * snapshot several times at each update; its running figures are then at most a frame old).
    */
   snapshot(): ResponseSnapshot {
     const live = this._timing.startedAt !== null && !this.ended;
