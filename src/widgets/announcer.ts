@@ -5,7 +5,6 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { isFinal } from '../core';
 import type { IBatchView, IFanoutModel } from '../tokens';
 
 /** Least time between two announcements. */
@@ -106,19 +105,19 @@ export class Announcer {
       this._seen.set(batch.id, seen);
     }
     for (const response of batch.responses) {
-      // (A response still running is told by `ended`: no snapshot taken of it.)
-      const snapshot = response.ended ? response.snapshot() : null;
-      const ended = snapshot !== null && isFinal(snapshot.status) ? response.attempt : 0;
+      // (A snapshot only of a response whose end is news: none of one still running.)
+      const ended = response.ended ? response.attempt : 0;
       if (seen.get(response.id) === ended) {
         continue;
       }
       seen.set(response.id, ended);
-      if (!news || snapshot === null || !ended) {
+      if (!news || !ended) {
         continue;
       }
-      if (snapshot.status === 'complete') {
+      const { status } = response.snapshot();
+      if (status === 'complete') {
         this._pending.complete.push(response.index);
-      } else if (snapshot.status === 'stopped') {
+      } else if (status === 'stopped') {
         this._pending.stopped++;
       } else {
         this._pending.failed.push(response.index);
