@@ -251,38 +251,35 @@ test.describe('The compact view', () => {
     await expect(first.locator('.jp-Fanout-row-tokens')).toHaveText(/^[1-9][\d,]*$/);
     // A fling: the list thrown to its end in one jump, then back to its top; each time the rows in
     // view fill in (none of them stays an empty box), and rows left far behind become boxes.
-    const boxesInView = () =>
-      page.evaluate(ROW => {
-        const rows = Array.from(document.querySelectorAll<HTMLElement>(ROW));
-        let root = rows[0].parentElement;
-        while (root && !['auto', 'scroll'].includes(getComputedStyle(root).overflowY)) {
-          root = root.parentElement;
-        }
-        const view = root!.getBoundingClientRect();
-        const inView = rows.filter(row => {
-          const box = row.getBoundingClientRect();
-          return box.bottom > view.top && box.top < view.bottom;
-        });
-        return {
-          inView: inView.length,
-          boxes: inView.filter(row => row.classList.contains('jp-Fanout-row-away')).length
-        };
-      }, ROW);
-    const fling = (to: 'end' | 'top') =>
+    // The rows in view of what the list scrolls in, and of them the empty boxes; first thrown
+    // to the list's end or top in one jump when `to` is given.
+    const boxesInView = (to?: 'end' | 'top') =>
       page.evaluate(
         ({ ROW, to }) => {
-          let root = document.querySelector<HTMLElement>(ROW)!.parentElement;
-          while (root && !['auto', 'scroll'].includes(getComputedStyle(root).overflowY)) {
-            root = root.parentElement;
+          const rows = Array.from(document.querySelectorAll<HTMLElement>(ROW));
+          let root = rows[0].parentElement!;
+          while (!['auto', 'scroll'].includes(getComputedStyle(root).overflowY)) {
+            root = root.parentElement!;
           }
-          root!.scrollTop = to === 'end' ? root!.scrollHeight : 0;
+          if (to) {
+            root.scrollTop = to === 'end' ? root.scrollHeight : 0;
+          }
+          const view = root.getBoundingClientRect();
+          const inView = rows.filter(row => {
+            const box = row.getBoundingClientRect();
+            return box.bottom > view.top && box.top < view.bottom;
+          });
+          return {
+            inView: inView.length,
+            boxes: inView.filter(row => row.classList.contains('jp-Fanout-row-away')).length
+          };
         },
         { ROW, to }
       );
     for (const to of ['end', 'top'] as const) {
-      await fling(to);
+      await boxesInView(to);
       await expect
-        .poll(boxesInView, { message: `rows in view after a fling to the ${to}` })
+        .poll(() => boxesInView(), { message: `rows in view after a fling to the ${to}` })
         .toMatchObject({ boxes: 0 });
       expect((await boxesInView()).inView).toBeGreaterThanOrEqual(14);
     }
