@@ -9,11 +9,20 @@
  *
  * With a working store (`options.stored`), an ended batch the store is seen to hold whole (each
  * response's latest attempt there, ended) is saved as a reference only (`refs`: its id, when,
- * the attempt shown of each response) and read back from the store at start-up; running
- * batches, and any the store does not hold (store off or failing, a record that failed), are
- * saved whole as before. A reference the store cannot answer for now (503, the network) is kept
- * and tried again at the next start, reported once; one the store no longer has (deleted
- * elsewhere) is dropped.
+ * the attempt shown of each response) and read back from the store at start-up. So is a batch
+ * that runs on the server (not in direct mode) once the store is seen to record it (each
+ * response there at its attempt): the server keeps running it without the page and the store
+ * keeps its text (flushed about every second), so a page that went away reattaches to it from
+ * the reference, and the workspace does not carry text that grows at every save (JupyterLab
+ * copies the whole workspace and sends it to the server after each save: at 64 responses
+ * streaming, a main-thread task of 50-90 ms every five seconds). A new running batch is saved
+ * soon (its text is short then) and the store asked once; when it ends, it stays a reference
+ * unless the store is then seen lacking it (asked again while the store has not written its
+ * end, which it does about every second). Batches the store does not hold
+ * (store off or failing, a record that failed) and direct ones are saved whole as before. A
+ * save that would write the same references again is not made. A reference the store cannot
+ * answer for now (503, the network) is kept and tried again at the next start, reported once;
+ * one the store no longer has (deleted elsewhere) is dropped.
  *
  * The store is the truth for what a batch holds (its responses, attempts, texts, verdicts); what
  * the workspace adds is the view: which batches the page shows and the attempt each response
@@ -83,7 +92,15 @@ export interface IPersistOptions {
   settleMs?: number;
   /** The server's store: ended batches it holds are saved by reference. */
   stored?: IStoredBatches;
+  /**
+   * How long before the store is asked again for an ended batch whose end it had not written
+   * yet (ms); it writes about every second.
+   */
+  retryMs?: number;
 }
+
+/** How many times the store is asked again for the end of a batch it was seen recording. */
+export const ENDING_RETRIES = 5;
 
 /** The saved value, as written now (`{savedAt, batches}`) or by earlier versions (an array). */
 function readSaved(value: unknown): ISaved | null {
@@ -254,6 +271,7 @@ export async function persistBatches(
   const workspace = options.workspace ?? '';
   const now = options.now ?? (() => Date.now());
   const settleMs = options.settleMs ?? 10_000;
+  const retryMs = options.retryMs ?? 1500;
 
   const saved = readSaved(await state.fetch(KEY));
   const unsaved = readUnsaved(storage, workspace);
@@ -293,31 +311,101 @@ export async function persistBatches(
 
   /** The attempt numbers of each response, as the store's copy must have them to stand in. */
   const signature = (summary: IBatchSummary) => summary.responses.map(r => `${r.id}:${r.attempt}`).join(' ');
+  /**
+   * Running batches the store is seen to record (batch id → attempt numbers), saved by reference
+   * while they run; and those it was not (not asked again until their attempts change).
+   */
+  const recording = new Map<string, string>();
+  const unrecorded = new Map<string, string>();
+  /** Running batches being looked up in the store. */
+  const checkingRunning = new Set<string>();
+  /** Running batches on the server that a save has seen (a new one is saved soon). */
+  const seenRunning = new Set<string>();
+  /** Whether a running batch of this page could be saved by reference: it runs on the server. */
+  const onServer = (summary: { transport?: string }) => summary.transport !== 'direct';
 
-  /** Look `batchId` up in the store; once it holds it whole, save again (by reference). */
+  /** Retries of ended batches whose end the store had not written yet (batch id → count). */
+  const retries = new Map<string, number>();
+  const retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /**
+   * Look the ended `summary` up in the store; once it holds it whole, save again (by reference).
+   * One the store was seen recording while it ran stays a reference meanwhile: while the store's
+   * copy still runs (it writes about every second) it is asked again, up to
+   * {@link ENDING_RETRIES} times, and saved whole only once the store is seen lacking it.
+   */
   const verify = (summary: IBatchSummary) => {
-    if (!stored || checking.has(summary.batchId) || lacking.get(summary.batchId) === signature(summary)) {
+    const id = summary.batchId;
+    const sig = signature(summary);
+    if (!stored || checking.has(id) || lacking.get(id) === sig) {
       return;
     }
-    checking.add(summary.batchId);
+    checking.add(id);
+    const lacks = () => {
+      lacking.set(id, sig);
+      checking.delete(id);
+      if (recording.get(id) === sig) {
+        schedule(); // It was a reference: now saved whole.
+      }
+    };
     stored
-      .read(summary.batchId)
+      .read(id)
       .then(copy => {
         const whole = copy.responses.every(r => !RUNNING.has(r.status));
-        if (whole && signature(copy) === signature(summary)) {
-          verified.set(summary.batchId, signature(summary));
+        if (whole && signature(copy) === sig) {
+          verified.set(id, sig);
+          checking.delete(id);
           schedule();
-        } else {
-          lacking.set(summary.batchId, signature(summary));
+          return;
         }
+        const tries = retries.get(id) ?? 0;
+        if (!whole && recording.get(id) === sig && tries < ENDING_RETRIES) {
+          retries.set(id, tries + 1);
+          const timer = setTimeout(() => {
+            retryTimers.delete(timer);
+            checking.delete(id);
+            verify(summary);
+          }, retryMs);
+          retryTimers.add(timer);
+          return;
+        }
+        lacks();
       })
       .catch(reason => {
         // Not (yet) in the store: kept whole in the workspace, which is what was done anyway;
         // asked again once it changes (a new attempt) or at the next start, not at every save.
-        lacking.set(summary.batchId, signature(summary));
-        console.debug(`jupyterlab-fanout: batch ${summary.batchId} is kept whole (not in the store)`, reason);
+        console.debug(`jupyterlab-fanout: batch ${id} is kept whole (not in the store)`, reason);
+        lacks();
+      });
+  };
+
+  /**
+   * Look the running `summary` up in the store: once it is seen recording every response at its
+   * attempt (or a later one), it is saved by reference from the next save, made soon.
+   */
+  const verifyRunning = (summary: IBatchSummary) => {
+    const sig = signature(summary);
+    if (!stored || checkingRunning.has(summary.batchId) || unrecorded.get(summary.batchId) === sig) {
+      return;
+    }
+    checkingRunning.add(summary.batchId);
+    stored
+      .read(summary.batchId)
+      .then(copy => {
+        const recorded =
+          copy.transport !== 'direct' &&
+          summary.responses.every(r => (copy.responses.find(c => c.id === r.id)?.attempt ?? -1) >= r.attempt);
+        if (recorded) {
+          recording.set(summary.batchId, sig);
+          schedule(true);
+        } else {
+          unrecorded.set(summary.batchId, sig);
+        }
       })
-      .finally(() => checking.delete(summary.batchId));
+      .catch(reason => {
+        unrecorded.set(summary.batchId, sig);
+        console.debug(`jupyterlab-fanout: running batch ${summary.batchId} is kept whole (not in the store)`, reason);
+      })
+      .finally(() => checkingRunning.delete(summary.batchId));
   };
 
   /** What the workspace keeps: running batches and those the store lacks whole, the rest by reference. */
@@ -335,8 +423,24 @@ export async function persistBatches(
     const batches: IBatchSummary[] = [];
     const refs: IBatchRef[] = [];
     for (const summary of summaries) {
+      const id = summary.batchId;
+      const sig = signature(summary);
       const ended = summary.responses.every(r => !RUNNING.has(r.status));
-      if (ended && verified.get(summary.batchId) === signature(summary)) {
+      let byReference: boolean;
+      if (ended) {
+        // Seen whole in the store, or seen recording while it ran and not seen lacking since.
+        byReference = verified.get(id) === sig || (recording.get(id) === sig && lacking.get(id) !== sig);
+        if (verified.get(id) !== sig) {
+          verify(summary);
+        }
+      } else {
+        // Seen recording, or opened from the store's copy at these attempts (`verified`).
+        byReference = onServer(summary) && [recording, verified].some(seen => seen.get(id) === sig);
+        if (!byReference && onServer(summary)) {
+          verifyRunning(summary);
+        }
+      }
+      if (byReference) {
         const shown: Record<string, number> = {};
         for (const r of summary.responses) {
           if (typeof r.shownAttempt === 'number') {
@@ -349,9 +453,6 @@ export async function persistBatches(
           ...(Object.keys(shown).length ? { shown } : {})
         });
       } else {
-        if (ended) {
-          verify(summary);
-        }
         batches.push(summary);
       }
     }
@@ -365,8 +466,14 @@ export async function persistBatches(
         batches.push(summary);
       }
     }
+    seenRunning.clear();
+    for (const batch of model.batches) {
+      if (batch.active && onServer(batch)) {
+        seenRunning.add(batch.id);
+      }
+    }
     // Nothing kept about batches no longer saved (removed, or beyond the newest kept).
-    for (const kept of [verified, lacking]) {
+    for (const kept of [verified, lacking, recording, unrecorded, retries]) {
       for (const id of kept.keys()) {
         if (!summaries.some(s => s.batchId === id)) {
           kept.delete(id);
@@ -376,18 +483,28 @@ export async function persistBatches(
     return { savedAt: now(), batches, refs };
   };
 
+  let disposed = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let timerIsIdle = false;
   /** Changes since the last save that completed. */
   let changed = false;
   /** When the last save was handed to the state database (it reaches the server later). */
   let lastSave: number | null = null;
+  /** The references of the last save that held nothing else (null: it held batches whole). */
+  let lastRefs: string | null = null;
   const save = () => {
     timer = null;
     changed = false;
+    const saving = value();
+    const refs = saving.batches.length === 0 ? JSON.stringify(saving.refs ?? []) : null;
+    if (refs !== null && refs === lastRefs && taken === null) {
+      // The workspace holds these already: JupyterLab would send it to the server for nothing.
+      return;
+    }
+    lastRefs = refs;
     lastSave = now();
     state
-      .save(KEY, value() as unknown as ReadonlyPartialJSONValue)
+      .save(KEY, saving as unknown as ReadonlyPartialJSONValue)
       .then(() => {
         // The workspace now holds what the snapshot this page started from held (not a newer
         // snapshot another tab of the workspace may have left since).
@@ -398,23 +515,37 @@ export async function persistBatches(
       })
       .catch(reason => {
         changed = true;
+        lastRefs = null;
         console.error('jupyterlab-fanout: could not save the batches', reason);
       });
   };
-  const schedule = () => {
+  /**
+   * Save at once when nothing streams, else at most every `streamingInterval`; `soon`, or when a
+   * batch began on the server since the last save (its text is short then, and the store is
+   * asked whether it records it), after `idleDelay`.
+   */
+  const schedule = (soon = false) => {
+    if (disposed) {
+      return; // (An answer of the store that came after.)
+    }
     changed = true;
     const streaming = model.batches.some(batch => batch.active);
-    if (!streaming && timer !== null && !timerIsIdle) {
-      // Everything has just ended: save soon rather than at the end of the streaming interval.
+    const begun =
+      storeWorks && model.batches.some(batch => batch.active && onServer(batch) && !seenRunning.has(batch.id));
+    const hurry = soon || !streaming || begun;
+    if (hurry && timer !== null && !timerIsIdle) {
+      // Everything has just ended (or a batch began): save soon rather than at the end of the
+      // streaming interval.
       clearTimeout(timer);
       timer = null;
     }
     if (timer === null) {
-      timerIsIdle = !streaming;
-      timer = setTimeout(save, streaming ? streamingInterval : idleDelay);
+      timerIsIdle = hurry;
+      timer = setTimeout(save, hurry ? idleDelay : streamingInterval);
     }
   };
-  model.changed.connect(schedule);
+  const onChange = () => schedule();
+  model.changed.connect(onChange);
   if (taken !== null) {
     schedule(); // Into the workspace, which then makes the snapshot unnecessary.
   }
@@ -431,7 +562,6 @@ export async function persistBatches(
     }
   }
 
-  let disposed = false;
   (options.page ?? globalThis.window)?.addEventListener('pagehide', () => {
     // Also right after a save: the workspace may not have reached the server yet.
     const settling = lastSave !== null && now() - lastSave < settleMs;
@@ -454,10 +584,12 @@ export async function persistBatches(
   return {
     dispose: () => {
       disposed = true;
-      model.changed.disconnect(schedule);
+      model.changed.disconnect(onChange);
       if (timer !== null) {
         clearTimeout(timer);
       }
+      retryTimers.forEach(clearTimeout);
+      retryTimers.clear();
     }
   };
 }

@@ -3,6 +3,8 @@ import { expect } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
+import type { ISimulatorRequest } from './simulator';
+
 /** A Galata page or a plain one (a second tab): what the steps below use of either. */
 export type AnyPage = Pick<Page, 'evaluate' | 'waitForEvent' | 'waitForFunction' | 'locator'>;
 
@@ -127,4 +129,24 @@ export async function showHistory(page: IJupyterLabPageFixture): Promise<void> {
     await title.click();
   }
   await expect(page.locator('#jupyterlab-fanout-history .jp-Fanout-history-search')).toBeVisible();
+}
+
+/**
+ * Every complete attempt's text and reasoning equals what the simulator sent for its seed; a
+ * stopped one's is the start of it.
+ */
+export function expectAsSent(batch: any, record: ISimulatorRequest[]): void {
+  for (const response of batch.responses) {
+    for (const attempt of response.attempts) {
+      const sent = record.filter(entry => entry.seed === attempt.seed);
+      expect(sent, `one request for seed ${attempt.seed}`).toHaveLength(1);
+      if (attempt.status === 'complete') {
+        expect(attempt.content).toBe(sent[0].content);
+        expect(attempt.reasoning).toBe(sent[0].reasoning);
+      } else {
+        expect(attempt.status).toBe('stopped');
+        expect(sent[0].content.startsWith(attempt.content)).toBe(true);
+      }
+    }
+  }
 }

@@ -8,7 +8,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
-import { execute, labReady, RESPONSE } from './helpers';
+import { execute, expectAsSent, labReady, RESPONSE } from './helpers';
 import { ISimulatorRequest, resetSimulator, simulatorRequests } from './simulator';
 
 const HISTORY = '#jupyterlab-fanout-history';
@@ -42,23 +42,6 @@ async function startBatch(page: Page, args: Record<string, unknown>): Promise<st
 
 /** The card of response `index` in `page`. */
 const card = (page: Page, index: number) => page.locator(`${RESPONSE}[data-response-index="${index}"]`);
-
-/** Every complete attempt's text equals what the simulator sent for its seed; a stopped one's is its start. */
-function expectAsSent(batch: any, record: ISimulatorRequest[]): void {
-  for (const response of batch.responses) {
-    for (const attempt of response.attempts) {
-      const sent = record.filter(entry => entry.seed === attempt.seed);
-      expect(sent, `one request for seed ${attempt.seed}`).toHaveLength(1);
-      if (attempt.status === 'complete') {
-        expect(attempt.content).toBe(sent[0].content);
-        expect(attempt.reasoning).toBe(sent[0].reasoning);
-      } else {
-        expect(attempt.status).toBe('stopped');
-        expect(sent[0].content.startsWith(attempt.content)).toBe(true);
-      }
-    }
-  }
-}
 
 /** Wait until the store has `batchId` with at least one response (it writes about once a second). */
 async function inStore(page: Page, batchId: string): Promise<void> {

@@ -8,7 +8,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { APIRequestContext, Page } from '@playwright/test';
 
-import { execute, labReady, reloadLab, RESPONSE } from './helpers';
+import { execute, expectAsSent, labReady, reloadLab, RESPONSE } from './helpers';
 import { ISimulatorRequest, resetSimulator, simulatorRequests } from './simulator';
 
 /** The Galata server's detached timeout (jupyter_server_test_config.py), in seconds. */
@@ -58,26 +58,6 @@ async function startBatch(page: Page, args: Record<string, unknown>): Promise<st
 
 async function getBatch(page: Page, batchId: string): Promise<any> {
   return page.evaluate(id => (window as any).jupyterapp.commands.execute('fanout:get-batch', { batchId: id }), batchId);
-}
-
-/**
- * Every complete attempt's text and reasoning equals what the simulator sent for its seed; a
- * stopped one's is the start of it.
- */
-function expectAsSent(batch: any, record: ISimulatorRequest[]): void {
-  for (const response of batch.responses) {
-    for (const attempt of response.attempts) {
-      const sent = record.filter(entry => entry.seed === attempt.seed);
-      expect(sent, `one request for seed ${attempt.seed}`).toHaveLength(1);
-      if (attempt.status === 'complete') {
-        expect(attempt.content).toBe(sent[0].content);
-        expect(attempt.reasoning).toBe(sent[0].reasoning);
-      } else {
-        expect(attempt.status).toBe('stopped');
-        expect(sent[0].content.startsWith(attempt.content)).toBe(true);
-      }
-    }
-  }
 }
 
 async function cardTexts(page: Page): Promise<string[]> {

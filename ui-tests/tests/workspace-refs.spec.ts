@@ -1,11 +1,21 @@
 /**
  * With a working store, the workspace keeps only references to the ended batches the store
- * holds; a reload reads them back from the store, with the attempt shown of each response.
+ * holds; a reload reads them back from the store, with the attempt shown of each response. A
+ * batch running on the server is kept by reference too while it streams (its text is the
+ * store's and the server's): a page of the workspace with no snapshot of its own reattaches to
+ * it from the reference and follows it live to its end.
  */
 import { expect, test } from '@jupyterlab/galata';
+import type { APIRequestContext } from '@playwright/test';
 
-import { execute } from './helpers';
-import { resetSimulator } from './simulator';
+import { execute, expectAsSent, labReady, RESPONSE } from './helpers';
+import { resetSimulator, simulatorRequests } from './simulator';
+
+/** What the workspace on the server keeps of the batches. */
+async function workspaceBatches(request: APIRequestContext, workspace: string): Promise<any> {
+  const answer = await request.get(`/lab/api/workspaces/${workspace}`);
+  return (await answer.json()).data?.['jupyterlab-fanout:batches'] ?? null;
+}
 
 // The real workspace on the server (not Galata's in-memory one): it is what is checked.
 test.use({ mockState: false, autoGoto: false });
@@ -81,4 +91,69 @@ test('ended batches are kept in the workspace by reference and come back from th
     'Second try.'
   ]);
   await request.delete(`/lab/api/workspaces/${workspace}`);
+});
+
+test('a running batch is kept by reference while it streams; a page without its snapshot reattaches to it and follows it live to the end', async ({
+  page,
+  browser,
+  baseURL,
+  request
+}) => {
+  const stamp = Date.now();
+  const workspace = `fanout-running-refs-${stamp}`;
+  await page.goto(`workspaces/${workspace}`);
+  await labReady(page);
+  // 14 s of streaming: the test looks at the workspace while it runs, then reattaches.
+  await resetSimulator(request, { tokens_per_second: 20, ttft_ms: 20, reasoning_tokens: 0, answer_tokens: 280 });
+  const batchId: string = await page.evaluate(async prompt => {
+    const commands = (window as any).jupyterapp.commands;
+    void commands.execute('fanout:generate', { prompt, n: 3, maxTokens: 400 });
+    return (await commands.execute('fanout:get-batch', {})).batchId;
+  }, `Kept by reference ${stamp}`);
+
+  // While it streams: a reference in the workspace, none of its text.
+  await expect
+    .poll(async () => (await workspaceBatches(request, workspace))?.refs?.map((r: any) => r.batchId) ?? [], {
+      timeout: 10000
+    })
+    .toEqual([batchId]);
+  await expect
+    .poll(async () => (await execute(page, 'fanout:get-batch', { batchId })).responses[0].answerTokens)
+    .toBeGreaterThan(40);
+  const running = await execute(page, 'fanout:get-batch', { batchId });
+  expect(running.responses.map((r: any) => r.status)).toEqual(['generating', 'generating', 'generating']);
+  const saved = await workspaceBatches(request, workspace);
+  expect(saved.batches).toEqual([]);
+  for (const response of running.responses) {
+    expect(JSON.stringify(saved)).not.toContain(response.content.slice(0, 40));
+  }
+
+  // The tab goes away; a browser with nothing of this page (no snapshot in its local storage)
+  // opens the workspace: the reference brings the batch back from the store, reattached.
+  const left = page.waitForEvent('load');
+  await page.evaluate(() => {
+    window.location.href = 'about:blank';
+  });
+  await left;
+  const other = await browser.newContext({ baseURL });
+  try {
+    const second = await other.newPage();
+    await second.goto(`lab/workspaces/${workspace}`);
+    await labReady(second);
+    await execute(second, 'fanout:open');
+    const cards = second.locator(`${RESPONSE}[data-status="generating"]:not([data-reconnecting])`);
+    await expect(cards).toHaveCount(3, { timeout: 20000 });
+    await expect(second.locator(`${RESPONSE}[data-status="complete"]`)).toHaveCount(3, { timeout: 60000 });
+    const ended = await execute(second, 'fanout:get-batch', { batchId });
+    const record = await simulatorRequests(request);
+    // Nothing asked again, nothing cut: the batch ran on without a tab and was followed to its end.
+    expect(record.map(entry => [entry.outcome, entry.disconnected])).toEqual(Array(3).fill(['completed', false]));
+    expectAsSent(ended, record);
+    expect(await second.locator(`${RESPONSE} .jp-Fanout-response-text`).allTextContents()).toEqual(
+      ended.responses.map((r: any) => r.content)
+    );
+  } finally {
+    await other.close();
+    await request.delete(`/lab/api/workspaces/${workspace}`);
+  }
 });

@@ -5,7 +5,7 @@
 import type { IStateDB } from '@jupyterlab/statedb';
 
 import { FanoutModel } from '../../model';
-import { persistBatches, UNSAVED_KEY } from '../persistence';
+import { ENDING_RETRIES, type IBatchRef, persistBatches, UNSAVED_KEY } from '../persistence';
 import { savedSummary } from '../../model/saved';
 import type { IBatchSummary, IGenerateOptions } from '../../tokens';
 import type { IBatchConnection, IConnectionHandlers } from '../../engine';
@@ -65,21 +65,32 @@ function memoryState(initial?: unknown) {
 
 /**
  * A model whose engine runs in place over a connection the test feeds: `handlers()` is the
- * current connection's, `feed` gives response 1.1 bytes.
+ * current connection's, `feed` gives response 1.1 bytes. With `reattach`, the connection takes
+ * the reattach of a restored running batch (`attached`); without, that reattach fails and the
+ * batch's running responses end as incomplete.
  */
-function makeModel() {
+function makeModel(kind: 'proxy' | 'direct' = 'proxy', reattach = false) {
   let handlers: IConnectionHandlers | null = null;
+  /** The batches reattached to (a restored running batch asks the server for its streams). */
+  const attached: string[] = [];
   const model = new FanoutModel({
     connect: h => {
       handlers = h;
-      return { start: () => undefined, stop: () => undefined, close: () => undefined } as IBatchConnection;
+      return {
+        start: () => undefined,
+        stop: () => undefined,
+        close: () => undefined,
+        ...(reattach ? { attach: (batchId: string) => attached.push(batchId) } : {})
+      } as unknown as IBatchConnection;
     },
+    transport: () =>
+      kind === 'direct' ? { kind: 'direct', baseUrl: 'https://gpu.example/v1' } : { kind: 'proxy', url: '' },
     now: () => 0,
     lingerMs: 0, // no 10-minute timer left behind
     schedule: callback => callback()
   });
   const feed = (text: string) => handlers!.onData('1.1', encoder.encode(text));
-  return { model, feed, handlers: () => handlers! };
+  return { model, feed, handlers: () => handlers!, attached };
 }
 
 const settle = () => new Promise(resolve => setTimeout(resolve, 0));
@@ -324,11 +335,12 @@ describe('persistBatches with a working store: ended batches by reference', () =
     expect(saved.batches.map((b: IBatchSummary) => b.batchId)).toEqual([batch.id]);
     expect(saved.refs).toEqual([]);
     // The store did not have it: not asked again at every save, only once it changes.
-    const reads = store.stored.read.mock.calls.length;
+    const readsOf = (id: string) => store.stored.read.mock.calls.filter(([asked]) => asked === id).length;
+    const reads = readsOf(batch.id);
     store.copies.set(batch.id, first.model.getBatch(batch.id)!.summary());
     const running = first.model.generate({ ...options, prompt: 'still going' });
     await wait();
-    expect(store.stored.read.mock.calls.length).toBe(reads);
+    expect(readsOf(batch.id)).toBe(reads);
     expect(JSON.parse(values.get('jupyterlab-fanout:batches')!).refs).toEqual([]);
     // A third attempt: the store has it too (the proxy recorded it); now a reference only.
     const third = first.model.regenerate(batch.id, '1');
@@ -339,7 +351,8 @@ describe('persistBatches with a working store: ended batches by reference', () =
     await wait();
     saved = JSON.parse(values.get('jupyterlab-fanout:batches')!);
     expect(saved.refs).toEqual([{ batchId: batch.id, createdAt: batch.createdAt, shown: { '1': 1 } }]);
-    expect(saved.batches.map((b: IBatchSummary) => b.batchId)).toEqual([running.batch.id]); // running: whole
+    // Running, and not in the store (its record failed): whole.
+    expect(saved.batches.map((b: IBatchSummary) => b.batchId)).toEqual([running.batch.id]);
     expect(JSON.stringify(saved)).not.toContain('the first answer');
     persisted.dispose();
 
@@ -609,5 +622,200 @@ describe('persistBatches: the store is the truth for what a batch holds, the wor
       })
     ).dispose();
     expect(page.model.batches.map(b => b.id)).toEqual([kept.batch.id]);
+  });
+});
+
+describe('persistBatches with a working store: running batches by reference', () => {
+  /** A state database that counts its saves. */
+  function countingState() {
+    const memory = memoryState();
+    const save = jest.fn(memory.state.save.bind(memory.state));
+    return {
+      state: { ...memory.state, fetch: memory.state.fetch, save } as unknown as IStateDB,
+      values: memory.values,
+      save
+    };
+  }
+
+  /** A store holding `copies` (404 for the others); `beforeRead` sees each read, its number for that id. */
+  function fakeStore(copies: Map<string, IBatchSummary>, beforeRead?: (id: string, count: number) => void) {
+    const counts = new Map<string, number>();
+    return {
+      works: Promise.resolve(true),
+      read: jest.fn(async (id: string) => {
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+        beforeRead?.(id, counts.get(id)!);
+        const copy = copies.get(id);
+        if (!copy) {
+          throw Object.assign(new Error('404'), { response: { status: 404 } });
+        }
+        return JSON.parse(JSON.stringify(copy)) as IBatchSummary;
+      }),
+      report: jest.fn()
+    };
+  }
+
+  const wait = async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise(resolve => setTimeout(resolve, 2));
+      await settle();
+    }
+  };
+  const saved = (values: Map<string, string>) => JSON.parse(values.get('jupyterlab-fanout:batches')!);
+
+  it('a batch running on the server is saved soon, then by reference while it streams; a page opened later reattaches to it from the store', async () => {
+    const { state, values, save } = countingState();
+    const copies = new Map<string, IBatchSummary>();
+    const store = fakeStore(copies);
+    const first = makeModel();
+    const persisted = await persistBatches(first.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 60_000, // no save while streaming but the ones a new batch makes
+      stored: store
+    });
+    const { batch } = first.model.generate({ ...options, n: 2 });
+    // The server records the batch as it starts it.
+    copies.set(batch.id, batch.summary());
+    first.feed(chunk('first words '));
+    await wait();
+    // Saved soon (not after the streaming interval), and the store asked once.
+    expect(store.read.mock.calls.map(([id]) => id)).toEqual([batch.id]);
+    expect(saved(values)).toMatchObject({ batches: [], refs: [{ batchId: batch.id, createdAt: batch.createdAt }] });
+    const saves = save.mock.calls.length;
+    expect(saves).toBe(2); // whole (the store not asked yet), then the reference
+
+    // It streams on: the workspace keeps the reference, and no save repeats it.
+    persisted.dispose();
+    const streaming = await persistBatches(first.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0, // a save at every change
+      stored: store
+    });
+    await wait();
+    const before = save.mock.calls.length;
+    for (let i = 0; i < 5; i++) {
+      first.feed(chunk(`more words ${i} `));
+      await wait();
+    }
+    expect(batch.active).toBe(true);
+    const written = save.mock.calls.slice(before).map(([, value]) => JSON.stringify(value));
+    expect(written).toEqual([]); // the same references: not written again
+    expect(saved(values).batches).toEqual([]);
+    streaming.dispose();
+
+    // Another page (the tab closed without a snapshot): the reference is read from the store,
+    // which has the text flushed so far, and the batch is reattached (the server runs it).
+    copies.set(batch.id, savedSummary(batch.summary()));
+    const second = makeModel('proxy', true);
+    (await persistBatches(second.model, state, { storage: null, page: new Page(), stored: store })).dispose();
+    const reopened = second.model.getBatch(batch.id)!;
+    expect(reopened.responses[0].snapshot().content).toBe(
+      'first words more words 0 more words 1 more words 2 more words 3 more words 4 '
+    );
+    expect(reopened.active).toBe(true);
+    expect(second.attached).toEqual([batch.id]); // reattached to the server's batch
+  });
+
+  it('a batch recorded while it ran stays a reference when it ends, the store asked until it has the end; saved whole if the store lacks it', async () => {
+    const { state, values, save } = countingState();
+    const copies = new Map<string, IBatchSummary>();
+    const page = makeModel();
+    // The store writes the first batch's end a moment after it: by the third read since.
+    const store = fakeStore(copies, (id, count) => {
+      if (id === batch.id && count === 1 + 3) {
+        copies.set(batch.id, batch.summary());
+      }
+    });
+    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
+    const persisted = await persistBatches(page.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      retryMs: 1,
+      stored: store
+    });
+    const { batch, done } = page.model.generate(options);
+    copies.set(batch.id, batch.summary()); // recorded as it starts; its end not written yet
+    page.feed(chunk('the whole answer '));
+    await wait();
+    expect(saved(values).refs.map((r: IBatchRef) => r.batchId)).toEqual([batch.id]);
+    const before = save.mock.calls.length;
+    const reads = () => store.read.mock.calls.filter(([id]) => id === batch.id).length;
+    page.feed(chunk('ends here', 'stop') + 'data: [DONE]\n\n');
+    await done;
+    for (let i = 0; i < ENDING_RETRIES + 2; i++) {
+      await wait();
+    }
+    // Running (once), then ended: asked while the store's copy ran, and not again once it had the end.
+    expect(reads()).toBe(1 + 3);
+    const written = save.mock.calls.slice(before).map(([, value]) => JSON.stringify(value));
+    expect(written.join('')).not.toContain('the whole answer');
+    expect(saved(values)).toMatchObject({ batches: [], refs: [{ batchId: batch.id }] });
+
+    // The store never writes the end of this one (its record failed there): saved whole.
+    const second = page.model.generate({ ...options, prompt: 'lost by the store' });
+    copies.set(second.batch.id, second.batch.summary());
+    await wait();
+    expect(saved(values).refs.map((r: IBatchRef) => r.batchId)).toEqual([second.batch.id, batch.id]);
+    page.feed(chunk('kept by the workspace', 'stop') + 'data: [DONE]\n\n');
+    await second.done;
+    for (let i = 0; i < ENDING_RETRIES + 2; i++) {
+      await wait();
+    }
+    expect(store.read.mock.calls.filter(([id]) => id === second.batch.id)).toHaveLength(1 + 1 + ENDING_RETRIES);
+    expect(saved(values).batches.map((b: IBatchSummary) => [b.batchId, b.responses[0].content])).toEqual([
+      [second.batch.id, 'kept by the workspace']
+    ]);
+    expect(saved(values).refs.map((r: IBatchRef) => r.batchId)).toEqual([batch.id]);
+    persisted.dispose();
+    debug.mockRestore();
+  });
+
+  it('a running batch the store does not record, and a direct one, are saved whole; the store asked once', async () => {
+    const { state, values } = countingState();
+    const store = fakeStore(new Map());
+    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
+    const page = makeModel();
+    const persisted = await persistBatches(page.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      stored: store
+    });
+    const { batch } = page.model.generate(options);
+    page.feed(chunk('kept whole '));
+    await wait();
+    page.feed(chunk('and on'));
+    await wait();
+    expect(saved(values).batches.map((b: IBatchSummary) => [b.batchId, b.responses[0].content])).toEqual([
+      [batch.id, 'kept whole and on']
+    ]);
+    expect(store.read.mock.calls.map(([id]) => id)).toEqual([batch.id]);
+    persisted.dispose();
+
+    const direct = makeModel('direct');
+    const directState = countingState();
+    const other = await persistBatches(direct.model, directState.state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      stored: fakeStore(new Map())
+    });
+    const started = direct.model.generate(options);
+    expect(started.batch.transport).toBe('direct');
+    direct.feed(chunk('in this browser'));
+    await wait();
+    expect(saved(directState.values).batches.map((b: IBatchSummary) => b.responses[0].content)).toEqual([
+      'in this browser'
+    ]);
+    other.dispose();
+    debug.mockRestore();
   });
 });
