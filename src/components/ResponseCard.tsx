@@ -2,7 +2,7 @@ import React, { useCallback, useEffect, useRef, useState } from 'react';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { isFinal } from '../core';
-import type { ResponseSnapshot, ResponseStatus } from '../core';
+import type { ResponseSnapshot } from '../core';
 import { ActionButton } from './controls';
 import { StarRating, StarsShown, WinnerMark } from './Verdicts';
 import { formatDuration, formatRate, percent } from './format';
@@ -74,11 +74,6 @@ export interface IResponseCardProps {
   rating?: number | null;
   /** Rate the shown attempt (null clears); absent: stars are shown read only. */
   onRate?: (rating: number | null) => void;
-}
-
-/** A status as the user reads it (see `./status` for a response's whole state, truncated included). */
-export function statusLabel(status: ResponseStatus, trans: TranslationBundle): string {
-  return stateLabel(status, trans);
 }
 
 /** The bar: thinking, answer and unused tokens against max_tokens, readable by screen readers. */

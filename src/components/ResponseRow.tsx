@@ -13,8 +13,8 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { ResponseSnapshot, ResponseStatus } from '../core';
 import { formatRate, percent } from './format';
 import { SeenRows } from './freshness';
-import { statusLabel } from './ResponseCard';
 import { IN_VIEW_MARGIN, watchInView } from './inView';
+import { stateLabel } from './status';
 import { StarsShown } from './Verdicts';
 
 /** Properties of one row. */
@@ -103,7 +103,7 @@ function rowWords(trans: TranslationBundle): IRowWords {
       winner: trans.__('Winner'),
       pickedAsWinner: trans.__('Picked as the winner of this batch'),
       fused: trans.__('Fused'),
-      status: Object.fromEntries(statuses.map(status => [status, statusLabel(status, trans)])) as Record<
+      status: Object.fromEntries(statuses.map(status => [status, stateLabel(status, trans)])) as Record<
         ResponseStatus,
         string
       >
@@ -303,6 +303,12 @@ export function nextRow(key: string, from: number, count: number): number | null
   }
 }
 
+/** A row's ref, and how to stop watching its element (null: not watched). */
+interface IRowWatch {
+  ref: (element: HTMLDivElement | null) => void;
+  stop: (() => void) | null;
+}
+
 /**
  * {@link SeenRows} for a list, told which rows are in view, or within {@link IN_VIEW_MARGIN} of
  * it (by {@link watchInView}: the one observer of what the list scrolls in), and the ref each
@@ -316,35 +322,38 @@ function useSeen(): [SeenRows, (id: string) => (element: HTMLDivElement | null) 
   const seen = useRef<SeenRows | null>(null);
   seen.current ??= new SeenRows();
   const [, setMoved] = useState(0);
-  const refs = useRef(new Map<string, (element: HTMLDivElement | null) => void>());
-  const unwatch = useRef(new Map<string, () => void>());
+  /** Per response: its row's ref (the same at every render) and how to stop watching the row. */
+  const rows = useRef(new Map<string, IRowWatch>());
   const refOf = (id: string) => {
-    let ref = refs.current.get(id);
-    if (ref === undefined) {
-      ref = element => {
-        unwatch.current.get(id)?.();
-        unwatch.current.delete(id);
-        if (element === null) {
-          refs.current.delete(id); // (its row is gone: a row of that id again gets a new ref)
-          return;
-        }
-        const stop = watchInView(element, (inView, hasBox) => {
-          if (hasBox && seen.current!.setInView(id, inView) && inView) {
-            setMoved(moved => moved + 1); // (rows that left wait for the next render)
+    let row = rows.current.get(id);
+    if (row === undefined) {
+      const entry: IRowWatch = {
+        ref: element => {
+          entry.stop?.();
+          entry.stop = null;
+          if (element === null) {
+            rows.current.delete(id); // (its row is gone: a row of that id again gets a new ref)
+            return;
           }
-        });
-        if (stop !== null) {
-          unwatch.current.set(id, stop);
-        }
+          entry.stop = watchInView(element, (inView, hasBox) => {
+            if (hasBox && seen.current!.setInView(id, inView) && inView) {
+              setMoved(moved => moved + 1); // (rows that left wait for the next render)
+            }
+          });
+        },
+        stop: null
       };
-      refs.current.set(id, ref);
+      rows.current.set(id, entry);
+      row = entry;
     }
-    return ref;
+    return row.ref;
   };
   useEffect(
     () => () => {
-      unwatch.current.forEach(stop => stop());
-      unwatch.current.clear();
+      rows.current.forEach(row => {
+        row.stop?.();
+        row.stop = null;
+      });
     },
     []
   );
