@@ -34,7 +34,7 @@
 import type { IStateDB } from '@jupyterlab/statedb';
 import type { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 
-import type { IBatchSummary, IFanoutModel } from '../tokens';
+import type { IBatchSummary, IBatchView, IFanoutModel } from '../tokens';
 
 /** The workspace key of the saved batches (also read by `./migrate`). */
 export const KEY = 'jupyterlab-fanout:batches';
@@ -160,8 +160,7 @@ async function restoreFromStore(
   stored: IStoredBatches,
   pending: Map<string, IBatchRef>,
   whole: IBatchSummary[],
-  verified: Map<string, string>,
-  signature: (summary: IBatchSummary) => string
+  seen: (copy: IBatchSummary) => void
 ): Promise<void> {
   const restoring: IRestoring[] = [
     ...[...pending.values()].map(ref => ({ ref })),
@@ -211,7 +210,7 @@ async function restoreFromStore(
       if (copy && (!whole || storeCovers(copy, whole))) {
         try {
           model.open(copy);
-          verified.set(ref.batchId, signature(copy));
+          seen(copy);
         } catch (error) {
           console.warn(`jupyterlab-fanout: batch ${ref.batchId} could not be opened from the store`, error);
           if (whole) {
@@ -324,51 +323,79 @@ export async function persistBatches(
   /** Whether a running batch of this page could be saved by reference: it runs on the server. */
   const onServer = (summary: { transport?: string }) => summary.transport !== 'direct';
 
-  /** Retries of ended batches whose end the store had not written yet (batch id → count). */
-  const retries = new Map<string, number>();
   const retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** How many times the store was asked again about a batch's attempts (per kind of question). */
+  const endRetries = new Map<string, { sig: string; count: number }>();
+  const startRetries = new Map<string, { sig: string; count: number }>();
+  /**
+   * Ask the store about batch `id` (at attempts `sig`) again in `retryMs`, with the batch as it is
+   * then (`ask`: it may have ended, been re-generated or removed meanwhile); false when `sig` has
+   * had `limit` retries already.
+   */
+  const retry = (
+    counts: Map<string, { sig: string; count: number }>,
+    id: string,
+    sig: string,
+    limit: number,
+    ask: (batch: IBatchView | undefined) => void
+  ): boolean => {
+    const before = counts.get(id);
+    const count = before?.sig === sig ? before.count : 0;
+    if (disposed || count >= limit) {
+      return false;
+    }
+    counts.set(id, { sig, count: count + 1 });
+    const timer = setTimeout(() => {
+      retryTimers.delete(timer);
+      ask(model.getBatch(id));
+    }, retryMs);
+    retryTimers.add(timer);
+    return true;
+  };
+
   /**
    * Look the ended `summary` up in the store; once it holds it whole, save again (by reference).
    * One the store was seen recording while it ran stays a reference meanwhile: while the store's
    * copy still runs (it writes about every second) it is asked again, up to
-   * {@link ENDING_RETRIES} times, and saved whole only once the store is seen lacking it.
+   * {@link ENDING_RETRIES} times, and saved whole once the store is seen lacking it.
    */
   const verify = (summary: IBatchSummary) => {
     const id = summary.batchId;
     const sig = signature(summary);
-    if (!stored || checking.has(id) || lacking.get(id) === sig) {
+    if (!stored || disposed || checking.has(id) || lacking.get(id) === sig) {
       return;
     }
     checking.add(id);
     const lacks = () => {
-      lacking.set(id, sig);
       checking.delete(id);
-      if (recording.get(id) === sig) {
-        schedule(); // It was a reference: now saved whole.
-      }
+      endRetries.delete(id);
+      lacking.set(id, sig);
+      // Saved whole if it was a reference; and a later attempt that ended meanwhile is looked up.
+      schedule();
     };
     stored
       .read(id)
       .then(copy => {
         const whole = copy.responses.every(r => !RUNNING.has(r.status));
         if (whole && signature(copy) === sig) {
-          verified.set(id, sig);
           checking.delete(id);
+          endRetries.delete(id);
+          verified.set(id, sig);
           schedule();
           return;
         }
-        const tries = retries.get(id) ?? 0;
-        if (!whole && recording.get(id) === sig && tries < ENDING_RETRIES) {
-          retries.set(id, tries + 1);
-          const timer = setTimeout(() => {
-            retryTimers.delete(timer);
+        const later =
+          !whole &&
+          recording.get(id) === sig &&
+          retry(endRetries, id, sig, ENDING_RETRIES, batch => {
             checking.delete(id);
-            verify(summary);
-          }, retryMs);
-          retryTimers.add(timer);
-          return;
+            if (batch !== undefined && !batch.active) {
+              verify(batch.summary()); // (as it is now: re-generated since, its latest attempts)
+            }
+          });
+        if (!later) {
+          lacks();
         }
-        lacks();
       })
       .catch(reason => {
         // Not (yet) in the store: kept whole in the workspace, which is what was done anyway;
@@ -380,32 +407,47 @@ export async function persistBatches(
 
   /**
    * Look the running `summary` up in the store: once it is seen recording every response at its
-   * attempt (or a later one), it is saved by reference from the next save, made soon.
+   * attempt (or a later one), it is saved by reference from the next save, made soon. Asked once
+   * more in `retryMs` when it is not (yet) there: the page may ask before its socket's `start`
+   * has reached the server.
    */
   const verifyRunning = (summary: IBatchSummary) => {
+    const id = summary.batchId;
     const sig = signature(summary);
-    if (!stored || checkingRunning.has(summary.batchId) || unrecorded.get(summary.batchId) === sig) {
+    if (!stored || disposed || checkingRunning.has(id) || unrecorded.get(id) === sig) {
       return;
     }
-    checkingRunning.add(summary.batchId);
+    checkingRunning.add(id);
+    const notThere = (reason: unknown) => {
+      const later = retry(startRetries, id, sig, 1, batch => {
+        checkingRunning.delete(id);
+        if (batch?.active) {
+          verifyRunning(batch.summary());
+        }
+      });
+      if (!later) {
+        checkingRunning.delete(id);
+        startRetries.delete(id);
+        unrecorded.set(id, sig);
+        console.debug(`jupyterlab-fanout: running batch ${id} is kept whole (the store does not record it)`, reason);
+      }
+    };
     stored
-      .read(summary.batchId)
+      .read(id)
       .then(copy => {
         const recorded =
           copy.transport !== 'direct' &&
           summary.responses.every(r => (copy.responses.find(c => c.id === r.id)?.attempt ?? -1) >= r.attempt);
-        if (recorded) {
-          recording.set(summary.batchId, sig);
-          schedule(true);
-        } else {
-          unrecorded.set(summary.batchId, sig);
+        if (!recorded) {
+          notThere('its attempts are not in the store');
+          return;
         }
+        checkingRunning.delete(id);
+        startRetries.delete(id);
+        recording.set(id, sig);
+        schedule(true);
       })
-      .catch(reason => {
-        unrecorded.set(summary.batchId, sig);
-        console.debug(`jupyterlab-fanout: running batch ${summary.batchId} is kept whole (not in the store)`, reason);
-      })
-      .finally(() => checkingRunning.delete(summary.batchId));
+      .catch(notThere);
   };
 
   /** What the workspace keeps: running batches and those the store lacks whole, the rest by reference. */
@@ -434,8 +476,8 @@ export async function persistBatches(
           verify(summary);
         }
       } else {
-        // Seen recording, or opened from the store's copy at these attempts (`verified`).
-        byReference = onServer(summary) && [recording, verified].some(seen => seen.get(id) === sig);
+        // Seen recording (or opened from the store's copy, running, at these attempts).
+        byReference = onServer(summary) && recording.get(id) === sig;
         if (!byReference && onServer(summary)) {
           verifyRunning(summary);
         }
@@ -473,7 +515,7 @@ export async function persistBatches(
       }
     }
     // Nothing kept about batches no longer saved (removed, or beyond the newest kept).
-    for (const kept of [verified, lacking, recording, unrecorded, retries]) {
+    for (const kept of [verified, lacking, recording, unrecorded, endRetries, startRetries]) {
       for (const id of kept.keys()) {
         if (!summaries.some(s => s.batchId === id)) {
           kept.delete(id);
@@ -490,22 +532,30 @@ export async function persistBatches(
   let changed = false;
   /** When the last save was handed to the state database (it reaches the server later). */
   let lastSave: number | null = null;
-  /** The references of the last save that held nothing else (null: it held batches whole). */
-  let lastRefs: string | null = null;
+  /**
+   * The references the state database holds, when that is all it holds of the batches (null:
+   * not known, or batches whole): the last save made, once it has succeeded.
+   */
+  let savedRefs: string | null = null;
+  let saves = 0;
   const save = () => {
     timer = null;
     changed = false;
     const saving = value();
     const refs = saving.batches.length === 0 ? JSON.stringify(saving.refs ?? []) : null;
-    if (refs !== null && refs === lastRefs && taken === null) {
+    if (refs !== null && refs === savedRefs && taken === null) {
       // The workspace holds these already: JupyterLab would send it to the server for nothing.
       return;
     }
-    lastRefs = refs;
+    const made = ++saves;
+    savedRefs = null;
     lastSave = now();
     state
       .save(KEY, saving as unknown as ReadonlyPartialJSONValue)
       .then(() => {
+        if (made === saves) {
+          savedRefs = refs;
+        }
         // The workspace now holds what the snapshot this page started from held (not a newer
         // snapshot another tab of the workspace may have left since).
         if (taken !== null && readUnsaved(storage, workspace)?.savedAt === taken) {
@@ -515,7 +565,6 @@ export async function persistBatches(
       })
       .catch(reason => {
         changed = true;
-        lastRefs = null;
         console.error('jupyterlab-fanout: could not save the batches', reason);
       });
   };
@@ -555,7 +604,10 @@ export async function persistBatches(
     if (!storeWorks) {
       model.restore(whole);
     }
-    await restoreFromStore(model, stored, pending, storeWorks ? whole : [], verified, signature);
+    // What was opened from the store's copy needs no look-up: ended, it holds it whole; running,
+    // it records it (its end is still looked up).
+    const seen = (copy: IBatchSummary) => (ended(copy) ? verified : recording).set(copy.batchId, signature(copy));
+    await restoreFromStore(model, stored, pending, storeWorks ? whole : [], seen);
     held.clear();
     if (storeWorks) {
       schedule(); // Ended batches the store holds become references.

@@ -776,7 +776,7 @@ describe('persistBatches with a working store: running batches by reference', ()
     debug.mockRestore();
   });
 
-  it('a running batch the store does not record, and a direct one, are saved whole; the store asked once', async () => {
+  it('a running batch the store does not record, and a direct one, are saved whole; the store asked twice, then not again', async () => {
     const { state, values } = countingState();
     const store = fakeStore(new Map());
     const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
@@ -786,6 +786,7 @@ describe('persistBatches with a working store: running batches by reference', ()
       page: new Page(),
       idleDelayMs: 0,
       streamingIntervalMs: 0,
+      retryMs: 1,
       stored: store
     });
     const { batch } = page.model.generate(options);
@@ -796,26 +797,147 @@ describe('persistBatches with a working store: running batches by reference', ()
     expect(saved(values).batches.map((b: IBatchSummary) => [b.batchId, b.responses[0].content])).toEqual([
       [batch.id, 'kept whole and on']
     ]);
-    expect(store.read.mock.calls.map(([id]) => id)).toEqual([batch.id]);
+    // Once as it began, once more a moment later (the page may ask before the server has it).
+    expect(store.read.mock.calls.map(([id]) => id)).toEqual([batch.id, batch.id]);
     persisted.dispose();
 
+    // A direct batch: the store is not asked while it runs, even one that has a copy of it.
     const direct = makeModel('direct');
     const directState = countingState();
+    const copies = new Map<string, IBatchSummary>();
+    const directStore = fakeStore(copies);
     const other = await persistBatches(direct.model, directState.state, {
       storage: null,
       page: new Page(),
       idleDelayMs: 0,
       streamingIntervalMs: 0,
-      stored: fakeStore(new Map())
+      retryMs: 1,
+      stored: directStore
     });
     const started = direct.model.generate(options);
     expect(started.batch.transport).toBe('direct');
+    copies.set(started.batch.id, started.batch.summary());
     direct.feed(chunk('in this browser'));
     await wait();
     expect(saved(directState.values).batches.map((b: IBatchSummary) => b.responses[0].content)).toEqual([
       'in this browser'
     ]);
+    expect(directStore.read).not.toHaveBeenCalled();
     other.dispose();
     debug.mockRestore();
+  });
+
+  it('a running batch reopened from its reference has its end looked up: saved whole when the store lacks it', async () => {
+    const { state, values } = countingState();
+    const copies = new Map<string, IBatchSummary>();
+    const store = fakeStore(copies);
+    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
+    const first = makeModel();
+    const firstPage = await persistBatches(first.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      stored: store
+    });
+    const { batch } = first.model.generate(options);
+    copies.set(batch.id, batch.summary());
+    first.feed(chunk('so far '));
+    await wait();
+    expect(saved(values).refs.map((r: IBatchRef) => r.batchId)).toEqual([batch.id]);
+    firstPage.dispose();
+
+    // The tab went away with no snapshot; another page opens the reference: reattached.
+    copies.set(batch.id, savedSummary(batch.summary()));
+    const second = makeModel('proxy', true);
+    const secondPage = await persistBatches(second.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      retryMs: 1,
+      stored: store
+    });
+    const reopened = second.model.getBatch(batch.id)!;
+    expect(reopened.active).toBe(true);
+    await wait();
+    expect(saved(values).refs.map((r: IBatchRef) => r.batchId)).toEqual([batch.id]); // still a reference
+    const reads = store.read.mock.calls.length;
+    // It ends here (the server no longer has it: its responses end as incomplete); the store
+    // never writes an end.
+    second.handlers().onAttachFailed!({ message: 'no such batch', code: 'unknown_batch' });
+    for (let i = 0; i < ENDING_RETRIES + 3; i++) {
+      await wait();
+    }
+    expect(reopened.active).toBe(false);
+    expect(store.read.mock.calls.length).toBe(reads + 1 + ENDING_RETRIES);
+    expect(saved(values).batches.map((b: IBatchSummary) => b.batchId)).toEqual([batch.id]);
+    secondPage.dispose();
+    debug.mockRestore();
+  });
+
+  it('a re-generate that ends while the store is asked again about the end before: its own end is looked up, and saved whole when the store lacks it', async () => {
+    const { state, values } = countingState();
+    const copies = new Map<string, IBatchSummary>();
+    const store = fakeStore(copies);
+    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
+    const page = makeModel();
+    const persisted = await persistBatches(page.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      retryMs: 60,
+      stored: store
+    });
+    const { batch, done } = page.model.generate(options);
+    copies.set(batch.id, batch.summary()); // recorded as it starts
+    page.feed(chunk('first '));
+    await wait();
+    page.feed(chunk('attempt', 'stop') + 'data: [DONE]\n\n');
+    await done;
+    await wait();
+    // The store's copy still runs: it is asked again in 60 ms. Meanwhile a re-generate, which
+    // the store records as it starts, ends here; the store never writes its end.
+    const again = page.model.regenerate(batch.id, '1');
+    copies.set(batch.id, savedSummary(batch.summary()));
+    await wait();
+    expect(saved(values).refs.map((r: IBatchRef) => r.batchId)).toEqual([batch.id]);
+    page.handlers().onData('1.2', encoder.encode(chunk('second', 'stop') + 'data: [DONE]\n\n'));
+    await again;
+    await new Promise(resolve => setTimeout(resolve, 60 * (ENDING_RETRIES + 3)));
+    await wait();
+    expect(saved(values).batches.map((b: IBatchSummary) => [b.batchId, b.responses[0].content])).toEqual([
+      [batch.id, 'second']
+    ]);
+    persisted.dispose();
+    debug.mockRestore();
+  });
+
+  it('after dispose, no question to the store is asked again', async () => {
+    const { state } = countingState();
+    const copies = new Map<string, IBatchSummary>();
+    const store = fakeStore(copies);
+    const page = makeModel();
+    const persisted = await persistBatches(page.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      retryMs: 30,
+      stored: store
+    });
+    const { batch, done } = page.model.generate(options);
+    copies.set(batch.id, batch.summary());
+    page.feed(chunk('so far '));
+    await wait();
+    page.feed(chunk('all', 'stop') + 'data: [DONE]\n\n');
+    await done;
+    await wait();
+    const reads = store.read.mock.calls.length;
+    expect(reads).toBe(2); // running, then its end (the store's copy still runs: asked again in 30 ms)
+    persisted.dispose();
+    await new Promise(resolve => setTimeout(resolve, 60));
+    expect(store.read.mock.calls.length).toBe(reads);
   });
 });
