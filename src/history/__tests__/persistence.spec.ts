@@ -5,7 +5,7 @@
 import type { IStateDB } from '@jupyterlab/statedb';
 
 import { FanoutModel } from '../../model';
-import { ENDING_RETRIES, type IBatchRef, persistBatches, UNSAVED_KEY } from '../persistence';
+import { ENDING_RETRIES, type IBatchRef, type IPersistOptions, persistBatches, UNSAVED_KEY } from '../persistence';
 import { savedSummary } from '../../model/saved';
 import type { IBatchSummary, IGenerateOptions } from '../../tokens';
 import type { IBatchConnection, IConnectionHandlers } from '../../engine';
@@ -655,6 +655,32 @@ describe('persistBatches with a working store: running batches by reference', ()
     };
   }
 
+  /** A page of the workspace `state` with `store`: it saves at every change unless told otherwise. */
+  async function openPage(
+    state: IStateDB,
+    store: ReturnType<typeof fakeStore>,
+    options: IPersistOptions & { kind?: 'proxy' | 'direct'; reattach?: boolean } = {}
+  ) {
+    const { kind = 'proxy', reattach = false, ...persist } = options;
+    const page = makeModel(kind, reattach);
+    const persisted = await persistBatches(page.model, state, {
+      storage: null,
+      page: new Page(),
+      idleDelayMs: 0,
+      streamingIntervalMs: 0,
+      stored: store,
+      ...persist
+    });
+    return { ...page, persisted };
+  }
+
+  // The look-ups the store cannot answer are logged at debug level.
+  let debug: jest.SpyInstance;
+  beforeEach(() => {
+    debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
+  });
+  afterEach(() => debug.mockRestore());
+
   const wait = async () => {
     for (let i = 0; i < 5; i++) {
       await new Promise(resolve => setTimeout(resolve, 2));
@@ -667,14 +693,9 @@ describe('persistBatches with a working store: running batches by reference', ()
     const { state, values, save } = countingState();
     const copies = new Map<string, IBatchSummary>();
     const store = fakeStore(copies);
-    const first = makeModel();
-    const persisted = await persistBatches(first.model, state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 60_000, // no save while streaming but the ones a new batch makes
-      stored: store
-    });
+    // No save while streaming but the ones a new batch makes.
+    const first = await openPage(state, store, { streamingIntervalMs: 60_000 });
+    const persisted = first.persisted;
     const { batch } = first.model.generate({ ...options, n: 2 });
     // The server records the batch as it starts it.
     copies.set(batch.id, batch.summary());
@@ -723,22 +744,14 @@ describe('persistBatches with a working store: running batches by reference', ()
   it('a batch recorded while it ran stays a reference when it ends, the store asked until it has the end; saved whole if the store lacks it', async () => {
     const { state, values, save } = countingState();
     const copies = new Map<string, IBatchSummary>();
-    const page = makeModel();
     // The store writes the first batch's end a moment after it: by the third read since.
     const store = fakeStore(copies, (id, count) => {
       if (id === batch.id && count === 1 + 3) {
         copies.set(batch.id, batch.summary());
       }
     });
-    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
-    const persisted = await persistBatches(page.model, state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 0,
-      retryMs: 1,
-      stored: store
-    });
+    const page = await openPage(state, store, { retryMs: 1 });
+    const persisted = page.persisted;
     const { batch, done } = page.model.generate(options);
     copies.set(batch.id, batch.summary()); // recorded as it starts; its end not written yet
     page.feed(chunk('the whole answer '));
@@ -773,22 +786,13 @@ describe('persistBatches with a working store: running batches by reference', ()
     ]);
     expect(saved(values).refs.map((r: IBatchRef) => r.batchId)).toEqual([batch.id]);
     persisted.dispose();
-    debug.mockRestore();
   });
 
   it('a running batch the store does not record, and a direct one, are saved whole; the store asked twice, then not again', async () => {
     const { state, values } = countingState();
     const store = fakeStore(new Map());
-    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
-    const page = makeModel();
-    const persisted = await persistBatches(page.model, state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 0,
-      retryMs: 1,
-      stored: store
-    });
+    const page = await openPage(state, store, { retryMs: 1 });
+    const persisted = page.persisted;
     const { batch } = page.model.generate(options);
     page.feed(chunk('kept whole '));
     await wait();
@@ -802,18 +806,10 @@ describe('persistBatches with a working store: running batches by reference', ()
     persisted.dispose();
 
     // A direct batch: the store is not asked while it runs, even one that has a copy of it.
-    const direct = makeModel('direct');
     const directState = countingState();
     const copies = new Map<string, IBatchSummary>();
     const directStore = fakeStore(copies);
-    const other = await persistBatches(direct.model, directState.state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 0,
-      retryMs: 1,
-      stored: directStore
-    });
+    const direct = await openPage(directState.state, directStore, { kind: 'direct', retryMs: 1 });
     const started = direct.model.generate(options);
     expect(started.batch.transport).toBe('direct');
     copies.set(started.batch.id, started.batch.summary());
@@ -823,23 +819,15 @@ describe('persistBatches with a working store: running batches by reference', ()
       'in this browser'
     ]);
     expect(directStore.read).not.toHaveBeenCalled();
-    other.dispose();
-    debug.mockRestore();
+    direct.persisted.dispose();
   });
 
   it('a running batch reopened from its reference has its end looked up: saved whole when the store lacks it', async () => {
     const { state, values } = countingState();
     const copies = new Map<string, IBatchSummary>();
     const store = fakeStore(copies);
-    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
-    const first = makeModel();
-    const firstPage = await persistBatches(first.model, state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 0,
-      stored: store
-    });
+    const first = await openPage(state, store);
+    const firstPage = first.persisted;
     const { batch } = first.model.generate(options);
     copies.set(batch.id, batch.summary());
     first.feed(chunk('so far '));
@@ -849,15 +837,8 @@ describe('persistBatches with a working store: running batches by reference', ()
 
     // The tab went away with no snapshot; another page opens the reference: reattached.
     copies.set(batch.id, savedSummary(batch.summary()));
-    const second = makeModel('proxy', true);
-    const secondPage = await persistBatches(second.model, state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 0,
-      retryMs: 1,
-      stored: store
-    });
+    const second = await openPage(state, store, { kind: 'proxy', reattach: true, retryMs: 1 });
+    const secondPage = second.persisted;
     const reopened = second.model.getBatch(batch.id)!;
     expect(reopened.active).toBe(true);
     await wait();
@@ -873,23 +854,14 @@ describe('persistBatches with a working store: running batches by reference', ()
     expect(store.read.mock.calls.length).toBe(reads + 1 + ENDING_RETRIES);
     expect(saved(values).batches.map((b: IBatchSummary) => b.batchId)).toEqual([batch.id]);
     secondPage.dispose();
-    debug.mockRestore();
   });
 
   it('a re-generate that ends while the store is asked again about the end before: its own end is looked up, and saved whole when the store lacks it', async () => {
     const { state, values } = countingState();
     const copies = new Map<string, IBatchSummary>();
     const store = fakeStore(copies);
-    const debug = jest.spyOn(console, 'debug').mockImplementation(() => undefined);
-    const page = makeModel();
-    const persisted = await persistBatches(page.model, state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 0,
-      retryMs: 60,
-      stored: store
-    });
+    const page = await openPage(state, store, { retryMs: 60 });
+    const persisted = page.persisted;
     const { batch, done } = page.model.generate(options);
     copies.set(batch.id, batch.summary()); // recorded as it starts
     page.feed(chunk('first '));
@@ -911,22 +883,14 @@ describe('persistBatches with a working store: running batches by reference', ()
       [batch.id, 'second']
     ]);
     persisted.dispose();
-    debug.mockRestore();
   });
 
   it('after dispose, no question to the store is asked again', async () => {
     const { state } = countingState();
     const copies = new Map<string, IBatchSummary>();
     const store = fakeStore(copies);
-    const page = makeModel();
-    const persisted = await persistBatches(page.model, state, {
-      storage: null,
-      page: new Page(),
-      idleDelayMs: 0,
-      streamingIntervalMs: 0,
-      retryMs: 30,
-      stored: store
-    });
+    const page = await openPage(state, store, { retryMs: 30 });
+    const persisted = page.persisted;
     const { batch, done } = page.model.generate(options);
     copies.set(batch.id, batch.summary());
     page.feed(chunk('so far '));
