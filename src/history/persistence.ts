@@ -18,11 +18,11 @@
  * streaming, a main-thread task of 50-90 ms every five seconds). A new running batch is saved
  * soon (its text is short then) and the store asked once; when it ends, it stays a reference
  * unless the store is then seen lacking it (asked again while the store has not written its
- * end, which it does about every second). Batches the store does not hold
- * (store off or failing, a record that failed) and direct ones are saved whole as before. A
- * save that would write the same references again is not made. A reference the store cannot
- * answer for now (503, the network) is kept and tried again at the next start, reported once;
- * one the store no longer has (deleted elsewhere) is dropped.
+ * end, which it does about every second). Batches the store does not hold (store off or
+ * failing, a record that failed) and running direct ones are saved whole as before. A save that
+ * would write the same references again is not made. A reference the store cannot answer for
+ * now (503, the network) is kept and tried again at the next start, reported once; one the
+ * store no longer has (deleted elsewhere) is dropped.
  *
  * The store is the truth for what a batch holds (its responses, attempts, texts, verdicts); what
  * the workspace adds is the view: which batches the page shows and the attempt each response
@@ -355,9 +355,9 @@ export async function persistBatches(
 
   /**
    * Look the ended `summary` up in the store; once it holds it whole, save again (by reference).
-   * One the store was seen recording while it ran stays a reference meanwhile: while the store's
-   * copy still runs (it writes about every second) it is asked again, up to
-   * {@link ENDING_RETRIES} times, and saved whole once the store is seen lacking it.
+   * While the store's copy has its attempts but not yet their end (it writes about every second)
+   * it is asked again, up to {@link ENDING_RETRIES} times, and saved whole once the store is seen
+   * lacking it; one the store was seen recording while it ran stays a reference meanwhile.
    */
   const verify = (summary: IBatchSummary) => {
     const id = summary.batchId;
@@ -384,9 +384,10 @@ export async function persistBatches(
           schedule();
           return;
         }
+        // The store has these attempts and has not written their end yet: asked again.
         const later =
           !whole &&
-          recording.get(id) === sig &&
+          signature(copy) === sig &&
           retry(endRetries, id, sig, ENDING_RETRIES, batch => {
             checking.delete(id);
             if (batch !== undefined && !batch.active) {
@@ -604,9 +605,15 @@ export async function persistBatches(
     if (!storeWorks) {
       model.restore(whole);
     }
-    // What was opened from the store's copy needs no look-up: ended, it holds it whole; running,
-    // it records it (its end is still looked up).
-    const seen = (copy: IBatchSummary) => (ended(copy) ? verified : recording).set(copy.batchId, signature(copy));
+    // What was opened from the store's copy needs no look-up: ended, it holds it whole; running
+    // on the server, it records it (its end is still looked up).
+    const seen = (copy: IBatchSummary) => {
+      if (ended(copy)) {
+        verified.set(copy.batchId, signature(copy));
+      } else if (onServer(copy)) {
+        recording.set(copy.batchId, signature(copy));
+      }
+    };
     await restoreFromStore(model, stored, pending, storeWorks ? whole : [], seen);
     held.clear();
     if (storeWorks) {

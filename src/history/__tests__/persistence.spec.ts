@@ -788,6 +788,31 @@ describe('persistBatches with a working store: running batches by reference', ()
     persisted.dispose();
   });
 
+  it('a batch that ended before its first save is asked again while the store has not written its end, then kept by reference', async () => {
+    const { state, values } = countingState();
+    const copies = new Map<string, IBatchSummary>();
+    // The store writes the end by the second read.
+    const store = fakeStore(copies, (id, count) => {
+      if (id === batch.id && count === 2) {
+        copies.set(batch.id, batch.summary());
+      }
+    });
+    const page = await openPage(state, store, { retryMs: 1 });
+    const { batch, done } = page.model.generate(options);
+    page.feed(chunk('quick', 'stop') + 'data: [DONE]\n\n');
+    await done;
+    copies.set(batch.id, {
+      ...batch.summary(),
+      responses: batch.summary().responses.map(r => ({ ...r, status: 'generating' }))
+    });
+    for (let i = 0; i < 3; i++) {
+      await wait();
+    }
+    expect(store.read.mock.calls.filter(([id]) => id === batch.id)).toHaveLength(2);
+    expect(saved(values)).toMatchObject({ batches: [], refs: [{ batchId: batch.id }] });
+    page.persisted.dispose();
+  });
+
   it('a running batch the store does not record, and a direct one, are saved whole; the store asked twice, then not again', async () => {
     const { state, values } = countingState();
     const store = fakeStore(new Map());
