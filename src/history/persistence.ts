@@ -437,7 +437,7 @@ export async function persistBatches(
       .read(id)
       .then(copy => {
         const recorded =
-          copy.transport !== 'direct' &&
+          onServer(copy) &&
           summary.responses.every(r => (copy.responses.find(c => c.id === r.id)?.attempt ?? -1) >= r.attempt);
         if (!recorded) {
           notThere('its attempts are not in the store');

@@ -1,7 +1,7 @@
 /** Shared steps of the end-to-end tests. */
 import { expect } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
-import type { Page } from '@playwright/test';
+import type { APIRequestContext, Page } from '@playwright/test';
 
 import type { ISimulatorRequest } from './simulator';
 
@@ -149,4 +149,10 @@ export function expectAsSent(batch: any, record: ISimulatorRequest[]): void {
       }
     }
   }
+}
+
+/** What the workspace `workspace` on the server keeps of the batches (null: nothing yet). */
+export async function workspaceBatches(request: APIRequestContext, workspace: string): Promise<any> {
+  const answer = await request.get(`/lab/api/workspaces/${workspace}`);
+  return (await answer.json()).data?.['jupyterlab-fanout:batches'] ?? null;
 }

@@ -9,7 +9,7 @@ import { expect, test } from '@jupyterlab/galata';
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { APIRequestContext } from '@playwright/test';
 
-import { execute, labReady, reloadLab, RESPONSE } from './helpers';
+import { execute, labReady, reloadLab, RESPONSE, workspaceBatches } from './helpers';
 import { resetSimulator } from './simulator';
 
 test.use({ mockState: false, autoGoto: false });
@@ -45,12 +45,6 @@ async function cardText(page: IJupyterLabPageFixture, index: number): Promise<st
   return (await card(page, index).locator('.jp-Fanout-response-text').textContent()) ?? '';
 }
 
-/** What the workspace on the server keeps of the batches. */
-async function workspaceBatches(request: APIRequestContext): Promise<any> {
-  const answer = await request.get(`/lab/api/workspaces/${workspace}`);
-  return (await answer.json()).data?.['jupyterlab-fanout:batches'] ?? null;
-}
-
 /** A batch of `n` generated and ended, shown in the sidebar. */
 async function batchOf(page: IJupyterLabPageFixture, prompt: string, n: number): Promise<any> {
   const summary = await execute(page, 'fanout:generate', { prompt, n });
@@ -82,7 +76,7 @@ async function batchKeptWhole(
   await expect
     .poll(
       async () => {
-        const saved = await workspaceBatches(request);
+        const saved = await workspaceBatches(request, workspace);
         const whole = saved?.batches?.find((b: any) => b.batchId === summary.batchId);
         return whole?.responses?.map((r: any) => r.status) ?? null;
       },
@@ -141,9 +135,13 @@ test('(a) a re-generate that ended, reloaded at once: the new attempt is there a
   await second.getByRole('button', { name: 'Previous attempt' }).click();
   await expect(position).toHaveText('1/2');
   await expect
-    .poll(async () => (await workspaceBatches(request))?.refs?.find((r: any) => r.batchId === summary.batchId)?.shown, {
-      timeout: 20000
-    })
+    .poll(
+      async () =>
+        (await workspaceBatches(request, workspace))?.refs?.find((r: any) => r.batchId === summary.batchId)?.shown,
+      {
+        timeout: 20000
+      }
+    )
     .toEqual({ '2': 1 });
 
   // Re-generate again: attempt 3 is shown; the reload comes as soon as the page has saved.

@@ -6,16 +6,9 @@
  * it from the reference and follows it live to its end.
  */
 import { expect, test } from '@jupyterlab/galata';
-import type { APIRequestContext } from '@playwright/test';
 
-import { execute, expectAsSent, labReady, RESPONSE } from './helpers';
+import { execute, expectAsSent, labReady, RESPONSE, workspaceBatches } from './helpers';
 import { resetSimulator, simulatorRequests } from './simulator';
-
-/** What the workspace on the server keeps of the batches. */
-async function workspaceBatches(request: APIRequestContext, workspace: string): Promise<any> {
-  const answer = await request.get(`/lab/api/workspaces/${workspace}`);
-  return (await answer.json()).data?.['jupyterlab-fanout:batches'] ?? null;
-}
 
 // The real workspace on the server (not Galata's in-memory one): it is what is checked.
 test.use({ mockState: false, autoGoto: false });
